@@ -1,0 +1,3 @@
+// placeholder: the `silmaril` command
+console.error('silmaril: not implemented yet');
+process.exit(2);
