@@ -1,3 +1,49 @@
-// placeholder: the `silmaril` command
-console.error('silmaril: not implemented yet');
-process.exit(2);
+// The `silmaril` command: dispatches to one module per command (src/cli/<command>.ts).
+// Each module exports `run(argv: string[]): Promise<number>` (the exit code) and `usage: string`.
+import { UsageError } from './cli/args.js';
+import { TorrentError } from './torrent/types.js';
+
+interface CommandModule {
+  run(argv: string[]): Promise<number>;
+  usage: string;
+}
+
+const commands: Record<string, () => Promise<CommandModule>> = {
+  // one line per command, e.g. create: () => import('./cli/create.js'),
+};
+
+function mainUsage(): string {
+  return `usage: silmaril <command> [options]\ncommands: ${Object.keys(commands).sort().join(', ')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainUsage());
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`silmaril: unknown command "${name}"\n${mainUsage()}`);
+    return 2;
+  }
+  const command = await load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const known = err instanceof UsageError || err instanceof TorrentError;
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`silmaril: ${message}\n`);
+    if (!known && process.env.SILMARIL_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);
