@@ -1,2 +1,190 @@
-// placeholder: replaced by the hashing worker
-export {};
+// The hashing worker (a worker_threads Worker, bundled to dist/hash-worker.js): reads piece-aligned ranges of
+// files once and computes, from the same bytes, the v1 SHA-1 of each piece and the v2 piece-layer node (SHA-256
+// merkle subtree over 16 KiB leaves) of each piece. hash-pool.ts is its only client; the messages are below.
+import { parentPort } from 'node:worker_threads';
+import { open, type FileHandle } from 'node:fs/promises';
+import crypto from 'node:crypto';
+import { BLOCK_SIZE, HASH_SIZE, nextPow2, pieceNode, rootFromPieceLayer, sha1, sha256 } from './merkle.js';
+
+/** One piece-aligned range of one file. */
+export interface RangeTask {
+  path: string;
+  /** Length of the whole file (the range's last piece may be the file's short last piece). */
+  fileLength: number;
+  pieceLength: number;
+  /** First piece (inclusive) and last piece (exclusive) of the range, counted from the file's start. */
+  firstPiece: number;
+  endPiece: number;
+  /** Also return every 16 KiB leaf hash (verify reports damaged blocks with them). */
+  leaves: boolean;
+}
+
+export interface RangeResult {
+  /** 20 bytes per piece; a short last piece is hashed zero-padded to pieceLength (hybrid layout). */
+  sha1: Uint8Array;
+  /** 20 bytes: SHA-1 of the short last piece without padding (single-file and v1-only layouts); absent otherwise. */
+  lastUnpadded?: Uint8Array;
+  /** 32 bytes per piece: the piece-layer nodes. */
+  nodes: Uint8Array;
+  /** 32 bytes per 16 KiB leaf, when asked. */
+  leaves?: Uint8Array;
+}
+
+export type WorkerRequest =
+  | { type: 'ranges'; id: number; tasks: RangeTask[] }
+  | { type: 'root'; id: number; layer: Uint8Array; pieceLength: number }
+  | { type: 'cancel'; id: number };
+
+export type WorkerReply =
+  | { type: 'progress'; id: number; bytes: number }
+  | { type: 'ranges'; id: number; results: RangeResult[] }
+  | { type: 'root'; id: number; root: Uint8Array }
+  | { type: 'cancelled'; id: number }
+  | { type: 'error'; id: number; message: string; code?: string };
+
+/** Read size: whole pieces, at least 8 MiB per read so syscalls and messages stay rare. */
+const TARGET_READ = 8 * 1024 * 1024;
+
+const cancelled = new Set<number>();
+let zeros = Buffer.alloc(0);
+// Two buffers: the next read runs while the current one is hashed.
+let buffers: Buffer[] = [];
+
+function zeroPad(n: number): Buffer {
+  if (zeros.length < n) zeros = Buffer.alloc(n);
+  return zeros.subarray(0, n);
+}
+
+function readBuffers(size: number): Buffer[] {
+  if (buffers.length !== 2 || buffers[0].length < size) buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  return buffers;
+}
+
+class Cancelled extends Error {}
+
+async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0)
+      throw Object.assign(new Error(`${path} changed while it was being hashed (shorter)`), { code: 'ECHANGED' });
+    done += bytesRead;
+  }
+}
+
+async function hashRange(id: number, task: RangeTask): Promise<RangeResult> {
+  const { path, fileLength, pieceLength, firstPiece, endPiece } = task;
+  const pieces = endPiece - firstPiece;
+  const smallFile = fileLength <= pieceLength;
+  const leavesPerPiece = pieceLength / BLOCK_SIZE;
+  const sha1Out = Buffer.allocUnsafe(pieces * 20);
+  const nodes = Buffer.allocUnsafe(pieces * HASH_SIZE);
+  const totalLeaves = Math.ceil((Math.min(fileLength, endPiece * pieceLength) - firstPiece * pieceLength) / BLOCK_SIZE);
+  const leavesOut = task.leaves ? Buffer.allocUnsafe(totalLeaves * HASH_SIZE) : undefined;
+  const pieceLeaves = Buffer.allocUnsafe(leavesPerPiece * HASH_SIZE);
+  let lastUnpadded: Buffer | undefined;
+
+  const piecesPerRead = Math.max(1, Math.floor(TARGET_READ / pieceLength));
+  const readSize = piecesPerRead * pieceLength;
+  const [a, b] = readBuffers(Math.min(readSize, nextPow2(Math.max(fileLength, 1))));
+  const start = firstPiece * pieceLength;
+  const end = Math.min(fileLength, endPiece * pieceLength);
+  if (start >= end) return { sha1: sha1Out, nodes };
+
+  const fh = await open(path, 'r');
+  try {
+    const chunkSize = Math.min(a.length, readSize);
+    const chunkLen = (pos: number) => Math.min(chunkSize, end - pos);
+    let pos = start;
+    let cur = a;
+    let pending: Promise<void> | undefined = readFully(fh, cur, chunkLen(pos), pos, path);
+    let piece = 0; // index within the range
+    let leafIndex = 0;
+    while (pending) {
+      await pending;
+      if (cancelled.has(id)) throw new Cancelled();
+      const len = chunkLen(pos);
+      const next = pos + len;
+      const other = cur === a ? b : a;
+      pending = next < end ? readFully(fh, other, chunkLen(next), next, path) : undefined;
+      // Hash every piece in this chunk: SHA-1 of the piece and SHA-256 of its leaves from the same bytes.
+      for (let off = 0; off < len; off += pieceLength) {
+        const data = cur.subarray(off, Math.min(len, off + pieceLength));
+        if (data.length === pieceLength) {
+          sha1(data).copy(sha1Out, piece * 20);
+        } else {
+          crypto
+            .createHash('sha1')
+            .update(data)
+            .update(zeroPad(pieceLength - data.length))
+            .digest()
+            .copy(sha1Out, piece * 20);
+          lastUnpadded = sha1(data);
+        }
+        const n = Math.ceil(data.length / BLOCK_SIZE);
+        for (let i = 0; i < n; i++) {
+          const leaf = sha256(data.subarray(i * BLOCK_SIZE, Math.min(data.length, (i + 1) * BLOCK_SIZE)));
+          leaf.copy(pieceLeaves, i * HASH_SIZE);
+          if (leavesOut) leaf.copy(leavesOut, (leafIndex + i) * HASH_SIZE);
+        }
+        leafIndex += n;
+        pieceNode(pieceLeaves.subarray(0, n * HASH_SIZE), pieceLength, smallFile).copy(nodes, piece * HASH_SIZE);
+        piece++;
+      }
+      parentPort!.postMessage({ type: 'progress', id, bytes: len } satisfies WorkerReply);
+      pos = next;
+      cur = other;
+    }
+  } finally {
+    await fh.close();
+  }
+  return { sha1: sha1Out, nodes, lastUnpadded, leaves: leavesOut };
+}
+
+async function handle(msg: WorkerRequest): Promise<void> {
+  if (msg.type === 'cancel') {
+    cancelled.add(msg.id);
+    return;
+  }
+  try {
+    if (msg.type === 'root') {
+      const root = rootFromPieceLayer(msg.layer, msg.pieceLength);
+      parentPort!.postMessage({ type: 'root', id: msg.id, root } satisfies WorkerReply, [root.buffer as ArrayBuffer]);
+      return;
+    }
+    const results: RangeResult[] = [];
+    for (const task of msg.tasks) results.push(await hashRange(msg.id, task));
+    const transfer: ArrayBuffer[] = [];
+    for (const r of results) {
+      for (const u of [r.sha1, r.nodes, r.lastUnpadded, r.leaves]) {
+        // Buffers from allocUnsafe may share the pool's ArrayBuffer: only transfer ones that own theirs.
+        if (
+          u &&
+          u.byteOffset === 0 &&
+          u.byteLength === u.buffer.byteLength &&
+          !transfer.includes(u.buffer as ArrayBuffer)
+        ) {
+          transfer.push(u.buffer as ArrayBuffer);
+        }
+      }
+    }
+    parentPort!.postMessage({ type: 'ranges', id: msg.id, results } satisfies WorkerReply, transfer);
+  } catch (err) {
+    if (err instanceof Cancelled) {
+      parentPort!.postMessage({ type: 'cancelled', id: msg.id } satisfies WorkerReply);
+    } else {
+      const e = err as NodeJS.ErrnoException;
+      parentPort!.postMessage({ type: 'error', id: msg.id, message: e.message, code: e.code } satisfies WorkerReply);
+    }
+  } finally {
+    cancelled.delete(msg.id);
+  }
+}
+
+// Messages are handled one at a time (the pool sends one job per worker at a time); cancels must get through
+// while a job awaits its reads, so they bypass the queue.
+let chain: Promise<void> = Promise.resolve();
+parentPort?.on('message', (msg: WorkerRequest) => {
+  if (msg.type === 'cancel') void handle(msg);
+  else chain = chain.then(() => handle(msg));
+});
