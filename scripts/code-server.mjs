@@ -1,0 +1,204 @@
+// code-server 4.100.3 (VS Code 1.100.3, the newest that runs on Node 20), installed on demand into .cache/code-server
+// and started on 127.0.0.1. Used by `npm start`, `npm run test:vscode` and `npm run test:e2e`.
+// Why each install step: ../../shared/reference/toolchain.md, "A real VS Code here" (a plain npm install fails).
+// Needs the apt packages build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep.
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, URLSearchParams } from 'node:url';
+
+export const VERSION = '4.100.3';
+export const root = fileURLToPath(new URL('..', import.meta.url));
+const cacheDir = process.env.SILMARIL_CODE_SERVER_DIR ?? join(root, '.cache', 'code-server');
+const pkgDir = join(cacheDir, 'node_modules', 'code-server');
+const vscodeDir = join(pkgDir, 'lib', 'vscode');
+const marker = join(cacheDir, `.installed-${VERSION}`);
+export const codeServerBin = join(pkgDir, 'out', 'node', 'entry.js');
+
+function run(cmd, args, cwd) {
+  const env = {
+    ...process.env,
+    npm_config_unsafe_perm: 'true',
+    npm_config_yes: 'true',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+  };
+  const r = spawnSync(cmd, args, { cwd, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0)
+    throw new Error(`code-server install: \`${cmd} ${args.join(' ')}\` failed in ${cwd} (exit ${r.status})`);
+}
+
+function link(target, path) {
+  rmSync(path, { force: true, recursive: false });
+  symlinkSync(target, path);
+}
+
+/** Installs code-server once; later calls return at once. Returns the path of its entry script. */
+export function ensureCodeServer({ quiet = false } = {}) {
+  if (existsSync(marker) && existsSync(codeServerBin)) return codeServerBin;
+  const say = (m) => quiet || console.error(`[code-server] ${m}`);
+  const rg = ['/usr/bin/rg', '/usr/local/bin/rg'].find((p) => existsSync(p));
+  if (!rg) throw new Error('code-server needs ripgrep: apt-get install ripgrep (see scripts/code-server.mjs)');
+  say(`installing code-server ${VERSION} into ${cacheDir} (about 2 minutes, once)`);
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(join(cacheDir, 'package.json'), '{ "private": true, "name": "silmaril-code-server-cache" }\n');
+  run('npm', ['install', '--ignore-scripts', '--no-save', '--no-package-lock', `code-server@${VERSION}`], cacheDir);
+  run('npm', ['rebuild', 'argon2'], cacheDir);
+  run('npm', ['install', '--omit=dev', '--ignore-scripts'], vscodeDir);
+  run(
+    'npm',
+    ['rebuild', '@parcel/watcher', '@vscode/deviceid', '@vscode/spdlog', 'kerberos', 'native-watchdog', 'node-pty'],
+    vscodeDir,
+  );
+  const rgDest = join(vscodeDir, 'node_modules', '@vscode', 'ripgrep', 'bin', 'rg');
+  mkdirSync(dirname(rgDest), { recursive: true });
+  copyFileSync(rg, rgDest);
+  chmodSync(rgDest, 0o755);
+  link('node_modules', join(vscodeDir, 'node_modules.asar'));
+  link('code-linux.sh', join(vscodeDir, 'bin', 'remote-cli', 'code-server'));
+  link('browser-linux.sh', join(vscodeDir, 'bin', 'helpers', 'browser.sh'));
+  run('npm', ['install', '--omit=dev'], join(vscodeDir, 'extensions'));
+  writeFileSync(marker, new Date().toISOString() + '\n');
+  say('installed');
+  return codeServerBin;
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(base, child, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`code-server exited early (code ${child.exitCode})`);
+    try {
+      const res = await fetch(`${base}/healthz`);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`code-server did not answer ${base}/healthz within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Starts code-server on 127.0.0.1 with a throwaway HOME, user data and extensions folders (so a run never touches
+ * the user's own VS Code), workspace trust off and the gallery pointed at a dead loopback URL (no internet here).
+ * `settings` is merged into the user settings. Returns { url, port, stop(), profile }.
+ */
+export async function startCodeServer({ folder, port, settings = {}, log = false, env = {} } = {}) {
+  const bin = ensureCodeServer();
+  port ??= await freePort();
+  const profile = mkdtempSync(join(tmpdir(), 'silmaril-code-server-'));
+  const userData = join(profile, 'user-data');
+  mkdirSync(join(userData, 'User'), { recursive: true });
+  writeFileSync(
+    join(userData, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'security.workspace.trust.enabled': false,
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'update.mode': 'none',
+        'workbench.enableExperiments': false,
+        ...settings,
+      },
+      null,
+      2,
+    ),
+  );
+  const args = [
+    bin,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--user-data-dir',
+    userData,
+    '--extensions-dir',
+    join(profile, 'extensions'),
+  ];
+  if (folder) args.push(folder);
+  const child = spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      HOME: join(profile, 'home'),
+      EXTENSIONS_GALLERY: JSON.stringify({
+        serviceUrl: 'http://127.0.0.1:9/gallery',
+        itemUrl: 'http://127.0.0.1:9/item',
+      }),
+      ...env,
+    },
+    stdio: ['ignore', log ? 'inherit' : 'pipe', log ? 'inherit' : 'pipe'],
+    detached: false,
+  });
+  let output = '';
+  if (!log) {
+    child.stdout.on('data', (d) => (output = (output + d).slice(-20000)));
+    child.stderr.on('data', (d) => (output = (output + d).slice(-20000)));
+  }
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitHealthy(url, child, 60_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${err.message}\n${output}`, { cause: err });
+  }
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { url, port, stop, profile, child, output: () => output };
+}
+
+/** The workbench URL that loads an extension under development (and optionally its tests) from this machine. */
+export function devHostUrl(base, { folder, extensionPath = root, testsPath } = {}) {
+  const host = new URL(base).host;
+  const remote = (p) => `vscode-remote://${host}${p}`;
+  const payload = [['extensionDevelopmentPath', remote(extensionPath)]];
+  if (testsPath) payload.push(['extensionTestsPath', remote(testsPath)]);
+  const q = new URLSearchParams();
+  if (folder) q.set('folder', folder);
+  q.set('payload', JSON.stringify(payload));
+  return `${base}/?${q.toString()}`;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // `node scripts/code-server.mjs install`: the install step alone (CI runs it before the tests).
+  try {
+    console.log(ensureCodeServer());
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
+}

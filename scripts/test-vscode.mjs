@@ -1,0 +1,75 @@
+// `npm run test:vscode`: runs the extension tests (test/vscode) inside a real VS Code. No desktop VS Code can be
+// downloaded here, so this starts code-server (scripts/code-server.mjs) and opens its test payload URL in Debian's
+// Chromium through playwright-core; the test entry writes a results file, read here. Any failure, a missing results
+// file or a timeout fails the script. On a desktop machine `npx vscode-test` (.vscode-test.mjs) runs the same files.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildTests } from './build-tests.mjs';
+import { devHostUrl, root, startCodeServer } from './code-server.mjs';
+import { launchBrowser } from './browser.mjs';
+import { writeSampleWorkspace } from './sample-workspace.mjs';
+
+const TIMEOUT_MS = Number(process.env.SILMARIL_TEST_TIMEOUT_MS ?? 8 * 60_000);
+
+async function main() {
+  if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: npm run build');
+  const outdir = await buildTests();
+  const tmp = mkdtempSync(join(tmpdir(), 'silmaril-vscode-test-'));
+  const workspace = writeSampleWorkspace(join(tmp, 'workspace'));
+  const resultsFile = join(tmp, 'results.json');
+  const server = await startCodeServer({
+    folder: workspace,
+    env: {
+      SILMARIL_TEST_RESULTS: resultsFile,
+      SILMARIL_TEST_TMP: tmp,
+      SILMARIL_HOME: join(tmp, 'silmaril-home'),
+      SILMARIL_REPO: root,
+    },
+    settings: { 'silmaril.dht.enabled': false, 'silmaril.dht.bootstrap': [] },
+  });
+  const browser = await launchBrowser();
+  const consoleLines = [];
+  let exitCode = 1;
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+    const url = devHostUrl(server.url, { folder: workspace, testsPath: join(outdir, 'index.js') });
+    console.log(`running extension tests in code-server ${server.url}`);
+    await page.goto(url);
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (!existsSync(resultsFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    if (!existsSync(resultsFile)) {
+      console.error(`no results after ${TIMEOUT_MS / 1000} s; browser console:\n${consoleLines.slice(-80).join('\n')}`);
+      console.error(`code-server output:\n${server.output().slice(-6000)}`);
+      return 1;
+    }
+    // The file is written in one call; a short wait covers a reader racing the writer.
+    await new Promise((r) => setTimeout(r, 200));
+    const { failures, results } = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    for (const r of results) {
+      const mark = r.state === 'passed' ? 'ok  ' : r.state === 'pending' ? 'skip' : 'FAIL';
+      console.log(`${mark} ${r.title}${r.durationMs !== undefined ? ` (${r.durationMs} ms)` : ''}`);
+      if (r.error) console.log(r.error.replace(/^/gm, '     '));
+    }
+    const passed = results.filter((r) => r.state === 'passed').length;
+    console.log(`\n${passed} passed, ${failures} failed, ${results.length - passed - failures} pending`);
+    if (process.env.SILMARIL_TEST_VERBOSE) console.log(consoleLines.join('\n'));
+    exitCode = failures === 0 && results.length > 0 ? 0 : 1;
+    return exitCode;
+  } finally {
+    await browser.close().catch(() => {});
+    await server.stop();
+    if (exitCode === 0) rmSync(tmp, { recursive: true, force: true });
+    else console.error(`test files kept in ${tmp}`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err?.stack ?? err);
+    process.exit(1);
+  },
+);
