@@ -10,6 +10,7 @@ interface CommandModule {
 
 const commands: Record<string, () => Promise<CommandModule>> = {
   // one line per command, e.g. create: () => import('./cli/create.js'),
+  create: () => import('./cli/create.js'),
 };
 
 function mainUsage(): string {

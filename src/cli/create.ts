@@ -1,0 +1,198 @@
+// `silmaril create <path> [--piece-length N] [--name S] [--out F] [--tracker URL]... [--webseed URL]... [--private]
+//  [--include-vcs] [--json]`: makes a hybrid v1+v2 .torrent of a folder or a file.
+//
+// Output file: `--out F`, or `<name>.torrent` in the current directory. The default never overwrites an existing
+// file (say --out to replace one on purpose: an explicit --out is written atomically, replacing what was there).
+// The torrent is never written inside the folder being shared (it would change what is shared).
+import { rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseCommand, jsonLine, UsageError } from './args.js';
+import { createTorrent } from '../torrent/create.js';
+import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
+
+export const usage = `usage: silmaril create <path> [options]
+Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
+  --piece-length N   bytes, a power of two from 16K to 16M (suffixes K, M: 256K, 4M); default: automatic
+  --name S           torrent name (default: the folder or file name)
+  --out F            where to write the .torrent (default: ./<name>.torrent, never overwritten)
+  --tracker URL      announce URL (repeatable)
+  --webseed URL      web seed URL, BEP 19 (repeatable)
+  --private          private torrent (no DHT, no peer exchange)
+  --include-vcs      include .git, .hg, .svn and .silmaril folders (left out by default)
+  --json             print {name, v1, v2, magnet, torrent, pieceLength, size, files} as one JSON line
+`;
+
+const options = {
+  'piece-length': { type: 'string' },
+  name: { type: 'string' },
+  out: { type: 'string' },
+  tracker: { type: 'string', multiple: true },
+  webseed: { type: 'string', multiple: true },
+  private: { type: 'boolean', default: false },
+  'include-vcs': { type: 'boolean', default: false },
+} as const;
+
+/** "16384", "16K", "16KiB", "4M", "4MiB" -> bytes. */
+export function parsePieceLength(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)\s*(k|kib|kb|m|mib|mb)?$/i.exec(value.trim());
+  const n = m ? Number(m[1]) * (m[2] ? (m[2][0].toLowerCase() === 'k' ? 1024 : 1024 * 1024) : 1) : NaN;
+  if (!isValidPieceLength(n)) {
+    throw new UsageError(
+      `--piece-length must be a power of two from ${MIN_PIECE_LENGTH / 1024}K to ${MAX_PIECE_LENGTH / 1024 / 1024}M, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+function checkUrl(value: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--${flag} must be a URL, got "${value}"`);
+  }
+  if (!/^(https?|udp|wss?):$/.test(url.protocol))
+    throw new UsageError(`--${flag}: unsupported URL scheme in "${value}"`);
+  return value;
+}
+
+function human(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** A progress line on stderr: overwritten in place on a terminal, a line every few seconds otherwise. */
+function progressReporter(): { update(done: number, total: number): void; end(): void } {
+  const tty = process.stderr.isTTY;
+  const every = tty ? 200 : 5000;
+  const started = performance.now();
+  let last = 0;
+  let shown = false;
+  return {
+    update(done, total) {
+      const now = performance.now();
+      if (now - last < every && done < total) return;
+      last = now;
+      const secs = (now - started) / 1000;
+      const rate = secs > 0 ? done / secs : 0;
+      const pct = total ? Math.floor((done / total) * 100) : 100;
+      const line = `hashing ${pct}% ${human(done)} of ${human(total)}, ${human(rate)}/s`;
+      if (tty) {
+        process.stderr.write(`\r${line}\x1b[K`);
+        shown = true;
+      } else if (done < total) {
+        process.stderr.write(line + '\n');
+      }
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, options);
+  if (positionals.length !== 1) throw new UsageError(`create takes one path, got ${positionals.length}\n${usage}`);
+  const source = path.resolve(positionals[0]);
+  const pieceLength = parsePieceLength(values['piece-length']);
+  const trackers = (values.tracker ?? []).map((t) => checkUrl(t, 'tracker'));
+  const webSeeds = (values.webseed ?? []).map((w) => checkUrl(w, 'webseed'));
+  if (values.name !== undefined && (!values.name || /[/\\\0]/.test(values.name) || /^\.\.?$/.test(values.name))) {
+    throw new UsageError(`--name must be a plain name (no slashes), got "${values.name}"`);
+  }
+  const sourceStat = await stat(source).catch(() => undefined);
+  if (!sourceStat) throw new UsageError(`no such file or folder: ${positionals[0]}`);
+
+  // Decide the output before hashing anything, so a refusal costs nothing.
+  const defaultName = values.name ?? path.basename(source);
+  const explicitOut = values.out !== undefined;
+  const out = path.resolve(values.out ?? `${defaultName}.torrent`);
+  if (sourceStat.isDirectory() && isInside(source, out)) {
+    throw new UsageError(`refusing to write ${out} inside the folder being shared; choose another --out`);
+  }
+  if (!explicitOut && (await stat(out).catch(() => undefined))) {
+    throw new UsageError(`${out} already exists; pass --out ${path.basename(out)} to replace it, or another path`);
+  }
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = values.json ? undefined : progressReporter();
+  let created;
+  try {
+    created = await createTorrent(source, {
+      pieceLength,
+      name: values.name,
+      trackers,
+      webSeeds,
+      private: values.private,
+      includeVcs: values['include-vcs'],
+      signal: controller.signal,
+      onProgress: progress?.update,
+    });
+  } catch (err) {
+    progress?.end();
+    if (controller.signal.aborted) {
+      process.stderr.write('silmaril: cancelled, nothing written\n');
+      return 130;
+    }
+    throw err;
+  } finally {
+    progress?.end();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  for (const s of created.skipped) process.stderr.write(`silmaril: skipped ${s.path.join('/')}: ${s.reason}\n`);
+
+  if (explicitOut) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    await writeFile(tmp, created.torrentBytes);
+    await rename(tmp, out);
+  } else {
+    try {
+      await writeFile(out, created.torrentBytes, { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${out} already exists`);
+      throw err;
+    }
+  }
+
+  const summary = {
+    name: created.name,
+    v1: created.infoHashV1,
+    v2: created.infoHashV2,
+    magnet: created.magnet,
+    torrent: out,
+    pieceLength: created.pieceLength,
+    size: created.length,
+    files: created.files.length,
+  };
+  if (values.json) {
+    jsonLine(summary);
+  } else {
+    process.stdout.write(
+      `${out}\n` +
+        `  name        ${summary.name}\n` +
+        `  size        ${human(summary.size)} in ${summary.files} file${summary.files === 1 ? '' : 's'}\n` +
+        `  pieces      ${created.pieceCount} of ${human(summary.pieceLength)}\n` +
+        `  v1          ${summary.v1}\n` +
+        `  v2          ${summary.v2}\n` +
+        `  magnet      ${summary.magnet}\n`,
+    );
+  }
+  return 0;
+}

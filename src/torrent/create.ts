@@ -1,0 +1,244 @@
+// Hybrid BitTorrent v1+v2 torrent creation (BEP 3, BEP 47 pad files, BEP 52), identical to libtorrent 2.0's
+// `create_torrent(fs, piece_size)` for the same files and piece length (test/interop/libtorrent-create.test.ts).
+//
+// Layout (what libtorrent 2.0.8 does, checked bit for bit by the interop test):
+// - info: `file tree`, `files` (folders only), `length` (single file only), `meta version` 2, `name`,
+//   `piece length`, `pieces`, plus `private` and `source` when asked.
+// - `files` lists the files in file-tree order (bytewise by path component); after every non-empty file whose
+//   length is not a multiple of the piece length, the last file included, comes a pad file
+//   `{attr: "p", length: n, path: [".pad", "<n>"]}`. Executable files carry `attr: "x"` in both lists.
+// - A single-file torrent has no pad file: its v1 last piece is hashed unpadded.
+// - `piece layers` (outside info) maps the pieces root of every file longer than one piece to its piece layer.
+// The info dictionary is encoded once; infohashes are SHA-1 and SHA-256 of exactly those bytes.
+import crypto from 'node:crypto';
+import path from 'node:path';
+import bencode from 'bencode';
+import { getHashPool, type HashPool } from './hash-pool.js';
+import { buildMagnet } from './magnet.js';
+import { choosePieceLength, isValidPieceLength } from './piece-length.js';
+import { TorrentError } from './types.js';
+import { walk, type SkippedFile } from './walk.js';
+
+export interface CreateOptions {
+  /** Power of two, 16 KiB..16 MiB; default: choosePieceLength(total size). */
+  pieceLength?: number;
+  /** Torrent name; default: the base name of the folder or file. */
+  name?: string;
+  /** Announce URLs: the first becomes `announce`; all of them, one tier each, `announce-list`. */
+  trackers?: string[];
+  /** BEP 19 web seeds (`url-list`). */
+  webSeeds?: string[];
+  private?: boolean;
+  /** `source` in the info dictionary (changes the infohashes: used to make distinct swarms). */
+  source?: string;
+  comment?: string;
+  createdBy?: string;
+  /** Unix seconds; omitted when not given (reproducible output). */
+  creationDate?: number;
+  /** Include `.git`, `.hg`, `.svn` and `.silmaril` folders (see walk.ts). */
+  includeVcs?: boolean;
+  signal?: AbortSignal;
+  /** Hashing progress in bytes, over all files. */
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  /** Hashing pool (default: the shared one). */
+  pool?: HashPool;
+}
+
+export interface CreatedFile {
+  path: string[];
+  length: number;
+}
+
+export interface CreatedTorrent {
+  name: string;
+  /** The whole .torrent file. */
+  torrentBytes: Uint8Array;
+  /** The bencoded info dictionary (a slice of torrentBytes). */
+  infoBytes: Uint8Array;
+  /** Hex SHA-1 of infoBytes. */
+  infoHashV1: string;
+  /** Hex SHA-256 of infoBytes. */
+  infoHashV2: string;
+  magnet: string;
+  pieceLength: number;
+  pieceCount: number;
+  /** Total bytes of the real files. */
+  length: number;
+  singleFile: boolean;
+  /** Real files, in torrent order (pad files not listed). */
+  files: CreatedFile[];
+  /** Files left out (links out of the folder, special files). */
+  skipped: SkippedFile[];
+}
+
+// ---- bencoding with raw byte-ordered keys ----
+// bencode 4 sorts object keys as JS strings (UTF-16 order) and Map keys by String(key), which breaks BEP 3's
+// raw-byte key order for some non-ASCII names (U+E000..U+FFFF against astral characters) and for binary
+// `piece layers` keys. So dictionaries are assembled here with keys sorted by bytes; every value inside is
+// still encoded by bencode.
+
+/** A dictionary entry whose value is already bencoded. */
+type Entry = [key: Uint8Array, encodedValue: Uint8Array];
+
+function dict(entries: Entry[]): Buffer {
+  const sorted = [...entries].sort((a, b) => Buffer.compare(a[0], b[0]));
+  const parts: Uint8Array[] = [Buffer.from('d')];
+  for (let i = 0; i < sorted.length; i++) {
+    if (i > 0 && Buffer.compare(sorted[i - 1][0], sorted[i][0]) === 0) {
+      throw new TorrentError(`duplicate name in torrent: ${Buffer.from(sorted[i][0]).toString()}`);
+    }
+    parts.push(bencode.encode(sorted[i][0]), sorted[i][1]);
+  }
+  parts.push(Buffer.from('e'));
+  return Buffer.concat(parts);
+}
+
+const key = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+const enc = (v: unknown): Uint8Array => bencode.encode(v);
+
+interface TreeNode {
+  children: Map<string, TreeNode>;
+  leaf?: Uint8Array;
+}
+
+function encodeTree(node: TreeNode): Buffer {
+  return dict([...node.children].map(([name, child]) => [key(name), child.leaf ?? encodeTree(child)] as Entry));
+}
+
+// ---- creation ----
+
+export async function createTorrent(rootPath: string, options: CreateOptions = {}): Promise<CreatedTorrent> {
+  const { signal } = options;
+  const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal });
+  const files = walked.files;
+  const length = files.reduce((n, f) => n + f.length, 0);
+  if (files.length === 0) throw new TorrentError(`nothing to share in ${rootPath}: no files`);
+  if (length === 0) throw new TorrentError(`nothing to share in ${rootPath}: every file is empty`);
+
+  const pieceLength = options.pieceLength ?? choosePieceLength(length);
+  if (!isValidPieceLength(pieceLength)) {
+    throw new TorrentError(`piece length must be a power of two from 16 KiB to 16 MiB, got ${pieceLength}`);
+  }
+  const displayName = options.name ?? (walked.singleFile ? files[0].path[0] : path.basename(path.resolve(rootPath)));
+  if (!displayName || /[/\\\0]/.test(displayName) || displayName === '.' || displayName === '..') {
+    throw new TorrentError(`bad torrent name "${displayName}"`);
+  }
+
+  // Hash every non-empty file (one read of each byte, in the worker pool).
+  const pool = options.pool ?? getHashPool();
+  const nonEmpty = files.filter((f) => f.length > 0);
+  const hashes = await pool.hashFiles(
+    nonEmpty.map((f) => ({ path: f.absPath, length: f.length })),
+    pieceLength,
+    { signal, onProgress: options.onProgress },
+  );
+  signal?.throwIfAborted();
+  const hashOf = new Map(nonEmpty.map((f, i) => [f, hashes[i]]));
+
+  // v2 file tree, v1 files with pad files, v1 pieces, piece layers.
+  const tree: TreeNode = { children: new Map() };
+  const v1Files: Uint8Array[] = [];
+  const pieces: Uint8Array[] = [];
+  const layers: Entry[] = [];
+  const seenRoots = new Set<string>();
+  for (const f of files) {
+    const h = hashOf.get(f);
+    const leafEntries: Entry[] = [[key('length'), enc(f.length)]];
+    if (f.executable) leafEntries.push([key('attr'), enc('x')]);
+    if (h?.piecesRoot) leafEntries.push([key('pieces root'), enc(h.piecesRoot)]);
+    const treePath = walked.singleFile ? [displayName] : f.path;
+    let node = tree;
+    for (const part of treePath) {
+      let child = node.children.get(part);
+      if (!child) node.children.set(part, (child = { children: new Map() }));
+      node = child;
+    }
+    node.leaf = dict([[key(''), dict(leafEntries)]]);
+
+    if (h) {
+      pieces.push(h.pieces);
+      if (f.length > pieceLength) {
+        const rootHex = Buffer.from(h.piecesRoot!).toString('hex');
+        if (!seenRoots.has(rootHex)) {
+          seenRoots.add(rootHex);
+          layers.push([h.piecesRoot!, enc(h.pieceLayer)]);
+        }
+      }
+    }
+    if (!walked.singleFile) {
+      const entry: Entry[] = [
+        [key('length'), enc(f.length)],
+        [key('path'), enc(f.path)],
+      ];
+      if (f.executable) entry.push([key('attr'), enc('x')]);
+      v1Files.push(dict(entry));
+      const tail = f.length % pieceLength;
+      if (tail !== 0) {
+        const pad = pieceLength - tail;
+        v1Files.push(
+          dict([
+            [key('attr'), enc('p')],
+            [key('length'), enc(pad)],
+            [key('path'), enc(['.pad', String(pad)])],
+          ]),
+        );
+      }
+    }
+  }
+  let piecesBytes = Buffer.concat(pieces);
+  if (walked.singleFile) {
+    // No pad file after a single file: its short last piece is hashed as is.
+    const last = hashes[0]?.lastPieceUnpadded;
+    if (last) {
+      piecesBytes = Buffer.from(piecesBytes);
+      Buffer.from(last).copy(piecesBytes, piecesBytes.length - 20);
+    }
+  }
+
+  const info: Entry[] = [
+    [key('file tree'), encodeTree(tree)],
+    [key('meta version'), enc(2)],
+    [key('name'), enc(displayName)],
+    [key('piece length'), enc(pieceLength)],
+    [key('pieces'), enc(piecesBytes)],
+  ];
+  if (walked.singleFile) info.push([key('length'), enc(length)]);
+  else info.push([key('files'), Buffer.concat([Buffer.from('l'), ...v1Files, Buffer.from('e')])]);
+  if (options.private) info.push([key('private'), enc(1)]);
+  if (options.source) info.push([key('source'), enc(options.source)]);
+  const infoBytes = dict(info);
+
+  const trackers = options.trackers ?? [];
+  const webSeeds = options.webSeeds ?? [];
+  const top: Entry[] = [[key('info'), infoBytes]];
+  if (trackers.length) top.push([key('announce'), enc(trackers[0])]);
+  if (trackers.length > 1) top.push([key('announce-list'), enc(trackers.map((t) => [t]))]);
+  if (webSeeds.length) top.push([key('url-list'), enc(webSeeds)]);
+  if (options.comment) top.push([key('comment'), enc(options.comment)]);
+  if (options.createdBy) top.push([key('created by'), enc(options.createdBy)]);
+  if (options.creationDate !== undefined) top.push([key('creation date'), enc(Math.floor(options.creationDate))]);
+  if (layers.length) top.push([key('piece layers'), dict(layers)]);
+  const torrentBytes = dict(top);
+  // The info dictionary sits in torrentBytes verbatim; hand out that slice.
+  let infoStart = -1;
+  do infoStart = torrentBytes.indexOf('4:infod', infoStart + 1);
+  while (!torrentBytes.subarray(infoStart + 6, infoStart + 6 + infoBytes.length).equals(infoBytes));
+  const infoSlice = torrentBytes.subarray(infoStart + 6, infoStart + 6 + infoBytes.length);
+
+  const infoHashV1 = crypto.createHash('sha1').update(infoBytes).digest('hex');
+  const infoHashV2 = crypto.createHash('sha256').update(infoBytes).digest('hex');
+  return {
+    name: displayName,
+    torrentBytes,
+    infoBytes: infoSlice,
+    infoHashV1,
+    infoHashV2,
+    magnet: buildMagnet({ infoHashV1, infoHashV2, name: displayName, trackers, webSeeds }),
+    pieceLength,
+    pieceCount: piecesBytes.length / 20,
+    length,
+    singleFile: walked.singleFile,
+    files: files.map((f) => ({ path: walked.singleFile ? [displayName] : f.path, length: f.length })),
+    skipped: walked.skipped,
+  };
+}
