@@ -18,7 +18,9 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { HASH_SIZE, blocksPerPiece, rootFromPieceLayer } from './merkle.js';
-import type { RangeResult, RangeTask, WorkerReply, WorkerRequest } from './hash-worker.js';
+import type { RangeResult, RangeTask, SpanTask, WorkerReply, WorkerRequest } from './hash-worker.js';
+
+export type { SpanTask };
 
 /** The hashes of one file, laid out as in a hybrid torrent (the file starts on a piece boundary). */
 export interface FileHashes {
@@ -61,7 +63,7 @@ const INLINE_ROOT_NODES = 2048;
 
 interface Job {
   call: Call;
-  request: WorkerRequest & { type: 'ranges' | 'root' };
+  request: WorkerRequest & { type: 'ranges' | 'root' | 'span' };
   resolve(reply: WorkerReply): void;
 }
 
@@ -212,6 +214,31 @@ export class HashPool {
     }
   }
 
+  /** verify.ts: SHA-1 of v1 pieces that may span files (see SpanTask), one task per worker job, in task order. */
+  async hashSpans(tasks: SpanTask[], options: HashOptions = {}): Promise<Uint8Array[]> {
+    if (this.closed) throw new Error('hash pool is closed');
+    const { signal, onProgress } = options;
+    signal?.throwIfAborted();
+    const total = tasks.reduce((sum, t) => sum + t.segments.reduce((s, g) => s + g.length, 0), 0);
+    let done = 0;
+    const call = this.newCall(signal);
+    try {
+      return await Promise.all(
+        tasks.map(async (task) => {
+          const reply = await this.run(call, { type: 'span', id: nextId++, task }, (bytes) => {
+            done += bytes;
+            onProgress?.(done, total);
+          });
+          if (reply.type !== 'span') throw new Error('hash worker: unexpected reply');
+          return reply.sha1;
+        }),
+      );
+    } finally {
+      call.aborted = true;
+      cleanup(call);
+    }
+  }
+
   /** Stops the workers; pending calls reject. */
   async close(): Promise<void> {
     this.closed = true;
@@ -265,7 +292,9 @@ export class HashPool {
           if (r.type === 'progress') return onProgress?.(r.bytes);
           if (r.type === 'error') {
             const tasks = request.type === 'ranges' ? request.tasks : [];
-            const err = new Error(`cannot hash ${tasks[0]?.path ?? 'piece layer'}: ${r.message}`);
+            const err = new Error(
+              `cannot hash ${tasks[0]?.path ?? (request.type === 'span' ? 'files' : 'piece layer')}: ${r.message}`,
+            );
             if (tasks.length > 1) err.message = `cannot hash files: ${r.message}`;
             call.fail(err);
             return reject(err);

@@ -30,8 +30,17 @@ export interface RangeResult {
   leaves?: Uint8Array;
 }
 
+/** verify.ts: a run of v1 pieces over the torrent's byte stream, where pieces may span files (v1-only torrents are
+ *  not piece-aligned). Segments are read in order; a segment without a path is zeros (pad files, or files already
+ *  known to be missing). All pieces are whole except the torrent's last one. */
+export interface SpanTask {
+  pieceLength: number;
+  segments: { path?: string; position: number; length: number }[];
+}
+
 export type WorkerRequest =
   | { type: 'ranges'; id: number; tasks: RangeTask[] }
+  | { type: 'span'; id: number; task: SpanTask }
   | { type: 'root'; id: number; layer: Uint8Array; pieceLength: number }
   | { type: 'cancel'; id: number };
 
@@ -39,6 +48,7 @@ export type WorkerReply =
   | { type: 'progress'; id: number; bytes: number }
   | { type: 'ranges'; id: number; results: RangeResult[] }
   | { type: 'root'; id: number; root: Uint8Array }
+  | { type: 'span'; id: number; sha1: Uint8Array }
   | { type: 'cancelled'; id: number }
   | { type: 'error'; id: number; message: string; code?: string };
 
@@ -141,6 +151,45 @@ async function hashRange(id: number, task: RangeTask): Promise<RangeResult> {
   return { sha1: sha1Out, nodes, lastUnpadded, leaves: leavesOut };
 }
 
+/** SHA-1 of each v1 piece of a SpanTask, concatenated. */
+async function hashSpan(id: number, task: SpanTask): Promise<Buffer> {
+  const { pieceLength, segments } = task;
+  const total = segments.reduce((sum, g) => sum + g.length, 0);
+  const pieces = Math.ceil(total / pieceLength);
+  const out = Buffer.allocUnsafe(pieces * 20);
+  const buf = Buffer.allocUnsafe(Math.min(Math.max(1, Math.floor(TARGET_READ / pieceLength)), pieces) * pieceLength);
+  let fill = 0;
+  let piece = 0;
+  const hashFilled = () => {
+    for (let off = 0; off < fill; off += pieceLength) {
+      sha1(buf.subarray(off, Math.min(fill, off + pieceLength))).copy(out, piece++ * 20);
+    }
+    parentPort!.postMessage({ type: 'progress', id, bytes: fill } satisfies WorkerReply);
+    fill = 0;
+    if (cancelled.has(id)) throw new Cancelled();
+  };
+  for (const seg of segments) {
+    const fh = seg.path ? await open(seg.path, 'r') : undefined;
+    try {
+      let pos = seg.position;
+      let left = seg.length;
+      while (left > 0) {
+        const n = Math.min(left, buf.length - fill);
+        if (fh) await readFully(fh, buf.subarray(fill, fill + n), n, pos, seg.path!);
+        else buf.fill(0, fill, fill + n);
+        fill += n;
+        pos += n;
+        left -= n;
+        if (fill === buf.length) hashFilled();
+      }
+    } finally {
+      await fh?.close();
+    }
+  }
+  if (fill > 0) hashFilled();
+  return out;
+}
+
 async function handle(msg: WorkerRequest): Promise<void> {
   if (msg.type === 'cancel') {
     cancelled.add(msg.id);
@@ -150,6 +199,11 @@ async function handle(msg: WorkerRequest): Promise<void> {
     if (msg.type === 'root') {
       const root = rootFromPieceLayer(msg.layer, msg.pieceLength);
       parentPort!.postMessage({ type: 'root', id: msg.id, root } satisfies WorkerReply, [root.buffer as ArrayBuffer]);
+      return;
+    }
+    if (msg.type === 'span') {
+      const sha1s = await hashSpan(msg.id, msg.task);
+      parentPort!.postMessage({ type: 'span', id: msg.id, sha1: sha1s } satisfies WorkerReply);
       return;
     }
     const results: RangeResult[] = [];

@@ -1,0 +1,178 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, open, unlink, truncate, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyTorrent, resolveContentRoot } from '../../../src/torrent/verify.js';
+import { HashPool } from '../../../src/torrent/hash-pool.js';
+import { buildTorrent, bytes, writeFiles, type DataFile } from './verify-fixtures.js';
+
+const pool = new HashPool({ size: 2 });
+const dirs: string[] = [];
+after(async () => {
+  await pool.close();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'silmaril-verify-'));
+  dirs.push(d);
+  return d;
+}
+
+const PL = 16384;
+// Lengths chosen so that v1 pieces span files: 16 KiB ± 1, one byte, empty, several pieces.
+function corpus(): DataFile[] {
+  return [
+    { path: ['a.bin'], data: bytes(16383, 1) },
+    { path: ['b.bin'], data: bytes(16385, 2) },
+    { path: ['empty'], data: Buffer.alloc(0) },
+    { path: ['one'], data: bytes(1, 3) },
+    { path: ['sub', 'big.safetensors'], data: bytes(5 * PL + 77, 4) },
+    { path: ['sub', 'tokenizer.json'], data: bytes(3000, 5) },
+  ];
+}
+
+async function flip(file: string, position: number): Promise<void> {
+  const fh = await open(file, 'r+');
+  const buf = Buffer.alloc(1);
+  await fh.read(buf, 0, 1, position);
+  buf[0] ^= 0xff;
+  await fh.write(buf, 0, 1, position);
+  await fh.close();
+}
+
+for (const kind of ['v1', 'v2', 'hybrid'] as const) {
+  test(`${kind}: good data verifies, every byte checked; the folder or its parent are both accepted`, async () => {
+    const base = await tmp();
+    const files = corpus();
+    const { torrent } = buildTorrent(files, kind, PL);
+    await writeFiles(join(base, 'content'), files);
+    let progressed = 0;
+    const r = await verifyTorrent(torrent, base, { pool, onProgress: (d) => (progressed = d) });
+    assert.equal(r.ok, true, JSON.stringify(r.damagedFiles));
+    assert.equal(r.root, join(base, 'content'));
+    assert.equal(r.bytesChecked, torrent.length);
+    assert.equal(progressed, torrent.length);
+    const r2 = await verifyTorrent(torrent, join(base, 'content'), { pool });
+    assert.equal(r2.ok, true);
+    // nothing written
+    assert.deepEqual((await readdir(base)).sort(), ['content']);
+  });
+
+  test(`${kind}: a flipped byte names the file and the piece`, async () => {
+    const base = await tmp();
+    const files = corpus();
+    const { torrent } = buildTorrent(files, kind, PL);
+    const root = join(base, 'content');
+    await writeFiles(root, files);
+    await flip(join(root, 'sub', 'big.safetensors'), 2 * PL + 5);
+    const r = await verifyTorrent(torrent, root, { pool });
+    assert.equal(r.ok, false);
+    const big = torrent.files.find((f) => f.path.join('/') === 'sub/big.safetensors')!;
+    const piece = Math.floor((big.offset + 2 * PL + 5) / PL);
+    assert.deepEqual(
+      r.damagedFiles.map((d) => [d.path, d.reason, d.badPieces]),
+      [['sub/big.safetensors', 'content', [piece]]],
+    );
+    assert.deepEqual(r.badPieces, [piece]);
+    if (kind !== 'v1') assert.deepEqual(r.damagedFiles[0].badBlocks, [2]); // 16 KiB pieces: piece = block
+  });
+
+  test(`${kind}: missing and wrong-size files are reported`, async () => {
+    const base = await tmp();
+    const files = corpus();
+    const { torrent } = buildTorrent(files, kind, PL);
+    const root = join(base, 'content');
+    await writeFiles(root, files);
+    await unlink(join(root, 'one'));
+    await truncate(join(root, 'sub', 'tokenizer.json'), 10);
+    const r = await verifyTorrent(torrent, root, { pool });
+    assert.equal(r.ok, false);
+    const byPath = new Map(r.damagedFiles.map((d) => [d.path, d]));
+    assert.equal(byPath.get('one')?.reason, 'missing');
+    assert.equal(byPath.get('sub/tokenizer.json')?.reason, 'size');
+    assert.equal(byPath.get('sub/tokenizer.json')?.actualLength, 10);
+    if (kind !== 'v1') {
+      // aligned files: the others are untouched
+      assert.equal(r.damagedFiles.length, 2);
+    } else {
+      // v1: "one" shares its piece with its neighbours, which cannot be confirmed
+      for (const d of r.damagedFiles) if (d.reason === 'content') assert.ok(d.badPieces?.length);
+    }
+  });
+}
+
+test('v1 piece spanning files: damage in one file flags every file of that piece', async () => {
+  const base = await tmp();
+  const files = corpus();
+  const { torrent } = buildTorrent(files, 'v1', PL);
+  const root = join(base, 'content');
+  await writeFiles(root, files);
+  await flip(join(root, 'b.bin'), 0); // stream byte 16383: piece 0 holds all of a.bin and b.bin's first byte
+  const r = await verifyTorrent(torrent, root, { pool });
+  assert.deepEqual(
+    r.damagedFiles.map((d) => [d.path, d.badPieces]),
+    [
+      ['a.bin', [0]],
+      ['b.bin', [0]],
+    ],
+  );
+});
+
+test('hybrid without a pad after the last file, and single-file torrents of every kind', async () => {
+  for (const kind of ['v1', 'v2', 'hybrid'] as const) {
+    const base = await tmp();
+    const data = bytes(3 * PL + 100, 9);
+    const { torrent } = buildTorrent([{ path: ['w.gguf'], data }], kind, PL, 'w.gguf', true);
+    assert.equal(torrent.singleFile, true);
+    await writeFiles(base, [{ path: ['w.gguf'], data }]);
+    assert.equal((await verifyTorrent(torrent, base, { pool })).ok, true, kind);
+    assert.equal((await verifyTorrent(torrent, join(base, 'w.gguf'), { pool })).ok, true, kind);
+    await flip(join(base, 'w.gguf'), 3 * PL + 99);
+    const r = await verifyTorrent(torrent, join(base, 'w.gguf'), { pool });
+    assert.deepEqual(
+      r.damagedFiles.map((d) => [d.path, d.badPieces]),
+      [['w.gguf', [3]]],
+      kind,
+    );
+  }
+});
+
+test('larger pieces: v2 localises the bad piece through the piece layer', async () => {
+  const base = await tmp();
+  const pl = 4 * PL;
+  const files = [
+    { path: ['x.bin'], data: bytes(5 * pl + 3, 11) },
+    { path: ['y.bin'], data: bytes(100, 12) },
+  ];
+  const { torrent } = buildTorrent(files, 'v2', pl);
+  const root = join(base, 'content');
+  await writeFiles(root, files);
+  await flip(join(root, 'x.bin'), 3 * pl + 1);
+  const r = await verifyTorrent(torrent, root, { pool });
+  assert.deepEqual(
+    r.damagedFiles.map((d) => [d.path, d.reason, d.badPieces, d.badBlocks]),
+    [['x.bin', 'content', [3], undefined]],
+  );
+});
+
+test('content root resolution: renamed folder, and a missing path is a clear error', async () => {
+  const base = await tmp();
+  const files = corpus();
+  const { torrent } = buildTorrent(files, 'hybrid', PL);
+  await writeFiles(join(base, 'renamed'), files);
+  assert.equal(await resolveContentRoot(torrent, join(base, 'renamed')), join(base, 'renamed'));
+  assert.equal((await verifyTorrent(torrent, join(base, 'renamed'), { pool })).ok, true);
+  await assert.rejects(resolveContentRoot(torrent, join(base, 'nope')), /no such file or folder/);
+});
+
+test('abort stops verification with the signal reason', async () => {
+  const base = await tmp();
+  const files = corpus();
+  const { torrent } = buildTorrent(files, 'v1', PL);
+  await writeFiles(join(base, 'content'), files);
+  const ac = new AbortController();
+  ac.abort(new Error('stop'));
+  await assert.rejects(verifyTorrent(torrent, base, { pool, signal: ac.signal }), /stop/);
+});
