@@ -11,6 +11,8 @@ interface CommandModule {
 const commands: Record<string, () => Promise<CommandModule>> = {
   // one line per command, e.g. create: () => import('./cli/create.js'),
   create: () => import('./cli/create.js'),
+  info: () => import('./cli/info.js'),
+  verify: () => import('./cli/verify.js'),
 };
 
 function mainUsage(): string {

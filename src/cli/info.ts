@@ -1,0 +1,99 @@
+// `silmaril info <torrent> [--json]`: what a .torrent holds, after the same safety checks as every other reader.
+// --json prints one object: {name, version, v1, v2, magnet, pieceLength, pieceCount, size, fileCount,
+// files: [{path, length}], trackers: [[tier urls]], webSeeds, private, comment?, createdBy?, creationDate?, source?}.
+// Pad files are not listed.
+import { readFile, stat } from 'node:fs/promises';
+import { parseCommand, jsonLine, UsageError } from './args.js';
+import { human } from './progress.js';
+import { parseTorrent, MAX_TORRENT_BYTES } from '../torrent/parse.js';
+import { buildMagnet } from '../torrent/magnet.js';
+import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
+
+export const usage = `usage: silmaril info <torrent> [--json]
+Shows a torrent's name, version, infohashes, pieces, size, files, trackers and web seeds.
+  --json   print one JSON object
+`;
+
+/** Reads and parses a .torrent file; errors name the file. Shared with `silmaril verify`. */
+export async function loadTorrent(file: string): Promise<ParsedTorrent> {
+  const st = await stat(file).catch(() => undefined);
+  if (!st) throw new UsageError(`no such torrent file: ${file}`);
+  if (!st.isFile()) throw new UsageError(`${file} is not a file`);
+  if (st.size > MAX_TORRENT_BYTES) throw new TorrentError(`${file}: torrent file larger than 64 MiB`);
+  const bytes = await readFile(file);
+  try {
+    return parseTorrent(bytes);
+  } catch (err) {
+    if (err instanceof TorrentError) throw new TorrentError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function magnetOf(t: ParsedTorrent): string {
+  return buildMagnet({
+    infoHashV1: t.infoHashV1,
+    infoHashV2: t.infoHashV2,
+    name: t.name || undefined,
+    trackers: t.announce.flat(),
+    webSeeds: t.urlList,
+  });
+}
+
+export function describe(t: ParsedTorrent) {
+  const files = t.files.filter((f) => !f.pad).map((f) => ({ path: f.path.join('/'), length: f.length }));
+  return {
+    name: t.name,
+    version: t.version,
+    v1: t.infoHashV1 ?? null,
+    v2: t.infoHashV2 ?? null,
+    magnet: magnetOf(t),
+    pieceLength: t.pieceLength,
+    pieceCount: t.pieceCount,
+    size: t.length,
+    fileCount: files.length,
+    files,
+    trackers: t.announce,
+    webSeeds: t.urlList,
+    private: t.private,
+    ...(t.comment !== undefined ? { comment: t.comment } : {}),
+    ...(t.createdBy !== undefined ? { createdBy: t.createdBy } : {}),
+    ...(t.creationDate !== undefined ? { creationDate: t.creationDate } : {}),
+    ...(t.source !== undefined ? { source: t.source } : {}),
+  };
+}
+
+const versionLabel = { v1: 'v1', v2: 'v2', hybrid: 'hybrid (v1+v2)' } as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, {});
+  if (positionals.length !== 1)
+    throw new UsageError(`info takes one torrent file, got ${positionals.length}\n${usage}`);
+  const t = await loadTorrent(positionals[0]);
+  const d = describe(t);
+  if (values.json) {
+    jsonLine(d);
+    return 0;
+  }
+  const lines = [
+    `name          ${d.name}`,
+    `version       ${versionLabel[t.version]}`,
+    ...(d.v1 ? [`v1 infohash   ${d.v1}`] : []),
+    ...(d.v2 ? [`v2 infohash   ${d.v2}`] : []),
+    `size          ${human(d.size)} (${d.size} bytes) in ${d.fileCount} file${d.fileCount === 1 ? '' : 's'}`,
+    `pieces        ${d.pieceCount} of ${human(d.pieceLength)}`,
+    `private       ${d.private ? 'yes' : 'no'}`,
+  ];
+  if (d.trackers.length === 0) lines.push('trackers      none');
+  d.trackers.forEach((tier, i) => lines.push(`${i === 0 ? 'trackers      ' : '              '}${tier.join(' ')}`));
+  if (d.webSeeds.length === 0) lines.push('web seeds     none');
+  d.webSeeds.forEach((u, i) => lines.push(`${i === 0 ? 'web seeds     ' : '              '}${u}`));
+  if (d.comment) lines.push(`comment       ${d.comment}`);
+  if (d.createdBy) lines.push(`created by    ${d.createdBy}`);
+  if (d.creationDate !== undefined) lines.push(`created       ${new Date(d.creationDate * 1000).toISOString()}`);
+  if (d.source) lines.push(`source        ${d.source}`);
+  lines.push(`magnet        ${d.magnet}`, 'files:');
+  const prefix = t.singleFile || t.name === '' ? '' : `${t.name}/`;
+  for (const f of d.files) lines.push(`  ${human(f.length).padStart(10)}  ${prefix}${f.path}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
