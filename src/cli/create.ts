@@ -105,7 +105,8 @@ function progressReporter(): { update(done: number, total: number): void; end():
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
-  if (positionals.length !== 1) throw new UsageError(`create takes one path, got ${positionals.length}\n${usage}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`create takes one path, got ${positionals.length} (see silmaril create --help)`);
   const source = path.resolve(positionals[0]);
   const pieceLength = parsePieceLength(values['piece-length']);
   const trackers = (values.tracker ?? []).map((t) => checkUrl(t, 'tracker'));

@@ -217,7 +217,8 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   if (options.comment) top.push([key('comment'), enc(options.comment)]);
   if (options.createdBy) top.push([key('created by'), enc(options.createdBy)]);
   if (options.creationDate !== undefined) top.push([key('creation date'), enc(Math.floor(options.creationDate))]);
-  if (layers.length) top.push([key('piece layers'), dict(layers)]);
+  // Always present, empty when no file exceeds one piece: libtorrent writes it so, and some readers want the key.
+  top.push([key('piece layers'), dict(layers)]);
   const torrentBytes = dict(top);
   // The info dictionary sits in torrentBytes verbatim; hand out that slice.
   let infoStart = -1;
