@@ -13,6 +13,9 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   create: () => import('./cli/create.js'),
   info: () => import('./cli/info.js'),
   verify: () => import('./cli/verify.js'),
+  seed: () => import('./cli/seed.js'),
+  get: () => import('./cli/get.js'),
+  tracker: () => import('./cli/tracker.js'),
 };
 
 function mainUsage(): string {

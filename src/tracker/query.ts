@@ -1,0 +1,79 @@
+// Query-string reading for the announce path. URLSearchParams decodes as UTF-8 and would mangle the binary
+// info_hash and peer_id, so these helpers percent-decode straight to bytes, and do it without allocating
+// a parameter map for every request.
+
+const HEX: Int8Array = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 10; i++) t[48 + i] = i;
+  for (let i = 0; i < 6; i++) {
+    t[65 + i] = 10 + i;
+    t[97 + i] = 10 + i;
+  }
+  return t;
+})();
+
+/** Percent-decodes `s[start, end)` to bytes (`+` is a space, as in forms). Undefined when an escape is broken
+ *  or the result would exceed `max` bytes. */
+export function decodeBytes(s: string, start: number, end: number, max: number): Buffer | undefined {
+  const out = Buffer.allocUnsafe(Math.min(end - start, max + 1));
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    if (n > max) return undefined;
+    let c = s.charCodeAt(i);
+    if (c === 37) {
+      if (i + 2 >= end) return undefined;
+      const h = s.charCodeAt(i + 1);
+      const l = s.charCodeAt(i + 2);
+      const hv = h < 128 ? HEX[h] : -1;
+      const lv = l < 128 ? HEX[l] : -1;
+      if (hv < 0 || lv < 0) return undefined;
+      c = (hv << 4) | lv;
+      i += 2;
+    } else if (c === 43) {
+      c = 32;
+    } else if (c > 127) {
+      // Raw non-ASCII in a URL: node hands it over as latin1 already; anything wider is not a byte.
+      if (c > 255) return undefined;
+    }
+    if (n >= out.length) return undefined;
+    out[n++] = c;
+  }
+  return n > max ? undefined : out.subarray(0, n);
+}
+
+/** Percent-decodes to a string (UTF-8), or undefined when malformed. */
+export function decodeText(s: string, start: number, end: number, max = 4096): string | undefined {
+  const b = decodeBytes(s, start, end, max);
+  return b === undefined ? undefined : b.toString('utf8');
+}
+
+/** Parses a non-negative decimal integer in `s[start, end)`; -1 when it is not one (or is too large). */
+export function decodeUint(s: string, start: number, end: number): number {
+  if (end <= start || end - start > 16) return -1;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
+}
+
+/**
+ * Walks `key=value` pairs of the query in `url` (from the first `?`), calling `visit(key, valueStart, valueEnd)`
+ * for each. Keys are compared raw: clients never percent-encode announce parameter names.
+ */
+export function forEachParam(url: string, visit: (key: string, start: number, end: number) => void): void {
+  let i = url.indexOf('?');
+  if (i < 0) return;
+  i++;
+  const len = url.length;
+  while (i < len) {
+    let amp = url.indexOf('&', i);
+    if (amp < 0) amp = len;
+    const eq = url.indexOf('=', i);
+    if (eq >= 0 && eq < amp) visit(url.slice(i, eq), eq + 1, amp);
+    else if (amp > i) visit(url.slice(i, amp), amp, amp);
+    i = amp + 1;
+  }
+}
