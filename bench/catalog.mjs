@@ -1,0 +1,156 @@
+// npm run bench:catalog: a 100,000-entry catalog. Verify+merge from scratch, incremental merge of 1,000 new entries,
+// search latency (text and filtered, p50/p99), catalog file size. The reference is the goal of issue 4 (full merge
+// under 10 s, incremental under 0.5 s, p99 search under 20 ms) and tweetnacl's verify speed for the same records;
+// figures are printed as ratios. Runs the sources under tsx (the code the CLI bundles).
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+const N = Number(process.env.BENCH_ENTRIES ?? 100_000);
+const INC = 1_000;
+const QUERIES = 200;
+
+const { Identity } = await import('../src/catalog/identity.ts');
+const { signEntry } = await import('../src/catalog/entry.ts');
+const { EntryIndex } = await import('../src/catalog/merge.ts');
+const { CatalogStore } = await import('../src/catalog/store.ts');
+const { encodeCatalog, decodeCatalog } = await import('../src/catalog/catalog-file.ts');
+const { verifySignature, verifySignatureNacl } = await import('../src/catalog/ed25519.ts');
+const { splitRecord, decodeBody } = await import('../src/catalog/entry.ts');
+const { createHash } = await import('node:crypto');
+
+const WORDS =
+  'llama mistral qwen phi gemma bert whisper stable diffusion coder instruct chat vision audio tiny base large'.split(
+    ' ',
+  );
+const LICENSES = ['mit', 'apache-2.0', 'llama3', 'cc-by-4.0', 'openrail', 'gpl-3.0'];
+const FORMATS = ['safetensors', 'gguf', 'pytorch', 'onnx'];
+const publishers = Array.from({ length: 500 }, () => Identity.generate());
+const h = (s, n) => createHash('sha256').update(s).digest('hex').slice(0, n);
+
+function makeEntries(count, offset) {
+  const out = [];
+  for (let i = offset; i < offset + count; i++) {
+    const id = publishers[i % publishers.length];
+    const w = (k) => WORDS[(i * 7 + k * 13) % WORDS.length];
+    out.push(
+      signEntry(
+        {
+          publisher: id.publisher,
+          name: `org${i % 997}/${w(0)}-${w(1)}-${i}`,
+          seq: 1,
+          v1: h(`v1${i}`, 40),
+          v2: h(`v2${i}`, 64),
+          size: 1_000_000 + ((i * 7919) % 50_000_000_000),
+          files: 1 + (i % 12),
+          license: LICENSES[i % LICENSES.length],
+          tags: [w(2), w(3), FORMATS[i % 4]],
+          description: `A ${w(4)} ${w(5)} model fine-tuned for ${w(6)} tasks, number ${i}.`,
+          format: FORMATS[i % FORMATS.length],
+          architecture: w(7),
+          parameters: 1_000_000 * (1 + (i % 70_000)),
+          quantization: i % 4 === 1 ? 'q4_k_m' : '',
+          created: 1_700_000_000 + i,
+          trackers: ['http://tracker.example:8000/announce'],
+          webSeeds: [],
+        },
+        (m) => id.sign(m),
+      ),
+    );
+  }
+  return out;
+}
+
+const ms = (t) => performance.now() - t;
+const fmt = (x) => x.toFixed(1);
+console.log(`generating ${N} + ${INC} signed entries...`);
+const base = makeEntries(N, 0);
+const extra = makeEntries(INC, N);
+const file = encodeCatalog(base);
+console.log(
+  `catalog file: ${N} entries, ${(file.length / 1e6).toFixed(2)} MB compressed (${Math.round(file.length / N)} B/entry)`,
+);
+
+// Full: decompress, decode, verify every signature, merge, index in sql.js.
+let t = performance.now();
+const records = decodeCatalog(file);
+const index = new EntryIndex();
+const res = index.merge(records);
+const tMerge = ms(t);
+const dir = mkdtempSync(`${tmpdir()}/silmaril-bench-`);
+const store = await CatalogStore.open(`${dir}/catalog.sqlite`);
+store.upsert(res.changed, 'bench');
+const tFull = ms(t);
+console.log(
+  `full verify+merge: ${fmt(tMerge)} ms (+ sql.js index ${fmt(tFull - tMerge)} ms) = ${fmt(tFull)} ms, added ${res.stats.added}; goal 10000 ms -> ${(tFull / 10000).toFixed(2)}x of goal`,
+);
+
+// Incremental: a catalog with everything plus 1,000 new entries (what a fetched newer catalog looks like).
+const file2 = encodeCatalog([...base, ...extra]);
+t = performance.now();
+const res2 = index.merge(decodeCatalog(file2));
+store.upsert(res2.changed, 'bench');
+const tInc = ms(t);
+t = performance.now();
+const res3 = new EntryIndex();
+res3.load(index.entries.values());
+const res4 = res3.merge(extra.map((e) => e.record));
+const tIncOnly = ms(t);
+console.log(
+  `incremental merge of ${INC} new entries inside a ${N + INC}-entry catalog file: ${fmt(tInc)} ms (added ${res2.stats.added}, unchanged ${res2.stats.unchanged}); goal 500 ms -> ${(tInc / 500).toFixed(2)}x of goal`,
+);
+console.log(`incremental merge of ${INC} new records alone: ${fmt(tIncOnly)} ms (added ${res4.stats.added})`);
+
+// Verify speed: node:crypto vs tweetnacl on the same records.
+const sample = base.slice(0, 300).map((e) => splitRecord(e.record));
+const pubs = sample.map((s) => Buffer.from(decodeBody(s.body).publisher, 'hex'));
+t = performance.now();
+for (let i = 0; i < sample.length; i++) verifySignature(sample[i].body, sample[i].sig, pubs[i]);
+const tNode = ms(t) / sample.length;
+t = performance.now();
+for (let i = 0; i < sample.length; i++) verifySignatureNacl(sample[i].body, sample[i].sig, pubs[i]);
+const tNacl = ms(t) / sample.length;
+console.log(
+  `ed25519 verify: node:crypto ${(tNode * 1000).toFixed(0)} us, tweetnacl ${(tNacl * 1000).toFixed(0)} us -> node is ${(tNacl / tNode).toFixed(0)}x faster`,
+);
+
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+function lat(label, make) {
+  const times = [];
+  let hits = 0;
+  for (let i = 0; i < QUERIES; i++) {
+    const q = make(i);
+    const t0 = performance.now();
+    hits += store.search(q).total;
+    times.push(ms(t0));
+  }
+  const p99 = pct(times, 99);
+  console.log(
+    `search ${label}: p50 ${fmt(pct(times, 50))} ms, p99 ${fmt(p99)} ms (avg ${Math.round(hits / QUERIES)} matches); goal p99 20 ms -> ${(p99 / 20).toFixed(2)}x of goal`,
+  );
+}
+lat('text', (i) => ({ text: `${WORDS[i % WORDS.length]} ${WORDS[(i * 3 + 1) % WORDS.length]}`, limit: 50 }));
+lat('text, rare', (i) => ({ text: `number ${1000 + i * 37}`, limit: 50 }));
+lat('filtered', (i) => ({
+  license: LICENSES[i % LICENSES.length],
+  format: FORMATS[i % FORMATS.length],
+  tags: [WORDS[i % WORDS.length]],
+  minSize: 1e9,
+  sort: 'size',
+  descending: true,
+  limit: 50,
+}));
+lat('text+filtered', (i) => ({
+  text: WORDS[i % WORDS.length],
+  license: LICENSES[i % LICENSES.length],
+  sort: 'date',
+  limit: 50,
+}));
+t = performance.now();
+await store.save();
+console.log(
+  `store save (db.export + fsync + rename): ${fmt(ms(t))} ms, ${(statSync(`${dir}/catalog.sqlite`).size / 1e6).toFixed(1)} MB`,
+);
+store.close();
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,133 @@
+// The catalog as one object: the merge index (who wins), the sql.js store (search, persistence) and our own
+// publisher identity. Every source feeds records through ingest(); nothing but a newer signed entry replaces one.
+import { join } from 'node:path';
+import { encodeCatalog } from './catalog-file.js';
+import { normaliseFields, signEntry, type CatalogEntry, type EntryFields } from './entry.js';
+import type { Identity } from './identity.js';
+import { EntryIndex, totalDropped, type MergeResult } from './merge.js';
+import { CatalogStore, type SearchQuery, type StoredEntry } from './store.js';
+import { silentLogger, type Logger } from '../log.js';
+
+export const STORE_FILE = 'catalog.sqlite';
+
+export type PublishInput = Omit<Partial<EntryFields>, 'publisher' | 'seq'> & { name: string };
+
+export class Catalog {
+  readonly index = new EntryIndex();
+  private listeners = new Set<() => void>();
+
+  private constructor(
+    readonly store: CatalogStore,
+    readonly identity: Identity | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens `<home>/catalog.sqlite` (or an in-memory store when home is undefined). */
+  static async open(opts: { home?: string; identity?: Identity; log?: Logger } = {}): Promise<Catalog> {
+    const store = await CatalogStore.open(opts.home ? join(opts.home, STORE_FILE) : undefined);
+    const catalog = new Catalog(store, opts.identity, opts.log ?? silentLogger);
+    catalog.index.load(store.signedEntries());
+    return catalog;
+  }
+
+  /** Called after every change (the sidebar refreshes on it). */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Merges signed records from a source and records the source's state. */
+  ingest(records: Iterable<Uint8Array>, source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
+    const result: MergeResult = this.index.merge(records);
+    if (result.changed.length) this.store.upsert(result.changed, source.id);
+    const dropped = totalDropped(result.stats);
+    this.store.recordSource({
+      id: source.id,
+      kind: source.kind,
+      ok: true,
+      entries: result.stats.seen - dropped,
+      pointerSeq: source.pointerSeq,
+      infohash: source.infohash,
+      dropped,
+    });
+    if (dropped) this.log.warn(`catalog: ${source.id}: dropped ${dropped} bad entries`, result.stats.dropped);
+    if (result.changed.length) this.emit();
+    return result;
+  }
+
+  /** Unsigned entries (the Go Silmaril network): kept under their own publisher name and always shown as untrusted. */
+  ingestUnsigned(entries: StoredEntry[], source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
+    const n = this.store.upsert(entries, source.id);
+    this.store.recordSource({ ...source, ok: true, entries: entries.length });
+    if (n) this.emit();
+    return n;
+  }
+
+  sourceFailed(id: string, kind: string, error: string): void {
+    this.store.recordSource({ id, kind, ok: false, error });
+  }
+
+  private requireIdentity(): Identity {
+    if (!this.identity) throw new Error('no publisher identity: this catalog is read-only');
+    return this.identity;
+  }
+
+  private nextSeq(name: string): number {
+    const known = this.index.get(this.requireIdentity().publisher, name);
+    return known ? known.seq + 1 : 1;
+  }
+
+  /** Signs and stores a new entry (or a new version of one) from our identity. */
+  publish(input: PublishInput): CatalogEntry {
+    const id = this.requireIdentity();
+    const fields = normaliseFields({ ...input, publisher: id.publisher, seq: this.nextSeq(input.name) });
+    const entry = signEntry(fields, (m) => id.sign(m));
+    this.ingest([entry.record], { id: 'local', kind: 'local' });
+    return entry;
+  }
+
+  /** Withdraws one of our models: a signed tombstone with a higher seq, which replaces the entry everywhere. */
+  withdraw(name: string): CatalogEntry {
+    const id = this.requireIdentity();
+    const fields = normaliseFields({ name, publisher: id.publisher, seq: this.nextSeq(name), deleted: true });
+    const entry = signEntry(fields, (m) => id.sign(m));
+    this.ingest([entry.record], { id: 'local', kind: 'local' });
+    return entry;
+  }
+
+  /** Our own entries (tombstones included): what our publisher feed carries. */
+  ownEntries(): CatalogEntry[] {
+    const pub = this.identity?.publisher;
+    return pub ? this.index.sorted().filter((e) => e.publisher === pub) : [];
+  }
+
+  /** The catalog file of everything we hold. */
+  catalogFile(): Uint8Array {
+    return encodeCatalog(this.index.entries.values());
+  }
+
+  /** The catalog file of our own entries only. */
+  ownCatalogFile(): Uint8Array {
+    return encodeCatalog(this.ownEntries());
+  }
+
+  search(q: SearchQuery = {}) {
+    return this.store.search(q);
+  }
+
+  async save(): Promise<void> {
+    if (this.store.isDirty) await this.store.save();
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  private emit(): void {
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch {}
+    }
+  }
+}

@@ -1,0 +1,308 @@
+// Catalog entries: canonical bencoded dictionaries signed by their publisher (DESIGN.md, "The catalog").
+//
+// On the wire an entry is `bencode({ e: <body bytes>, s: <64-byte ed25519 signature of the body bytes> })`, the body
+// being the bencoded field dictionary below. The body must be canonical (exactly what encodeBody gives for the fields
+// it holds), so one model state has one encoding and signatures cannot be malleated by re-encoding.
+import bencode from 'bencode';
+import { verifySignature } from './ed25519.js';
+
+/** The whole signed record, body and signature: larger ones are dropped unread. */
+export const MAX_ENTRY_BYTES = 4096;
+export const MAX_DESCRIPTION_BYTES = 2000;
+export const MAX_TAGS = 32;
+export const MAX_TAG_LENGTH = 48;
+export const MAX_URLS = 8;
+export const MAX_URL_LENGTH = 300;
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const SHORT_TEXT = 64;
+
+export interface EntryFields {
+  /** Hex ed25519 public key (64 chars). */
+  publisher: string;
+  /** `org/model`. */
+  name: string;
+  /** Per-(publisher, name) sequence number: the higher one wins a merge. */
+  seq: number;
+  /** A tombstone: the publisher withdrew the model. Only publisher, name, seq and created are kept. */
+  deleted?: boolean;
+  /** Hex v1 infohash (40 chars). */
+  v1?: string;
+  /** Hex v2 infohash (64 chars). */
+  v2?: string;
+  size: number;
+  files: number;
+  license: string;
+  /** Lower-case, sorted, unique. */
+  tags: string[];
+  description: string;
+  /** safetensors, gguf, pytorch, onnx, mixed, other... lower case. */
+  format: string;
+  architecture: string;
+  parameters: number;
+  quantization: string;
+  /** Unix seconds. */
+  created: number;
+  trackers: string[];
+  webSeeds: string[];
+}
+
+/** A verified entry: its fields plus the exact signed record it came in. */
+export interface CatalogEntry extends EntryFields {
+  /** The record as signed (`{e, s}`), kept byte for byte so it can be passed on unchanged. */
+  record: Uint8Array;
+}
+
+export type DropReason = 'malformed' | 'oversized' | 'signature';
+
+export class EntryError extends Error {
+  override name = 'EntryError';
+  constructor(
+    readonly reason: DropReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const enc = new TextEncoder();
+
+/** Normalises user input (tags lower-cased, sorted, unique; defaults) and checks every limit; throws EntryError. */
+export function normaliseFields(input: Partial<EntryFields> & Pick<EntryFields, 'publisher' | 'name' | 'seq'>) {
+  const f: EntryFields = {
+    publisher: input.publisher.toLowerCase(),
+    name: input.name,
+    seq: input.seq,
+    deleted: input.deleted ? true : undefined,
+    v1: input.v1?.toLowerCase(),
+    v2: input.v2?.toLowerCase(),
+    size: input.size ?? 0,
+    files: input.files ?? 0,
+    license: input.license ?? '',
+    tags: [...new Set((input.tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))].sort(),
+    description: input.description ?? '',
+    format: (input.format ?? '').toLowerCase(),
+    architecture: input.architecture ?? '',
+    parameters: input.parameters ?? 0,
+    quantization: input.quantization ?? '',
+    created: input.created ?? Math.floor(Date.now() / 1000),
+    trackers: input.trackers ?? [],
+    webSeeds: input.webSeeds ?? [],
+  };
+  if (f.deleted) {
+    Object.assign(f, { v1: undefined, v2: undefined, size: 0, files: 0, license: '', tags: [], description: '' });
+    Object.assign(f, { format: '', architecture: '', parameters: 0, quantization: '', trackers: [], webSeeds: [] });
+  }
+  checkFields(f);
+  return f;
+}
+
+function bad(message: string): never {
+  throw new EntryError('malformed', message);
+}
+
+function checkInt(n: unknown, what: string): void {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) bad(`${what} must be a non-negative integer`);
+}
+
+function checkText(s: string, what: string, max: number): void {
+  if (enc.encode(s).length > max) bad(`${what} is longer than ${max} bytes`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(s) && what !== 'description') bad(`${what} holds control characters`);
+}
+
+function checkFields(f: EntryFields): void {
+  if (!/^[0-9a-f]{64}$/.test(f.publisher)) bad('publisher must be a 32-byte hex key');
+  if (!NAME_RE.test(f.name) || f.name.includes('..')) bad(`name must look like org/model, got "${f.name}"`);
+  checkInt(f.seq, 'seq');
+  checkInt(f.created, 'created');
+  if (f.deleted) return;
+  if (!f.v1 && !f.v2) bad('an entry needs a v1 or a v2 infohash');
+  if (f.v1 !== undefined && !/^[0-9a-f]{40}$/.test(f.v1)) bad('v1 must be 40 hex digits');
+  if (f.v2 !== undefined && !/^[0-9a-f]{64}$/.test(f.v2)) bad('v2 must be 64 hex digits');
+  checkInt(f.size, 'size');
+  checkInt(f.files, 'files');
+  checkInt(f.parameters, 'parameters');
+  if (f.files < 1) bad('an entry has at least one file');
+  checkText(f.license, 'license', SHORT_TEXT);
+  checkText(f.format, 'format', 32);
+  checkText(f.architecture, 'architecture', SHORT_TEXT);
+  checkText(f.quantization, 'quantization', 32);
+  checkText(f.description, 'description', MAX_DESCRIPTION_BYTES);
+  if (f.tags.length > MAX_TAGS) bad(`at most ${MAX_TAGS} tags`);
+  for (const t of f.tags) {
+    checkText(t, 'tag', MAX_TAG_LENGTH);
+    if (/[\s,]/.test(t)) bad(`tag "${t}" holds a space or comma`);
+  }
+  for (const [list, what] of [
+    [f.trackers, 'trackers'],
+    [f.webSeeds, 'web seeds'],
+  ] as const) {
+    if (list.length > MAX_URLS) bad(`at most ${MAX_URLS} ${what}`);
+    for (const u of list) {
+      checkText(u, what, MAX_URL_LENGTH);
+      if (!/^(https?|udp|wss?):\/\/[^\s]+$/i.test(u)) bad(`${what}: "${u}" is not a tracker or web URL`);
+    }
+  }
+}
+
+/** The canonical body: optional fields are left out when empty, so a field added later does not change old bytes. */
+export function encodeBody(f: EntryFields): Uint8Array {
+  const d: Record<string, unknown> = {
+    created: f.created,
+    name: f.name,
+    pub: Buffer.from(f.publisher, 'hex'),
+    seq: f.seq,
+  };
+  if (f.deleted) {
+    d.deleted = 1;
+  } else {
+    if (f.architecture) d.arch = f.architecture;
+    if (f.description) d.desc = f.description;
+    d.files = f.files;
+    if (f.format) d.format = f.format;
+    if (f.license) d.license = f.license;
+    if (f.parameters) d.params = f.parameters;
+    if (f.quantization) d.quant = f.quantization;
+    d.size = f.size;
+    if (f.tags.length) d.tags = f.tags;
+    if (f.trackers.length) d.trackers = f.trackers;
+    if (f.v1) d.v1 = Buffer.from(f.v1, 'hex');
+    if (f.v2) d.v2 = Buffer.from(f.v2, 'hex');
+    if (f.webSeeds.length) d.webseeds = f.webSeeds;
+  }
+  return bencode.encode(d);
+}
+
+/** Signs the fields with `sign` (the publisher's key) and returns the verified entry. */
+export function signEntry(fields: EntryFields, sign: (msg: Uint8Array) => Uint8Array): CatalogEntry {
+  const f = normaliseFields(fields);
+  const body = encodeBody(f);
+  const record = bencode.encode({ e: body, s: sign(body) });
+  if (record.length > MAX_ENTRY_BYTES) throw new EntryError('oversized', `entry is ${record.length} bytes`);
+  return { ...f, record };
+}
+
+function text(v: unknown, what: string): string {
+  if (!(v instanceof Uint8Array)) bad(`${what} is not a string`);
+  try {
+    return utf8.decode(v);
+  } catch {
+    bad(`${what} is not UTF-8`);
+  }
+}
+
+function hex(v: unknown, len: number, what: string): string {
+  if (!(v instanceof Uint8Array) || v.length !== len) bad(`${what} must be ${len} bytes`);
+  return Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex');
+}
+
+function textList(v: unknown, what: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) bad(`${what} is not a list`);
+  return v.map((x) => text(x, what));
+}
+
+const KNOWN_KEYS = new Set([
+  'arch',
+  'created',
+  'deleted',
+  'desc',
+  'files',
+  'format',
+  'license',
+  'name',
+  'params',
+  'pub',
+  'quant',
+  'seq',
+  'size',
+  'tags',
+  'trackers',
+  'v1',
+  'v2',
+  'webseeds',
+]);
+
+/** Reads a body's fields (no signature check). Throws EntryError('malformed') on anything unexpected. */
+export function decodeBody(body: Uint8Array): EntryFields {
+  let d: any;
+  try {
+    d = bencode.decode(body);
+  } catch {
+    bad('body is not bencode');
+  }
+  if (!d || typeof d !== 'object' || Array.isArray(d) || d instanceof Uint8Array) bad('body is not a dictionary');
+  for (const k of Object.keys(d)) if (!KNOWN_KEYS.has(k)) bad(`unknown field "${k}"`);
+  const num = (v: unknown, what: string) => {
+    checkInt(v, what);
+    return v as number;
+  };
+  const f: EntryFields = {
+    publisher: hex(d.pub, 32, 'pub'),
+    name: text(d.name, 'name'),
+    seq: num(d.seq, 'seq'),
+    deleted: d.deleted === undefined ? undefined : d.deleted === 1 ? true : bad('deleted must be 1'),
+    v1: d.v1 === undefined ? undefined : hex(d.v1, 20, 'v1'),
+    v2: d.v2 === undefined ? undefined : hex(d.v2, 32, 'v2'),
+    size: d.size === undefined ? 0 : num(d.size, 'size'),
+    files: d.files === undefined ? 0 : num(d.files, 'files'),
+    license: d.license === undefined ? '' : text(d.license, 'license'),
+    tags: textList(d.tags, 'tags'),
+    description: d.desc === undefined ? '' : text(d.desc, 'desc'),
+    format: d.format === undefined ? '' : text(d.format, 'format'),
+    architecture: d.arch === undefined ? '' : text(d.arch, 'arch'),
+    parameters: d.params === undefined ? 0 : num(d.params, 'params'),
+    quantization: d.quant === undefined ? '' : text(d.quant, 'quant'),
+    created: num(d.created, 'created'),
+    trackers: textList(d.trackers, 'trackers'),
+    webSeeds: textList(d.webseeds, 'webseeds'),
+  };
+  checkFields(f);
+  // Canonical form: sorted unique lower-case tags, and exactly the bytes encodeBody gives.
+  const tags = [...new Set(f.tags.map((t) => t.toLowerCase()))].sort();
+  if (tags.join('\n') !== f.tags.join('\n')) bad('tags are not sorted, unique and lower case');
+  if (Buffer.compare(Buffer.from(encodeBody(f)), Buffer.from(body)) !== 0) bad('body is not canonical');
+  return f;
+}
+
+/** Splits a record into body and signature without checking either. */
+export function splitRecord(record: Uint8Array): { body: Uint8Array; sig: Uint8Array } {
+  if (record.length > MAX_ENTRY_BYTES) throw new EntryError('oversized', `entry is ${record.length} bytes`);
+  let d: any;
+  try {
+    d = bencode.decode(record);
+  } catch {
+    bad('entry is not bencode');
+  }
+  if (!d || !(d.e instanceof Uint8Array) || !(d.s instanceof Uint8Array) || Object.keys(d).length !== 2) {
+    bad('entry must be {e, s}');
+  }
+  if (d.s.length !== 64) bad('signature must be 64 bytes');
+  // One record per (body, signature): a re-encoded record would make a second copy of the same entry.
+  if (Buffer.compare(Buffer.from(bencode.encode({ e: d.e, s: d.s })), Buffer.from(record)) !== 0) {
+    bad('entry record is not canonical');
+  }
+  return { body: d.e, sig: d.s };
+}
+
+/** Decodes and verifies one signed record: the entry, or an EntryError saying why it is dropped. */
+export function openEntry(record: Uint8Array): CatalogEntry {
+  const { body, sig } = splitRecord(record);
+  const f = decodeBody(body);
+  checkSignature(f, body, sig);
+  return { ...f, record };
+}
+
+/** Throws EntryError('signature') unless `sig` is the publisher's signature of `body`. */
+export function checkSignature(f: EntryFields, body: Uint8Array, sig: Uint8Array): void {
+  if (!verifySignature(body, sig, Buffer.from(f.publisher, 'hex'))) {
+    throw new EntryError('signature', `bad signature on ${f.name} from ${f.publisher.slice(0, 16)}`);
+  }
+}
+
+/** The merge key: one model name per publisher. */
+export function entryKey(e: Pick<EntryFields, 'publisher' | 'name'>): string {
+  return `${e.publisher}/${e.name}`;
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Catalog } from '../../../src/catalog/catalog.js';
+import { Identity } from '../../../src/catalog/identity.js';
+import { ftsQuery } from '../../../src/catalog/store.js';
+import { makeEntry } from './helpers.js';
+
+const alice = Identity.generate();
+const bob = Identity.generate();
+
+async function filled() {
+  const c = await Catalog.open();
+  c.ingest(
+    [
+      makeEntry(alice, 'meta-llama/Llama-3-8B', 1, {
+        license: 'llama3',
+        tags: ['llm', 'chat'],
+        size: 16e9,
+        created: 3,
+      }),
+      makeEntry(alice, 'acme/whisper-tiny', 1, {
+        license: 'mit',
+        tags: ['audio', 'asr'],
+        size: 150e6,
+        format: 'safetensors',
+        description: 'Speech recognition for small devices',
+        created: 1,
+      }),
+      makeEntry(bob, 'bob/llama-3-8b-gguf', 1, {
+        license: 'llama3',
+        tags: ['llm', 'gguf'],
+        size: 4.9e9,
+        format: 'gguf',
+        quantization: 'Q4_K_M',
+        created: 2,
+      }),
+    ].map((e) => e.record),
+    { id: 'test', kind: 'test' },
+  );
+  return c;
+}
+
+test('text search matches name words, tags and description as prefixes', async () => {
+  const c = await filled();
+  const names = (q: string) => c.search({ text: q }).entries.map((e) => e.name);
+  assert.deepEqual(names('llama'), ['bob/llama-3-8b-gguf', 'meta-llama/Llama-3-8B']);
+  assert.deepEqual(names('speech'), ['acme/whisper-tiny']);
+  assert.deepEqual(names('asr'), ['acme/whisper-tiny']);
+  assert.deepEqual(names('whisp'), ['acme/whisper-tiny']);
+  assert.deepEqual(names('llama gguf'), ['bob/llama-3-8b-gguf']);
+  assert.deepEqual(names('"OR* NEAR'), []); // query syntax never reaches FTS
+  assert.equal(ftsQuery('a"b OR c'), 'a* b* or* c*');
+  c.close();
+});
+
+test('filters: license, publisher (key, prefix, fingerprint), format, tags, size range; sorts', async () => {
+  const c = await filled();
+  const names = (q: Parameters<Catalog['search']>[0]) => c.search(q).entries.map((e) => e.name);
+  assert.deepEqual(names({ license: 'LLAMA3' }), ['bob/llama-3-8b-gguf', 'meta-llama/Llama-3-8B']);
+  assert.deepEqual(names({ publisher: bob.publisher }), ['bob/llama-3-8b-gguf']);
+  assert.deepEqual(names({ publisher: bob.publisher.slice(0, 8) }), ['bob/llama-3-8b-gguf']);
+  assert.deepEqual(names({ publisher: bob.fingerprint }), ['bob/llama-3-8b-gguf']);
+  assert.deepEqual(names({ format: 'gguf' }), ['bob/llama-3-8b-gguf']);
+  assert.deepEqual(names({ tags: ['llm', 'chat'] }), ['meta-llama/Llama-3-8B']);
+  assert.deepEqual(names({ minSize: 1e9, maxSize: 10e9 }), ['bob/llama-3-8b-gguf']);
+  assert.deepEqual(names({ sort: 'size', descending: true }), [
+    'meta-llama/Llama-3-8B',
+    'bob/llama-3-8b-gguf',
+    'acme/whisper-tiny',
+  ]);
+  assert.deepEqual(names({ sort: 'date' }), ['acme/whisper-tiny', 'bob/llama-3-8b-gguf', 'meta-llama/Llama-3-8B']);
+  const hit = c.search({ text: 'whisper' }).entries[0];
+  assert.equal(hit.trusted, true);
+  assert.match(hit.magnet, /^magnet:\?xt=urn:btih:[0-9a-f]{40}&xt=urn:btmh:1220[0-9a-f]{64}&dn=acme%2Fwhisper-tiny/);
+  c.close();
+});
+
+test('an update replaces the searchable text; the store survives a save and reopen; sources are recorded', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'silmaril-store-'));
+  try {
+    const c = await Catalog.open({ home: dir, identity: alice });
+    c.publish({
+      name: 'acme/thing',
+      v1: 'a'.repeat(40),
+      files: 1,
+      size: 1,
+      license: 'mit',
+      description: 'first words',
+    });
+    c.publish({
+      name: 'acme/thing',
+      v1: 'a'.repeat(40),
+      files: 1,
+      size: 1,
+      license: 'mit',
+      description: 'second text',
+    });
+    assert.equal(c.search({ text: 'first' }).total, 0);
+    assert.equal(c.search({ text: 'second' }).total, 1);
+    c.sourceFailed('tracker:http://x', 'tracker', 'connection refused');
+    await c.save();
+    c.close();
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.includes('tmp')),
+      [],
+    );
+    const again = await Catalog.open({ home: dir, identity: alice });
+    assert.equal(again.search({ text: 'second' }).entries[0].seq, 2);
+    assert.equal(again.index.get(alice.publisher, 'acme/thing')!.seq, 2);
+    const src = again.store.getSource('tracker:http://x')!;
+    assert.equal(src.errors, 1);
+    assert.equal(src.lastError, 'connection refused');
+    assert.equal(again.store.getSource('local')!.entries, 1);
+    again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
