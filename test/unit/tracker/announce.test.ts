@@ -10,6 +10,7 @@ import type { Peer } from '../../../src/tracker/swarm.js';
 import {
   announceUrl,
   compactPorts,
+  getJson,
   getBencoded,
   makeHybrid,
   pct,
@@ -87,7 +88,7 @@ describe('HTTP announce of a registered hybrid', () => {
     await getBencoded(announceUrl(base, { hash: h.v2, peer: 3, port: 6003, left: 0, event: 'completed' }));
     const c = await scrape(h.v1);
     assert.deepEqual(c, { complete: 3, downloaded: 2, incomplete: 0 });
-    const entry = await (await fetch(`${base}/api/registry?info_hash=${h.v2}`)).json();
+    const entry = await getJson(`${base}/api/registry?info_hash=${h.v2}`);
     assert.equal(entry.completions, 2);
     assert.equal(entry.seeders, 3);
   });

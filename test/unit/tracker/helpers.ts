@@ -65,6 +65,11 @@ export async function getBencoded(url: string): Promise<any> {
   return bencode.decode(new Uint8Array(await res.arrayBuffer()));
 }
 
+/** GETs a JSON reply (any status). */
+export async function getJson(url: string): Promise<any> {
+  return (await fetch(url)).json();
+}
+
 export function text(v: Uint8Array | undefined): string | undefined {
   return v === undefined ? undefined : Buffer.from(v).toString('utf8');
 }

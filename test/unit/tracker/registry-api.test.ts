@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { isLoopbackHost } from '../../../src/tracker/client-ip.js';
-import { announceUrl, getBencoded, makeHybrid, pct, post, registration, text, type Hybrid } from './helpers.js';
+import {
+  announceUrl,
+  getBencoded,
+  getJson,
+  makeHybrid,
+  pct,
+  post,
+  registration,
+  text,
+  type Hybrid,
+} from './helpers.js';
 
 const KEY = 'test-registry-key';
 
@@ -104,7 +114,7 @@ describe('registry API', () => {
   it('POST lower-cases hex hashes and fills v1 from torrent_data', async () => {
     const res = await post(base, registration(b, { info_hash: b.v2.toUpperCase(), v1_info_hash: undefined }), KEY);
     assert.equal(res.status, 201);
-    const entry = await (await fetch(`${base}/api/registry?info_hash=${b.v1}`)).json();
+    const entry = await getJson(`${base}/api/registry?info_hash=${b.v1}`);
     assert.equal(entry.info_hash, b.v2);
     assert.equal(entry.v1_info_hash, b.v1);
   });
@@ -113,7 +123,7 @@ describe('registry API', () => {
     const v2 = 'ab'.repeat(32);
     const res = await post(base, { info_hash: v2, name: 'bare' }, KEY);
     assert.equal(res.status, 201);
-    const entry = await (await fetch(`${base}/api/registry?info_hash=${v2}`)).json();
+    const entry = await getJson(`${base}/api/registry?info_hash=${v2}`);
     assert.deepEqual(entry, { info_hash: v2, name: 'bare', verified: false, completions: 0, seeders: 0, leechers: 0 });
     assert.equal((await fetch(`${base}/api/registry/torrent?info_hash=${v2}`)).status, 404);
     assert.equal((await fetch(`${base}/api/registry/meta?info_hash=${v2}`)).status, 404);
@@ -135,7 +145,7 @@ describe('registry API', () => {
   it('GET /api/registry/meta returns name, piece length and count, size and files (no pad files)', async () => {
     const res = await fetch(`${base}/api/registry/meta?info_hash=${a.v1}`);
     assert.equal(res.status, 200);
-    const meta = await res.json();
+    const meta = (await res.json()) as any;
     assert.deepEqual(meta, {
       name: a.name,
       piece_length: 16384,
@@ -181,10 +191,10 @@ describe('registry API', () => {
   it('search sorts by seeders and completions from the live swarms', async () => {
     const got = await getBencoded(announceUrl(base, { hash: c.v1, peer: 1, port: 7001, left: 0, event: 'completed' }));
     assert.equal(got['failure reason'], undefined);
-    const bySeeders = await (await fetch(`${base}/api/registry/search?sort=seeders`)).json();
+    const bySeeders = await getJson(`${base}/api/registry/search?sort=seeders`);
     assert.equal(bySeeders[0].info_hash, c.v2);
     assert.equal(bySeeders[0].seeders, 1);
-    const byCompletions = await (await fetch(`${base}/api/registry/search?sort=completions`)).json();
+    const byCompletions = await getJson(`${base}/api/registry/search?sort=completions`);
     assert.equal(byCompletions[0].info_hash, c.v2);
     assert.equal(byCompletions[0].completions, 1);
   });
@@ -251,7 +261,7 @@ describe('registry API', () => {
     await tracker.stop();
     tracker = new Tracker({ port: 0, dbPath: join(dir, 'tracker.db'), registryKey: KEY, rateLimit: false });
     base = (await tracker.start()).url;
-    const entry = await (await fetch(`${base}/api/registry?info_hash=${c.v2}`)).json();
+    const entry = await getJson(`${base}/api/registry?info_hash=${c.v2}`);
     assert.equal(entry.completions, 1);
     assert.equal(entry.seeders, 0, 'swarms are memory only');
     assert.equal((await fetch(`${base}/api/registry?info_hash=${b.v2}`)).status, 200);
