@@ -127,7 +127,10 @@ export class HashPool {
         try {
           return (await stat(f.path)).size;
         } catch (err) {
-          throw new Error(`cannot read ${f.path}: ${(err as Error).message}`, { cause: err });
+          const code = (err as NodeJS.ErrnoException).code;
+          const what =
+            code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+          throw new Error(`cannot hash ${f.path}: ${what}`, { cause: err });
         }
       }),
     );
@@ -291,11 +294,9 @@ export class HashPool {
         resolve: (r) => {
           if (r.type === 'progress') return onProgress?.(r.bytes);
           if (r.type === 'error') {
-            const tasks = request.type === 'ranges' ? request.tasks : [];
-            const err = new Error(
-              `cannot hash ${tasks[0]?.path ?? (request.type === 'span' ? 'files' : 'piece layer')}: ${r.message}`,
-            );
-            if (tasks.length > 1) err.message = `cannot hash files: ${r.message}`;
+            // The worker names the file that failed (r.path); a piece-layer job has none.
+            const what = r.path ?? (request.type === 'span' ? 'files' : 'a piece layer');
+            const err = Object.assign(new Error(`cannot hash ${what}: ${r.message}`), { code: r.code });
             call.fail(err);
             return reject(err);
           }

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { open, type FileHandle } from 'node:fs/promises';
 import crypto from 'node:crypto';
-import { BLOCK_SIZE, HASH_SIZE, nextPow2, pieceNode, rootFromPieceLayer, sha1, sha256 } from './merkle.js';
+import { BLOCK_SIZE, HASH_SIZE, nextPow2, reduceInPlace, rootFromPieceLayer, sha1, sha256 } from './merkle.js';
 
 /** One piece-aligned range of one file. */
 export interface RangeTask {
@@ -50,7 +50,7 @@ export type WorkerReply =
   | { type: 'root'; id: number; root: Uint8Array }
   | { type: 'span'; id: number; sha1: Uint8Array }
   | { type: 'cancelled'; id: number }
-  | { type: 'error'; id: number; message: string; code?: string };
+  | { type: 'error'; id: number; message: string; code?: string; path?: string };
 
 /** Read size: whole pieces, at least 8 MiB per read so syscalls and messages stay rare. */
 const TARGET_READ = 8 * 1024 * 1024;
@@ -77,7 +77,10 @@ async function readFully(fh: FileHandle, buf: Buffer, length: number, position: 
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
     if (bytesRead === 0)
-      throw Object.assign(new Error(`${path} changed while it was being hashed (shorter)`), { code: 'ECHANGED' });
+      throw Object.assign(new Error('file ended early: it is shorter than expected or changed while being hashed'), {
+        code: 'ECHANGED',
+        path,
+      });
     done += bytesRead;
   }
 }
@@ -138,12 +141,17 @@ async function hashRange(id: number, task: RangeTask): Promise<RangeResult> {
           if (leavesOut) leaf.copy(leavesOut, (leafIndex + i) * HASH_SIZE);
         }
         leafIndex += n;
-        pieceNode(pieceLeaves.subarray(0, n * HASH_SIZE), pieceLength, smallFile).copy(nodes, piece * HASH_SIZE);
+        // The piece's subtree, reduced in place over its leaf hashes (a small file's tree is as wide as its leaves).
+        reduceInPlace(pieceLeaves, n, smallFile ? nextPow2(n) : leavesPerPiece).copy(nodes, piece * HASH_SIZE);
         piece++;
       }
       parentPort!.postMessage({ type: 'progress', id, bytes: len } satisfies WorkerReply);
       pos = next;
       cur = other;
+    }
+    // A file that grew (or was replaced) while we read it would give a torrent that does not match the disk.
+    if ((await fh.stat()).size !== fileLength) {
+      throw Object.assign(new Error('it changed while it was being hashed'), { code: 'ECHANGED' });
     }
   } finally {
     await fh.close();
@@ -169,13 +177,18 @@ async function hashSpan(id: number, task: SpanTask): Promise<Buffer> {
     if (cancelled.has(id)) throw new Cancelled();
   };
   for (const seg of segments) {
-    const fh = seg.path ? await open(seg.path, 'r') : undefined;
+    const fh = seg.path
+      ? await open(seg.path, 'r').catch((err) => Promise.reject(withPath(err, seg.path!)))
+      : undefined;
     try {
       let pos = seg.position;
       let left = seg.length;
       while (left > 0) {
         const n = Math.min(left, buf.length - fill);
-        if (fh) await readFully(fh, buf.subarray(fill, fill + n), n, pos, seg.path!);
+        if (fh)
+          await readFully(fh, buf.subarray(fill, fill + n), n, pos, seg.path!).catch((err) =>
+            Promise.reject(withPath(err, seg.path!)),
+          );
         else buf.fill(0, fill, fill + n);
         fill += n;
         pos += n;
@@ -188,6 +201,14 @@ async function hashSpan(id: number, task: SpanTask): Promise<Buffer> {
   }
   if (fill > 0) hashFilled();
   return out;
+}
+
+/** Tags an error with the file it concerns (the pool's message names it). */
+function withPath(err: unknown, path: string): unknown {
+  if (err instanceof Error && !(err instanceof Cancelled) && !('path' in err && (err as { path?: string }).path)) {
+    Object.assign(err, { path });
+  }
+  return err;
 }
 
 async function handle(msg: WorkerRequest): Promise<void> {
@@ -207,7 +228,13 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
     const results: RangeResult[] = [];
-    for (const task of msg.tasks) results.push(await hashRange(msg.id, task));
+    for (const task of msg.tasks) {
+      try {
+        results.push(await hashRange(msg.id, task));
+      } catch (err) {
+        throw withPath(err, task.path);
+      }
+    }
     const transfer: ArrayBuffer[] = [];
     for (const r of results) {
       for (const u of [r.sha1, r.nodes, r.lastUnpadded, r.leaves]) {
@@ -227,8 +254,15 @@ async function handle(msg: WorkerRequest): Promise<void> {
     if (err instanceof Cancelled) {
       parentPort!.postMessage({ type: 'cancelled', id: msg.id } satisfies WorkerReply);
     } else {
-      const e = err as NodeJS.ErrnoException;
-      parentPort!.postMessage({ type: 'error', id: msg.id, message: e.message, code: e.code } satisfies WorkerReply);
+      const e = err as NodeJS.ErrnoException & { path?: string };
+      const known: Record<string, string> = {
+        ENOENT: 'no such file',
+        EACCES: 'permission denied',
+        EISDIR: 'is a folder',
+        EIO: 'read error (EIO)',
+      };
+      const message = (e.code && known[e.code]) || e.message;
+      parentPort!.postMessage({ type: 'error', id: msg.id, message, code: e.code, path: e.path } satisfies WorkerReply);
     }
   } finally {
     cancelled.delete(msg.id);

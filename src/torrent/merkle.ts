@@ -58,30 +58,38 @@ export function leafHashes(data: Uint8Array): Buffer {
 }
 
 /**
+ * Reduces the `count` 32-byte nodes at the start of `scratch` to their root, in place (no allocation but the
+ * hashes): the tree is `width` nodes wide (a power of two >= count; scratch has room for `width` nodes), missing
+ * nodes are pad nodes of `padLevel` (the level of this layer above the leaves). Left || right is contiguous in
+ * scratch, so each inner node is one hash of 64 bytes written over its left child. Returns scratch's first node.
+ */
+export function reduceInPlace(scratch: Buffer, count: number, width: number, padLevel = 0): Buffer {
+  let level = padLevel;
+  while (width > 1) {
+    if (count % 2 === 1) {
+      padHash(level).copy(scratch, count * HASH_SIZE);
+      count++;
+    }
+    const half = count / 2;
+    for (let i = 0; i < half; i++) sha256(scratch.subarray(i * 64, i * 64 + 64)).copy(scratch, i * HASH_SIZE);
+    count = half;
+    width /= 2;
+    level++;
+  }
+  return scratch.subarray(0, HASH_SIZE);
+}
+
+/**
  * The root of a tree whose bottom layer is `nodes` (concatenated 32-byte hashes), padded to `width` nodes
  * (a power of two >= the node count) with pad nodes of `padLevel` (the level of the bottom layer above the leaves).
  */
 export function merkleRoot(nodes: Uint8Array, width: number, padLevel = 0): Buffer {
-  let count = nodes.length / HASH_SIZE;
+  const count = nodes.length / HASH_SIZE;
   if (!Number.isInteger(count) || count < 1) throw new RangeError('merkleRoot: need at least one 32-byte node');
   if (width < count || width !== nextPow2(width)) throw new RangeError(`merkleRoot: bad width ${width}`);
-  let layer = Buffer.from(nodes.buffer, nodes.byteOffset, nodes.length);
-  let level = padLevel;
-  const pair = Buffer.allocUnsafe(2 * HASH_SIZE);
-  while (width > 1) {
-    const next = Buffer.allocUnsafe(Math.ceil(count / 2) * HASH_SIZE);
-    for (let i = 0; i < count; i += 2) {
-      layer.copy(pair, 0, i * HASH_SIZE, (i + 1) * HASH_SIZE);
-      if (i + 1 < count) layer.copy(pair, HASH_SIZE, (i + 1) * HASH_SIZE, (i + 2) * HASH_SIZE);
-      else padHash(level).copy(pair, HASH_SIZE);
-      sha256(pair).copy(next, (i / 2) * HASH_SIZE);
-    }
-    layer = next;
-    count = next.length / HASH_SIZE;
-    width /= 2;
-    level++;
-  }
-  return Buffer.from(layer.subarray(0, HASH_SIZE));
+  const scratch = Buffer.allocUnsafe(width * HASH_SIZE);
+  scratch.set(nodes);
+  return Buffer.from(reduceInPlace(scratch, count, width, padLevel));
 }
 
 /** Blocks per piece; piece lengths are powers of two >= 16 KiB (BEP 52). */

@@ -85,7 +85,13 @@ test('progress reaches the total; a missing file is a clear error', async () => 
   const seen: number[] = [];
   await pool.hashFile(p, 16 * KiB, { onProgress: (done, total) => (assert.equal(total, d.length), seen.push(done)) });
   assert.equal(seen.at(-1), d.length);
-  await assert.rejects(pool.hashFile(path.join(dir, 'nope'), 16 * KiB), /nope/);
+  await assert.rejects(pool.hashFile(path.join(dir, 'nope'), 16 * KiB), /cannot hash .*nope: no such file/);
+  // A file that is not the length we were told (it changed after the walk) is an error naming it, not a bad hash.
+  await assert.rejects(
+    pool.hashFiles([{ path: p, length: d.length + 5 }], 16 * KiB),
+    /progress: (file ended early|it changed)/,
+  );
+  await assert.rejects(pool.hashFiles([{ path: p, length: d.length - 5 }], 16 * KiB), /progress: .*changed/);
 });
 
 test('abort rejects promptly and the pool keeps working', async () => {

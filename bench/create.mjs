@@ -1,0 +1,157 @@
+// `npm run bench:create`: hybrid torrent creation speed, silmaril against libtorrent 2.0, on the same folder.
+//
+// The folder (generated once, cached under os.tmpdir()) looks like a model: 4 safetensors shards of 480 MiB, a
+// tokenizer of a few MiB and small json files, about 1.9 GiB. Both tools run as fresh processes with the same
+// piece length (our automatic choice for this size), interleaved, for ROUNDS rounds, after one warm-up read
+// so both read from the page cache. Each round also checks that both produce the same infohashes.
+// Knobs: BENCH_SHARD_MIB (default 480), BENCH_ROUNDS (default 3).
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MiB = 1024 * 1024;
+const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 480);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PYTHON = '/usr/bin/python3';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const CLI = path.join(root, 'dist', 'cli.js');
+
+const cacheDir = path.join(os.tmpdir(), `silmaril-bench-create-${SHARD_MIB}`);
+const model = path.join(cacheDir, 'bench-model');
+
+function generate() {
+  if (fs.existsSync(path.join(cacheDir, '.complete'))) return;
+  console.log(`generating ${model} (once)...`);
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  fs.mkdirSync(model, { recursive: true });
+  // Random-looking data, fast: one random 16 MiB block, each copy stamped with its index.
+  const block = crypto.randomBytes(16 * MiB);
+  const writeFile = (name, bytes) => {
+    const fd = fs.openSync(path.join(model, name), 'w');
+    for (let done = 0, i = 0; done < bytes; i++) {
+      const n = Math.min(block.length, bytes - done);
+      block.writeUInt32LE(i, 0);
+      block.write(name.slice(0, 16), 4);
+      fs.writeSync(fd, block, 0, n);
+      done += n;
+    }
+    fs.closeSync(fd);
+  };
+  for (let i = 1; i <= 4; i++) writeFile(`model-0000${i}-of-00004.safetensors`, SHARD_MIB * MiB + 12_345 * i);
+  writeFile('tokenizer.json', 7 * MiB + 4321);
+  const small = {
+    'config.json': { architectures: ['LlamaForCausalLM'], hidden_size: 2048, num_hidden_layers: 22 },
+    'generation_config.json': { bos_token_id: 1, eos_token_id: 2 },
+    'tokenizer_config.json': { model_max_length: 2048, padding_side: 'right' },
+    'special_tokens_map.json': { bos_token: '<s>', eos_token: '</s>' },
+    'model.safetensors.index.json': { metadata: { total_size: 4 * SHARD_MIB * MiB } },
+  };
+  for (const [name, obj] of Object.entries(small))
+    fs.writeFileSync(path.join(model, name), JSON.stringify(obj, null, 2));
+  fs.writeFileSync(path.join(model, 'README.md'), '# bench model\n\nGenerated data for bench/create.mjs.\n');
+  fs.writeFileSync(path.join(cacheDir, '.complete'), '');
+}
+
+function folderSize(dir) {
+  let n = 0;
+  for (const name of fs.readdirSync(dir)) n += fs.statSync(path.join(dir, name)).size;
+  return n;
+}
+
+function warm(dir) {
+  const buf = Buffer.allocUnsafe(16 * MiB);
+  for (const name of fs.readdirSync(dir)) {
+    const fd = fs.openSync(path.join(dir, name), 'r');
+    while (fs.readSync(fd, buf, 0, buf.length, null) > 0);
+    fs.closeSync(fd);
+  }
+}
+
+const LT_SCRIPT = `
+import sys, libtorrent as lt, os
+src, piece, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fs = lt.file_storage()
+lt.add_files(fs, src)
+t = lt.create_torrent(fs, piece)
+lt.set_piece_hashes(t, os.path.dirname(src))
+data = lt.bencode(t.generate())
+open(out, 'wb').write(data)
+ih = lt.torrent_info(data).info_hashes()
+print(str(ih.v1), str(ih.v2))
+`;
+
+function timed(cmd, args) {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const secs = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return { secs, stdout: r.stdout };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function main() {
+  if (!fs.existsSync(CLI)) throw new Error('dist/cli.js is missing: run npm run build');
+  if (spawnSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error('python3-libtorrent is missing (apt-get install python3-libtorrent)');
+  }
+  generate();
+  const size = folderSize(model);
+  // Our automatic piece length for this size, given explicitly to both tools.
+  let pieceLength = 16 * 1024;
+  while (pieceLength < 16 * MiB && size > pieceLength * 2048) pieceLength *= 2;
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'silmaril-bench-out-'));
+  console.log(
+    `folder: ${model}\nsize: ${(size / MiB).toFixed(0)} MiB in ${fs.readdirSync(model).length} files, piece length ${pieceLength / 1024} KiB, ` +
+      `${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(2)}`,
+  );
+  console.log('warming the page cache...');
+  warm(model);
+
+  const ours = [];
+  const theirs = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const outOurs = path.join(outDir, `ours-${round}.torrent`);
+      const a = timed(process.execPath, [
+        CLI,
+        'create',
+        model,
+        '--piece-length',
+        String(pieceLength),
+        '--out',
+        outOurs,
+        '--json',
+      ]);
+      const outLt = path.join(outDir, `lt-${round}.torrent`);
+      const b = timed(PYTHON, ['-c', LT_SCRIPT, model, String(pieceLength), outLt]);
+      const o = JSON.parse(a.stdout);
+      const [v1, v2] = b.stdout.trim().split(' ');
+      if (o.v1 !== v1 || o.v2 !== v2)
+        throw new Error(`infohashes differ: ours ${o.v1} ${o.v2}, libtorrent ${v1} ${v2}`);
+      ours.push(a.secs);
+      theirs.push(b.secs);
+      const rate = (s) => (size / MiB / s).toFixed(0);
+      console.log(
+        `round ${round}: silmaril ${a.secs.toFixed(2)} s (${rate(a.secs)} MiB/s), libtorrent ${b.secs.toFixed(2)} s (${rate(b.secs)} MiB/s), same infohashes`,
+      );
+    }
+  } finally {
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+  const mo = median(ours);
+  const mt = median(theirs);
+  console.log(
+    `\nmedian of ${ROUNDS}: silmaril ${(size / MiB / mo).toFixed(0)} MiB/s, libtorrent ${(size / MiB / mt).toFixed(0)} MiB/s, ` +
+      `ratio ${(mt / mo).toFixed(2)}x (silmaril speed / libtorrent speed; >1 means silmaril is faster)`,
+  );
+  console.log(`(wall clock of fresh processes, warm page cache, load average now ${os.loadavg()[0].toFixed(2)})`);
+}
+
+main();
