@@ -15,6 +15,7 @@
 // Paths: TorrentFile.path is relative to the torrent's root folder. For a multi-file torrent the root folder is
 // `<name>/` and `path` does not include the name; for a single-file torrent `path` is `[name]`.
 import { createHash } from 'node:crypto';
+import { rootFromPieceLayer } from './merkle.js';
 import { sanitizeName, sanitizePath, MAX_PATH_BYTES } from './paths.js';
 import { TorrentError, type ParsedTorrent, type TorrentFile, type TorrentVersion } from './types.js';
 
@@ -512,6 +513,9 @@ function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number): Map
     if (!isBytes(layer)) fault(`${label} must be a string, is ${kind(layer)}`);
     const want = 32 * ceilDiv(f.length, pieceLength);
     if (layer.length !== want) fault(`${label} are ${layer.length} bytes, ${f.length} bytes need ${want}`);
+    // A layer that does not hash to its root would make every download of the file fail: refuse it here.
+    if (Buffer.compare(rootFromPieceLayer(layer, pieceLength), f.piecesRoot) !== 0)
+      fault(`${label} do not hash to its pieces root`);
     out.set(hex(f.piecesRoot), layer);
   }
   return out;
@@ -519,7 +523,8 @@ function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number): Map
 
 /** A hybrid's v1 `files` must be the v2 file tree in the same order, each file padded to a piece boundary. */
 function checkHybrid(v1: V2File[], v2: V2File[], pieceLength: number, v1single: boolean, v2single: boolean): void {
-  if (v1single !== v2single) fault('hybrid torrent: v1 and v2 disagree on single-file vs folder');
+  // v1 decides: a folder holding one file named like the folder looks like a single file in v2 alone.
+  if (v1single && !v2single) fault('hybrid torrent: v1 and v2 disagree on single-file vs folder');
   let k = 0;
   let offset = 0;
   for (let i = 0; i < v1.length; i++) {

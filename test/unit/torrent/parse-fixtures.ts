@@ -1,6 +1,7 @@
 // Builders of small .torrent dictionaries for parser tests. Hashes are placeholders (the parser checks shapes and
 // sizes; verify tests use real data). Tests mutate the returned dictionaries to make each fault.
 import bencode from 'bencode';
+import { rootFromPieceLayer } from '../../../src/torrent/merkle.js';
 
 export const te = new TextEncoder();
 export const b = (s: string): Uint8Array => te.encode(s);
@@ -86,7 +87,13 @@ export function v2Built(
   const info: any = { name: b(name), 'piece length': pieceLength, 'meta version': 2, 'file tree': t };
   const layers: [Uint8Array, Uint8Array][] = [];
   files.forEach((f, i) => {
-    if (f.length > pieceLength) layers.push([roots[i], new Uint8Array(32 * ceilDiv(f.length, pieceLength))]);
+    if (f.length <= pieceLength) return;
+    // A layer and the root it hashes to (the parser checks that), distinct per file.
+    const layer = new Uint8Array(32 * ceilDiv(f.length, pieceLength)).fill(i + 1);
+    const root = rootFromPieceLayer(layer, pieceLength);
+    const leaf = files[i].path.reduce((node: any, c) => node[c], t)[''];
+    leaf['pieces root'] = roots[i] = root;
+    layers.push([root, layer]);
   });
   if (opts.hybrid) {
     const v1files: any[] = [];

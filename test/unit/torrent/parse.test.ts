@@ -358,6 +358,10 @@ test('v2 rules: meta version, piece length, file tree shape, pieces root, piece 
     mk((x) => (x.dict.info['file tree'] = {})),
     /empty folder|holds no files/,
   );
+  refused(
+    mk((x) => (x.layers[0][1] = new Uint8Array(96).fill(9))),
+    /piece layers for "a" do not hash to its pieces root/,
+  );
 });
 
 test('v2 file tree names must be valid UTF-8', () => {
@@ -420,4 +424,10 @@ test('piece layers keys are raw bytes (non-UTF-8 keys are not mangled)', () => {
   assert.equal(layer.length, 96);
   // still parses when encodeTorrent is given the layers dict inline
   assert.ok(encodeTorrent(x.dict, x.layers).length > 0);
+});
+
+test('hybrid of a folder holding one file named like the folder stays a folder (v1 decides)', () => {
+  const t = parseTorrent(v2Built([{ path: ['model'], length: 10 }], { name: 'model', hybrid: true }).bytes());
+  assert.equal(t.singleFile, false);
+  assert.deepEqual(t.files[0].path, ['model']);
 });
