@@ -16,6 +16,10 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   seed: () => import('./cli/seed.js'),
   get: () => import('./cli/get.js'),
   tracker: () => import('./cli/tracker.js'),
+  share: () => import('./cli/share.js'),
+  discover: () => import('./cli/discover.js'),
+  list: () => import('./cli/list.js'),
+  daemon: () => import('./cli/daemon.js'),
 };
 
 function mainUsage(): string {

@@ -1,0 +1,123 @@
+// The catalog's running parts for a node: identity, store, its own BEP 44 DHT node (pointers), the DHT and Go
+// sources, and periodic follow/republish with jitter. The CLI daemon and the editor both use this.
+import DHT from 'bittorrent-dht';
+import { Catalog } from './catalog.js';
+import { FileKeyStore, loadOrCreateIdentity, type Identity, type KeyStore } from './identity.js';
+import { dhtVerify, PointerClient } from './pointers.js';
+import { DhtSource } from './sources/dht.js';
+import { SilmarilGoSource } from './sources/silmaril-go.js';
+import { refreshRegistry } from './sources/tracker.js';
+import type { CatalogTransport } from './transport.js';
+import { silentLogger, type Logger } from '../log.js';
+
+export interface CatalogServiceOptions {
+  home: string;
+  keyStore?: KeyStore;
+  /** `host:port` list; [] = a private DHT with no bootstrap nodes; undefined = the public ones. */
+  dhtBootstrap?: string[];
+  dhtPort?: number;
+  transport?: CatalogTransport;
+  /** Registries (tracker announce URLs) read as sources. */
+  trackers?: string[];
+  /** Also read the Go Silmaril network (untrusted). */
+  silmarilGo?: boolean;
+  /** Follow period; jittered by +-25%. */
+  refreshMs?: number;
+  log?: Logger;
+}
+
+export async function openCatalog(
+  home: string,
+  keyStore?: KeyStore,
+): Promise<{ catalog: Catalog; identity: Identity }> {
+  const identity = await loadOrCreateIdentity(keyStore ?? FileKeyStore.inHome(home));
+  return { catalog: await Catalog.open({ home, identity }), identity };
+}
+
+export class CatalogService {
+  dht?: any;
+  pointers?: PointerClient;
+  dhtSource?: DhtSource;
+  goSource?: SilmarilGoSource;
+  private timer?: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  private constructor(
+    readonly catalog: Catalog,
+    readonly identity: Identity,
+    private readonly opts: CatalogServiceOptions,
+  ) {
+    this.log = opts.log ?? silentLogger;
+  }
+
+  static async open(opts: CatalogServiceOptions): Promise<CatalogService> {
+    const { catalog, identity } = await openCatalog(opts.home, opts.keyStore);
+    return new CatalogService(catalog, identity, opts);
+  }
+
+  /** Starts the DHT node and the sources that need a transport. */
+  async start(): Promise<void> {
+    const boot = this.opts.dhtBootstrap;
+    const dht = new (DHT as any)({
+      bootstrap: boot === undefined ? undefined : boot.length ? boot : false,
+      verify: dhtVerify,
+    });
+    dht.on('error', (err: Error) => this.log.warn(`catalog dht: ${err.message}`));
+    await new Promise<void>((r) => dht.listen(this.opts.dhtPort ?? 0, () => r()));
+    for (const b of boot ?? []) {
+      const m = /^(.*):(\d+)$/.exec(b);
+      if (m) dht.addNode({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+    }
+    this.dht = dht;
+    this.pointers = new PointerClient(dht, this.log);
+    if (this.opts.transport) {
+      this.dhtSource = new DhtSource(this.catalog, this.pointers, this.opts.transport, this.log);
+      if (this.opts.silmarilGo) {
+        this.goSource = new SilmarilGoSource(this.catalog, this.pointers, this.opts.transport, this.log);
+      }
+    }
+  }
+
+  get dhtPort(): number | undefined {
+    return this.dht?.address()?.port;
+  }
+
+  /** One follow pass over every source; never throws (errors land on each source's state). */
+  async refresh(fresh = false): Promise<void> {
+    for (const t of this.opts.trackers ?? []) await refreshRegistry(this.catalog, t);
+    await this.dhtSource?.refresh({ fresh }).catch((err) => this.log.warn(`catalog: ${(err as Error).message}`));
+    await this.goSource?.refresh(fresh);
+    await this.catalog.save();
+  }
+
+  /** Publishes our entries to our feed and the shared index. */
+  async publish() {
+    if (!this.dhtSource) throw new Error('catalog publishing needs the engine transport');
+    const r = await this.dhtSource.publish();
+    await this.catalog.save();
+    return r;
+  }
+
+  /** Follows the sources every refreshMs (+-25% jitter) until stop(). */
+  follow(): void {
+    const period = this.opts.refreshMs ?? 10 * 60_000;
+    const next = () => {
+      this.timer = setTimeout(
+        async () => {
+          await this.refresh(true);
+          next();
+        },
+        period * (0.75 + Math.random() * 0.5),
+      );
+    };
+    next();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.pointers?.close();
+    await this.catalog.save().catch(() => {});
+    if (this.dht) await new Promise<void>((r) => this.dht.destroy(() => r()));
+    this.catalog.close();
+  }
+}

@@ -1,0 +1,62 @@
+// `silmaril list [--json]`: this home's shares (its published entries) and the local models found in the models
+// directory (and any --dir given), with what their headers say.
+import { jsonLine, parseCommand, resolveHome } from './args.js';
+import { join } from 'node:path';
+import { Catalog } from '../catalog/catalog.js';
+import { FileKeyStore } from '../catalog/identity.js';
+import { Identity } from '../catalog/identity.js';
+import { scanModels } from '../models/inventory.js';
+
+export const usage = `usage: silmaril list [options]
+Lists this home's shares and the local models.
+  --models-dir DIR       where models live (default <home>/models); repeatable --dir adds folders to scan
+  --dir DIR              another folder to scan for models (repeatable)
+  --json                 one JSON object per line: {kind:"share"|"model", ...}
+  --home DIR             state directory
+`;
+
+const options = {
+  'models-dir': { type: 'string' },
+  dir: { type: 'string', multiple: true },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommand(argv, options);
+  const home = resolveHome(values.home);
+  const seed = await FileKeyStore.inHome(home).load();
+  const identity = seed ? new Identity(seed) : undefined;
+  const catalog = await Catalog.open({ home, identity });
+  try {
+    for (const e of catalog.ownEntries()) {
+      if (e.deleted) continue;
+      const line = {
+        kind: 'share',
+        name: e.name,
+        publisher: e.publisher,
+        license: e.license,
+        tags: e.tags,
+        size: e.size,
+        files: e.files,
+        format: e.format,
+        v1: e.v1,
+        v2: e.v2,
+        seq: e.seq,
+      };
+      if (values.json) jsonLine(line);
+      else process.stdout.write(`share  ${e.name}  ${e.license}  ${(e.size / 1e9).toFixed(2)} GB  v1 ${e.v1 ?? '-'}\n`);
+    }
+  } finally {
+    catalog.close();
+  }
+  const roots = [values['models-dir'] ?? join(home, 'models'), ...(values.dir ?? [])];
+  for (const m of await scanModels(roots)) {
+    if (values.json) jsonLine({ kind: 'model', ...m });
+    else {
+      const extra = [m.architecture, m.quantization, m.parameters ? `${(m.parameters / 1e9).toFixed(2)}B params` : '']
+        .filter(Boolean)
+        .join(', ');
+      process.stdout.write(`model  ${m.name}  ${m.format}  ${(m.size / 1e9).toFixed(2)} GB  ${extra}  ${m.path}\n`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,142 @@
+// `silmaril share <path> --name ORG/MODEL --license L [--tags a,b] [--tracker URL] [--json]`: makes the hybrid
+// torrent, records the folder as a seed of this home (the daemon keeps it seeded), registers it with the trackers
+// given, and publishes a signed catalog entry. What the model's files say fills the rest; the user's words win.
+import { jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { stderrLogger } from './engine-options.js';
+import { openCatalog } from '../catalog/service.js';
+import { registerWithTracker } from '../catalog/sources/tracker.js';
+import { describeModel } from '../models/inventory.js';
+import { Engine } from '../engine/engine.js';
+import { createTorrent } from '../torrent/create.js';
+import { buildMagnet } from '../torrent/magnet.js';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+
+export const usage = `usage: silmaril share <path> --name ORG/MODEL --license L [options]
+Publishes a model folder to the catalog (signed with this home's publisher key) and records it as a seed.
+  --name ORG/MODEL       catalog name
+  --license L            license (SPDX id or the model card's name)
+  --tags a,b             tags (default: the model card's)
+  --description TEXT     one paragraph (default: the model card's)
+  --tracker URL          announce URL; its registry gets the torrent too (repeatable)
+  --registry-key K       X-Weightless-Key for the registry
+  --withdraw             publish a tombstone for --name instead (the entry disappears everywhere)
+  --json                 one JSON line: {event:"shared", name, publisher, fingerprint, v1, v2, magnet, seq, ...}
+  --home DIR             state directory
+`;
+
+const options = {
+  name: { type: 'string' },
+  license: { type: 'string' },
+  tags: { type: 'string' },
+  description: { type: 'string' },
+  tracker: { type: 'string', multiple: true },
+  'registry-key': { type: 'string' },
+  withdraw: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, options);
+  const home = resolveHome(values.home);
+  const log = stderrLogger(values.verbose);
+  if (!values.name) throw new UsageError('share needs --name ORG/MODEL');
+  const { catalog, identity } = await openCatalog(home);
+  try {
+    if (values.withdraw) {
+      const t = catalog.withdraw(values.name);
+      await catalog.save();
+      if (values.json) jsonLine({ event: 'withdrawn', name: t.name, publisher: t.publisher, seq: t.seq });
+      else process.stdout.write(`withdrawn ${t.name} (seq ${t.seq})\n`);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('share needs exactly one <path>');
+    if (!values.license) throw new UsageError('share needs --license L');
+    const path = resolve(positionals[0]);
+    await stat(path).catch(() => {
+      throw new UsageError(`${positionals[0]}: no such file or folder`);
+    });
+    const trackers = values.tracker ?? [];
+    const model = await describeModel(path).catch(() => undefined);
+    const created = await createTorrent(path, { trackers });
+    const tags = values.tags !== undefined ? values.tags.split(',') : (model?.tags ?? []);
+    const entry = catalog.publish({
+      name: values.name,
+      v1: created.infoHashV1,
+      v2: created.infoHashV2,
+      size: created.length,
+      files: created.files.length,
+      license: values.license,
+      tags: tags.map((t) => t.trim()).filter(Boolean),
+      description: values.description ?? model?.description ?? '',
+      format: model?.format ?? '',
+      architecture: model?.architecture ?? '',
+      parameters: model?.parameters ?? 0,
+      quantization: model?.quantization ?? '',
+      trackers,
+    });
+    await catalog.save();
+    // Recorded in the engine's state directory: `silmaril daemon` restores and seeds it.
+    const engine = new Engine({ home, dht: false, lsd: false, logger: log });
+    await engine.start();
+    try {
+      await engine.seed(path, { torrent: created.torrentBytes, trusted: true });
+    } finally {
+      await engine.stop();
+    }
+    const registered: string[] = [];
+    for (const t of trackers) {
+      try {
+        await registerWithTracker(
+          t,
+          {
+            v1: created.infoHashV1,
+            v2: created.infoHashV2,
+            name: values.name,
+            torrent: created.torrentBytes,
+            size: created.length,
+            license: values.license,
+            tags: entry.tags,
+            description: entry.description,
+            publisher: identity.fingerprint,
+          },
+          { key: values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined },
+        );
+        registered.push(t);
+      } catch (err) {
+        log.warn(`${t}: ${(err as Error).message}`);
+      }
+    }
+    const magnet = buildMagnet({
+      infoHashV1: created.infoHashV1,
+      infoHashV2: created.infoHashV2,
+      name: values.name,
+      trackers,
+    });
+    const out = {
+      event: 'shared',
+      name: entry.name,
+      publisher: identity.publisher,
+      fingerprint: identity.fingerprint,
+      license: entry.license,
+      tags: entry.tags,
+      size: entry.size,
+      files: entry.files,
+      format: entry.format,
+      v1: created.infoHashV1,
+      v2: created.infoHashV2,
+      magnet,
+      seq: entry.seq,
+      path,
+      registered,
+    };
+    if (values.json) jsonLine(out);
+    else {
+      process.stdout.write(`shared ${out.name} (seq ${out.seq}) as ${out.fingerprint}\n${magnet}\n`);
+      process.stdout.write('run `silmaril daemon` to seed it and publish it on the DHT\n');
+    }
+    return 0;
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,143 @@
+// BEP 44 pointers on a private loopback DHT (bittorrent-dht nodes on 127.0.0.1, no bootstrap): publisher feeds,
+// the shared index under concurrent writers, poisoned pointers, and the Go Silmaril network's pointer and catalog.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import DHT from 'bittorrent-dht';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { encodeCatalog } from '../../src/catalog/catalog-file.js';
+import { keyPairFromSeed, makeSigner } from '../../src/catalog/ed25519.js';
+import { Identity } from '../../src/catalog/identity.js';
+import { dhtVerify, PointerClient } from '../../src/catalog/pointers.js';
+import { DhtSource } from '../../src/catalog/sources/dht.js';
+import { GO_PUBLIC_KEY, GO_SEED, GO_TARGET, SilmarilGoSource } from '../../src/catalog/sources/silmaril-go.js';
+import { MemoryTransport } from '../../src/catalog/transport.js';
+import { makeEntry } from '../unit/catalog/helpers.js';
+
+const nodes: any[] = [];
+
+async function dhtNode(): Promise<any> {
+  const d = new (DHT as any)({ bootstrap: false, host: '127.0.0.1', verify: dhtVerify });
+  await new Promise<void>((r) => d.listen(0, '127.0.0.1', () => r()));
+  nodes.push(d);
+  return d;
+}
+
+before(async () => {
+  for (let i = 0; i < 4; i++) await dhtNode();
+  for (const a of nodes) for (const b of nodes) if (a !== b) a.addNode({ host: '127.0.0.1', port: b.address().port });
+  await new Promise((r) => setTimeout(r, 300));
+});
+
+after(async () => {
+  await Promise.all(nodes.map((d) => new Promise<void>((r) => d.destroy(() => r()))));
+});
+
+async function member(dht: any, transport: MemoryTransport, identity?: Identity) {
+  const catalog = await Catalog.open({ identity });
+  const pointers = new PointerClient(dht);
+  return {
+    catalog,
+    pointers,
+    source: new DhtSource(catalog, pointers, transport),
+    close: () => (pointers.close(), catalog.close()),
+  };
+}
+
+test("two publishers sharing at the same time both end up in everyone's catalog (CAS, no lost update)", async () => {
+  const transport = new MemoryTransport();
+  const alice = await member(nodes[0], transport, Identity.generate());
+  const bob = await member(nodes[1], transport, Identity.generate());
+  const carol = await member(nodes[2], transport);
+  alice.catalog.publish({ name: 'alice/model', v1: 'a'.repeat(40), files: 1, size: 1, license: 'mit' });
+  bob.catalog.publish({ name: 'bob/model', v1: 'b'.repeat(40), files: 1, size: 1, license: 'mit' });
+  await Promise.all([alice.source.publish(), bob.source.publish()]);
+  // The index must now name a catalog with both, whoever wrote last.
+  await carol.source.refresh({ fresh: true });
+  const names = carol.catalog.search().entries.map((e) => e.name);
+  assert.deepEqual(names, ['alice/model', 'bob/model']);
+  const index = await carol.pointers.readIndex(true);
+  assert.equal(index!.publishers.length, 2);
+  // Each feed also points at its publisher's own catalog.
+  const feed = await carol.pointers.readFeed(alice.catalog.identity!.publisher, true);
+  assert.ok(feed && feed.seq >= 1);
+  for (const m of [alice, bob, carol]) m.close();
+});
+
+test('a pointer to an empty catalog, a junk pointer and a missing catalog lose nothing known', async () => {
+  const transport = new MemoryTransport();
+  const alice = await member(nodes[0], transport, Identity.generate());
+  const carol = await member(nodes[3], transport);
+  alice.catalog.publish({ name: 'alice/keep', v1: 'c'.repeat(40), files: 1, size: 1, license: 'mit' });
+  await alice.source.publish();
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'keep' }).total, 1);
+  // Anyone can write the index: point it at an empty catalog.
+  const vandal = new PointerClient(nodes[1]);
+  const emptyIh = await transport.publish(encodeCatalog([]));
+  await vandal.updateIndex(async () => ({ infohash: emptyIh, entries: 0, updated: 0, publishers: [] }));
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'keep' }).total, 1);
+  // Then at a catalog nobody seeds.
+  await vandal.updateIndex(async () => ({ infohash: 'f'.repeat(40), entries: 5, updated: 0, publishers: [] }));
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'keep' }).total, 1);
+  const state = carol.catalog.store.getSource('dht:index')!;
+  assert.ok(state.errors >= 1);
+  assert.match(state.lastError!, /no seeder/);
+  // A catalog of forged entries under the index.
+  const forged = makeEntry(Identity.generate(), 'alice/keep', 99);
+  const bytes = Buffer.from(forged.record);
+  bytes[bytes.length - 5] ^= 1;
+  const junkIh = await transport.publish(
+    encodeCatalog([{ ...forged, record: bytes }, makeEntry(Identity.generate(), 'junk/one')]),
+  );
+  await vandal.updateIndex(async () => ({ infohash: junkIh, entries: 2, updated: 0, publishers: [] }));
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'keep' }).entries[0].publisher, alice.catalog.identity!.publisher);
+  assert.ok(carol.catalog.store.getSource('dht:index')!.dropped >= 1);
+  // Withdrawal reaches followers through the publisher's feed.
+  alice.catalog.withdraw('alice/keep');
+  await alice.source.publish();
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'keep' }).total, 0);
+  vandal.close();
+  alice.close();
+  carol.close();
+});
+
+test('reads a Go-Silmaril pointer and catalog.json, marks its entries untrusted', async () => {
+  const pair = keyPairFromSeed(GO_SEED);
+  assert.equal(Buffer.from(pair.publicKey).toString('hex'), GO_PUBLIC_KEY);
+  const transport = new MemoryTransport();
+  const catalogJson = JSON.stringify({
+    v: 1,
+    seq: 3,
+    t: 1_700_000_000,
+    m: {
+      'tiny/llama': { h: '1'.repeat(40), s: 1234, t: ['llm', 'tiny'], a: 1_700_000_000 },
+      '../evil': { h: '2'.repeat(40) },
+      'no/hash': { s: 5 },
+    },
+  });
+  const ih = await transport.publish(Buffer.from(catalogJson));
+  const v = Buffer.from(JSON.stringify({ infohash: ih, seq: 3, updated: 1_700_000_000 }));
+  const sign = makeSigner(pair.secretKey);
+  const put = await new Promise<Buffer>((resolve, reject) =>
+    nodes[0].put({ k: Buffer.from(pair.publicKey), v, seq: 3, sign }, (err: Error | null, hash: Buffer) =>
+      err ? reject(err) : resolve(hash),
+    ),
+  );
+  assert.equal(put.toString('hex'), GO_TARGET);
+  const c = await Catalog.open();
+  const go = new SilmarilGoSource(c, new PointerClient(nodes[2]), transport);
+  assert.equal(await go.refresh(true), 1);
+  const [e] = c.search({ text: 'llama' }).entries;
+  assert.equal(e.name, 'tiny/llama');
+  assert.equal(e.trusted, false);
+  assert.equal(e.publisher, 'silmaril-go');
+  assert.equal(e.size, 1234);
+  assert.deepEqual(e.tags, ['llm', 'tiny']);
+  assert.equal(c.search({ trustedOnly: true }).total, 0);
+  assert.equal(c.store.getSource('silmaril-go')!.entries, 1);
+  c.close();
+});
