@@ -102,16 +102,25 @@ function display(f: TorrentFile): string {
 }
 
 async function locate(torrent: ParsedTorrent, root: string): Promise<Entry[]> {
-  return Promise.all(
-    torrent.files.map(async (file, index): Promise<Entry> => {
-      if (file.pad) return { file, index, status: 'pad' };
+  const entries: Entry[] = new Array(torrent.files.length);
+  let next = 0;
+  // A bounded number of stats in flight: a torrent may list a million files.
+  const worker = async () => {
+    for (let index = next++; index < torrent.files.length; index = next++) {
+      const file = torrent.files[index];
+      if (file.pad) {
+        entries[index] = { file, index, status: 'pad' };
+        continue;
+      }
       const disk = torrent.singleFile ? root : safeJoin(root, file.path);
       const st = await stat(disk).catch(() => undefined);
-      if (!st || !st.isFile()) return { file, index, disk, status: 'missing' };
-      if (st.size !== file.length) return { file, index, disk, status: 'size', actualLength: st.size };
-      return { file, index, disk, status: 'ok' };
-    }),
-  );
+      if (!st || !st.isFile()) entries[index] = { file, index, disk, status: 'missing' };
+      else if (st.size !== file.length) entries[index] = { file, index, disk, status: 'size', actualLength: st.size };
+      else entries[index] = { file, index, disk, status: 'ok' };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(32, torrent.files.length) }, worker));
+  return entries;
 }
 
 /** Verifies the content at `target` (see resolveContentRoot) against `torrent`. Throws only on I/O trouble other
