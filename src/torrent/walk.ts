@@ -86,17 +86,29 @@ export async function walk(rootPath: string, options: WalkOptions = {}): Promise
 
   async function visit(dir: string, rel: string[]): Promise<void> {
     options.signal?.throwIfAborted();
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = await readdir(dir);
+      raw = await readdir(dir, { encoding: 'buffer' });
     } catch (err) {
       throw new TorrentError(`cannot list ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    for (const name of names) {
-      const full = path.join(dir, name);
+    for (const bytes of raw) {
+      const name = bytes.toString('utf8');
       const relPath = [...rel, name];
+      // Torrent paths are UTF-8: a name that is not (possible on Linux) cannot be represented faithfully.
+      if (!Buffer.from(name, 'utf8').equals(bytes)) {
+        skipped.push({ path: relPath, reason: 'name is not valid UTF-8' });
+        continue;
+      }
+      const full = path.join(dir, name);
       if (!options.includeVcs && EXCLUDED_NAMES.has(name)) continue;
-      const ls = await lstat(full);
+      let ls;
+      try {
+        ls = await lstat(full);
+      } catch {
+        skipped.push({ path: relPath, reason: 'vanished while listing' });
+        continue;
+      }
       if (ls.isDirectory()) {
         await visit(full, relPath);
       } else if (ls.isFile()) {

@@ -106,6 +106,19 @@ test('walk: links are followed only to files inside the folder', async () => {
   assert.match(w.skipped.find((s) => s.path[0] === 'outside-link')!.reason, /outside/);
 });
 
+test('walk: a name that is not UTF-8 is skipped and reported, not fatal', async () => {
+  const root = path.join(dir, 'latin1');
+  await put(path.join(root, 'ok.txt'), 5);
+  await writeFile(Buffer.concat([Buffer.from(root + '/caf'), Buffer.from([0xe9])]), 'x');
+  const w = await walk(root);
+  assert.deepEqual(
+    w.files.map((f) => f.path.join('/')),
+    ['ok.txt'],
+  );
+  assert.equal(w.skipped.length, 1);
+  assert.match(w.skipped[0].reason, /UTF-8/);
+});
+
 test('hybrid layout: pad files after every unaligned file (the last too), piece layers for multi-piece files', async () => {
   const root = path.join(dir, 'layout');
   await put(path.join(root, 'a.bin'), 16 * KiB); // aligned: no pad
