@@ -471,7 +471,8 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     files,
     announce: parseAnnounce(top),
     urlList: parseUrlList(top),
-    private: privateFlag === 1,
+    // BEP 27 says 1; like libtorrent, any non-zero value is private (a stray 2 must not leak a torrent to the DHT).
+    private: privateFlag !== undefined && privateFlag !== 0,
     infoBytes,
     torrentBytes: bytes,
   };

@@ -67,6 +67,8 @@ test('announce alone becomes one tier; url-list may be a list', () => {
   assert.deepEqual(t.announce, [['http://only/announce']]);
   assert.deepEqual(t.urlList, ['http://a/', 'http://b/']);
   assert.equal(t.private, false);
+  dict.info.private = 2;
+  assert.equal(parseTorrent(enc(dict)).private, true);
 });
 
 test('infohash is computed over the raw info bytes, even unsorted keys and non-UTF-8 keys a re-encoding would change', () => {
