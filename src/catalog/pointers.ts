@@ -127,6 +127,10 @@ export class PointerClient {
     let best: any;
     const onreply = (message: any) => {
       const r = message?.r;
+      consider(r);
+      return true;
+    };
+    const consider = (r: any) => {
       if (!r || !r.v || !r.k || !r.sig || typeof r.seq !== 'number') return true;
       if (!(r.k instanceof Uint8Array) || r.k.length !== 32) return true;
       if (Buffer.compare(dhtTarget(r.k, salt), target) !== 0) return true;
@@ -137,6 +141,8 @@ export class PointerClient {
       }
       return true;
     };
+    // What this node stores itself counts too (a lone node, or the one answering for what it published).
+    consider(dht._values?.get?.(target.toString('hex')));
     return new Promise((resolve, reject) =>
       dht._closest(target, { q: 'get', a: { id: dht._rpc.id, target } }, onreply, (err: Error | null) =>
         err && !best ? reject(err) : resolve(best),

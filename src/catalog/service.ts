@@ -21,6 +21,8 @@ export interface CatalogServiceOptions {
   trackers?: string[];
   /** Also read the Go Silmaril network (untrusted). */
   silmarilGo?: boolean;
+  /** An already running bittorrent-dht node (the engine's) to use instead of starting one. */
+  dht?: any;
   /** Follow period; jittered by +-25%. */
   refreshMs?: number;
   log?: Logger;
@@ -40,6 +42,7 @@ export class CatalogService {
   dhtSource?: DhtSource;
   goSource?: SilmarilGoSource;
   private timer?: NodeJS.Timeout;
+  private ownDht = false;
   private readonly log: Logger;
 
   private constructor(
@@ -57,6 +60,12 @@ export class CatalogService {
 
   /** Starts the DHT node and the sources that need a transport. */
   async start(): Promise<void> {
+    if (this.opts.dht) {
+      // One DHT node per process: the engine's, taught to check BEP 44 signatures (it stores and answers pointers).
+      this.opts.dht._verify ??= dhtVerify;
+      this.attach(this.opts.dht);
+      return;
+    }
     const boot = this.opts.dhtBootstrap;
     const dht = new (DHT as any)({
       bootstrap: boot === undefined ? undefined : boot.length ? boot : false,
@@ -68,6 +77,11 @@ export class CatalogService {
       const m = /^(.*):(\d+)$/.exec(b);
       if (m) dht.addNode({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
     }
+    this.ownDht = true;
+    this.attach(dht);
+  }
+
+  private attach(dht: any): void {
     this.dht = dht;
     this.pointers = new PointerClient(dht, this.log);
     if (this.opts.transport) {
@@ -117,7 +131,7 @@ export class CatalogService {
     if (this.timer) clearTimeout(this.timer);
     this.pointers?.close();
     await this.catalog.save().catch(() => {});
-    if (this.dht) await new Promise<void>((r) => this.dht.destroy(() => r()));
+    if (this.dht && this.ownDht) await new Promise<void>((r) => this.dht.destroy(() => r()));
     this.catalog.close();
   }
 }
