@@ -83,12 +83,23 @@ ih = lt.torrent_info(data).info_hashes()
 print(str(ih.v1), str(ih.v2))
 `;
 
+// Wall clock and CPU time (user + system, all threads) of a fresh process, through /usr/bin/time when present.
 function timed(cmd, args) {
+  const useTime = fs.existsSync('/usr/bin/time');
+  const cpuFile = path.join(os.tmpdir(), `silmaril-bench-cpu-${process.pid}`);
   const t0 = performance.now();
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const r = useTime
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, cmd, ...args], { encoding: 'utf8' })
+    : spawnSync(cmd, args, { encoding: 'utf8' });
   const secs = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return { secs, stdout: r.stdout };
+  let cpu = NaN;
+  if (useTime) {
+    const [u, sy] = fs.readFileSync(cpuFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    cpu = u + sy;
+    fs.rmSync(cpuFile, { force: true });
+  }
+  return { secs, cpu, stdout: r.stdout };
 }
 
 function median(xs) {
@@ -135,21 +146,28 @@ function main() {
       const [v1, v2] = b.stdout.trim().split(' ');
       if (o.v1 !== v1 || o.v2 !== v2)
         throw new Error(`infohashes differ: ours ${o.v1} ${o.v2}, libtorrent ${v1} ${v2}`);
-      ours.push(a.secs);
-      theirs.push(b.secs);
-      const rate = (s) => (size / MiB / s).toFixed(0);
+      ours.push(a);
+      theirs.push(b);
+      const rate = (t) => (size / MiB / t).toFixed(0);
       console.log(
-        `round ${round}: silmaril ${a.secs.toFixed(2)} s (${rate(a.secs)} MiB/s), libtorrent ${b.secs.toFixed(2)} s (${rate(b.secs)} MiB/s), same infohashes`,
+        `round ${round}: silmaril ${a.secs.toFixed(2)} s (${rate(a.secs)} MiB/s, ${a.cpu.toFixed(2)} s CPU), ` +
+          `libtorrent ${b.secs.toFixed(2)} s (${rate(b.secs)} MiB/s, ${b.cpu.toFixed(2)} s CPU), ` +
+          `ratio ${(b.secs / a.secs).toFixed(2)}x, same infohashes`,
       );
     }
   } finally {
     fs.rmSync(outDir, { recursive: true, force: true });
   }
-  const mo = median(ours);
-  const mt = median(theirs);
+  const rate = (t) => (size / MiB / t).toFixed(0);
+  const best = (xs) => Math.min(...xs.map((x) => x.secs));
+  const mo = median(ours.map((x) => x.secs));
+  const mt = median(theirs.map((x) => x.secs));
+  const ratios = ours.map((o, i) => theirs[i].secs / o.secs);
   console.log(
-    `\nmedian of ${ROUNDS}: silmaril ${(size / MiB / mo).toFixed(0)} MiB/s, libtorrent ${(size / MiB / mt).toFixed(0)} MiB/s, ` +
-      `ratio ${(mt / mo).toFixed(2)}x (silmaril speed / libtorrent speed; >1 means silmaril is faster)`,
+    `\nsilmaril: median ${rate(mo)} MiB/s, best ${rate(best(ours))} MiB/s, CPU ${median(ours.map((x) => x.cpu)).toFixed(2)} s` +
+      `\nlibtorrent: median ${rate(mt)} MiB/s, best ${rate(best(theirs))} MiB/s, CPU ${median(theirs.map((x) => x.cpu)).toFixed(2)} s` +
+      `\nratio (libtorrent time / silmaril time, >1 means silmaril is faster): median of rounds ${median(ratios).toFixed(2)}x, ` +
+      `best vs best ${(best(theirs) / best(ours)).toFixed(2)}x`,
   );
   console.log(`(wall clock of fresh processes, warm page cache, load average now ${os.loadavg()[0].toFixed(2)})`);
 }

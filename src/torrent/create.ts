@@ -109,6 +109,8 @@ function encodeTree(node: TreeNode): Buffer {
 
 export async function createTorrent(rootPath: string, options: CreateOptions = {}): Promise<CreatedTorrent> {
   const { signal } = options;
+  const pool = options.pool ?? getHashPool();
+  pool.warm(); // worker start-up overlaps the walk
   const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal });
   const files = walked.files;
   const length = files.reduce((n, f) => n + f.length, 0);
@@ -125,7 +127,6 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   }
 
   // Hash every non-empty file (one read of each byte, in the worker pool).
-  const pool = options.pool ?? getHashPool();
   const nonEmpty = files.filter((f) => f.length > 0);
   const hashes = await pool.hashFiles(
     nonEmpty.map((f) => ({ path: f.absPath, length: f.length })),

@@ -242,6 +242,13 @@ export class HashPool {
     }
   }
 
+  /** Starts the workers ahead of use (idle ones do not keep the process alive): creation calls this before it
+   *  walks the folder, so worker start-up overlaps the walk. */
+  warm(): void {
+    if (this.closed) return;
+    while (this.slots.length < this.size) this.spawn().worker.unref();
+  }
+
   /** Stops the workers; pending calls reject. */
   async close(): Promise<void> {
     this.closed = true;
