@@ -81,10 +81,13 @@ export async function run(argv: string[]): Promise<number> {
         log.warn(`catalog publish: ${(err as Error).message}`);
       }
     }
-    await service.refresh(true);
-    out({ event: 'refreshed', entries: service.catalog.store.count() });
-    service.follow();
-    await stopped;
+    // A signal during the first follow pass (a catalog download can wait a minute for a seeder) stops at once.
+    const first = service.refresh(true).then(() => 'refreshed' as const);
+    if ((await Promise.race([first, stopped])) === 'refreshed') {
+      out({ event: 'refreshed', entries: service.catalog.store.count() });
+      service.follow();
+      await stopped;
+    }
     out({ event: 'stopped' });
     return 0;
   } finally {
