@@ -6,7 +6,9 @@
 //   `piece length`, `pieces`, plus `private` and `source` when asked.
 // - `files` lists the files in file-tree order (bytewise by path component); after every non-empty file whose
 //   length is not a multiple of the piece length, the last file included, comes a pad file
-//   `{attr: "p", length: n, path: [".pad", "<n>"]}`. Executable files carry `attr: "x"` in both lists.
+//   `{attr: "p", length: n, path: [".pad", "<n>"]}`; except that a folder holding a single file gets no pad file
+//   at all (libtorrent adds tail padding only to torrents of two files or more; empty files count).
+//   Executable files carry `attr: "x"` in both lists.
 // - A single-file torrent has no pad file: its v1 last piece is hashed unpadded.
 // - `piece layers` (outside info) maps the pieces root of every file longer than one piece to its piece layer.
 // The info dictionary is encoded once; infohashes are SHA-1 and SHA-256 of exactly those bytes.
@@ -174,7 +176,8 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
       if (f.executable) entry.push([key('attr'), enc('x')]);
       v1Files.push(dict(entry));
       const tail = f.length % pieceLength;
-      if (tail !== 0) {
+      // libtorrent 2.0.8 pads every file but a folder's only file (its tail padding needs two files or more).
+      if (tail !== 0 && files.length > 1) {
         const pad = pieceLength - tail;
         v1Files.push(
           dict([
@@ -187,8 +190,9 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
     }
   }
   let piecesBytes = Buffer.concat(pieces);
-  if (walked.singleFile) {
-    // No pad file after a single file: its short last piece is hashed as is.
+  if (files.length === 1) {
+    // No pad file after a lone file (single-file torrent, or a folder of one file): its short last piece is
+    // hashed as is.
     const last = hashes[0]?.lastPieceUnpadded;
     if (last) {
       piecesBytes = Buffer.from(piecesBytes);

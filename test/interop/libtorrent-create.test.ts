@@ -66,7 +66,17 @@ before(async () => {
   await put(path.join(names, 'run.sh'), 300);
   await chmod(path.join(names, 'run.sh'), 0o755);
   await symlink('sub.txt', path.join(names, 'link-to-sub.txt'));
+  await put(path.join(names, '🫥 empty last'), 0); // sorts after 😀: an empty file ends the torrent
+  await mkdir(path.join(names, 'empty folder', 'inside'), { recursive: true }); // no files: not in the torrent
   corpus.names = names;
+
+  // A folder holding one file is still a folder torrent (`files` with one entry), without a pad file; with an
+  // empty file beside it, pads come back.
+  await put(path.join(root, 'onefile', 'nested', 'model.gguf'), 100_000);
+  corpus.onefile = path.join(root, 'onefile');
+  await put(path.join(root, 'one-and-empty', 'model.gguf'), 100_000);
+  await put(path.join(root, 'one-and-empty', 'z-empty'), 0);
+  corpus['one-and-empty'] = path.join(root, 'one-and-empty');
 
   // Sizes around block and piece boundaries.
   const sizes = path.join(root, 'sizes');

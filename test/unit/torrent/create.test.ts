@@ -167,6 +167,13 @@ test('single-file torrent: `length`, no pad file, last piece hashed unpadded', a
   assert.deepEqual(pieces.subarray(40), sha1(data.subarray(32 * KiB)));
   assert.equal(t.singleFile, true);
   assert.deepEqual(t.files, [{ path: ['weights.bin'], length: 40_000 }]);
+
+  // A folder of one file is a folder torrent, but like libtorrent without a pad file: same unpadded last piece.
+  const folder = await createTorrent(path.dirname(f), { pieceLength: 16 * KiB });
+  const finfo = bencode.decode(folder.infoBytes);
+  assert.equal(finfo.files.length, 1);
+  assert.deepEqual(finfo.files[0].path.map(str), ['weights.bin']);
+  assert.deepEqual(Buffer.from(finfo.pieces), pieces);
 });
 
 test('optional keys: trackers, web seeds, comment outside info; private and source inside', async () => {
