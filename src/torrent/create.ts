@@ -116,7 +116,12 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal });
   const files = walked.files;
   const length = files.reduce((n, f) => n + f.length, 0);
-  if (files.length === 0) throw new TorrentError(`nothing to share in ${rootPath}: no files`);
+  if (files.length === 0) {
+    // E.g. a Hugging Face cache snapshot: every file is a link into ../../blobs, outside the folder.
+    const outside = walked.skipped.filter((k) => /outside/.test(k.reason)).length;
+    const why = outside ? ` (${outside} symbolic link${outside > 1 ? 's point' : ' points'} outside the folder)` : '';
+    throw new TorrentError(`nothing to share in ${rootPath}: no files${why}`);
+  }
   if (length === 0) throw new TorrentError(`nothing to share in ${rootPath}: every file is empty`);
 
   const pieceLength = options.pieceLength ?? choosePieceLength(length);

@@ -220,6 +220,13 @@ test('nothing to share, bad piece lengths and bad names are clear errors', async
   );
   await put(path.join(dir, 'zeros', 'a'), 0);
   await assert.rejects(createTorrent(path.join(dir, 'zeros')), /every file is empty/);
+  await put(path.join(dir, 'blobs', 'abc123'), 10);
+  await mkdir(path.join(dir, 'snapshot'));
+  await symlink('../blobs/abc123', path.join(dir, 'snapshot', 'config.json'));
+  await assert.rejects(
+    createTorrent(path.join(dir, 'snapshot')),
+    /no files \(1 symbolic link points outside the folder\)/,
+  );
   await put(path.join(dir, 'ok', 'a'), 10);
   await assert.rejects(createTorrent(path.join(dir, 'ok'), { pieceLength: 20_000 }), /power of two/);
   await assert.rejects(createTorrent(path.join(dir, 'ok'), { name: '../evil' }), /bad torrent name/);
