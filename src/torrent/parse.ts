@@ -30,6 +30,8 @@ export interface ParseOptions {
   tolerant?: boolean;
   /** Platform whose path rules apply (tests). */
   platform?: NodeJS.Platform;
+  /** Metadata fetched over BEP 9 is the info dictionary alone: `piece layers` (outside info) may be absent. */
+  infoOnly?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -430,7 +432,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     }
     if (total === 0) fault('torrent holds no data (total size is 0)');
     checkCollisions(v2files.map((f) => f.path));
-    pieceLayers = parsePieceLayers(top, v2files, pieceLength);
+    pieceLayers = parsePieceLayers(top, v2files, pieceLength, opts.infoOnly);
     if (v1) {
       checkHybrid(v1, v2files, pieceLength, singleFile, v2single);
       // Attach pieces roots to the real v1 files (same order, checked above).
@@ -501,7 +503,7 @@ function checkNested(name: string, files: TorrentFile[]): void {
   }
 }
 
-function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number): Map<string, Uint8Array> {
+function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number, infoOnly = false): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   const raw = top.get('piece layers');
   if (raw !== undefined && !isDict(raw)) fault(`"piece layers" must be a dictionary, is ${kind(raw)}`);
@@ -510,6 +512,7 @@ function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number): Map
     const key = latin1.decode(f.piecesRoot);
     const layer = raw?.get(key);
     const label = `piece layers for "${f.path.join('/')}"`;
+    if (layer === undefined && infoOnly) continue;
     if (layer === undefined) fault(`${label} are missing`);
     if (!isBytes(layer)) fault(`${label} must be a string, is ${kind(layer)}`);
     const want = 32 * ceilDiv(f.length, pieceLength);
