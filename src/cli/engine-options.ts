@@ -1,0 +1,108 @@
+// Options shared by the commands that run the P2P engine (seed, get): ports, DHT, peers, rate limits, logging.
+import { bootstrapOption, intOption, resolveHome, UsageError, type OptionSpec } from './args.js';
+import type { Logger } from '../log.js';
+import type { NodeOptions } from '../node.js';
+
+export const engineOptionSpec = {
+  port: { type: 'string' },
+  'no-dht': { type: 'boolean', default: false },
+  'no-lsd': { type: 'boolean', default: false },
+  tracker: { type: 'string', multiple: true },
+  'download-limit': { type: 'string' },
+  'upload-limit': { type: 'string' },
+  'max-conns': { type: 'string' },
+  verbose: { type: 'boolean', default: false },
+} as const satisfies OptionSpec;
+
+export const engineUsage = `  --port N               TCP port for peers (default: any free port)
+  --tracker URL          announce URL (repeatable)
+  --no-dht               do not use the mainline DHT
+  --no-lsd               no local service discovery (BEP 14)
+  --download-limit N     KiB/s for all transfers of this process
+  --upload-limit N       KiB/s for all transfers of this process
+  --max-conns N          peer connections per torrent (default 55)
+  --home DIR             state directory (default $SILMARIL_HOME or ~/.silmaril)
+  --dht-port N           UDP port of the DHT
+  --dht-bootstrap LIST   DHT bootstrap nodes HOST:PORT,...; empty: none (private DHT)
+  --verbose              log progress details on stderr
+`;
+
+interface EngineValues {
+  home?: string;
+  port?: string;
+  'no-dht'?: boolean;
+  'no-lsd'?: boolean;
+  tracker?: string[];
+  'download-limit'?: string;
+  'upload-limit'?: string;
+  'max-conns'?: string;
+  'dht-port'?: string;
+  'dht-bootstrap'?: string;
+  verbose?: boolean;
+}
+
+const KIB = 1024;
+
+export function nodeOptions(values: EngineValues, logger: Logger): NodeOptions {
+  const down = intOption(values['download-limit'], 'download-limit', 1, 10_000_000);
+  const up = intOption(values['upload-limit'], 'upload-limit', 1, 10_000_000);
+  return {
+    home: resolveHome(values.home),
+    logger,
+    engine: {
+      port: intOption(values.port, 'port', 0, 65535),
+      dht: !values['no-dht'],
+      dhtPort: intOption(values['dht-port'], 'dht-port', 0, 65535),
+      dhtBootstrap: bootstrapOption(values['dht-bootstrap']),
+      lsd: !values['no-lsd'],
+      trackers: (values.tracker ?? []).map(checkTracker),
+      downloadLimit: down === undefined ? undefined : down * KIB,
+      uploadLimit: up === undefined ? undefined : up * KIB,
+      maxConns: intOption(values['max-conns'], 'max-conns', 1, 10_000),
+    },
+  };
+}
+
+function checkTracker(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--tracker must be a URL, got "${value}"`);
+  }
+  if (!/^(https?|udp|wss?):$/.test(url.protocol)) throw new UsageError(`--tracker: unsupported URL "${value}"`);
+  return value;
+}
+
+/** `HOST:PORT` (IPv6 as `[addr]:port`). */
+export function peerOption(value: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--peer must be HOST:PORT, got "${value}"`);
+  return value;
+}
+
+/** A Logger on stderr: warnings and errors always, info and debug with --verbose. */
+export function stderrLogger(verbose: boolean): Logger {
+  const line = (level: string, message: string | Error) =>
+    process.stderr.write(`silmaril: ${level}${message instanceof Error ? message.message : message}\n`);
+  return {
+    trace() {},
+    debug: (m) => (verbose ? line('', m) : undefined),
+    info: (m) => (verbose ? line('', m) : undefined),
+    warn: (m) => line('warning: ', m),
+    error: (m) => line('error: ', m),
+  };
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}

@@ -1,0 +1,303 @@
+// The P2P engine: one WebTorrent client (TCP only: uTP and WebRTC are off, see build/aliases.mjs) with the
+// transfers it runs. Peer sources: trackers, mainline DHT, LSD (BEP 14), PEX, explicit peers, web seeds.
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { resolve } from 'node:path';
+import WebTorrent from 'webtorrent';
+import { silentLogger, type Logger } from '../log.js';
+import { parseMagnet } from '../torrent/magnet.js';
+import { parseTorrent } from '../torrent/parse.js';
+import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
+import { contentRootIn } from './layout.js';
+import { markFiles } from './resume.js';
+import { StateDir } from './state.js';
+import { Transfer, type TransferHost } from './transfer.js';
+
+export interface EngineOptions {
+  /** State directory (resume records, .torrent copies): never a user's folder. */
+  home: string;
+  /** TCP port for peers; 0 picks one. */
+  port?: number;
+  /** Mainline DHT on (default) or off. */
+  dht?: boolean;
+  dhtPort?: number;
+  /** DHT bootstrap nodes `host:port`; undefined = the public ones, [] = none (private test DHTs). */
+  dhtBootstrap?: string[];
+  /** Local service discovery (BEP 14); default on. */
+  lsd?: boolean;
+  /** Peer exchange (BEP 11); default on. */
+  pex?: boolean;
+  /** Announce URLs added to every torrent. */
+  trackers?: string[];
+  /** Process-wide limits in bytes/s; undefined or < 0 = none. */
+  downloadLimit?: number;
+  uploadLimit?: number;
+  /** Maximum peer connections per torrent. */
+  maxConns?: number;
+  logger?: Logger;
+  statsIntervalMs?: number;
+  saveIntervalMs?: number;
+}
+
+export interface SeedOptions {
+  /** A .torrent made earlier for this content; `path` is then the folder (or file) it describes. */
+  torrent: Uint8Array;
+  /** The torrent was just made from these very files: skip hashing them again. */
+  trusted?: boolean;
+  trackers?: string[];
+  uploadLimit?: number;
+}
+
+export interface DownloadOptions {
+  outDir: string;
+  peers?: string[];
+  trackers?: string[];
+  downloadLimit?: number;
+  uploadLimit?: number;
+}
+
+export class Engine extends EventEmitter {
+  readonly options: EngineOptions;
+  readonly state: StateDir;
+  readonly transfers = new Map<string, Transfer>();
+  private client: any = null;
+  private readonly log: Logger;
+
+  constructor(options: EngineOptions) {
+    super();
+    this.options = options;
+    this.state = new StateDir(options.home);
+    this.log = options.logger ?? silentLogger;
+  }
+
+  /** Starts the client and resolves once it listens for peers. */
+  async start(): Promise<void> {
+    if (this.client) return;
+    const o = this.options;
+    const bootstrap = o.dhtBootstrap === undefined ? undefined : o.dhtBootstrap.length ? o.dhtBootstrap : false;
+    const client = new WebTorrent({
+      torrentPort: o.port ?? 0,
+      dhtPort: o.dhtPort ?? 0,
+      dht: o.dht === false ? false : bootstrap === undefined ? {} : { bootstrap },
+      lsd: o.lsd !== false,
+      utPex: o.pex !== false,
+      natUpnp: false,
+      natPmp: false,
+      utp: false,
+      webSeeds: true,
+      // Plaintext: every peer we meet (libtorrent included) accepts it, and JS RC4 would cost CPU for nothing.
+      secure: 0,
+      maxConns: o.maxConns ?? 55,
+      downloadLimit: o.downloadLimit ?? -1,
+      uploadLimit: o.uploadLimit ?? -1,
+    });
+    this.client = client;
+    client.on('error', (err: Error) => {
+      this.log.error(`engine: ${err.message}`);
+      this.emit('error', err);
+    });
+    await new Promise<void>((res, rej) => {
+      if (client.listening) return res();
+      client.once('listening', () => res());
+      client.once('error', rej);
+    });
+    if (client.dht) {
+      client.dht.on('error', (err: Error) => this.log.warn(`dht: ${err.message}`));
+    }
+  }
+
+  private host(): TransferHost {
+    if (!this.client) throw new Error('engine not started');
+    return {
+      client: this.client,
+      state: this.state,
+      log: this.log,
+      trackers: this.options.trackers ?? [],
+      statsIntervalMs: this.options.statsIntervalMs ?? 1000,
+      saveIntervalMs: this.options.saveIntervalMs ?? 1000,
+    };
+  }
+
+  /** The port peers connect to. */
+  get port(): number {
+    return this.client?.address()?.port ?? 0;
+  }
+
+  get dhtPort(): number | undefined {
+    return this.client?.dht?.address?.()?.port;
+  }
+
+  /** Adds a DHT node (private test DHTs). */
+  addDhtNode(host: string, port: number): void {
+    this.client?.dht?.addNode({ host, port });
+  }
+
+  setLimits(limits: { downloadLimit?: number; uploadLimit?: number }): void {
+    if (limits.downloadLimit !== undefined) this.client.throttleDownload(limits.downloadLimit);
+    if (limits.uploadLimit !== undefined) this.client.throttleUpload(limits.uploadLimit);
+  }
+
+  /** Serves `path` (the folder or file the torrent describes) in place, read-only. */
+  async seed(path: string, opts: SeedOptions): Promise<Transfer> {
+    const parsed = parseTorrent(opts.torrent);
+    const id = requireV1(parsed);
+    const existing = this.transfers.get(id);
+    if (existing) return existing;
+    const contentRoot = resolve(path);
+    await this.state.saveTorrent(id, parsed.torrentBytes);
+    if (opts.trusted) {
+      const bits = new Uint8Array(Math.ceil(parsed.pieceCount / 8));
+      for (let i = 0; i < parsed.pieceCount; i++) bits[i >> 3] |= 0x80 >> (i & 7);
+      await this.state.save({
+        version: 1,
+        kind: 'seed',
+        infoHashV1: id,
+        infoHashV2: parsed.infoHashV2,
+        name: parsed.name,
+        contentRoot,
+        paused: false,
+        complete: true,
+        bitfield: Buffer.from(bits).toString('base64'),
+        files: await markFiles(contentRoot, parsed),
+        savedAt: Date.now(),
+      });
+    }
+    const t = new Transfer(this.host(), {
+      kind: 'seed',
+      id,
+      parsed,
+      contentRoot,
+      trackers: opts.trackers,
+      uploadLimit: opts.uploadLimit,
+      completed: true,
+    });
+    return this.launch(t);
+  }
+
+  /**
+   * Downloads a magnet link (btih, with btmh checked when given), a .torrent (bytes or path) or a bare infohash
+   * into `outDir`. A transfer known from the state directory resumes from its verified pieces.
+   */
+  async download(source: string | Uint8Array, opts: DownloadOptions): Promise<Transfer> {
+    const outDir = resolve(opts.outDir);
+    let parsed: ParsedTorrent | undefined;
+    let magnet: { v2?: string; trackers: string[]; webSeeds: string[]; name?: string } | undefined;
+    let id: string;
+    let peers = opts.peers ?? [];
+    if (typeof source !== 'string') {
+      parsed = parseTorrent(source);
+      id = requireV1(parsed);
+    } else if (/^[0-9a-fA-F]{40}$/.test(source)) {
+      id = source.toLowerCase();
+      magnet = { trackers: [], webSeeds: [] };
+    } else if (source.startsWith('magnet:')) {
+      const m = parseMagnet(source);
+      if (!m.infoHashV1) {
+        throw new TorrentError(
+          'this magnet has only a v2 (btmh) hash: Silmaril needs its btih (v1) hash to join the swarm',
+        );
+      }
+      id = m.infoHashV1;
+      magnet = { v2: m.infoHashV2, trackers: m.trackers, webSeeds: m.webSeeds, name: m.name };
+      peers = [...peers, ...m.peers];
+    } else {
+      parsed = parseTorrent(await fsp.readFile(source));
+      id = requireV1(parsed);
+    }
+    const existing = this.transfers.get(id);
+    if (existing) return existing;
+    // Known from an earlier run (e.g. after a crash): its .torrent is in the state directory.
+    if (!parsed) {
+      const saved = await this.state.loadTorrent(id);
+      if (saved) parsed = parseTorrent(saved, { infoOnly: true });
+    }
+    if (parsed && magnet?.v2 && parsed.infoHashV2 !== magnet.v2) {
+      throw new TorrentError(`the known torrent ${id} does not match the magnet's btmh ${magnet.v2}`);
+    }
+    if (parsed) await this.state.saveTorrent(id, parsed.torrentBytes);
+    await fsp.mkdir(outDir, { recursive: true });
+    const t = new Transfer(this.host(), {
+      kind: 'download',
+      id,
+      parsed,
+      contentRoot: parsed ? contentRootIn(outDir, parsed) : undefined,
+      outDir,
+      peers,
+      trackers: opts.trackers,
+      magnet,
+      downloadLimit: opts.downloadLimit,
+      uploadLimit: opts.uploadLimit,
+    });
+    return this.launch(t);
+  }
+
+  private async launch(t: Transfer): Promise<Transfer> {
+    this.transfers.set(t.id, t);
+    t.on('error', (err) => this.emit('transfer-error', t, err));
+    try {
+      await t.start();
+    } catch (err) {
+      this.transfers.delete(t.id);
+      await t.close().catch(() => {});
+      throw err;
+    }
+    await t.save();
+    this.emit('transfer', t);
+    return t;
+  }
+
+  /** Restarts every transfer recorded in the state directory (seeds and downloads, paused ones stay paused). */
+  async restore(): Promise<Transfer[]> {
+    const out: Transfer[] = [];
+    for (const rec of await this.state.list()) {
+      if (this.transfers.has(rec.infoHashV1)) continue;
+      const bytes = await this.state.loadTorrent(rec.infoHashV1);
+      try {
+        let t: Transfer;
+        if (rec.kind === 'seed' && bytes) {
+          t = await this.seed(rec.contentRoot, { torrent: bytes, uploadLimit: rec.uploadLimit });
+        } else if (rec.kind === 'download' && rec.outDir) {
+          t = await this.download(rec.infoHashV1, {
+            outDir: rec.outDir,
+            peers: rec.peers,
+            downloadLimit: rec.downloadLimit,
+            uploadLimit: rec.uploadLimit,
+          });
+        } else continue;
+        if (rec.paused) await t.pause();
+        out.push(t);
+      } catch (err) {
+        this.log.warn(`could not restore ${rec.name}: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  get(id: string): Transfer | undefined {
+    return this.transfers.get(id.toLowerCase());
+  }
+
+  async remove(id: string, opts: { removeFiles?: boolean } = {}): Promise<void> {
+    const t = this.transfers.get(id);
+    if (!t) return;
+    this.transfers.delete(id);
+    await t.cancel(opts);
+  }
+
+  /** Saves every transfer's state and closes the client. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.transfers.values()].map((t) => t.close().catch(() => {})));
+    const client = this.client;
+    this.client = null;
+    if (client) await new Promise<void>((res) => client.destroy(() => res()));
+  }
+}
+
+function requireV1(parsed: ParsedTorrent): string {
+  if (!parsed.infoHashV1) {
+    throw new TorrentError(
+      'this is a v2-only torrent: Silmaril speaks the v1 wire protocol and needs a v1 or hybrid torrent',
+    );
+  }
+  return parsed.infoHashV1;
+}

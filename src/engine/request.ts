@@ -1,0 +1,132 @@
+// Our replacement for WebTorrent's Torrent#_request (installed per torrent). Same scheduling as upstream, with:
+//  - each received block remembered with the wire that sent it, so a piece failing its hash blames the right peer
+//    (PeerGuard), which upstream cannot do (it drops the piece's sources before hashing);
+//  - SHA-1 computed synchronously with node:crypto on the assembled piece (no promise hop per piece).
+import { createHash } from 'node:crypto';
+import Piece from 'torrent-piece';
+import type { PeerGuard } from './peer-guard.js';
+import type { RateLimiter } from './rate.js';
+
+const PIPELINE_MAX_DURATION = 1;
+const BLOCK_LENGTH = 1 << 14;
+
+function blockPipelineLength(wire: any, duration: number): number {
+  let length = 2 + Math.ceil((duration * wire.downloadSpeed()) / BLOCK_LENGTH);
+  const reqq = wire.peerExtendedHandshake?.reqq;
+  if (typeof reqq === 'number' && reqq > 0) length = Math.min(length, reqq);
+  return length;
+}
+
+function piecePipelineLength(wire: any, duration: number, pieceLength: number): number {
+  return 1 + Math.ceil((duration * wire.downloadSpeed()) / pieceLength);
+}
+
+/** Which wire sent each block of a piece still being assembled. */
+const senders = new WeakMap<object, any[]>();
+
+export function installRequest(
+  torrent: any,
+  guard: PeerGuard,
+  limit: RateLimiter,
+  onPieceDone?: (index: number) => void,
+): void {
+  let wakeup: NodeJS.Timeout | undefined;
+  torrent._request = function request(this: any, wire: any, index: number, hotswap: boolean): boolean {
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    const isWebSeed = wire.type === 'webSeed';
+    if (self.bitfield.get(index)) return false;
+    if (guard.isBanned(wire.peerId)) return false;
+
+    const maxOutstanding = isWebSeed
+      ? Math.min(piecePipelineLength(wire, PIPELINE_MAX_DURATION, self.pieceLength), self.maxWebConns)
+      : blockPipelineLength(wire, PIPELINE_MAX_DURATION);
+    if (wire.requests.length >= maxOutstanding) return false;
+
+    const piece = self.pieces[index];
+    if (!piece) return false;
+    let reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
+    if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
+      reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
+    }
+    if (reservation === -1) return false;
+
+    let r = self._reservations[index];
+    if (!r) r = self._reservations[index] = [];
+    let i = r.indexOf(null);
+    if (i === -1) i = r.length;
+    r[i] = wire;
+
+    const chunkOffset = piece.chunkOffset(reservation);
+    const chunkLength = isWebSeed ? piece.chunkLengthRemaining(reservation) : piece.chunkLength(reservation);
+
+    // Per-transfer download limit: hand the block back and look again once the bucket has refilled.
+    if (!limit.tryTake(chunkLength)) {
+      if (isWebSeed) piece.cancelRemaining(reservation);
+      else piece.cancel(reservation);
+      r[i] = null;
+      if (!wakeup) {
+        wakeup = setTimeout(() => {
+          wakeup = undefined;
+          if (!self.destroyed) self._update();
+        }, limit.waitMs(chunkLength));
+        wakeup.unref?.();
+      }
+      return false;
+    }
+
+    const onUpdateTick = () => queueMicrotask(() => self._update());
+
+    wire.request(index, chunkOffset, chunkLength, function onChunk(err: Error | null, chunk: Uint8Array) {
+      if (self.destroyed) return;
+      if (!self.ready) return self.once('ready', () => onChunk(err, chunk));
+      if (r[i] === wire) r[i] = null;
+      if (piece !== self.pieces[index]) return onUpdateTick();
+      if (err) {
+        if (isWebSeed) piece.cancelRemaining(reservation);
+        else piece.cancel(reservation);
+        onUpdateTick();
+        return;
+      }
+
+      let who = senders.get(piece);
+      if (!who) senders.set(piece, (who = []));
+      const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
+      for (let b = 0; b < blocks; b++) if (!who[reservation + b]) who[reservation + b] = wire;
+
+      if (!piece.set(reservation, chunk, wire)) return onUpdateTick();
+
+      // Keep the blocks (views) before flush() drops them: needed only if the hash fails.
+      const parts: Uint8Array[] = [];
+      for (let b = 0; b < piece._chunks; b++) parts.push(piece.get(b));
+      const buf: Uint8Array = piece.flush();
+      senders.delete(piece);
+
+      const digest = createHash('sha1').update(buf).digest('hex');
+      if (digest === self._hashes[index]) {
+        guard.piecePassed(index, buf);
+        self.store.put(index, buf, (putErr: Error | null) => {
+          if (self.destroyed) return;
+          if (putErr) {
+            self._destroy(putErr);
+            return;
+          }
+          self.pieces[index] = null;
+          self._markVerified(index);
+          for (const w of self.wires) w.have(index);
+          onPieceDone?.(index);
+          self._checkDone();
+          onUpdateTick();
+        });
+      } else {
+        guard.pieceFailed(
+          index,
+          parts.map((data, b) => ({ offset: b * BLOCK_LENGTH, data, wire: who[b] })),
+        );
+        self.pieces[index] = new Piece(piece.length);
+        self.emit('warning', new Error(`Piece ${index} failed verification`));
+        onUpdateTick();
+      }
+    });
+    return true;
+  };
+}

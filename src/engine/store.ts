@@ -1,0 +1,200 @@
+// A WebTorrent chunk store (abstract-chunk-store) that maps pieces straight onto the user's files.
+// Seeding reads the real files in place and never writes; BEP 47 pad files exist only as zeros in memory,
+// so no `.pad/` folder, temp or resume file is ever created next to the user's data. Downloads write only
+// real files, at paths sanitised again here (safeJoin) right before they touch the disk.
+import { promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** One stretch of the v1 piece stream: a real file, or a pad file (zeros, never on disk). */
+export interface StoreSegment {
+  /** Byte offset in the piece stream. */
+  offset: number;
+  length: number;
+  /** Absolute, already sanitised path of the real file; undefined for pad files. */
+  path?: string;
+}
+
+export interface StoreLayout {
+  pieceLength: number;
+  /** Total bytes in the piece stream (pad files included). */
+  length: number;
+  /** Sorted by offset, covering [0, length) without gaps. */
+  segments: StoreSegment[];
+}
+
+type Cb<T = void> = (err: Error | null, value?: T) => void;
+
+export class PieceStore {
+  readonly chunkLength: number;
+  readonly writable: boolean;
+  private readonly layout: StoreLayout;
+  private readonly handles = new Map<string, Promise<fsp.FileHandle>>();
+  private closed = false;
+  /** Bytes written through this store (for stats and tests). */
+  bytesWritten = 0;
+  /** Called before the first write; may reject (disk-space preflight). */
+  private readonly beforeWrite?: () => Promise<void>;
+  private writeGate?: Promise<void>;
+
+  /** Paces block reads served to peers (per-transfer upload limit); piece checks are not paced. */
+  private readonly servePace?: (bytes: number) => Promise<void>;
+
+  constructor(
+    layout: StoreLayout,
+    opts: { writable: boolean; beforeWrite?: () => Promise<void>; servePace?: (bytes: number) => Promise<void> },
+  ) {
+    this.layout = layout;
+    this.chunkLength = layout.pieceLength;
+    this.writable = opts.writable;
+    this.beforeWrite = opts.beforeWrite;
+    this.servePace = opts.servePace;
+  }
+
+  get layoutLength(): number {
+    return this.layout.length;
+  }
+
+  private pieceSize(index: number): number {
+    const start = index * this.chunkLength;
+    return Math.max(0, Math.min(this.chunkLength, this.layout.length - start));
+  }
+
+  /** Segments overlapping [start, end), found by binary search (models have few large files, many pads). */
+  private *overlapping(start: number, end: number): Generator<StoreSegment> {
+    const segs = this.layout.segments;
+    let lo = 0;
+    let hi = segs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (segs[mid].offset <= start) lo = mid;
+      else hi = mid - 1;
+    }
+    for (let i = lo; i < segs.length && segs[i].offset < end; i++) {
+      const s = segs[i];
+      if (s.offset + s.length > start && s.length > 0) yield s;
+    }
+  }
+
+  private handle(path: string, write: boolean): Promise<fsp.FileHandle> {
+    let h = this.handles.get(path);
+    if (!h) {
+      h = write ? openForWrite(path) : fsp.open(path, 'r');
+      this.handles.set(path, h);
+      h.catch(() => this.handles.delete(path));
+    }
+    return h;
+  }
+
+  get(index: number, opts: { offset?: number; length?: number } | null | Cb<Buffer>, cb?: Cb<Buffer>): void {
+    if (typeof opts === 'function') return this.get(index, null, opts);
+    const done = cb ?? (() => {});
+    const size = this.pieceSize(index);
+    const offset = opts?.offset ?? 0;
+    const length = opts?.length ?? size - offset;
+    if (this.closed) return queueMicrotask(() => done(new Error('store closed')));
+    if (offset < 0 || length < 0 || offset + length > size) {
+      return queueMicrotask(() => done(new Error(`read out of range: piece ${index} [${offset}, +${length})`)));
+    }
+    // WebTorrent asks with an explicit offset only when serving a block to a peer.
+    const pace = opts?.offset !== undefined && this.servePace ? this.servePace(length) : Promise.resolve();
+    pace
+      .then(() => this.read(index * this.chunkLength + offset, length))
+      .then(
+        (buf) => done(null, buf),
+        (err: Error) => done(err),
+      );
+  }
+
+  /** Reads [start, start+length) of the piece stream into one fresh buffer: zeros for pads, no concatenation. */
+  async read(start: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length);
+    const end = start + length;
+    const jobs: Promise<void>[] = [];
+    for (const seg of this.overlapping(start, end)) {
+      const from = Math.max(start, seg.offset);
+      const to = Math.min(end, seg.offset + seg.length);
+      const at = from - start;
+      if (!seg.path) {
+        out.fill(0, at, at + (to - from));
+        continue;
+      }
+      const path = seg.path;
+      jobs.push(
+        this.handle(path, false).then(async (fh) => {
+          let got = 0;
+          while (got < to - from) {
+            const { bytesRead } = await fh.read(out, at + got, to - from - got, from - seg.offset + got);
+            if (bytesRead === 0) throw new Error(`unexpected end of file: ${path}`);
+            got += bytesRead;
+          }
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    return out;
+  }
+
+  put(index: number, buf: Uint8Array, cb?: Cb): void {
+    const done = cb ?? (() => {});
+    if (this.closed) return queueMicrotask(() => done(new Error('store closed')));
+    if (!this.writable) return queueMicrotask(() => done(new Error('refusing to write into a seeded folder')));
+    if (buf.length !== this.pieceSize(index)) {
+      return queueMicrotask(() => done(new Error(`piece ${index} has the wrong length`)));
+    }
+    this.write(index * this.chunkLength, buf).then(
+      () => done(null),
+      (err: Error) => done(err),
+    );
+  }
+
+  private async write(start: number, buf: Uint8Array): Promise<void> {
+    if (this.beforeWrite) {
+      this.writeGate ??= this.beforeWrite();
+      await this.writeGate;
+    }
+    const end = start + buf.length;
+    const jobs: Promise<void>[] = [];
+    for (const seg of this.overlapping(start, end)) {
+      if (!seg.path) continue; // pad bytes: verified by the piece hash, never stored
+      const from = Math.max(start, seg.offset);
+      const to = Math.min(end, seg.offset + seg.length);
+      const path = seg.path;
+      jobs.push(
+        this.handle(path, true).then(async (fh) => {
+          let put = 0;
+          while (put < to - from) {
+            const { bytesWritten } = await fh.write(buf, from - start + put, to - from - put, from - seg.offset + put);
+            put += bytesWritten;
+          }
+          this.bytesWritten += put;
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+  close(cb?: Cb): void {
+    this.closed = true;
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    Promise.allSettled(all.map((h) => h.then((fh) => fh.close()))).then(() => cb?.(null));
+  }
+
+  /** WebTorrent calls destroy only when asked to delete data; removal of partial files is the engine's job. */
+  destroy(cb?: Cb): void {
+    this.close(cb);
+  }
+}
+
+async function openForWrite(path: string): Promise<fsp.FileHandle> {
+  try {
+    return await fsp.open(path, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fsp.mkdir(dirname(path), { recursive: true });
+    // Create without truncating ('a'), then reopen 'r+': Linux ignores positions on O_APPEND descriptors.
+    const fh = await fsp.open(path, 'a');
+    await fh.close();
+    return fsp.open(path, 'r+');
+  }
+}

@@ -1,0 +1,522 @@
+// One torrent in the engine: a seed served in place or a download, with its WebTorrent torrent (absent while
+// paused or waiting), store, peer guard, rate limits, resume record and stats.
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { dirname, relative } from 'node:path';
+import type { Logger } from '../log.js';
+import { buildMagnet } from '../torrent/magnet.js';
+import { parseTorrent } from '../torrent/parse.js';
+import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
+import { preflight } from './disk.js';
+import { contentRootIn, layoutFor, realFiles } from './layout.js';
+import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
+import { RateLimiter } from './rate.js';
+import { installRequest } from './request.js';
+import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
+import type { StateDir, TransferRecord } from './state.js';
+import { PieceStore } from './store.js';
+import { verifyDownload } from './verify-done.js';
+
+export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
+
+export interface TransferStats {
+  id: string;
+  name: string;
+  kind: 'seed' | 'download';
+  status: TransferStatus;
+  /** 0..1 of verified bytes. */
+  progress: number;
+  /** Bytes of the piece stream in verified pieces. */
+  verifiedBytes: number;
+  totalBytes: number;
+  downloaded: number;
+  uploaded: number;
+  /** Bytes per second. */
+  downloadRate: number;
+  uploadRate: number;
+  peers: number;
+  seeds: number;
+  /** Seconds, or null when unknown. */
+  eta: number | null;
+  hashFailures: number;
+  banned: string[];
+}
+
+export interface DoneInfo {
+  path: string;
+  verified: boolean;
+}
+
+/** What the engine lends a transfer. */
+export interface TransferHost {
+  client: any;
+  state: StateDir;
+  log: Logger;
+  trackers: string[];
+  statsIntervalMs: number;
+  saveIntervalMs: number;
+}
+
+const SAVE_INTERVAL_MS = 1000;
+
+export class Transfer extends EventEmitter {
+  readonly kind: 'seed' | 'download';
+  readonly id: string;
+  infoHashV2?: string;
+  parsed?: ParsedTorrent;
+  contentRoot?: string;
+  readonly outDir?: string;
+  status: TransferStatus = 'checking';
+  error?: Error;
+  torrent: any = null;
+  private store?: PieceStore;
+  readonly guard: PeerGuard;
+  readonly downLimit: RateLimiter;
+  readonly upLimit: RateLimiter;
+  private readonly peers: string[];
+  private readonly extraTrackers: string[];
+  private magnet?: { v2?: string; trackers: string[]; webSeeds: string[]; name?: string };
+  private statsTimer?: NodeJS.Timeout;
+  private saveTimer?: NodeJS.Timeout;
+  private dirty = false;
+  private saving: Promise<void> = Promise.resolve();
+  private completed = false;
+  private downloadedBase = 0;
+  private uploadedBase = 0;
+  doneInfo?: DoneInfo;
+  /** WebTorrent has checked the pieces and serves peers. */
+  ready = false;
+
+  constructor(
+    private readonly host: TransferHost,
+    init: {
+      kind: 'seed' | 'download';
+      id: string;
+      parsed?: ParsedTorrent;
+      contentRoot?: string;
+      outDir?: string;
+      peers?: string[];
+      trackers?: string[];
+      magnet?: { v2?: string; trackers: string[]; webSeeds: string[]; name?: string };
+      downloadLimit?: number;
+      uploadLimit?: number;
+      completed?: boolean;
+    },
+  ) {
+    super();
+    this.kind = init.kind;
+    this.id = init.id;
+    this.parsed = init.parsed;
+    this.infoHashV2 = init.parsed?.infoHashV2 ?? init.magnet?.v2;
+    this.contentRoot = init.contentRoot;
+    this.outDir = init.outDir;
+    this.peers = init.peers ?? [];
+    this.extraTrackers = init.trackers ?? [];
+    this.magnet = init.magnet;
+    this.completed = !!init.completed;
+    this.downLimit = new RateLimiter(init.downloadLimit ?? -1);
+    this.upLimit = new RateLimiter(init.uploadLimit ?? -1);
+    this.guard = new PeerGuard((wire, reason) => {
+      this.host.log.warn(`banned peer ${wireAddr(wire)}: ${reason}`);
+      this.emit('banned', { addr: wireAddr(wire), reason });
+    });
+  }
+
+  get name(): string {
+    return this.parsed?.name ?? this.magnet?.name ?? this.id;
+  }
+
+  get magnetURI(): string {
+    return buildMagnet({
+      infoHashV1: this.id,
+      infoHashV2: this.infoHashV2,
+      name: this.parsed?.name,
+      trackers: this.trackers(),
+    });
+  }
+
+  private trackers(): string[] {
+    const fromTorrent = (this.parsed?.announce ?? []).flat();
+    return [
+      ...new Set([...fromTorrent, ...(this.magnet?.trackers ?? []), ...this.extraTrackers, ...this.host.trackers]),
+    ];
+  }
+
+  /** Starts (or restarts after a pause) the WebTorrent side, from the resume record when there is one. */
+  async start(): Promise<void> {
+    if (this.torrent) return;
+    this.status = this.parsed ? 'checking' : 'metadata';
+    this.error = undefined;
+    let bitfield: Uint8Array | undefined;
+    if (this.parsed && this.contentRoot) {
+      const parsed = this.parsed;
+      const store = this.makeStore(parsed, this.contentRoot);
+      const record = await this.host.state.load(this.id);
+      const res = await resumeBitfield(parsed, this.contentRoot, record, store);
+      store.close();
+      bitfield = res.bitfield;
+      const have = countBits(bitfield, parsed.pieceCount);
+      this.host.log.info(
+        `${parsed.name}: ${have}/${parsed.pieceCount} pieces (${res.trusted} trusted from state, ${res.valid}/${res.rechecked} re-checked)`,
+      );
+      if (this.kind === 'seed' && have < parsed.pieceCount) {
+        throw new TorrentError(
+          `${this.contentRoot} does not match the torrent: ${parsed.pieceCount - have} of ${parsed.pieceCount} pieces differ or are missing`,
+        );
+      }
+      if (this.kind === 'download' && have < parsed.pieceCount && this.outDir) {
+        await preflight(this.outDir, this.contentRoot, parsed);
+      }
+    }
+    this.addToClient(bitfield);
+    this.statsTimer = setInterval(() => this.emit('stats', this.stats()), this.host.statsIntervalMs);
+    this.statsTimer.unref?.();
+    this.saveTimer = setInterval(() => {
+      if (this.dirty) void this.save();
+    }, this.host.saveIntervalMs || SAVE_INTERVAL_MS);
+    this.saveTimer.unref?.();
+  }
+
+  private makeStore(parsed: ParsedTorrent, contentRoot: string): PieceStore {
+    return new PieceStore(layoutFor(contentRoot, parsed), {
+      writable: this.kind === 'download',
+      beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
+      servePace: (n) => this.upLimit.take(n),
+    });
+  }
+
+  private addToClient(bitfield: Uint8Array | undefined): void {
+    const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    // WebTorrent builds the store after it has the metadata; by then we parse the raw info bytes ourselves.
+    function StoreFactory(this: unknown, _chunkLength: number, opts: { torrent: any }) {
+      return self.storeForTorrent(opts.torrent);
+    }
+    const torrentId = this.parsed
+      ? Buffer.from(this.parsed.torrentBytes)
+      : `magnet:?xt=urn:btih:${this.id}${(this.magnet?.webSeeds ?? []).map((w) => `&ws=${encodeURIComponent(w)}`).join('')}`;
+    const torrent = this.host.client.add(torrentId, {
+      store: StoreFactory,
+      storeCacheSlots: 0,
+      announce: this.trackers(),
+      bitfield,
+      strategy: 'rarest',
+      path: this.outDir ?? (this.contentRoot ? dirname(this.contentRoot) : undefined),
+      deselect: false,
+    });
+    this.torrent = torrent;
+    installRequest(torrent, this.guard, this.downLimit, (index) => this.onPieceVerified(index));
+    this.downloadedBase = 0;
+    this.uploadedBase = 0;
+
+    // Refuse reconnection from or to a banned peer.
+    const addPeer = torrent.addPeer.bind(torrent);
+    torrent.addPeer = (peer: unknown, source?: string) => {
+      if (typeof peer === 'string' && this.guard.isBanned(peer)) return false;
+      return addPeer(peer, source);
+    };
+    torrent.on('wire', (wire: GuardWire) => {
+      if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) wire.destroy();
+    });
+    torrent.on('infoHash', () => {
+      for (const p of this.peers) torrent.addPeer(p);
+    });
+    torrent.on('metadata', () => {
+      // Serve BEP 9 metadata from the exact info bytes (ut_metadata keeps raw info bytes as given).
+      if (this.parsed) torrent.metadata = Buffer.from(this.parsed.infoBytes);
+    });
+    torrent.on('ready', () => {
+      if (this.torrent !== torrent) return;
+      if (this.status !== 'verifying') this.status = torrent.done ? 'seeding' : 'downloading';
+      this.ready = true;
+      this.emit('ready');
+    });
+    torrent.on('done', () => {
+      if (this.torrent !== torrent) return;
+      void this.onComplete();
+    });
+    torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
+    torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** Called by WebTorrent (through StoreFactory) once the metadata is known. */
+  private storeForTorrent(torrent: any): PieceStore {
+    if (!this.parsed) {
+      try {
+        this.adoptMetadata(torrent);
+      } catch (err) {
+        queueMicrotask(() => torrent.destroy());
+        this.fail(err as Error);
+        return new PieceStore({ pieceLength: torrent.pieceLength, length: 0, segments: [] }, { writable: false });
+      }
+    }
+    const store = this.makeStore(this.parsed!, this.contentRoot!);
+    this.store = store;
+    return store;
+  }
+
+  /** A magnet's metadata arrived over BEP 9: check it against every hash the magnet gave, then adopt it. */
+  private adoptMetadata(torrent: any): void {
+    let info: Uint8Array | undefined;
+    for (const w of torrent.wires ?? []) {
+      if (w.ut_metadata?.metadata) info = w.ut_metadata.metadata;
+    }
+    info ??= torrent.infoBuffer;
+    if (!info) throw new TorrentError('metadata arrived without its info dictionary');
+    const v1 = createHash('sha1').update(info).digest('hex');
+    if (v1 !== this.id) throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
+    const bytes = Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
+    const parsed = parseTorrent(bytes, { infoOnly: true });
+    if (this.magnet?.v2 && parsed.infoHashV2 !== this.magnet.v2) {
+      throw new TorrentError(`metadata does not match the magnet's btmh ${this.magnet.v2}`);
+    }
+    this.parsed = parsed;
+    this.infoHashV2 = parsed.infoHashV2;
+    this.contentRoot = contentRootIn(this.outDir!, parsed);
+    void this.host.state.saveTorrent(this.id, bytes);
+    this.dirty = true;
+    this.preflightNow(torrent);
+  }
+
+  private preflightNow(torrent: any): void {
+    if (!this.outDir || !this.parsed || !this.contentRoot) return;
+    preflight(this.outDir, this.contentRoot, this.parsed).catch((err: Error) => {
+      torrent.destroy();
+      this.fail(err);
+    });
+  }
+
+  private onPieceVerified(_index: number): void {
+    this.dirty = true;
+  }
+
+  private async onComplete(): Promise<void> {
+    if (this.completed && this.doneInfo) return;
+    if (this.kind === 'seed') {
+      this.status = 'seeding';
+      this.doneInfo = { path: this.contentRoot!, verified: true };
+      return;
+    }
+    this.status = 'verifying';
+    await this.save();
+    let verified = false;
+    try {
+      const result = await verifyDownload(this.parsed!, this.contentRoot!);
+      verified = result.ok;
+      if (!verified)
+        this.host.log.error(`${this.name}: verification failed: ${result.problems.slice(0, 3).join('; ')}`);
+    } catch (err) {
+      this.host.log.error(`${this.name}: verification failed: ${(err as Error).message}`);
+    }
+    this.completed = verified;
+    this.status = 'seeding';
+    await this.save();
+    this.doneInfo = { path: this.contentRoot!, verified };
+    this.emit('done', this.doneInfo);
+  }
+
+  private fail(err: Error): void {
+    if (this.status === 'error') return;
+    this.status = 'error';
+    this.error = err;
+    this.host.log.error(`${this.name}: ${err.message}`);
+    this.emit('error', err);
+  }
+
+  stats(): TransferStats {
+    const t = this.torrent;
+    const parsed = this.parsed;
+    let verifiedBytes = 0;
+    let totalBytes = 0;
+    if (parsed) {
+      const last = parsed.files.reduce((m, f) => Math.max(m, f.offset + f.length), 0);
+      totalBytes = last;
+      if (t?.bitfield) {
+        for (let i = 0; i < parsed.pieceCount; i++) {
+          if (t.bitfield.get(i)) verifiedBytes += Math.min(parsed.pieceLength, last - i * parsed.pieceLength);
+        }
+      } else if (this.completed) verifiedBytes = totalBytes;
+    }
+    const downloadRate = t ? t.downloadSpeed : 0;
+    const wires: any[] = t?.wires ?? [];
+    const left = totalBytes - verifiedBytes;
+    return {
+      id: this.id,
+      name: this.name,
+      kind: this.kind,
+      status: this.status,
+      progress: totalBytes ? verifiedBytes / totalBytes : 0,
+      verifiedBytes,
+      totalBytes,
+      downloaded: this.downloadedBase + (t?.received ?? 0),
+      uploaded: this.uploadedBase + (t?.uploaded ?? 0),
+      downloadRate,
+      uploadRate: t ? t.uploadSpeed : 0,
+      peers: wires.length,
+      seeds: wires.filter((w) => w.isSeeder).length,
+      eta: left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
+      hashFailures: this.guard.hashFailures,
+      banned: this.guard.banned,
+    };
+  }
+
+  record(): TransferRecord {
+    return {
+      version: 1,
+      kind: this.kind,
+      infoHashV1: this.id,
+      infoHashV2: this.infoHashV2,
+      name: this.name,
+      contentRoot: this.contentRoot ?? '',
+      outDir: this.outDir,
+      paused: this.status === 'paused',
+      complete: this.completed,
+      savedAt: Date.now(),
+      downloadLimit: this.downLimit.bytesPerSecond,
+      uploadLimit: this.upLimit.bytesPerSecond,
+      peers: this.peers,
+    };
+  }
+
+  /** Writes the resume record: the bitfield first, then file marks taken after it (see resume.ts). */
+  save(): Promise<void> {
+    this.saving = this.saving.then(async () => {
+      this.dirty = false;
+      const rec = this.record();
+      if (this.torrent?.bitfield && this.parsed) {
+        const n = this.parsed.pieceCount;
+        const bits = new Uint8Array(Math.ceil(n / 8));
+        for (let i = 0; i < n; i++) if (this.torrent.bitfield.get(i)) bits[i >> 3] |= 0x80 >> (i & 7);
+        rec.bitfield = Buffer.from(bits).toString('base64');
+        rec.files = await markFiles(this.contentRoot!, this.parsed);
+      } else {
+        const old = await this.host.state.load(this.id);
+        if (old?.bitfield) {
+          rec.bitfield = old.bitfield;
+          rec.files = old.files;
+        }
+      }
+      await this.host.state.save(rec);
+    });
+    return this.saving.catch((err: Error) =>
+      this.host.log.warn(`could not save state of ${this.name}: ${err.message}`),
+    );
+  }
+
+  /** Resolves once the transfer serves peers; rejects if it fails first. */
+  whenReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    if (this.status === 'error') return Promise.reject(this.error);
+    return new Promise((resolve, reject) => {
+      const ok = () => {
+        this.off('error', ko);
+        resolve();
+      };
+      const ko = (err: Error) => {
+        this.off('ready', ok);
+        reject(err);
+      };
+      this.once('ready', ok);
+      this.once('error', ko);
+    });
+  }
+
+  /** Resolves with the outcome once a download is complete and checked; rejects if it fails first. */
+  whenDone(): Promise<DoneInfo> {
+    if (this.doneInfo) return Promise.resolve(this.doneInfo);
+    if (this.status === 'error') return Promise.reject(this.error);
+    return new Promise((resolve, reject) => {
+      const ok = (info: DoneInfo) => {
+        this.off('error', ko);
+        resolve(info);
+      };
+      const ko = (err: Error) => {
+        this.off('done', ok);
+        reject(err);
+      };
+      this.once('done', ok);
+      this.once('error', ko);
+    });
+  }
+
+  /** Stops transferring but keeps everything; resume() continues from the verified pieces. */
+  async pause(): Promise<void> {
+    if (this.status === 'paused') return;
+    await this.stopTorrent();
+    this.status = 'paused';
+    await this.save();
+  }
+
+  async resume(): Promise<void> {
+    if (this.status !== 'paused' && this.torrent) return;
+    await this.start();
+    await this.save();
+  }
+
+  /** Stops and forgets the transfer; partial files are removed only when asked (never a seed's data). */
+  async cancel(opts: { removeFiles?: boolean } = {}): Promise<void> {
+    await this.stopTorrent();
+    await this.host.state.remove(this.id);
+    if (opts.removeFiles && this.kind === 'download' && this.parsed && this.contentRoot && this.outDir) {
+      for (const { path } of realFiles(this.contentRoot, this.parsed)) await fsp.rm(path, { force: true });
+      if (!this.parsed.singleFile) await removeEmptyDirs(this.contentRoot, this.outDir);
+    }
+  }
+
+  /** Final stop at engine shutdown: save, then release the torrent. */
+  async close(): Promise<void> {
+    if (this.torrent) await this.save();
+    await this.stopTorrent();
+  }
+
+  private async stopTorrent(): Promise<void> {
+    clearInterval(this.statsTimer);
+    clearInterval(this.saveTimer);
+    const t = this.torrent;
+    if (!t) return;
+    if (this.dirty) await this.save();
+    this.downloadedBase += t.received ?? 0;
+    this.uploadedBase += t.uploaded ?? 0;
+    this.torrent = null;
+    this.ready = false;
+    await new Promise<void>((resolve) => {
+      if (t.destroyed) return resolve();
+      t.destroy({ destroyStore: false }, () => resolve());
+    });
+  }
+
+  setLimits(limits: { downloadLimit?: number; uploadLimit?: number }): void {
+    if (limits.downloadLimit !== undefined) this.downLimit.setRate(limits.downloadLimit);
+    if (limits.uploadLimit !== undefined) this.upLimit.setRate(limits.uploadLimit);
+  }
+
+  /** True when piece `i` is verified (for tests and the UI). */
+  hasPiece(i: number): boolean {
+    const bf = this.torrent?.bitfield;
+    return bf ? bf.get(i) : this.completed;
+  }
+}
+
+/** Removes the empty folders a cancelled download leaves, from the deepest up to (and including) its root. */
+async function removeEmptyDirs(root: string, outDir: string): Promise<void> {
+  const rel = relative(outDir, root);
+  if (!rel || rel.startsWith('..')) return;
+  async function prune(dir: string): Promise<boolean> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    let empty = true;
+    for (const e of entries) {
+      if (e.isDirectory() && (await prune(`${dir}/${e.name}`))) continue;
+      empty = false;
+    }
+    if (empty) await fsp.rmdir(dir).catch(() => {});
+    return empty;
+  }
+  await prune(root);
+}
+
+export { bitGet };
