@@ -102,6 +102,37 @@ before(async () => {
   }
   corpus.many = many;
 
+  // Random trees (seeded, so a failure reproduces): names from a mixed alphabet, sizes near block and piece
+  // boundaries, nesting, executables, empty files.
+  let seed = 20261121;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)];
+  const alphabet = ['a', 'B', 'z', '0', '9', '-', '.', '_', ' ', 'é', 'ß', 'Ω', 'д', '中', 'ｆ', '😀', '~', '+', '='];
+  for (let t = 0; t < 4; t++) {
+    const tree = path.join(root, `random-${t}`);
+    const count = 2 + Math.floor(next() * 30);
+    for (let i = 0; i < count; i++) {
+      const depth = Math.floor(next() * 3);
+      const parts: string[] = [];
+      for (let d = 0; d <= depth; d++) {
+        let name = '';
+        const len = 1 + Math.floor(next() * 6);
+        for (let k = 0; k < len; k++) name += pick(alphabet);
+        if (name === '.' || name === '..' || name.trim() === '') name = `n${i}`;
+        parts.push(name.replace(/^\.+$/, 'dots'));
+      }
+      const size = pick([0, 1, 100, 16 * KiB - 1, 16 * KiB, 16 * KiB + 1, 50_000, 64 * KiB, 200_000, 262_144 + 3]);
+      const file = path.join(tree, ...parts);
+      try {
+        await put(file, size);
+        if (next() < 0.2) await chmod(file, 0o755);
+      } catch {
+        // a path component already exists as a file (or the reverse): skip this one
+      }
+    }
+    corpus[`random-${t}`] = tree;
+  }
+
   // Single-file torrents.
   for (const n of [1, 16 * KiB, 70_000, MiB + 5]) {
     const f = path.join(root, 'single', `one-${n}.bin`);
