@@ -301,6 +301,7 @@ export class Transfer extends EventEmitter {
     await this.save();
     let verified = false;
     try {
+      await this.createEmptyFiles();
       const result = await verifyDownload(this.parsed!, this.contentRoot!);
       verified = result.ok;
       if (!verified)
@@ -313,6 +314,15 @@ export class Transfer extends EventEmitter {
     await this.save();
     this.doneInfo = { path: this.contentRoot!, verified };
     this.emit('done', this.doneInfo);
+  }
+
+  /** Empty files hold no piece, so the store never writes them: create them once the rest is complete. */
+  private async createEmptyFiles(): Promise<void> {
+    for (const { file, path } of realFiles(this.contentRoot!, this.parsed!)) {
+      if (file.length !== 0) continue;
+      await fsp.mkdir(dirname(path), { recursive: true });
+      await (await fsp.open(path, 'a')).close();
+    }
   }
 
   private fail(err: Error): void {

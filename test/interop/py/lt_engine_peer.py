@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""A libtorrent 2.0 peer for the engine interop tests and the transfer benchmark (run with /usr/bin/python3).
+
+  lt_engine_peer.py seed --torrent F --save DIR [--upload-limit BYTES]
+      seeds F whose content lies in DIR (the folder holding the torrent's root); prints
+      {"event": "ready", "port": N} once seeding, then {"event": "stats", ...} every second; runs until stdin closes.
+  lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...]
+      downloads into DIR from the given peers; prints stats every second and {"event": "done", ...} once complete,
+      then exits 0 (or 1 on an error / timeout).
+
+The session listens on 127.0.0.1 only, with uTP, DHT, LSD, UPnP and NAT-PMP off (libtorrent's loopback uTP is slow).
+"""
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+import libtorrent as lt
+
+
+def out(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def session(extra=None):
+    settings = {
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "allow_multiple_connections_per_ip": True,
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+    }
+    settings.update(extra or {})
+    return lt.session(settings)
+
+
+def cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def stats(h, extra=None):
+    s = h.status()
+    d = {
+        "event": "stats",
+        "progress": s.progress,
+        "state": str(s.state),
+        "done": s.total_done,
+        "wanted": s.total_wanted,
+        "downloaded": s.all_time_download,
+        "uploaded": s.all_time_upload,
+        "payloadUploaded": s.total_payload_upload,
+        "peers": s.num_peers,
+        "seeding": s.is_seeding,
+        "cpu": cpu_seconds(),
+        "error": str(s.errc.message()) if s.errc.value() else "",
+    }
+    d.update(extra or {})
+    return d
+
+
+def peer_tuple(p):
+    host, port = p.rsplit(":", 1)
+    return (host.strip("[]"), int(port))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["seed", "get"])
+    ap.add_argument("--torrent")
+    ap.add_argument("--magnet")
+    ap.add_argument("--save", required=True)
+    ap.add_argument("--peer", action="append", default=[])
+    ap.add_argument("--upload-limit", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args()
+
+    ses = session({"upload_rate_limit": args.upload_limit} if args.upload_limit else None)
+    if args.torrent:
+        p = lt.add_torrent_params()
+        p.ti = lt.torrent_info(args.torrent)
+    else:
+        p = lt.parse_magnet_uri(args.magnet)
+    p.save_path = args.save
+    h = ses.add_torrent(p)
+    for peer in args.peer:
+        h.connect_peer(peer_tuple(peer))
+
+    if args.mode == "seed":
+        deadline = time.time() + args.timeout
+        while not h.status().is_seeding:
+            if h.status().errc.value():
+                out(stats(h, {"event": "error"}))
+                return 1
+            if time.time() > deadline:
+                out(stats(h, {"event": "error", "error": "never reached seeding"}))
+                return 1
+            time.sleep(0.05)
+        out({"event": "ready", "port": ses.listen_port()})
+        closed = threading.Event()
+        threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
+        while not closed.wait(1.0):
+            out(stats(h))
+        out(stats(h, {"event": "stopped"}))
+        return 0
+
+    start = time.time()
+    last = 0.0
+    while True:
+        s = h.status()
+        if s.errc.value():
+            out(stats(h, {"event": "error"}))
+            return 1
+        if s.is_seeding:
+            out(stats(h, {"event": "done", "seconds": time.time() - start}))
+            return 0
+        if time.time() - start > args.timeout:
+            out(stats(h, {"event": "error", "error": "timeout"}))
+            return 1
+        if time.time() - last >= 1.0:
+            out(stats(h))
+            last = time.time()
+            # libtorrent may drop a peer it dialled before the other side was ready: dial again while idle.
+            if s.num_peers == 0:
+                for peer in args.peer:
+                    h.connect_peer(peer_tuple(peer))
+        time.sleep(0.02)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
