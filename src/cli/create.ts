@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import { createTorrent } from '../torrent/create.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
+import { registerWithTrackers } from '../tracker/registry-client.js';
 
 export const usage = `usage: silmaril create <path> [options]
 Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
@@ -19,6 +20,9 @@ Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
   --webseed URL      web seed URL, BEP 19 (repeatable)
   --private          private torrent (no DHT, no peer exchange)
   --include-vcs      include .git, .hg, .svn and .silmaril folders (left out by default)
+  --register         register the torrent with each HTTP --tracker's registry (Weightless API); plain
+                     trackers are just announced to
+  --api-key K        registry key (X-Weightless-Key; or $SILMARIL_REGISTRY_KEY); implies --register
   --json             print {name, v1, v2, magnet, torrent, pieceLength, size, files} as one JSON line
 `;
 
@@ -30,6 +34,8 @@ const options = {
   webseed: { type: 'string', multiple: true },
   private: { type: 'boolean', default: false },
   'include-vcs': { type: 'boolean', default: false },
+  register: { type: 'boolean', default: false },
+  'api-key': { type: 'string' },
 } as const;
 
 /** "16384", "16K", "16KiB", "4M", "4MiB" -> bytes. */
@@ -111,6 +117,9 @@ export async function run(argv: string[]): Promise<number> {
   const pieceLength = parsePieceLength(values['piece-length']);
   const trackers = (values.tracker ?? []).map((t) => checkUrl(t, 'tracker'));
   const webSeeds = (values.webseed ?? []).map((w) => checkUrl(w, 'webseed'));
+  if ((values.register || values['api-key'] !== undefined) && trackers.length === 0) {
+    throw new UsageError('--register and --api-key need at least one --tracker');
+  }
   if (values.name !== undefined && (!values.name || /[/\\\0]/.test(values.name) || /^\.\.?$/.test(values.name))) {
     throw new UsageError(`--name must be a plain name (no slashes), got "${values.name}"`);
   }
@@ -195,5 +204,34 @@ export async function run(argv: string[]): Promise<number> {
         `  magnet      ${summary.magnet}\n`,
     );
   }
-  return 0;
+  return (await registerCreated(
+    values.register || values['api-key'] !== undefined,
+    trackers,
+    created,
+    values['api-key'],
+  ))
+    ? 0
+    : 1;
+}
+
+/** `--register`: one stderr line per tracker; false when a registry refused or could not be reached. */
+async function registerCreated(
+  wanted: boolean,
+  trackers: string[],
+  created: Parameters<typeof registerWithTrackers>[1],
+  apiKey: string | undefined,
+): Promise<boolean> {
+  if (!wanted) return true;
+  let ok = true;
+  for (const r of await registerWithTrackers(trackers, created, {}, { apiKey })) {
+    if (r.error) {
+      ok = false;
+      process.stderr.write(`silmaril: could not register with ${r.tracker}: ${r.error} (the torrent was written)\n`);
+    } else if (r.outcome?.status === 'registered') {
+      process.stderr.write(`silmaril: registered with ${r.outcome.registry}\n`);
+    } else if (r.outcome) {
+      process.stderr.write(`silmaril: ${r.outcome.reason}: announce only\n`);
+    }
+  }
+  return ok;
 }

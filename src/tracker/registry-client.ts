@@ -146,3 +146,28 @@ export async function registerTorrent(
   }
   throw new RegistryClientError(refused, res.status);
 }
+
+export interface TrackerRegistration {
+  tracker: string;
+  outcome?: RegisterOutcome;
+  /** Set when the registry refused or could not be reached. */
+  error?: string;
+}
+
+/** Registers with every tracker in turn; never throws (each result says what happened). */
+export async function registerWithTrackers(
+  trackers: readonly string[],
+  torrent: RegistrableTorrent,
+  meta: RegistrationMeta = {},
+  options: RegisterOptions = {},
+): Promise<TrackerRegistration[]> {
+  const out: TrackerRegistration[] = [];
+  for (const tracker of trackers) {
+    try {
+      out.push({ tracker, outcome: await registerTorrent(tracker, torrent, meta, options) });
+    } catch (err) {
+      out.push({ tracker, error: (err as Error).message });
+    }
+  }
+  return out;
+}
