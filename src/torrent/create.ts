@@ -145,15 +145,13 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
 
   // v2 file tree, v1 files with pad files, v1 pieces, piece layers.
   const tree: TreeNode = { children: new Map() };
-  const v1Files: Uint8Array[] = [];
+  // v1 entries and file-tree leaves have ASCII keys only, where bencode's own key order is right: plain objects.
+  const v1Files: object[] = [];
   const pieces: Uint8Array[] = [];
   const layers: Entry[] = [];
   const seenRoots = new Set<string>();
   for (const f of files) {
     const h = hashOf.get(f);
-    const leafEntries: Entry[] = [[key('length'), enc(f.length)]];
-    if (f.executable) leafEntries.push([key('attr'), enc('x')]);
-    if (h?.piecesRoot) leafEntries.push([key('pieces root'), enc(h.piecesRoot)]);
     const treePath = walked.singleFile ? [displayName] : f.path;
     let node = tree;
     for (const part of treePath) {
@@ -161,7 +159,8 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
       if (!child) node.children.set(part, (child = { children: new Map() }));
       node = child;
     }
-    node.leaf = dict([[key(''), dict(leafEntries)]]);
+    // bencode skips undefined values: no attr unless executable, no pieces root for an empty file.
+    node.leaf = enc({ '': { attr: f.executable ? 'x' : undefined, length: f.length, 'pieces root': h?.piecesRoot } });
 
     if (h) {
       pieces.push(h.pieces);
@@ -174,23 +173,12 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
       }
     }
     if (!walked.singleFile) {
-      const entry: Entry[] = [
-        [key('length'), enc(f.length)],
-        [key('path'), enc(f.path)],
-      ];
-      if (f.executable) entry.push([key('attr'), enc('x')]);
-      v1Files.push(dict(entry));
+      v1Files.push({ attr: f.executable ? 'x' : undefined, length: f.length, path: f.path });
       const tail = f.length % pieceLength;
       // libtorrent 2.0.8 pads every file but a folder's only file (its tail padding needs two files or more).
       if (tail !== 0 && files.length > 1) {
         const pad = pieceLength - tail;
-        v1Files.push(
-          dict([
-            [key('attr'), enc('p')],
-            [key('length'), enc(pad)],
-            [key('path'), enc(['.pad', String(pad)])],
-          ]),
-        );
+        v1Files.push({ attr: 'p', length: pad, path: ['.pad', String(pad)] });
       }
     }
   }
@@ -213,7 +201,7 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
     [key('pieces'), enc(piecesBytes)],
   ];
   if (walked.singleFile) info.push([key('length'), enc(length)]);
-  else info.push([key('files'), Buffer.concat([Buffer.from('l'), ...v1Files, Buffer.from('e')])]);
+  else info.push([key('files'), enc(v1Files)]);
   if (options.private) info.push([key('private'), enc(1)]);
   if (options.source) info.push([key('source'), enc(options.source)]);
   const infoBytes = dict(info);

@@ -3,6 +3,7 @@
 // merkle subtree over 16 KiB leaves) of each piece. hash-pool.ts is its only client; the messages are below.
 import { parentPort } from 'node:worker_threads';
 import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import crypto from 'node:crypto';
 import { BLOCK_SIZE, HASH_SIZE, nextPow2, reduceInPlace, rootFromPieceLayer, sha1, sha256 } from './merkle.js';
 
@@ -72,12 +73,30 @@ function readBuffers(size: number): Buffer[] {
 
 class Cancelled extends Error {}
 
+const ENDED_EARLY = 'file ended early: it is shorter than expected or changed while being hashed';
+/** Ranges up to this size are read with one synchronous read. */
+const SMALL_RANGE = 1024 * 1024;
+/** Progress is reported in steps of at least this many bytes (and at the end of each job). */
+const PROGRESS_STEP = 4 * 1024 * 1024;
+
+let progressBytes = 0;
+function addProgress(id: number, bytes: number): void {
+  progressBytes += bytes;
+  if (progressBytes >= PROGRESS_STEP) flushProgress(id);
+}
+function flushProgress(id: number): void {
+  if (progressBytes > 0) parentPort!.postMessage({ type: 'progress', id, bytes: progressBytes } satisfies WorkerReply);
+  progressBytes = 0;
+}
+/** Lets queued messages (cancels) in between synchronous tasks. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 async function readFully(fh: FileHandle, buf: Buffer, length: number, position: number, path: string): Promise<void> {
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
     if (bytesRead === 0)
-      throw Object.assign(new Error('file ended early: it is shorter than expected or changed while being hashed'), {
+      throw Object.assign(new Error(ENDED_EARLY), {
         code: 'ECHANGED',
         path,
       });
@@ -104,6 +123,57 @@ async function hashRange(id: number, task: RangeTask): Promise<RangeResult> {
   const end = Math.min(fileLength, endPiece * pieceLength);
   if (start >= end) return { sha1: sha1Out, nodes };
 
+  let piece = 0; // index within the range
+  let leafIndex = 0;
+  // Hash every piece in a chunk: SHA-1 of the piece and SHA-256 of its leaves from the same bytes.
+  const hashChunk = (cur: Buffer, len: number) => {
+    for (let off = 0; off < len; off += pieceLength) {
+      const data = cur.subarray(off, Math.min(len, off + pieceLength));
+      if (data.length === pieceLength) {
+        sha1(data).copy(sha1Out, piece * 20);
+      } else {
+        crypto
+          .createHash('sha1')
+          .update(data)
+          .update(zeroPad(pieceLength - data.length))
+          .digest()
+          .copy(sha1Out, piece * 20);
+        lastUnpadded = sha1(data);
+      }
+      const n = Math.ceil(data.length / BLOCK_SIZE);
+      for (let i = 0; i < n; i++) {
+        const leaf = sha256(data.subarray(i * BLOCK_SIZE, Math.min(data.length, (i + 1) * BLOCK_SIZE)));
+        leaf.copy(pieceLeaves, i * HASH_SIZE);
+        if (leavesOut) leaf.copy(leavesOut, (leafIndex + i) * HASH_SIZE);
+      }
+      leafIndex += n;
+      // The piece's subtree, reduced in place over its leaf hashes (a small file's tree is as wide as its leaves).
+      reduceInPlace(pieceLeaves, n, smallFile ? nextPow2(n) : leavesPerPiece).copy(nodes, piece * HASH_SIZE);
+      piece++;
+    }
+  };
+  const changed = () => Object.assign(new Error('it changed while it was being hashed'), { code: 'ECHANGED' });
+
+  if (end - start <= SMALL_RANGE) {
+    // Small ranges (many small files): synchronous I/O. This thread may block, and a thread-pool round trip per
+    // open/read/stat/close costs more than the read itself. The caller yields between tasks for cancels.
+    const fd = openSync(path, 'r');
+    try {
+      let done = 0;
+      while (done < end - start) {
+        const n = readSync(fd, a, done, end - start - done, start + done);
+        if (n === 0) throw Object.assign(new Error(ENDED_EARLY), { code: 'ECHANGED', path });
+        done += n;
+      }
+      hashChunk(a, end - start);
+      if (fstatSync(fd).size !== fileLength) throw changed();
+    } finally {
+      closeSync(fd);
+    }
+    addProgress(id, end - start);
+    return { sha1: sha1Out, nodes, lastUnpadded, leaves: leavesOut };
+  }
+
   const fh = await open(path, 'r');
   try {
     const chunkSize = Math.min(a.length, readSize);
@@ -111,48 +181,21 @@ async function hashRange(id: number, task: RangeTask): Promise<RangeResult> {
     let pos = start;
     let cur = a;
     let pending: Promise<void> | undefined = readFully(fh, cur, chunkLen(pos), pos, path);
-    let piece = 0; // index within the range
-    let leafIndex = 0;
     while (pending) {
       await pending;
       if (cancelled.has(id)) throw new Cancelled();
       const len = chunkLen(pos);
       const next = pos + len;
       const other = cur === a ? b : a;
+      // The next read runs on the thread pool while this chunk is hashed.
       pending = next < end ? readFully(fh, other, chunkLen(next), next, path) : undefined;
-      // Hash every piece in this chunk: SHA-1 of the piece and SHA-256 of its leaves from the same bytes.
-      for (let off = 0; off < len; off += pieceLength) {
-        const data = cur.subarray(off, Math.min(len, off + pieceLength));
-        if (data.length === pieceLength) {
-          sha1(data).copy(sha1Out, piece * 20);
-        } else {
-          crypto
-            .createHash('sha1')
-            .update(data)
-            .update(zeroPad(pieceLength - data.length))
-            .digest()
-            .copy(sha1Out, piece * 20);
-          lastUnpadded = sha1(data);
-        }
-        const n = Math.ceil(data.length / BLOCK_SIZE);
-        for (let i = 0; i < n; i++) {
-          const leaf = sha256(data.subarray(i * BLOCK_SIZE, Math.min(data.length, (i + 1) * BLOCK_SIZE)));
-          leaf.copy(pieceLeaves, i * HASH_SIZE);
-          if (leavesOut) leaf.copy(leavesOut, (leafIndex + i) * HASH_SIZE);
-        }
-        leafIndex += n;
-        // The piece's subtree, reduced in place over its leaf hashes (a small file's tree is as wide as its leaves).
-        reduceInPlace(pieceLeaves, n, smallFile ? nextPow2(n) : leavesPerPiece).copy(nodes, piece * HASH_SIZE);
-        piece++;
-      }
-      parentPort!.postMessage({ type: 'progress', id, bytes: len } satisfies WorkerReply);
+      hashChunk(cur, len);
+      addProgress(id, len);
       pos = next;
       cur = other;
     }
     // A file that grew (or was replaced) while we read it would give a torrent that does not match the disk.
-    if ((await fh.stat()).size !== fileLength) {
-      throw Object.assign(new Error('it changed while it was being hashed'), { code: 'ECHANGED' });
-    }
+    if ((await fh.stat()).size !== fileLength) throw changed();
   } finally {
     await fh.close();
   }
@@ -228,13 +271,21 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
     const results: RangeResult[] = [];
+    progressBytes = 0;
+    let sinceTurn = 0;
     for (const task of msg.tasks) {
       try {
         results.push(await hashRange(msg.id, task));
       } catch (err) {
         throw withPath(err, task.path);
       }
+      if (++sinceTurn >= 16) {
+        sinceTurn = 0;
+        await turn();
+        if (cancelled.has(msg.id)) throw new Cancelled();
+      }
     }
+    flushProgress(msg.id);
     const transfer: ArrayBuffer[] = [];
     for (const r of results) {
       for (const u of [r.sha1, r.nodes, r.lastUnpadded, r.leaves]) {
