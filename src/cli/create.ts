@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import { createTorrent } from '../torrent/create.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
+import { human, progressLine } from './progress.js';
 import { registerWithTrackers } from '../tracker/registry-client.js';
 
 export const usage = `usage: silmaril create <path> [options]
@@ -63,50 +64,9 @@ function checkUrl(value: string, flag: string): string {
   return value;
 }
 
-function human(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
-}
-
 function isInside(dir: string, file: string): boolean {
   const rel = path.relative(dir, file);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-/** A progress line on stderr: overwritten in place on a terminal, a line every few seconds otherwise. */
-function progressReporter(): { update(done: number, total: number): void; end(): void } {
-  const tty = process.stderr.isTTY;
-  const every = tty ? 200 : 5000;
-  const started = performance.now();
-  let last = 0;
-  let shown = false;
-  return {
-    update(done, total) {
-      const now = performance.now();
-      if (now - last < every && done < total) return;
-      last = now;
-      const secs = (now - started) / 1000;
-      const rate = secs > 0 ? done / secs : 0;
-      const pct = total ? Math.floor((done / total) * 100) : 100;
-      const line = `hashing ${pct}% ${human(done)} of ${human(total)}, ${human(rate)}/s`;
-      if (tty) {
-        process.stderr.write(`\r${line}\x1b[K`);
-        shown = true;
-      } else if (done < total) {
-        process.stderr.write(line + '\n');
-      }
-    },
-    end() {
-      if (shown) process.stderr.write('\r\x1b[K');
-      shown = false;
-    },
-  };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -141,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const progress = values.json ? undefined : progressReporter();
+  const progress = values.json ? undefined : progressLine('hashing');
   let created;
   try {
     created = await createTorrent(source, {
