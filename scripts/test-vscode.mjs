@@ -47,7 +47,8 @@ async function main() {
     }
     // The file is written in one call; a short wait covers a reader racing the writer.
     await new Promise((r) => setTimeout(r, 200));
-    const { failures, results } = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    const { failures, results, notes = [] } = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    for (const n of notes) console.log(`note: ${n}`);
     for (const r of results) {
       const mark = r.state === 'passed' ? 'ok  ' : r.state === 'pending' ? 'skip' : 'FAIL';
       console.log(`${mark} ${r.title}${r.durationMs !== undefined ? ` (${r.durationMs} ms)` : ''}`);

@@ -36,6 +36,7 @@ export async function run(): Promise<void> {
     failures = Math.max(1, failures);
     results.push({ title: 'test runner', state: 'failed', error: (err as Error)?.stack ?? String(err) });
   }
-  if (out) writeFileSync(out, JSON.stringify({ failures, results }, null, 2));
+  const notes = (globalThis as { __silmarilNotes?: string[] }).__silmarilNotes ?? [];
+  if (out) writeFileSync(out, JSON.stringify({ failures, results, notes }, null, 2));
   if (failures > 0) throw new Error(`${failures} extension test(s) failed`);
 }

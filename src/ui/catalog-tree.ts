@@ -1,0 +1,165 @@
+// The Catalog view: models from the catalog, grouped by organisation (the `org` of `org/model`), with license, size,
+// format, trust badge and seeders in the description and tooltip. Search is a query kept here and run by the core.
+import * as vscode from 'vscode';
+import type { CatalogModel, SearchQuery, UiCore } from './core.js';
+import { formatBytes } from './format.js';
+
+export type Trust = 'trusted' | 'signed' | 'unsigned';
+
+export function trustOf(m: CatalogModel, trustedPublishers: string[]): Trust {
+  if (!m.trusted) return 'unsigned';
+  const wanted = trustedPublishers.map((p) => p.toLowerCase().replace(/[^0-9a-z]/g, ''));
+  const mine = [m.publisher.toLowerCase(), m.fingerprint.toLowerCase().replace(/[^0-9a-z]/g, '')];
+  return wanted.some((w) => w.length >= 8 && mine.some((k) => k.startsWith(w))) ? 'trusted' : 'signed';
+}
+
+const TRUST_LABEL: Record<Trust, string> = {
+  trusted: 'trusted publisher',
+  signed: 'signed',
+  unsigned: 'unsigned (Go network)',
+};
+
+export class OrgNode {
+  constructor(
+    readonly org: string,
+    readonly models: CatalogModel[],
+  ) {}
+}
+
+export class ModelNode {
+  constructor(
+    readonly model: CatalogModel,
+    readonly trust: Trust,
+  ) {}
+}
+
+type Node = OrgNode | ModelNode;
+
+export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private query: SearchQuery = {};
+  private models: CatalogModel[] = [];
+  private loaded = false;
+  view?: vscode.TreeView<Node>;
+
+  constructor(
+    private readonly core: () => UiCore | undefined,
+    private readonly trustedPublishers: () => string[],
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get filter(): SearchQuery {
+    return this.query;
+  }
+
+  get all(): CatalogModel[] {
+    return this.models;
+  }
+
+  async setQuery(query: SearchQuery): Promise<void> {
+    this.query = query;
+    const filtered = Boolean(query.text || query.license || query.format || query.publisher || query.tags?.length);
+    await vscode.commands.executeCommand('setContext', 'silmaril.catalogFiltered', filtered);
+    if (this.view) this.view.description = filtered ? describeQuery(query) : undefined;
+    await this.reload();
+  }
+
+  /** Re-reads the catalog store (cheap: a local sql.js query) and redraws. */
+  async reload(): Promise<void> {
+    const core = this.core();
+    if (!core) return;
+    try {
+      this.models = await core.searchCatalog({ sort: 'name', limit: 2000, ...this.query });
+      this.loaded = true;
+    } catch (err) {
+      this.log.error(`catalog search failed: ${(err as Error).message}`);
+    }
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(node: Node): vscode.TreeItem {
+    if (node instanceof OrgNode) {
+      const item = new vscode.TreeItem(node.org, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `org:${node.org}`;
+      item.iconPath = new vscode.ThemeIcon('organization');
+      item.description = `${node.models.length} model${node.models.length === 1 ? '' : 's'}`;
+      item.contextValue = 'catalogOrg';
+      return item;
+    }
+    const m = node.model;
+    const short = m.name.includes('/') ? m.name.slice(m.name.indexOf('/') + 1) : m.name;
+    const item = new vscode.TreeItem(short, vscode.TreeItemCollapsibleState.None);
+    item.id = `model:${m.publisher}:${m.name}`;
+    const parts = [
+      m.license || 'no license',
+      formatBytes(m.size),
+      m.format || 'other',
+      `${m.seeders} seeder${m.seeders === 1 ? '' : 's'}`,
+    ];
+    item.description = parts.join(' · ');
+    item.iconPath = new vscode.ThemeIcon(
+      node.trust === 'trusted' ? 'verified-filled' : node.trust === 'signed' ? 'package' : 'unverified',
+      node.trust === 'unsigned' ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined,
+    );
+    item.tooltip = modelTooltip(m, node.trust);
+    item.contextValue = 'catalogModel';
+    item.command = { command: 'silmaril.showDetails', title: 'Show Details', arguments: [node] };
+    item.accessibilityInformation = { label: `${m.name}, ${parts.join(', ')}, ${TRUST_LABEL[node.trust]}` };
+    return item;
+  }
+
+  getChildren(node?: Node): Node[] {
+    if (node instanceof ModelNode) return [];
+    const trusted = this.trustedPublishers();
+    if (node instanceof OrgNode) return node.models.map((m) => new ModelNode(m, trustOf(m, trusted)));
+    if (!this.loaded) void this.reload();
+    const groups = new Map<string, CatalogModel[]>();
+    for (const m of this.models) {
+      const org = m.name.includes('/') ? m.name.slice(0, m.name.indexOf('/')) : m.fingerprint;
+      const list = groups.get(org) ?? [];
+      list.push(m);
+      groups.set(org, list);
+    }
+    return [...groups.keys()].sort((a, b) => a.localeCompare(b)).map((org) => new OrgNode(org, groups.get(org)!));
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+export function describeQuery(q: SearchQuery): string {
+  const bits: string[] = [];
+  if (q.text) bits.push(`“${q.text}”`);
+  if (q.license) bits.push(`license ${q.license}`);
+  if (q.format) bits.push(q.format);
+  if (q.publisher) bits.push(`publisher ${q.publisher}`);
+  if (q.tags?.length) bits.push(q.tags.map((t) => `#${t}`).join(' '));
+  return bits.join(', ');
+}
+
+export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(undefined, true);
+  md.supportHtml = false;
+  md.appendMarkdown(`**${escapeMd(m.name)}**  \n`);
+  if (m.description) md.appendMarkdown(`${escapeMd(m.description)}\n\n`);
+  md.appendMarkdown(
+    `$(law) ${escapeMd(m.license || 'no license')} · $(database) ${formatBytes(m.size)} in ${m.files} files · ${escapeMd(m.format || 'other')}  \n`,
+  );
+  if (m.architecture || m.parameters) {
+    md.appendMarkdown(
+      `${escapeMd(m.architecture)}${m.parameters ? ` · ${(m.parameters / 1e6).toFixed(1)}M parameters` : ''}${m.quantization ? ` · ${escapeMd(m.quantization)}` : ''}  \n`,
+    );
+  }
+  md.appendMarkdown(
+    `$(${trust === 'unsigned' ? 'unverified' : 'verified'}) ${TRUST_LABEL[trust]} · publisher \`${m.fingerprint}\`  \n`,
+  );
+  md.appendMarkdown(`$(person) ${m.seeders} seeder${m.seeders === 1 ? '' : 's'} · from ${escapeMd(m.source)}  \n`);
+  if (m.tags.length) md.appendMarkdown(m.tags.map((t) => `\`${escapeMd(t)}\``).join(' '));
+  return md;
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}

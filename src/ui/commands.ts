@@ -1,0 +1,473 @@
+// Every `silmaril.*` command. Each takes what its menu passes (an Explorer URI, a tree node) and asks for the rest;
+// an optional last argument lets tests and other extensions skip the prompts (`{ name, license, tags }`, ...).
+import { promises as fsp } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import * as vscode from 'vscode';
+import { ModelNode, describeQuery, modelTooltip, trustOf } from './catalog-tree.js';
+import type { CatalogModel, SearchQuery, ShareResult, TransferView, UiCore } from './core.js';
+import type { Controller } from './controller.js';
+import { formatBytes } from './format.js';
+import { LocalNode } from './local-tree.js';
+import { registryKeyName } from './secrets.js';
+import { pieceLengthSetting, readCoreOptions, trackerSettings } from './settings.js';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\/[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface ShareArgs {
+  name?: string;
+  license?: string;
+  tags?: string[];
+  description?: string;
+  /** No prompts and no closing notification (tests, automation). */
+  quiet?: boolean;
+}
+
+export interface DownloadArgs {
+  folder?: string;
+  /** Skip the size / free-space confirmation. */
+  confirm?: boolean;
+}
+
+function pathOf(arg: unknown): string | undefined {
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  if (arg instanceof LocalNode) return arg.path;
+  if (typeof arg === 'string') return arg;
+  return undefined;
+}
+
+function modelOf(arg: unknown): CatalogModel | undefined {
+  if (arg instanceof ModelNode) return arg.model;
+  if (arg && typeof arg === 'object' && 'magnet' in arg && 'name' in arg) return arg as CatalogModel;
+  return undefined;
+}
+
+export async function freeSpace(dir: string): Promise<number | undefined> {
+  let d = dir;
+  for (;;) {
+    try {
+      const s = await fsp.statfs(d);
+      return s.bavail * s.bsize;
+    } catch {
+      const up = dirname(d);
+      if (up === d) return undefined;
+      d = up;
+    }
+  }
+}
+
+/** Parses `words license:mit format:gguf tag:x publisher:ab12` into a catalog query. */
+export function parseSearch(text: string): SearchQuery {
+  const q: SearchQuery = {};
+  const words: string[] = [];
+  for (const token of text.trim().split(/\s+/).filter(Boolean)) {
+    const m = /^(license|format|tag|publisher):(.+)$/i.exec(token);
+    if (!m) words.push(token);
+    else if (m[1].toLowerCase() === 'tag') (q.tags ??= []).push(m[2].toLowerCase());
+    else q[m[1].toLowerCase() as 'license' | 'format' | 'publisher'] = m[2];
+  }
+  if (words.length) q.text = words.join(' ');
+  return q;
+}
+
+export function registerCommands(c: Controller): vscode.Disposable[] {
+  const log = c.log;
+  const run =
+    <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R | undefined> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        const message = (err as Error)?.message ?? String(err);
+        if (err instanceof vscode.CancellationError || (err as Error)?.name === 'AbortError') {
+          log.info(`${name}: cancelled`);
+          return undefined;
+        }
+        log.error(`${name}: ${message}`);
+        void vscode.window.showErrorMessage(`Silmaril: ${message}`);
+        if ((args.at(-1) as { quiet?: boolean } | undefined)?.quiet) throw err;
+        return undefined;
+      }
+    };
+
+  const pickTransfer = async (
+    core: UiCore,
+    arg: unknown,
+    title: string,
+    filter: (t: TransferView) => boolean = () => true,
+  ) => {
+    if (arg instanceof LocalNode && arg.transfer) return arg.transfer;
+    const all = core.transfers();
+    if (typeof arg === 'string') {
+      const t = all.find((x) => x.id === arg || x.path === arg);
+      if (t) return t;
+    }
+    const items = all
+      .filter(filter)
+      .map((t) => ({ label: t.name, description: `${t.kind} · ${t.state}`, detail: t.path, t }));
+    if (items.length === 0) throw new Error('no shared or downloading model to choose from');
+    const picked = await vscode.window.showQuickPick(items, { title, placeHolder: 'Choose a model' });
+    if (!picked) throw new vscode.CancellationError();
+    return picked.t;
+  };
+
+  const share = run('Share Folder', async (arg?: unknown, opts: ShareArgs = {}): Promise<ShareResult | undefined> => {
+    const core = await c.requireEngine('Sharing');
+    let folder = pathOf(arg);
+    if (!folder) {
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        canSelectMany: false,
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        openLabel: 'Share',
+        title: 'Silmaril: Share Folder',
+      });
+      if (!picked?.[0]) return undefined;
+      folder = picked[0].fsPath;
+    }
+    const proposed = await core.describeFolder(folder);
+    const org = (process.env.USER || 'me').toLowerCase().replace(/[^a-z0-9._-]/g, '') || 'me';
+    const nameDefault = proposed.name ?? `${org}/${basename(folder).replace(/[^A-Za-z0-9._-]/g, '-')}`;
+    const name =
+      opts.name ??
+      (opts.quiet
+        ? nameDefault
+        : await vscode.window.showInputBox({
+            title: 'Silmaril: Share Folder (1/3)',
+            prompt: 'Model name as organisation/model',
+            value: nameDefault,
+            validateInput: (v) =>
+              NAME_RE.test(v.trim()) ? undefined : 'Use organisation/model: letters, digits, . _ -',
+          }));
+    if (name === undefined) return undefined;
+    const license =
+      opts.license ??
+      (opts.quiet
+        ? (proposed.license ?? 'other')
+        : await vscode.window.showInputBox({
+            title: 'Silmaril: Share Folder (2/3)',
+            prompt: proposed.license ? 'License (from the model card)' : 'License (SPDX id, e.g. apache-2.0, mit)',
+            value: proposed.license ?? '',
+            validateInput: (v) => (v.trim() ? undefined : 'A license is required, e.g. apache-2.0 or other'),
+          }));
+    if (license === undefined) return undefined;
+    const tagsText =
+      opts.tags?.join(', ') ??
+      (opts.quiet
+        ? (proposed.tags ?? []).join(', ')
+        : await vscode.window.showInputBox({
+            title: 'Silmaril: Share Folder (3/3)',
+            prompt: 'Tags, comma separated',
+            value: (proposed.tags ?? []).join(', '),
+          }));
+    if (tagsText === undefined) return undefined;
+    const tags = tagsText
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean);
+    const options = readCoreOptions();
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Silmaril: sharing ${name.trim()}`, cancellable: true },
+      async (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        let last = 0;
+        return core.share(
+          {
+            folder: folder!,
+            name: name.trim(),
+            license: license.trim(),
+            tags,
+            description: opts.description ?? proposed.description,
+            trackers: options.trackers,
+            pieceLength: pieceLengthSetting(vscode.workspace.getConfiguration('silmaril').get<string>('pieceLength')),
+          },
+          (p) => {
+            const pct = Math.floor(p.fraction * 100);
+            progress.report({ increment: pct - last, message: `${p.message ?? ''} ${pct}%` });
+            last = pct;
+          },
+          abort.signal,
+        );
+      },
+    );
+    log.info(`sharing ${name} from ${folder}: ${result.magnet}`);
+    for (const w of result.warnings) log.warn(w);
+    c.redraw();
+    if (!opts.quiet) {
+      void vscode.window
+        .showInformationMessage(
+          `Silmaril: seeding ${name.trim()}${result.published ? ' and published to the catalog' : ''}.`,
+          'Copy Magnet Link',
+          'Show Transfers',
+        )
+        .then(async (choice) => {
+          if (choice === 'Copy Magnet Link') await vscode.env.clipboard.writeText(result.magnet);
+          if (choice === 'Show Transfers') await vscode.commands.executeCommand('silmaril.showTransfers');
+        });
+    }
+    return result;
+  });
+
+  const downloadInto = run(
+    'Download',
+    async (arg?: unknown, opts: DownloadArgs = {}): Promise<TransferView | undefined> => {
+      const core = await c.requireEngine('Downloading');
+      const model = modelOf(arg);
+      if (!model) throw new Error('choose a model in the Catalog view');
+      let folder = opts.folder;
+      if (!folder) {
+        const folders = vscode.workspace.workspaceFolders ?? [];
+        if (folders.length === 1) folder = folders[0].uri.fsPath;
+        else if (folders.length > 1) {
+          const picked = await vscode.window.showWorkspaceFolderPick({
+            placeHolder: `Download ${model.name} into which folder?`,
+          });
+          if (!picked) return undefined;
+          folder = picked.uri.fsPath;
+        } else folder = readCoreOptions().modelsDirectory;
+      }
+      const free = await freeSpace(folder);
+      if (free !== undefined && free < model.size) {
+        throw new Error(
+          `${model.name} needs ${formatBytes(model.size)} but ${folder} has only ${formatBytes(free)} free`,
+        );
+      }
+      if (opts.confirm !== false) {
+        const go = await vscode.window.showInformationMessage(
+          `Download ${model.name} (${formatBytes(model.size)}) into ${folder}?`,
+          {
+            modal: true,
+            detail: `${free === undefined ? 'Free space unknown' : `${formatBytes(free)} free`} · ${model.license || 'no license'} · ${model.format}`,
+          },
+          'Download',
+        );
+        if (go !== 'Download') return undefined;
+      }
+      const t = await core.download(model, folder);
+      log.info(`downloading ${model.name} into ${folder}`);
+      c.redraw();
+      void vscode.commands.executeCommand('silmaril.showTransfers');
+      return t;
+    },
+  );
+
+  const downloadModel = run('Download Model', async (opts: DownloadArgs = {}) => {
+    const core = await c.requireEngine('Downloading');
+    const qp = vscode.window.createQuickPick<vscode.QuickPickItem & { model: CatalogModel }>();
+    qp.title = 'Silmaril: Download Model';
+    qp.placeholder = 'Search the catalog (words, license:mit, format:gguf, tag:x)';
+    qp.matchOnDescription = true;
+    qp.matchOnDetail = true;
+    const trusted = readCoreOptions().trustedPublishers;
+    const fill = async (text: string) => {
+      qp.busy = true;
+      const models = await core.searchCatalog({ ...parseSearch(text), limit: 200 });
+      qp.items = models.map((m) => ({
+        label: `$(${trustOf(m, trusted) === 'unsigned' ? 'unverified' : 'package'}) ${m.name}`,
+        description: `${m.license} · ${formatBytes(m.size)} · ${m.format} · ${m.seeders} seeders`,
+        detail: m.description || undefined,
+        model: m,
+      }));
+      qp.busy = false;
+    };
+    qp.onDidChangeValue((v) => void fill(v));
+    await fill('');
+    const picked = await new Promise<CatalogModel | undefined>((resolve) => {
+      qp.onDidAccept(() => {
+        resolve(qp.selectedItems[0]?.model);
+        qp.hide();
+      });
+      qp.onDidHide(() => resolve(undefined));
+      qp.show();
+    });
+    qp.dispose();
+    if (!picked) return undefined;
+    return downloadInto(picked, opts);
+  });
+
+  const search = run('Search Catalog', async (text?: string) => {
+    const value =
+      typeof text === 'string'
+        ? text
+        : await vscode.window.showInputBox({
+            title: 'Silmaril: Search Catalog',
+            prompt: 'Words in name, tags or description; filters: license:mit format:gguf tag:x publisher:ab12',
+            value: describeQuery(c.catalog.filter).replace(/[“”]/g, ''),
+          });
+    if (value === undefined) return;
+    await c.catalog.setQuery(parseSearch(value));
+    await vscode.commands.executeCommand('silmaril.catalog.focus');
+  });
+
+  const copyMagnet = run('Copy Magnet Link', async (arg?: unknown) => {
+    const model = modelOf(arg);
+    let magnet = model?.magnet;
+    if (!magnet) {
+      const core = await c.requireEngine('Copy Magnet Link');
+      magnet = (await pickTransfer(core, arg, 'Copy the magnet link of')).magnet;
+    }
+    await vscode.env.clipboard.writeText(magnet);
+    void vscode.window.setStatusBarMessage('$(link) Silmaril: magnet link copied', 3000);
+    return magnet;
+  });
+
+  const details = run('Show Details', async (arg?: unknown) => {
+    const model = modelOf(arg);
+    if (!model) return;
+    const md = modelTooltip(model, trustOf(model, readCoreOptions().trustedPublishers)).value.replace(
+      /\$\([a-z-]+\) ?/g,
+      '',
+    );
+    const body = `${md}\n\n---\n\nv1 \`${model.v1 ?? '-'}\`  \nv2 \`${model.v2 ?? '-'}\`  \npublisher \`${model.publisher}\`\n\n\`\`\`\n${model.magnet}\n\`\`\`\n`;
+    const doc = await vscode.workspace.openTextDocument({
+      language: 'markdown',
+      content: `# ${model.name}\n\n${body}`,
+    });
+    await vscode.commands
+      .executeCommand('markdown.showPreview', doc.uri)
+      .then(undefined, () => vscode.window.showTextDocument(doc));
+  });
+
+  const stopSharing = run('Stop Sharing', async (arg?: unknown) => {
+    const core = await c.requireEngine('Stop Sharing');
+    const t = await pickTransfer(core, arg, 'Stop sharing');
+    await core.stopSharing(t.id);
+    log.info(`stopped sharing ${t.name}`);
+    c.redraw();
+  });
+
+  const verify = run('Verify Model', async (arg?: unknown, opts: { quiet?: boolean } = {}) => {
+    const core = await c.requireEngine('Verify');
+    const t = await pickTransfer(core, arg, 'Verify');
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Silmaril: verifying ${t.name}`, cancellable: true },
+      (progress, token) => {
+        const abort = new AbortController();
+        token.onCancellationRequested(() => abort.abort());
+        let last = 0;
+        return core.verify(
+          t.id,
+          (p) => {
+            const pct = Math.floor(p.fraction * 100);
+            progress.report({ increment: pct - last, message: `${pct}%` });
+            last = pct;
+          },
+          abort.signal,
+        );
+      },
+    );
+    log.info(`verify ${t.name}: ${result.ok ? 'every byte checks out' : `damaged: ${result.damaged.join(', ')}`}`);
+    if (!opts.quiet) {
+      if (result.ok)
+        void vscode.window.showInformationMessage(`Silmaril: ${t.name} verified: every piece and file hash matches.`);
+      else void vscode.window.showErrorMessage(`Silmaril: ${t.name} is damaged: ${result.damaged.join(', ')}`);
+    }
+    return result;
+  });
+
+  const exportTorrent = run('Export .torrent', async (arg?: unknown, target?: string) => {
+    const core = await c.requireEngine('Export .torrent');
+    const t = await pickTransfer(core, arg, 'Export the .torrent of');
+    const bytes = await core.torrentFile(t.id);
+    let uri = typeof target === 'string' ? vscode.Uri.file(target) : undefined;
+    if (!uri) {
+      const base = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(dirname(t.path));
+      uri = await vscode.window.showSaveDialog({
+        defaultUri: vscode.Uri.joinPath(base, `${t.name}.torrent`),
+        filters: { Torrent: ['torrent'] },
+        title: 'Silmaril: Export .torrent',
+      });
+      if (!uri) return undefined;
+    }
+    await vscode.workspace.fs.writeFile(uri, bytes);
+    log.info(`exported ${t.name} to ${uri.fsPath}`);
+    return uri.fsPath;
+  });
+
+  const reveal = run('Reveal in Explorer', async (arg?: unknown) => {
+    const p = pathOf(arg) ?? (arg instanceof LocalNode ? arg.path : undefined);
+    if (!p) return;
+    const uri = vscode.Uri.file(p);
+    if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
+    else await vscode.commands.executeCommand('revealFileInOS', uri);
+  });
+
+  const startTracker = run('Start Embedded Tracker', async () => {
+    const core = await c.requireEngine('The embedded tracker');
+    const { host, port } = trackerSettings();
+    const status = await core.startTracker(host, port);
+    await vscode.commands.executeCommand('setContext', 'silmaril.trackerRunning', status.running);
+    log.info(`embedded tracker at ${status.announceUrl}`);
+    c.redraw();
+    return status;
+  });
+
+  const stopTracker = run('Stop Embedded Tracker', async () => {
+    await c.core?.stopTracker();
+    await vscode.commands.executeCommand('setContext', 'silmaril.trackerRunning', false);
+    c.redraw();
+  });
+
+  const cancelTransfer = run('Cancel', async (id?: string) => {
+    const core = await c.requireEngine('Cancel');
+    const t = await pickTransfer(core, id, 'Cancel');
+    const choices =
+      t.kind === 'download' && t.state !== 'done'
+        ? ['Cancel and Keep Files', 'Cancel and Delete Partial Files']
+        : ['Stop'];
+    const choice = await vscode.window.showWarningMessage(`Cancel ${t.name}?`, { modal: true }, ...choices);
+    if (!choice) return;
+    await core.cancel(t.id, choice === 'Cancel and Delete Partial Files');
+    c.redraw();
+  });
+
+  const setRegistryKey = run('Set Tracker Registry Key', async () => {
+    const trackers = readCoreOptions().trackers;
+    const url =
+      trackers.length === 1
+        ? trackers[0]
+        : await vscode.window.showQuickPick(trackers.length ? trackers : [], { placeHolder: 'Which tracker?' });
+    if (!url) throw new Error('add a tracker to the silmaril.trackers setting first');
+    const key = await vscode.window.showInputBox({
+      title: `Registry key for ${url}`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (key === undefined) return;
+    await c.context.secrets.store(registryKeyName(url), key);
+    log.info(`registry key for ${url} saved in the secret store`);
+  });
+
+  return [
+    vscode.commands.registerCommand('silmaril.shareFolder', share),
+    vscode.commands.registerCommand('silmaril.downloadIntoWorkspace', downloadInto),
+    vscode.commands.registerCommand('silmaril.downloadModel', downloadModel),
+    vscode.commands.registerCommand('silmaril.searchCatalog', search),
+    vscode.commands.registerCommand('silmaril.clearSearch', () => c.catalog.setQuery({})),
+    vscode.commands.registerCommand(
+      'silmaril.refreshCatalog',
+      run('Refresh Catalog', async () => {
+        await vscode.window.withProgress({ location: { viewId: 'silmaril.catalog' } }, async () => {
+          await c.core?.refreshCatalog();
+          await c.catalog.reload();
+        });
+      }),
+    ),
+    vscode.commands.registerCommand('silmaril.refreshLocalModels', () => c.local.rescan()),
+    vscode.commands.registerCommand('silmaril.showDetails', details),
+    vscode.commands.registerCommand('silmaril.stopSharing', stopSharing),
+    vscode.commands.registerCommand('silmaril.verifyModel', verify),
+    vscode.commands.registerCommand('silmaril.copyMagnet', copyMagnet),
+    vscode.commands.registerCommand('silmaril.exportTorrent', exportTorrent),
+    vscode.commands.registerCommand('silmaril.revealInExplorer', reveal),
+    vscode.commands.registerCommand('silmaril.startTracker', startTracker),
+    vscode.commands.registerCommand('silmaril.stopTracker', stopTracker),
+    vscode.commands.registerCommand('silmaril.showTransfers', () =>
+      vscode.commands.executeCommand('silmaril.transfers.focus'),
+    ),
+    vscode.commands.registerCommand('silmaril.cancelTransfer', cancelTransfer),
+    vscode.commands.registerCommand('silmaril.setRegistryKey', setRegistryKey),
+    vscode.commands.registerCommand('silmaril.showLog', () => log.show()),
+  ];
+}

@@ -1,0 +1,190 @@
+// Owns the core and the views. Activation only builds this (no disk, no network); the engine starts on the next
+// turn of the event loop, off the activation path, and only in a trusted workspace. Views redraw on the core's
+// change events (stats once a second).
+import * as vscode from 'vscode';
+import { CatalogTree } from './catalog-tree.js';
+import type { UiCore } from './core.js';
+import { LocalTree } from './local-tree.js';
+import type { WebviewMessage } from './messages.js';
+import { NodeCore } from './node-core.js';
+import { SecretKeyStore } from './secrets.js';
+import { readCoreOptions, trackerSettings } from './settings.js';
+import { StatusBar } from './status-bar.js';
+import { TransfersView } from './transfers-view.js';
+
+export type EngineState = 'starting' | 'running' | 'stopped' | 'untrusted' | 'failed';
+
+export class Controller implements vscode.Disposable {
+  core?: UiCore;
+  engine: EngineState = 'stopped';
+  readonly catalog: CatalogTree;
+  readonly local: LocalTree;
+  readonly transfers: TransfersView;
+  readonly status: StatusBar;
+  private starting?: Promise<void>;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Resolves once the engine has started (or failed): tests and commands wait on it. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly context: vscode.ExtensionContext,
+    readonly log: vscode.LogOutputChannel,
+  ) {
+    const getCore = () => this.core;
+    this.catalog = new CatalogTree(getCore, () => readCoreOptions().trustedPublishers, log);
+    this.local = new LocalTree(getCore, () => this.modelRoots(), log);
+    this.transfers = new TransfersView(
+      context.extensionUri,
+      getCore,
+      () => this.engine,
+      (m) => this.onWebview(m),
+      log,
+    );
+    this.status = new StatusBar();
+    const catalogView = vscode.window.createTreeView('silmaril.catalog', {
+      treeDataProvider: this.catalog,
+      showCollapseAll: true,
+    });
+    this.catalog.view = catalogView;
+    const localView = vscode.window.createTreeView('silmaril.localModels', { treeDataProvider: this.local });
+    this.disposables.push(
+      this.catalog,
+      this.local,
+      this.transfers,
+      this.status,
+      catalogView,
+      localView,
+      vscode.window.registerWebviewViewProvider(TransfersView.id, this.transfers),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        log.info('workspace trusted: starting the engine');
+        this.startSoon();
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => void this.local.rescan()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('silmaril')) void this.restart();
+      }),
+    );
+  }
+
+  modelRoots(): string[] {
+    const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    roots.push(readCoreOptions().modelsDirectory);
+    return roots;
+  }
+
+  /** Schedules the engine start after activation returns. */
+  startSoon(): void {
+    this.ready = new Promise((resolve) => setTimeout(() => void this.start().finally(resolve), 0));
+  }
+
+  async start(): Promise<void> {
+    if (this.starting) return this.starting;
+    if (!vscode.workspace.isTrusted) {
+      this.engine = 'untrusted';
+      this.log.info(
+        'Restricted Mode: the engine stays off (nothing is shared or downloaded in an untrusted workspace)',
+      );
+      this.redraw();
+      return;
+    }
+    this.starting = (async () => {
+      this.engine = 'starting';
+      this.redraw();
+      const t0 = performance.now();
+      const core = new NodeCore(readCoreOptions(), new SecretKeyStore(this.context.secrets), this.log);
+      this.core = core;
+      core.onDidChange((what) => {
+        if (what === 'catalog') void this.catalog.reload();
+        else if (what === 'local') void this.local.rescan();
+        else this.redraw();
+      });
+      try {
+        await core.openCatalog();
+        void this.catalog.reload();
+        void this.local.rescan();
+        await core.start();
+        this.engine = 'running';
+        this.log.info(`engine started in ${Math.round(performance.now() - t0)} ms`);
+        const tracker = trackerSettings();
+        if (tracker.enabled) {
+          await core
+            .startTracker(tracker.host, tracker.port)
+            .catch((err: Error) => this.log.error(`embedded tracker: ${err.message}`));
+          await vscode.commands.executeCommand('setContext', 'silmaril.trackerRunning', core.trackerStatus().running);
+        }
+      } catch (err) {
+        this.engine = 'failed';
+        this.log.error(`the engine could not start: ${(err as Error).stack ?? err}`);
+      }
+      this.redraw();
+    })().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    await this.starting?.catch(() => {});
+    const core = this.core;
+    this.core = undefined;
+    this.engine = 'stopped';
+    if (core) await core.stop().catch((err: Error) => this.log.error(`stopping the engine: ${err.message}`));
+  }
+
+  /** Settings changed: the engine picks them up on a restart (transfers resume from their state). */
+  private async restart(): Promise<void> {
+    if (this.engine !== 'running') return;
+    this.log.info('settings changed: restarting the engine');
+    await this.stop();
+    this.startSoon();
+    await this.ready;
+  }
+
+  redraw(): void {
+    const transfers = this.core?.started ? this.core.transfers() : [];
+    this.status.update(transfers, this.engine);
+    this.local.refresh();
+    this.transfers.post();
+  }
+
+  /** Requires a trusted workspace and a running engine; says why not otherwise. */
+  async requireEngine(action: string): Promise<UiCore> {
+    if (!vscode.workspace.isTrusted) {
+      throw new Error(
+        `${action} is not available in Restricted Mode: Silmaril does not share or download anything in an untrusted workspace.`,
+      );
+    }
+    if (this.engine !== 'running') {
+      if (!this.starting && this.engine !== 'failed') this.startSoon();
+      await this.ready;
+      await this.starting;
+    }
+    if (!this.core || this.engine !== 'running') throw new Error('the engine could not start (see Silmaril: Show Log)');
+    return this.core;
+  }
+
+  private async onWebview(m: WebviewMessage): Promise<void> {
+    switch (m.type) {
+      case 'pause':
+        return (await this.requireEngine('Pause')).pause(m.id);
+      case 'resume':
+        return (await this.requireEngine('Resume')).resume(m.id);
+      case 'cancel':
+        await vscode.commands.executeCommand('silmaril.cancelTransfer', m.id);
+        return;
+      case 'reveal': {
+        const t = this.core?.transfers().find((x) => x.id === m.id);
+        if (t) await vscode.commands.executeCommand('silmaril.revealInExplorer', t.path);
+        return;
+      }
+      case 'startTracker':
+        await vscode.commands.executeCommand('silmaril.startTracker');
+        return;
+      case 'stopTracker':
+        await vscode.commands.executeCommand('silmaril.stopTracker');
+        return;
+    }
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,131 @@
+// The Local Models view: model folders in the workspace and the models directory, joined with the engine's
+// transfers to show each one's sharing state (seeding, paused, downloading, not shared), peers and upload rate.
+import { basename, resolve } from 'node:path';
+import * as vscode from 'vscode';
+import type { LocalModelView, TransferView, UiCore } from './core.js';
+import { formatBytes, formatRate } from './format.js';
+
+export type SharingState = 'seeding' | 'paused' | 'downloading' | 'notShared';
+
+export class LocalNode {
+  constructor(
+    readonly path: string,
+    readonly model: LocalModelView | undefined,
+    readonly transfer: TransferView | undefined,
+  ) {}
+
+  get name(): string {
+    return this.model?.name ?? this.transfer?.name ?? basename(this.path);
+  }
+
+  get state(): SharingState {
+    const t = this.transfer;
+    if (!t) return 'notShared';
+    if (t.state === 'paused') return 'paused';
+    if (t.kind === 'download' && t.state !== 'done' && t.state !== 'seeding') return 'downloading';
+    return 'seeding';
+  }
+}
+
+export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<LocalNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private models: LocalModelView[] = [];
+  private scanning?: Promise<void>;
+  nodes: LocalNode[] = [];
+
+  constructor(
+    private readonly core: () => UiCore | undefined,
+    private readonly roots: () => string[],
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** Scans the disk again (model folders come and go), then redraws. */
+  rescan(): Promise<void> {
+    const core = this.core();
+    if (!core) return Promise.resolve();
+    this.scanning ??= core
+      .localModels(this.roots())
+      .then(
+        (models) => {
+          this.models = models;
+        },
+        (err: Error) => this.log.error(`local model scan failed: ${err.message}`),
+      )
+      .finally(() => {
+        this.scanning = undefined;
+        this.refresh();
+      });
+    return this.scanning;
+  }
+
+  /** Redraws with fresh transfer stats (no disk access). */
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  getTreeItem(node: LocalNode): vscode.TreeItem {
+    const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
+    item.id = `local:${node.path}`;
+    item.resourceUri = vscode.Uri.file(node.path);
+    const t = node.transfer;
+    const size = formatBytes(node.model?.size ?? t?.size ?? 0);
+    const state = node.state;
+    switch (state) {
+      case 'seeding':
+        item.description = `seeding · ${t!.peers} peer${t!.peers === 1 ? '' : 's'} · ↑ ${formatRate(t!.uploadRate)}`;
+        item.iconPath = new vscode.ThemeIcon('cloud-upload', new vscode.ThemeColor('charts.green'));
+        break;
+      case 'paused':
+        item.description = `paused · ${size}`;
+        item.iconPath = new vscode.ThemeIcon('debug-pause');
+        break;
+      case 'downloading':
+        item.description = `downloading ${Math.floor(t!.progress * 100)}% · ↓ ${formatRate(t!.downloadRate)}`;
+        item.iconPath = new vscode.ThemeIcon('cloud-download', new vscode.ThemeColor('charts.blue'));
+        break;
+      default:
+        item.description = `not shared · ${size}`;
+        item.iconPath = new vscode.ThemeIcon('file-submodule');
+    }
+    const md = new vscode.MarkdownString();
+    md.appendMarkdown(`**${node.name}**  \n`);
+    md.appendText(node.path);
+    md.appendMarkdown(`  \n${size}`);
+    if (node.model)
+      md.appendMarkdown(
+        ` · ${node.model.files} files · ${node.model.format}${node.model.license ? ` · ${node.model.license}` : ''}`,
+      );
+    if (t)
+      md.appendMarkdown(
+        `  \n${state} · ${t.peers} peers · ↑ ${formatRate(t.uploadRate)} · ↓ ${formatRate(t.downloadRate)}${t.verified ? ' · verified' : ''}  \n\`${t.id}\``,
+      );
+    item.tooltip = md;
+    item.contextValue = `localModel.${state}`;
+    return item;
+  }
+
+  getChildren(node?: LocalNode): LocalNode[] {
+    if (node) return [];
+    const core = this.core();
+    if (!core) return [];
+    if (this.models.length === 0 && !this.scanning) void this.rescan();
+    const transfers = core.started ? core.transfers() : [];
+    const byPath = new Map(transfers.map((t) => [resolve(t.path), t]));
+    const nodes: LocalNode[] = [];
+    for (const m of this.models) {
+      const p = resolve(m.path);
+      nodes.push(new LocalNode(p, m, byPath.get(p)));
+      byPath.delete(p);
+    }
+    // Shares and downloads outside the scanned folders still belong here.
+    for (const [p, t] of byPath) nodes.push(new LocalNode(p, undefined, t));
+    nodes.sort((a, b) => a.name.localeCompare(b.name));
+    this.nodes = nodes;
+    return nodes;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}

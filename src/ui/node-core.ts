@@ -1,0 +1,338 @@
+// UiCore over the real core: SilmarilNode (the engine), createTorrent (sharing), the Catalog (signed entries and
+// search) and the model-card readers. No vscode here: this file is the seam, and could run headless.
+import { EventEmitter } from 'node:events';
+import { basename, join, resolve } from 'node:path';
+import { Catalog } from '../catalog/catalog.js';
+import type { KeyStore } from '../catalog/identity.js';
+import { loadOrCreateIdentity } from '../catalog/identity.js';
+import type { SearchQuery } from '../catalog/store.js';
+import type { Transfer } from '../engine/transfer.js';
+import type { Logger } from '../log.js';
+import { describeModel, scanModels } from '../models/inventory.js';
+import { SilmarilNode } from '../node.js';
+import { createTorrent } from '../torrent/create.js';
+import { verifyTorrent } from '../torrent/verify.js';
+import { Tracker } from '../tracker/tracker.js';
+import type {
+  CatalogModel,
+  CoreOptions,
+  LocalModelView,
+  Progress,
+  ShareRequest,
+  ShareResult,
+  TrackerStatus,
+  TransferState,
+  TransferView,
+  UiCore,
+  VerifyResult,
+} from './core.js';
+
+type What = 'transfers' | 'catalog' | 'local' | 'tracker';
+
+export class NodeCore implements UiCore {
+  private node?: SilmarilNode;
+  private tracker?: Tracker;
+  private catalog?: Catalog;
+  private readonly events = new EventEmitter();
+  private tick?: NodeJS.Timeout;
+  private unsubscribe?: () => void;
+  started = false;
+
+  constructor(
+    private readonly options: CoreOptions,
+    private readonly keys: KeyStore,
+    private readonly log: Logger,
+  ) {}
+
+  private fire(what: What): void {
+    this.events.emit('change', what);
+  }
+
+  onDidChange(listener: (what: What) => void): { dispose(): void } {
+    this.events.on('change', listener);
+    return { dispose: () => this.events.off('change', listener) };
+  }
+
+  /** The catalog store is local (sql.js): open it before the engine so the sidebar fills at once. */
+  async openCatalog(): Promise<Catalog> {
+    if (!this.catalog) {
+      const identity = await loadOrCreateIdentity(this.keys);
+      this.catalog = await Catalog.open({ home: this.options.home, identity, log: this.log });
+      this.unsubscribe = this.catalog.onChange(() => this.fire('catalog'));
+      this.log.info(`publisher ${identity.fingerprint}`);
+    }
+    return this.catalog;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    const o = this.options;
+    await this.openCatalog();
+    const node = new SilmarilNode({
+      home: o.home,
+      logger: this.log,
+      engine: {
+        port: o.listenPort,
+        dht: o.dht,
+        dhtBootstrap: o.dhtBootstrap,
+        trackers: o.trackers.filter((t) => /^(https?|udp|wss?):\/\//.test(t)),
+        downloadLimit: o.downloadLimit > 0 ? o.downloadLimit : undefined,
+        uploadLimit: o.uploadLimit > 0 ? o.uploadLimit : undefined,
+      },
+    });
+    await node.start();
+    this.node = node;
+    this.started = true;
+    const engine = node.engine;
+    engine.on('transfer', () => this.fire('transfers'));
+    engine.on('transfer-error', (t: Transfer, err: Error) => this.log.error(`${t.name}: ${err.message}`));
+    const restored = await engine.restore();
+    if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
+    this.log.info(`engine listening on port ${engine.port}`);
+    // One tick a second drives every view (the engine's stats events come per transfer, at the same pace).
+    this.tick = setInterval(() => this.fire('transfers'), 1000);
+    this.fire('transfers');
+    this.fire('local');
+  }
+
+  async stop(): Promise<void> {
+    if (this.tick) clearInterval(this.tick);
+    this.tick = undefined;
+    this.started = false;
+    const node = this.node;
+    this.node = undefined;
+    await this.stopTracker().catch((err: Error) => this.log.warn(`tracker stop: ${err.message}`));
+    await node?.stop();
+    this.unsubscribe?.();
+    if (this.catalog) {
+      await this.catalog.save().catch((err: Error) => this.log.warn(`catalog save failed: ${err.message}`));
+      this.catalog.close();
+      this.catalog = undefined;
+    }
+  }
+
+  private engine() {
+    if (!this.node) throw new Error('the engine is not running yet');
+    return this.node.engine;
+  }
+
+  private transfer(id: string): Transfer {
+    const t = this.engine().get(id);
+    if (!t) throw new Error(`no transfer ${id}`);
+    return t;
+  }
+
+  transfers(): TransferView[] {
+    if (!this.node) return [];
+    return [...this.node.engine.transfers.values()].map(view);
+  }
+
+  async share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult> {
+    const engine = this.engine();
+    const folder = resolve(req.folder);
+    const created = await createTorrent(folder, {
+      pieceLength: req.pieceLength,
+      trackers: req.trackers.filter((t) => /^(https?|udp):\/\//.test(t)),
+      createdBy: 'Silmaril',
+      signal,
+      onProgress: (done, total) =>
+        onProgress({ fraction: total ? done / total : 1, message: `hashing ${basename(folder)}` }),
+    });
+    signal.throwIfAborted();
+    onProgress({ fraction: 1, message: 'seeding' });
+    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true });
+    const warnings: string[] = [];
+    let published = false;
+    const model = await describeModel(folder);
+    try {
+      const catalog = await this.openCatalog();
+      const files = created.files.length;
+      catalog.publish({
+        name: req.name,
+        v1: created.infoHashV1,
+        v2: created.infoHashV2,
+        size: created.length,
+        files,
+        license: req.license,
+        tags: req.tags,
+        description: req.description ?? '',
+        format: model.format,
+        architecture: model.architecture ?? '',
+        parameters: model.parameters ?? 0,
+        quantization: model.quantization ?? '',
+        trackers: req.trackers,
+        created: Math.floor(Date.now() / 1000),
+      });
+      await catalog.save();
+      published = true;
+    } catch (err) {
+      warnings.push(`not published to the catalog: ${(err as Error).message}`);
+    }
+    this.fire('transfers');
+    this.fire('local');
+    return {
+      v1: created.infoHashV1,
+      v2: created.infoHashV2,
+      magnet: created.magnet,
+      published,
+      registered: [],
+      warnings,
+    };
+  }
+
+  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
+    const t = await this.engine().download(model.magnet, { outDir });
+    this.fire('transfers');
+    return view(t);
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.transfer(id).pause();
+    this.fire('transfers');
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.transfer(id).resume();
+    this.fire('transfers');
+  }
+
+  async cancel(id: string, deleteFiles: boolean): Promise<void> {
+    await this.engine().remove(id, { removeFiles: deleteFiles });
+    this.fire('transfers');
+    this.fire('local');
+  }
+
+  async stopSharing(id: string): Promise<void> {
+    await this.engine().remove(id, { removeFiles: false });
+    this.fire('transfers');
+    this.fire('local');
+  }
+
+  async verify(id: string, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<VerifyResult> {
+    const t = this.transfer(id);
+    if (!t.parsed || !t.contentRoot) throw new Error(`${t.name}: metadata not received yet, nothing to verify`);
+    const res = await verifyTorrent(t.parsed, t.contentRoot, {
+      signal,
+      onProgress: (done, total) => onProgress({ fraction: total ? done / total : 1 }),
+    });
+    return {
+      ok: res.ok,
+      damaged: res.damagedFiles.map((f) => `${f.path} (${f.reason})`),
+      checkedBytes: res.bytesChecked,
+    };
+  }
+
+  async torrentFile(id: string): Promise<Uint8Array> {
+    const t = this.transfer(id);
+    if (t.parsed) return t.parsed.torrentBytes;
+    const saved = await this.engine().state.loadTorrent(id);
+    if (!saved) throw new Error(`${t.name}: metadata not received yet`);
+    return saved;
+  }
+
+  async searchCatalog(query: SearchQuery): Promise<CatalogModel[]> {
+    const catalog = await this.openCatalog();
+    return catalog.search(query).entries;
+  }
+
+  async refreshCatalog(): Promise<void> {
+    await this.openCatalog();
+    const sync = (this.node as any)?.syncCatalog ?? (this.node as any)?.refreshCatalog;
+    if (typeof sync === 'function') await sync.call(this.node);
+    this.fire('catalog');
+  }
+
+  async localModels(roots: string[]): Promise<LocalModelView[]> {
+    const models = await scanModels(roots, { log: this.log });
+    return models.map((m) => ({
+      path: m.path,
+      name: m.name,
+      size: m.size,
+      files: m.files,
+      format: m.format,
+      license: m.license,
+      tags: m.tags,
+      description: m.description,
+      parameters: m.parameters,
+    }));
+  }
+
+  async describeFolder(folder: string) {
+    const m = await describeModel(folder);
+    const tags = [...m.tags];
+    return { license: m.license, tags, description: m.description, name: undefined };
+  }
+
+  /** The embedded tracker (HTTP + UDP announce, scrape, registry API), its registry kept in the state directory. */
+  async startTracker(host: string, port: number): Promise<TrackerStatus> {
+    if (!this.tracker) {
+      const tracker = new Tracker({
+        host,
+        port,
+        dbPath: join(this.options.home, 'tracker.sqlite'),
+        open: true,
+        logger: this.log,
+      });
+      await tracker.start();
+      this.tracker = tracker;
+      this.fire('tracker');
+    }
+    return this.trackerStatus();
+  }
+
+  async stopTracker(): Promise<void> {
+    const tracker = this.tracker;
+    this.tracker = undefined;
+    await tracker?.stop();
+    this.fire('tracker');
+  }
+
+  trackerStatus(): TrackerStatus {
+    const address = this.tracker?.address();
+    if (!this.tracker || !address) return { running: false, torrents: 0, seeders: 0, leechers: 0 };
+    const s = this.tracker.stats();
+    return {
+      running: true,
+      announceUrl: address.announce,
+      torrents: s.swarms,
+      seeders: s.seeders,
+      leechers: s.leechers,
+    };
+  }
+}
+
+const STATUS: Record<string, TransferState> = {
+  metadata: 'metadata',
+  checking: 'checking',
+  verifying: 'checking',
+  downloading: 'downloading',
+  seeding: 'seeding',
+  paused: 'paused',
+  error: 'error',
+};
+
+function view(t: Transfer): TransferView {
+  const s = t.stats();
+  let state = STATUS[s.status] ?? 'checking';
+  if (t.kind === 'download' && state === 'seeding') state = 'done';
+  return {
+    id: t.id,
+    v2: t.infoHashV2,
+    name: s.name,
+    kind: t.kind,
+    path: t.contentRoot ?? t.outDir ?? '',
+    size: t.parsed?.length ?? s.totalBytes,
+    progress: s.progress,
+    downloadRate: s.downloadRate,
+    uploadRate: s.uploadRate,
+    downloaded: s.downloaded,
+    uploaded: s.uploaded,
+    peers: s.peers,
+    seeds: s.seeds,
+    etaSeconds: s.eta ?? undefined,
+    state,
+    verified: t.doneInfo ? t.doneInfo.verified : t.kind === 'seed' ? true : undefined,
+    magnet: t.magnetURI,
+    error: t.error?.message,
+  };
+}

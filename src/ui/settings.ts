@@ -1,0 +1,42 @@
+// The `silmaril.*` settings, read in one place. Secrets (registry keys, the publisher key) are never settings:
+// they live in SecretStorage (src/ui/secrets.ts).
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { resolveHome } from '../home.js';
+import type { CoreOptions } from './core.js';
+
+const SIZES: Record<string, number> = { KiB: 1024, MiB: 1024 * 1024 };
+
+export function pieceLengthSetting(value: string | undefined): number | undefined {
+  const m = /^(\d+)(KiB|MiB)$/.exec(value ?? '');
+  return m ? Number(m[1]) * SIZES[m[2]] : undefined;
+}
+
+export function readCoreOptions(): CoreOptions {
+  const c = vscode.workspace.getConfiguration('silmaril');
+  const home = resolveHome();
+  const modelsDirectory = c.get<string>('modelsDirectory')?.trim() || join(home, 'models');
+  const bootstrap = c.get<string[] | null>('dht.bootstrap');
+  return {
+    home,
+    modelsDirectory: modelsDirectory.startsWith('~/') ? join(homedir(), modelsDirectory.slice(2)) : modelsDirectory,
+    listenPort: c.get<number>('listenPort') ?? 0,
+    dht: c.get<boolean>('dht.enabled') ?? true,
+    dhtBootstrap: Array.isArray(bootstrap) ? bootstrap : undefined,
+    trackers: c.get<string[]>('trackers') ?? [],
+    downloadLimit: (c.get<number>('downloadLimit') ?? 0) * 1024,
+    uploadLimit: (c.get<number>('uploadLimit') ?? 0) * 1024,
+    trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
+    catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
+  };
+}
+
+export function trackerSettings(): { enabled: boolean; host: string; port: number } {
+  const c = vscode.workspace.getConfiguration('silmaril.embeddedTracker');
+  return {
+    enabled: c.get<boolean>('enabled') ?? false,
+    host: c.get<string>('host') ?? '127.0.0.1',
+    port: c.get<number>('port') ?? 6969,
+  };
+}
