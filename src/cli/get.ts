@@ -37,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     const t = await node.engine.download(positionals[0], { outDir: values.out ?? process.cwd(), peers });
     t.on('stats', (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s))));
     t.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
+    if (json) jsonLine({ event: 'stats', ...t.stats() });
     const outcome = await t.whenDone();
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...t.stats() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);

@@ -114,7 +114,7 @@ export class Engine extends EventEmitter {
       log: this.log,
       trackers: this.options.trackers ?? [],
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
-      saveIntervalMs: this.options.saveIntervalMs ?? 1000,
+      saveIntervalMs: this.options.saveIntervalMs ?? 500,
     };
   }
 

@@ -73,9 +73,10 @@ export class PeerGuard {
     this.strikes.set(wire, n);
     if (n < STRIKES_TO_BAN) return;
     this.strikes.delete(wire);
+    const again = this.isBanned(wireAddr(wire)) || this.isBanned(wire.peerId);
     this.bannedAddrs.add(wireAddr(wire));
     if (wire.peerId) this.bannedIds.add(wire.peerId);
-    this.onBan(wire, `${reason} (${n} bad pieces)`);
+    if (!again) this.onBan(wire, `${reason} (${n} bad pieces)`);
     wire.destroy();
   }
 }

@@ -24,10 +24,27 @@ function piecePipelineLength(wire: any, duration: number, pieceLength: number): 
 /** Which wire sent each block of a piece still being assembled. */
 const senders = new WeakMap<object, any[]>();
 
+/** [start, end) ranges of the piece stream that are pad files (known zeros). */
+export type PadRanges = [number, number][];
+
+function insidePad(pads: PadRanges, start: number, end: number): boolean {
+  let lo = 0;
+  let hi = pads.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [a, b] = pads[mid];
+    if (b <= start) lo = mid + 1;
+    else if (a > start) hi = mid - 1;
+    else return end <= b;
+  }
+  return false;
+}
+
 export function installRequest(
   torrent: any,
   guard: PeerGuard,
   limit: RateLimiter,
+  pads: () => PadRanges,
   onPieceDone?: (index: number) => void,
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
@@ -59,8 +76,12 @@ export function installRequest(
     const chunkOffset = piece.chunkOffset(reservation);
     const chunkLength = isWebSeed ? piece.chunkLengthRemaining(reservation) : piece.chunkLength(reservation);
 
+    // A block wholly inside pad files is zeros by definition (BEP 47): fill it here, nothing goes on the wire.
+    const blockStart = index * self.pieceLength + chunkOffset;
+    const padBlock = !isWebSeed && insidePad(pads(), blockStart, blockStart + chunkLength);
+
     // Per-transfer download limit: hand the block back and look again once the bucket has refilled.
-    if (!limit.tryTake(chunkLength)) {
+    if (!padBlock && !limit.tryTake(chunkLength)) {
       if (isWebSeed) piece.cancelRemaining(reservation);
       else piece.cancel(reservation);
       r[i] = null;
@@ -76,7 +97,7 @@ export function installRequest(
 
     const onUpdateTick = () => queueMicrotask(() => self._update());
 
-    wire.request(index, chunkOffset, chunkLength, function onChunk(err: Error | null, chunk: Uint8Array) {
+    const onChunk = function (err: Error | null, chunk: Uint8Array) {
       if (self.destroyed) return;
       if (!self.ready) return self.once('ready', () => onChunk(err, chunk));
       if (r[i] === wire) r[i] = null;
@@ -91,7 +112,7 @@ export function installRequest(
       let who = senders.get(piece);
       if (!who) senders.set(piece, (who = []));
       const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
-      for (let b = 0; b < blocks; b++) if (!who[reservation + b]) who[reservation + b] = wire;
+      for (let b = 0; b < blocks; b++) if (!who[reservation + b]) who[reservation + b] = padBlock ? null : wire;
 
       if (!piece.set(reservation, chunk, wire)) return onUpdateTick();
 
@@ -120,13 +141,15 @@ export function installRequest(
       } else {
         guard.pieceFailed(
           index,
-          parts.map((data, b) => ({ offset: b * BLOCK_LENGTH, data, wire: who[b] })),
+          parts.map((data, b) => ({ offset: b * BLOCK_LENGTH, data, wire: who[b] })).filter((k) => k.wire),
         );
         self.pieces[index] = new Piece(piece.length);
         self.emit('warning', new Error(`Piece ${index} failed verification`));
         onUpdateTick();
       }
-    });
+    };
+    if (padBlock) queueMicrotask(() => onChunk(null, Buffer.alloc(chunkLength)));
+    else wire.request(index, chunkOffset, chunkLength, onChunk);
     return true;
   };
 }

@@ -75,10 +75,11 @@ export class PieceStore {
     }
   }
 
-  private handle(path: string, write: boolean): Promise<fsp.FileHandle> {
+  /** One handle per file, shared by reads and writes: read-write in a download, read-only in a seed. */
+  private handle(path: string, create: boolean): Promise<fsp.FileHandle> {
     let h = this.handles.get(path);
     if (!h) {
-      h = write ? openForWrite(path) : fsp.open(path, 'r');
+      h = !this.writable ? fsp.open(path, 'r') : create ? openForWrite(path) : fsp.open(path, 'r+');
       this.handles.set(path, h);
       h.catch(() => this.handles.delete(path));
     }

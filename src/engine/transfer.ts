@@ -12,7 +12,7 @@ import { preflight } from './disk.js';
 import { contentRootIn, layoutFor, realFiles } from './layout.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { RateLimiter } from './rate.js';
-import { installRequest } from './request.js';
+import { installRequest, type PadRanges } from './request.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
@@ -58,7 +58,7 @@ export interface TransferHost {
   saveIntervalMs: number;
 }
 
-const SAVE_INTERVAL_MS = 1000;
+const SAVE_INTERVAL_MS = 500;
 
 export class Transfer extends EventEmitter {
   readonly kind: 'seed' | 'download';
@@ -205,15 +205,22 @@ export class Transfer extends EventEmitter {
       deselect: false,
     });
     this.torrent = torrent;
-    installRequest(torrent, this.guard, this.downLimit, (index) => this.onPieceVerified(index));
+    installRequest(
+      torrent,
+      this.guard,
+      this.downLimit,
+      () => this.padRanges(),
+      (index) => this.onPieceVerified(index),
+    );
     this.downloadedBase = 0;
     this.uploadedBase = 0;
 
     // Refuse reconnection from or to a banned peer.
-    const addPeer = torrent.addPeer.bind(torrent);
-    torrent.addPeer = (peer: unknown, source?: string) => {
-      if (typeof peer === 'string' && this.guard.isBanned(peer)) return false;
-      return addPeer(peer, source);
+    // (_addPeer is also where WebTorrent's own reconnect timer re-adds a dropped peer.)
+    const addPeer = torrent._addPeer.bind(torrent);
+    torrent._addPeer = (peer: unknown, type: string, source?: string) => {
+      if (typeof peer === 'string' && this.guard.isBanned(peer)) return null;
+      return addPeer(peer, type, source);
     };
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) wire.destroy();
@@ -237,6 +244,15 @@ export class Transfer extends EventEmitter {
     });
     torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
     torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  private pads?: PadRanges;
+
+  /** Pad files as [start, end) ranges of the piece stream (empty until the metadata is known). */
+  private padRanges(): PadRanges {
+    if (!this.parsed) return [];
+    this.pads ??= this.parsed.files.filter((f) => f.pad && f.length > 0).map((f) => [f.offset, f.offset + f.length]);
+    return this.pads;
   }
 
   /** Called by WebTorrent (through StoreFactory) once the metadata is known. */
