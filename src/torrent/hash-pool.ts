@@ -58,6 +58,8 @@ const RANGE_BYTES = 64 * 1024 * 1024;
 const BATCH_BYTES = 16 * 1024 * 1024;
 /** ...or this many files. */
 const BATCH_FILES = 256;
+/** Idle workers stop after this long; the next job starts fresh ones (about 30 ms each). */
+const IDLE_MS = 30_000;
 /** Piece layers longer than this get their root computed in a worker (keeps the caller's thread free). */
 const INLINE_ROOT_NODES = 2048;
 
@@ -75,6 +77,8 @@ interface Call {
 interface Slot {
   worker: Worker;
   job?: Job;
+  /** Stops an idle worker after IDLE_MS (its read buffers hold 16 MiB; the extension host lives long). */
+  idleTimer?: NodeJS.Timeout;
 }
 
 /** Where the worker lives: dist/hash-worker.js next to a bundle, or the .ts source under tsx (tests). */
@@ -103,10 +107,19 @@ export class HashPool {
 
   private readonly rangeBytes: number;
 
-  /** `size`: worker count (default: the number of cores); `rangeBytes`: split size for big files (tests). */
-  constructor(options: { size?: number; rangeBytes?: number } = {}) {
+  private readonly idleMs: number;
+
+  /** `size`: worker count (default: the number of cores); `rangeBytes`: split size for big files and `idleMs`:
+   *  idle time before a worker stops (both for tests). */
+  constructor(options: { size?: number; rangeBytes?: number; idleMs?: number } = {}) {
     this.size = Math.max(1, options.size ?? os.availableParallelism());
     this.rangeBytes = options.rangeBytes ?? RANGE_BYTES;
+    this.idleMs = options.idleMs ?? IDLE_MS;
+  }
+
+  /** Running workers (idle ones included). */
+  get workers(): number {
+    return this.slots.length;
   }
 
   /** Hashes one file. Rejects with the signal's reason when aborted, or an Error naming the file. */
@@ -246,7 +259,11 @@ export class HashPool {
    *  walks the folder, so worker start-up overlaps the walk. */
   warm(): void {
     if (this.closed) return;
-    while (this.slots.length < this.size) this.spawn().worker.unref();
+    while (this.slots.length < this.size) {
+      const slot = this.spawn();
+      slot.worker.unref();
+      this.idle(slot);
+    }
   }
 
   /** Stops the workers; pending calls reject. */
@@ -256,6 +273,7 @@ export class HashPool {
     for (const job of this.queue.splice(0)) job.call.fail(err);
     await Promise.all(
       this.slots.map(async (s) => {
+        clearTimeout(s.idleTimer);
         s.job?.call.fail(err);
         await s.worker.terminate();
       }),
@@ -330,9 +348,20 @@ export class HashPool {
       if (!slot) return;
       const job = this.queue.shift()!;
       slot.job = job;
+      clearTimeout(slot.idleTimer);
       slot.worker.ref();
       slot.worker.postMessage(job.request);
     }
+  }
+
+  private idle(slot: Slot): void {
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      if (slot.job) return;
+      this.slots = this.slots.filter((s) => s !== slot);
+      void slot.worker.terminate();
+    }, this.idleMs);
+    slot.idleTimer.unref();
   }
 
   private spawn(): Slot {
@@ -347,7 +376,10 @@ export class HashPool {
         worker.unref();
       }
       if (!job.call.aborted) job.resolve(reply);
-      if (reply.type !== 'progress') this.pump();
+      if (reply.type !== 'progress') {
+        this.pump();
+        if (!slot.job) this.idle(slot);
+      }
     });
     worker.on('error', (err) => {
       // A crashed worker: fail its call, drop it, and let the next job start a fresh one.

@@ -114,3 +114,19 @@ test('abort rejects promptly and the pool keeps working', async () => {
     await slow.close();
   }
 });
+
+test('idle workers stop after a while; the next job starts new ones', async () => {
+  const p = path.join(dir, 'idle');
+  await writeFile(p, crypto.randomBytes(50_000));
+  const idle = new HashPool({ size: 2, idleMs: 50 });
+  try {
+    const first = await idle.hashFile(p, 16 * KiB);
+    assert.ok(idle.workers >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(idle.workers, 0);
+    const second = await idle.hashFile(p, 16 * KiB);
+    assert.deepEqual(second.piecesRoot, first.piecesRoot);
+  } finally {
+    await idle.close();
+  }
+});
