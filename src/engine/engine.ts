@@ -40,6 +40,8 @@ export interface EngineOptions {
 }
 
 export interface SeedOptions {
+  /** Known but not running (restored paused transfers). */
+  paused?: boolean;
   /** A .torrent made earlier for this content; `path` is then the folder (or file) it describes. */
   torrent: Uint8Array;
   /** The torrent was just made from these very files: skip hashing them again. */
@@ -49,6 +51,8 @@ export interface SeedOptions {
 }
 
 export interface DownloadOptions {
+  /** Known but not running (restored paused transfers). */
+  paused?: boolean;
   outDir: string;
   peers?: string[];
   trackers?: string[];
@@ -171,7 +175,7 @@ export class Engine extends EventEmitter {
       uploadLimit: opts.uploadLimit,
       completed: true,
     });
-    return this.launch(t);
+    return this.launch(t, opts.paused);
   }
 
   /**
@@ -228,14 +232,14 @@ export class Engine extends EventEmitter {
       downloadLimit: opts.downloadLimit,
       uploadLimit: opts.uploadLimit,
     });
-    return this.launch(t);
+    return this.launch(t, opts.paused);
   }
 
-  private async launch(t: Transfer): Promise<Transfer> {
+  private async launch(t: Transfer, paused = false): Promise<Transfer> {
     this.transfers.set(t.id, t);
     t.on('error', (err) => this.emit('transfer-error', t, err));
     try {
-      await t.start();
+      await t.start({ paused });
     } catch (err) {
       this.transfers.delete(t.id);
       await t.close().catch(() => {});
@@ -255,16 +259,16 @@ export class Engine extends EventEmitter {
       try {
         let t: Transfer;
         if (rec.kind === 'seed' && bytes) {
-          t = await this.seed(rec.contentRoot, { torrent: bytes, uploadLimit: rec.uploadLimit });
+          t = await this.seed(rec.contentRoot, { torrent: bytes, uploadLimit: rec.uploadLimit, paused: rec.paused });
         } else if (rec.kind === 'download' && rec.outDir) {
           t = await this.download(rec.infoHashV1, {
             outDir: rec.outDir,
             peers: rec.peers,
             downloadLimit: rec.downloadLimit,
             uploadLimit: rec.uploadLimit,
+            paused: rec.paused,
           });
         } else continue;
-        if (rec.paused) await t.pause();
         out.push(t);
       } catch (err) {
         this.log.warn(`could not restore ${rec.name}: ${(err as Error).message}`);

@@ -85,6 +85,8 @@ export class Transfer extends EventEmitter {
   private downloadedBase = 0;
   private uploadedBase = 0;
   doneInfo?: DoneInfo;
+  /** Verified pieces while no WebTorrent torrent runs (paused, restored). */
+  private knownBits?: Uint8Array;
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
 
@@ -144,7 +146,7 @@ export class Transfer extends EventEmitter {
   }
 
   /** Starts (or restarts after a pause) the WebTorrent side, from the resume record when there is one. */
-  async start(): Promise<void> {
+  async start(opts: { paused?: boolean } = {}): Promise<void> {
     if (this.torrent) return;
     this.status = this.parsed ? 'checking' : 'metadata';
     this.error = undefined;
@@ -156,6 +158,7 @@ export class Transfer extends EventEmitter {
       const res = await resumeBitfield(parsed, this.contentRoot, record, store);
       store.close();
       bitfield = res.bitfield;
+      this.knownBits = bitfield;
       const have = countBits(bitfield, parsed.pieceCount);
       this.host.log.info(
         `${parsed.name}: ${have}/${parsed.pieceCount} pieces (${res.trusted} trusted from state, ${res.valid}/${res.rechecked} re-checked)`,
@@ -168,6 +171,10 @@ export class Transfer extends EventEmitter {
       if (this.kind === 'download' && have < parsed.pieceCount && this.outDir) {
         await preflight(this.outDir, this.contentRoot, parsed);
       }
+    }
+    if (opts.paused) {
+      this.status = 'paused';
+      return;
     }
     this.addToClient(bitfield);
     this.statsTimer = setInterval(() => this.emit('stats', this.stats()), this.host.statsIntervalMs);
@@ -357,9 +364,14 @@ export class Transfer extends EventEmitter {
     if (parsed) {
       const last = parsed.files.reduce((m, f) => Math.max(m, f.offset + f.length), 0);
       totalBytes = last;
-      if (t?.bitfield) {
+      const has: ((i: number) => boolean) | undefined = t?.bitfield
+        ? (i) => t.bitfield.get(i)
+        : this.knownBits
+          ? (i) => bitGet(this.knownBits!, i)
+          : undefined;
+      if (has) {
         for (let i = 0; i < parsed.pieceCount; i++) {
-          if (t.bitfield.get(i)) verifiedBytes += Math.min(parsed.pieceLength, last - i * parsed.pieceLength);
+          if (has(i)) verifiedBytes += Math.min(parsed.pieceLength, last - i * parsed.pieceLength);
         }
       } else if (this.completed) verifiedBytes = totalBytes;
     }
@@ -409,10 +421,8 @@ export class Transfer extends EventEmitter {
     this.saving = this.saving.then(async () => {
       this.dirty = false;
       const rec = this.record();
-      if (this.torrent?.bitfield && this.parsed) {
-        const n = this.parsed.pieceCount;
-        const bits = new Uint8Array(Math.ceil(n / 8));
-        for (let i = 0; i < n; i++) if (this.torrent.bitfield.get(i)) bits[i >> 3] |= 0x80 >> (i & 7);
+      const bits = this.torrent?.bitfield ? this.snapshotBits() : this.knownBits;
+      if (bits && this.parsed) {
         rec.bitfield = Buffer.from(bits).toString('base64');
         rec.files = await markFiles(this.contentRoot!, this.parsed);
       } else {
@@ -468,9 +478,8 @@ export class Transfer extends EventEmitter {
   /** Stops transferring but keeps everything; resume() continues from the verified pieces. */
   async pause(): Promise<void> {
     if (this.status === 'paused') return;
-    await this.stopTorrent();
     this.status = 'paused';
-    await this.save();
+    await this.stopTorrent();
   }
 
   async resume(): Promise<void> {
@@ -491,7 +500,6 @@ export class Transfer extends EventEmitter {
 
   /** Final stop at engine shutdown: save, then release the torrent. */
   async close(): Promise<void> {
-    if (this.torrent) await this.save();
     await this.stopTorrent();
   }
 
@@ -500,7 +508,8 @@ export class Transfer extends EventEmitter {
     clearInterval(this.saveTimer);
     const t = this.torrent;
     if (!t) return;
-    if (this.dirty) await this.save();
+    // Detach first: pieces that land from now on are not counted, then remember and save what was verified.
+    if (t.bitfield && this.parsed) this.knownBits = this.snapshotBits();
     this.downloadedBase += t.received ?? 0;
     this.uploadedBase += t.uploaded ?? 0;
     this.torrent = null;
@@ -509,6 +518,15 @@ export class Transfer extends EventEmitter {
       if (t.destroyed) return resolve();
       t.destroy({ destroyStore: false }, () => resolve());
     });
+    await this.save();
+  }
+
+  /** The running torrent's verified pieces as a BEP 3 bitfield. */
+  private snapshotBits(): Uint8Array {
+    const n = this.parsed!.pieceCount;
+    const bits = new Uint8Array(Math.ceil(n / 8));
+    for (let i = 0; i < n; i++) if (this.torrent.bitfield.get(i)) bits[i >> 3] |= 0x80 >> (i & 7);
+    return bits;
   }
 
   setLimits(limits: { downloadLimit?: number; uploadLimit?: number }): void {
@@ -544,5 +562,3 @@ async function removeEmptyDirs(root: string, outDir: string): Promise<void> {
   }
   await prune(root);
 }
-
-export { bitGet };

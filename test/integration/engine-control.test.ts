@@ -1,0 +1,105 @@
+// The engine's controls, in process, two engines on loopback: stats events, pause and resume, persistence of
+// transfers across a restart of the engine (state directory), cancel keeping or removing partial files, and the
+// seeded folder staying untouched throughout.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine } from '../../src/engine/engine.js';
+import type { Transfer, TransferStats } from '../../src/engine/transfer.js';
+import { createTorrent } from '../../src/torrent/create.js';
+import { MODEL_FILES, makeFolder, snapshot } from './engine-helpers.js';
+
+let tmp: string;
+let model: string;
+let torrent: Uint8Array;
+let seeder: Engine;
+const engines: Engine[] = [];
+
+function engine(home: string): Engine {
+  const e = new Engine({ home: path.join(tmp, home), dht: false, lsd: false, statsIntervalMs: 200 });
+  engines.push(e);
+  return e;
+}
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-engine-control-'));
+  model = path.join(tmp, 'src', 'tiny-model');
+  await makeFolder(model, MODEL_FILES);
+  torrent = (await createTorrent(model, { pieceLength: 16 * 1024 })).torrentBytes;
+  seeder = engine('seed');
+  await seeder.start();
+  await (await seeder.seed(model, { torrent, trusted: true })).whenReady();
+});
+
+after(async () => {
+  for (const e of engines) await e.stop().catch(() => {});
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function until(t: Transfer, pred: (s: TransferStats) => boolean): Promise<TransferStats> {
+  return new Promise((resolve) => {
+    const on = (s: TransferStats) => {
+      if (pred(s)) {
+        t.off('stats', on);
+        resolve(s);
+      }
+    };
+    t.on('stats', on);
+  });
+}
+
+test('stats, pause, engine restart from the state directory, resume to a verified finish', async () => {
+  const out = path.join(tmp, 'out-1');
+  let e = engine('get-1');
+  await e.start();
+  const peer = `127.0.0.1:${seeder.port}`;
+  let t = await e.download(torrent, { outDir: out, peers: [peer], downloadLimit: 400 * 1024 });
+  const s = await until(t, (x) => x.progress > 0.2);
+  for (const key of ['progress', 'downloadRate', 'uploadRate', 'peers', 'seeds', 'eta', 'verifiedBytes'] as const) {
+    assert.ok(key in s, `stats carry ${key}`);
+  }
+  assert.ok(s.peers >= 1 && s.seeds >= 1, JSON.stringify(s));
+
+  await t.pause();
+  assert.equal(t.status, 'paused');
+  const pausedAt = t.stats().verifiedBytes;
+  assert.ok(pausedAt > 0);
+
+  // The process "restarts": a new engine on the same state directory finds the paused download.
+  await e.stop();
+  e = engine('get-1');
+  await e.start();
+  const restored = await e.restore();
+  assert.equal(restored.length, 1);
+  t = restored[0];
+  assert.equal(t.status, 'paused');
+  assert.equal(t.torrent, null, 'nothing runs while paused');
+  assert.equal(t.stats().verifiedBytes, pausedAt, 'the verified pieces were remembered');
+
+  await t.resume();
+  t.setLimits({ downloadLimit: -1 });
+  const done = await t.whenDone();
+  assert.equal(done.verified, true);
+  assert.ok(t.stats().downloaded < t.stats().totalBytes, 'resumed from the verified pieces');
+  assert.deepEqual(await snapshot(done.path), await snapshot(model));
+});
+
+test('cancel keeps partial files unless asked to remove them; the seed folder is never touched', async () => {
+  const before = await snapshot(model);
+  const e = engine('get-2');
+  await e.start();
+  const peer = `127.0.0.1:${seeder.port}`;
+  for (const removeFiles of [false, true]) {
+    const out = path.join(tmp, `out-cancel-${removeFiles}`);
+    const t = await e.download(torrent, { outDir: out, peers: [peer], downloadLimit: 300 * 1024 });
+    await until(t, (x) => x.progress > 0.1);
+    await e.remove(t.id, { removeFiles });
+    assert.equal(await e.state.load(t.id), undefined, 'the state record is gone');
+    const left = await readdir(out);
+    if (removeFiles) assert.deepEqual(left, [], 'partial files and folders removed');
+    else assert.ok((await stat(path.join(out, 'tiny-model'))).isDirectory(), 'partial files kept');
+  }
+  assert.deepEqual(await snapshot(model), before);
+});

@@ -1,0 +1,119 @@
+// The chunk store under the engine: pieces map onto the real files, pad files are zeros from memory and never
+// touch the disk, a seed's folder is never written, and every path is sanitised again when the layout is built.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { layoutFor, contentRootIn } from '../../../src/engine/layout.js';
+import { PieceStore } from '../../../src/engine/store.js';
+import { createTorrent } from '../../../src/torrent/create.js';
+import { parseTorrent } from '../../../src/torrent/parse.js';
+import { TorrentError, type ParsedTorrent } from '../../../src/torrent/types.js';
+
+const PIECE = 16 * 1024;
+let tmp: string;
+let src: string;
+let parsed: ParsedTorrent;
+const files: Record<string, Buffer> = {
+  'a.bin': crypto.randomBytes(PIECE + 100),
+  'b/c.bin': crypto.randomBytes(3 * PIECE),
+  'd.txt': Buffer.from('tail'),
+};
+
+/** The v1 piece stream built by hand: each file padded with zeros to a piece boundary. */
+function stream(): Buffer {
+  const parts: Buffer[] = [];
+  for (const f of parsed.files) {
+    if (f.pad) parts.push(Buffer.alloc(f.length));
+    else parts.push(files[f.path.join('/')]);
+  }
+  return Buffer.concat(parts);
+}
+
+function get(store: PieceStore, index: number, opts?: { offset: number; length: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    store.get(index, opts ?? null, (err, buf) => (err ? reject(err) : resolve(buf!))),
+  );
+}
+
+function put(store: PieceStore, index: number, buf: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => store.put(index, buf, (err) => (err ? reject(err) : resolve())));
+}
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-store-'));
+  src = path.join(tmp, 'model');
+  for (const [rel, data] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(src, rel)), { recursive: true });
+    await writeFile(path.join(src, rel), data);
+  }
+  const made = await createTorrent(src, { pieceLength: PIECE });
+  parsed = parseTorrent(made.torrentBytes);
+  assert.ok(
+    parsed.files.some((f) => f.pad),
+    'the fixture has pad files',
+  );
+});
+
+after(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test('reads every piece from the real files with zeros for pad files', async () => {
+  const store = new PieceStore(layoutFor(src, parsed), { writable: false });
+  const all = stream();
+  for (let i = 0; i < parsed.pieceCount; i++) {
+    const want = all.subarray(i * PIECE, Math.min(all.length, (i + 1) * PIECE));
+    assert.ok((await get(store, i)).equals(want), `piece ${i}`);
+    const sha1 = crypto.createHash('sha1').update(want).digest();
+    assert.ok(sha1.equals(parsed.pieces!.subarray(i * 20, i * 20 + 20)), `piece ${i} hash`);
+  }
+  // A block read (as served to a peer) straddling the end of a file and its pad.
+  const block = await get(store, 1, { offset: 0, length: 200 });
+  assert.ok(block.equals(all.subarray(PIECE, PIECE + 200)));
+  store.close();
+});
+
+test('a seed store refuses to write and leaves the folder as it was', async () => {
+  const store = new PieceStore(layoutFor(src, parsed), { writable: false });
+  await assert.rejects(put(store, 0, Buffer.alloc(PIECE)), /refusing to write/);
+  store.close();
+  assert.deepEqual((await readdir(src)).sort(), ['a.bin', 'b', 'd.txt']);
+  assert.ok((await readFile(path.join(src, 'a.bin'))).equals(files['a.bin']));
+});
+
+test('a download store writes real files only: no pad file, no .pad folder', async () => {
+  const out = path.join(tmp, 'out');
+  const root = contentRootIn(out, parsed);
+  const store = new PieceStore(layoutFor(root, parsed), { writable: true });
+  const all = stream();
+  // Out of order, as a swarm delivers them.
+  const order = [...Array(parsed.pieceCount).keys()].reverse();
+  for (const i of order) await put(store, i, all.subarray(i * PIECE, Math.min(all.length, (i + 1) * PIECE)));
+  await new Promise<void>((r) => store.close(() => r()));
+  for (const [rel, data] of Object.entries(files)) assert.ok((await readFile(path.join(root, rel))).equals(data), rel);
+  assert.deepEqual((await readdir(root)).sort(), ['a.bin', 'b', 'd.txt']);
+});
+
+test('a path that escapes the folder is refused when the layout is built', () => {
+  const evil: ParsedTorrent = {
+    ...parsed,
+    files: [{ path: ['..', 'escape.bin'], length: 10, offset: 0, pad: false }],
+  };
+  assert.throws(() => layoutFor(path.join(tmp, 'out2', 'model'), evil), TorrentError);
+  assert.throws(() => contentRootIn(tmp, { ...parsed, name: '..' }), TorrentError);
+});
+
+test('a write that fails the disk-space preflight writes nothing', async () => {
+  const out = path.join(tmp, 'out3');
+  const root = contentRootIn(out, parsed);
+  const store = new PieceStore(layoutFor(root, parsed), {
+    writable: true,
+    beforeWrite: () => Promise.reject(new Error('not enough disk space')),
+  });
+  await assert.rejects(put(store, 0, stream().subarray(0, PIECE)), /not enough disk space/);
+  store.close();
+  await assert.rejects(readdir(root), { code: 'ENOENT' });
+});
