@@ -4,7 +4,8 @@
 // tokenizer of a few MiB and small json files, about 1.9 GiB. Both tools run as fresh processes with the same
 // piece length (our automatic choice for this size), interleaved, for ROUNDS rounds, after one warm-up read
 // so both read from the page cache. Each round also checks that both produce the same infohashes.
-// Knobs: BENCH_SHARD_MIB (default 480), BENCH_ROUNDS (default 3).
+// Knobs: BENCH_SHARD_MIB (default 480), BENCH_ROUNDS (default 3), BENCH_COLD=1 (evict the folder from the page
+// cache before every run with posix_fadvise(DONTNEED), so both tools read from disk).
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -16,6 +17,7 @@ const MiB = 1024 * 1024;
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 480);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PYTHON = '/usr/bin/python3';
+const COLD = process.env.BENCH_COLD === '1';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(root, 'dist', 'cli.js');
 
@@ -59,6 +61,18 @@ function folderSize(dir) {
   let n = 0;
   for (const name of fs.readdirSync(dir)) n += fs.statSync(path.join(dir, name)).size;
   return n;
+}
+
+// Drops the folder's pages from the page cache (only these files: nothing else on the machine is affected).
+function evict(dir) {
+  const script = `import os, sys
+for name in os.listdir(sys.argv[1]):
+    fd = os.open(os.path.join(sys.argv[1], name), os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)`;
+  const r = spawnSync(PYTHON, ['-c', script, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`evicting the page cache failed: ${r.stderr}`);
 }
 
 function warm(dir) {
@@ -122,14 +136,19 @@ function main() {
     `folder: ${model}\nsize: ${(size / MiB).toFixed(0)} MiB in ${fs.readdirSync(model).length} files, piece length ${pieceLength / 1024} KiB, ` +
       `${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(2)}`,
   );
-  console.log('warming the page cache...');
-  warm(model);
+  if (COLD) {
+    console.log('cold runs: the folder is evicted from the page cache before every run');
+  } else {
+    console.log('warming the page cache...');
+    warm(model);
+  }
 
   const ours = [];
   const theirs = [];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const outOurs = path.join(outDir, `ours-${round}.torrent`);
+      if (COLD) evict(model);
       const a = timed(process.execPath, [
         CLI,
         'create',
@@ -141,6 +160,7 @@ function main() {
         '--json',
       ]);
       const outLt = path.join(outDir, `lt-${round}.torrent`);
+      if (COLD) evict(model);
       const b = timed(PYTHON, ['-c', LT_SCRIPT, model, String(pieceLength), outLt]);
       const o = JSON.parse(a.stdout);
       const [v1, v2] = b.stdout.trim().split(' ');
@@ -169,7 +189,9 @@ function main() {
       `\nratio (libtorrent time / silmaril time, >1 means silmaril is faster): median of rounds ${median(ratios).toFixed(2)}x, ` +
       `best vs best ${(best(theirs) / best(ours)).toFixed(2)}x`,
   );
-  console.log(`(wall clock of fresh processes, warm page cache, load average now ${os.loadavg()[0].toFixed(2)})`);
+  console.log(
+    `(wall clock of fresh processes, ${COLD ? 'cold' : 'warm'} page cache, load average now ${os.loadavg()[0].toFixed(2)})`,
+  );
 }
 
 main();
