@@ -2,7 +2,7 @@
 // bencoded `failure reason`, as clients expect. Kept lean: one pass over the query, map lookups, one buffer out.
 import type { ServerResponse } from 'node:http';
 import bencode from 'bencode';
-import { encodeAnnounceReply } from './announce-reply.js';
+import { encodeAnnounceReply, type AnnounceFigures } from './announce-reply.js';
 import type { TrackerCore } from './core.js';
 import { decodeBytes, decodeUint, forEachParam } from './query.js';
 import { EVENT_COMPLETED, EVENT_NONE, EVENT_STARTED, EVENT_STOPPED, type Peer, type Swarm } from './swarm.js';
@@ -143,41 +143,50 @@ export function handleAnnounce(core: TrackerCore, res: ServerResponse, url: stri
   let want = pNumwant < 0 ? cfg.maxPeers : Math.min(pNumwant, cfg.maxPeers);
   if (pEvent === EVENT_STOPPED) want = 0;
   // A seeder has no use for other seeders, but listing them is harmless and keeps the reply simple.
-  const peers4 = swarm.pick(false, self, want);
-  const peers6 = swarm.pick(true, self, want - peers4.length);
-  const figures = {
+  if (pCompact) {
+    const peers4 = swarm.compact(false, self, want);
+    const peers6 = swarm.compact(true, self, want - peers4.length / 6);
+    return sendBencoded(res, encodeAnnounceReply(figuresOf(swarm, cfg), peers4, peers6));
+  }
+  const listed = swarm.pick(false, self, want);
+  listed.push(...swarm.pick(true, self, want - listed.length));
+  const f = figuresOf(swarm, cfg);
+  sendBencoded(
+    res,
+    Buffer.from(
+      bencode.encode({
+        complete: f.complete,
+        downloaded: f.downloaded,
+        incomplete: f.incomplete,
+        interval: f.interval,
+        'min interval': f.minInterval,
+        peers: listed.map((p) => dictPeer(swarm, p)),
+      }),
+    ),
+  );
+}
+
+function figuresOf(swarm: Swarm, cfg: { interval: number; minInterval: number }): AnnounceFigures {
+  return {
     complete: swarm.seeders,
     downloaded: swarm.downloaded,
     incomplete: swarm.leechers,
     interval: cfg.interval,
     minInterval: cfg.minInterval,
   };
-  if (pCompact) return sendBencoded(res, encodeAnnounceReply(figures, peers4, peers6));
-  sendBencoded(
-    res,
-    Buffer.from(
-      bencode.encode({
-        complete: figures.complete,
-        downloaded: figures.downloaded,
-        incomplete: figures.incomplete,
-        interval: figures.interval,
-        'min interval': figures.minInterval,
-        peers: [...peers4, ...peers6].map(dictPeer),
-      }),
-    ),
-  );
 }
 
-function dictPeer(p: Peer): { ip: string; 'peer id': Buffer; port: number } {
+function dictPeer(swarm: Swarm, p: Peer): { ip: string; 'peer id': Buffer; port: number } {
+  const a = swarm.address(p);
   const ipLen = p.v6 ? 16 : 4;
   let ip: string;
-  if (!p.v6) ip = `${p.addr[0]}.${p.addr[1]}.${p.addr[2]}.${p.addr[3]}`;
+  if (!p.v6) ip = `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
   else {
     const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(p.addr.readUInt16BE(i).toString(16));
+    for (let i = 0; i < 16; i += 2) groups.push(a.readUInt16BE(i).toString(16));
     ip = groups.join(':');
   }
-  return { ip, 'peer id': Buffer.from(p.peerId, 'latin1'), port: p.addr.readUInt16BE(ipLen) };
+  return { ip, 'peer id': Buffer.from(p.peerId, 'latin1'), port: a.readUInt16BE(ipLen) };
 }
 
 /** Most hashes one scrape may ask about. */

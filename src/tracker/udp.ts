@@ -175,15 +175,14 @@ export class UdpTracker {
     const numwant = msg.readInt32BE(92);
     const want = event === EVENT_STOPPED ? 0 : numwant < 0 ? cfg.maxPeers : Math.min(numwant, cfg.maxPeers);
     // BEP 15: the address family of the reply's peers is the one the request came over.
-    const peers = swarm.pick(v6, self, want);
-    const size = v6 ? 18 : 6;
-    const out = Buffer.allocUnsafe(20 + peers.length * size);
+    const peers = swarm.compact(v6, self, want);
+    const out = Buffer.allocUnsafe(20 + peers.length);
     out.writeUInt32BE(ACTION_ANNOUNCE, 0);
     out.writeUInt32BE(tid, 4);
     out.writeUInt32BE(cfg.interval, 8);
     out.writeUInt32BE(swarm.leechers, 12);
     out.writeUInt32BE(swarm.seeders, 16);
-    for (let i = 0; i < peers.length; i++) peers[i]!.addr.copy(out, 20 + i * size);
+    peers.copy(out, 20);
     this.send(out, rinfo);
   }
 

@@ -69,6 +69,16 @@ describe('swarm', () => {
     assert.equal(s.pick(true, me, 100).length, 0);
     const compact = s.compact(false, undefined, 5);
     assert.equal(compact.length, 30);
+    for (let round = 0; round < 50; round++) {
+      const c = s.compact(false, me, 10);
+      const ports = new Set<number>();
+      for (let i = 0; i < c.length; i += 6) ports.add(c.readUInt16BE(i + 4));
+      assert.equal(ports.size, 10, 'distinct peers');
+      assert.ok(!ports.has(1007), 'never the requester');
+      for (const p of ports) assert.ok(p >= 1000 && p < 1030);
+    }
+    const all = s.compact(false, me, 100);
+    assert.equal(all.length, 29 * 6);
   });
 
   it('removal keeps the family list consistent', () => {
@@ -77,6 +87,8 @@ describe('swarm', () => {
     s.expire(2.5); // drops p0, p1, p2
     assert.deepEqual(s.v4.map((p) => p.key).sort(), ['p3', 'p4']);
     s.v4.forEach((p, i) => assert.equal(p.index, i));
+    // Each peer's compact address moved with it.
+    for (const p of s.v4) assert.equal(s.address(p).readUInt16BE(4), Number(p.key.slice(1)) + 1);
   });
 });
 
