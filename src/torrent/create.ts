@@ -200,8 +200,11 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
     [key('piece length'), enc(pieceLength)],
     [key('pieces'), enc(piecesBytes)],
   ];
-  if (walked.singleFile) info.push([key('length'), enc(length)]);
-  else info.push([key('files'), enc(v1Files)]);
+  if (walked.singleFile) {
+    info.push([key('length'), enc(length)]);
+    // libtorrent repeats a single file's attributes at the top of info (BEP 47 allows `attr` there).
+    if (files[0].executable) info.push([key('attr'), enc('x')]);
+  } else info.push([key('files'), enc(v1Files)]);
   if (options.private) info.push([key('private'), enc(1)]);
   if (options.source) info.push([key('source'), enc(options.source)]);
   const infoBytes = dict(info);

@@ -73,11 +73,15 @@ export async function walk(rootPath: string, options: WalkOptions = {}): Promise
   } catch (err) {
     throw new TorrentError(`cannot read ${rootPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (st.isSymbolicLink()) st = await stat(root).catch(() => st!);
+  // The root itself may be a link (to a file or a folder): it is what the user named, so it is followed.
+  const own = st;
+  if (st.isSymbolicLink()) st = await stat(root).catch(() => own);
   if (st.isFile()) {
+    // As libtorrent: `attr x` from the permission bits of the path given (a link's own bits, if it is one).
+    const executable = (own.mode & 0o100) !== 0;
     return {
       singleFile: true,
-      files: [{ path: [path.basename(root)], absPath: root, length: st.size, executable: (st.mode & 0o100) !== 0 }],
+      files: [{ path: [path.basename(root)], absPath: root, length: st.size, executable }],
       skipped: [],
     };
   }

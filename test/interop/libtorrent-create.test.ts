@@ -133,12 +133,18 @@ before(async () => {
     corpus[`random-${t}`] = tree;
   }
 
-  // Single-file torrents.
+  // Single-file torrents; an executable one (libtorrent puts its `attr x` in info too) and one named by a link.
   for (const n of [1, 16 * KiB, 70_000, MiB + 5]) {
     const f = path.join(root, 'single', `one-${n}.bin`);
     await put(f, n);
     corpus[`single-${n}`] = f;
   }
+  const exe = path.join(root, 'single', 'tool.sh');
+  await put(exe, 5_000);
+  await chmod(exe, 0o755);
+  corpus['single-executable'] = exe;
+  await symlink('one-70000.bin', path.join(root, 'single', 'link.bin'));
+  corpus['single-link'] = path.join(root, 'single', 'link.bin');
 });
 
 after(async () => {

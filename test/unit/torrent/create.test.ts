@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import bencode from 'bencode';
@@ -167,6 +167,14 @@ test('single-file torrent: `length`, no pad file, last piece hashed unpadded', a
   assert.deepEqual(pieces.subarray(40), sha1(data.subarray(32 * KiB)));
   assert.equal(t.singleFile, true);
   assert.deepEqual(t.files, [{ path: ['weights.bin'], length: 40_000 }]);
+
+  // An executable single file: `attr x` in its file-tree entry and, as libtorrent writes it, at the top of info.
+  const exe = path.join(dir, 'single-exe', 'run.sh');
+  await put(exe, 100);
+  await chmod(exe, 0o755);
+  const e = bencode.decode((await createTorrent(exe)).infoBytes);
+  assert.equal(str(e.attr), 'x');
+  assert.equal(str(e['file tree']['run.sh'][''].attr), 'x');
 
   // A folder of one file is a folder torrent, but like libtorrent without a pad file: same unpadded last piece.
   const folder = await createTorrent(path.dirname(f), { pieceLength: 16 * KiB });
