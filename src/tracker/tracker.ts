@@ -2,7 +2,7 @@
 // number, swarms in memory, registry in a sql.js file. Used by `silmaril tracker` and by the editor.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../log.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { ClientIpResolver, ipBytes, isLoopbackHost, normalizeIp } from './client-ip.js';
@@ -217,7 +217,14 @@ export class Tracker {
   }
 
   private bindUdp(host: string, port: number): Promise<UdpSocket> {
-    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: 4 << 20 });
+    const socket = createSocket({
+      type: host.includes(':') ? 'udp6' : 'udp4',
+      recvBufferSize: 4 << 20,
+      // Replies go to the address a packet came from, always an IP literal: skip dns.lookup (and the
+      // process.nextTick it costs per packet).
+      lookup: ((address: string, family: unknown, cb: (err: null, address: string, family: number) => void) =>
+        cb(null, address, isIP(address))) as never,
+    });
     return new Promise((resolve, reject) => {
       socket.once('error', (err) => {
         socket.close();
