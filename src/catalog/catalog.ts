@@ -5,6 +5,7 @@ import { encodeCatalog } from './catalog-file.js';
 import { normaliseFields, signEntry, type CatalogEntry, type EntryFields } from './entry.js';
 import type { Identity } from './identity.js';
 import { EntryIndex, totalDropped, type MergeResult } from './merge.js';
+import { sharedVerifyPool } from './verify-pool.js';
 import { CatalogStore, type SearchQuery, type StoredEntry } from './store.js';
 import { silentLogger, type Logger } from '../log.js';
 
@@ -38,8 +39,19 @@ export class Catalog {
 
   /** Merges signed records from a source and records the source's state. */
   ingest(records: Iterable<Uint8Array>, source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
-    const result: MergeResult = this.index.merge(records);
-    if (result.changed.length) this.store.upsert(result.changed, source.id);
+    return this.record(this.index.merge(records), source);
+  }
+
+  /** ingest() for big catalogs: signatures are checked on worker threads. */
+  async ingestAsync(
+    records: Iterable<Uint8Array>,
+    source: { id: string; kind: string; pointerSeq?: number; infohash?: string },
+  ) {
+    return this.record(await this.index.mergeAsync(records, (jobs) => sharedVerifyPool().verify(jobs)), source);
+  }
+
+  private record(result: MergeResult, source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
+    if (result.changed.length) this.store.upsert(result.changed, source.id, { fresh: result.added });
     const dropped = totalDropped(result.stats);
     this.store.recordSource({
       id: source.id,

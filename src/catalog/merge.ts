@@ -2,14 +2,16 @@
 // Forged, malformed and oversized records are dropped and counted; nothing known is ever removed by a merge, so a
 // source that went quiet, shrank, or points at an empty catalog cannot make us forget anything.
 import {
-  checkSignature,
   decodeBody,
   entryKey,
   EntryError,
   splitRecord,
   type CatalogEntry,
   type DropReason,
+  type EntryFields,
 } from './entry.js';
+import { verifySignature } from './ed25519.js';
+import type { VerifyJob } from './verify-pool.js';
 
 export interface MergeStats {
   /** Records looked at. */
@@ -25,20 +27,15 @@ export interface MergeStats {
 }
 
 export function emptyStats(): MergeStats {
-  return {
-    seen: 0,
-    added: 0,
-    updated: 0,
-    unchanged: 0,
-    stale: 0,
-    dropped: { malformed: 0, oversized: 0, signature: 0 },
-  };
+  return { seen: 0, added: 0, updated: 0, unchanged: 0, stale: 0, dropped: { malformed: 0, oversized: 0, signature: 0 } };
 }
 
 export interface MergeResult {
   stats: MergeStats;
-  /** Entries that are new or replaced an older one: what a store must write. */
+  /** Entries that are new or replaced an older one (the final state per key): what a store must write. */
   changed: CatalogEntry[];
+  /** Keys of `changed` that the index did not hold before this merge. */
+  added: Set<string>;
 }
 
 /** Does `a` beat `b` for the same key? Higher seq; on a tie the larger record bytes, so every node picks the same. */
@@ -47,9 +44,21 @@ export function wins(a: { seq: number; record: Uint8Array }, b: { seq: number; r
   return Buffer.compare(Buffer.from(a.record), Buffer.from(b.record)) > 0;
 }
 
+interface Candidate {
+  key: string;
+  f: EntryFields;
+  body: Uint8Array;
+  sig: Uint8Array;
+  record: Uint8Array;
+}
+
+const sigKey = (sig: Uint8Array) => Buffer.from(sig.buffer, sig.byteOffset, sig.length).toString('latin1');
+
 /** The in-memory set of winning entries, one per (publisher, name). */
 export class EntryIndex {
   readonly entries = new Map<string, CatalogEntry>();
+  /** Signature -> key of the entry holding it: a record we already hold is recognised without parsing it. */
+  private readonly bySig = new Map<string, string>();
 
   get size(): number {
     return this.entries.size;
@@ -59,49 +68,102 @@ export class EntryIndex {
     return this.entries.get(entryKey({ publisher, name }));
   }
 
+  private put(key: string, e: CatalogEntry): void {
+    const old = this.entries.get(key);
+    if (old) this.bySig.delete(sigKey(splitRecord(old.record).sig));
+    this.entries.set(key, e);
+    this.bySig.set(sigKey(splitRecord(e.record).sig), key);
+  }
+
   /** Adds already-verified entries (e.g. loaded from our own store). */
   load(entries: Iterable<CatalogEntry>): void {
     for (const e of entries) {
       const key = entryKey(e);
       const known = this.entries.get(key);
-      if (!known || wins(e, known)) this.entries.set(key, e);
+      if (!known || wins(e, known)) this.put(key, e);
     }
   }
 
-  /**
-   * Merges signed records from any source. A signature is checked only when the record would win (a replay of an
-   * older seq is ignored without the cost of a verify); every record that would change anything is verified.
-   */
-  merge(records: Iterable<Uint8Array>): MergeResult {
-    const stats = emptyStats();
-    const changed: CatalogEntry[] = [];
+  /** Phase 1: parse, and sort out what is unchanged, stale or broken without verifying anything. */
+  private screen(records: Iterable<Uint8Array>, stats: MergeStats): Candidate[] {
+    const candidates: Candidate[] = [];
     for (const record of records) {
       stats.seen++;
       try {
         const { body, sig } = splitRecord(record);
+        const heldKey = this.bySig.get(sigKey(sig));
+        if (heldKey !== undefined) {
+          const held = this.entries.get(heldKey)!;
+          if (Buffer.compare(Buffer.from(held.record), Buffer.from(record)) === 0) {
+            stats.unchanged++;
+            continue;
+          }
+        }
         const f = decodeBody(body);
         const key = entryKey(f);
         const known = this.entries.get(key);
-        if (known && Buffer.compare(Buffer.from(known.record), Buffer.from(record)) === 0) {
-          stats.unchanged++;
-          continue;
-        }
+        // A replay of an older seq is ignored without the cost of a verify.
         if (known && !wins({ seq: f.seq, record }, known)) {
           stats.stale++;
           continue;
         }
-        checkSignature(f, body, sig);
-        const entry: CatalogEntry = { ...f, record };
-        this.entries.set(key, entry);
-        changed.push(entry);
-        if (known) stats.updated++;
-        else stats.added++;
+        candidates.push({ key, f, body, sig, record });
       } catch (err) {
         if (err instanceof EntryError) stats.dropped[err.reason]++;
         else stats.dropped.malformed++;
       }
     }
-    return { stats, changed };
+    return candidates;
+  }
+
+  /** Phase 3: apply verified candidates in order, exactly as if they had been merged one by one. */
+  private apply(candidates: Candidate[], ok: boolean[], stats: MergeStats): MergeResult {
+    const changed = new Map<string, CatalogEntry>();
+    const added = new Set<string>();
+    candidates.forEach((c, i) => {
+      if (!ok[i]) {
+        stats.dropped.signature++;
+        return;
+      }
+      const known = this.entries.get(c.key);
+      if (known && !wins({ seq: c.f.seq, record: c.record }, known)) {
+        stats.stale++;
+        return;
+      }
+      const entry: CatalogEntry = { ...c.f, record: c.record };
+      if (known) stats.updated++;
+      else {
+        stats.added++;
+        added.add(c.key);
+      }
+      this.put(c.key, entry);
+      changed.set(c.key, entry);
+    });
+    return { stats, changed: [...changed.values()], added };
+  }
+
+  /**
+   * Merges signed records from any source. Every record that would change anything is verified; a signature is
+   * checked only when the record would win.
+   */
+  merge(records: Iterable<Uint8Array>): MergeResult {
+    const stats = emptyStats();
+    const candidates = this.screen(records, stats);
+    const ok = candidates.map((c) => verifySignature(c.body, c.sig, Buffer.from(c.f.publisher, 'hex')));
+    return this.apply(candidates, ok, stats);
+  }
+
+  /** The same, with the signatures checked by `verifyMany` (a worker pool for big catalogs). */
+  async mergeAsync(
+    records: Iterable<Uint8Array>,
+    verifyMany: (jobs: VerifyJob[]) => Promise<boolean[]>,
+  ): Promise<MergeResult> {
+    const stats = emptyStats();
+    const candidates = this.screen(records, stats);
+    const ok = await verifyMany(
+      candidates.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') })),
+    );
+    return this.apply(candidates, ok, stats);
   }
 
   /** Every entry (tombstones included) sorted by key: the content of a catalog file. */

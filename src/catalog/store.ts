@@ -43,6 +43,14 @@ export interface ListedEntry {
   webSeeds: string[];
 }
 
+export interface SearchResult {
+  entries: ListedEntry[];
+  /** Matches, counted up to COUNT_CAP. */
+  total: number;
+  /** False when there are more than COUNT_CAP matches. */
+  totalExact: boolean;
+}
+
 export type SortKey = 'name' | 'size' | 'date' | 'seeders';
 
 export interface SearchQuery {
@@ -85,6 +93,8 @@ CREATE TABLE IF NOT EXISTS entries (
   publisher TEXT NOT NULL,
   fingerprint TEXT NOT NULL,
   name TEXT NOT NULL,
+  -- What the full-text index sees of the name: empty for tombstones, so withdrawn models never match.
+  search_name TEXT NOT NULL,
   seq INTEGER NOT NULL,
   deleted INTEGER NOT NULL,
   v1 TEXT, v2 TEXT,
@@ -107,7 +117,7 @@ CREATE INDEX IF NOT EXISTS entries_v1 ON entries(v1);
 CREATE INDEX IF NOT EXISTS entries_v2 ON entries(v2);
 CREATE TABLE IF NOT EXISTS entry_tags (tag TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (tag, id)) WITHOUT ROWID;
 -- External content: the text lives once, in entries; unicode61 splits names on / . - _ by itself.
-CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts4(content="entries", name, tags, description, tokenize=unicode61);
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts4(content="entries", search_name, tags, description, tokenize=unicode61);
 CREATE TABLE IF NOT EXISTS sources (
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, last_update INTEGER, last_attempt INTEGER,
   entries INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0, last_error TEXT,
@@ -115,6 +125,36 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
 `;
+
+const SECONDARY_INDEXES = [
+  'entries_name',
+  'entries_size',
+  'entries_created',
+  'entries_seeders',
+  'entries_license',
+  'entries_publisher',
+  'entries_fingerprint',
+  'entries_format',
+  'entries_v1',
+  'entries_v2',
+];
+
+const INSERT_COLUMNS =
+  'id, key, publisher, fingerprint, name, search_name, seq, deleted, v1, v2, size, files, license, tags, description, format, ' +
+  'architecture, parameters, quantization, created, trackers, webseeds, trusted, source, record';
+/** Rows per INSERT statement. */
+const BATCH = 500;
+/** INSERT_COLUMNS from one JSON array `j.value` (the record travels as hex). */
+const JSON_ROW = Array.from({ length: 24 }, (_, i) => `j.value->>${i}`).join(', ') + ', unhex(j.value->>24)';
+/** From this many rows on, the full-text index is rebuilt once instead of updated row by row. */
+const BULK_ROWS = 5000;
+
+/** Text searches with at most this many full-text hits start from the hits. */
+const FEW_HITS = 2000;
+/** Search totals are exact up to here. */
+export const COUNT_CAP = 1000;
+/** ...and up to here when a filtered text search has many hits ("200+"). */
+const WALK_COUNT_CAP = 200;
 
 const COLUMNS =
   'id, publisher, fingerprint, name, seq, deleted, v1, v2, size, files, license, tags, description, format, ' +
@@ -156,28 +196,40 @@ export class CatalogStore {
    * Writes entries that won a merge (or unsigned ones from the Go network). The caller decides who wins (merge.ts);
    * this replaces whatever the store held under the same key.
    */
-  upsert(entries: Iterable<CatalogEntry | StoredEntry>, source: string): number {
+  upsert(entries: Iterable<CatalogEntry | StoredEntry>, source: string, opts: { fresh?: Set<string> } = {}): number {
     const db = this.db;
-    let n = 0;
-    const find = db.prepare('SELECT id, deleted FROM entries WHERE key = ?');
-    const insert = db.prepare(
-      `INSERT INTO entries (id, key, publisher, fingerprint, name, seq, deleted, v1, v2, size, files, license, tags,
-        description, format, architecture, parameters, quantization, created, trackers, webseeds, trusted, source, record)
-       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-    );
+    const list = [...entries];
+    if (!list.length) return 0;
+    // Big batches (a first catalog fetch) skip per-row full-text updates and rebuild the index once at the end.
+    const bulk = list.length >= BULK_ROWS;
+    const find = db.prepare('SELECT id FROM entries WHERE key = ?');
     const update = db.prepare(
-      `UPDATE entries SET seq=?, deleted=?, v1=?, v2=?, size=?, files=?, license=?, tags=?, description=?, format=?,
+      `UPDATE entries SET search_name=?, seq=?, deleted=?, v1=?, v2=?, size=?, files=?, license=?, tags=?, description=?, format=?,
         architecture=?, parameters=?, quantization=?, created=?, trackers=?, webseeds=?, trusted=?, record=? WHERE id=?`,
     );
     const delTags = db.prepare('DELETE FROM entry_tags WHERE id = ?');
-    const addTag = db.prepare('INSERT OR IGNORE INTO entry_tags (tag, id) VALUES (?, ?)');
     // With external content FTS4 must be told the old text before the row changes.
     const delFts = db.prepare('DELETE FROM entries_fts WHERE docid = ?');
+    const addFts = db.prepare('INSERT INTO entries_fts (docid, search_name, tags, description) VALUES (?, ?, ?, ?)');
+    // Rows travel as one JSON text per batch (json_each in SQLite unpacks them): binding 25 parameters per row one
+    // by one into wasm memory cost more than the inserts themselves.
+    const insertRows = db.prepare(`INSERT INTO entries (${INSERT_COLUMNS}) SELECT ${JSON_ROW} FROM json_each(?) AS j`);
+    const insertTags = db.prepare(
+      'INSERT OR IGNORE INTO entry_tags (tag, id) SELECT j.value->>0, j.value->>1 FROM json_each(?) AS j',
+    );
     let nextId = (db.exec('SELECT coalesce(max(id), 0) FROM entries')[0].values[0][0] as number) + 1;
-    const addFts = db.prepare('INSERT INTO entries_fts (docid, name, tags, description) VALUES (?, ?, ?, ?)');
+    const rows: (string | number | null)[][] = [];
+    const tagRows: [string, number][] = [];
+    const fts: [number, string, string, string][] = [];
+    const flush = (force: boolean) => {
+      if (rows.length >= BATCH || (force && rows.length)) insertRows.run([JSON.stringify(rows.splice(0))]);
+      if (tagRows.length >= BATCH || (force && tagRows.length)) insertTags.run([JSON.stringify(tagRows.splice(0))]);
+    };
     db.run('BEGIN');
     try {
-      for (const e of entries) {
+      // Building an index once over sorted rows beats updating ten B-trees row by row.
+      if (bulk) for (const name of SECONDARY_INDEXES) db.run(`DROP INDEX IF EXISTS ${name}`);
+      for (const e of list) {
         const stored = e as Partial<StoredEntry>;
         const trusted = stored.trusted ?? true;
         const key = `${e.publisher}/${e.name}`;
@@ -198,47 +250,59 @@ export class CatalogStore {
           JSON.stringify(e.webSeeds),
           trusted ? 1 : 0,
         ];
-        find.bind([key]);
-        const row = find.step() ? find.get() : undefined;
-        find.reset();
-        const existing = row ? (row[0] as number) : undefined;
+        let existing: number | undefined;
+        // Keys the merge just added cannot be in the store yet: no lookup.
+        if (!opts.fresh?.has(key)) {
+          find.bind([key]);
+          existing = find.step() ? (find.get()[0] as number) : undefined;
+          find.reset();
+        }
         let id: number;
         if (existing === undefined) {
-          const fp = trusted ? fingerprint(e.publisher) : e.publisher;
           id = nextId++;
-          insert.run([
+          const fp = trusted ? fingerprint(e.publisher) : e.publisher;
+          const src = stored.source ?? source;
+          const record = e.record
+            ? Buffer.from(e.record.buffer, e.record.byteOffset, e.record.length).toString('hex')
+            : null;
+          rows.push([
             id,
             key,
             e.publisher,
             fp,
             e.name,
+            e.deleted ? '' : e.name,
             e.seq,
             e.deleted ? 1 : 0,
             ...fields,
-            stored.source ?? source,
-            e.record ?? null,
+            src,
+            record,
           ]);
         } else {
           id = existing;
-          if (row![1] === 0) delFts.run([id]); // tombstones were never indexed
-          update.run([e.seq, e.deleted ? 1 : 0, ...fields, e.record ?? null, id]);
+          if (!bulk) delFts.run([id]);
+          update.run([e.deleted ? '' : e.name, e.seq, e.deleted ? 1 : 0, ...fields, e.record ?? null, id]);
           delTags.run([id]);
         }
-        if (!e.deleted) {
-          for (const t of e.tags) addTag.run([t, id]);
-          addFts.run([id, e.name, e.tags.join(' '), e.description]);
-        }
-        n++;
+        // Every row is in the full-text index (tombstones too, so a rebuild and row updates agree); search skips them.
+        if (!bulk) fts.push([id, e.deleted ? '' : e.name, e.tags.join(' '), e.description]);
+        if (!e.deleted) for (const t of e.tags) tagRows.push([t, id]);
+        flush(false);
       }
+      flush(true);
+      if (bulk) {
+        db.run(SCHEMA); // re-creates the dropped indexes
+        db.run("INSERT INTO entries_fts(entries_fts) VALUES('rebuild')");
+      } else for (const f of fts) addFts.run(f);
       db.run('COMMIT');
     } catch (err) {
       db.run('ROLLBACK');
       throw err;
     } finally {
-      for (const s of [find, insert, update, delTags, addTag, delFts, addFts]) s.free();
+      for (const st of [find, update, delTags, delFts, addFts, insertRows, insertTags]) st.free();
     }
-    if (n) this.dirty = true;
-    return n;
+    this.dirty = true;
+    return list.length;
   }
 
   /** Every signed entry (tombstones included), for rebuilding the merge index and writing catalog files. */
@@ -262,12 +326,23 @@ export class CatalogStore {
   }
 
   /** Search with filters and sort; tombstones never show. Returns the page and the total number of matches. */
-  search(q: SearchQuery = {}): { entries: ListedEntry[]; total: number } {
+  search(q: SearchQuery = {}): SearchResult {
     const where: string[] = ['e.deleted = 0'];
     const params: (string | number)[] = [];
     const match = ftsQuery(q.text);
+    // Few text matches: start from the full-text hits and sort them. Many: walk the sort order's index and keep
+    // the rows that match (a page is found after a few hundred rows), never sorting thousands of rows.
+    let from = 'entries e';
+    let hits: number | undefined;
     if (match) {
-      where.push('e.id IN (SELECT docid FROM entries_fts WHERE entries_fts MATCH ?)');
+      hits = this.scalar('SELECT count(*) FROM entries_fts WHERE entries_fts MATCH ?', [match]);
+      if (hits === 0) return { entries: [], total: 0, totalExact: true };
+      if (hits <= FEW_HITS) {
+        from = 'entries_fts f CROSS JOIN entries e ON e.id = f.docid';
+        where.push('f.entries_fts MATCH ?');
+      } else {
+        where.push('e.id IN (SELECT docid FROM entries_fts WHERE entries_fts MATCH ?)');
+      }
       params.push(match);
     }
     if (q.license) {
@@ -306,27 +381,51 @@ export class CatalogStore {
     }
     if (q.trustedOnly) where.push('e.trusted = 1');
     const dir = q.descending ? 'DESC' : 'ASC';
+    // The row id breaks ties: the (deleted, column) indexes end with it, so they give this order as is.
     const order = {
-      name: `e.name COLLATE NOCASE ${dir}`,
-      size: `e.size ${dir}`,
-      date: `e.created ${dir}`,
-      seeders: `e.seeders ${dir}`,
+      name: `e.name COLLATE NOCASE ${dir}, e.id ${dir}`,
+      size: `e.size ${dir}, e.id ${dir}`,
+      date: `e.created ${dir}, e.id ${dir}`,
+      seeders: `e.seeders ${dir}, e.id ${dir}`,
     }[q.sort ?? 'name'];
     const limit = Math.max(0, Math.min(q.limit ?? 100, 10_000));
     const offset = Math.max(0, q.offset ?? 0);
     const clause = where.join(' AND ');
-    const total = this.scalar(`SELECT count(*) FROM entries e WHERE ${clause}`, params);
+    const filtered = where.length > (match ? 2 : 1);
+    const few = hits !== undefined && hits <= FEW_HITS;
+    const cols = COLUMNS.split(', ')
+      .map((c) => `e.${c}`)
+      .join(', ');
+    // Few hits: one statement gives the page and the count (window over at most FEW_HITS rows). Text alone: the
+    // full-text count is the total (tombstones are not in the index). Otherwise a count that stops at COUNT_CAP.
+    const windowed = few && filtered;
     const stmt = this.db.prepare(
-      `SELECT ${COLUMNS} FROM entries e WHERE ${clause} ORDER BY ${order}, e.key LIMIT ${limit} OFFSET ${offset}`,
+      `SELECT ${cols}${windowed ? ', count(*) OVER () AS total_rows' : ''} FROM ${from} WHERE ${clause} ` +
+        `ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
     );
     const entries: ListedEntry[] = [];
+    let windowTotal: number | undefined;
     try {
       stmt.bind(params);
-      while (stmt.step()) entries.push(toListed(stmt.getAsObject() as Record<string, any>));
+      while (stmt.step()) {
+        const row = stmt.getAsObject() as Record<string, any>;
+        windowTotal = row.total_rows;
+        entries.push(toListed(row));
+      }
     } finally {
       stmt.free();
     }
-    return { entries, total };
+    let counted: number;
+    let cap = COUNT_CAP;
+    if (hits !== undefined && !filtered) counted = hits;
+    else if (windowed && (windowTotal !== undefined || offset === 0)) counted = windowTotal ?? 0;
+    else {
+      // Many hits and filters: the count walks the same index as the page, so it stops early.
+      cap = Math.max(WALK_COUNT_CAP, offset + limit);
+      counted = this.scalar(`SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE ${clause} LIMIT ${cap + 1})`, params);
+    }
+    const total = Math.min(counted, cap);
+    return { entries, total, totalExact: counted <= cap };
   }
 
   /** Seeder counts learnt from trackers or the DHT, by v1 or v2 infohash. */
@@ -438,7 +537,7 @@ export class CatalogStore {
   }
 }
 
-/** User words to an FTS4 query: each word a prefix term, all required. Punctuation never reaches MATCH syntax. */
+/** User words to an FTS4 query: all required. Punctuation never reaches MATCH syntax. */
 export function ftsQuery(text: string | undefined): string | undefined {
   if (!text) return undefined;
   const words = text
@@ -446,7 +545,8 @@ export function ftsQuery(text: string | undefined): string | undefined {
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean)
     .slice(0, 16);
-  return words.length ? words.map((w) => `${w}*`).join(' ') : undefined;
+  // Whole words, the last one as a prefix (search as you type): frequent prefixes cost the most to expand.
+  return words.length ? words.map((w, i) => (i === words.length - 1 ? `${w}*` : w)).join(' ') : undefined;
 }
 
 function rowToFields(row: Record<string, any>): EntryFields {

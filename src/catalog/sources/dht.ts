@@ -38,7 +38,7 @@ export class DhtSource {
     }
     try {
       const file = await this.transport.fetch(pointer.infohash, CATALOG_FILE_NAME);
-      this.catalog.ingest(decodeCatalog(file), {
+      await this.catalog.ingestAsync(decodeCatalog(file), {
         id,
         kind: 'dht',
         pointerSeq: pointer.seq,

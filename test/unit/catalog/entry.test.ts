@@ -118,3 +118,27 @@ test('a tombstone keeps only who, what, when and seq', () => {
   assert.equal(back.v1, undefined);
   assert.deepEqual(back.tags, []);
 });
+
+test('one model state has one encoding: padded integers, empty optional fields and odd records are refused', () => {
+  const id = Identity.generate();
+  const e = makeEntry(id, 'acme/model');
+  const { e: body } = bencode.decode(e.record);
+  const resign = (b: Uint8Array) => bencode.encode({ e: b, s: id.sign(b) });
+  // `i01000e` instead of `i1000e` for size.
+  const padded = Buffer.from(Buffer.from(body).toString('latin1').replace('4:sizei1000e', '4:sizei01000e'), 'latin1');
+  assert.notDeepEqual(padded, Buffer.from(body));
+  assert.throws(
+    () => openEntry(resign(padded)),
+    (err: EntryError) => err.reason === 'malformed',
+  );
+  const fields = bencode.decode(body);
+  fields.quant = new Uint8Array(0);
+  assert.throws(() => openEntry(resign(bencode.encode(fields))), /empty quant/);
+  // The record itself: an extra key, or the signature first, is not the one form.
+  const sig = id.sign(body);
+  assert.throws(() => openEntry(bencode.encode({ e: body, s: sig, x: 1 })), /\{e, s\}/);
+  assert.throws(() =>
+    openEntry(Buffer.concat([Buffer.from('d1:s64:'), sig, Buffer.from(`1:e${body.length}:`), body, Buffer.from('e')])),
+  );
+  assert.equal(openEntry(resign(body)).name, 'acme/model');
+});

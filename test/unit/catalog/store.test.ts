@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { Catalog } from '../../../src/catalog/catalog.js';
 import { Identity } from '../../../src/catalog/identity.js';
 import { ftsQuery } from '../../../src/catalog/store.js';
+import { signEntry } from '../../../src/catalog/entry.js';
 import { makeEntry } from './helpers.js';
 
 const alice = Identity.generate();
@@ -52,7 +53,7 @@ test('text search matches name words, tags and description as prefixes', async (
   assert.deepEqual(names('whisp'), ['acme/whisper-tiny']);
   assert.deepEqual(names('llama gguf'), ['bob/llama-3-8b-gguf']);
   assert.deepEqual(names('"OR* NEAR'), []); // query syntax never reaches FTS
-  assert.equal(ftsQuery('a"b OR c'), 'a* b* or* c*');
+  assert.equal(ftsQuery('a"b OR c'), 'a b or c*');
   c.close();
 });
 
@@ -118,4 +119,46 @@ test('an update replaces the searchable text; the store survives a save and reop
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('many hits and few hits give the same order and totals; tombstones never match', async () => {
+  const c = await Catalog.open();
+  const pubs = [Identity.generate(), Identity.generate()];
+  const records = [];
+  // 2,100 "common" models (more than the few-hits plan takes) and 30 "rare" ones.
+  for (let i = 0; i < 2130; i++) {
+    const rare = i >= 2100;
+    records.push(
+      makeEntry(pubs[i % 2], `org/${rare ? 'rare' : 'common'}-${String(i).padStart(4, '0')}`, 1, {
+        license: i % 3 === 0 ? 'mit' : 'apache-2.0',
+        size: 5000 - i,
+        tags: rare ? ['rare'] : ['common'],
+      }).record,
+    );
+  }
+  const r = await c.ingestAsync(records, { id: 'test', kind: 'test' });
+  assert.equal(r.stats.added, 2130);
+  const common = c.search({ text: 'common', limit: 5 });
+  assert.deepEqual(
+    common.entries.map((e) => e.name),
+    ['org/common-0000', 'org/common-0001', 'org/common-0002', 'org/common-0003', 'org/common-0004'],
+  );
+  assert.equal(common.total, 1000);
+  assert.equal(common.totalExact, false);
+  const filtered = c.search({ text: 'common', license: 'mit', sort: 'size', descending: true, limit: 3 });
+  assert.deepEqual(
+    filtered.entries.map((e) => e.name),
+    ['org/common-0000', 'org/common-0003', 'org/common-0006'],
+  );
+  const rare = c.search({ text: 'rare', license: 'mit', sort: 'size', descending: true });
+  assert.equal(rare.total, 10);
+  assert.equal(rare.totalExact, true);
+  assert.deepEqual(rare.entries[0].name, 'org/rare-2100');
+  // Withdraw one rare model: it leaves the text index as well as the listing.
+  const pub = pubs[2100 % 2];
+  const tomb = signEntry({ ...makeEntry(pub, 'org/rare-2100', 2), deleted: true }, (m) => pub.sign(m));
+  c.ingest([tomb.record], { id: 'test', kind: 'test' });
+  assert.equal(c.search({ text: 'rare' }).total, 29);
+  assert.equal(c.search({ text: 'rare', license: 'mit' }).total, 9);
+  c.close();
 });
