@@ -293,7 +293,8 @@ export function splitRecord(record: Uint8Array): { body: Uint8Array; sig: Uint8A
   let i = 4;
   let len = 0;
   const digits = i;
-  while (i < record.length && record[i] >= 0x30 && record[i] <= 0x39 && i - digits < 5) len = len * 10 + record[i++] - 0x30;
+  while (i < record.length && record[i] >= 0x30 && record[i] <= 0x39 && i - digits < 5)
+    len = len * 10 + record[i++] - 0x30;
   if (i === digits || record[i] !== 0x3a || (record[digits] === 0x30 && i - digits > 1)) bad('entry must be {e, s}');
   const bodyStart = i + 1;
   const bodyEnd = bodyStart + len;

@@ -27,7 +27,14 @@ export interface MergeStats {
 }
 
 export function emptyStats(): MergeStats {
-  return { seen: 0, added: 0, updated: 0, unchanged: 0, stale: 0, dropped: { malformed: 0, oversized: 0, signature: 0 } };
+  return {
+    seen: 0,
+    added: 0,
+    updated: 0,
+    unchanged: 0,
+    stale: 0,
+    dropped: { malformed: 0, oversized: 0, signature: 0 },
+  };
 }
 
 export interface MergeResult {
