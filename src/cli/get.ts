@@ -19,6 +19,12 @@ const options = {
   peer: { type: 'string', multiple: true },
 } as const;
 
+/** CPU time of this process (all threads, hashing workers included), in seconds. */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
 function human(s: TransferStats): string {
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
@@ -38,8 +44,11 @@ export async function run(argv: string[]): Promise<number> {
     t.on('stats', (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s))));
     t.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
     if (json) jsonLine({ event: 'stats', ...t.stats() });
+    // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
+    t.once('complete', () => json && jsonLine({ event: 'complete', ...t.stats(), cpu: cpuSeconds() }));
     const outcome = await t.whenDone();
-    if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...t.stats() });
+    if (json)
+      jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...t.stats(), cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     return outcome.verified ? 0 : 1;
   };

@@ -96,14 +96,53 @@ export class PieceStore {
     if (offset < 0 || length < 0 || offset + length > size) {
       return queueMicrotask(() => done(new Error(`read out of range: piece ${index} [${offset}, +${length})`)));
     }
-    // WebTorrent asks with an explicit offset only when serving a block to a peer.
-    const pace = opts?.offset !== undefined && this.servePace ? this.servePace(length) : Promise.resolve();
-    pace
-      .then(() => this.read(index * this.chunkLength + offset, length))
-      .then(
-        (buf) => done(null, buf),
-        (err: Error) => done(err),
-      );
+    // WebTorrent asks with an explicit offset only when serving a block to a peer: those come from a small cache
+    // of whole pieces (one read per piece instead of one per 16 KiB block) and are paced by the upload limit.
+    if (opts?.offset !== undefined) {
+      const pace = this.servePace ? this.servePace(length) : Promise.resolve();
+      pace
+        .then(() => this.servedPiece(index, size))
+        .then(
+          (piece) => done(null, piece.subarray(offset, offset + length)),
+          (err: Error) => done(err),
+        );
+      return;
+    }
+    this.read(index * this.chunkLength + offset, length).then(
+      (buf) => done(null, buf),
+      (err: Error) => done(err),
+    );
+  }
+
+  private readonly served = new Map<number, Promise<Buffer>>();
+  private servedBytes = 0;
+  /** Bytes of whole pieces kept for serving blocks (peers ask for a piece's blocks in a row). */
+  static SERVE_CACHE_BYTES = 64 * 1024 * 1024;
+
+  private servedPiece(index: number, size: number): Promise<Buffer> {
+    let p = this.served.get(index);
+    if (p) {
+      // Most recently used last.
+      this.served.delete(index);
+      this.served.set(index, p);
+      return p;
+    }
+    const read = this.read(index * this.chunkLength, size);
+    p = read;
+    this.served.set(index, read);
+    this.servedBytes += size;
+    read.catch(() => {
+      if (this.served.get(index) === read) {
+        this.served.delete(index);
+        this.servedBytes -= size;
+      }
+    });
+    while (this.servedBytes > PieceStore.SERVE_CACHE_BYTES && this.served.size > 1) {
+      const oldest = this.served.keys().next().value as number;
+      this.served.delete(oldest);
+      this.servedBytes -= this.pieceSize(oldest);
+    }
+    return p;
   }
 
   /** Reads [start, start+length) of the piece stream into one fresh buffer: zeros for pads, no concatenation. */
@@ -176,6 +215,8 @@ export class PieceStore {
 
   close(cb?: Cb): void {
     this.closed = true;
+    this.served.clear();
+    this.servedBytes = 0;
     const all = [...this.handles.values()];
     this.handles.clear();
     Promise.allSettled(all.map((h) => h.then((fh) => fh.close()))).then(() => cb?.(null));

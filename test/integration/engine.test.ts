@@ -139,9 +139,11 @@ async function startLiar(): Promise<{ port: number; connections: () => number; c
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => {});
-    const wire = new Wire();
+    // Accepts the protocol-encryption handshake (as libtorrent does; silmaril offers it first), plaintext payload.
+    const wire = new Wire('tcpIncoming', 1);
     sock.pipe(wire).pipe(sock);
     wire.on('error', () => {});
+    wire.once('crypto-infohash', () => wire.setInfoHash(parsed.infoHashV1));
     wire.on('handshake', (infoHash: string) => {
       wire.handshake(infoHash, crypto.randomBytes(20), { dht: false });
       wire.bitfield(bits);

@@ -1,0 +1,214 @@
+// `npm run bench:transfer`: download speed and CPU over loopback TCP, silmaril against libtorrent 2.0, one run.
+//
+// A model-like folder (generated once, cached under os.tmpdir()): two safetensors shards, a tokenizer and small json
+// files, about BENCH_MIB MiB (default 2048), as one hybrid torrent (our automatic piece length). Four pairs, one
+// after the other, each a fresh seeder and a fresh downloader writing into an empty folder:
+//   libtorrent -> libtorrent (the reference), silmaril -> libtorrent, libtorrent -> silmaril, silmaril -> silmaril.
+// Time runs from the downloader's start until every piece is in and hash-checked ("complete"); silmaril's final
+// whole-download v1+v2 check afterwards is reported separately. CPU seconds per process come from /proc (seeders)
+// and from the downloaders' own accounting (process.cpuUsage / os.times), all threads included.
+// Knobs: BENCH_MIB, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads), BENCH_PROF=1
+// (run silmaril with --cpu-prof into ./bench-prof/).
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const MiB = 1024 * 1024;
+const SIZE_MIB = Number(process.env.BENCH_MIB ?? 2048);
+const PAIRS = (process.env.BENCH_PAIRS ?? 'll,sl,ls,ss').split(',');
+const PROF = process.env.BENCH_PROF === '1';
+const PYTHON = '/usr/bin/python3';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const CLI = path.join(root, 'dist', 'cli.js');
+const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+const cacheDir = path.join(os.tmpdir(), `silmaril-bench-transfer-${SIZE_MIB}`);
+const model = path.join(cacheDir, 'bench-model');
+const torrentFile = path.join(cacheDir, 'bench-model.torrent');
+const work = path.join(os.tmpdir(), `silmaril-bench-transfer-work-${process.pid}`);
+
+function generate() {
+  if (fs.existsSync(path.join(cacheDir, '.complete'))) return;
+  console.log(`generating ${model} (once)...`);
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+  fs.mkdirSync(model, { recursive: true });
+  // Random-looking data, fast: one random 16 MiB block, each copy stamped with its index (no two pieces alike).
+  const block = crypto.randomBytes(16 * MiB);
+  const writeFile = (name, bytes) => {
+    const fd = fs.openSync(path.join(model, name), 'w');
+    for (let done = 0, i = 0; done < bytes; i++) {
+      const n = Math.min(block.length, bytes - done);
+      block.writeUInt32LE(i, 0);
+      block.write(name.slice(0, 16), 4);
+      fs.writeSync(fd, block, 0, n);
+      done += n;
+    }
+    fs.closeSync(fd);
+  };
+  const shard = Math.floor(((SIZE_MIB - 8) * MiB) / 2);
+  writeFile('model-00001-of-00002.safetensors', shard + 12345);
+  writeFile('model-00002-of-00002.safetensors', shard - 12345);
+  writeFile('tokenizer.json', 7 * MiB + 333);
+  fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'] }));
+  fs.writeFileSync(path.join(model, 'model.safetensors.index.json'), '{"weight_map":{}}');
+  const r = spawnSync(process.execPath, [CLI, 'create', model, '--out', torrentFile, '--json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
+  fs.writeFileSync(path.join(cacheDir, '.complete'), r.stdout);
+}
+
+function start(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
+  const lines = [];
+  const waiters = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    let line;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      return;
+    }
+    line.at = performance.now();
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (!w.pred(line)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(line);
+    }
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    child,
+    lines,
+    exited,
+    waitFor(pred, what) {
+      const seen = lines.find(pred);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        waiters.push({ pred, resolve });
+        exited.then((code) => reject(new Error(`${what}: exited ${code} first\n${stderr.slice(-2000)}`)));
+      });
+    },
+  };
+}
+
+/** utime+stime of a live process, all threads, in seconds. */
+function procCpu(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function profArgs(tag) {
+  if (!PROF) return [];
+  const dir = path.join(root, 'bench-prof');
+  fs.mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${tag}-${Date.now()}.cpuprofile`];
+}
+
+function seeder(kind, home) {
+  if (kind === 'l') return start(PYTHON, [LT, 'seed', '--torrent', torrentFile, '--save', cacheDir]);
+  return start(process.execPath, [
+    ...profArgs('seed'),
+    CLI,
+    'seed',
+    model,
+    '--torrent',
+    torrentFile,
+    '--json',
+    '--no-dht',
+    '--no-lsd',
+    '--home',
+    home,
+  ]);
+}
+
+function leecher(kind, out, home, port) {
+  const peer = `127.0.0.1:${port}`;
+  if (kind === 'l')
+    return start(PYTHON, [LT, 'get', '--torrent', torrentFile, '--save', out, '--peer', peer, '--timeout', '900']);
+  return start(process.execPath, [
+    ...profArgs('get'),
+    CLI,
+    'get',
+    torrentFile,
+    '--out',
+    out,
+    '--peer',
+    peer,
+    '--json',
+    '--no-dht',
+    '--no-lsd',
+    '--home',
+    home,
+  ]);
+}
+
+const NAMES = { l: 'libtorrent', s: 'silmaril' };
+
+async function runPair(pair) {
+  const [s, l] = pair.split('');
+  const dir = path.join(work, pair);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const seed = seeder(s, path.join(dir, 'home-seed'));
+  try {
+    const ready = await seed.waitFor((x) => x.event === 'ready', 'seeder');
+    const seedCpu0 = procCpu(seed.child.pid);
+    const t0 = performance.now();
+    const get = leecher(l, path.join(dir, 'out'), path.join(dir, 'home-get'), ready.port);
+    const complete = await get.waitFor((x) => x.event === (l === 'l' ? 'done' : 'complete'), 'downloader');
+    const seedCpu = procCpu(seed.child.pid) - seedCpu0;
+    const seconds = (complete.at - t0) / 1000;
+    let verifySeconds = 0;
+    if (l === 's') {
+      const done = await get.waitFor((x) => x.event === 'done', 'downloader');
+      if (!done.verified) throw new Error(`${pair}: download not verified`);
+      verifySeconds = (done.at - complete.at) / 1000;
+    }
+    await get.exited;
+    return { pair, seconds, mibps: SIZE_MIB / seconds, seedCpu, getCpu: complete.cpu, verifySeconds };
+  } finally {
+    seed.child.stdin.end();
+    seed.child.kill('SIGTERM');
+    await seed.exited;
+    if (process.env.BENCH_KEEP !== '1') fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
+  generate();
+  console.log(
+    `torrent: ${SIZE_MIB} MiB, ${JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength / 1024} KiB pieces, loopback TCP`,
+  );
+  const results = [];
+  for (const pair of PAIRS) {
+    const r = await runPair(pair);
+    results.push(r);
+    console.log(
+      `${NAMES[pair[0]].padEnd(10)} -> ${NAMES[pair[1]].padEnd(10)} ${r.seconds.toFixed(1).padStart(6)} s ${r.mibps.toFixed(1).padStart(7)} MiB/s  cpu seed ${r.seedCpu.toFixed(1)} s, get ${r.getCpu.toFixed(1)} s${r.verifySeconds ? `  (+${r.verifySeconds.toFixed(1)} s final v1+v2 check)` : ''}`,
+    );
+  }
+  const ref = results.find((r) => r.pair === 'll');
+  if (ref) {
+    console.log('\nratios to libtorrent -> libtorrent (speed: higher is better; CPU per byte: lower is better)');
+    for (const r of results) {
+      console.log(
+        `${NAMES[r.pair[0]].padEnd(10)} -> ${NAMES[r.pair[1]].padEnd(10)} speed ${(r.mibps / ref.mibps).toFixed(2)}x  seeder cpu ${(r.seedCpu / ref.seedCpu).toFixed(2)}x  downloader cpu ${(r.getCpu / ref.getCpu).toFixed(2)}x`,
+      );
+    }
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
