@@ -5,11 +5,11 @@
 // peer_id and port; UDP load: bench/udp-load.mjs (BEP 15 connect + announces, a window of requests in flight).
 // Median of 3 interleaved rounds; only ratios within one run mean anything on a shared machine.
 //
-// Env: BENCH_SECONDS (per measurement, default 8), BENCH_ROUNDS (3), BENCH_TORRENTS (200), BENCH_PEERS (5000),
+// Env: BENCH_SECONDS (per measurement, default 8), BENCH_ROUNDS (3), BENCH_TORRENTS (200), BENCH_PEERS (20000),
 // BENCH_WRK_CONNECTIONS (64), BENCH_SERVER_CPU (1), BENCH_LOAD_CPU (0).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
@@ -20,7 +20,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TORRENTS = Number(process.env.BENCH_TORRENTS ?? 200);
-const PEERS = Number(process.env.BENCH_PEERS ?? 5000);
+const PEERS = Number(process.env.BENCH_PEERS ?? 20000);
 const CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 64);
 const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '1';
 const LOAD_CPU = process.env.BENCH_LOAD_CPU ?? '0';
@@ -61,10 +61,25 @@ function start(name, cmd, args, env = {}) {
     if (!stopping) console.error(`${name} exited (${code ?? sig}): ${out.slice(-500)}`);
   });
   children.push(child);
+  pids[name] = child.pid;
   return { child, output: () => out };
 }
 
 let stopping = false;
+/** Server name -> pid (taskset execs the server, so the pid is the server's). */
+const pids = {};
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system, all threads) a process has used so far: robust to a busy machine, unlike req/s. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
 function stopAll() {
   stopping = true;
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -102,9 +117,11 @@ function luaScript() {
 local hashes = {${list}}
 local n = #hashes
 math.randomseed(os.time())
+-- Each peer always announces the same torrent (under one of its two hashes): after the first pass the load
+-- is re-announces to swarms of steady size, as on a real tracker.
 request = function()
   local p = math.random(0, ${PEERS - 1})
-  local h = hashes[math.random(1, n)]
+  local h = hashes[(p % n) + 1]
   local left = (p % 4 == 0) and 0 or 1000
   local path = "/announce?info_hash=" .. h .. "&peer_id=-BM0001-" .. string.format("%012d", p) ..
     "&port=" .. (1024 + p) .. "&uploaded=0&downloaded=0&left=" .. left .. "&compact=1&numwant=50"
@@ -122,10 +139,11 @@ function wrk(url) {
     { encoding: 'utf8' },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
+  const total = Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
   const errors = /Socket errors:[^\n]*/.exec(r.stdout)?.[0] ?? '';
   const p99 = /99%\s+([\d.]+\w+)/.exec(r.stdout)?.[1] ?? '?';
-  return { rps, non2xx, errors, p99 };
+  return { rps, total, non2xx, errors, p99 };
 }
 
 function udpLoad(port) {
@@ -236,6 +254,8 @@ async function main() {
 
   const http = { silmaril: [], opentracker: [], 'bittorrent-tracker': [], 'bare node http': [] };
   const udp = { silmaril: [], opentracker: [], 'bittorrent-tracker': [] };
+  const httpCpu = { silmaril: [], opentracker: [], 'bittorrent-tracker': [], 'bare node http': [] };
+  const udpCpu = { silmaril: [], opentracker: [], 'bittorrent-tracker': [] };
   const target = {
     silmaril: ports.silmaril,
     opentracker: ports.opentracker,
@@ -252,20 +272,26 @@ async function main() {
     const names = Object.keys(http);
     const order = names.slice(round % names.length).concat(names.slice(0, round % names.length));
     for (const name of order) {
+      const cpu0 = cpuSeconds(pids[name]);
       const r = wrk(`${base(target[name])}/announce`);
+      const us = ((cpuSeconds(pids[name]) - cpu0) / r.total) * 1e6;
       http[name].push(r.rps);
+      httpCpu[name].push(us);
       console.log(
-        `  round ${round} ${name.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  p99 ${r.p99}` +
+        `  round ${round} ${name.padEnd(18)} ${r.rps.toFixed(0).padStart(8)} req/s  ${us.toFixed(1).padStart(6)} µs CPU/req  p99 ${r.p99}` +
           (r.non2xx ? `  non-2xx ${r.non2xx}` : '') +
           (r.errors ? `  ${r.errors}` : ''),
       );
     }
     const udpNames = Object.keys(udp);
     for (const name of udpNames.slice(round % 3).concat(udpNames.slice(0, round % 3))) {
+      const cpu0 = cpuSeconds(pids[name]);
       const r = udpLoad(target[name]);
+      const us = ((cpuSeconds(pids[name]) - cpu0) / (r.rps * r.seconds)) * 1e6;
       udp[name].push(r.rps);
+      udpCpu[name].push(us);
       console.log(
-        `  round ${round} ${(name + ' udp').padEnd(22)} ${Number(r.rps).toFixed(0).padStart(8)} announces/s${r.error ? ' ' + r.error : ''}`,
+        `  round ${round} ${(name + ' udp').padEnd(22)} ${Number(r.rps).toFixed(0).padStart(8)} announces/s  ${us.toFixed(1).padStart(6)} µs CPU/announce${r.error ? ' ' + r.error : ''}`,
       );
     }
   }
@@ -273,17 +299,30 @@ async function main() {
 
   const h = Object.fromEntries(Object.entries(http).map(([k, v]) => [k, median(v)]));
   const u = Object.fromEntries(Object.entries(udp).map(([k, v]) => [k, median(v)]));
+  const hc = Object.fromEntries(Object.entries(httpCpu).map(([k, v]) => [k, median(v)]));
+  const uc = Object.fromEntries(Object.entries(udpCpu).map(([k, v]) => [k, median(v)]));
   const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) + 'x' : 'n/a');
-  console.log('\nmedians (announces/s)');
+  console.log('\nmedians: announces/s, and server CPU time per announce (what one core would sustain: 1e6/µs)');
   console.log('  HTTP');
-  for (const [k, v] of Object.entries(h)) console.log(`    ${k.padEnd(20)} ${v.toFixed(0).padStart(8)}`);
+  for (const [k, v] of Object.entries(h)) {
+    console.log(
+      `    ${k.padEnd(20)} ${v.toFixed(0).padStart(8)} /s  ${hc[k].toFixed(1).padStart(6)} µs  (~${(1e6 / hc[k]).toFixed(0)}/s per core)`,
+    );
+  }
   console.log(`    silmaril / opentracker         ${ratio(h.silmaril, h.opentracker)}   (goal >= 1.0x)`);
   console.log(`    silmaril / bittorrent-tracker  ${ratio(h.silmaril, h['bittorrent-tracker'])}   (goal >= 10x)`);
   console.log(`    silmaril / bare node http      ${ratio(h.silmaril, h['bare node http'])}   (the ceiling)`);
   console.log('  UDP');
-  for (const [k, v] of Object.entries(u)) console.log(`    ${k.padEnd(20)} ${Number(v).toFixed(0).padStart(8)}`);
+  for (const [k, v] of Object.entries(u)) {
+    console.log(
+      `    ${k.padEnd(20)} ${Number(v).toFixed(0).padStart(8)} /s  ${uc[k].toFixed(1).padStart(6)} µs  (~${(1e6 / uc[k]).toFixed(0)}/s per core)`,
+    );
+  }
   console.log(`    silmaril / opentracker         ${ratio(u.silmaril, u.opentracker)}   (goal >= 0.5x)`);
   console.log(`    silmaril / bittorrent-tracker  ${ratio(u.silmaril, u['bittorrent-tracker'])}`);
+  console.log(
+    `  CPU per announce, silmaril vs opentracker: HTTP ${ratio(hc.silmaril, hc.opentracker)}, UDP ${ratio(uc.silmaril, uc.opentracker)} (lower is better)`,
+  );
   console.log(
     `  silmaril refused ${failuresAfter - failuresBefore} announces during the runs (registry-only mode; should be 0)`,
   );

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import bencode from 'bencode';
 import { encodeAnnounceReply, type AnnounceFigures } from './announce-reply.js';
 import type { TrackerCore } from './core.js';
-import { decodeBytes, decodeUint, forEachParam } from './query.js';
+import { decodeBytes, decodeInto, decodeUint, forEachParam, forEachParamAt, keyIs } from './query.js';
 import { EVENT_COMPLETED, EVENT_NONE, EVENT_STARTED, EVENT_STOPPED, type Peer, type Swarm } from './swarm.js';
 
 /** The requesting client as the tracker lists it. */
@@ -38,8 +38,10 @@ export function sendFailure(core: TrackerCore, res: ServerResponse, reason: stri
 }
 
 // Parsed announce parameters, reused: requests are handled one at a time on the event loop.
-let pHash: Buffer | undefined;
-let pPeerId: Buffer | undefined;
+// Decoded values land in one scratch buffer (no allocation per request); only their strings are kept.
+const scratch = Buffer.allocUnsafe(33);
+let pHash = '';
+let pPeerId = '';
 let pPort = -1;
 let pLeft = -2;
 let pEvent = EVENT_NONE;
@@ -49,55 +51,63 @@ let pCompact = true;
 let pBad = '';
 let pUrl = '';
 
-function visitAnnounce(key: string, start: number, end: number): void {
+function visitAnnounce(ks: number, ke: number, start: number, end: number): void {
   const url = pUrl;
-  switch (key) {
-    case 'info_hash':
-      if (pHash === undefined) {
-        pHash = decodeBytes(url, start, end, 32);
-        if (pHash === undefined || (pHash.length !== 20 && pHash.length !== 32)) {
-          pBad = 'Invalid info_hash: must be 20 bytes (v1) or 32 bytes (v2)';
+  switch (url.charCodeAt(ks)) {
+    case 105: // i
+      if (keyIs(url, ks, ke, 'info_hash') && pHash === '') {
+        const n = decodeInto(url, start, end, scratch);
+        if (n === 20 || n === 32) pHash = scratch.toString('hex', 0, n);
+        else pBad = 'Invalid info_hash: must be 20 bytes (v1) or 32 bytes (v2)';
+      }
+      return;
+    case 112: // p
+      if (keyIs(url, ks, ke, 'peer_id')) {
+        const n = decodeInto(url, start, end, scratch);
+        if (n === 20) pPeerId = scratch.toString('latin1', 0, 20);
+        else pBad = 'Invalid peer_id: must be 20 bytes';
+      } else if (keyIs(url, ks, ke, 'port')) {
+        pPort = decodeUint(url, start, end);
+      }
+      return;
+    case 108: // l
+      if (keyIs(url, ks, ke, 'left')) {
+        pLeft = decodeUint(url, start, end);
+        if (pLeft < 0) pBad = 'Invalid left: must be a non-negative integer';
+      }
+      return;
+    case 117: // u
+    case 100: // d
+      if (keyIs(url, ks, ke, 'uploaded') || keyIs(url, ks, ke, 'downloaded')) {
+        if (start < end && decodeUint(url, start, end) < 0) {
+          pBad = `Invalid ${url.slice(ks, ke)}: must be a non-negative integer`;
         }
       }
-      break;
-    case 'peer_id':
-      pPeerId = decodeBytes(url, start, end, 20);
-      if (pPeerId === undefined || pPeerId.length !== 20) pBad = 'Invalid peer_id: must be 20 bytes';
-      break;
-    case 'port':
-      pPort = decodeUint(url, start, end);
-      break;
-    case 'left':
-      pLeft = decodeUint(url, start, end);
-      if (pLeft < 0) pBad = 'Invalid left: must be a non-negative integer';
-      break;
-    case 'uploaded':
-    case 'downloaded':
-      if (start < end && decodeUint(url, start, end) < 0) pBad = `Invalid ${key}: must be a non-negative integer`;
-      break;
-    case 'event': {
-      const n = end - start;
-      if (n === 0) pEvent = EVENT_NONE;
-      else if (n === 7 && url.startsWith('started', start)) pEvent = EVENT_STARTED;
-      else if (n === 7 && url.startsWith('stopped', start)) pEvent = EVENT_STOPPED;
-      else if (n === 9 && url.startsWith('completed', start)) pEvent = EVENT_COMPLETED;
-      else if (n === 5 && url.startsWith('empty', start)) pEvent = EVENT_NONE;
-      else pBadEvent = true;
-      break;
-    }
-    case 'numwant':
-      pNumwant = decodeUint(url, start, end);
-      break;
-    case 'compact':
-      pCompact = !(end - start === 1 && url.charCodeAt(start) === 48);
-      break;
+      return;
+    case 101: // e
+      if (keyIs(url, ks, ke, 'event')) {
+        const n = end - start;
+        if (n === 0) pEvent = EVENT_NONE;
+        else if (n === 7 && url.startsWith('started', start)) pEvent = EVENT_STARTED;
+        else if (n === 7 && url.startsWith('stopped', start)) pEvent = EVENT_STOPPED;
+        else if (n === 9 && url.startsWith('completed', start)) pEvent = EVENT_COMPLETED;
+        else if (n === 5 && url.startsWith('empty', start)) pEvent = EVENT_NONE;
+        else pBadEvent = true;
+      }
+      return;
+    case 110: // n
+      if (keyIs(url, ks, ke, 'numwant')) pNumwant = decodeUint(url, start, end);
+      return;
+    case 99: // c
+      if (keyIs(url, ks, ke, 'compact')) pCompact = !(end - start === 1 && url.charCodeAt(start) === 48);
+      return;
   }
 }
 
 /** Handles `/announce[/<passkey>]?...` for a client whose passkey (if any is required) was already checked. */
 export function handleAnnounce(core: TrackerCore, res: ServerResponse, url: string, client: ClientAddress): void {
-  pHash = undefined;
-  pPeerId = undefined;
+  pHash = '';
+  pPeerId = '';
   pPort = -1;
   pLeft = -2;
   pEvent = EVENT_NONE;
@@ -106,22 +116,21 @@ export function handleAnnounce(core: TrackerCore, res: ServerResponse, url: stri
   pCompact = true;
   pBad = '';
   pUrl = url;
-  forEachParam(url, visitAnnounce);
+  forEachParamAt(url, visitAnnounce);
   // (Locals re-typed: the compiler cannot see the visitor assign these.)
-  const hash = pHash as Buffer | undefined;
-  const peerIdBytes = pPeerId as Buffer | undefined;
+  const hash = pHash as string;
+  const peerId = pPeerId as string;
   if (pBad) return sendFailure(core, res, pBad);
-  if (hash === undefined || peerIdBytes === undefined || pPort === -1) {
+  if (hash === '' || peerId === '' || pPort === -1) {
     return sendFailure(core, res, 'Missing required parameters (info_hash, peer_id, port)');
   }
   if (pPort < 1 || pPort > 65535) return sendFailure(core, res, 'Invalid port: must be 1-65535');
   if (pBadEvent) return sendFailure(core, res, 'Invalid event: must be started, stopped, completed or empty');
   const left = pLeft === -2 ? 0 : pLeft;
 
-  const found = core.swarmFor(hash.toString('hex'));
+  const found = core.swarmFor(hash);
   if (typeof found === 'string') return sendFailure(core, res, found);
   const swarm: Swarm = found;
-  const peerId = peerIdBytes.toString('latin1');
   const key = peerId + '@' + client.ip;
   if (!core.hasRoom && pEvent !== EVENT_STOPPED && !swarm.peers.has(key)) {
     return sendFailure(core, res, 'tracker is full, try again later');

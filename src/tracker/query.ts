@@ -41,6 +41,33 @@ export function decodeBytes(s: string, start: number, end: number, max: number):
   return n > max ? undefined : out.subarray(0, n);
 }
 
+/** Percent-decodes `s[start, end)` into `out` (no allocation on the hot path); returns the byte count, or -1
+ *  when an escape is broken or the value does not fit in `out`. */
+export function decodeInto(s: string, start: number, end: number, out: Buffer): number {
+  const max = out.length;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    let c = s.charCodeAt(i);
+    if (c === 37) {
+      if (i + 2 >= end) return -1;
+      const h = s.charCodeAt(i + 1);
+      const l = s.charCodeAt(i + 2);
+      const hv = h < 128 ? HEX[h]! : -1;
+      const lv = l < 128 ? HEX[l]! : -1;
+      if (hv < 0 || lv < 0) return -1;
+      c = (hv << 4) | lv;
+      i += 2;
+    } else if (c === 43) {
+      c = 32;
+    } else if (c > 255) {
+      return -1;
+    }
+    if (n >= max) return -1;
+    out[n++] = c;
+  }
+  return n;
+}
+
 /** Percent-decodes to a string (UTF-8), or undefined when malformed. */
 export function decodeText(s: string, start: number, end: number, max = 4096): string | undefined {
   const b = decodeBytes(s, start, end, max);
@@ -76,4 +103,31 @@ export function forEachParam(url: string, visit: (key: string, start: number, en
     else if (amp > i) visit(url.slice(i, amp), amp, amp);
     i = amp + 1;
   }
+}
+
+/**
+ * Like forEachParam but without slicing the key out: `visit(keyStart, keyEnd, valueStart, valueEnd)`, for the
+ * announce path, which compares keys in place.
+ */
+export function forEachParamAt(
+  url: string,
+  visit: (keyStart: number, keyEnd: number, start: number, end: number) => void,
+): void {
+  let i = url.indexOf('?');
+  if (i < 0) return;
+  i++;
+  const len = url.length;
+  while (i < len) {
+    let amp = url.indexOf('&', i);
+    if (amp < 0) amp = len;
+    const eq = url.indexOf('=', i);
+    if (eq >= 0 && eq < amp) visit(i, eq, eq + 1, amp);
+    else if (amp > i) visit(i, amp, amp, amp);
+    i = amp + 1;
+  }
+}
+
+/** Whether `s[start, end)` is exactly `name`. */
+export function keyIs(s: string, start: number, end: number, name: string): boolean {
+  return end - start === name.length && s.startsWith(name, start);
 }
