@@ -125,6 +125,16 @@ export class Tracker {
 
   async start(): Promise<TrackerAddress> {
     if (this.bound) return this.bound;
+    try {
+      return await this.listen();
+    } catch (err) {
+      // Leave nothing half-started (the editor may try again with another port).
+      await this.stop().catch(() => {});
+      throw err;
+    }
+  }
+
+  private async listen(): Promise<TrackerAddress> {
     const o = this.opts;
     const host = !o.host || o.host === 'localhost' ? '127.0.0.1' : o.host;
     this.store = await RegistryStore.open(o.dbPath);
