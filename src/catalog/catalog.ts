@@ -127,7 +127,29 @@ export class Catalog {
     return this.store.search(q);
   }
 
+  /**
+   * Merges what another process wrote to the store file (a `silmaril share` next to a running daemon) into this
+   * catalog, by the same union rule. Returns the merge result, or undefined when the file did not change.
+   */
+  async syncFromDisk(): Promise<MergeResult | undefined> {
+    if (!this.store.path || !(await this.store.changedOnDisk())) return undefined;
+    const other = await CatalogStore.open(this.store.path);
+    let result: MergeResult;
+    try {
+      result = this.ingest(
+        other.signedEntries().map((e) => e.record),
+        { id: 'local', kind: 'local' },
+      );
+    } finally {
+      other.close();
+    }
+    await this.store.markSeen();
+    return result;
+  }
+
+  /** Saves the store, first merging in whatever another process saved meanwhile (nothing of theirs is lost). */
   async save(): Promise<void> {
+    await this.syncFromDisk();
     if (this.store.isDirty) await this.store.save();
   }
 

@@ -43,6 +43,7 @@ export class CatalogService {
   goSource?: SilmarilGoSource;
   private timer?: NodeJS.Timeout;
   private ownDht = false;
+  private stopped = false;
   private readonly log: Logger;
 
   private constructor(
@@ -113,12 +114,14 @@ export class CatalogService {
   }
 
   /** Follows the sources every refreshMs (+-25% jitter) until stop(). */
-  follow(): void {
+  follow(onPass?: () => void): void {
     const period = this.opts.refreshMs ?? 10 * 60_000;
     const next = () => {
       this.timer = setTimeout(
         async () => {
           await this.refresh(true);
+          if (this.stopped) return;
+          onPass?.();
           next();
         },
         period * (0.75 + Math.random() * 0.5),
@@ -128,6 +131,7 @@ export class CatalogService {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.pointers?.close();
     await this.catalog.save().catch(() => {});

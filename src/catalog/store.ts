@@ -1,6 +1,6 @@
 // The catalog store: every entry we know (sql.js), indexed for search (FTS4 over name, tags and description, plus
 // indexes for the filters and sorts), and each source's state. Saved atomically: temporary file, fsync, rename.
-import { open, rename, readFile, mkdir, unlink } from 'node:fs/promises';
+import { open, rename, readFile, mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Database } from 'sql.js';
 import { buildMagnet } from '../torrent/magnet.js';
@@ -181,7 +181,22 @@ export class CatalogStore {
     }
     const db = new SQL.Database(bytes);
     db.run(SCHEMA);
-    return new CatalogStore(db, path);
+    const store = new CatalogStore(db, path);
+    store.diskStamp = await stampOf(path);
+    return store;
+  }
+
+  /** mtime and size of the file as we last read or wrote it. */
+  private diskStamp = '';
+
+  /** True when another process (e.g. `silmaril share` next to a running daemon) wrote the file since. */
+  async changedOnDisk(): Promise<boolean> {
+    return (await stampOf(this.path)) !== this.diskStamp;
+  }
+
+  /** Marks the file's current state as seen (after merging it). */
+  async markSeen(): Promise<void> {
+    this.diskStamp = await stampOf(this.path);
   }
 
   close(): void {
@@ -533,7 +548,18 @@ export class CatalogStore {
     }
     await fh.close();
     await rename(tmp, this.path);
+    this.diskStamp = await stampOf(this.path);
     this.dirty = false;
+  }
+}
+
+async function stampOf(path: string | undefined): Promise<string> {
+  if (!path) return '';
+  try {
+    const s = await stat(path);
+    return `${s.mtimeMs}:${s.size}:${s.ino}`;
+  } catch {
+    return '';
   }
 }
 

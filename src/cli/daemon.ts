@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
       dht: values['catalog-dht-port'] === undefined ? (node.engine as any).client?.dht || undefined : undefined,
       trackers: values.tracker,
       silmarilGo: values['silmaril-go'],
-      refreshMs: (intOption(values.refresh, 'refresh', 5, 86_400) ?? 600) * 1000,
+      refreshMs: (intOption(values.refresh, 'refresh', 1, 86_400) ?? 600) * 1000,
       log,
     });
     await service.start();
@@ -73,21 +73,50 @@ export async function run(argv: string[]): Promise<number> {
       seeding: restored.map((t) => t.id),
       tracker: trackerAddr?.announce,
     });
-    if (service.catalog.ownEntries().length) {
+    const svc = service;
+    // What our feed carries: republished when `silmaril share` (another process) changes it.
+    const ownState = () =>
+      svc.catalog
+        .ownEntries()
+        .map((e) => `${e.name}@${e.seq}`)
+        .join(',');
+    let publishedState = '';
+    const publish = async () => {
+      const state = ownState();
+      if (!state || state === publishedState) return;
       try {
-        const r = await service.publish();
+        const r = await svc.publish();
+        publishedState = state;
         out({ event: 'published', feedSeq: r.feedSeq, index: r.index.infohash, indexSeq: r.index.seq });
       } catch (err) {
         log.warn(`catalog publish: ${(err as Error).message}`);
       }
-    }
+    };
+    await publish();
+    let busy = false;
+    const watcher = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        if (await svc.catalog.syncFromDisk()) {
+          await node.engine.restore(); // shares recorded by `silmaril share` start seeding
+          await publish();
+          await svc.catalog.save();
+        }
+      } catch (err) {
+        log.warn(`daemon: ${(err as Error).message}`);
+      } finally {
+        busy = false;
+      }
+    }, 1000);
     // A signal during the first follow pass (a catalog download can wait a minute for a seeder) stops at once.
-    const first = service.refresh(true).then(() => 'refreshed' as const);
+    const first = svc.refresh(true).then(() => 'refreshed' as const);
     if ((await Promise.race([first, stopped])) === 'refreshed') {
-      out({ event: 'refreshed', entries: service.catalog.store.count() });
-      service.follow();
+      out({ event: 'refreshed', entries: svc.catalog.store.count() });
+      svc.follow(() => out({ event: 'refreshed', entries: svc.catalog.store.count() }));
       await stopped;
     }
+    clearInterval(watcher);
     out({ event: 'stopped' });
     return 0;
   } finally {
