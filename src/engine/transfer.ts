@@ -207,7 +207,8 @@ export class Transfer extends EventEmitter {
       storeCacheSlots: 0,
       announce: this.trackers(),
       bitfield,
-      strategy: 'rarest',
+      // WebTorrent's rarest-first picker rescans every piece per request (quadratic: 20 MiB/s on 2048 pieces).
+      strategy: 'sequential',
       path: this.outDir ?? (this.contentRoot ? dirname(this.contentRoot) : undefined),
       deselect: false,
     });
@@ -230,7 +231,8 @@ export class Transfer extends EventEmitter {
       return addPeer(peer, type, source);
     };
     torrent.on('wire', (wire: GuardWire) => {
-      if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) wire.destroy();
+      if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
+      for (const peer of torrent._peers?.values() ?? []) if (peer.wire === wire && peer.conn) tuneSocket(peer.conn);
     });
     torrent.on('infoHash', () => {
       for (const p of this.peers) torrent.addPeer(p);
@@ -322,6 +324,7 @@ export class Transfer extends EventEmitter {
       return;
     }
     this.status = 'verifying';
+    this.emit('complete');
     await this.save();
     let verified = false;
     try {
@@ -540,6 +543,34 @@ export class Transfer extends EventEmitter {
     const bf = this.torrent?.bitfield;
     return bf ? bf.get(i) : this.completed;
   }
+}
+
+/**
+ * Fewer, larger socket writes. WebTorrent writes every protocol message (a 17-byte request, a 16 KiB block) as its
+ * own write(), one syscall each, and with Nagle on small requests can wait for delayed ACKs. Writes made within
+ * one turn of the event loop are corked into one writev, and TCP_NODELAY is set as libtorrent does.
+ */
+const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
+
+export function tuneSocket(conn: any): void {
+  if (conn.__silmarilTuned || typeof conn.cork !== 'function') return;
+  conn.__silmarilTuned = true;
+  conn.setNoDelay?.(true);
+  // With the default 16 KiB mark every 16 KiB block "fills" the socket and the pipe waits for 'drain'.
+  if (conn._writableState) conn._writableState.highWaterMark = SOCKET_HIGH_WATER_MARK;
+  const write = conn.write;
+  let corked = false;
+  conn.write = function (this: any, ...args: unknown[]) {
+    if (!corked && !this.destroyed) {
+      corked = true;
+      this.cork();
+      setImmediate(() => {
+        corked = false;
+        if (!this.destroyed) this.uncork();
+      });
+    }
+    return write.apply(this, args);
+  };
 }
 
 /** Removes the empty folders a cancelled download leaves, from the deepest up to (and including) its root. */
