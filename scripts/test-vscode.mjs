@@ -2,7 +2,7 @@
 // downloaded here, so this starts code-server (scripts/code-server.mjs) and opens its test payload URL in Debian's
 // Chromium through playwright-core; the test entry writes a results file, read here. Any failure, a missing results
 // file or a timeout fails the script. On a desktop machine `npx vscode-test` (.vscode-test.mjs) runs the same files.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTests } from './build-tests.mjs';
@@ -11,6 +11,22 @@ import { launchBrowser } from './browser.mjs';
 import { writeSampleWorkspace } from './sample-workspace.mjs';
 
 const TIMEOUT_MS = Number(process.env.SILMARIL_TEST_TIMEOUT_MS ?? 8 * 60_000);
+
+/** On failure: the tail of the extension's LogOutputChannel (code-server keeps it under the profile's logs). */
+function printExtensionLog(profile) {
+  const found = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/Silmaril\.log$/.test(e.name)) found.push(p);
+    }
+  };
+  try {
+    walk(join(profile, 'user-data', 'logs'));
+  } catch {}
+  for (const f of found) console.error(`--- ${f} (tail)\n${readFileSync(f, 'utf8').split('\n').slice(-60).join('\n')}`);
+}
 
 async function main() {
   if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: npm run build');
@@ -60,6 +76,7 @@ async function main() {
     exitCode = failures === 0 && results.length > 0 ? 0 : 1;
     return exitCode;
   } finally {
+    if (exitCode !== 0) printExtensionLog(server.profile);
     await browser.close().catch(() => {});
     await server.stop();
     if (exitCode === 0) rmSync(tmp, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import type { UiCore } from './core.js';
 import { LocalTree } from './local-tree.js';
 import type { WebviewMessage } from './messages.js';
 import { NodeCore } from './node-core.js';
-import { SecretKeyStore } from './secrets.js';
+import { SecretKeyStore, registryKeyName } from './secrets.js';
 import { readCoreOptions, trackerSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import { TransfersView } from './transfers-view.js';
@@ -22,6 +22,9 @@ export class Controller implements vscode.Disposable {
   readonly transfers: TransfersView;
   readonly status: StatusBar;
   private starting?: Promise<void>;
+  private restartTimer?: NodeJS.Timeout;
+  /** Bumped on every engine (re)start: tests wait for a restart with it. */
+  generation = 0;
   private readonly disposables: vscode.Disposable[] = [];
   /** Resolves once the engine has started (or failed): tests and commands wait on it. */
   ready: Promise<void> = Promise.resolve();
@@ -61,7 +64,10 @@ export class Controller implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => void this.local.rescan()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('silmaril')) void this.restart();
+        if (!e.affectsConfiguration('silmaril')) return;
+        // Several settings often change together (a settings sync, a test): one restart for all of them.
+        clearTimeout(this.restartTimer);
+        this.restartTimer = setTimeout(() => void this.restart(), 300);
       }),
     );
   }
@@ -89,9 +95,12 @@ export class Controller implements vscode.Disposable {
     }
     this.starting = (async () => {
       this.engine = 'starting';
+      this.generation++;
       this.redraw();
       const t0 = performance.now();
-      const core = new NodeCore(readCoreOptions(), new SecretKeyStore(this.context.secrets), this.log);
+      const core = new NodeCore(readCoreOptions(), new SecretKeyStore(this.context.secrets), this.log, (url) =>
+        Promise.resolve(this.context.secrets.get(registryKeyName(url))),
+      );
       this.core = core;
       core.onDidChange((what) => {
         if (what === 'catalog') void this.catalog.reload();
@@ -185,6 +194,7 @@ export class Controller implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.restartTimer);
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -2,9 +2,11 @@
 // search) and the model-card readers. No vscode here: this file is the seam, and could run headless.
 import { EventEmitter } from 'node:events';
 import { basename, join, resolve } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { EngineTransport } from '../catalog/engine-transport.js';
 import type { KeyStore } from '../catalog/identity.js';
-import { loadOrCreateIdentity } from '../catalog/identity.js';
+import { CatalogService } from '../catalog/service.js';
+import { registerWithTracker } from '../catalog/sources/tracker.js';
 import type { SearchQuery } from '../catalog/store.js';
 import type { Transfer } from '../engine/transfer.js';
 import type { Logger } from '../log.js';
@@ -32,7 +34,8 @@ type What = 'transfers' | 'catalog' | 'local' | 'tracker';
 export class NodeCore implements UiCore {
   private node?: SilmarilNode;
   private tracker?: Tracker;
-  private catalog?: Catalog;
+  private service?: CatalogService;
+  private catalogStarted = false;
   private readonly events = new EventEmitter();
   private tick?: NodeJS.Timeout;
   private unsubscribe?: () => void;
@@ -42,6 +45,8 @@ export class NodeCore implements UiCore {
     private readonly options: CoreOptions,
     private readonly keys: KeyStore,
     private readonly log: Logger,
+    /** A tracker registry's key, from SecretStorage. */
+    private readonly registryKey: (trackerUrl: string) => Promise<string | undefined> = async () => undefined,
   ) {}
 
   private fire(what: What): void {
@@ -55,13 +60,49 @@ export class NodeCore implements UiCore {
 
   /** The catalog store is local (sql.js): open it before the engine so the sidebar fills at once. */
   async openCatalog(): Promise<Catalog> {
-    if (!this.catalog) {
-      const identity = await loadOrCreateIdentity(this.keys);
-      this.catalog = await Catalog.open({ home: this.options.home, identity, log: this.log });
-      this.unsubscribe = this.catalog.onChange(() => this.fire('catalog'));
-      this.log.info(`publisher ${identity.fingerprint}`);
+    if (!this.service) {
+      const o = this.options;
+      this.service = await CatalogService.open({
+        home: o.home,
+        keyStore: this.keys,
+        dhtBootstrap: o.dhtBootstrap,
+        trackers: o.catalogSources.includes('trackers') ? o.trackers.filter((t) => /^https?:\/\//.test(t)) : [],
+        silmarilGo: o.catalogSources.includes('silmaril-go'),
+        log: this.log,
+      });
+      this.unsubscribe = this.service.catalog.onChange(() => this.fire('catalog'));
+      this.log.info(`publisher ${this.service.identity.fingerprint}`);
     }
-    return this.catalog;
+    return this.service.catalog;
+  }
+
+  /** Joins the catalog network once the engine runs: the engine's DHT node carries the BEP 44 pointers and the
+   *  engine fetches and seeds catalog files. Without DHT (setting off) only the trackers' registries are read. */
+  private async startCatalog(): Promise<void> {
+    const service = this.service!;
+    const o = this.options;
+    const engine = this.node!.engine;
+    const dht = (engine as any).client?.dht;
+    if (o.dht && o.catalogSources.includes('dht') && dht) {
+      // The service was opened before the engine existed (the sidebar reads the store at once); its transport and
+      // DHT node are the engine's, known only now. CatalogService reads both in start(), so they are set first.
+      (service as any).opts.transport = new EngineTransport(engine, o.home);
+      (service as any).opts.dht = dht;
+      await service.start();
+      this.catalogStarted = true;
+      if (service.catalog.ownEntries().length) {
+        service.publish().then(
+          (r) => this.log.info(`catalog published (feed seq ${r.feedSeq})`),
+          (err: Error) => this.log.warn(`catalog publish: ${err.message}`),
+        );
+      }
+    }
+    // The first follow pass can wait on a catalog download: never on the start path.
+    service.refresh(true).then(
+      () => this.fire('catalog'),
+      (err: Error) => this.log.warn(`catalog refresh: ${err.message}`),
+    );
+    service.follow();
   }
 
   async start(): Promise<void> {
@@ -89,6 +130,7 @@ export class NodeCore implements UiCore {
     const restored = await engine.restore();
     if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
     this.log.info(`engine listening on port ${engine.port}`);
+    await this.startCatalog().catch((err: Error) => this.log.error(`catalog network: ${err.message}`));
     // One tick a second drives every view (the engine's stats events come per transfer, at the same pace).
     this.tick = setInterval(() => this.fire('transfers'), 1000);
     this.fire('transfers');
@@ -104,11 +146,10 @@ export class NodeCore implements UiCore {
     await this.stopTracker().catch((err: Error) => this.log.warn(`tracker stop: ${err.message}`));
     await node?.stop();
     this.unsubscribe?.();
-    if (this.catalog) {
-      await this.catalog.save().catch((err: Error) => this.log.warn(`catalog save failed: ${err.message}`));
-      this.catalog.close();
-      this.catalog = undefined;
-    }
+    const service = this.service;
+    this.service = undefined;
+    this.catalogStarted = false;
+    await service?.stop().catch((err: Error) => this.log.warn(`catalog stop: ${err.message}`));
   }
 
   private engine() {
@@ -130,9 +171,11 @@ export class NodeCore implements UiCore {
   async share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult> {
     const engine = this.engine();
     const folder = resolve(req.folder);
+    const embedded = this.tracker?.address()?.announce;
+    const trackers = [...new Set([...req.trackers, ...(embedded ? [embedded] : [])])];
     const created = await createTorrent(folder, {
       pieceLength: req.pieceLength,
-      trackers: req.trackers.filter((t) => /^(https?|udp):\/\//.test(t)),
+      trackers: trackers.filter((t) => /^(https?|udp):\/\//.test(t)),
       createdBy: 'Silmaril',
       signal,
       onProgress: (done, total) =>
@@ -165,8 +208,37 @@ export class NodeCore implements UiCore {
       });
       await catalog.save();
       published = true;
+      if (this.catalogStarted) {
+        this.service!.publish().then(
+          (r) => this.log.info(`${req.name}: catalog published on the DHT (feed seq ${r.feedSeq})`),
+          (err: Error) => this.log.warn(`${req.name}: DHT publish failed: ${err.message}`),
+        );
+      }
     } catch (err) {
       warnings.push(`not published to the catalog: ${(err as Error).message}`);
+    }
+    const registered: string[] = [];
+    for (const url of trackers.filter((t) => /^https?:\/\//.test(t))) {
+      try {
+        await registerWithTracker(
+          url,
+          {
+            v1: created.infoHashV1,
+            v2: created.infoHashV2,
+            name: req.name,
+            torrent: created.torrentBytes,
+            size: created.length,
+            license: req.license,
+            tags: req.tags,
+            description: req.description,
+            publisher: this.service?.identity.fingerprint,
+          },
+          { key: await this.registryKey(url) },
+        );
+        registered.push(url);
+      } catch (err) {
+        warnings.push(`${url}: ${(err as Error).message}`);
+      }
     }
     this.fire('transfers');
     this.fire('local');
@@ -237,8 +309,7 @@ export class NodeCore implements UiCore {
 
   async refreshCatalog(): Promise<void> {
     await this.openCatalog();
-    const sync = (this.node as any)?.syncCatalog ?? (this.node as any)?.refreshCatalog;
-    if (typeof sync === 'function') await sync.call(this.node);
+    await this.service!.refresh(true);
     this.fire('catalog');
   }
 

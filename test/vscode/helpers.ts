@@ -75,11 +75,14 @@ export function cli(args: string[], env: Record<string, string> = {}): CliNode {
   let spawnError: Error | undefined;
   child.on('error', (err) => (spawnError = err));
   child.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
-  createInterface({ input: child.stdout! }).on('line', (l) => {
+  let closed = false;
+  const rl = createInterface({ input: child.stdout! });
+  rl.on('line', (l) => {
     try {
       lines.push(JSON.parse(l));
     } catch {}
   });
+  rl.on('close', () => (closed = true));
   return {
     child,
     lines,
@@ -92,14 +95,14 @@ export function cli(args: string[], env: Record<string, string> = {}): CliNode {
       clearTimeout(t);
     },
     waitForLine(pred, what, ms = 60_000) {
-      const base = what;
-      what = `${base} (stderr: ${stderr.slice(-300)})`;
       return waitFor(
         what,
         () => {
           if (spawnError) throw spawnError;
-          if (child.exitCode !== null) throw new Error(`cli exited ${child.exitCode}: ${stderr}`);
-          return lines.find(pred);
+          const found = lines.find(pred);
+          // Output can still be in flight when the process has exited: give up only once stdout is closed too.
+          if (!found && closed && child.exitCode !== null) throw new Error(`cli exited ${child.exitCode}: ${stderr}`);
+          return found;
         },
         ms,
       );
