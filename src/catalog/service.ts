@@ -59,8 +59,13 @@ export class CatalogService {
     return new CatalogService(catalog, identity, opts);
   }
 
-  /** Starts the DHT node and the sources that need a transport. */
-  async start(): Promise<void> {
+  /**
+   * Starts the DHT node and the sources that need a transport. `parts` supplies what exists only once the engine
+   * runs (its transport and DHT node) when the service was opened earlier, e.g. to fill the sidebar at once.
+   */
+  async start(parts: { transport?: CatalogTransport; dht?: any } = {}): Promise<void> {
+    if (parts.transport) this.opts.transport = parts.transport;
+    if (parts.dht) this.opts.dht = parts.dht;
     if (this.opts.dht) {
       // One DHT node per process: the engine's, taught to check BEP 44 signatures (it stores and answers pointers).
       this.opts.dht._verify ??= dhtVerify;
