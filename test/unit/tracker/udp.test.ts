@@ -170,3 +170,21 @@ describe('UDP tracker (BEP 15)', () => {
     assert.match(errorText(port0), /port/);
   });
 });
+
+describe('UDP rate limit', () => {
+  it('past the burst, announces get the rate-limit error', async () => {
+    const h = await makeHybrid('udp-limit');
+    const tracker = new Tracker({ port: 0, rateLimit: { perSecond: 0.001, burst: 3 } });
+    const addr = await tracker.start();
+    const client = new UdpClient(addr.port);
+    try {
+      assert.equal((await post(addr.url, registration(h))).status, 201); // 1 token
+      const conn = await client.connect(); // 2
+      assert.equal((await client.announce(conn, h.v1, 1, 7001, 0n)).readUInt32BE(0), 1); // 3
+      assert.equal(errorText(await client.announce(conn, h.v1, 1, 7001, 0n)), 'Rate limit exceeded. Please slow down.');
+    } finally {
+      client.close();
+      await tracker.stop();
+    }
+  });
+});
