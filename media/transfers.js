@@ -58,7 +58,7 @@
       n /= 1024;
       i++;
     }
-    return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${UNITS[i]}`;
+    return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${UNITS[i]}`;
   }
   function eta(s) {
     if (s === null) return '';

@@ -114,8 +114,11 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const trusted = this.trustedPublishers();
     if (node instanceof OrgNode) return node.models.map((m) => new ModelNode(m, trustOf(m, trusted)));
     if (!this.loaded) void this.reload();
+    // A model we also know signed hides its unsigned copies (a tracker registry listing the same torrent).
+    const signed = new Set(this.models.filter((m) => m.trusted && m.v1).map((m) => m.v1));
     const groups = new Map<string, CatalogModel[]>();
     for (const m of this.models) {
+      if (!m.trusted && m.v1 && signed.has(m.v1)) continue;
       const org = m.name.includes('/') ? m.name.slice(0, m.name.indexOf('/')) : m.fingerprint;
       const list = groups.get(org) ?? [];
       list.push(m);

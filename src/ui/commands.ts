@@ -1,6 +1,7 @@
 // Every `silmaril.*` command. Each takes what its menu passes (an Explorer URI, a tree node) and asks for the rest;
 // an optional last argument lets tests and other extensions skip the prompts (`{ name, license, tags }`, ...).
 import { promises as fsp } from 'node:fs';
+import { userInfo } from 'node:os';
 import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { ModelNode, describeQuery, modelTooltip, trustOf } from './catalog-tree.js';
@@ -114,6 +115,28 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
     const core = await c.requireEngine('Sharing');
     let folder = pathOf(arg);
     if (!folder) {
+      // From the palette: the model folders found on disk first, then any folder.
+      await c.local.rescan();
+      const candidates = c.local.getChildren().filter((n) => n.state === 'notShared');
+      const browse = { label: '$(folder-opened) Browse…', description: 'choose any folder', path: '' };
+      const choice = candidates.length
+        ? await vscode.window.showQuickPick(
+            [
+              ...candidates.map((n) => ({
+                label: `$(file-submodule) ${n.name}`,
+                description: n.model ? `${formatBytes(n.model.size)} · ${n.model.format}` : undefined,
+                detail: n.path,
+                path: n.path,
+              })),
+              browse,
+            ],
+            { title: 'Silmaril: Share Folder', placeHolder: 'Which model folder?' },
+          )
+        : browse;
+      if (!choice) return undefined;
+      folder = choice.path || undefined;
+    }
+    if (!folder) {
       const picked = await vscode.window.showOpenDialog({
         canSelectFolders: true,
         canSelectFiles: false,
@@ -126,7 +149,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
       folder = picked[0].fsPath;
     }
     const proposed = await core.describeFolder(folder);
-    const org = (process.env.USER || 'me').toLowerCase().replace(/[^a-z0-9._-]/g, '') || 'me';
+    const org = (process.env.USER || userInfo().username || 'me').toLowerCase().replace(/[^a-z0-9._-]/g, '') || 'me';
     const nameDefault = proposed.name ?? `${org}/${basename(folder).replace(/[^A-Za-z0-9._-]/g, '-')}`;
     const name =
       opts.name ??
@@ -441,6 +464,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
 
   return [
     vscode.commands.registerCommand('silmaril.shareFolder', share),
+    vscode.commands.registerCommand('silmaril.explorerShareFolder', share),
     vscode.commands.registerCommand('silmaril.downloadIntoWorkspace', downloadInto),
     vscode.commands.registerCommand('silmaril.downloadModel', downloadModel),
     vscode.commands.registerCommand('silmaril.searchCatalog', search),

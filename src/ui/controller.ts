@@ -6,7 +6,6 @@ import { CatalogTree } from './catalog-tree.js';
 import type { UiCore } from './core.js';
 import { LocalTree } from './local-tree.js';
 import type { WebviewMessage } from './messages.js';
-import { NodeCore } from './node-core.js';
 import { SecretKeyStore, registryKeyName } from './secrets.js';
 import { readCoreOptions, trackerSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
@@ -98,6 +97,8 @@ export class Controller implements vscode.Disposable {
       this.generation++;
       this.redraw();
       const t0 = performance.now();
+      // Loaded here, not at activation: esbuild defers evaluating the core (WebTorrent, sql.js...) until this import.
+      const { NodeCore } = await import('./node-core.js');
       const core = new NodeCore(readCoreOptions(), new SecretKeyStore(this.context.secrets), this.log, (url) =>
         Promise.resolve(this.context.secrets.get(registryKeyName(url))),
       );
