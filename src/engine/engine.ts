@@ -12,6 +12,7 @@ import { contentRootIn } from './layout.js';
 import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
+import { patchWire } from './wire-patch.js';
 
 export interface EngineOptions {
   /** State directory (resume records, .torrent copies): never a user's folder. */
@@ -77,6 +78,7 @@ export class Engine extends EventEmitter {
   /** Starts the client and resolves once it listens for peers. */
   async start(): Promise<void> {
     if (this.client) return;
+    patchWire();
     const o = this.options;
     const bootstrap = o.dhtBootstrap === undefined ? undefined : o.dhtBootstrap.length ? o.dhtBootstrap : false;
     const client = new WebTorrent({

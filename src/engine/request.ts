@@ -48,6 +48,15 @@ export function installRequest(
   onPieceDone?: (index: number) => void,
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
+  // Refill a peer's request queue in batches: with libtorrent's reqq cap WebTorrent's low and high marks are equal,
+  // so every arriving block sent one 17-byte request in its own write. Wait until a quarter of the queue is free.
+  const updateWire = torrent._updateWire;
+  torrent._updateWire = function (this: any, wire: any) {
+    const reqq = wire.peerExtendedHandshake?.reqq;
+    if (typeof reqq === 'number' && reqq >= 64 && wire.requests.length > (reqq * 3) / 4) return;
+    return updateWire.call(this, wire);
+  };
+
   torrent._request = function request(this: any, wire: any, index: number, hotswap: boolean): boolean {
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     const isWebSeed = wire.type === 'webSeed';

@@ -233,6 +233,9 @@ export class Transfer extends EventEmitter {
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
       for (const peer of torrent._peers?.values() ?? []) if (peer.wire === wire && peer.conn) tuneSocket(peer.conn);
+      // Tell peers how many requests we queue (BEP 10 reqq, sent right after this event): without it WebTorrent
+      // peers keep a second's worth of requests in flight, thousands, which our piece cache cannot hold.
+      (wire as any).extendedHandshake.reqq = MAX_PEER_REQUESTS;
     });
     torrent.on('infoHash', () => {
       for (const p of this.peers) torrent.addPeer(p);
@@ -551,6 +554,8 @@ export class Transfer extends EventEmitter {
  * one turn of the event loop are corked into one writev, and TCP_NODELAY is set as libtorrent does.
  */
 const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
+/** Requests a peer may queue with us: 16 MiB of blocks, well inside the store's serving cache. */
+const MAX_PEER_REQUESTS = 1000;
 
 export function tuneSocket(conn: any): void {
   if (conn.__silmarilTuned || typeof conn.cork !== 'function') return;
