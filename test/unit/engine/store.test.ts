@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DiskSpaceError, preflight } from '../../../src/engine/disk.js';
 import { layoutFor, contentRootIn } from '../../../src/engine/layout.js';
 import { PieceStore } from '../../../src/engine/store.js';
 import { createTorrent } from '../../../src/torrent/create.js';
@@ -116,4 +117,22 @@ test('a write that fails the disk-space preflight writes nothing', async () => {
   await assert.rejects(put(store, 0, stream().subarray(0, PIECE)), /not enough disk space/);
   store.close();
   await assert.rejects(readdir(root), { code: 'ENOENT' });
+});
+
+test('the disk-space preflight refuses a download larger than the free space, with a clear message', async () => {
+  const huge: ParsedTorrent = {
+    ...parsed,
+    name: 'huge-model',
+    files: [{ path: ['weights.bin'], length: 2 ** 53, offset: 0, pad: false }],
+  };
+  const out = path.join(tmp, 'out-huge');
+  await assert.rejects(preflight(out, contentRootIn(out, huge), huge), (err: Error) => {
+    assert.ok(err instanceof DiskSpaceError);
+    assert.match(
+      err.message,
+      /^not enough disk space in .*out-huge: huge-model needs [\d.]+ MiB more, [\d.]+ MiB free$/,
+    );
+    return true;
+  });
+  await preflight(out, contentRootIn(out, parsed), parsed); // a small one passes
 });
