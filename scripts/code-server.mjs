@@ -101,9 +101,9 @@ async function waitHealthy(base, child, timeoutMs) {
 /**
  * Starts code-server on 127.0.0.1 with a throwaway HOME, user data and extensions folders (so a run never touches
  * the user's own VS Code), workspace trust off and the gallery pointed at a dead loopback URL (no internet here).
- * `settings` is merged into the user settings. Returns { url, port, stop(), profile }.
+ * `settings` is merged into the user settings; `trust: 'on'` opens folders in Restricted Mode. Returns { url, port, stop(), profile }.
  */
-export async function startCodeServer({ folder, port, settings = {}, log = false, env = {} } = {}) {
+export async function startCodeServer({ folder, port, settings = {}, log = false, env = {}, trust = 'off' } = {}) {
   const bin = ensureCodeServer();
   port ??= await freePort();
   const profile = mkdtempSync(join(tmpdir(), 'silmaril-code-server-'));
@@ -113,7 +113,9 @@ export async function startCodeServer({ folder, port, settings = {}, log = false
     join(userData, 'User', 'settings.json'),
     JSON.stringify(
       {
-        'security.workspace.trust.enabled': false,
+        // Off, or Restricted Mode keeps extensions from activating; 'on' is for the Restricted Mode tests.
+        'security.workspace.trust.enabled': trust === 'on',
+        'security.workspace.trust.startupPrompt': 'never',
         'workbench.startupEditor': 'none',
         'workbench.tips.enabled': false,
         'telemetry.telemetryLevel': 'off',
@@ -133,7 +135,6 @@ export async function startCodeServer({ folder, port, settings = {}, log = false
     'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
     '--disable-getting-started-override',
     '--bind-addr',
     `127.0.0.1:${port}`,
@@ -142,6 +143,7 @@ export async function startCodeServer({ folder, port, settings = {}, log = false
     '--extensions-dir',
     join(profile, 'extensions'),
   ];
+  if (trust !== 'on') args.push('--disable-workspace-trust');
   if (folder) args.push(folder);
   const child = spawn(process.execPath, args, {
     env: {

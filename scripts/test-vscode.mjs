@@ -28,17 +28,19 @@ function printExtensionLog(profile) {
   for (const f of found) console.error(`--- ${f} (tail)\n${readFileSync(f, 'utf8').split('\n').slice(-60).join('\n')}`);
 }
 
-async function main() {
-  if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: npm run build');
-  const outdir = await buildTests();
+/** One code-server window running the tests of one mode; returns the number of failures (or 1 on no results). */
+async function runPass(mode, outdir) {
   const tmp = mkdtempSync(join(tmpdir(), 'silmaril-vscode-test-'));
   const workspace = writeSampleWorkspace(join(tmp, 'workspace'));
   const resultsFile = join(tmp, 'results.json');
+  const trusted = mode === 'trusted';
   const server = await startCodeServer({
     folder: workspace,
+    trust: trusted ? 'off' : 'on',
     env: {
       SILMARIL_TEST_RESULTS: resultsFile,
       SILMARIL_TEST_TMP: tmp,
+      SILMARIL_TEST_MODE: mode,
       SILMARIL_HOME: join(tmp, 'silmaril-home'),
       SILMARIL_REPO: root,
     },
@@ -52,7 +54,7 @@ async function main() {
     page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
     const url = devHostUrl(server.url, { folder: workspace, testsPath: join(outdir, 'index.js') });
-    console.log(`running extension tests in code-server ${server.url}`);
+    console.log(`running the ${mode}-workspace extension tests in code-server ${server.url}`);
     await page.goto(url);
     const deadline = Date.now() + TIMEOUT_MS;
     while (!existsSync(resultsFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
@@ -71,7 +73,7 @@ async function main() {
       if (r.error) console.log(r.error.replace(/^/gm, '     '));
     }
     const passed = results.filter((r) => r.state === 'passed').length;
-    console.log(`\n${passed} passed, ${failures} failed, ${results.length - passed - failures} pending`);
+    console.log(`${passed} passed, ${failures} failed, ${results.length - passed - failures} pending\n`);
     if (process.env.SILMARIL_TEST_VERBOSE) console.log(consoleLines.join('\n'));
     exitCode = failures === 0 && results.length > 0 ? 0 : 1;
     return exitCode;
@@ -82,6 +84,14 @@ async function main() {
     if (exitCode === 0) rmSync(tmp, { recursive: true, force: true });
     else console.error(`test files kept in ${tmp}`);
   }
+}
+
+async function main() {
+  if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: npm run build');
+  const outdir = await buildTests();
+  const trusted = await runPass('trusted', outdir);
+  const untrusted = await runPass('untrusted', outdir);
+  return trusted || untrusted ? 1 : 0;
 }
 
 main().then(

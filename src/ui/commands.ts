@@ -27,6 +27,8 @@ export interface DownloadArgs {
   folder?: string;
   /** Skip the size / free-space confirmation. */
   confirm?: boolean;
+  /** Errors are thrown to the caller as well as shown. */
+  quiet?: boolean;
 }
 
 function pathOf(arg: unknown): string | undefined {

@@ -132,6 +132,20 @@ describe('share and download through the commands', function () {
     assert.equal(magnet, node!.transfer!.magnet);
   });
 
+  it('after the engine restarts (a new editor session), the seed and the download resume', async () => {
+    await a.controller.stop();
+    a.controller.startSoon();
+    await a.controller.ready;
+    assert.equal(a.controller.engine, 'running');
+    await waitFor('the share to be seeding again', () =>
+      a.controller.local.getChildren().find((n) => n.transfer?.id === shared.v1 && n.state === 'seeding'),
+    );
+    assert.ok(
+      a.controller.core!.transfers().some((t) => t.kind === 'download'),
+      'the finished download is back too (it keeps seeding)',
+    );
+  });
+
   it('Stop Sharing stops the seed and the folder shows as not shared', async () => {
     const node = a.controller.local.getChildren().find((n) => n.transfer?.id === shared.v1);
     await vscode.commands.executeCommand('silmaril.stopSharing', node);
