@@ -1,5 +1,5 @@
-// Bundles the extension tests (test/vscode/*.ts) to out/test/*.js (cjs): the format both code-server's test payload
-// and @vscode/test-cli load. `vscode` and `mocha` stay external: the host provides the first, and the test files
+// Bundles the extension tests (test/vscode/*.test.ts; *.untrusted.ts for Restricted Mode) to out/test/*.js (cjs):
+// the format both code-server's test payload and @vscode/test-cli load. `vscode` and `mocha` stay external: the host provides the first, and the test files
 // must share the runner's one mocha instance.
 import esbuild from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ export async function buildTests() {
   const outdir = join(root, 'out', 'test');
   rmSync(outdir, { recursive: true, force: true });
   const entryPoints = readdirSync(src)
-    .filter((n) => n.endsWith('.ts') && (n === 'index.ts' || n.endsWith('.test.ts')))
+    .filter((n) => n === 'index.ts' || n.endsWith('.test.ts') || n.endsWith('.untrusted.ts'))
     .map((n) => join(src, n));
   await esbuild.build({
     entryPoints,
