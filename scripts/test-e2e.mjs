@@ -209,6 +209,26 @@ async function main() {
       await page.screenshot({ path: join(shots, 'transfers.png') });
     });
 
+    await step('Pause and Resume from the Transfers view; its state survives hide/show', page, async () => {
+      const frame = () => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+      let row = frame().locator('.row', { hasText: 'remote-model' });
+      await row.locator('button', { hasText: 'Pause' }).click();
+      await frame().locator('.row.paused', { hasText: 'remote-model' }).waitFor({ state: 'visible' });
+      await page
+        .locator('.monaco-list-row', { hasText: /remote-model.*paused/ })
+        .first()
+        .waitFor({ state: 'visible' });
+      // Collapse and expand the view: the webview is rebuilt and must come back with the same rows.
+      const header = page.locator('.pane-header', { hasText: 'Transfers' }).first();
+      await header.click();
+      await page.waitForTimeout(500);
+      await header.click();
+      row = frame().locator('.row.paused', { hasText: 'remote-model' });
+      await row.waitFor({ state: 'visible' });
+      await row.locator('button', { hasText: 'Resume' }).click();
+      await frame().locator('.row:not(.paused)', { hasText: 'remote-model' }).waitFor({ state: 'visible' });
+    });
+
     await step('activation time from Developer: Show Running Extensions', page, async () => {
       await palette(page, 'Developer: Show Running Extensions');
       const row = page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: 'Silmaril' }).first();
