@@ -101,9 +101,18 @@ async function waitHealthy(base, child, timeoutMs) {
 /**
  * Starts code-server on 127.0.0.1 with a throwaway HOME, user data and extensions folders (so a run never touches
  * the user's own VS Code), workspace trust off and the gallery pointed at a dead loopback URL (no internet here).
- * `settings` is merged into the user settings; `trust: 'on'` opens folders in Restricted Mode. Returns { url, port, stop(), profile }.
+ * `settings` is merged into the user settings; `trust: 'on'` opens folders in Restricted Mode; `vsix` installs that
+ * package first. Returns { url, port, stop(), profile }.
  */
-export async function startCodeServer({ folder, port, settings = {}, log = false, env = {}, trust = 'off' } = {}) {
+export async function startCodeServer({
+  folder,
+  port,
+  settings = {},
+  log = false,
+  env = {},
+  trust = 'off',
+  vsix,
+} = {}) {
   const bin = ensureCodeServer();
   port ??= await freePort();
   const profile = mkdtempSync(join(tmpdir(), 'silmaril-code-server-'));
@@ -145,6 +154,24 @@ export async function startCodeServer({ folder, port, settings = {}, log = false
   ];
   if (trust !== 'on') args.push('--disable-workspace-trust');
   if (folder) args.push(folder);
+  const childEnv = {
+    ...process.env,
+    HOME: join(profile, 'home'),
+    EXTENSIONS_GALLERY: JSON.stringify({
+      serviceUrl: 'http://127.0.0.1:9/gallery',
+      itemUrl: 'http://127.0.0.1:9/item',
+    }),
+    ...env,
+  };
+  if (vsix) {
+    // The packaged extension, installed as a user would (`code-server --install-extension silmaril.vsix`).
+    const r = spawnSync(
+      process.execPath,
+      [bin, '--user-data-dir', userData, '--extensions-dir', join(profile, 'extensions'), '--install-extension', vsix],
+      { env: childEnv, encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(`installing ${vsix} failed:\n${r.stdout}${r.stderr}`);
+  }
   const child = spawn(process.execPath, args, {
     env: {
       ...process.env,

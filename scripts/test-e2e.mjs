@@ -115,7 +115,10 @@ async function main() {
     'silmaril daemon',
   );
 
+  // `--vsix`: drive the packaged extension (npm run package) instead of the development build.
+  const vsix = process.argv.includes('--vsix') ? join(root, 'silmaril.vsix') : undefined;
   const server = await startCodeServer({
+    vsix,
     folder: workspace,
     env: { SILMARIL_HOME: join(tmp, 'silmaril-home') },
     settings: {
@@ -130,7 +133,9 @@ async function main() {
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.setDefaultTimeout(STEP_MS);
-    await page.goto(devHostUrl(server.url, { folder: workspace }));
+    await page.goto(
+      vsix ? `${server.url}/?folder=${encodeURIComponent(workspace)}` : devHostUrl(server.url, { folder: workspace }),
+    );
 
     await step('workbench loads', page, async () => {
       await page.locator('.monaco-workbench').waitFor({ state: 'visible' });
