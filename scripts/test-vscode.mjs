@@ -75,7 +75,8 @@ async function runPass(mode, outdir) {
     const passed = results.filter((r) => r.state === 'passed').length;
     console.log(`${passed} passed, ${failures} failed, ${results.length - passed - failures} pending\n`);
     if (process.env.SILMARIL_TEST_VERBOSE) console.log(consoleLines.join('\n'));
-    exitCode = failures === 0 && results.length > 0 ? 0 : 1;
+    // No test at all is a failure, unless SILMARIL_TEST_GREP filtered this pass empty on purpose.
+    exitCode = failures === 0 && (results.length > 0 || process.env.SILMARIL_TEST_GREP) ? 0 : 1;
     return exitCode;
   } finally {
     if (exitCode !== 0) printExtensionLog(server.profile);

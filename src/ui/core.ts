@@ -111,6 +111,8 @@ export interface UiCore {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly started: boolean;
+  /** The engine's DHT node's UDP port (undefined with DHT off). */
+  readonly dhtPort: number | undefined;
   /** Fires whenever transfers, the catalog, local models or the tracker change (stats at least once a second). */
   onDidChange(listener: (what: 'transfers' | 'catalog' | 'local' | 'tracker') => void): { dispose(): void };
 

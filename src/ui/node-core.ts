@@ -129,7 +129,7 @@ export class NodeCore implements UiCore {
     engine.on('transfer-error', (t: Transfer, err: Error) => this.log.error(`${t.name}: ${err.message}`));
     const restored = await engine.restore();
     if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
-    this.log.info(`engine listening on port ${engine.port}`);
+    this.log.info(`engine listening on port ${engine.port}${engine.dhtPort ? `, DHT on UDP ${engine.dhtPort}` : ''}`);
     await this.startCatalog().catch((err: Error) => this.log.error(`catalog network: ${err.message}`));
     // One tick a second drives every view (the engine's stats events come per transfer, at the same pace).
     this.tick = setInterval(() => this.fire('transfers'), 1000);
@@ -150,6 +150,10 @@ export class NodeCore implements UiCore {
     this.service = undefined;
     this.catalogStarted = false;
     await service?.stop().catch((err: Error) => this.log.warn(`catalog stop: ${err.message}`));
+  }
+
+  get dhtPort(): number | undefined {
+    return this.node?.engine.dhtPort;
   }
 
   private engine() {
