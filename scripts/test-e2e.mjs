@@ -205,6 +205,29 @@ async function main() {
       await dialog.locator('.monaco-button', { hasText: 'Download' }).first().click();
     });
 
+    await step('Search Catalog from the view title bar', page, async () => {
+      await page.locator('.pane-header', { hasText: 'Catalog' }).first().hover();
+      await page.locator('.pane-header .action-label[aria-label^="Search Catalog"]').first().click();
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill('license:mit');
+      await page.keyboard.press('Enter');
+      await page.locator('.pane-header', { hasText: 'license mit' }).first().waitFor({ state: 'visible' });
+      // Only the MIT model is left in the Catalog pane: its organisation and itself.
+      const rows = page
+        .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Catalog' }) })
+        .locator('.monaco-list-row');
+      const deadline = Date.now() + 10_000;
+      while ((await rows.allInnerTexts()).join('\n').includes('tiny-model')) {
+        if (Date.now() > deadline) throw new Error('the search did not filter tiny-model out');
+        await page.waitForTimeout(200);
+      }
+      if (!(await rows.allInnerTexts()).join('\n').includes('remote-model')) throw new Error('remote-model is missing');
+      await page.screenshot({ path: join(shots, 'catalog-search.png') });
+      await page.locator('.pane-header .action-label[aria-label^="Clear Catalog Search"]').first().click();
+      await page.locator('.pane-header', { hasText: 'license mit' }).first().waitFor({ state: 'hidden' });
+    });
+
     await step('the Transfers view reaches 100% verified', page, async () => {
       const frame = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
       const row = frame.locator('.row', { hasText: 'remote-model' });

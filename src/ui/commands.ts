@@ -72,6 +72,16 @@ export function parseSearch(text: string): SearchQuery {
   return q;
 }
 
+const DETAILS_SCHEME = 'silmaril-model';
+const detailsDocs = new Map<string, string>();
+
+/** Read-only model detail pages (Show Details). */
+export class DetailsProvider implements vscode.TextDocumentContentProvider {
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return detailsDocs.get(uri.toString()) ?? '# Model details are gone\n\nRun Show Details again.';
+  }
+}
+
 export function registerCommands(c: Controller): vscode.Disposable[] {
   const log = c.log;
   const run =
@@ -263,7 +273,13 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
           `Download ${model.name} (${formatBytes(model.size)}) into ${folder}?`,
           {
             modal: true,
-            detail: `${free === undefined ? 'Free space unknown' : `${formatBytes(free)} free`} · ${model.license || 'no license'} · ${model.format}`,
+            detail: [
+              free === undefined ? 'free space unknown' : `${formatBytes(free)} free in ${folder}`,
+              model.license || 'no license',
+              model.format,
+            ]
+              .filter(Boolean)
+              .join(' · '),
           },
           'Download',
         );
@@ -345,13 +361,14 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
       '',
     );
     const body = `${md}\n\n---\n\nv1 \`${model.v1 ?? '-'}\`  \nv2 \`${model.v2 ?? '-'}\`  \npublisher \`${model.publisher}\`\n\n\`\`\`\n${model.magnet}\n\`\`\`\n`;
-    const doc = await vscode.workspace.openTextDocument({
-      language: 'markdown',
-      content: `# ${model.name}\n\n${body}`,
-    });
+    // A read-only virtual document (no untitled editor asking to be saved), shown as a Markdown preview.
+    const uri = vscode.Uri.from({ scheme: DETAILS_SCHEME, path: `/${model.name}.md`, query: String(Date.now()) });
+    detailsDocs.set(uri.toString(), `# ${model.name}\n\n${body}`);
+    if (detailsDocs.size > 50) detailsDocs.delete(detailsDocs.keys().next().value!);
     await vscode.commands
-      .executeCommand('markdown.showPreview', doc.uri)
-      .then(undefined, () => vscode.window.showTextDocument(doc));
+      .executeCommand('markdown.showPreview', uri)
+      .then(undefined, async () => vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri)));
+    return uri.toString();
   });
 
   const stopSharing = run('Stop Sharing', async (arg?: unknown) => {
@@ -465,6 +482,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
   });
 
   return [
+    vscode.workspace.registerTextDocumentContentProvider(DETAILS_SCHEME, new DetailsProvider()),
     vscode.commands.registerCommand('silmaril.shareFolder', share),
     vscode.commands.registerCommand('silmaril.explorerShareFolder', share),
     vscode.commands.registerCommand('silmaril.downloadIntoWorkspace', downloadInto),

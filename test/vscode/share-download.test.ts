@@ -69,6 +69,18 @@ describe('share and download through the commands', function () {
     const item = a.controller.catalog.getTreeItem(entry);
     assert.equal(item.contextValue, 'catalogModel');
     assert.match(String(item.description), /apache-2\.0 · .*KiB · safetensors/);
+
+    const uri = await vscode.commands.executeCommand<string>('silmaril.showDetails', entry);
+    const page = (await vscode.workspace.openTextDocument(vscode.Uri.parse(uri!))).getText();
+    assert.match(page, /^# vscode-test\/tiny-model/);
+    assert.ok(page.includes(result.v1) && page.includes(result.v2!), 'Show Details names both infohashes');
+    assert.match(page, /apache\\?-2\\?\.0/, 'and the license');
+  });
+
+  it('the status bar sums the transfers; a click opens Transfers', () => {
+    const item = a.controller.status.item;
+    assert.match(item.text, /^\$\(arrow-up\) .*\/s \$\(arrow-down\) .*\/s \$\(arrow-swap\) \d+$/);
+    assert.equal(item.command, 'silmaril.showTransfers');
   });
 
   it('Search Catalog filters the tree, Clear Search restores it', async () => {
