@@ -102,15 +102,7 @@
     bar.append(fill);
     li.append(bar);
     const info = el('div', 'info');
-    const parts = [
-      r.state,
-      `${bytes(r.size)}`,
-      `↓ ${bytes(r.downloadRate)}/s`,
-      `↑ ${bytes(r.uploadRate)}/s`,
-      `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
-    ];
-    if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
-    info.append(el('span', 'stats', parts.join(' · ')));
+    info.append(el('span', 'stats', statsText(r)));
     if (r.verified === true) info.append(el('span', 'badge ok', '✓ verified'));
     if (r.verified === false) info.append(el('span', 'badge bad', '✗ verification failed'));
     li.append(info);
@@ -122,6 +114,26 @@
     actions.append(button('Reveal', 'reveal', r.id, `Reveal ${r.name} in the Explorer`));
     li.append(actions);
     return li;
+  }
+
+  function statsText(r) {
+    const parts = [
+      r.state,
+      `${bytes(r.size)}`,
+      `↓ ${bytes(r.downloadRate)}/s`,
+      `↑ ${bytes(r.uploadRate)}/s`,
+      `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
+    ];
+    if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
+    return parts.join(' · ');
+  }
+
+  function updateRow(li, r) {
+    const pct = Math.floor(r.progress * 1000) / 10;
+    li.querySelector('.pct').textContent = `${pct}%`;
+    li.querySelector('.bar').setAttribute('aria-valuenow', String(pct));
+    /** @type {HTMLElement} */ (li.querySelector('.fill')).style.width = `${pct}%`;
+    li.querySelector('.stats').textContent = statsText(r);
   }
 
   function draw(m) {
@@ -152,7 +164,28 @@
       tracker.append(el('span', 'label muted', 'Embedded tracker off'));
       tracker.append(button('Start', 'startTracker', '', 'Start the embedded tracker'));
     }
-    list.replaceChildren(...m.transfers.map(drawRow));
+    // Rows are updated in place (keyed by infohash): a stats tick every second must not recreate the buttons under
+    // the pointer or take the keyboard focus away. A row is rebuilt only when its shape (state, badges) changes.
+    const keep = new Set(m.transfers.map((r) => r.id));
+    for (const li of [...list.children]) if (!keep.has(/** @type {HTMLElement} */ (li).dataset.id || '')) li.remove();
+    let prev = null;
+    for (const r of m.transfers) {
+      const shape = `${r.state}|${r.verified}|${r.error}|${r.name}`;
+      let li = /** @type {HTMLElement | null} */ (list.querySelector(`li[data-id="${r.id}"]`));
+      if (li && li.dataset.shape === shape) updateRow(li, r);
+      else {
+        const fresh = drawRow(r);
+        fresh.dataset.shape = shape;
+        if (li) li.replaceWith(fresh);
+        li = fresh;
+      }
+      const want = prev ? prev.nextElementSibling : list.firstElementChild;
+      if (want !== li) {
+        if (prev) prev.after(li);
+        else list.prepend(li);
+      }
+      prev = li;
+    }
     empty.hidden = m.transfers.length > 0;
   }
 

@@ -257,6 +257,36 @@ async function main() {
       await frame().locator('.row:not(.paused)', { hasText: 'remote-model' }).waitFor({ state: 'visible' });
     });
 
+    await step('Verify Model from the Local Models context menu', page, async () => {
+      const item = page
+        .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Local Models' }) })
+        .locator('.monaco-list-row', { hasText: 'remote-model' })
+        .first();
+      await item.click({ button: 'right' });
+      const verify = page.locator('.context-view .action-item', { hasText: 'Verify Model' }).first();
+      await verify.waitFor({ state: 'visible' });
+      await page.waitForTimeout(400);
+      await page.screenshot({ path: join(shots, 'local-context-menu.png') });
+      await verify.click();
+      await page
+        .locator('.notification-list-item', { hasText: 'remote-model verified' })
+        .first()
+        .waitFor({ state: 'visible' });
+    });
+
+    await step('Silmaril: Download Model searches the catalog in a quick pick', page, async () => {
+      await palette(page, 'Silmaril: Download Model');
+      const input = page.locator('.quick-input-widget input');
+      await page.locator('.quick-input-widget', { hasText: 'Download Model' }).waitFor({ state: 'visible' });
+      await input.fill('remote');
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'headless/remote-model' })
+        .first()
+        .waitFor({ state: 'visible' });
+      await page.screenshot({ path: join(shots, 'download-model-quick-pick.png') });
+      await page.keyboard.press('Escape');
+    });
+
     await step('activation time from Developer: Show Running Extensions', page, async () => {
       await palette(page, 'Developer: Show Running Extensions');
       const row = page.locator('.runtime-extensions-editor .monaco-list-row', { hasText: 'Silmaril' }).first();

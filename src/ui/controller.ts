@@ -11,6 +11,18 @@ import { readCoreOptions, trackerSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import { TransfersView } from './transfers-view.js';
 
+/** Settings the engine and catalog service take at start: changing one restarts them (transfers resume). */
+const ENGINE_SETTINGS = [
+  'trackers',
+  'modelsDirectory',
+  'listenPort',
+  'dht.enabled',
+  'dht.bootstrap',
+  'downloadLimit',
+  'uploadLimit',
+  'catalogSources',
+];
+
 export type EngineState = 'starting' | 'running' | 'stopped' | 'untrusted' | 'failed';
 
 export class Controller implements vscode.Disposable {
@@ -64,6 +76,9 @@ export class Controller implements vscode.Disposable {
       vscode.workspace.onDidChangeWorkspaceFolders(() => void this.local.rescan()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (!e.affectsConfiguration('silmaril')) return;
+        if (e.affectsConfiguration('silmaril.trustedPublishers')) void this.catalog.reload();
+        // Settings read when used (tracker address, piece length, trust badges) need no engine restart.
+        if (!ENGINE_SETTINGS.some((k) => e.affectsConfiguration(`silmaril.${k}`))) return;
         // Several settings often change together (a settings sync, a test): one restart for all of them.
         clearTimeout(this.restartTimer);
         this.restartTimer = setTimeout(() => void this.restart(), 300);

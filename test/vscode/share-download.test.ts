@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'mocha';
 import * as vscode from 'vscode';
 import type { SilmarilApi } from '../../src/extension.js';
 import { ModelNode, OrgNode } from '../../src/ui/catalog-tree.js';
-import type { ShareResult, TransferView, VerifyResult } from '../../src/ui/core.js';
+import type { ShareResult, TrackerStatus, TransferView, VerifyResult } from '../../src/ui/core.js';
 import { api, cli, type CliNode, readTree, testTmp, waitFor, writeModel } from './helpers.js';
 
 describe('share and download through the commands', function () {
@@ -163,5 +163,42 @@ describe('share and download through the commands', function () {
     await vscode.commands.executeCommand('silmaril.stopSharing', node);
     const after = a.controller.local.getChildren().find((n) => n.path === join(workspace, 'tiny-model'));
     assert.equal(after?.state, 'notShared');
+  });
+});
+
+describe('the embedded tracker', function () {
+  this.timeout(60_000);
+
+  it('Start Embedded Tracker serves announces; shares made meanwhile announce to it; Stop stops it', async () => {
+    const a = await api();
+    await vscode.workspace
+      .getConfiguration('silmaril')
+      .update('embeddedTracker.port', 0, vscode.ConfigurationTarget.Global);
+    const status = await vscode.commands.executeCommand<TrackerStatus>('silmaril.startTracker');
+    assert.ok(status?.running, 'the tracker runs');
+    assert.match(status.announceUrl!, /^http:\/\/127\.0\.0\.1:\d+\/announce$/);
+    const folder = writeModel(join(testTmp(), 'tracked-model'), 21);
+    const shared = await vscode.commands.executeCommand<ShareResult>('silmaril.shareFolder', vscode.Uri.file(folder), {
+      name: 'vscode-test/tracked-model',
+      license: 'mit',
+      tags: [],
+      quiet: true,
+    });
+    assert.ok(
+      shared?.magnet.includes(encodeURIComponent(status.announceUrl!)),
+      'the new torrent names the embedded tracker',
+    );
+    await waitFor(
+      'the seed to announce to the embedded tracker',
+      () => a.controller.core!.trackerStatus().seeders >= 1,
+    );
+    a.controller.transfers.post();
+    assert.equal(a.controller.transfers.last?.tracker.running, true, 'the Transfers view shows the tracker');
+    assert.equal(a.controller.transfers.last?.tracker.announceUrl, status.announceUrl);
+    const res = await fetch(status.announceUrl!.replace('/announce', '/'));
+    assert.ok(res.status < 500, 'it answers HTTP');
+    await vscode.commands.executeCommand('silmaril.stopTracker');
+    assert.equal(a.controller.core!.trackerStatus().running, false);
+    await assert.rejects(fetch(status.announceUrl!), 'the port is closed');
   });
 });
