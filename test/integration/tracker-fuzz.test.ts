@@ -4,9 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import {
@@ -18,6 +16,7 @@ import {
   peerId,
   registration,
   type Hybrid,
+  tempDir,
 } from '../unit/tracker/helpers.js';
 import { startTracker, stopTracker, type RunningTracker } from './tracker-cli.js';
 
@@ -103,7 +102,7 @@ describe(`tracker fuzzing (seed ${seed})`, () => {
     h = await makeHybrid('fuzz');
     t = await startTracker([
       '--db',
-      join(mkdtempSync(join(tmpdir(), 'silmaril-fuzz-')), 'f.db'),
+      join(tempDir('silmaril-fuzz-'), 'f.db'),
       '--registry-key',
       KEY,
       '--rate-limit',

@@ -3,16 +3,14 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getJson, makeHybrid, registration } from '../unit/tracker/helpers.js';
+import { getJson, makeHybrid, registration, tempDir } from '../unit/tracker/helpers.js';
 import { cli, root, startTracker, stopTracker, type RunningTracker } from './tracker-cli.js';
 
 const KEY = 'integration-key';
 
 describe('silmaril tracker (bundled CLI)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'silmaril-trk-int-'));
+  const dir = tempDir('silmaril-trk-int-');
   const running: RunningTracker[] = [];
   after(async () => {
     for (const t of running) await stopTracker(t, 'SIGKILL');

@@ -4,14 +4,13 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseTorrent } from '../../src/torrent/parse.js';
 import { registerTorrent } from '../../src/tracker/registry-client.js';
-import { getJson } from '../unit/tracker/helpers.js';
+import { getJson, tempDir } from '../unit/tracker/helpers.js';
 import { startTracker, stopTracker, type RunningTracker } from '../integration/tracker-cli.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -30,7 +29,7 @@ test(
   'libtorrent seeder and downloader meet through the tracker and complete a registered hybrid',
   { skip, timeout: 180_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'silmaril-lt-trk-'));
+    const dir = tempDir('silmaril-lt-trk-');
     tracker = await startTracker(['--db', join(dir, 'tracker.db'), '--registry-key', 'lt-key']);
     python = spawn(PYTHON, [HELPER], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';

@@ -1,9 +1,21 @@
 // Shared by the tracker tests: small hybrid torrents, announce URLs with binary parameters, bencode replies.
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bencode from 'bencode';
 import { createTorrent } from '../../../src/torrent/create.js';
+
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system temp dir, removed when the test process exits. */
+export function tempDir(prefix = 'silmaril-trk-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 
 export interface Hybrid {
   dir: string;
@@ -16,7 +28,7 @@ export interface Hybrid {
 
 /** A small two-file hybrid (v1+v2) torrent made by src/torrent; `seed` makes distinct contents. */
 export async function makeHybrid(seed = 'a'): Promise<Hybrid> {
-  const root = mkdtempSync(join(tmpdir(), 'silmaril-trk-'));
+  const root = tempDir();
   const dir = join(root, `model-${seed}`);
   mkdirSync(dir);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ seed }));

@@ -2,8 +2,6 @@
 // Silmaril adds (torrent_data must match its hashes; takedown blocks every hash of a torrent).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { isLoopbackHost } from '../../../src/tracker/client-ip.js';
@@ -17,6 +15,7 @@ import {
   registration,
   text,
   type Hybrid,
+  tempDir,
 } from './helpers.js';
 
 const KEY = 'test-registry-key';
@@ -27,7 +26,7 @@ describe('registry API', () => {
   let a: Hybrid;
   let b: Hybrid;
   let c: Hybrid;
-  const dir = mkdtempSync(join(tmpdir(), 'silmaril-reg-'));
+  const dir = tempDir('silmaril-reg-');
 
   before(async () => {
     [a, b, c] = await Promise.all([makeHybrid('a'), makeHybrid('b'), makeHybrid('c')]);
