@@ -9,7 +9,7 @@
 // BENCH_WRK_CONNECTIONS (64), BENCH_SERVER_CPU (1), BENCH_LOAD_CPU (0).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
@@ -83,6 +83,7 @@ function cpuSeconds(pid) {
 function stopAll() {
   stopping = true;
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
 }
 process.on('exit', stopAll);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
