@@ -56,9 +56,19 @@ async function step(name, page, fn) {
 }
 
 async function palette(page, command) {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
+  // F1 typed while a webview has the focus can be lost: focus the workbench's editor area first, and retry.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.locator('.part.editor').click({ position: { x: 200, y: 200 } });
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 5000 });
+      break;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
   await input.fill(`>${command}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: command }).first();
   await row.waitFor({ state: 'visible' });

@@ -389,7 +389,11 @@ const STATUS: Record<string, TransferState> = {
 function view(t: Transfer): TransferView {
   const s = t.stats();
   let state = STATUS[s.status] ?? 'checking';
-  if (t.kind === 'download' && state === 'seeding') state = 'done';
+  // A download that holds every verified piece is done, whatever the engine calls it (it reports "downloading"
+  // again for a finished download that was paused and resumed).
+  if (t.kind === 'download' && (state === 'seeding' || (state === 'downloading' && s.progress === 1 && t.doneInfo))) {
+    state = 'done';
+  }
   return {
     id: t.id,
     v2: t.infoHashV2,
