@@ -207,7 +207,7 @@ export class NodeCore implements UiCore {
         architecture: model.architecture ?? '',
         parameters: model.parameters ?? 0,
         quantization: model.quantization ?? '',
-        trackers: req.trackers,
+        trackers,
         created: Math.floor(Date.now() / 1000),
       });
       await catalog.save();
@@ -251,7 +251,7 @@ export class NodeCore implements UiCore {
       v2: created.infoHashV2,
       magnet: created.magnet,
       published,
-      registered: [],
+      registered,
       warnings,
     };
   }

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'mocha';
 import * as vscode from 'vscode';
 import type { SilmarilApi } from '../../src/extension.js';
 import { ModelNode, OrgNode } from '../../src/ui/catalog-tree.js';
-import type { TransferView } from '../../src/ui/core.js';
+import type { ShareResult, TransferView } from '../../src/ui/core.js';
 import { api, cli, type CliNode, readTree, testTmp, waitFor, writeModel } from './helpers.js';
 
 describe('catalog from a headless node through its tracker registry', function () {
@@ -88,6 +88,25 @@ describe('catalog from a headless node through its tracker registry', function (
     const item = a.controller.catalog.getTreeItem(entry);
     assert.equal(item.contextValue, 'catalogModel', 'the item offers Download into Workspace');
     assert.match(String(item.description), /^mit · /);
+  });
+
+  it('Share Folder registers the share with the configured tracker', async () => {
+    const folder = writeModel(join(testTmp(), 'registered-model'), 9);
+    const announce = vscode.workspace.getConfiguration('silmaril').get<string[]>('trackers')![0];
+    const result = await vscode.commands.executeCommand<ShareResult>('silmaril.shareFolder', vscode.Uri.file(folder), {
+      name: 'vscode-test/registered-model',
+      license: 'mit',
+      tags: [],
+      quiet: true,
+    });
+    assert.deepEqual(result?.registered, [announce]);
+    assert.deepEqual(result?.warnings, []);
+    const res = await fetch(announce.replace(/\/announce$/, `/api/registry/search?q=registered`));
+    const rows = (await res.json()) as { name: string }[];
+    assert.ok(
+      rows.some((r) => r.name === 'vscode-test/registered-model'),
+      `the tracker's registry lists it (${JSON.stringify(rows).slice(0, 200)})`,
+    );
   });
 
   it('Download into Workspace fetches it from the headless node, verified and byte-identical', async () => {
