@@ -64,6 +64,13 @@ function makeEntries(count, offset) {
 
 const ms = (t) => performance.now() - t;
 const fmt = (x) => x.toFixed(1);
+const { loadavg, availableParallelism } = await import('node:os');
+// The machine may be shared: the load average says how much of it this run had.
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+console.log(`${availableParallelism()} cores, load average ${load()}`);
 console.log(`generating ${N} + ${INC} signed entries...`);
 const base = makeEntries(N, 0);
 const extra = makeEntries(INC, N);
@@ -163,4 +170,5 @@ console.log(
 );
 store.close();
 await pool.close();
+console.log(`load average at the end: ${load()}`);
 rmSync(dir, { recursive: true, force: true });

@@ -50,8 +50,13 @@ export class Catalog {
     return this.record(await this.index.mergeAsync(records, (jobs) => sharedVerifyPool().verify(jobs)), source);
   }
 
+  /** Bumped whenever one of our own entries changes, whoever brought it (publish, another process, a source). */
+  ownVersion = 0;
+
   private record(result: MergeResult, source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
     if (result.changed.length) this.store.upsert(result.changed, source.id, { fresh: result.added });
+    const me = this.identity?.publisher;
+    if (me && result.changed.some((e) => e.publisher === me)) this.ownVersion++;
     const dropped = totalDropped(result.stats);
     this.store.recordSource({
       id: source.id,

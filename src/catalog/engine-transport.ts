@@ -7,10 +7,13 @@ import { createTorrent } from '../torrent/create.js';
 import { MAX_CATALOG_BYTES } from './catalog-file.js';
 import type { CatalogTransport } from './transport.js';
 
-const KEEP_SEEDED = 4;
+const KEEP_SEEDED = 8;
 
 export class EngineTransport implements CatalogTransport {
-  private readonly seeded: string[] = [];
+  /** Our own catalogs (feed and index), newest last: the ones our pointers name must stay seeded. */
+  private readonly published: string[] = [];
+  /** Catalogs fetched from others, newest last. */
+  private readonly fetched: string[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -28,25 +31,47 @@ export class EngineTransport implements CatalogTransport {
     await writeFile(join(scratch, fileName), bytes);
     const t = await createTorrent(join(scratch, fileName), { name: fileName });
     const final = this.dir(t.infoHashV1);
-    await rm(final, { recursive: true, force: true });
-    await rename(scratch, final);
+    if (await stat(join(final, fileName)).catch(() => undefined)) {
+      // The same catalog (same infohash, same bytes) is already there and may be seeding: leave it alone.
+      await rm(scratch, { recursive: true, force: true });
+    } else {
+      await rm(final, { recursive: true, force: true });
+      await rename(scratch, final);
+    }
     await this.seed(t.infoHashV1, join(final, fileName), t.torrentBytes);
     return t.infoHashV1;
   }
 
   private async seed(ih: string, path: string, torrent: Uint8Array) {
     if (!this.engine.get(ih)) await this.engine.seed(path, { torrent, trusted: true });
-    this.seeded.push(ih);
-    // Old catalogs of ours stop being seeded (the torrent does not grow with every version, unlike the Go one).
-    while (this.seeded.length > KEEP_SEEDED) {
-      const old = this.seeded.shift()!;
-      if (!this.seeded.includes(old)) await this.engine.remove(old).catch(() => {});
+    await this.hold(ih, this.published);
+  }
+
+  /**
+   * Catalogs published or fetched lately stay seeded (every node holding a catalog serves it); older ones are
+   * dropped with their files, so <home>/catalogs does not grow with every version (unlike the Go network's torrent).
+   */
+  private async hold(ih: string, list: string[]) {
+    const i = list.indexOf(ih);
+    if (i >= 0) list.splice(i, 1);
+    list.push(ih);
+    while (list.length > KEEP_SEEDED) {
+      const old = list.shift()!;
+      // Still wanted in the other list (we published what we had fetched, or the reverse): keep it.
+      if (this.published.includes(old) || this.fetched.includes(old)) continue;
+      await this.engine.remove(old).catch(() => {});
+      await rm(this.dir(old), { recursive: true, force: true }).catch(() => {});
     }
+  }
+
+  announce(infohash: string): void {
+    const dht = (this.engine as any).client?.dht;
+    if (dht && this.engine.port) dht.announce(infohash, this.engine.port, () => {});
   }
 
   async fetch(infohash: string, fileName: string, opts: { maxBytes?: number; timeoutMs?: number } = {}) {
     const dir = this.dir(infohash);
-    const path = join(dir, fileName);
+    let path = join(dir, fileName);
     const max = opts.maxBytes ?? MAX_CATALOG_BYTES;
     const have = await stat(path).catch(() => undefined);
     if (!have) {
@@ -72,9 +97,15 @@ export class EngineTransport implements CatalogTransport {
         }
       });
     }
-    // A catalog torrent holds one file; a download lands it in <dir>/<fileName> (single-file torrent).
+    // Ours hold one file, landing at <dir>/<fileName>; a Go Silmaril catalog torrent is a folder holding it.
+    if (!(await stat(path).catch(() => undefined))) {
+      const root = this.engine.get(infohash)?.contentRoot;
+      if (root && (await stat(join(root, fileName)).catch(() => undefined))) path = join(root, fileName);
+    }
     const s = await stat(path);
     if (s.size > max) throw new Error(`catalog ${infohash} is over the size limit`);
-    return readFile(path);
+    const bytes = await readFile(path);
+    await this.hold(infohash, this.fetched);
+    return bytes;
   }
 }

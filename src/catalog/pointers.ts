@@ -87,6 +87,8 @@ export class PointerClient {
   private readonly index = keyPairFromSeed(INDEX_SEED);
   private readonly indexSign = makeSigner(this.index.secretKey);
   private closed = false;
+  /** Nodes that stored our last put (0: nobody heard it, e.g. published before the DHT had any node). */
+  lastAcks = 0;
 
   constructor(
     private readonly dht: Dht,
@@ -203,7 +205,7 @@ export class PointerClient {
     const ref = item.salt ? { salt: item.salt, seq: item.seq, v: item.v } : { seq: item.seq, v: item.v };
     const sig = Buffer.from(sign(bencode.encode(ref).subarray(1, -1)));
     const opts = { k: item.k, v: item.v, seq: item.seq, salt: item.salt, sig, cas: item.cas };
-    await this.send(opts);
+    this.lastAcks = await this.send(opts);
     const target = dhtTarget(item.k, item.salt).toString('hex');
     // A node answers for what it published: keep it in our own store too.
     this.dht._values?.set(target, { v: item.v, k: item.k, salt: item.salt, sig, seq: item.seq, id: this.dht._rpc?.id });

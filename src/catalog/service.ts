@@ -70,6 +70,7 @@ export class CatalogService {
       // One DHT node per process: the engine's, taught to check BEP 44 signatures (it stores and answers pointers).
       this.opts.dht._verify ??= dhtVerify;
       this.attach(this.opts.dht);
+      await this.bootstrapped(this.opts.dht);
       return;
     }
     const boot = this.opts.dhtBootstrap;
@@ -85,6 +86,20 @@ export class CatalogService {
     }
     this.ownDht = true;
     this.attach(dht);
+    await this.bootstrapped(dht);
+  }
+
+  /** Waits (bounded) for the DHT to find its first nodes, so a publish right after start reaches someone. */
+  private async bootstrapped(dht: any): Promise<void> {
+    if (dht.ready) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 15_000);
+      timer.unref?.();
+      dht.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private attach(dht: any): void {
@@ -139,6 +154,7 @@ export class CatalogService {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.pointers?.close();
+    this.dhtSource?.close();
     await this.catalog.save().catch(() => {});
     if (this.dht && this.ownDht) await new Promise<void>((r) => this.dht.destroy(() => r()));
     this.catalog.close();

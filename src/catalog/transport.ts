@@ -8,6 +8,8 @@ export interface CatalogTransport {
   publish(bytes: Uint8Array, fileName: string): Promise<string>;
   /** Fetches `fileName` from the torrent `infohash`, refusing more than `maxBytes`. */
   fetch(infohash: string, fileName: string, opts?: { maxBytes?: number; timeoutMs?: number }): Promise<Uint8Array>;
+  /** Tells the DHT again that we seed `infohash` (after the DHT found its first nodes). */
+  announce?(infohash: string): void;
 }
 
 /** A shared map standing in for the swarm (tests): the key is SHA-1 of the bytes, like an infohash would be. */

@@ -74,20 +74,20 @@ export async function run(argv: string[]): Promise<number> {
       tracker: trackerAddr?.announce,
     });
     const svc = service;
-    // What our feed carries: republished when `silmaril share` (another process) changes it.
-    const ownState = () =>
-      svc.catalog
-        .ownEntries()
-        .map((e) => `${e.name}@${e.seq}`)
-        .join(',');
-    let publishedState = '';
+    // Our feed is republished whenever our own entries change, whichever path merged the change in (the watcher
+    // below, or a save that first merged what `silmaril share` wrote from another process).
+    let publishedVersion = -1;
     const publish = async () => {
-      const state = ownState();
-      if (!state || state === publishedState) return;
+      const version = svc.catalog.ownVersion;
+      if (version === publishedVersion) return;
+      if (!svc.catalog.ownEntries().length) {
+        publishedVersion = version;
+        return;
+      }
       try {
         const r = await svc.publish();
-        publishedState = state;
-        out({ event: 'published', feedSeq: r.feedSeq, index: r.index.infohash, indexSeq: r.index.seq });
+        publishedVersion = version;
+        out({ event: 'published', feedSeq: r.feedSeq, index: r.index.infohash, indexSeq: r.index.seq, acks: r.acks });
       } catch (err) {
         log.warn(`catalog publish: ${(err as Error).message}`);
       }
@@ -98,10 +98,10 @@ export async function run(argv: string[]): Promise<number> {
       if (busy) return;
       busy = true;
       try {
-        if (await svc.catalog.syncFromDisk()) {
+        if (await svc.catalog.syncFromDisk()) await svc.catalog.save();
+        if (svc.catalog.ownVersion !== publishedVersion) {
           await node.engine.restore(); // shares recorded by `silmaril share` start seeding
           await publish();
-          await svc.catalog.save();
         }
       } catch (err) {
         log.warn(`daemon: ${(err as Error).message}`);

@@ -72,7 +72,7 @@ export class DhtSource {
   }
 
   /** Publishes our own entries to our feed, then adds them to the shared index. */
-  async publish(): Promise<{ feedSeq: number; index: Pointer }> {
+  async publish(): Promise<{ feedSeq: number; index: Pointer; acks: number }> {
     const identity = this.catalog.identity;
     if (!identity) throw new Error('no publisher identity');
     const own = this.catalog.ownEntries();
@@ -80,6 +80,7 @@ export class DhtSource {
     const now = Math.floor(Date.now() / 1000);
     const feedSeq = await this.pointers.publishFeed(identity, { infohash: ownIh, entries: own.length, updated: now });
     this.merged.add(ownIh);
+    const feedAcks = this.pointers.lastAcks;
     const index = await this.pointers.updateIndex(async (cur) => {
       // Merge what the index holds first, so our write carries everyone else's entries too.
       if (cur) await this.follow('dht:index', cur);
@@ -89,6 +90,37 @@ export class DhtSource {
       const publishers = [identity.publisher, ...(cur?.publishers ?? []).filter((p) => p !== identity.publisher)];
       return { infohash: ih, entries: all.length, updated: Math.floor(Date.now() / 1000), publishers };
     });
-    return { feedSeq, index };
+    const acks = Math.min(feedAcks, this.pointers.lastAcks);
+    for (const ih of [ownIh, index.infohash]) this.transport.announce?.(ih);
+    this.scheduleRetry(acks);
+    return { feedSeq, index, acks };
+  }
+
+  private retryTimer?: NodeJS.Timeout;
+  private retryDelay = 0;
+
+  /**
+   * A publish that no DHT node stored (the DHT had not found its first nodes yet) is redone with backoff until one
+   * does; the regular republish (40 min) would be far too late for a share made at startup.
+   */
+  private scheduleRetry(acks: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (acks > 0 || this.closed) {
+      this.retryDelay = 0;
+      return;
+    }
+    this.retryDelay = Math.min(60_000, this.retryDelay ? this.retryDelay * 2 : 2000);
+    this.retryTimer = setTimeout(() => {
+      this.publish().catch((err) => this.log.warn(`catalog: republish failed: ${(err as Error).message}`));
+    }, this.retryDelay);
+    this.retryTimer.unref?.();
+  }
+
+  private closed = false;
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 }
