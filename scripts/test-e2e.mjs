@@ -75,6 +75,22 @@ async function palette(page, command) {
   await page.keyboard.press('Enter');
 }
 
+/** Right-clicks `row` and returns the context menu entry `label` (retried: a tree may redraw under the pointer). */
+async function contextMenuItem(page, row, label) {
+  for (let attempt = 1; ; attempt++) {
+    await row.click({ button: 'right' });
+    const item = page.locator('.context-view .action-item', { hasText: label }).first();
+    try {
+      await item.waitFor({ state: 'visible', timeout: 5000 });
+      await page.waitForTimeout(400); // the menu fades in (screenshots)
+      return item;
+    } catch (err) {
+      await page.keyboard.press('Escape');
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
 /** Accepts the Share Folder prompts (name, license, tags) with the proposed values. */
 async function acceptSharePrompts(page) {
   for (const title of ['(1/3)', '(2/3)', '(3/3)']) {
@@ -180,10 +196,7 @@ async function main() {
       await page.keyboard.press('Control+Shift+E');
       const folder = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'second-model' }).first();
       await folder.waitFor({ state: 'visible' });
-      await folder.click({ button: 'right' });
-      const item = page.locator('.context-view .action-item', { hasText: 'Silmaril: Share Folder' }).first();
-      await item.waitFor({ state: 'visible' });
-      await page.waitForTimeout(400); // the menu fades in
+      const item = await contextMenuItem(page, folder, 'Silmaril: Share Folder');
       await page.screenshot({ path: join(shots, 'explorer-context-menu.png') });
       await item.click();
       await acceptSharePrompts(page);
@@ -202,10 +215,7 @@ async function main() {
       await model.waitFor({ state: 'visible' });
       await model.hover();
       await page.screenshot({ path: join(shots, 'catalog.png') });
-      await model.click({ button: 'right' });
-      const item = page.locator('.context-view .action-item', { hasText: 'Download into Workspace' }).first();
-      await item.waitFor({ state: 'visible' });
-      await page.waitForTimeout(400);
+      const item = await contextMenuItem(page, model, 'Download into Workspace');
       await page.screenshot({ path: join(shots, 'catalog-context-menu.png') });
       await item.click();
       const dialog = page.locator('.monaco-dialog-box');
@@ -272,10 +282,7 @@ async function main() {
         .locator('.pane', { has: page.locator('.pane-header', { hasText: 'Local Models' }) })
         .locator('.monaco-list-row', { hasText: 'remote-model' })
         .first();
-      await item.click({ button: 'right' });
-      const verify = page.locator('.context-view .action-item', { hasText: 'Verify Model' }).first();
-      await verify.waitFor({ state: 'visible' });
-      await page.waitForTimeout(400);
+      const verify = await contextMenuItem(page, item, 'Verify Model');
       await page.screenshot({ path: join(shots, 'local-context-menu.png') });
       await verify.click();
       await page

@@ -32,6 +32,7 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
   readonly onDidChangeTreeData = this.changed.event;
   private models: LocalModelView[] = [];
   private scanning?: Promise<void>;
+  private lastShown?: string;
   nodes: LocalNode[] = [];
 
   constructor(
@@ -54,13 +55,30 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
       )
       .finally(() => {
         this.scanning = undefined;
-        this.refresh();
+        this.redrawAll();
       });
     return this.scanning;
   }
 
   /** Redraws with fresh transfer stats (no disk access). */
   refresh(): void {
+    // Called on every stats tick: redraw only when something shown changed, so an idle tree stays still (a redraw
+    // under an open context menu or a hover is a flicker for nothing).
+    const core = this.core();
+    const shown = (core?.started ? core.transfers() : [])
+      .map(
+        (t) =>
+          `${t.id}:${t.state}:${t.peers}:${Math.round(t.uploadRate / 512)}:${Math.round(t.downloadRate / 512)}:${Math.floor(t.progress * 100)}`,
+      )
+      .join(',');
+    if (shown === this.lastShown) return;
+    this.lastShown = shown;
+    this.changed.fire(undefined);
+  }
+
+  /** Redraws whatever changed (the model list itself changed). */
+  private redrawAll(): void {
+    this.lastShown = undefined;
     this.changed.fire(undefined);
   }
 
