@@ -70,6 +70,14 @@ describe('catalog from a headless node through its tracker registry', function (
     );
   });
 
+  it('the engine start reads the registry by itself (no refresh needed)', async () => {
+    await waitFor(
+      'headless/remote-model in the catalog without a refresh',
+      () => a.controller.catalog.all.some((m) => m.name === 'headless/remote-model'),
+      30_000,
+    );
+  });
+
   it('Refresh Catalog lists the model in the Catalog view', async () => {
     const entry = await waitFor(
       'headless/remote-model in the Catalog view',
