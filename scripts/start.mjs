@@ -21,7 +21,7 @@ if (hasCode) {
   const portArg = process.argv.find((a) => a.startsWith('--port='));
   const port = portArg ? Number(portArg.slice('--port='.length)) : Number(process.env.PORT ?? 8080);
   const server = await startCodeServer({ folder: workspace, port, log: false });
-  console.log(`code-server (VS Code ${'1.100.3'}) is running with the Silmaril extension loaded from ${root}`);
+  console.log(`code-server (VS Code 1.100.3) is running with the Silmaril extension loaded from ${root}`);
   console.log(`\n  open: ${devHostUrl(server.url, { folder: workspace })}\n`);
   console.log('Ctrl+C stops it.');
   const stop = async () => {
