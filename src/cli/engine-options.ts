@@ -106,3 +106,15 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on);
   });
 }
+
+/**
+ * Stops the node, giving it `ms` to save state and close; then makes sure the process ends with `code` even if some
+ * library left a handle open (an unref'd timer: it fires only if something else still keeps the process alive).
+ */
+export async function stopAndExit(node: { stop(): Promise<void> }, code: number, ms = 5000): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([node.stop(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
+}

@@ -2,7 +2,15 @@
 // downloads, resuming from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the
 // download is complete and verified.
 import { parseCommand, jsonLine, UsageError } from './args.js';
-import { engineOptionSpec, engineUsage, nodeOptions, peerOption, stderrLogger, untilSignal } from './engine-options.js';
+import {
+  engineOptionSpec,
+  engineUsage,
+  nodeOptions,
+  peerOption,
+  stderrLogger,
+  stopAndExit,
+  untilSignal,
+} from './engine-options.js';
 import { SilmarilNode } from '../node.js';
 import type { TransferStats } from '../engine/transfer.js';
 
@@ -52,10 +60,12 @@ export async function run(argv: string[]): Promise<number> {
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     return outcome.verified ? 0 : 1;
   };
+  let code = 1;
   try {
     // Interrupted: the state is saved on the way out and a rerun resumes.
-    return await Promise.race([fetch(), stopped.then(() => 130)]);
+    code = await Promise.race([fetch(), stopped.then(() => 130)]);
+    return code;
   } finally {
-    await node.stop();
+    await stopAndExit(node, code);
   }
 }

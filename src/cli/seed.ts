@@ -2,7 +2,14 @@
 // place, read-only, until SIGINT/SIGTERM. Without --torrent it first makes the hybrid v1+v2 torrent itself.
 import { readFile } from 'node:fs/promises';
 import { parseCommand, jsonLine, UsageError } from './args.js';
-import { engineOptionSpec, engineUsage, nodeOptions, stderrLogger, untilSignal } from './engine-options.js';
+import {
+  engineOptionSpec,
+  engineUsage,
+  nodeOptions,
+  stderrLogger,
+  stopAndExit,
+  untilSignal,
+} from './engine-options.js';
 import { parsePieceLength } from './create.js';
 import { createTorrent } from '../torrent/create.js';
 import { SilmarilNode } from '../node.js';
@@ -28,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const node = new SilmarilNode(nodeOptions(values, stderrLogger(values.verbose)));
   const pieceLength = parsePieceLength(values['piece-length']);
   const stopped = untilSignal();
+  let isReady = false;
   const serve = async (): Promise<number> => {
     let torrent: Uint8Array;
     let trusted = false;
@@ -49,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
       magnet: t.magnetURI,
       name: t.name,
     };
+    isReady = true;
     if (json) jsonLine(ready);
     else
       process.stdout.write(
@@ -66,10 +75,13 @@ export async function run(argv: string[]): Promise<number> {
     if (json) jsonLine({ event: 'stopped', ...t.stats() });
     return 0;
   };
+  let code = 1;
   try {
-    // A signal while still hashing or starting ends the command too.
-    return await Promise.race([serve(), stopped.then(() => 130)]);
+    // SIGINT/SIGTERM is the normal way to stop seeding (exit 0), also while still hashing or starting.
+    const serving = serve();
+    code = await Promise.race([serving, stopped.then(() => (isReady ? serving : 0))]);
+    return code;
   } finally {
-    await node.stop();
+    await stopAndExit(node, code);
   }
 }

@@ -1,10 +1,10 @@
 // Our replacement for WebTorrent's Torrent#_request (installed per torrent). Same scheduling as upstream, with:
 //  - each received block remembered with the wire that sent it, so a piece failing its hash blames the right peer
 //    (PeerGuard), which upstream cannot do (it drops the piece's sources before hashing);
-//  - SHA-1 computed synchronously with node:crypto on the assembled piece (no promise hop per piece).
-import { createHash } from 'node:crypto';
+//  - pieces assembled into pooled buffers and hashed (SHA-1) on a worker thread (piece-hasher.ts).
 import Piece from 'torrent-piece';
 import type { PeerGuard } from './peer-guard.js';
+import { BufferPool, PieceHasher } from './piece-hasher.js';
 import type { RateLimiter } from './rate.js';
 
 const PIPELINE_MAX_DURATION = 1;
@@ -40,6 +40,26 @@ function insidePad(pads: PadRanges, start: number, end: number): boolean {
   return false;
 }
 
+/**
+ * WebTorrent keeps a piece being written in memory (immediate-chunk-store) and serves peers views of it; our piece
+ * buffers go back to a pool once written, so a view still queued on a socket could see them reused. Serve copies.
+ */
+function copyWhenServedFromMemory(store: any): void {
+  if (!store || store.__silmarilCopies) return;
+  store.__silmarilCopies = true;
+  const get = store.get.bind(store);
+  store.get = (index: number, opts: any, cb: any) => {
+    if (typeof opts === 'function') {
+      cb = opts;
+      opts = null;
+    }
+    if (!store.mem?.[index]) return get(index, opts, cb);
+    return get(index, opts, (err: Error | null, b?: Uint8Array) => cb(err, b && Buffer.from(b)));
+  };
+}
+
+const hasher = new PieceHasher();
+
 export function installRequest(
   torrent: any,
   guard: PeerGuard,
@@ -48,6 +68,7 @@ export function installRequest(
   onPieceDone?: (index: number) => void,
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
+  let pool: BufferPool;
   // Refill a peer's request queue in batches: with libtorrent's reqq cap WebTorrent's low and high marks are equal,
   // so every arriving block sent one 17-byte request in its own write. Wait until a quarter of the queue is free.
   const updateWire = torrent._updateWire;
@@ -70,6 +91,7 @@ export function installRequest(
 
     const piece = self.pieces[index];
     if (!piece) return false;
+    pool ??= new BufferPool(self.pieceLength);
     let reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
     if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
       reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
@@ -125,37 +147,53 @@ export function installRequest(
 
       if (!piece.set(reservation, chunk, wire)) return onUpdateTick();
 
-      // Keep the blocks (views) before flush() drops them: needed only if the hash fails.
+      // Assemble into a pooled buffer (no per-piece allocation); the block views are kept for blame if it fails.
       const parts: Uint8Array[] = [];
-      for (let b = 0; b < piece._chunks; b++) parts.push(piece.get(b));
-      const buf: Uint8Array = piece.flush();
+      const buf = pool.take(piece.length);
+      for (let b = 0; b < piece._chunks; b++) {
+        const block: Uint8Array = piece.get(b);
+        parts.push(block);
+        buf.set(block, b * BLOCK_LENGTH);
+      }
+      // What Piece#flush() does, minus its concatenation.
+      piece._buffer = null;
+      piece._cancellations = null;
+      piece.sources = null;
+      piece._flushed = true;
       senders.delete(piece);
 
-      const digest = createHash('sha1').update(buf).digest('hex');
-      if (digest === self._hashes[index]) {
-        guard.piecePassed(index, buf);
-        self.store.put(index, buf, (putErr: Error | null) => {
-          if (self.destroyed) return;
-          if (putErr) {
-            self._destroy(putErr);
-            return;
-          }
-          self.pieces[index] = null;
-          self._markVerified(index);
-          for (const w of self.wires) w.have(index);
-          onPieceDone?.(index);
-          self._checkDone();
-          onUpdateTick();
-        });
-      } else {
-        guard.pieceFailed(
-          index,
-          parts.map((data, b) => ({ offset: b * BLOCK_LENGTH, data, wire: who[b] })).filter((k) => k.wire),
-        );
+      void hasher.hash(buf).then(({ buf: hashed, digest }) => {
+        if (self.destroyed || piece !== self.pieces[index]) return pool.release(hashed);
+        if (digest === self._hashes[index]) {
+          guard.piecePassed(index, hashed);
+          copyWhenServedFromMemory(self.store);
+          self.store.put(index, hashed, (putErr: Error | null) => {
+            pool.release(hashed);
+            if (self.destroyed) return;
+            if (putErr) {
+              self._destroy(putErr);
+              return;
+            }
+            self.pieces[index] = null;
+            self._markVerified(index);
+            for (const w of self.wires) w.have(index);
+            onPieceDone?.(index);
+            self._checkDone();
+            onUpdateTick();
+          });
+          return;
+        }
+        pool.release(hashed);
+        if (digest !== null) {
+          guard.pieceFailed(
+            index,
+            parts.map((data, b) => ({ offset: b * BLOCK_LENGTH, data, wire: who[b] })).filter((k) => k.wire),
+          );
+          self.emit('warning', new Error(`Piece ${index} failed verification`));
+        }
         self.pieces[index] = new Piece(piece.length);
-        self.emit('warning', new Error(`Piece ${index} failed verification`));
         onUpdateTick();
-      }
+      });
     };
     if (padBlock) queueMicrotask(() => onChunk(null, Buffer.alloc(chunkLength)));
     else wire.request(index, chunkOffset, chunkLength, onChunk);

@@ -399,7 +399,7 @@ export class Transfer extends EventEmitter {
       uploadRate: t ? t.uploadSpeed : 0,
       peers: wires.length,
       seeds: wires.filter((w) => w.isSeeder).length,
-      eta: left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
+      eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
       hashFailures: this.guard.hashFailures,
       banned: this.guard.banned,
     };
