@@ -21,9 +21,9 @@ Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
   --webseed URL      web seed URL, BEP 19 (repeatable)
   --private          private torrent (no DHT, no peer exchange)
   --include-vcs      include .git, .hg, .svn and .silmaril folders (left out by default)
-  --register         register the torrent with each HTTP --tracker's registry (Weightless API); plain
-                     trackers are just announced to
-  --api-key K        registry key (X-Weightless-Key; or $SILMARIL_REGISTRY_KEY); implies --register
+  --no-register      do not register with the --tracker registries (by default the torrent is registered with
+                     each HTTP tracker's registry, Weightless API; plain trackers are just announced to)
+  --api-key K        registry key (X-Weightless-Key; or $SILMARIL_REGISTRY_KEY)
   --json             print {name, v1, v2, magnet, torrent, pieceLength, size, files} as one JSON line
 `;
 
@@ -35,7 +35,7 @@ const options = {
   webseed: { type: 'string', multiple: true },
   private: { type: 'boolean', default: false },
   'include-vcs': { type: 'boolean', default: false },
-  register: { type: 'boolean', default: false },
+  'no-register': { type: 'boolean', default: false },
   'api-key': { type: 'string' },
 } as const;
 
@@ -77,8 +77,8 @@ export async function run(argv: string[]): Promise<number> {
   const pieceLength = parsePieceLength(values['piece-length']);
   const trackers = (values.tracker ?? []).map((t) => checkUrl(t, 'tracker'));
   const webSeeds = (values.webseed ?? []).map((w) => checkUrl(w, 'webseed'));
-  if ((values.register || values['api-key'] !== undefined) && trackers.length === 0) {
-    throw new UsageError('--register and --api-key need at least one --tracker');
+  if (values['api-key'] !== undefined && trackers.length === 0) {
+    throw new UsageError('--api-key needs at least one --tracker');
   }
   if (values.name !== undefined && (!values.name || /[/\\\0]/.test(values.name) || /^\.\.?$/.test(values.name))) {
     throw new UsageError(`--name must be a plain name (no slashes), got "${values.name}"`);
@@ -164,17 +164,10 @@ export async function run(argv: string[]): Promise<number> {
         `  magnet      ${summary.magnet}\n`,
     );
   }
-  return (await registerCreated(
-    values.register || values['api-key'] !== undefined,
-    trackers,
-    created,
-    values['api-key'],
-  ))
-    ? 0
-    : 1;
+  return (await registerCreated(!values['no-register'], trackers, created, values['api-key'])) ? 0 : 1;
 }
 
-/** `--register`: one stderr line per tracker; false when a registry refused or could not be reached. */
+/** Registration with each --tracker's registry: one stderr line per tracker; false when a registry refused or could not be reached. */
 async function registerCreated(
   wanted: boolean,
   trackers: string[],

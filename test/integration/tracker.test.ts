@@ -1,4 +1,4 @@
-// The bundled `silmaril tracker` as a separate process: registration from `silmaril create --register`,
+// The bundled `silmaril tracker` as a separate process: registration from `silmaril create --tracker`,
 // durability of a registration across kill -9 right after its 201, clean stop on SIGTERM.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,7 +41,7 @@ describe('silmaril tracker (bundled CLI)', () => {
     assert.equal(await stopTracker(second), 0, 'SIGTERM stops it cleanly');
   });
 
-  it('silmaril create --register --api-key registers the new torrent; a wrong key is refused', async () => {
+  it('silmaril create --tracker registers the new torrent (key from --api-key); a wrong key is refused', async () => {
     const t = await startTracker(['--db', join(dir, 'create.db'), '--registry-key', KEY]);
     running.push(t);
     const h = await makeHybrid('created');

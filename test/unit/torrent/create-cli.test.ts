@@ -36,7 +36,7 @@ after(async () => {
 
 test('create --json prints one line with the contract keys; the torrent matches the library', async () => {
   const r = silmaril(
-    ['create', model, '--piece-length', '32K', '--json', '--tracker', 'http://127.0.0.1:9/announce'],
+    ['create', model, '--piece-length', '32K', '--json', '--no-register', '--tracker', 'http://127.0.0.1:9/announce'],
     dir,
   );
   assert.equal(r.code, 0, r.stderr);
