@@ -19,7 +19,7 @@ Publishes a model folder to the catalog (signed with this home's publisher key) 
   --tags a,b             tags (default: the model card's)
   --description TEXT     one paragraph (default: the model card's)
   --tracker URL          announce URL; its registry gets the torrent too (repeatable)
-  --registry-key K       X-Weightless-Key for the registry
+  --api-key K            X-Weightless-Key for the registry (or $SILMARIL_REGISTRY_KEY; --registry-key is an alias)
   --withdraw             publish a tombstone for --name instead (the entry disappears everywhere)
   --json                 one JSON line: {event:"shared", name, publisher, fingerprint, v1, v2, magnet, seq, ...}
   --home DIR             state directory
@@ -31,6 +31,7 @@ const options = {
   tags: { type: 'string' },
   description: { type: 'string' },
   tracker: { type: 'string', multiple: true },
+  'api-key': { type: 'string' },
   'registry-key': { type: 'string' },
   withdraw: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
@@ -100,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
             description: entry.description,
             publisher: identity.fingerprint,
           },
-          { key: values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined },
+          { key: values['api-key'] || values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined },
         );
         registered.push(t);
       } catch (err) {
