@@ -22,6 +22,8 @@ export interface StoreLayout {
   segments: StoreSegment[];
 }
 
+const SERVE_IDLE_MS = 10_000;
+
 type Cb<T = void> = (err: Error | null, value?: T) => void;
 
 export class PieceStore {
@@ -116,10 +118,33 @@ export class PieceStore {
 
   private readonly served = new Map<number, Promise<Buffer>>();
   private servedBytes = 0;
-  /** Bytes of whole pieces kept for serving blocks (peers ask for a piece's blocks in a row). */
-  static SERVE_CACHE_BYTES = 64 * 1024 * 1024;
+  /** Bytes of whole pieces kept for serving blocks (peers ask for a piece's blocks in a row, and keep up to 2000
+   *  requests, 32 MiB, queued with us). */
+  static SERVE_CACHE_BYTES = 128 * 1024 * 1024;
+
+  private lastServe = 0;
+  private idleTimer?: NodeJS.Timeout;
+
+  /** Drops the serving cache once no peer has asked for a block for a while (idle seeds hold no memory). */
+  private armIdle(): void {
+    this.lastServe = performance.now();
+    if (this.idleTimer) return;
+    const check = () => {
+      this.idleTimer = undefined;
+      if (performance.now() - this.lastServe >= SERVE_IDLE_MS) {
+        this.served.clear();
+        this.servedBytes = 0;
+      } else {
+        this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
+        this.idleTimer.unref?.();
+      }
+    };
+    this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
+    this.idleTimer.unref?.();
+  }
 
   private servedPiece(index: number, size: number): Promise<Buffer> {
+    this.armIdle();
     let p = this.served.get(index);
     if (p) {
       // Most recently used last.
@@ -215,6 +240,7 @@ export class PieceStore {
 
   close(cb?: Cb): void {
     this.closed = true;
+    clearTimeout(this.idleTimer);
     this.served.clear();
     this.servedBytes = 0;
     const all = [...this.handles.values()];

@@ -555,7 +555,7 @@ export class Transfer extends EventEmitter {
  */
 const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
 /** Requests a peer may queue with us: 16 MiB of blocks, well inside the store's serving cache. */
-const MAX_PEER_REQUESTS = 1000;
+const MAX_PEER_REQUESTS = 2000;
 
 export function tuneSocket(conn: any): void {
   if (conn.__silmarilTuned || typeof conn.cork !== 'function') return;
