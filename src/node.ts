@@ -11,6 +11,9 @@ export interface NodeOptions {
   logger?: Logger;
   /** P2P engine settings (the state directory and logger come from the node). */
   engine?: Omit<EngineOptions, 'home' | 'logger'>;
+  /** Restart the seeds and downloads recorded in the state directory (the extension; the one-shot CLI commands
+   *  run only what they were asked). */
+  restoreTransfers?: boolean;
 }
 
 export class SilmarilNode {
@@ -18,19 +21,22 @@ export class SilmarilNode {
   readonly log: Logger;
   readonly engine: Engine;
   private started = false;
+  private readonly restoreTransfers: boolean;
 
   constructor(options: NodeOptions) {
+    this.restoreTransfers = options.restoreTransfers ?? false;
     this.home = options.home;
     this.log = options.logger ?? silentLogger;
     this.engine = new Engine({ ...options.engine, home: this.home, logger: this.log });
   }
 
-  /** Creates the state directory and starts the engine (listening for peers). */
+  /** Creates the state directory and starts the engine (listening for peers), restoring transfers if asked. */
   async start(): Promise<void> {
     if (this.started) return;
     await mkdir(this.home, { recursive: true });
     await this.engine.start();
     this.started = true;
+    if (this.restoreTransfers) await this.engine.restore();
   }
 
   /** Saves every part's state and releases ports and files. */
