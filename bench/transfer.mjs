@@ -7,8 +7,9 @@
 // Time runs from the downloader's start until every piece is in and hash-checked ("complete"); silmaril's final
 // whole-download v1+v2 check afterwards is reported separately. CPU seconds per process come from /proc (seeders)
 // and from the downloaders' own accounting (process.cpuUsage / os.times), all threads included.
-// Knobs: BENCH_MIB, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads), BENCH_PROF=1
-// (run silmaril with --cpu-prof into ./bench-prof/).
+// Each pair runs BENCH_ROUNDS times (default 3), rounds interleaved; the medians are printed.
+// Knobs: BENCH_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
+// BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/).
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -21,6 +22,7 @@ const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_MIB ?? 2048);
 const PAIRS = (process.env.BENCH_PAIRS ?? 'll,sl,ls,ss').split(',');
 const PROF = process.env.BENCH_PROF === '1';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PYTHON = '/usr/bin/python3';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(root, 'dist', 'cli.js');
@@ -107,7 +109,7 @@ function procCpu(pid) {
 
 function profArgs(tag) {
   if (!PROF) return [];
-  const dir = path.join(root, 'bench-prof');
+  const dir = path.join(os.tmpdir(), 'silmaril-bench-prof');
   fs.mkdirSync(dir, { recursive: true });
   return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${tag}-${Date.now()}.cpuprofile`];
 }
@@ -186,11 +188,30 @@ async function main() {
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   generate();
   console.log(
-    `torrent: ${SIZE_MIB} MiB, ${JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength / 1024} KiB pieces, loopback TCP`,
+    `torrent: ${SIZE_MIB} MiB, ${JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength / 1024} KiB pieces, loopback TCP, median of ${ROUNDS} rounds`,
   );
+  // Rounds interleave the pairs so that load from elsewhere on the machine hits them alike; medians are reported.
+  const runs = Object.fromEntries(PAIRS.map((p) => [p, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const pair of PAIRS) {
+      const r = await runPair(pair);
+      runs[pair].push(r);
+      if (ROUNDS > 1) console.log(`  round ${round + 1} ${pair}: ${r.mibps.toFixed(1)} MiB/s`);
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const results = [];
   for (const pair of PAIRS) {
-    const r = await runPair(pair);
+    const rs = runs[pair];
+    const seconds = median(rs.map((x) => x.seconds));
+    const r = {
+      pair,
+      seconds,
+      mibps: SIZE_MIB / seconds,
+      seedCpu: median(rs.map((x) => x.seedCpu)),
+      getCpu: median(rs.map((x) => x.getCpu)),
+      verifySeconds: median(rs.map((x) => x.verifySeconds)),
+    };
     results.push(r);
     console.log(
       `${NAMES[pair[0]].padEnd(10)} -> ${NAMES[pair[1]].padEnd(10)} ${r.seconds.toFixed(1).padStart(6)} s ${r.mibps.toFixed(1).padStart(7)} MiB/s  cpu seed ${r.seedCpu.toFixed(1)} s, get ${r.getCpu.toFixed(1)} s${r.verifySeconds ? `  (+${r.verifySeconds.toFixed(1)} s final v1+v2 check)` : ''}`,
