@@ -89,7 +89,8 @@ export interface SourceState {
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
   id INTEGER PRIMARY KEY,
-  key TEXT NOT NULL UNIQUE,
+  -- A 52-bit hash of publisher/name finds a row by key: an index of integers instead of ~100-byte strings.
+  khash INTEGER NOT NULL,
   publisher TEXT NOT NULL,
   fingerprint TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -105,6 +106,7 @@ CREATE TABLE IF NOT EXISTS entries (
   trusted INTEGER NOT NULL, source TEXT NOT NULL, seeders INTEGER NOT NULL DEFAULT 0,
   record BLOB
 );
+CREATE INDEX IF NOT EXISTS entries_khash ON entries(khash);
 CREATE INDEX IF NOT EXISTS entries_name ON entries(deleted, name COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS entries_size ON entries(deleted, size);
 CREATE INDEX IF NOT EXISTS entries_created ON entries(deleted, created);
@@ -126,6 +128,9 @@ CREATE TABLE IF NOT EXISTS sources (
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
 `;
 
+/** 2: rows found by a key hash instead of a unique text key. */
+const SCHEMA_VERSION = 2;
+
 const SECONDARY_INDEXES = [
   'entries_name',
   'entries_size',
@@ -140,12 +145,11 @@ const SECONDARY_INDEXES = [
 ];
 
 const INSERT_COLUMNS =
-  'id, key, publisher, fingerprint, name, search_name, seq, deleted, v1, v2, size, files, license, tags, description, format, ' +
-  'architecture, parameters, quantization, created, trackers, webseeds, trusted, source, record';
-/** Rows per INSERT statement. */
-const BATCH = 500;
-/** INSERT_COLUMNS from one JSON array `j.value` (the record travels as hex). */
-const JSON_ROW = Array.from({ length: 24 }, (_, i) => `j.value->>${i}`).join(', ') + ', unhex(j.value->>24)';
+  'id, khash, publisher, fingerprint, name, search_name, seq, deleted, v1, v2, size, files, license, tags, description, ' +
+  'format, architecture, parameters, quantization, created, trackers, webseeds, trusted, source, record';
+const INSERT_PARAMS = INSERT_COLUMNS.split(', ')
+  .map(() => '?')
+  .join(', ');
 /** From this many rows on, the full-text index is rebuilt once instead of updated row by row. */
 const BULK_ROWS = 5000;
 
@@ -180,10 +184,59 @@ export class CatalogStore {
       }
     }
     const db = new SQL.Database(bytes);
-    db.run(SCHEMA);
     const store = new CatalogStore(db, path);
+    store.migrate();
     store.diskStamp = await stampOf(path);
     return store;
+  }
+
+  /**
+   * Creates the tables, or brings a store written by an older version to this schema: its rows are read back and
+   * written again (the signed records are kept byte for byte, so nothing is re-verified or lost).
+   */
+  private migrate(): void {
+    const db = this.db;
+    const version = Number(this.tableExists('meta') ? (this.getMeta('schema') ?? 1) : SCHEMA_VERSION);
+    const old = version < SCHEMA_VERSION && this.tableExists('entries');
+    const rows: StoredEntry[] = [];
+    if (old) {
+      const stmt = db.prepare(`SELECT ${COLUMNS}, record FROM entries`);
+      try {
+        while (stmt.step()) {
+          const row = stmt.getAsObject() as Record<string, any>;
+          rows.push({
+            ...rowToFields(row),
+            trusted: row.trusted === 1,
+            record: (row.record as Uint8Array | null) ?? undefined,
+            source: row.source,
+            seeders: row.seeders,
+          });
+        }
+      } finally {
+        stmt.free();
+      }
+      db.run('DROP TABLE IF EXISTS entries_fts; DROP TABLE IF EXISTS entry_tags; DROP TABLE IF EXISTS entries;');
+    }
+    db.run(SCHEMA);
+    if (rows.length) {
+      this.upsert(rows, 'local', { fresh: new Set(rows.map((r) => `${r.publisher}/${r.name}`)) });
+      for (const r of rows) {
+        if (r.seeders) {
+          db.run('UPDATE entries SET seeders = ? WHERE khash = ? AND publisher = ? AND name = ?', [
+            r.seeders,
+            keyHash(`${r.publisher}/${r.name}`),
+            r.publisher,
+            r.name,
+          ]);
+        }
+      }
+    }
+    if (version !== SCHEMA_VERSION || !this.getMeta('schema')) this.setMeta('schema', String(SCHEMA_VERSION));
+    this.dirty = old;
+  }
+
+  private tableExists(name: string): boolean {
+    return this.db.exec('SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?', [`table`, name]).length > 0;
   }
 
   /** mtime and size of the file as we last read or wrote it. */
@@ -217,7 +270,7 @@ export class CatalogStore {
     if (!list.length) return 0;
     // Big batches (a first catalog fetch) skip per-row full-text updates and rebuild the index once at the end.
     const bulk = list.length >= BULK_ROWS;
-    const find = db.prepare('SELECT id FROM entries WHERE key = ?');
+    const find = db.prepare('SELECT id FROM entries WHERE khash = ? AND publisher = ? AND name = ?');
     const update = db.prepare(
       `UPDATE entries SET search_name=?, seq=?, deleted=?, v1=?, v2=?, size=?, files=?, license=?, tags=?, description=?, format=?,
         architecture=?, parameters=?, quantization=?, created=?, trackers=?, webseeds=?, trusted=?, record=? WHERE id=?`,
@@ -226,98 +279,125 @@ export class CatalogStore {
     // With external content FTS4 must be told the old text before the row changes.
     const delFts = db.prepare('DELETE FROM entries_fts WHERE docid = ?');
     const addFts = db.prepare('INSERT INTO entries_fts (docid, search_name, tags, description) VALUES (?, ?, ?, ?)');
-    // Rows travel as one JSON text per batch (json_each in SQLite unpacks them): binding 25 parameters per row one
-    // by one into wasm memory cost more than the inserts themselves.
-    const insertRows = db.prepare(`INSERT INTO entries (${INSERT_COLUMNS}) SELECT ${JSON_ROW} FROM json_each(?) AS j`);
-    const insertTags = db.prepare(
-      'INSERT OR IGNORE INTO entry_tags (tag, id) SELECT j.value->>0, j.value->>1 FROM json_each(?) AS j',
-    );
+    // One prepared statement, parameters bound per row: measured 4x faster in sql.js than batching rows as JSON
+    // through json_each (every ->> re-reads the row's JSON text).
+    const insertRow = db.prepare(`INSERT INTO entries (${INSERT_COLUMNS}) VALUES (${INSERT_PARAMS})`);
+    const insertTag = db.prepare('INSERT OR IGNORE INTO entry_tags (tag, id) VALUES (?, ?)');
     let nextId = (db.exec('SELECT coalesce(max(id), 0) FROM entries')[0].values[0][0] as number) + 1;
-    const rows: (string | number | null)[][] = [];
-    const tagRows: [string, number][] = [];
-    const fts: [number, string, string, string][] = [];
-    const flush = (force: boolean) => {
-      if (rows.length >= BATCH || (force && rows.length)) insertRows.run([JSON.stringify(rows.splice(0))]);
-      if (tagRows.length >= BATCH || (force && tagRows.length)) insertTags.run([JSON.stringify(tagRows.splice(0))]);
-    };
     db.run('BEGIN');
     try {
-      // Building an index once over sorted rows beats updating ten B-trees row by row.
+      // Building an index once over sorted rows beats updating B-trees row by row. The key hash index stays: it
+      // finds the rows this batch replaces.
       if (bulk) for (const name of SECONDARY_INDEXES) db.run(`DROP INDEX IF EXISTS ${name}`);
       for (const e of list) {
         const stored = e as Partial<StoredEntry>;
         const trusted = stored.trusted ?? true;
         const key = `${e.publisher}/${e.name}`;
-        const fields = [
-          e.v1 ?? null,
-          e.v2 ?? null,
-          e.size,
-          e.files,
-          e.license,
-          e.tags.join(' '),
-          e.description,
-          e.format,
-          e.architecture,
-          e.parameters,
-          e.quantization,
-          e.created,
-          JSON.stringify(e.trackers),
-          JSON.stringify(e.webSeeds),
-          trusted ? 1 : 0,
-        ];
+        const khash = keyHash(key);
+        const tags = e.tags.join(' ');
+        const record = e.record ?? null;
         let existing: number | undefined;
         // Keys the merge just added cannot be in the store yet: no lookup.
         if (!opts.fresh?.has(key)) {
-          find.bind([key]);
+          find.bind([khash, e.publisher, e.name]);
           existing = find.step() ? (find.get()[0] as number) : undefined;
           find.reset();
         }
         let id: number;
+        const searchName = e.deleted ? '' : e.name;
+        const deleted = e.deleted ? 1 : 0;
+        const v1 = e.v1 ?? null;
+        const v2 = e.v2 ?? null;
+        const trackers = JSON.stringify(e.trackers);
+        const webSeeds = JSON.stringify(e.webSeeds);
         if (existing === undefined) {
           id = nextId++;
-          const fp = trusted ? fingerprint(e.publisher) : e.publisher;
-          const src = stored.source ?? source;
-          const record = e.record
-            ? Buffer.from(e.record.buffer, e.record.byteOffset, e.record.length).toString('hex')
-            : null;
-          rows.push([
+          const fp = trusted ? this.fingerprintOf(e.publisher) : e.publisher;
+          insertRow.run([
             id,
-            key,
+            khash,
             e.publisher,
             fp,
             e.name,
-            e.deleted ? '' : e.name,
+            searchName,
             e.seq,
-            e.deleted ? 1 : 0,
-            ...fields,
-            src,
+            deleted,
+            v1,
+            v2,
+            e.size,
+            e.files,
+            e.license,
+            tags,
+            e.description,
+            e.format,
+            e.architecture,
+            e.parameters,
+            e.quantization,
+            e.created,
+            trackers,
+            webSeeds,
+            trusted ? 1 : 0,
+            stored.source ?? source,
             record,
           ]);
         } else {
           id = existing;
           if (!bulk) delFts.run([id]);
-          update.run([e.deleted ? '' : e.name, e.seq, e.deleted ? 1 : 0, ...fields, e.record ?? null, id]);
+          update.run([
+            searchName,
+            e.seq,
+            deleted,
+            v1,
+            v2,
+            e.size,
+            e.files,
+            e.license,
+            tags,
+            e.description,
+            e.format,
+            e.architecture,
+            e.parameters,
+            e.quantization,
+            e.created,
+            trackers,
+            webSeeds,
+            trusted ? 1 : 0,
+            record,
+            id,
+          ]);
           delTags.run([id]);
         }
         // Every row is in the full-text index (tombstones too, so a rebuild and row updates agree); search skips them.
-        if (!bulk) fts.push([id, e.deleted ? '' : e.name, e.tags.join(' '), e.description]);
-        if (!e.deleted) for (const t of e.tags) tagRows.push([t, id]);
-        flush(false);
+        if (!bulk) addFts.run([id, searchName, tags, e.description]);
+        if (!e.deleted) for (const t of e.tags) insertTag.run([t, id]);
       }
-      flush(true);
       if (bulk) {
         db.run(SCHEMA); // re-creates the dropped indexes
         db.run("INSERT INTO entries_fts(entries_fts) VALUES('rebuild')");
-      } else for (const f of fts) addFts.run(f);
+        // One segment instead of a dozen: a common word's hit list is then read in one piece (2-3x faster matches).
+        db.run("INSERT INTO entries_fts(entries_fts) VALUES('optimize')");
+      }
       db.run('COMMIT');
     } catch (err) {
       db.run('ROLLBACK');
       throw err;
     } finally {
-      for (const st of [find, update, delTags, delFts, addFts, insertRows, insertTags]) st.free();
+      for (const st of [find, update, delTags, delFts, addFts, insertRow, insertTag]) st.free();
     }
     this.dirty = true;
     return list.length;
+  }
+
+  // A publisher signs many entries: hash its key once.
+  private readonly fingerprints = new Map<string, string>();
+  private fingerprintOf(publisher: string): string {
+    let fp = this.fingerprints.get(publisher);
+    if (fp === undefined) {
+      fp = fingerprint(publisher);
+      if (this.fingerprints.size >= 100_000) this.fingerprints.clear();
+      this.fingerprints.set(publisher, fp);
+    }
+    return fp;
   }
 
   /** Every signed entry (tombstones included), for rebuilding the merge index and writing catalog files. */
@@ -414,15 +494,23 @@ export class CatalogStore {
     // Few hits: one statement gives the page and the count (window over at most FEW_HITS rows). Text alone: the
     // full-text count is the total (tombstones are not in the index). Otherwise a count that stops at COUNT_CAP.
     const windowed = few && filtered;
+    // Otherwise, unless the full-text count is the total, the page query also counts: it walks on past the page up
+    // to the cap (stepping rows without reading them), instead of a second query that would run the match again.
+    const walkCount = !(hits !== undefined && !filtered) && !windowed;
+    let cap = walkCount ? Math.max(WALK_COUNT_CAP, offset + limit) : COUNT_CAP;
     const stmt = this.db.prepare(
       `SELECT ${cols}${windowed ? ', count(*) OVER () AS total_rows' : ''} FROM ${from} WHERE ${clause} ` +
-        `ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
+        `ORDER BY ${order} ` +
+        (walkCount ? `LIMIT ${cap + 1}` : `LIMIT ${limit} OFFSET ${offset}`),
     );
     const entries: ListedEntry[] = [];
     let windowTotal: number | undefined;
+    let stepped = 0;
     try {
       stmt.bind(params);
       while (stmt.step()) {
+        const at = stepped++;
+        if (walkCount && (at < offset || at >= offset + limit)) continue;
         const row = stmt.getAsObject() as Record<string, any>;
         windowTotal = row.total_rows;
         entries.push(toListed(row));
@@ -431,11 +519,11 @@ export class CatalogStore {
       stmt.free();
     }
     let counted: number;
-    let cap = COUNT_CAP;
-    if (hits !== undefined && !filtered) counted = hits;
-    else if (windowed && (windowTotal !== undefined || offset === 0)) counted = windowTotal ?? 0;
+    if (!walkCount && hits !== undefined && !filtered) counted = hits;
+    else if (walkCount) counted = stepped;
+    else if (windowTotal !== undefined || offset === 0) counted = windowTotal ?? 0;
     else {
-      // Many hits and filters: the count walks the same index as the page, so it stops early.
+      // A page past the end of a few-hits search: count what is there.
       cap = Math.max(WALK_COUNT_CAP, offset + limit);
       counted = this.scalar(`SELECT count(*) FROM (SELECT 1 FROM ${from} WHERE ${clause} LIMIT ${cap + 1})`, params);
     }
@@ -551,6 +639,18 @@ export class CatalogStore {
     this.diskStamp = await stampOf(this.path);
     this.dirty = false;
   }
+}
+
+/** A 52-bit FNV-1a style hash of an entry key (exact in a double, so SQLite stores it as an integer). */
+export function keyHash(key: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0) * 0x100000 + ((b >>> 0) & 0xfffff);
 }
 
 async function stampOf(path: string | undefined): Promise<string> {

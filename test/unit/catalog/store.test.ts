@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -7,6 +7,8 @@ import { Catalog } from '../../../src/catalog/catalog.js';
 import { Identity } from '../../../src/catalog/identity.js';
 import { ftsQuery } from '../../../src/catalog/store.js';
 import { signEntry } from '../../../src/catalog/entry.js';
+import { fingerprint } from '../../../src/catalog/identity.js';
+import { loadSqlJs } from '../../../src/catalog/sqlite.js';
 import { makeEntry } from './helpers.js';
 
 const alice = Identity.generate();
@@ -161,4 +163,147 @@ test('many hits and few hits give the same order and totals; tombstones never ma
   assert.equal(c.search({ text: 'rare' }).total, 29);
   assert.equal(c.search({ text: 'rare', license: 'mit' }).total, 9);
   c.close();
+});
+
+// The store as version 1 wrote it (rows keyed by a unique text key): a newer version must read it, nothing lost.
+const V1_SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  id INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  publisher TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  name TEXT NOT NULL,
+  -- What the full-text index sees of the name: empty for tombstones, so withdrawn models never match.
+  search_name TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  v1 TEXT, v2 TEXT,
+  size INTEGER NOT NULL, files INTEGER NOT NULL,
+  license TEXT NOT NULL, tags TEXT NOT NULL, description TEXT NOT NULL,
+  format TEXT NOT NULL, architecture TEXT NOT NULL, parameters INTEGER NOT NULL, quantization TEXT NOT NULL,
+  created INTEGER NOT NULL, trackers TEXT NOT NULL, webseeds TEXT NOT NULL,
+  trusted INTEGER NOT NULL, source TEXT NOT NULL, seeders INTEGER NOT NULL DEFAULT 0,
+  record BLOB
+);
+CREATE INDEX IF NOT EXISTS entries_name ON entries(deleted, name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS entries_size ON entries(deleted, size);
+CREATE INDEX IF NOT EXISTS entries_created ON entries(deleted, created);
+CREATE INDEX IF NOT EXISTS entries_seeders ON entries(deleted, seeders);
+CREATE INDEX IF NOT EXISTS entries_license ON entries(license COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS entries_publisher ON entries(publisher);
+CREATE INDEX IF NOT EXISTS entries_fingerprint ON entries(fingerprint);
+CREATE INDEX IF NOT EXISTS entries_format ON entries(format);
+CREATE INDEX IF NOT EXISTS entries_v1 ON entries(v1);
+CREATE INDEX IF NOT EXISTS entries_v2 ON entries(v2);
+CREATE TABLE IF NOT EXISTS entry_tags (tag TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (tag, id)) WITHOUT ROWID;
+-- External content: the text lives once, in entries; unicode61 splits names on / . - _ by itself.
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts4(content="entries", search_name, tags, description, tokenize=unicode61);
+CREATE TABLE IF NOT EXISTS sources (
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, last_update INTEGER, last_attempt INTEGER,
+  entries INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+  pointer_seq INTEGER, infohash TEXT, dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+`;
+
+test('a store written by the previous schema is read back: signed and unsigned entries, seeders, sources', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'silmaril-store-'));
+  try {
+    const SQL = await loadSqlJs();
+    const db = new SQL.Database();
+    db.run(V1_SCHEMA);
+    const e = makeEntry(alice, 'acme/old-model', 3, { description: 'kept across versions', tags: ['llm', 'old'] });
+    const insert = `INSERT INTO entries (id, key, publisher, fingerprint, name, search_name, seq, deleted, v1, v2, size,
+      files, license, tags, description, format, architecture, parameters, quantization, created, trackers, webseeds,
+      trusted, source, seeders, record) VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`;
+    db.run(insert, [
+      1,
+      `${alice.publisher}/${e.name}`,
+      alice.publisher,
+      fingerprint(alice.publisher),
+      e.name,
+      e.name,
+      e.seq,
+      e.v1!,
+      e.v2!,
+      e.size,
+      e.files,
+      e.license,
+      e.tags.join(' '),
+      e.description,
+      e.format,
+      e.architecture,
+      e.parameters,
+      e.quantization,
+      e.created,
+      '[]',
+      '[]',
+      1,
+      'dht',
+      7,
+      e.record,
+    ]);
+    db.run(insert, [
+      2,
+      'go-peer/other/unsigned',
+      'go-peer',
+      'go-peer',
+      'other/unsigned',
+      'other/unsigned',
+      1,
+      'b'.repeat(40),
+      null,
+      5,
+      1,
+      'mit',
+      'gguf',
+      'from the go network',
+      'gguf',
+      '',
+      0,
+      '',
+      1,
+      '[]',
+      '[]',
+      0,
+      'silmaril-go',
+      0,
+      null,
+    ]);
+    db.run("INSERT INTO entries_fts(entries_fts) VALUES('rebuild')");
+    db.run("INSERT INTO sources (id, kind, entries) VALUES ('dht:index', 'dht', 1)");
+    await writeFile(join(dir, 'catalog.sqlite'), db.export());
+    db.close();
+
+    const c = await Catalog.open({ home: dir });
+    const hit = c.search({ text: 'versions' }).entries;
+    assert.deepEqual(
+      hit.map((x) => [x.name, x.seq, x.seeders, x.trusted, x.source]),
+      [['acme/old-model', 3, 7, true, 'dht']],
+    );
+    assert.deepEqual(
+      c.search({ tags: ['old'] }).entries.map((x) => x.name),
+      ['acme/old-model'],
+    );
+    assert.deepEqual(
+      c.search({ text: 'go network' }).entries.map((x) => [x.name, x.trusted]),
+      [['other/unsigned', false]],
+    );
+    assert.equal(c.index.get(alice.publisher, 'acme/old-model')!.seq, 3);
+    assert.equal(c.store.getSource('dht:index')!.entries, 1);
+    // A newer entry replaces the migrated row (found by its key) instead of adding a second one.
+    c.ingest([makeEntry(alice, 'acme/old-model', 4, { description: 'newer words' }).record], {
+      id: 'test',
+      kind: 'test',
+    });
+    assert.equal(c.search({ publisher: alice.publisher }).total, 1);
+    assert.equal(c.search({ text: 'newer' }).entries[0].seq, 4);
+    await c.save();
+    c.close();
+    const again = await Catalog.open({ home: dir });
+    assert.equal(again.search({}).total, 2);
+    again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
