@@ -42,6 +42,8 @@ export function decodeCatalog(file: Uint8Array): Uint8Array[] {
     if (code === 'ERR_BUFFER_TOO_LARGE') throw new CatalogFileError('catalog expands beyond the size limit');
     throw new CatalogFileError('catalog is not brotli-compressed');
   }
+  const fast = canonicalRecords(raw);
+  if (fast) return fast;
   let d: any;
   try {
     d = bencode.decode(raw);
@@ -55,4 +57,32 @@ export function decodeCatalog(file: Uint8Array): Uint8Array[] {
   if (d.entries.length > MAX_CATALOG_ENTRIES) throw new CatalogFileError(`catalog holds ${d.entries.length} entries`);
   // Non-string items are passed through as empty records so merge counts them as malformed.
   return d.entries.map((r: unknown) => (r instanceof Uint8Array ? r : new Uint8Array(0)));
+}
+
+const HEAD = Buffer.from('d7:entriesl');
+const TAIL = Buffer.from(`e6:format${CATALOG_FORMAT.length}:${CATALOG_FORMAT}7:versioni${CATALOG_VERSION}ee`);
+
+/**
+ * The records of a catalog in exactly the form encodeCatalog writes, read as views into `raw` without decoding it
+ * generically (bencode copies every string: ~1 s for 100,000 records). Anything else gives undefined and goes the
+ * generic way, so the result never differs.
+ */
+function canonicalRecords(raw: Buffer): Uint8Array[] | undefined {
+  if (raw.length < HEAD.length + TAIL.length || !raw.subarray(0, HEAD.length).equals(HEAD)) return undefined;
+  const end = raw.length - TAIL.length;
+  if (!raw.subarray(end).equals(TAIL)) return undefined;
+  const records: Uint8Array[] = [];
+  let i = HEAD.length;
+  while (i < end) {
+    const digits = i;
+    let len = 0;
+    while (i < end && raw[i] >= 0x30 && raw[i] <= 0x39 && i - digits < 9) len = len * 10 + raw[i++] - 0x30;
+    if (i === digits || raw[i] !== 0x3a || (raw[digits] === 0x30 && i - digits > 1)) return undefined;
+    const start = i + 1;
+    if (start + len > end) return undefined;
+    records.push(raw.subarray(start, start + len));
+    if (records.length > MAX_CATALOG_ENTRIES) return undefined;
+    i = start + len;
+  }
+  return i === end ? records : undefined;
 }

@@ -48,7 +48,7 @@ export interface MergeResult {
 /** Does `a` beat `b` for the same key? Higher seq; on a tie the larger record bytes, so every node picks the same. */
 export function wins(a: { seq: number; record: Uint8Array }, b: { seq: number; record: Uint8Array }): boolean {
   if (a.seq !== b.seq) return a.seq > b.seq;
-  return Buffer.compare(Buffer.from(a.record), Buffer.from(b.record)) > 0;
+  return Buffer.compare(a.record, b.record) > 0;
 }
 
 interface Candidate {
@@ -101,7 +101,7 @@ export class EntryIndex {
         const heldKey = this.bySig.get(sigKey(sig));
         if (heldKey !== undefined) {
           const held = this.entries.get(heldKey)!;
-          if (Buffer.compare(Buffer.from(held.record), Buffer.from(record)) === 0) {
+          if (Buffer.compare(held.record, record) === 0) {
             stats.unchanged++;
             continue;
           }
@@ -137,7 +137,9 @@ export class EntryIndex {
         stats.stale++;
         return;
       }
-      const entry: CatalogEntry = { ...c.f, record: c.record };
+      // A record read from a catalog file is a view into the whole file: keep a copy, not the file.
+      const own = c.record.byteLength === c.record.buffer.byteLength ? c.record : c.record.slice();
+      const entry: CatalogEntry = { ...c.f, record: own };
       if (known) stats.updated++;
       else {
         stats.added++;
@@ -160,16 +162,27 @@ export class EntryIndex {
     return this.apply(candidates, ok, stats);
   }
 
-  /** The same, with the signatures checked by `verifyMany` (a worker pool for big catalogs). */
+  /**
+   * The same, with the signatures checked by `verifyMany` (a worker pool for big catalogs). Records are screened in
+   * slices and each slice goes to the verifiers at once, so parsing the next slice overlaps verifying this one.
+   * Screening only reads the index (apply writes it, after every slice), so the result is the same as in one piece.
+   */
   async mergeAsync(
     records: Iterable<Uint8Array>,
     verifyMany: (jobs: VerifyJob[]) => Promise<boolean[]>,
   ): Promise<MergeResult> {
     const stats = emptyStats();
-    const candidates = this.screen(records, stats);
-    const ok = await verifyMany(
-      candidates.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') })),
-    );
+    const candidates: Candidate[] = [];
+    const verdicts: Promise<boolean[]>[] = [];
+    for (const slice of slices(records, MERGE_SLICE)) {
+      const screened = this.screen(slice, stats);
+      if (!screened.length) continue;
+      for (const c of screened) candidates.push(c);
+      verdicts.push(
+        verifyMany(screened.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') }))),
+      );
+    }
+    const ok = (await Promise.all(verdicts)).flat();
     return this.apply(candidates, ok, stats);
   }
 
@@ -177,6 +190,21 @@ export class EntryIndex {
   sorted(): CatalogEntry[] {
     return [...this.entries.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, e]) => e);
   }
+}
+
+/** Records screened per slice in mergeAsync: big enough to be worth a trip to the worker threads. */
+const MERGE_SLICE = 8192;
+
+function* slices<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let slice: T[] = [];
+  for (const item of items) {
+    slice.push(item);
+    if (slice.length === size) {
+      yield slice;
+      slice = [];
+    }
+  }
+  if (slice.length) yield slice;
 }
 
 export function totalDropped(stats: MergeStats): number {

@@ -48,6 +48,7 @@ export class VerifyPool {
   private workers: Worker[] = [];
   private nextId = 0;
   private pending = new Map<number, (ok: Uint8Array) => void>();
+  private busy = new Map<Worker, number>();
 
   constructor(readonly size = Math.max(1, Math.min(availableParallelism(), 8))) {}
 
@@ -90,10 +91,14 @@ export class VerifyPool {
         });
         const id = this.nextId++;
         return new Promise<Uint8Array>((resolve) => {
-          // Referenced while it works (an awaited result must keep the process alive), unreferenced when idle.
-          w.ref();
+          // Referenced while it works (an awaited result must keep the process alive), unreferenced when idle. Calls
+          // overlap (merge sends slices while parsing the next), so count what each worker has in hand.
+          if ((this.busy.get(w) ?? 0) === 0) w.ref();
+          this.busy.set(w, (this.busy.get(w) ?? 0) + 1);
           this.pending.set(id, (ok) => {
-            w.unref();
+            const left = this.busy.get(w)! - 1;
+            this.busy.set(w, left);
+            if (left === 0) w.unref();
             resolve(ok);
           });
           w.postMessage({ id, buf, offsets }, [buf.buffer, offsets.buffer]);

@@ -131,4 +131,16 @@ test('poisoning and loss: empty, oversized, junk and hostile catalogs lose nothi
 test('catalog files are canonical: the same entries in any order give the same bytes', () => {
   const es = [makeEntry(alice, 'a/x'), makeEntry(bob, 'b/y'), makeEntry(alice, 'a/z')];
   assert.deepEqual(Buffer.from(encodeCatalog(es)), Buffer.from(encodeCatalog([...es].reverse())));
+  // Read back record for record, by the fast path (canonical layout) and by the generic one (keys in another order).
+  const sorted = [...es].sort((a, b) => (a.publisher + a.name < b.publisher + b.name ? -1 : 1)).map((e) => e.record);
+  const read = (f: Uint8Array) => decodeCatalog(f).map((r) => Buffer.from(r).toString('hex'));
+  const hexes = sorted.map((r) => Buffer.from(r).toString('hex'));
+  assert.deepEqual(read(encodeCatalog(es)), hexes);
+  const generic = Buffer.concat([
+    Buffer.from('d6:format16:silmaril-catalog7:versioni1e7:entriesl'),
+    ...sorted.map((r) => Buffer.concat([Buffer.from(`${r.length}:`), r])),
+    Buffer.from('ee'),
+  ]);
+  assert.deepEqual(read(brotliCompressSync(generic)), hexes);
+  assert.deepEqual(decodeCatalog(encodeCatalog([])), []);
 });
