@@ -230,6 +230,12 @@ export class Transfer extends EventEmitter {
       if (typeof peer === 'string' && this.guard.isBanned(peer)) return null;
       return addPeer(peer, type, source);
     };
+    // Web seed connections are registered here before their first request (no 'wire' event precedes it).
+    const registerPeer = torrent._registerPeer.bind(torrent);
+    torrent._registerPeer = (peer: any) => {
+      if (peer?.type === 'webSeed' && peer.conn) this.padAwareWebSeed(peer.conn);
+      return registerPeer(peer);
+    };
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
       for (const peer of torrent._peers?.values() ?? []) if (peer.wire === wire && peer.conn) tuneSocket(peer.conn);
@@ -265,6 +271,51 @@ export class Transfer extends EventEmitter {
     if (!this.parsed) return [];
     this.pads ??= this.parsed.files.filter((f) => f.pad && f.length > 0).map((f) => [f.offset, f.offset + f.length]);
     return this.pads;
+  }
+
+  /**
+   * BEP 19 web seeds hold the real files only: WebTorrent would ask the server for the pad files (`.pad/N`, 404).
+   * Split each HTTP range around pad files and fill those bytes with zeros.
+   */
+  private padAwareWebSeed(conn: any): void {
+    const fetchRange = conn.httpRequest?.bind(conn);
+    if (!fetchRange || conn.__silmarilPads) return;
+    conn.__silmarilPads = true;
+    conn.httpRequest = (
+      piece: number,
+      offset: number,
+      length: number,
+      cb: (e: Error | null, b?: Uint8Array) => void,
+    ) => {
+      const pieceStart = piece * (this.parsed?.pieceLength ?? 0);
+      const start = pieceStart + offset;
+      const end = start + length;
+      const pads = this.padRanges().filter(([a, b]) => a < end && b > start);
+      if (!pads.length) return fetchRange(piece, offset, length, cb);
+      const out = new Uint8Array(length); // zeros where the pads are
+      const jobs: Promise<void>[] = [];
+      let at = start;
+      for (const [a, b] of [...pads, [end, end] as [number, number]]) {
+        if (a > at) {
+          const from = at;
+          const len = Math.min(a, end) - from;
+          jobs.push(
+            new Promise((resolve, reject) =>
+              fetchRange(piece, from - pieceStart, len, (err: Error | null, data?: Uint8Array) => {
+                if (err) return reject(err);
+                out.set(data!, from - start);
+                resolve();
+              }),
+            ),
+          );
+        }
+        at = Math.max(at, b);
+      }
+      Promise.all(jobs).then(
+        () => cb(null, out),
+        (err: Error) => cb(err),
+      );
+    };
   }
 
   /** Called by WebTorrent (through StoreFactory) once the metadata is known. */

@@ -1,9 +1,11 @@
 // The engine's controls, in process, two engines on loopback: stats events, pause and resume, persistence of
 // transfers across a restart of the engine (state directory), cancel keeping or removing partial files, and the
-// seeded folder staying untouched throughout.
+// seeded folder staying untouched throughout; and a download from a BEP 19 web seed alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
@@ -102,4 +104,40 @@ test('cancel keeps partial files unless asked to remove them; the seed folder is
     else assert.ok((await stat(path.join(out, 'tiny-model'))).isDirectory(), 'partial files kept');
   }
   assert.deepEqual(await snapshot(model), before);
+});
+
+test('a BEP 19 web seed alone delivers a hybrid with pad files (pads are never asked of the server)', async () => {
+  const asked: string[] = [];
+  const root = path.dirname(model);
+  const server = http.createServer(async (req, res) => {
+    const rel = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    asked.push(rel);
+    const file = path.join(root, rel);
+    if (!file.startsWith(root + path.sep)) return res.writeHead(403).end();
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+    } catch {
+      return res.writeHead(404).end();
+    }
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '');
+    if (!m) return res.writeHead(200).end(data);
+    const [from, to] = [Number(m[1]), Number(m[2])];
+    res.writeHead(206, { 'content-range': `bytes ${from}-${to}/${data.length}` }).end(data.subarray(from, to + 1));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const webTorrent = (await createTorrent(model, { pieceLength: 64 * 1024, webSeeds: [url] })).torrentBytes;
+    const e = engine('get-webseed');
+    await e.start();
+    const t = await e.download(webTorrent, { outDir: path.join(tmp, 'out-webseed') });
+    const done = await t.whenDone();
+    assert.equal(done.verified, true);
+    assert.deepEqual(await snapshot(done.path), await snapshot(model));
+    assert.ok(asked.length > 0, 'the web seed served the data');
+    assert.ok(!asked.some((p) => p.includes('/.pad/')), 'no pad file was requested');
+  } finally {
+    server.close();
+  }
 });
