@@ -1,6 +1,7 @@
 // The engine's controls, in process, two engines on loopback: stats events, pause and resume, persistence of
 // transfers across a restart of the engine (state directory), cancel keeping or removing partial files, and the
-// seeded folder staying untouched throughout; and a download from a BEP 19 web seed alone.
+// seeded folder staying untouched throughout; a download from a BEP 19 web seed alone, and one whose only peer
+// source is a private mainline DHT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -140,4 +141,20 @@ test('a BEP 19 web seed alone delivers a hybrid with pad files (pads are never a
   } finally {
     server.close();
   }
+});
+
+test('peers found through a private mainline DHT: a magnet with no peer given downloads', async () => {
+  const dhtSeed = new Engine({ home: path.join(tmp, 'dht-seed'), dhtBootstrap: [], lsd: false });
+  const dhtGet = new Engine({ home: path.join(tmp, 'dht-get'), dhtBootstrap: [], lsd: false });
+  engines.push(dhtSeed, dhtGet);
+  await dhtSeed.start();
+  await dhtGet.start();
+  dhtGet.addDhtNode('127.0.0.1', dhtSeed.dhtPort!);
+  dhtSeed.addDhtNode('127.0.0.1', dhtGet.dhtPort!);
+  const seed = await dhtSeed.seed(model, { torrent, trusted: true });
+  await seed.whenReady();
+  const t = await dhtGet.download(seed.magnetURI, { outDir: path.join(tmp, 'out-dht') });
+  const done = await t.whenDone();
+  assert.equal(done.verified, true);
+  assert.deepEqual(await snapshot(done.path), await snapshot(model));
 });
