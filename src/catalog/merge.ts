@@ -59,13 +59,24 @@ interface Candidate {
   record: Uint8Array;
 }
 
-const sigKey = (sig: Uint8Array) => Buffer.from(sig.buffer, sig.byteOffset, sig.length).toString('latin1');
+/**
+ * 48 bits of a record's signature (its last 65 bytes are `<64-byte signature>e`), as a number: a Map of numbers is
+ * several times faster than one of 64-character strings. Only a hint: a match is confirmed byte for byte.
+ */
+function sigTag(record: Uint8Array): number {
+  const i = record.length - 65;
+  if (i < 0) return -1;
+  return (
+    (record[i] | (record[i + 1] << 8) | (record[i + 2] << 16)) +
+    (record[i + 3] | (record[i + 4] << 8) | (record[i + 5] << 16)) * 0x1000000
+  );
+}
 
 /** The in-memory set of winning entries, one per (publisher, name). */
 export class EntryIndex {
   readonly entries = new Map<string, CatalogEntry>();
-  /** Signature -> key of the entry holding it: a record we already hold is recognised without parsing it. */
-  private readonly bySig = new Map<string, string>();
+  /** Signature tag -> the entry holding it: a record we already hold is recognised without parsing it. */
+  private readonly bySig = new Map<number, CatalogEntry>();
 
   get size(): number {
     return this.entries.size;
@@ -77,9 +88,10 @@ export class EntryIndex {
 
   private put(key: string, e: CatalogEntry): void {
     const old = this.entries.get(key);
-    if (old) this.bySig.delete(sigKey(splitRecord(old.record).sig));
+    // Two signatures may share a tag (48 bits): only the entry a tag points at is unlinked.
+    if (old && this.bySig.get(sigTag(old.record)) === old) this.bySig.delete(sigTag(old.record));
     this.entries.set(key, e);
-    this.bySig.set(sigKey(splitRecord(e.record).sig), key);
+    this.bySig.set(sigTag(e.record), e);
   }
 
   /** Adds already-verified entries (e.g. loaded from our own store). */
@@ -97,15 +109,13 @@ export class EntryIndex {
     for (const record of records) {
       stats.seen++;
       try {
-        const { body, sig } = splitRecord(record);
-        const heldKey = this.bySig.get(sigKey(sig));
-        if (heldKey !== undefined) {
-          const held = this.entries.get(heldKey)!;
-          if (Buffer.compare(held.record, record) === 0) {
-            stats.unchanged++;
-            continue;
-          }
+        // The same bytes as an entry we hold (which was valid when it came): unchanged, nothing to parse.
+        const held = this.bySig.get(sigTag(record));
+        if (held !== undefined && Buffer.compare(held.record, record) === 0) {
+          stats.unchanged++;
+          continue;
         }
+        const { body, sig } = splitRecord(record);
         const f = decodeBody(body);
         const key = entryKey(f);
         const known = this.entries.get(key);

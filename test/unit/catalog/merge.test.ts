@@ -48,6 +48,15 @@ test('a higher seq with a bad signature is dropped and counted, and the good ent
   const r = idx.merge([bencode.encode({ e, s })]);
   assert.equal(r.stats.dropped.signature, 1);
   assert.equal(idx.get(alice.publisher, 'acme/m')!.seq, 1);
+  // A held entry's signature on other words (a record we hold is recognised by its signature first): not taken
+  // for the held one, checked, dropped.
+  const held = idx.get(alice.publisher, 'acme/m')!;
+  const heldSig = bencode.decode(held.record).s;
+  const swapped = bencode.encode({ e: bencode.decode(makeEntry(alice, 'acme/m', 9).record).e, s: heldSig });
+  const r3 = idx.merge([swapped]);
+  assert.equal(r3.stats.unchanged, 0);
+  assert.equal(r3.stats.dropped.signature, 1);
+  assert.equal(idx.get(alice.publisher, 'acme/m')!.seq, 1);
 });
 
 test('equal seq, different content: every node keeps the same one, whatever the order', () => {
