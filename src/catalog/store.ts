@@ -430,21 +430,12 @@ export class CatalogStore {
     let from = 'entries e';
     let hits: number | undefined;
     if (match) {
-      // Counted up to FEW_HITS + 1 only: FTS4 then reads the hit lists incrementally instead of whole (a common
-      // word's count cost 3-8x more than this). Beyond COUNT_CAP (< FEW_HITS) the total is "1000+" anyway.
-      hits = this.scalar(
-        `SELECT count(*) FROM (SELECT docid FROM entries_fts WHERE entries_fts MATCH ? LIMIT ${FEW_HITS + 1})`,
-        [match],
-      );
+      hits = this.collectHits(match);
       if (hits === 0) return { entries: [], total: 0, totalExact: true };
-      if (hits <= FEW_HITS) {
-        from = 'entries_fts f CROSS JOIN entries e ON e.id = f.docid';
-        where.push('f.entries_fts MATCH ?');
-      } else {
-        where.push('e.id IN (SELECT docid FROM entries_fts WHERE entries_fts MATCH ?)');
-      }
-      params.push(match);
+      if (hits <= FEW_HITS) from = 'temp.search_hits h CROSS JOIN entries e ON e.id = h.docid';
+      else where.push('e.id IN (SELECT docid FROM temp.search_hits)');
     }
+    const unfiltered = where.length;
     if (q.license) {
       where.push('e.license = ? COLLATE NOCASE');
       params.push(q.license);
@@ -491,7 +482,7 @@ export class CatalogStore {
     const limit = Math.max(0, Math.min(q.limit ?? 100, 10_000));
     const offset = Math.max(0, q.offset ?? 0);
     const clause = where.join(' AND ');
-    const filtered = where.length > (match ? 2 : 1);
+    const filtered = where.length > unfiltered;
     const few = hits !== undefined && hits <= FEW_HITS;
     const cols = COLUMNS.split(', ')
       .map((c) => `e.${c}`)
@@ -534,6 +525,26 @@ export class CatalogStore {
     }
     const total = Math.min(counted, cap);
     return { entries, total, totalExact: counted <= cap };
+  }
+
+  private tempReady = false;
+
+  /**
+   * Runs the full-text match once, into a temporary table of row ids, and returns the number of hits. The page
+   * query then reads that table by row id: building SQLite's IN list from the match itself cost twice as much, and
+   * counting the hits was a second run of the match.
+   */
+  private collectHits(match: string): number {
+    if (!this.tempReady) {
+      // Per connection, in memory, never part of the saved file (sql.js exports through the backup API).
+      this.db.run(
+        'PRAGMA temp_store = MEMORY; CREATE TEMP TABLE IF NOT EXISTS search_hits (docid INTEGER PRIMARY KEY)',
+      );
+      this.tempReady = true;
+    }
+    this.db.run('DELETE FROM temp.search_hits');
+    this.db.run('INSERT INTO temp.search_hits SELECT docid FROM entries_fts WHERE entries_fts MATCH ?', [match]);
+    return this.db.getRowsModified();
   }
 
   /** Seeder counts learnt from trackers or the DHT, by v1 or v2 infohash. */

@@ -105,6 +105,8 @@ test('an update replaces the searchable text; the store survives a save and reop
     assert.equal(c.search({ text: 'second' }).total, 1);
     c.sourceFailed('tracker:http://x', 'tracker', 'connection refused');
     await c.save();
+    // Saving reopens the sql.js database: text search still works on the same store.
+    assert.equal(c.search({ text: 'second' }).total, 1);
     c.close();
     assert.deepEqual(
       (await readdir(dir)).filter((n) => n.includes('tmp')),
