@@ -7,13 +7,12 @@
 // Knobs: BENCH_SHARD_MIB (default 480), BENCH_ROUNDS (default 3), BENCH_COLD=1 (evict the folder from the page
 // cache before every run with posix_fadvise(DONTNEED), so both tools read from disk).
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MiB, generateModelFolder } from './model-folder.mjs';
 
-const MiB = 1024 * 1024;
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 480);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PYTHON = '/usr/bin/python3';
@@ -25,36 +24,18 @@ const cacheDir = path.join(os.tmpdir(), `silmaril-bench-create-${SHARD_MIB}`);
 const model = path.join(cacheDir, 'bench-model');
 
 function generate() {
-  if (fs.existsSync(path.join(cacheDir, '.complete'))) return;
-  console.log(`generating ${model} (once)...`);
-  fs.rmSync(cacheDir, { recursive: true, force: true });
-  fs.mkdirSync(model, { recursive: true });
-  // Random-looking data, fast: one random 16 MiB block, each copy stamped with its index.
-  const block = crypto.randomBytes(16 * MiB);
-  const writeFile = (name, bytes) => {
-    const fd = fs.openSync(path.join(model, name), 'w');
-    for (let done = 0, i = 0; done < bytes; i++) {
-      const n = Math.min(block.length, bytes - done);
-      block.writeUInt32LE(i, 0);
-      block.write(name.slice(0, 16), 4);
-      fs.writeSync(fd, block, 0, n);
-      done += n;
-    }
-    fs.closeSync(fd);
-  };
-  for (let i = 1; i <= 4; i++) writeFile(`model-0000${i}-of-00004.safetensors`, SHARD_MIB * MiB + 12_345 * i);
-  writeFile('tokenizer.json', 7 * MiB + 4321);
-  const small = {
+  const shards = {};
+  for (let i = 1; i <= 4; i++) shards[`model-0000${i}-of-00004.safetensors`] = SHARD_MIB * MiB + 12_345 * i;
+  generateModelFolder(cacheDir, {
+    ...shards,
+    'tokenizer.json': 7 * MiB + 4321,
     'config.json': { architectures: ['LlamaForCausalLM'], hidden_size: 2048, num_hidden_layers: 22 },
     'generation_config.json': { bos_token_id: 1, eos_token_id: 2 },
     'tokenizer_config.json': { model_max_length: 2048, padding_side: 'right' },
     'special_tokens_map.json': { bos_token: '<s>', eos_token: '</s>' },
     'model.safetensors.index.json': { metadata: { total_size: 4 * SHARD_MIB * MiB } },
-  };
-  for (const [name, obj] of Object.entries(small))
-    fs.writeFileSync(path.join(model, name), JSON.stringify(obj, null, 2));
-  fs.writeFileSync(path.join(model, 'README.md'), '# bench model\n\nGenerated data for bench/create.mjs.\n');
-  fs.writeFileSync(path.join(cacheDir, '.complete'), '');
+    'README.md': '# bench model\n\nGenerated data for bench/create.mjs.\n',
+  });
 }
 
 function folderSize(dir) {

@@ -11,14 +11,13 @@
 // Knobs: BENCH_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
 // BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/).
 import { spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { MiB, generateModelFolder } from './model-folder.mjs';
 
-const MiB = 1024 * 1024;
 const SIZE_MIB = Number(process.env.BENCH_MIB ?? 2048);
 const PAIRS = (process.env.BENCH_PAIRS ?? 'll,sl,ls,ss').split(',');
 const PROF = process.env.BENCH_PROF === '1';
@@ -35,32 +34,22 @@ const torrentFile = path.join(cacheDir, 'bench-model.torrent');
 const work = path.join(os.tmpdir(), `silmaril-bench-transfer-work-${process.pid}`);
 
 function generate() {
-  if (fs.existsSync(path.join(cacheDir, '.complete'))) return;
-  console.log(`generating ${model} (once)...`);
-  fs.rmSync(cacheDir, { recursive: true, force: true });
-  fs.mkdirSync(model, { recursive: true });
-  // Random-looking data, fast: one random 16 MiB block, each copy stamped with its index (no two pieces alike).
-  const block = crypto.randomBytes(16 * MiB);
-  const writeFile = (name, bytes) => {
-    const fd = fs.openSync(path.join(model, name), 'w');
-    for (let done = 0, i = 0; done < bytes; i++) {
-      const n = Math.min(block.length, bytes - done);
-      block.writeUInt32LE(i, 0);
-      block.write(name.slice(0, 16), 4);
-      fs.writeSync(fd, block, 0, n);
-      done += n;
-    }
-    fs.closeSync(fd);
-  };
   const shard = Math.floor(((SIZE_MIB - 8) * MiB) / 2);
-  writeFile('model-00001-of-00002.safetensors', shard + 12345);
-  writeFile('model-00002-of-00002.safetensors', shard - 12345);
-  writeFile('tokenizer.json', 7 * MiB + 333);
-  fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'] }));
-  fs.writeFileSync(path.join(model, 'model.safetensors.index.json'), '{"weight_map":{}}');
-  const r = spawnSync(process.execPath, [CLI, 'create', model, '--out', torrentFile, '--json'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
-  fs.writeFileSync(path.join(cacheDir, '.complete'), r.stdout);
+  generateModelFolder(
+    cacheDir,
+    {
+      'model-00001-of-00002.safetensors': shard + 12345,
+      'model-00002-of-00002.safetensors': shard - 12345,
+      'tokenizer.json': 7 * MiB + 333,
+      'config.json': { architectures: ['LlamaForCausalLM'] },
+      'model.safetensors.index.json': { weight_map: {} },
+    },
+    (folder) => {
+      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', torrentFile, '--json'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
+      return r.stdout;
+    },
+  );
 }
 
 function start(cmd, args) {

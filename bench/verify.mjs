@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MiB, generateModelFolder } from './model-folder.mjs';
 
-const MiB = 1024 * 1024;
 const SHARD_MIB = Number(process.env.BENCH_SHARD_MIB ?? 256);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PYTHON = '/usr/bin/python3';
@@ -23,27 +23,12 @@ const cacheDir = path.join(os.tmpdir(), `silmaril-bench-verify-${SHARD_MIB}`);
 const model = path.join(cacheDir, 'bench-model');
 
 function generate() {
-  if (fs.existsSync(path.join(cacheDir, '.complete'))) return;
-  console.log(`generating ${model} (once)...`);
-  fs.rmSync(cacheDir, { recursive: true, force: true });
-  fs.mkdirSync(model, { recursive: true });
-  const block = crypto.randomBytes(16 * MiB);
-  const writeFile = (name, bytes) => {
-    const fd = fs.openSync(path.join(model, name), 'w');
-    for (let done = 0, i = 0; done < bytes; i++) {
-      const n = Math.min(block.length, bytes - done);
-      block.writeUInt32LE(i, 0);
-      block.write(name.slice(0, 16), 4);
-      fs.writeSync(fd, block, 0, n);
-      done += n;
-    }
-    fs.closeSync(fd);
-  };
-  for (let i = 1; i <= 4; i++) writeFile(`model-0000${i}-of-00004.safetensors`, SHARD_MIB * MiB + 12_345 * i);
-  writeFile('tokenizer.json', 7 * MiB + 4321);
+  const files = {};
+  for (let i = 1; i <= 4; i++) files[`model-0000${i}-of-00004.safetensors`] = SHARD_MIB * MiB + 12_345 * i;
+  files['tokenizer.json'] = 7 * MiB + 4321;
   for (const name of ['config.json', 'generation_config.json', 'tokenizer_config.json', 'special_tokens_map.json'])
-    fs.writeFileSync(path.join(model, name), JSON.stringify({ name, pad: 'x'.repeat(crypto.randomInt(100, 3000)) }));
-  fs.writeFileSync(path.join(cacheDir, '.complete'), '');
+    files[name] = { name, pad: 'x'.repeat(crypto.randomInt(100, 3000)) };
+  generateModelFolder(cacheDir, files);
 }
 
 const LT_MAKE = `

@@ -19,26 +19,11 @@ import time
 
 import libtorrent as lt
 
-
-def out(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+from lt_common import emit, loopback_session
 
 
 def session(extra=None):
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    }
-    settings.update(extra or {})
-    return lt.session(settings)
+    return loopback_session(**(extra or {}))
 
 
 def cpu_seconds():
@@ -97,18 +82,18 @@ def main():
         deadline = time.time() + args.timeout
         while not h.status().is_seeding:
             if h.status().errc.value():
-                out(stats(h, {"event": "error"}))
+                emit(stats(h, {"event": "error"}))
                 return 1
             if time.time() > deadline:
-                out(stats(h, {"event": "error", "error": "never reached seeding"}))
+                emit(stats(h, {"event": "error", "error": "never reached seeding"}))
                 return 1
             time.sleep(0.05)
-        out({"event": "ready", "port": ses.listen_port()})
+        emit({"event": "ready", "port": ses.listen_port()})
         closed = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
         while not closed.wait(1.0):
-            out(stats(h))
-        out(stats(h, {"event": "stopped"}))
+            emit(stats(h))
+        emit(stats(h, {"event": "stopped"}))
         return 0
 
     start = time.time()
@@ -116,16 +101,16 @@ def main():
     while True:
         s = h.status()
         if s.errc.value():
-            out(stats(h, {"event": "error"}))
+            emit(stats(h, {"event": "error"}))
             return 1
         if s.is_seeding:
-            out(stats(h, {"event": "done", "seconds": time.time() - start}))
+            emit(stats(h, {"event": "done", "seconds": time.time() - start}))
             return 0
         if time.time() - start > args.timeout:
-            out(stats(h, {"event": "error", "error": "timeout"}))
+            emit(stats(h, {"event": "error", "error": "timeout"}))
             return 1
         if time.time() - last >= 1.0:
-            out(stats(h))
+            emit(stats(h))
             last = time.time()
             # libtorrent may drop a peer it dialled before the other side was ready: dial again while idle.
             if s.num_peers == 0:

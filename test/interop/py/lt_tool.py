@@ -15,6 +15,8 @@ import time
 
 import libtorrent as lt
 
+from lt_common import loopback_session
+
 
 def create(job):
     fs = lt.file_storage()
@@ -31,16 +33,7 @@ def create(job):
 
 
 def session():
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
-    })
+    return loopback_session()
 
 
 def check(jobs):

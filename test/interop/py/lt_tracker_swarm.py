@@ -12,26 +12,16 @@ import time
 
 import libtorrent as lt
 
-
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+from lt_common import emit, loopback_session
 
 
 def session(port):
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:%d" % port,
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "allow_multiple_connections_per_ip": True,
-        "announce_to_all_trackers": True,
-        "announce_to_all_tiers": True,
-        "alert_mask": lt.alert.category_t.all_categories,
-    })
+    return loopback_session(
+        port,
+        announce_to_all_trackers=True,
+        announce_to_all_tiers=True,
+        alert_mask=lt.alert.category_t.all_categories,
+    )
 
 
 def main():
@@ -54,7 +44,7 @@ def main():
         f.write(data)
     ti = lt.torrent_info(tpath)
     ih = ti.info_hashes()
-    say({"event": "created", "torrent": tpath, "v1": str(ih.v1), "v2": str(ih.v2), "hybrid": ih.has_v1() and ih.has_v2()})
+    emit({"event": "created", "torrent": tpath, "v1": str(ih.v1), "v2": str(ih.v2), "hybrid": ih.has_v1() and ih.has_v2()})
 
     go = json.loads(sys.stdin.readline())
     if not go.get("go"):
@@ -81,7 +71,7 @@ def main():
             break
         time.sleep(0.1)
     st = hl.status()
-    say({
+    emit({
         "event": "done" if done else "failed",
         "progress": st.progress,
         "seeding": st.is_seeding,
