@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import { createTorrent } from '../torrent/create.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
-import { human, progressLine } from './progress.js';
+import { human, INTERRUPTED, withProgress } from './progress.js';
 import { registerWithTrackers } from '../tracker/registry-client.js';
 
 export const usage = `usage: silmaril create <path> [options]
@@ -97,34 +97,21 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`${out} already exists; pass --out ${path.basename(out)} to replace it, or another path`);
   }
 
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const progress = values.json ? undefined : progressLine('hashing');
-  let created;
-  try {
-    created = await createTorrent(source, {
+  const created = await withProgress('hashing', values.json, (signal, onProgress) =>
+    createTorrent(source, {
       pieceLength,
       name: values.name,
       trackers,
       webSeeds,
       private: values.private,
       includeVcs: values['include-vcs'],
-      signal: controller.signal,
-      onProgress: progress?.update,
-    });
-  } catch (err) {
-    progress?.end();
-    if (controller.signal.aborted) {
-      process.stderr.write('silmaril: cancelled, nothing written\n');
-      return 130;
-    }
-    throw err;
-  } finally {
-    progress?.end();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+      signal,
+      onProgress,
+    }),
+  );
+  if (created === INTERRUPTED) {
+    process.stderr.write('silmaril: cancelled, nothing written\n');
+    return 130;
   }
   for (const s of created.skipped) process.stderr.write(`silmaril: skipped ${s.path.join('/')}: ${s.reason}\n`);
 

@@ -1,5 +1,4 @@
-// Human sizes and the progress line long commands print on stderr (never with --json).
-// (`silmaril create` has its own copy from before this module existed; it can switch to this one.)
+// Human sizes, the progress line long commands print on stderr (never with --json), and Ctrl-C handling for them.
 
 export function human(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -45,4 +44,33 @@ export function progressLine(verb: string, stream: NodeJS.WriteStream = process.
       shown = false;
     },
   };
+}
+
+/** What `withProgress` returns when SIGINT or SIGTERM stopped the work. */
+export const INTERRUPTED = Symbol('interrupted');
+
+/**
+ * Runs long work (hashing, verifying) with a progress line (unless `json`) and an AbortSignal that SIGINT and
+ * SIGTERM trigger, so Ctrl-C stops the worker threads cleanly instead of killing the process mid-write.
+ */
+export async function withProgress<T>(
+  verb: string,
+  json: boolean,
+  work: (signal: AbortSignal, onProgress?: (done: number, total: number) => void) => Promise<T>,
+): Promise<T | typeof INTERRUPTED> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = json ? undefined : progressLine(verb);
+  try {
+    return await work(controller.signal, progress?.update);
+  } catch (err) {
+    if (controller.signal.aborted) return INTERRUPTED;
+    throw err;
+  } finally {
+    progress?.end();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -7,7 +7,7 @@
 // {ok, root, v1, v2, bytesChecked, bytesTotal, pieceCount, badPieces, damagedFiles: [{path, reason, badPieces?,
 // badBlocks?, expectedLength, actualLength?}]}.
 import { parseCommand, jsonLine, UsageError } from './args.js';
-import { human, progressLine } from './progress.js';
+import { human, INTERRUPTED, withProgress } from './progress.js';
 import { loadTorrent } from './info.js';
 import { verifyTorrent, type DamagedFile } from '../torrent/verify.js';
 
@@ -47,25 +47,12 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`verify takes a torrent file and a path, got ${positionals.length} arguments\n${usage}`);
   const torrent = await loadTorrent(positionals[0]);
 
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const progress = values.json ? undefined : progressLine('verifying');
-  let result;
-  try {
-    result = await verifyTorrent(torrent, positionals[1], { signal: controller.signal, onProgress: progress?.update });
-  } catch (err) {
-    if (controller.signal.aborted) {
-      progress?.end();
-      process.stderr.write('silmaril: verification cancelled\n');
-      return 130;
-    }
-    throw err;
-  } finally {
-    progress?.end();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  const result = await withProgress('verifying', values.json, (signal, onProgress) =>
+    verifyTorrent(torrent, positionals[1], { signal, onProgress }),
+  );
+  if (result === INTERRUPTED) {
+    process.stderr.write('silmaril: verification cancelled\n');
+    return 130;
   }
 
   if (values.json) {
