@@ -45,7 +45,9 @@ function generate() {
       'model.safetensors.index.json': { weight_map: {} },
     },
     (folder) => {
-      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', torrentFile, '--json'], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', torrentFile, '--json'], {
+        encoding: 'utf8',
+      });
       if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
       return r.stdout;
     },
