@@ -39,12 +39,17 @@ function cli(args, pred, what) {
   });
 }
 
+/** Steps run in order and stop at the first failure; the tally is printed as the closing line. */
+const tally = { passed: 0, failed: 0 };
+
 async function step(name, page, fn) {
   const t0 = Date.now();
   try {
     await fn();
+    tally.passed++;
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (err) {
+    tally.failed++;
     console.log(
       `FAIL ${name}\n     ${String(err?.message ?? err)
         .split('\n')
@@ -327,8 +332,9 @@ async function main() {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     if (ok) rmSync(tmp, { recursive: true, force: true });
     else console.error(`files kept in ${tmp}`);
+    console.log(`screenshots in ${shots}`);
+    console.log(`e2e: ${tally.passed} passed, ${tally.failed} failed`);
   }
-  console.log(`screenshots in ${shots}`);
   return 0;
 }
 
