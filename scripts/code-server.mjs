@@ -1,7 +1,7 @@
 // code-server 4.100.3 (VS Code 1.100.3, the newest that runs on Node 20), installed on demand into .cache/code-server
 // and started on 127.0.0.1. Used by `npm start`, `npm run test:vscode` and `npm run test:e2e`.
 // Why each install step: ../../shared/reference/toolchain.md, "A real VS Code here" (a plain npm install fails).
-// Needs the apt packages build-essential pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep.
+// Needs the apt packages in APT_PACKAGES (installed here when run as root, as on CI machines).
 import { spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -44,10 +44,41 @@ function link(target, path) {
   symlinkSync(target, path);
 }
 
+/** The Debian packages code-server's native modules need to build, and ripgrep for its search. */
+export const APT_PACKAGES = [
+  'build-essential',
+  'pkg-config',
+  'libkrb5-dev',
+  'libx11-dev',
+  'libxkbfile-dev',
+  'libsecret-1-dev',
+  'ripgrep',
+];
+
+/** Installs the missing APT_PACKAGES when running as root on Debian; otherwise says which command to run. */
+function ensureAptPackages(say) {
+  const missing = APT_PACKAGES.filter((p) => spawnSync('dpkg', ['-s', p], { stdio: 'ignore' }).status !== 0);
+  if (missing.length === 0) return;
+  const hint = `apt-get install -y ${missing.join(' ')}`;
+  if (process.getuid?.() !== 0 || spawnSync('which', ['apt-get'], { stdio: 'ignore' }).status !== 0) {
+    throw new Error(`code-server needs these Debian packages first: sudo ${hint}`);
+  }
+  say(`installing Debian packages: ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', ...missing],
+  ]) {
+    if (spawnSync('apt-get', args, { stdio: 'inherit', env }).status !== 0)
+      throw new Error(`failed: apt-get ${args.join(' ')}`);
+  }
+}
+
 /** Installs code-server once; later calls return at once. Returns the path of its entry script. */
 export function ensureCodeServer({ quiet = false } = {}) {
   if (existsSync(marker) && existsSync(codeServerBin)) return codeServerBin;
   const say = (m) => quiet || console.error(`[code-server] ${m}`);
+  ensureAptPackages(say);
   const rg = ['/usr/bin/rg', '/usr/local/bin/rg'].find((p) => existsSync(p));
   if (!rg) throw new Error('code-server needs ripgrep: apt-get install ripgrep (see scripts/code-server.mjs)');
   say(`installing code-server ${VERSION} into ${cacheDir} (about 2 minutes, once)`);
