@@ -56,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       dhtPort: intOption(values['catalog-dht-port'], 'catalog-dht-port', 0, 65535),
       transport: new EngineTransport(node.engine, opts.home),
       // The engine's DHT node serves the pointers too, unless a separate port was asked for.
-      dht: values['catalog-dht-port'] === undefined ? (node.engine as any).client?.dht || undefined : undefined,
+      dht: values['catalog-dht-port'] === undefined ? node.engine.dht : undefined,
       trackers: values.tracker,
       silmarilGo: values['silmaril-go'],
       refreshMs: (intOption(values.refresh, 'refresh', 1, 86_400) ?? 600) * 1000,

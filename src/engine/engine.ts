@@ -134,6 +134,12 @@ export class Engine extends EventEmitter {
     return this.client?.dht?.address?.()?.port;
   }
 
+  /** The engine's mainline DHT node (bittorrent-dht), when the DHT is on: the catalog keeps its BEP 44 pointers on
+   *  the same node, so a process runs one DHT node, not two. */
+  get dht(): any {
+    return this.client?.dht || undefined;
+  }
+
   /** Adds a DHT node (private test DHTs). */
   addDhtNode(host: string, port: number): void {
     this.client?.dht?.addNode({ host, port });

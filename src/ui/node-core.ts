@@ -82,13 +82,11 @@ export class NodeCore implements UiCore {
     const service = this.service!;
     const o = this.options;
     const engine = this.node!.engine;
-    const dht = (engine as any).client?.dht;
+    const dht = engine.dht;
     if (o.dht && o.catalogSources.includes('dht') && dht) {
       // The service was opened before the engine existed (the sidebar reads the store at once); its transport and
-      // DHT node are the engine's, known only now. CatalogService reads both in start(), so they are set first.
-      (service as any).opts.transport = new EngineTransport(engine, o.home);
-      (service as any).opts.dht = dht;
-      await service.start();
+      // DHT node are the engine's, known only now.
+      await service.start({ transport: new EngineTransport(engine, o.home), dht });
       this.catalogStarted = true;
       if (service.catalog.ownEntries().length) {
         service.publish().then(
