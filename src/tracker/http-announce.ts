@@ -2,7 +2,7 @@
 // bencoded `failure reason`, as clients expect. Kept lean: one pass over the query, map lookups, one buffer out.
 import type { ServerResponse } from 'node:http';
 import bencode from 'bencode';
-import { encodeAnnounceReply, type AnnounceFigures } from './announce-reply.js';
+import { announceReply, type AnnounceFigures } from './announce-reply.js';
 import type { TrackerCore } from './core.js';
 import { decodeBytes, decodeInto, decodeUint, forEachParam, forEachParamAt, keyIs } from './query.js';
 import { EVENT_COMPLETED, EVENT_NONE, EVENT_STARTED, EVENT_STOPPED, type Peer, type Swarm } from './swarm.js';
@@ -153,9 +153,7 @@ export function handleAnnounce(core: TrackerCore, res: ServerResponse, url: stri
   if (pEvent === EVENT_STOPPED) want = 0;
   // A seeder has no use for other seeders, but listing them is harmless and keeps the reply simple.
   if (pCompact) {
-    const peers4 = swarm.compact(false, self, want);
-    const peers6 = swarm.compact(true, self, want - peers4.length / 6);
-    return sendBencoded(res, encodeAnnounceReply(figuresOf(swarm, cfg), peers4, peers6));
+    return sendBencoded(res, announceReply(swarm, self, want, cfg.interval, cfg.minInterval));
   }
   const listed = swarm.pick(false, self, want);
   listed.push(...swarm.pick(true, self, want - listed.length));

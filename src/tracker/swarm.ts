@@ -240,17 +240,53 @@ export class Swarm {
     return out;
   }
 
-  /** Compact addresses (6 or 18 bytes each) of up to `want` peers of one family other than `exclude`. */
-  compact(v6: boolean, exclude: Peer | undefined, want: number): Buffer {
+  /** How many peers `compactInto` would write for the same arguments. */
+  compactCount(v6: boolean, exclude: Peer | undefined, want: number): number {
     const fam = v6 ? this.f6 : this.f4;
     const n = fam.list.length;
     const k = Math.min(want, fam.has(exclude) ? n - 1 : n);
-    if (k <= 0) return EMPTY;
-    const out = Buffer.allocUnsafe(k * fam.size);
-    let o = 0;
-    this.ranges(fam, exclude, want, (from, to) => {
-      o += fam.buf.copy(out, o, from * fam.size, to * fam.size);
-    });
+    return k > 0 ? k : 0;
+  }
+
+  /**
+   * Copies the compact addresses of `compactCount(v6, exclude, want)` peers of one family other than `exclude`
+   * into `out` at `offset` (the same slots `ranges` picks, without a visitor closure: this is the announce
+   * hot path). Returns the bytes written.
+   */
+  compactInto(v6: boolean, exclude: Peer | undefined, want: number, out: Buffer, offset: number): number {
+    const fam = v6 ? this.f6 : this.f4;
+    const n = fam.list.length;
+    const ex = fam.has(exclude) ? exclude.index : -1;
+    const avail = ex >= 0 ? n - 1 : n;
+    const k = Math.min(want, avail);
+    if (k <= 0) return 0;
+    const size = fam.size;
+    const buf = fam.buf;
+    let o = offset;
+    let i = k === avail ? 0 : (Math.random() * n) | 0;
+    let left = k;
+    while (left > 0) {
+      const end = Math.min(n, i + left);
+      if (ex >= i && ex < end) {
+        if (ex > i) o += buf.copy(out, o, i * size, ex * size);
+        left -= ex - i;
+        i = ex + 1;
+      } else {
+        o += buf.copy(out, o, i * size, end * size);
+        left -= end - i;
+        i = end;
+      }
+      if (i >= n) i = 0;
+    }
+    return o - offset;
+  }
+
+  /** Compact addresses (6 or 18 bytes each) of up to `want` peers of one family other than `exclude`. */
+  compact(v6: boolean, exclude: Peer | undefined, want: number): Buffer {
+    const k = this.compactCount(v6, exclude, want);
+    if (k === 0) return EMPTY;
+    const out = Buffer.allocUnsafe(k * (v6 ? 18 : 6));
+    this.compactInto(v6, exclude, want, out, 0);
     return out;
   }
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBytes, decodeUint, forEachParam } from '../../../src/tracker/query.js';
 import { EVENT_COMPLETED, EVENT_NONE, EVENT_STOPPED, Swarm } from '../../../src/tracker/swarm.js';
+import { announceReply, encodeAnnounceReply } from '../../../src/tracker/announce-reply.js';
 import { RateLimiter } from '../../../src/tracker/rate-limit.js';
 import { makePasskey, verifyPasskey } from '../../../src/tracker/passkey.js';
 import { ClientIpResolver, ipBytes } from '../../../src/tracker/client-ip.js';
@@ -79,6 +80,29 @@ describe('swarm', () => {
     }
     const all = s.compact(false, me, 100);
     assert.equal(all.length, 29 * 6);
+  });
+
+  it('writes the announce reply straight from the swarm, byte for byte as the generic encoder', () => {
+    const s = new Swarm({ peers: 0 });
+    const ip6 = Buffer.alloc(16, 0xfe);
+    for (let i = 0; i < 4; i++) s.announce(`a${i}`, `a${i}`, ip, false, 2000 + i, i, EVENT_NONE, 1e15);
+    for (let i = 0; i < 3; i++) s.announce(`b${i}`, `b${i}`, ip6, true, 3000 + i, 1, EVENT_COMPLETED, 1e15);
+    const figures = {
+      complete: s.seeders,
+      downloaded: s.downloaded,
+      incomplete: s.leechers,
+      interval: 60,
+      minInterval: 30,
+    };
+    for (const me of [s.peers.get('a2'), s.peers.get('b1'), undefined]) {
+      const p4 = s.compact(false, me, 50);
+      const p6 = s.compact(true, me, 50 - p4.length / 6);
+      assert.deepEqual(announceReply(s, me, 50, 60, 30), encodeAnnounceReply(figures, p4, p6));
+    }
+    // Fewer wanted than there are: IPv4 peers first, no peers6 key when none is left for it.
+    const one = announceReply(s, undefined, 4, 60, 30);
+    assert.ok(!one.includes('6:peers6'));
+    assert.ok(one.includes(`5:peers${4 * 6}:`));
   });
 
   it('removal keeps the family list consistent', () => {
