@@ -152,6 +152,8 @@ const INSERT_PARAMS = INSERT_COLUMNS.split(', ')
   .join(', ');
 /** From this many rows on, the full-text index is rebuilt once instead of updated row by row. */
 const BULK_ROWS = 5000;
+/** Page cache during a bulk load (negative: KiB, SQLite's convention); the previous size is restored after. */
+const BULK_CACHE_KIB = -32768;
 
 /** Text searches with at most this many full-text hits start from the hits. */
 const FEW_HITS = 2000;
@@ -287,6 +289,10 @@ export class CatalogStore {
     const insertRow = db.prepare(`INSERT INTO entries (${INSERT_COLUMNS}) VALUES (${INSERT_PARAMS})`);
     const insertTag = db.prepare('INSERT OR IGNORE INTO entry_tags (tag, id) VALUES (?, ?)');
     let nextId = (db.exec('SELECT coalesce(max(id), 0) FROM entries')[0].values[0][0] as number) + 1;
+    // A bulk load with SQLite's default 2 MB page cache keeps spilling pages (and index sorts) into sql.js's in-memory
+    // file, which grows by copying itself: a 32 MB cache for the load only measured ~9% less CPU for 100,000 rows.
+    const cacheSize = bulk ? (db.exec('PRAGMA cache_size')[0].values[0][0] as number) : undefined;
+    if (bulk) db.run(`PRAGMA cache_size = ${BULK_CACHE_KIB}`);
     db.run('BEGIN');
     try {
       // Building an index once over sorted rows beats updating B-trees row by row. The key hash index stays: it
@@ -386,6 +392,7 @@ export class CatalogStore {
       throw err;
     } finally {
       for (const st of [find, update, delTags, delFts, addFts, insertRow, insertTag]) st.free();
+      if (cacheSize !== undefined) db.run(`PRAGMA cache_size = ${cacheSize}`);
     }
     this.dirty = true;
     return list.length;
