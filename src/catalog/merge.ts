@@ -184,14 +184,21 @@ export class EntryIndex {
     const stats = emptyStats();
     const candidates: Candidate[] = [];
     const verdicts: Promise<boolean[]>[] = [];
-    for (const slice of slices(records, MERGE_SLICE)) {
-      const screened = this.screen(slice, stats);
-      if (!screened.length) continue;
-      for (const c of screened) candidates.push(c);
+    // Candidates go to the verifiers in batches of MERGE_SLICE, not one batch per slice of records: a catalog that
+    // mostly repeats what we hold leaves a few new records per slice, which together are worth the worker threads.
+    let sent = 0;
+    const send = (): void => {
+      const batch = candidates.slice(sent);
+      sent = candidates.length;
       verdicts.push(
-        verifyMany(screened.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') }))),
+        verifyMany(batch.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') }))),
       );
+    };
+    for (const slice of slices(records, MERGE_SLICE)) {
+      for (const c of this.screen(slice, stats)) candidates.push(c);
+      if (candidates.length - sent >= MERGE_SLICE) send();
     }
+    if (candidates.length > sent) send();
     const ok = (await Promise.all(verdicts)).flat();
     return this.apply(candidates, ok, stats);
   }

@@ -42,7 +42,7 @@ parentPort.on('message', (m) => {
 `;
 
 /** Below this many jobs the cost of shipping them to workers is not worth it. */
-export const POOL_THRESHOLD = 2048;
+export const POOL_THRESHOLD = 512;
 
 export class VerifyPool {
   private workers: Worker[] = [];
