@@ -65,7 +65,7 @@ export class EngineTransport implements CatalogTransport {
   }
 
   announce(infohash: string): void {
-    const dht = (this.engine as any).client?.dht;
+    const dht = this.engine.dht;
     if (dht && this.engine.port) dht.announce(infohash, this.engine.port, () => {});
   }
 
