@@ -1,9 +1,10 @@
 // The publisher identity: one ed25519 key pair. The CLI keeps it in the state directory (mode 0600); the editor
 // passes its own KeyStore backed by SecretStorage. Users see it as a short fingerprint.
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { keyPairFromSeed, makeSigner, newKeyPair } from './ed25519.js';
+import { writeFileAtomic } from '../shared/atomic-file.js';
 
 /** Where the 32-byte secret seed lives. */
 export interface KeyStore {
@@ -75,10 +76,7 @@ export class FileKeyStore implements KeyStore {
 
   async save(seed: Uint8Array): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, Buffer.from(seed).toString('hex') + '\n', { mode: 0o600 });
-    await chmod(tmp, 0o600);
-    await rename(tmp, this.path);
+    await writeFileAtomic(this.path, Buffer.from(seed).toString('hex') + '\n', { mode: 0o600 });
   }
 }
 

@@ -1,12 +1,12 @@
 // The catalog store: every entry we know (sql.js), indexed for search (FTS4 over name, tags and description, plus
 // indexes for the filters and sorts), and each source's state. Saved atomically: temporary file, fsync, rename.
-import { open, rename, readFile, mkdir, stat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import type { Database } from 'sql.js';
 import { buildMagnet } from '../torrent/magnet.js';
 import type { CatalogEntry, EntryFields } from './entry.js';
 import { fingerprint } from './identity.js';
-import { loadSqlJs } from './sqlite.js';
+import { loadSqlJs } from '../shared/sqljs.js';
+import { writeFileAtomic } from '../shared/atomic-file.js';
 
 /** An entry as the store holds it: signed ones carry their record; unsigned ones (the Go network) do not. */
 export interface StoredEntry extends EntryFields {
@@ -648,20 +648,7 @@ export class CatalogStore {
   /** Writes the whole database to `path` atomically: a crash leaves the old file or the new one, never half of one. */
   async save(): Promise<void> {
     if (!this.path) return;
-    const bytes = this.db.export();
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } catch (err) {
-      await fh.close();
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    await fh.close();
-    await rename(tmp, this.path);
+    await writeFileAtomic(this.path, this.db.export());
     this.diskStamp = await stampOf(this.path);
     this.dirty = false;
   }

@@ -4,13 +4,14 @@
 // Output file: `--out F`, or `<name>.torrent` in the current directory. The default never overwrites an existing
 // file (say --out to replace one on purpose: an explicit --out is written atomically, replacing what was there).
 // The torrent is never written inside the folder being shared (it would change what is shared).
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import { createTorrent } from '../torrent/create.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
 import { human, INTERRUPTED, withProgress } from './progress.js';
 import { registerWithTrackers } from '../tracker/registry-client.js';
+import { writeFileAtomic } from '../shared/atomic-file.js';
 
 export const usage = `usage: silmaril create <path> [options]
 Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
@@ -116,9 +117,8 @@ export async function run(argv: string[]): Promise<number> {
   for (const s of created.skipped) process.stderr.write(`silmaril: skipped ${s.path.join('/')}: ${s.reason}\n`);
 
   if (explicitOut) {
-    const tmp = `${out}.${process.pid}.tmp`;
-    await writeFile(tmp, created.torrentBytes);
-    await rename(tmp, out);
+    // A .torrent is meant to be handed around: readable by others, unlike Silmaril's state files.
+    await writeFileAtomic(out, created.torrentBytes, { mode: 0o644 });
   } else {
     try {
       await writeFile(out, created.torrentBytes, { flag: 'wx' });

@@ -2,8 +2,8 @@
 // to one file atomically. Only registry writes and periodic completion flushes come here; announces never do.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Database, SqlValue } from 'sql.js';
-import { writeFileAtomic } from './atomic-file.js';
-import { loadSqlJs } from './sqljs.js';
+import { writeFileAtomic } from '../shared/atomic-file.js';
+import { loadSqlJs } from '../shared/sqljs.js';
 
 /** One registered torrent as stored. Hashes are lower-case hex. */
 export interface RegistryRow {

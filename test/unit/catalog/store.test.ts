@@ -8,7 +8,7 @@ import { Identity } from '../../../src/catalog/identity.js';
 import { ftsQuery } from '../../../src/catalog/store.js';
 import { signEntry } from '../../../src/catalog/entry.js';
 import { fingerprint } from '../../../src/catalog/identity.js';
-import { loadSqlJs } from '../../../src/catalog/sqlite.js';
+import { loadSqlJs } from '../../../src/shared/sqljs.js';
 import { makeEntry } from './helpers.js';
 
 const alice = Identity.generate();
