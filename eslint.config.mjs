@@ -44,7 +44,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/torrent/**', 'src/engine/**', 'src/catalog/**', 'src/tracker/**', 'src/models/**'],
+    files: ['src/torrent/**', 'src/engine/**', 'src/catalog/**', 'src/tracker/**', 'src/models/**', 'src/shared/**'],
     rules: {
       // The core runs headless too: only src/extension.ts and src/ui may use the editor API.
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'The core never imports vscode.' }] }],
