@@ -91,23 +91,12 @@ export function decodeUint(s: string, start: number, end: number): number {
  * for each. Keys are compared raw: clients never percent-encode announce parameter names.
  */
 export function forEachParam(url: string, visit: (key: string, start: number, end: number) => void): void {
-  let i = url.indexOf('?');
-  if (i < 0) return;
-  i++;
-  const len = url.length;
-  while (i < len) {
-    let amp = url.indexOf('&', i);
-    if (amp < 0) amp = len;
-    const eq = url.indexOf('=', i);
-    if (eq >= 0 && eq < amp) visit(url.slice(i, eq), eq + 1, amp);
-    else if (amp > i) visit(url.slice(i, amp), amp, amp);
-    i = amp + 1;
-  }
+  forEachParamAt(url, (keyStart, keyEnd, start, end) => visit(url.slice(keyStart, keyEnd), start, end));
 }
 
 /**
- * Like forEachParam but without slicing the key out: `visit(keyStart, keyEnd, valueStart, valueEnd)`, for the
- * announce path, which compares keys in place.
+ * The walk behind forEachParam, without slicing the key out: `visit(keyStart, keyEnd, valueStart, valueEnd)`, for
+ * the announce path, which compares keys in place.
  */
 export function forEachParamAt(
   url: string,

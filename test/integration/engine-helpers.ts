@@ -1,5 +1,6 @@
 // Shared by the engine's integration and interop tests: spawn the bundled CLI or a libtorrent peer, read their
 // JSON lines, make model-like folders, and compare folders byte for byte.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -185,3 +186,17 @@ export const MODEL_FILES: Record<string, number | string> = {
   'sub/empty.txt': '',
   'sub/z.txt': 5,
 };
+
+/** `silmaril create <folder> --piece-length N --out <out>` through the bundled CLI; fails the test if it fails. */
+export function createTorrentFile(folder: string, out: string, pieceLength: number): void {
+  const made = spawnSync(process.execPath, [
+    CLI,
+    'create',
+    folder,
+    '--piece-length',
+    String(pieceLength),
+    '--out',
+    out,
+  ]);
+  assert.equal(made.status, 0, made.stderr?.toString());
+}

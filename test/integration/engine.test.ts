@@ -16,7 +16,7 @@ import Wire from 'bittorrent-protocol';
 import { layoutFor } from '../../src/engine/layout.js';
 import { PieceStore } from '../../src/engine/store.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
-import { MODEL_FILES, killAll, makeFolder, offline, silmaril, snapshot } from './engine-helpers.js';
+import { MODEL_FILES, createTorrentFile, killAll, makeFolder, offline, silmaril, snapshot } from './engine-helpers.js';
 
 const PIECE = 64 * 1024;
 let tmp: string;
@@ -30,16 +30,7 @@ before(async () => {
   await makeFolder(model, MODEL_FILES);
   original = await snapshot(model);
   torrentFile = path.join(tmp, 'tiny.torrent');
-  const made = spawnSync(process.execPath, [
-    'dist/cli.js',
-    'create',
-    model,
-    '--piece-length',
-    String(PIECE),
-    '--out',
-    torrentFile,
-  ]);
-  assert.equal(made.status, 0, made.stderr?.toString());
+  createTorrentFile(model, torrentFile, PIECE);
 });
 
 after(async () => {

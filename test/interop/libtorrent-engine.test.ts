@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import {
   MODEL_FILES,
   PYTHON,
+  createTorrentFile,
   killAll,
   libtorrentSkip,
   ltPeer,
@@ -56,17 +57,7 @@ describe('libtorrent downloads from silmaril seed', { skip }, () => {
 
   before(async () => {
     torrentFile = path.join(tmp, 'tiny.torrent');
-    const made = spawnSync(process.execPath, [
-      'dist/cli.js',
-      'create',
-      model,
-      '--piece-length',
-      String(PIECE),
-      '--out',
-      torrentFile,
-      '--json',
-    ]);
-    assert.equal(made.status, 0, made.stderr?.toString());
+    createTorrentFile(model, torrentFile, PIECE);
     original = await snapshot(model);
     beforeTimes = await mtimes(model);
     seeder = silmaril(['seed', model, '--torrent', torrentFile, ...offline(path.join(tmp, 'home-seed'))]);
