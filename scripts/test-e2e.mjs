@@ -330,8 +330,14 @@ async function main() {
     await browser.close().catch(() => {});
     await server.stop();
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-    if (ok) rmSync(tmp, { recursive: true, force: true });
-    else console.error(`files kept in ${tmp}`);
+    // Processes just stopped may still be flushing into it: retry, and never fail a passing run over cleanup.
+    if (ok) {
+      try {
+        rmSync(tmp, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      } catch (err) {
+        console.error(`could not remove ${tmp}: ${err.message}`);
+      }
+    } else console.error(`files kept in ${tmp}`);
     console.log(`screenshots in ${shots}`);
     console.log(`e2e: ${tally.passed} passed, ${tally.failed} failed`);
   }
