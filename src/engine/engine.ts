@@ -13,6 +13,7 @@ import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
 import { patchWire } from './wire-patch.js';
+import { installV2Routing, truncatedV2 } from './v2-handshake.js';
 
 export interface EngineOptions {
   /** State directory (resume records, .torrent copies): never a user's folder. */
@@ -99,6 +100,7 @@ export class Engine extends EventEmitter {
       uploadLimit: o.uploadLimit ?? -1,
     });
     this.client = client;
+    installV2Routing(client);
     client.on('error', (err: Error) => {
       this.log.error(`engine: ${err.message}`);
       this.emit('error', err);
@@ -205,12 +207,9 @@ export class Engine extends EventEmitter {
       magnet = { trackers: [], webSeeds: [] };
     } else if (source.startsWith('magnet:')) {
       const m = parseMagnet(source);
-      if (!m.infoHashV1) {
-        throw new TorrentError(
-          'this magnet has only a v2 (btmh) hash: Silmaril needs its btih (v1) hash to join the swarm',
-        );
-      }
-      id = m.infoHashV1;
+      // A btmh-only magnet is keyed by its truncated v2 hash (40 hex, like a v1 id: the state layout holds it as
+      // is) for the transfer's whole life; the v1 hash its metadata shows is an alias (docs/protocols-bep52.md).
+      id = m.infoHashV1 ?? truncatedV2(m.infoHashV2!);
       magnet = { v2: m.infoHashV2, trackers: m.trackers, webSeeds: m.webSeeds, name: m.name };
       peers = [...peers, ...m.peers];
     } else {
@@ -270,7 +269,8 @@ export class Engine extends EventEmitter {
         if (rec.kind === 'seed' && bytes) {
           t = await this.seed(rec.contentRoot, { torrent: bytes, uploadLimit: rec.uploadLimit, paused: rec.paused });
         } else if (rec.kind === 'download' && rec.outDir) {
-          t = await this.download(rec.infoHashV1, {
+          const byV2 = rec.infoHashV2 && truncatedV2(rec.infoHashV2) === rec.infoHashV1;
+          t = await this.download(byV2 ? `magnet:?xt=urn:btmh:1220${rec.infoHashV2}` : rec.infoHashV1, {
             outDir: rec.outDir,
             peers: rec.peers,
             downloadLimit: rec.downloadLimit,

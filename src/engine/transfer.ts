@@ -17,6 +17,8 @@ import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
+import { attachV2, setAlias, truncatedV2 } from './v2-handshake.js';
+import { TorrentHashes, layerRequest, requestHashes } from './v2-wire.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -129,9 +131,20 @@ export class Transfer extends EventEmitter {
     return this.parsed?.name ?? this.magnet?.name ?? this.id;
   }
 
+  /** Joined by a btmh-only magnet: `id` is the truncated v2 hash (see v2-handshake.ts, docs/protocols-bep52.md). */
+  get v2Keyed(): boolean {
+    return !!this.magnet?.v2 && this.id === truncatedV2(this.magnet.v2);
+  }
+
+  private v2hashes?: TorrentHashes;
+  private hashTrees(): TorrentHashes | undefined {
+    if (this.parsed?.infoHashV2 && this.v2hashes === undefined) this.v2hashes = new TorrentHashes(this.parsed);
+    return this.v2hashes;
+  }
+
   get magnetURI(): string {
     return buildMagnet({
-      infoHashV1: this.id,
+      infoHashV1: this.v2Keyed ? this.parsed?.infoHashV1 : this.id,
       infoHashV2: this.infoHashV2,
       name: this.parsed?.name,
       trackers: this.trackers(),
@@ -213,6 +226,12 @@ export class Transfer extends EventEmitter {
       deselect: false,
     });
     this.torrent = torrent;
+    attachV2(torrent, {
+      v2Keyed: this.v2Keyed,
+      infoHashV2: () => this.infoHashV2,
+      hashes: () => this.hashTrees(),
+      onHashes: (_wire, m) => this.hashTrees()?.adoptLayer(m),
+    });
     installRequest(
       torrent,
       this.guard,
@@ -344,18 +363,44 @@ export class Transfer extends EventEmitter {
     info ??= torrent.infoBuffer;
     if (!info) throw new TorrentError('metadata arrived without its info dictionary');
     const v1 = createHash('sha1').update(info).digest('hex');
-    if (v1 !== this.id) throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
+    if (this.v2Keyed) {
+      if (createHash('sha256').update(info).digest('hex') !== this.magnet!.v2) {
+        throw new TorrentError(`metadata does not match the magnet's btmh ${this.magnet!.v2}`);
+      }
+    } else if (v1 !== this.id) throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
     const bytes = Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
     const parsed = parseTorrent(bytes, { infoOnly: true });
     if (this.magnet?.v2 && parsed.infoHashV2 !== this.magnet.v2) {
       throw new TorrentError(`metadata does not match the magnet's btmh ${this.magnet.v2}`);
     }
+    if (!parsed.infoHashV1) {
+      throw new TorrentError('this is a v2-only torrent: Silmaril needs v1 piece hashes (a hybrid or v1 torrent)');
+    }
     this.parsed = parsed;
     this.infoHashV2 = parsed.infoHashV2;
+    if (parsed.infoHashV2 && !this.v2Keyed) setAlias(torrent, truncatedV2(parsed.infoHashV2));
+    this.requestMissingLayers(torrent);
     this.contentRoot = contentRootIn(this.outDir!, parsed);
     void this.host.state.saveTorrent(this.id, bytes);
     this.dirty = true;
     this.preflightNow(torrent);
+  }
+
+  /** Metadata from BEP 9 has no `piece layers`: ask v2 peers for them (checked against each file's root). */
+  private requestMissingLayers(torrent: any): void {
+    const trees = this.hashTrees();
+    const missing = trees?.missing() ?? [];
+    if (!missing.length) return;
+    const v2 = this.infoHashV2 && truncatedV2(this.infoHashV2);
+    const speaksV2 = (w: any) => (w.__silmarilAlias ?? (this.v2Keyed ? v2 : undefined)) === v2;
+    const ask = (w: any) => {
+      if (!speaksV2(w)) return;
+      for (const [root, length] of trees!.missing().slice(0, 64)) {
+        requestHashes(w, layerRequest(root, length, this.parsed!.pieceLength));
+      }
+    };
+    queueMicrotask(() => (torrent.wires ?? []).forEach(ask));
+    torrent.on('wire', (w: any) => queueMicrotask(() => ask(w)));
   }
 
   private preflightNow(torrent: any): void {

@@ -142,3 +142,137 @@ export function fileMerkle(data: Uint8Array, pieceLength: number): FileTree {
   }
   return { root: rootFromPieceLayer(layer, pieceLength), pieceLayer: layer };
 }
+
+// ---- Trees addressed the way BEP 52's hash request / hashes messages address them ----
+//
+// A file's tree has `leafCount` = nextPow2(blocks) leaves; layer 0 is the leaves, layer `treeHeight(leafCount)` the
+// root. A request names a base layer, the index of its first node there, a node count, and how many proof layers
+// to add. The answer is the `count` base nodes (pad nodes included), then the "uncle" hashes: the siblings of the
+// ancestors at layers base+log2(count) .. base+proofLayers, lowest first, exactly as libtorrent 2.0's
+// merkle_tree::get_hashes writes them (its on_hashes expects proofLayers - log2(count) + 1 uncles).
+
+/** Layers above the leaves: log2 of a power-of-two leaf count (libtorrent's merkle_num_layers). */
+export function treeHeight(leafCount: number): number {
+  return log2(leafCount);
+}
+
+/** Leaves (16 KiB blocks, padded to a power of two) of a file of `length` bytes (> 0). */
+export function leafCountFor(length: number): number {
+  return nextPow2(Math.ceil(length / BLOCK_SIZE));
+}
+
+/** How many uncle hashes a hashes message for `count` base nodes and `proofLayers` carries. */
+export function uncleCount(count: number, proofLayers: number): number {
+  return Math.max(0, proofLayers - log2(nextPow2(count)) + 1);
+}
+
+/**
+ * The upper part of one file's tree, from its piece layer to its root, built once from `piece layers` (or from
+ * hashes a peer proved). Answers hash requests whose base is the piece layer or above; the block layers below
+ * it are not kept (they would need the file's data).
+ */
+export class PieceTree {
+  /** layers[k] is tree layer pieceLevel + k, padded to its full width; the last one is [root]. */
+  private readonly layers: Buffer[] = [];
+  readonly leafCount: number;
+  readonly pieceLevel: number;
+
+  constructor(fileLength: number, pieceLength: number, pieceLayer: Uint8Array) {
+    this.leafCount = leafCountFor(fileLength);
+    this.pieceLevel = log2(blocksPerPiece(pieceLength));
+    const pieces = Math.ceil(fileLength / pieceLength);
+    if (fileLength <= pieceLength) throw new RangeError('a file of one piece or less has no piece layer');
+    if (pieceLayer.length !== pieces * HASH_SIZE) {
+      throw new RangeError(`piece layer has ${pieceLayer.length / HASH_SIZE} nodes, the file ${pieces} pieces`);
+    }
+    let width = this.leafCount >> this.pieceLevel;
+    let layer = Buffer.alloc(width * HASH_SIZE);
+    layer.set(pieceLayer);
+    for (let i = pieces; i < width; i++) padHash(this.pieceLevel).copy(layer, i * HASH_SIZE);
+    this.layers.push(layer);
+    while (width > 1) {
+      width /= 2;
+      const up = Buffer.allocUnsafe(width * HASH_SIZE);
+      for (let i = 0; i < width; i++) sha256(layer.subarray(i * 64, i * 64 + 64)).copy(up, i * HASH_SIZE);
+      this.layers.push(up);
+      layer = up;
+    }
+  }
+
+  get root(): Buffer {
+    return this.layers[this.layers.length - 1].subarray(0, HASH_SIZE);
+  }
+
+  get height(): number {
+    return log2(this.leafCount);
+  }
+
+  /** Node `index` of tree layer `level` (level >= pieceLevel). */
+  node(level: number, index: number): Buffer {
+    const layer = this.layers[level - this.pieceLevel];
+    return layer.subarray(index * HASH_SIZE, (index + 1) * HASH_SIZE);
+  }
+
+  /**
+   * The hashes for a request already checked by validHashRequest, or undefined when the base layer lies below
+   * the piece layer (block hashes: not kept).
+   */
+  hashes(base: number, index: number, count: number, proofLayers: number): Buffer | undefined {
+    if (base < this.pieceLevel) return undefined;
+    const uncles = uncleCount(count, proofLayers);
+    const out = Buffer.allocUnsafe((count + uncles) * HASH_SIZE);
+    const layer = this.layers[base - this.pieceLevel];
+    layer.copy(out, 0, index * HASH_SIZE, (index + count) * HASH_SIZE);
+    let at = count * HASH_SIZE;
+    let level = base + log2(nextPow2(count));
+    let pos = index >> log2(nextPow2(count));
+    for (let u = 0; u < uncles; u++, level++, pos >>= 1) {
+      this.node(level, pos ^ 1).copy(out, at);
+      at += HASH_SIZE;
+    }
+    return out;
+  }
+}
+
+export interface HashRequestShape {
+  base: number;
+  index: number;
+  count: number;
+  proofLayers: number;
+}
+
+/** libtorrent's validate_hash_request for a file of `leafCount` leaves (count capped at 8192, as libtorrent does). */
+export function validHashRequest(req: HashRequestShape, leafCount: number): boolean {
+  const { base, index, count, proofLayers } = req;
+  const ints = [base, index, count, proofLayers].every((n) => Number.isInteger(n) && n >= 0 && n <= 0x7fffffff);
+  if (!ints || count === 0 || count > 8192) return false;
+  const layers = log2(leafCount);
+  if (base >= layers) return false;
+  const levelSize = leafCount >> base;
+  if (index >= levelSize || index + count > levelSize) return false;
+  return proofLayers < layers - base;
+}
+
+/**
+ * Checks a hashes answer against the file's root: the base nodes must reduce, with the uncles, to `root`.
+ * `count` must be a power of two aligned on `index` (what we ask for), and the proof must reach the root.
+ */
+export function verifyHashes(
+  root: Uint8Array,
+  leafCount: number,
+  req: HashRequestShape,
+  hashes: Uint8Array,
+): boolean {
+  const { base, index, count, proofLayers } = req;
+  if (!validHashRequest(req, leafCount) || nextPow2(count) !== count || index % count !== 0) return false;
+  const uncles = uncleCount(count, proofLayers);
+  if (hashes.length !== (count + uncles) * HASH_SIZE) return false;
+  if (base + proofLayers + 1 !== log2(leafCount)) return false; // the proof must end at the root
+  let node = merkleRoot(hashes.subarray(0, count * HASH_SIZE), count, base);
+  let pos = index / count;
+  for (let u = 0; u < uncles; u++, pos >>= 1) {
+    const uncle = hashes.subarray((count + u) * HASH_SIZE, (count + u + 1) * HASH_SIZE);
+    node = sha256(pos & 1 ? Buffer.concat([uncle, node]) : Buffer.concat([node, uncle]));
+  }
+  return Buffer.from(root).equals(node);
+}

@@ -1,0 +1,119 @@
+// FENCED: WebTorrent 3.0.21 / bittorrent-protocol 5.0.9 / ut_metadata 4 internals, patched per client, per torrent
+// and per wire (never on a prototype) so that one torrent answers to two 20-byte infohashes (BEP 52):
+//   - WebTorrent#get (client): an incoming handshake's infohash is also looked up among the torrents' aliases;
+//   - Torrent#_addIncomingPeer, Peer#onHandshake, Wire#handshake: a peer that greeted us with the alias is attached
+//     to the torrent, and our reply carries the very 20 bytes it sent (libtorrent checks them);
+//   - Torrent#_processParsedTorrent: a torrent joined by its truncated v2 hash keeps that hash as its own when the
+//     metadata arrives (WebTorrent would switch to the SHA-1 of the info dict), its v1 hash becoming the alias;
+//   - the ut_metadata extension's setMetadata/_infoHash: metadata fetched by a truncated v2 hash is checked as
+//     SHA-256(info) == the full v2 hash instead of SHA-1(info) == the handshake's hash.
+// Every patched member is checked by test/unit/engine/v2-handshake.test.ts, which fails if one disappears.
+//
+// Which hash a torrent is known by: a transfer added from a .torrent or a btih magnet speaks v1 (primary = v1 hash,
+// alias = the first 20 bytes of its v2 hash, once known). A transfer joined by a btmh-only magnet speaks v2
+// (primary = truncated v2 hash: that is what v2 peers announce on the DHT and trackers and send in handshakes;
+// alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
+import { createHash } from 'node:crypto';
+import { serveHashes, type HashRequest, type TorrentHashes } from './v2-wire.js';
+
+const ALIAS = '__silmarilAlias';
+
+/** The first 20 bytes of a v2 infohash, hex: what v2 peers put in handshakes, DHT and tracker announces. */
+export function truncatedV2(infoHashV2: string): string {
+  return infoHashV2.slice(0, 40).toLowerCase();
+}
+
+/** Routes incoming handshakes that carry a torrent's alias (WebTorrent#get is what conn-pool asks). */
+export function installV2Routing(client: any): void {
+  if (client.__silmarilV2Routing || typeof client.get !== 'function') return;
+  client.__silmarilV2Routing = true;
+  const get = client.get.bind(client);
+  client.get = async (id: unknown) => {
+    const found = await get(id);
+    if (found || typeof id !== 'string' || !/^[0-9a-fA-F]{40}$/.test(id)) return found;
+    const hex = id.toLowerCase();
+    return client.torrents.find((t: any) => t[ALIAS] === hex && !t.destroyed) ?? null;
+  };
+}
+
+export interface V2Hooks {
+  /** The transfer was joined by its truncated v2 hash (a btmh-only magnet). */
+  v2Keyed: boolean;
+  /** The full v2 infohash, hex, when known. */
+  infoHashV2: () => string | undefined;
+  /** The piece trees of the torrent, once its metadata is known. */
+  hashes: () => TorrentHashes | undefined;
+  /** A peer's hashes answer (checked by the receiver). */
+  onHashes?: (wire: any, m: HashRequest & { hashes: Uint8Array }) => void;
+}
+
+/** Sets the other 20-byte hash a torrent answers to (undefined: none). */
+export function setAlias(torrent: any, alias: string | undefined): void {
+  if (alias && alias !== torrent.infoHash) torrent[ALIAS] = alias.toLowerCase();
+}
+
+/** Makes a freshly added WebTorrent torrent speak BEP 52 (see the header). Returns nothing; hooks stay per torrent. */
+export function attachV2(torrent: any, hooks: V2Hooks): void {
+  const v2 = hooks.infoHashV2();
+  if (hooks.v2Keyed && v2) {
+    const primary = truncatedV2(v2);
+    const process = torrent._processParsedTorrent;
+    torrent._processParsedTorrent = function (this: any, parsedTorrent: any) {
+      if (parsedTorrent?.infoHash && parsedTorrent.infoHash !== primary) {
+        const v1 = parsedTorrent.infoHash;
+        parsedTorrent.infoHash = primary;
+        parsedTorrent.infoHashBuffer = Buffer.from(primary, 'hex');
+        this[ALIAS] = v1;
+      }
+      return process.call(this, parsedTorrent);
+    };
+  } else if (v2) setAlias(torrent, truncatedV2(v2));
+
+  const addIncoming = torrent._addIncomingPeer;
+  torrent._addIncomingPeer = function (this: any, peer: any) {
+    answerWithAlias(peer, torrent);
+    return addIncoming.call(this, peer);
+  };
+
+  torrent.on('wire', (wire: any) => {
+    serveHashes(wire, hooks.hashes, (m) => hooks.onHashes?.(wire, m));
+    if (hooks.v2Keyed) checkMetadataByV2(wire, hooks.infoHashV2);
+  });
+}
+
+/** An incoming peer that sent the alias: treat it as the torrent's own hash, and reply with the alias. */
+function answerWithAlias(peer: any, torrent: any): void {
+  const onHandshake = peer.onHandshake;
+  peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
+    if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
+      const wire = this.wire;
+      const handshake = wire.handshake;
+      wire.handshake = function (this: any, _ours: unknown, ourId: unknown, ext: unknown) {
+        return handshake.call(this, infoHash, ourId, ext);
+      };
+      wire.__silmarilAlias = infoHash;
+      infoHash = torrent.infoHash;
+    }
+    return onHandshake.call(this, infoHash, peerId);
+  };
+}
+
+/**
+ * ut_metadata checks SHA-1(info) against the hash of the handshake. For a torrent known by its truncated v2
+ * hash, check SHA-256(info) against the full v2 hash instead (BEP 52: the metadata of a btmh magnet).
+ */
+function checkMetadataByV2(wire: any, infoHashV2: () => string | undefined): void {
+  const ext = wire.ut_metadata;
+  if (!ext || typeof ext.setMetadata !== 'function') return;
+  const setMetadata = ext.setMetadata;
+  ext.setMetadata = async function (this: any, metadata: Uint8Array) {
+    if (this._metadataComplete) return true;
+    const v2 = infoHashV2();
+    if (metadata === this.metadata) {
+      // Received from this peer: exactly the info dict's bytes.
+      if (!v2 || createHash('sha256').update(metadata).digest('hex') !== v2) return false;
+    }
+    this._infoHash = null; // skip the SHA-1 check: done above, or the torrent's own (already checked) metadata
+    return setMetadata.call(this, metadata);
+  };
+}
