@@ -86,12 +86,13 @@ function answerWithAlias(peer: any, torrent: any): void {
   const onHandshake = peer.onHandshake;
   peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
     if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
+      const alias = infoHash;
       const wire = this.wire;
       const handshake = wire.handshake;
       wire.handshake = function (this: any, _ours: unknown, ourId: unknown, ext: unknown) {
-        return handshake.call(this, infoHash, ourId, ext);
+        return handshake.call(this, alias, ourId, ext);
       };
-      wire.__silmarilAlias = infoHash;
+      wire.__silmarilAlias = alias;
       infoHash = torrent.infoHash;
     }
     return onHandshake.call(this, infoHash, peerId);

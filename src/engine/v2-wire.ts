@@ -198,18 +198,18 @@ export function serveHashes(
       windowStart = now;
       answered = 0;
     }
-    const req: HashRequest = msg;
+    const { type: _type, ...req } = msg;
     const answer = answered < HASH_REQUEST_BUDGET ? hashes()?.answer(req) : undefined;
     if (answer) {
       answered++;
-      send(wire, { type: 'hashes', ...req, hashes: answer });
-    } else send(wire, { type: 'reject', ...req });
+      send(wire, { ...req, type: 'hashes', hashes: answer });
+    } else send(wire, { ...req, type: 'reject' });
   });
 }
 
 /** Asks `wire` for a piece layer. */
 export function requestHashes(wire: HashWire, req: HashRequest): void {
-  send(wire, { type: 'request', ...req });
+  send(wire, { ...req, type: 'request' });
 }
 
 function hex(b: Uint8Array): string {
