@@ -5,6 +5,10 @@
 //     to the torrent, and our reply carries the very 20 bytes it sent (libtorrent checks them);
 //   - Torrent#_processParsedTorrent: a torrent joined by its truncated v2 hash keeps that hash as its own when the
 //     metadata arrives (WebTorrent would switch to the SHA-1 of the info dict), its v1 hash becoming the alias;
+//   - WebTorrent#_getByHash (client) and the MSE encryptor's extractInfoHashFromXor (bittorrent-protocol's
+//     MessageStreamEncryptor, reached through a Wire's _encryptor: the package exports only Wire): an encrypted
+//     connection (BEP 8 / MSE, which libtorrent tries first) names the torrent by HASH('req2', SKEY); with the alias
+//     as SKEY the torrent is found and the RC4 keys are derived from the alias (Wire#setInfoHash, per wire);
 //   - the ut_metadata extension's setMetadata/_infoHash: metadata fetched by a truncated v2 hash is checked as
 //     SHA-256(info) == the full v2 hash instead of SHA-1(info) == the handshake's hash.
 // Every patched member is checked by test/unit/engine/v2-handshake.test.ts, which fails if one disappears.
@@ -14,6 +18,7 @@
 // (primary = truncated v2 hash: that is what v2 peers announce on the DHT and trackers and send in handshakes;
 // alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
 import { createHash } from 'node:crypto';
+import Wire from 'bittorrent-protocol';
 import { serveHashes, type HashRequest, type TorrentHashes } from './v2-wire.js';
 
 const ALIAS = '__silmarilAlias';
@@ -27,6 +32,15 @@ export function truncatedV2(infoHashV2: string): string {
 export function installV2Routing(client: any): void {
   if (client.__silmarilV2Routing || typeof client.get !== 'function') return;
   client.__silmarilV2Routing = true;
+  recordCryptoHash();
+  const getByHash = client._getByHash?.bind(client);
+  if (getByHash) {
+    client._getByHash = async (infoHashHash: string) => {
+      const found = await getByHash(infoHashHash);
+      if (found) return found;
+      return client.torrents.find((t: any) => t[ALIAS] && req2(t[ALIAS]) === infoHashHash && !t.destroyed) ?? null;
+    };
+  }
   const get = client.get.bind(client);
   client.get = async (id: unknown) => {
     const found = await get(id);
@@ -81,21 +95,59 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
   });
 }
 
+/** HASH('req2', infohash), hex: how an MSE initiator names the torrent it wants. */
+function req2(infoHash: string): string {
+  return createHash('sha1')
+    .update(Buffer.concat([Buffer.from('req2'), Buffer.from(infoHash, 'hex')]))
+    .digest('hex');
+}
+
+let cryptoHashRecorded = false;
+/** Keeps on each incoming wire the torrent hash hash its MSE handshake named (upstream only emits it). */
+function recordCryptoHash(): void {
+  if (cryptoHashRecorded) return;
+  cryptoHashRecorded = true;
+  const probe: any = new (Wire as any)('tcpIncoming', 1);
+  const proto = probe._encryptor && Object.getPrototypeOf(probe._encryptor);
+  probe.destroy();
+  const extract = proto?.extractInfoHashFromXor;
+  if (typeof extract !== 'function') return; // another version: encrypted v2 connections are refused as before
+  proto.extractInfoHashFromXor = function (this: any, xorPart: Uint8Array) {
+    const hh = extract.call(this, xorPart);
+    if (this.wire) this.wire.__silmarilCryptoHash = hh;
+    return hh;
+  };
+}
+
 /** An incoming peer that sent the alias: treat it as the torrent's own hash, and reply with the alias. */
 function answerWithAlias(peer: any, torrent: any): void {
+  const alias: string | undefined = torrent[ALIAS];
+  if (alias && peer.wire?.__silmarilCryptoHash === req2(alias)) {
+    // Encrypted and named by the alias: derive the RC4 keys from it, not from the torrent's own hash. Our
+    // handshake goes out as soon as the encryption is set up, before the peer's: it must carry the alias too.
+    const setInfoHash = peer.wire.setInfoHash;
+    peer.wire.setInfoHash = function (this: any) {
+      return setInfoHash.call(this, alias);
+    };
+    speakAlias(peer.wire, alias);
+  }
   const onHandshake = peer.onHandshake;
   peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
     if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
-      const alias = infoHash;
-      const wire = this.wire;
-      const handshake = wire.handshake;
-      wire.handshake = function (this: any, _ours: unknown, ourId: unknown, ext: unknown) {
-        return handshake.call(this, alias, ourId, ext);
-      };
-      wire.__silmarilAlias = alias;
+      speakAlias(this.wire, infoHash);
       infoHash = torrent.infoHash;
     }
     return onHandshake.call(this, infoHash, peerId);
+  };
+}
+
+/** Our handshake on `wire` carries `alias` (libtorrent checks the reply holds the 20 bytes it sent). */
+function speakAlias(wire: any, alias: string): void {
+  if (wire.__silmarilAlias) return;
+  wire.__silmarilAlias = alias;
+  const handshake = wire.handshake;
+  wire.handshake = function (this: any, _ours: unknown, ourId: unknown, ext: unknown) {
+    return handshake.call(this, alias, ourId, ext);
   };
 }
 
