@@ -8,7 +8,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,46 @@ describe('silmaril get by a btmh-only magnet from a libtorrent seed', { skip }, 
       const ids = get.lines.map((l) => l.id).filter(Boolean);
       if (ids.length) assert.equal(ids[0], v2.slice(0, 40));
     } finally {
+      seed.kill();
+    }
+  });
+});
+
+describe('the engine joins a libtorrent seed by btmh alone and fetches the piece layers it lacks', { skip }, () => {
+  test('layers requested over the v2 wire, proven against each pieces root, kept', async () => {
+    const { Engine } = await import('../../src/engine/engine.js');
+    const { parseTorrent } = await import('../../src/torrent/parse.js');
+    const torrentFile = path.join(tmp, 'lt-made-2.torrent');
+    const r = spawnSync(PYTHON, [LT_TOOL], {
+      input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: PIECE, out: torrentFile }] }),
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const { v2 } = JSON.parse(r.stdout).results[0];
+    const reference = parseTorrent(await readFile(torrentFile));
+    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model)]);
+    const engine = new Engine({ home: path.join(tmp, 'home-engine'), dht: false, lsd: false });
+    try {
+      const port = (await seed.waitFor((l) => l.event === 'ready')).port;
+      await engine.start();
+      const t = await engine.download(`magnet:?xt=urn:btmh:1220${v2}`, {
+        outDir: path.join(tmp, 'engine-out'),
+        peers: [`127.0.0.1:${port}`],
+      });
+      assert.equal(t.id, v2.slice(0, 40), 'keyed by the truncated v2 hash');
+      const done = await t.whenDone();
+      assert.equal(done.verified, true);
+      assert.deepEqual(await snapshot(path.join(tmp, 'engine-out', 'tiny-model')), await snapshot(model));
+      assert.equal(t.parsed!.infoHashV1, reference.infoHashV1);
+      assert.ok(t.magnetURI.includes(`btih:${reference.infoHashV1}`), 'the magnet we hand out names the v1 hash');
+      // Every file larger than a piece: its layer, as libtorrent made it.
+      const want = [...reference.pieceLayers!.entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')]);
+      const deadline = Date.now() + 10_000;
+      while ((t.parsed!.pieceLayers?.size ?? 0) < want.length && Date.now() < deadline) await sleep(50);
+      const got = [...(t.parsed!.pieceLayers ?? new Map()).entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')]);
+      assert.deepEqual(new Map(got as [string, string][]), new Map(want as [string, string][]));
+    } finally {
+      await engine.stop();
       seed.kill();
     }
   });
