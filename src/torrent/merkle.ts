@@ -257,12 +257,7 @@ export function validHashRequest(req: HashRequestShape, leafCount: number): bool
  * Checks a hashes answer against the file's root: the base nodes must reduce, with the uncles, to `root`.
  * `count` must be a power of two aligned on `index` (what we ask for), and the proof must reach the root.
  */
-export function verifyHashes(
-  root: Uint8Array,
-  leafCount: number,
-  req: HashRequestShape,
-  hashes: Uint8Array,
-): boolean {
+export function verifyHashes(root: Uint8Array, leafCount: number, req: HashRequestShape, hashes: Uint8Array): boolean {
   const { base, index, count, proofLayers } = req;
   if (!validHashRequest(req, leafCount) || nextPow2(count) !== count || index % count !== 0) return false;
   const uncles = uncleCount(count, proofLayers);

@@ -130,7 +130,10 @@ describe('the engine joins a libtorrent seed by btmh alone and fetches the piece
       const want = [...reference.pieceLayers!.entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')]);
       const deadline = Date.now() + 10_000;
       while ((t.parsed!.pieceLayers?.size ?? 0) < want.length && Date.now() < deadline) await sleep(50);
-      const got = [...(t.parsed!.pieceLayers ?? new Map()).entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')]);
+      const got = [...(t.parsed!.pieceLayers ?? new Map()).entries()].map(([k, v]) => [
+        k,
+        Buffer.from(v).toString('hex'),
+      ]);
       assert.deepEqual(new Map(got as [string, string][]), new Map(want as [string, string][]));
     } finally {
       await engine.stop();

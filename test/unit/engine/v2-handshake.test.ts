@@ -81,7 +81,13 @@ class RawPeer {
     reserved[5] |= 0x10;
     reserved[7] |= 0x04 | 0x10;
     this.sock.write(
-      Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), reserved, infoHash, crypto.randomBytes(20)]),
+      Buffer.concat([
+        Buffer.from([19]),
+        Buffer.from('BitTorrent protocol'),
+        reserved,
+        infoHash,
+        crypto.randomBytes(20),
+      ]),
     );
   }
   send(payload: Uint8Array): void {

@@ -34,7 +34,8 @@ function fullTree(data: Uint8Array): Buffer[][] {
   const leaves = leafHashes(data);
   const n = nextPow2(leaves.length / 32);
   let layer: Buffer[] = [];
-  for (let i = 0; i < n; i++) layer.push(i * 32 < leaves.length ? leaves.subarray(i * 32, i * 32 + 32) : Buffer.alloc(32));
+  for (let i = 0; i < n; i++)
+    layer.push(i * 32 < leaves.length ? leaves.subarray(i * 32, i * 32 + 32) : Buffer.alloc(32));
   const layers = [layer];
   while (layer.length > 1) {
     const up: Buffer[] = [];
@@ -71,7 +72,12 @@ function hybridOf(files: Uint8Array[]): ParsedTorrent {
     if (data.length > PIECE) layers.set(t.root!.toString('hex'), t.pieceLayer);
     return { path: [`f${i}`], length: data.length, offset: 0, pad: false, piecesRoot: t.root };
   });
-  return { pieceLength: PIECE, files: tf, pieceLayers: layers, infoHashV2: 'ab'.repeat(32) } as unknown as ParsedTorrent;
+  return {
+    pieceLength: PIECE,
+    files: tf,
+    pieceLayers: layers,
+    infoHashV2: 'ab'.repeat(32),
+  } as unknown as ParsedTorrent;
 }
 
 test('hash messages encode and decode (ids 21, 22, 23; header fields big-endian)', () => {
@@ -193,7 +199,11 @@ test('serveHashes never throws on garbage and stops answering past its budget', 
   const feed = (b: Uint8Array) => listeners.forEach((fn) => fn(b));
   for (let i = 0; i < 200; i++) feed(crypto.randomBytes(crypto.randomInt(1, 80)).fill(21, 0, 1));
   feed(Buffer.from([21]));
-  const req = layerRequest(t.missing().length ? Buffer.alloc(32) : hybridOf(files).files[0].piecesRoot!, 5 * PIECE, PIECE);
+  const req = layerRequest(
+    t.missing().length ? Buffer.alloc(32) : hybridOf(files).files[0].piecesRoot!,
+    5 * PIECE,
+    PIECE,
+  );
   sent.length = 0;
   for (let i = 0; i < HASH_REQUEST_BUDGET + 10; i++) feed(encodeHashMessage({ type: 'request', ...req }));
   const kinds = sent.map((m) => m[0]);
