@@ -17,8 +17,8 @@ import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
-import { attachV2, setAlias, truncatedV2 } from './v2-handshake.js';
-import { TorrentHashes, layerRequest, requestHashes } from './v2-wire.js';
+import { attachV2, requestMissingLayers, setAlias, truncatedV2 } from './v2-handshake.js';
+import { TorrentHashes } from './v2-wire.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -230,7 +230,9 @@ export class Transfer extends EventEmitter {
       v2Keyed: this.v2Keyed,
       infoHashV2: () => this.infoHashV2,
       hashes: () => this.hashTrees(),
-      onHashes: (_wire, m) => this.hashTrees()?.adoptLayer(m),
+      parsed: () => this.parsed,
+      read: () => this.store && ((offset, length) => this.store!.read(offset, length)),
+      guard: this.guard,
     });
     installRequest(
       torrent,
@@ -379,28 +381,12 @@ export class Transfer extends EventEmitter {
     this.parsed = parsed;
     this.infoHashV2 = parsed.infoHashV2;
     if (parsed.infoHashV2 && !this.v2Keyed) setAlias(torrent, truncatedV2(parsed.infoHashV2));
-    this.requestMissingLayers(torrent);
+    const trees = this.hashTrees();
+    if (trees) requestMissingLayers(torrent, trees, parsed.pieceLength);
     this.contentRoot = contentRootIn(this.outDir!, parsed);
     void this.host.state.saveTorrent(this.id, bytes);
     this.dirty = true;
     this.preflightNow(torrent);
-  }
-
-  /** Metadata from BEP 9 has no `piece layers`: ask v2 peers for them (checked against each file's root). */
-  private requestMissingLayers(torrent: any): void {
-    const trees = this.hashTrees();
-    const missing = trees?.missing() ?? [];
-    if (!missing.length) return;
-    const v2 = this.infoHashV2 && truncatedV2(this.infoHashV2);
-    const speaksV2 = (w: any) => (w.__silmarilAlias ?? (this.v2Keyed ? v2 : undefined)) === v2;
-    const ask = (w: any) => {
-      if (!speaksV2(w)) return;
-      for (const [root, length] of trees!.missing().slice(0, 64)) {
-        requestHashes(w, layerRequest(root, length, this.parsed!.pieceLength));
-      }
-    };
-    queueMicrotask(() => (torrent.wires ?? []).forEach(ask));
-    torrent.on('wire', (w: any) => queueMicrotask(() => ask(w)));
   }
 
   private preflightNow(torrent: any): void {

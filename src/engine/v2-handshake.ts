@@ -19,7 +19,10 @@
 // alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
 import { createHash } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
-import { serveHashes, type HashRequest, type TorrentHashes } from './v2-wire.js';
+import type { ParsedTorrent } from '../torrent/types.js';
+import type { PeerGuard } from './peer-guard.js';
+import { BlockBlame } from './v2-blame.js';
+import { layerRequest, requestHashes, serveHashes, type ReadData, type TorrentHashes } from './v2-wire.js';
 
 const ALIAS = '__silmarilAlias';
 
@@ -57,8 +60,16 @@ export interface V2Hooks {
   infoHashV2: () => string | undefined;
   /** The piece trees of the torrent, once its metadata is known. */
   hashes: () => TorrentHashes | undefined;
-  /** A peer's hashes answer (checked by the receiver). */
-  onHashes?: (wire: any, m: HashRequest & { hashes: Uint8Array }) => void;
+  parsed: () => ParsedTorrent | undefined;
+  /** Reads the piece stream (serving block hashes), once the store exists. */
+  read: () => ReadData | undefined;
+  /** Failed pieces with several senders are settled by leaf hashes (v2-blame.ts). */
+  guard?: PeerGuard;
+}
+
+/** The peer on `wire` speaks v2 with us (it greeted with, or we dialled by, the truncated v2 hash). */
+export function speaksV2(wire: any): boolean {
+  return wire.__silmarilV2 === true;
 }
 
 /** Sets the other 20-byte hash a torrent answers to (undefined: none). */
@@ -89,10 +100,39 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
     return addIncoming.call(this, peer);
   };
 
+  const blame = hooks.guard
+    ? new BlockBlame(hooks.parsed, hooks.hashes, () => (torrent.wires ?? []).filter(speaksV2), hooks.guard)
+    : undefined;
+  blame?.install();
   torrent.on('wire', (wire: any) => {
-    serveHashes(wire, hooks.hashes, (m) => hooks.onHashes?.(wire, m));
+    const v2 = hooks.infoHashV2();
+    wire.__silmarilV2 = hooks.v2Keyed ? !wire.__silmarilAlias : !!v2 && wire.__silmarilAlias === truncatedV2(v2);
+    serveHashes(
+      wire,
+      hooks.hashes,
+      (m) => {
+        if (!blame?.onAnswer(m)) hooks.hashes()?.adoptLayer(m);
+      },
+      (m) => blame?.onAnswer(m),
+      hooks.read,
+    );
     if (hooks.v2Keyed) checkMetadataByV2(wire, hooks.infoHashV2);
   });
+}
+
+/**
+ * Metadata from BEP 9 has no `piece layers`: ask each v2 peer, now and as they connect, for the layers we lack
+ * (the whole layer with its proof; TorrentHashes.adoptLayer keeps only what reduces to the file's root).
+ */
+export function requestMissingLayers(torrent: any, trees: TorrentHashes, pieceLength: number): void {
+  if (!trees.missing().length) return;
+  const ask = (w: any) => {
+    if (!speaksV2(w) || w.destroyed) return;
+    for (const [root, length] of trees.missing().slice(0, 64))
+      requestHashes(w, layerRequest(root, length, pieceLength));
+  };
+  queueMicrotask(() => (torrent.wires ?? []).forEach(ask));
+  torrent.on('wire', (w: any) => queueMicrotask(() => ask(w)));
 }
 
 /** HASH('req2', infohash), hex: how an MSE initiator names the torrent it wants. */

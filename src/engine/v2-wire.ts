@@ -11,8 +11,19 @@
 //
 // bittorrent-protocol 5.0.9 emits message ids it does not know as 'unknownmessage' (the whole payload, id first),
 // so receiving needs no patch; sending uses Wire#_message (private; guarded by test/unit/engine/v2-handshake.test.ts).
-import { HASH_SIZE, PieceTree, leafCountFor, validHashRequest, verifyHashes } from '../torrent/merkle.js';
-import type { ParsedTorrent } from '../torrent/types.js';
+import {
+  BLOCK_SIZE,
+  HASH_SIZE,
+  PieceTree,
+  leafCountFor,
+  merkleRoot,
+  padHash,
+  sha256,
+  uncleCount,
+  validHashRequest,
+  verifyHashes,
+} from '../torrent/merkle.js';
+import type { ParsedTorrent, TorrentFile } from '../torrent/types.js';
 
 export const MSG_HASH_REQUEST = 21;
 export const MSG_HASHES = 22;
@@ -21,6 +32,11 @@ const HEADER = 1 + HASH_SIZE + 16;
 
 /** Answers one peer may get per minute; more are rejected (a peer needs ~1 per 512 pieces per file). */
 export const HASH_REQUEST_BUDGET = 512;
+/** Block-hash answers (each reads and hashes one piece from disk) one peer may get per minute, one at a time. */
+export const BLOCK_HASH_BUDGET = 64;
+
+/** Reads `length` bytes at `offset` of the torrent's piece stream. */
+export type ReadData = (offset: number, length: number) => Promise<Uint8Array>;
 
 export interface HashRequest {
   root: Uint8Array;
@@ -103,7 +119,8 @@ export class TorrentHashes {
     return out;
   }
 
-  private tree(root: Uint8Array): PieceTree | undefined {
+  /** @internal */
+  tree(root: Uint8Array): PieceTree | undefined {
     const key = hex(root);
     const cached = this.trees.get(key);
     if (cached !== undefined) return cached ?? undefined;
@@ -119,6 +136,79 @@ export class TorrentHashes {
     }
     if (tree || layer) this.trees.set(key, tree); // an unknown layer may still arrive: do not cache its absence
     return tree ?? undefined;
+  }
+
+  /** The v2 file holding piece `index` of the piece stream, with the piece's index inside that file. */
+  pieceFile(index: number): { file: TorrentFile; local: number } | undefined {
+    const at = index * this.parsed.pieceLength;
+    const file = this.parsed.files.find((f) => !f.pad && f.piecesRoot && f.offset <= at && at < f.offset + f.length);
+    return file && { file, local: (at - file.offset) / this.parsed.pieceLength };
+  }
+
+  /** The piece-layer node of a file's piece (the root itself for a file of one piece or less). */
+  private pieceNode(file: TorrentFile, local: number): Buffer | undefined {
+    if (file.length <= this.parsed.pieceLength) return local === 0 ? Buffer.from(file.piecesRoot!) : undefined;
+    const layer = this.parsed.pieceLayers?.get(hex(file.piecesRoot!));
+    if (!layer || (local + 1) * HASH_SIZE > layer.length) return undefined;
+    return Buffer.from(layer.subarray(local * HASH_SIZE, (local + 1) * HASH_SIZE));
+  }
+
+  /** The leaves (16 KiB block hashes) of one piece: their base-0 request, answerable without uncles. */
+  blockRequest(index: number): HashRequest | undefined {
+    const where = this.pieceFile(index);
+    if (!where) return undefined;
+    const count = Math.min(this.parsed.pieceLength / BLOCK_SIZE, leafCountFor(where.file.length));
+    if (count < 2) return undefined; // one block per piece: the piece check already names the block
+    return {
+      root: where.file.piecesRoot!,
+      base: 0,
+      index: where.local * count,
+      count,
+      proofLayers: Math.log2(count) - 1,
+    };
+  }
+
+  /** A hashes answer to blockRequest(): the piece's leaves if they reduce to its piece-layer node, else undefined. */
+  provenLeaves(m: HashRequest & { hashes: Uint8Array }): Buffer | undefined {
+    const length = this.fileLength(m.root);
+    if (length === undefined || m.base !== 0 || m.count < 2 || m.index % m.count !== 0) return undefined;
+    if (uncleCount(m.count, m.proofLayers) !== 0 || m.hashes.length !== m.count * HASH_SIZE) return undefined;
+    if (!validHashRequest(m, leafCountFor(length))) return undefined;
+    const file = this.parsed.files.find((f) => f.piecesRoot && hex(f.piecesRoot) === hex(m.root))!;
+    const node = this.pieceNode(file, (m.index * BLOCK_SIZE) / this.parsed.pieceLength);
+    if (!node || !merkleRoot(m.hashes, m.count, 0).equals(node)) return undefined;
+    return Buffer.from(m.hashes);
+  }
+
+  /**
+   * Block hashes (base 0) for exactly one piece, from the data on disk, checked against the piece layer before
+   * they are sent (data that changed under a seed is never vouched for). Uncles come from the piece tree.
+   */
+  async blockAnswer(req: HashRequest, read: ReadData): Promise<Uint8Array | undefined> {
+    const length = this.fileLength(req.root);
+    if (length === undefined || length === 0 || req.base !== 0) return undefined;
+    const leafCount = leafCountFor(length);
+    const perPiece = Math.min(this.parsed.pieceLength / BLOCK_SIZE, leafCount);
+    if (!validHashRequest(req, leafCount) || req.count !== perPiece || req.index % perPiece !== 0) return undefined;
+    const file = this.parsed.files.find((f) => f.piecesRoot && hex(f.piecesRoot) === hex(req.root))!;
+    const local = (req.index * BLOCK_SIZE) / this.parsed.pieceLength;
+    const node = this.pieceNode(file, local);
+    const uncles = uncleCount(req.count, req.proofLayers);
+    const tree = uncles ? this.tree(req.root) : undefined;
+    if (!node || (uncles && !tree)) return undefined;
+    const start = req.index * BLOCK_SIZE;
+    const data = await read(file.offset + start, Math.min(req.count * BLOCK_SIZE, length - start));
+    const out = Buffer.alloc((req.count + uncles) * HASH_SIZE); // pad leaves: 32 zero bytes
+    for (let b = 0; b * BLOCK_SIZE < data.length; b++) {
+      sha256(data.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE)).copy(out, b * HASH_SIZE);
+    }
+    if (!merkleRoot(out.subarray(0, req.count * HASH_SIZE), req.count, 0).equals(node)) return undefined;
+    let level = Math.log2(req.count);
+    let pos = req.index / req.count;
+    for (let u = 0; u < uncles; u++, level++, pos >>= 1) {
+      tree!.node(level, pos ^ 1).copy(out, (req.count + u) * HASH_SIZE);
+    }
+    return out;
   }
 
   /** The answer to a request, or undefined for a hash reject. Never throws on peer input. */
@@ -180,9 +270,12 @@ export function serveHashes(
   hashes: () => TorrentHashes | undefined,
   onHashes?: (m: HashRequest & { hashes: Uint8Array }) => void,
   onReject?: (m: HashRequest) => void,
+  read?: () => ReadData | undefined,
 ): void {
   let windowStart = Date.now();
   let answered = 0;
+  let blockAnswers = 0;
+  let blockBusy = false;
   wire.on('unknownmessage', (buf: Uint8Array) => {
     let msg: HashMessage | undefined;
     try {
@@ -197,9 +290,26 @@ export function serveHashes(
     if (now - windowStart > 60_000) {
       windowStart = now;
       answered = 0;
+      blockAnswers = 0;
     }
     const { type: _type, ...req } = msg;
-    const answer = answered < HASH_REQUEST_BUDGET ? hashes()?.answer(req) : undefined;
+    const trees = hashes();
+    const reader = read?.();
+    if (req.base === 0 && trees && reader && req.count > 1) {
+      // Block hashes: read and hash one piece, one request at a time per peer.
+      if (blockBusy || blockAnswers >= BLOCK_HASH_BUDGET) return send(wire, { ...req, type: 'reject' });
+      blockBusy = true;
+      blockAnswers++;
+      trees
+        .blockAnswer(req, reader)
+        .catch(() => undefined)
+        .then((out) => {
+          blockBusy = false;
+          send(wire, out ? { ...req, type: 'hashes', hashes: out } : { ...req, type: 'reject' });
+        });
+      return;
+    }
+    const answer = answered < HASH_REQUEST_BUDGET ? trees?.answer(req) : undefined;
     if (answer) {
       answered++;
       send(wire, { ...req, type: 'hashes', hashes: answer });

@@ -147,6 +147,19 @@ test('hash request for a piece layer: hashes with uncles that prove it against t
   peer.sock.destroy();
 });
 
+test('block hashes (base 0) for one piece, read from disk, with uncles up to the root', async () => {
+  const peer = await v2Peer();
+  const f = parsed.files.find((x) => !x.pad && x.length > 4 * PIECE)!;
+  const leafCount = leafCountFor(f.length);
+  const height = Math.log2(leafCount);
+  const req = { root: f.piecesRoot!, base: 0, index: 6, count: 2, proofLayers: height - 1 };
+  peer.send(encodeHashMessage({ type: 'request', ...req }));
+  const msg = decodeHashMessage(await peer.next([22, 23])) as HashMessage & { hashes: Uint8Array };
+  assert.equal(msg.type, 'hashes');
+  assert.ok(verifyHashes(f.piecesRoot!, leafCount, req, msg.hashes));
+  peer.sock.destroy();
+});
+
 test('malformed and out-of-range hash requests get a hash reject, and the peer stays connected', async () => {
   const peer = await v2Peer();
   const f = parsed.files.find((x) => !x.pad && x.length > PIECE)!;
@@ -158,7 +171,7 @@ test('malformed and out-of-range hash requests get a hash reject, and the peer s
     { ...good, index: 0xffffffff },
     { ...good, base: 40 },
     { ...good, proofLayers: 64 },
-    { ...good, base: 0, count: 2 }, // block hashes: not kept
+    { ...good, base: 0, count: 4, index: 0 }, // block hashes for more than one piece
   ];
   for (const req of bad) {
     peer.send(encodeHashMessage({ type: 'request', ...req }));
