@@ -186,7 +186,36 @@ test('malformed and out-of-range hash requests get a hash reject, and the peer s
   peer.sock.destroy();
 });
 
-test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned versions)', () => {
+test('engine to engine by a btmh-only magnet: keyed by the truncated v2 hash, layers fetched, restored as such', async () => {
+  const home = path.join(tmp, 'home-get');
+  const out = path.join(tmp, 'out');
+  const magnet = `magnet:?xt=urn:btmh:1220${parsed.infoHashV2}`;
+  let getter = new Engine({ home, dht: false, lsd: false, pex: false });
+  try {
+    await getter.start();
+    const t = await getter.download(magnet, { outDir: out, peers: [`127.0.0.1:${engine.port}`] });
+    assert.equal(t.id, parsed.infoHashV2!.slice(0, 40));
+    assert.equal((await t.whenDone()).verified, true);
+    assert.equal(t.parsed!.infoHashV1, parsed.infoHashV1);
+    for (const [root, layer] of parsed.pieceLayers!) {
+      for (let i = 0; i < 200 && !t.parsed!.pieceLayers?.has(root); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(Buffer.from(t.parsed!.pieceLayers!.get(root)!), Buffer.from(layer));
+    }
+    await getter.stop();
+    getter = new Engine({ home, dht: false, lsd: false, pex: false });
+    await getter.start();
+    const restored = await getter.restore();
+    assert.deepEqual(
+      restored.map((r) => r.id),
+      [parsed.infoHashV2!.slice(0, 40)],
+    );
+    assert.equal(restored[0].v2Keyed, true);
+  } finally {
+    await getter.stop();
+  }
+});
+
+test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned versions)', async () => {
   const client: any = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, torrentPort: 0 });
   try {
     assert.equal(typeof client.get, 'function');
@@ -198,6 +227,17 @@ test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned ver
   } finally {
     client.destroy();
   }
+  const Peer: any = (await import('webtorrent/lib/peer.js')).default;
+  for (const m of ['onHandshake', 'handshake']) assert.equal(typeof Peer.prototype[m], 'function', `Peer#${m}`);
+  const utMetadata: any = (await import('ut_metadata')).default;
+  const ext: any = new (utMetadata())(new Wire());
+  assert.equal(typeof ext.setMetadata, 'function', 'ut_metadata#setMetadata');
+  ext.onHandshake('ab'.repeat(20), 'cd'.repeat(20), {});
+  assert.equal(ext._infoHash, 'ab'.repeat(20), 'ut_metadata#_infoHash: the hash its SHA-1 check uses');
+  const encrypted: any = new Wire('tcpIncoming', 1);
+  assert.equal(typeof encrypted._encryptor?.extractInfoHashFromXor, 'function', 'MSE#extractInfoHashFromXor');
+  assert.equal(typeof encrypted.setInfoHash, 'function', 'Wire#setInfoHash');
+  encrypted.destroy();
   const wire: any = new Wire();
   assert.equal(typeof wire._message, 'function', 'Wire#_message');
   assert.equal(typeof wire.handshake, 'function', 'Wire#handshake');
