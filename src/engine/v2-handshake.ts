@@ -9,6 +9,7 @@
 //     MessageStreamEncryptor, reached through a Wire's _encryptor: the package exports only Wire): an encrypted
 //     connection (BEP 8 / MSE, which libtorrent tries first) names the torrent by HASH('req2', SKEY); with the alias
 //     as SKEY the torrent is found and the RC4 keys are derived from the alias (Wire#setInfoHash, per wire);
+//   - Torrent#addPeer, client.dht (bittorrent-dht 11, public API): the alias is announced and looked up on the DHT;
 //   - the ut_metadata extension's setMetadata/_infoHash: metadata fetched by a truncated v2 hash is checked as
 //     SHA-256(info) == the full v2 hash instead of SHA-1(info) == the handshake's hash.
 // Every patched member is checked by test/unit/engine/v2-handshake.test.ts, which fails if one disappears.
@@ -100,6 +101,10 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
     return addIncoming.call(this, peer);
   };
 
+  torrent.once('ready', () => {
+    if (torrent[ALIAS]) announceAlias(torrent, torrent[ALIAS]);
+  });
+
   const blame = hooks.guard
     ? new BlockBlame(hooks.parsed, hooks.hashes, () => (torrent.wires ?? []).filter(speaksV2), hooks.guard)
     : undefined;
@@ -117,6 +122,38 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
       hooks.read,
     );
     if (hooks.v2Keyed) checkMetadataByV2(wire, hooks.infoHashV2);
+  });
+}
+
+/** DHT re-announce period (as torrent-discovery's). */
+const ANNOUNCE_INTERVAL_MS = 15 * 60 * 1000;
+
+/**
+ * WebTorrent announces and looks a torrent up on the DHT by its own hash only. Like libtorrent for a hybrid, do the
+ * same for the alias: v2 peers given a btmh magnet look for the truncated v2 hash (and v1 peers for the v1 hash).
+ */
+function announceAlias(torrent: any, alias: string): void {
+  const client = torrent.client;
+  const dht = client?.dht;
+  if (!dht || torrent.private || torrent.destroyed) return;
+  const onPeer = (peer: { host: string; port: number }, infoHash: Uint8Array) => {
+    if (torrent.destroyed || Buffer.from(infoHash).toString('hex') !== alias) return;
+    torrent.addPeer(`${peer.host}:${peer.port}`);
+  };
+  dht.on('peer', onPeer);
+  let timer: NodeJS.Timeout | undefined;
+  const run = () => {
+    if (torrent.destroyed) return;
+    dht.announce(alias, client.torrentPort, () => {
+      if (torrent.destroyed) return;
+      timer = setTimeout(run, ANNOUNCE_INTERVAL_MS + Math.floor(Math.random() * (ANNOUNCE_INTERVAL_MS / 5)));
+      timer.unref?.();
+    });
+  };
+  run();
+  torrent.once('close', () => {
+    clearTimeout(timer);
+    dht.removeListener('peer', onPeer);
   });
 }
 

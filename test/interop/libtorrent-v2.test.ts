@@ -91,8 +91,7 @@ describe('silmaril get by a btmh-only magnet from a libtorrent seed', { skip }, 
       assert.equal(await get.exited, 0);
       assert.equal(done.verified, true);
       assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
-      const ids = get.lines.map((l) => l.id).filter(Boolean);
-      if (ids.length) assert.equal(ids[0], v2.slice(0, 40));
+      assert.equal(done.id, v2.slice(0, 40));
     } finally {
       seed.kill();
     }

@@ -20,6 +20,8 @@ import type { ParsedTorrent } from '../../../src/torrent/types.js';
 import { makeFolder } from '../../integration/engine-helpers.js';
 
 const PIECE = 32 * 1024;
+/** WebTorrent's internals (no types, not exported by name): loaded by a computed specifier. */
+const load = (specifier: string): Promise<any> => import(specifier);
 let tmp: string;
 let engine: Engine;
 let parsed: ParsedTorrent;
@@ -215,6 +217,30 @@ test('engine to engine by a btmh-only magnet: keyed by the truncated v2 hash, la
   }
 });
 
+test(
+  'a btmh-only magnet finds a v1-keyed seed on a private DHT: the seed announces its truncated v2 hash too',
+  { timeout: 60_000 },
+  async () => {
+    const seedHome = path.join(tmp, 'dht-seed');
+    const a = new Engine({ home: seedHome, dhtBootstrap: [], lsd: false, pex: false });
+    const b = new Engine({ home: path.join(tmp, 'dht-get'), dhtBootstrap: [], lsd: false, pex: false });
+    try {
+      await a.start();
+      await b.start();
+      a.addDhtNode('127.0.0.1', b.dhtPort!);
+      b.addDhtNode('127.0.0.1', a.dhtPort!);
+      const seed = await a.seed(path.join(tmp, 'm'), { torrent: parsed.torrentBytes, trusted: true });
+      await seed.whenReady();
+      assert.equal(seed.id, parsed.infoHashV1);
+      const t = await b.download(`magnet:?xt=urn:btmh:1220${parsed.infoHashV2}`, { outDir: path.join(tmp, 'dht-out') });
+      assert.equal((await t.whenDone()).verified, true);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  },
+);
+
 test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned versions)', async () => {
   const client: any = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, torrentPort: 0 });
   try {
@@ -227,9 +253,9 @@ test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned ver
   } finally {
     client.destroy();
   }
-  const Peer: any = (await import('webtorrent/lib/peer.js')).default;
+  const Peer: any = (await load('webtorrent/lib/peer.js')).default;
   for (const m of ['onHandshake', 'handshake']) assert.equal(typeof Peer.prototype[m], 'function', `Peer#${m}`);
-  const utMetadata: any = (await import('ut_metadata')).default;
+  const utMetadata: any = (await load('ut_metadata')).default;
   const ext: any = new (utMetadata())(new Wire());
   assert.equal(typeof ext.setMetadata, 'function', 'ut_metadata#setMetadata');
   ext.onHandshake('ab'.repeat(20), 'cd'.repeat(20), {});
