@@ -17,7 +17,6 @@ import {
   PieceTree,
   leafCountFor,
   merkleRoot,
-  padHash,
   sha256,
   uncleCount,
   validHashRequest,
