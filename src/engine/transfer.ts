@@ -234,6 +234,9 @@ export class Transfer extends EventEmitter {
       read: () => this.store && ((offset, length) => this.store!.read(offset, length)),
       guard: this.guard,
     });
+    // A hybrid exported without `piece layers` (BEP 52 lets them come from peers): ask v2 peers for them.
+    const trees = this.parsed && this.hashTrees();
+    if (trees) requestMissingLayers(torrent, trees, this.parsed!.pieceLength);
     installRequest(
       torrent,
       this.guard,
