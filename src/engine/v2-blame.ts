@@ -19,11 +19,16 @@ interface Kept {
   wire: GuardWire;
 }
 
+/** v2 peers asked for one piece's leaves: the first proven answer settles it (a liar's answer cannot prove). */
+const ASK_PEERS = 3;
+
 interface Pending {
   index: number;
   blocks: Kept[];
   timer: NodeJS.Timeout;
   fallback: () => void;
+  /** Peers asked that have not answered yet. */
+  waiting: number;
 }
 
 export class BlockBlame {
@@ -49,24 +54,26 @@ export class BlockBlame {
     if (senders.size < 2 || this.pending.size >= MAX_PENDING) return false;
     const req = this.trees()?.blockRequest(index);
     if (!req) return false;
+    // Peers that sent none of the blocks first; any v2 peer will do, as the answer is proven anyway.
     const wires = this.v2Wires().filter((w) => !w.destroyed);
-    const ask = wires.find((w) => !senders.has(w)) ?? wires[0];
-    if (!ask) return false;
+    const ask = [...wires.filter((w) => !senders.has(w)), ...wires.filter((w) => senders.has(w))].slice(0, ASK_PEERS);
+    if (!ask.length) return false;
     const key = keyOf(req);
     if (this.pending.has(key)) return false;
     const timer = setTimeout(() => this.settle(key, undefined), ANSWER_TIMEOUT_MS);
     timer.unref?.();
-    this.pending.set(key, { index, blocks, timer, fallback });
-    requestHashes(ask, req);
+    this.pending.set(key, { index, blocks, timer, fallback, waiting: ask.length });
+    for (const w of ask) requestHashes(w, req);
     return true;
   }
 
   /** A hashes or hash reject message: true when it answered one of our block requests. */
   onAnswer(m: HashRequest & { hashes?: Uint8Array }): boolean {
     const key = keyOf(m);
-    if (!this.pending.has(key)) return false;
+    const p = this.pending.get(key);
+    if (!p) return false;
     const leaves = m.hashes ? this.trees()?.provenLeaves({ ...m, hashes: m.hashes }) : undefined;
-    this.settle(key, leaves);
+    if (leaves || --p.waiting <= 0) this.settle(key, leaves);
     return true;
   }
 

@@ -123,3 +123,28 @@ test('badBlocks hashes only file bytes (a block running into pad bytes is checke
     1,
   );
 });
+
+test('several v2 peers are asked: a forged answer first does not stop the proven one from settling it', async () => {
+  const bans: string[] = [];
+  const guard = new PeerGuard((w) => bans.push((w as any).name));
+  const honest = fakeWire('honest');
+  const liar = fakeWire('liar');
+  const blame = new BlockBlame(
+    () => parsed,
+    () => trees,
+    () => [liar, honest],
+    guard,
+  );
+  blame.install();
+  for (const index of [0, 5]) {
+    guard.pieceFailed(index, received(index, honest, liar));
+    assert.equal(liar.sent.length, 1);
+    assert.equal(honest.sent.length, 1);
+    const req = decodeHashMessage(honest.sent.pop()!)! as HashRequest;
+    liar.sent.pop();
+    assert.ok(blame.onAnswer({ ...req, hashes: crypto.randomBytes(4 * 32) }));
+    assert.deepEqual(bans, [], 'not settled by the forged answer');
+    assert.ok(blame.onAnswer({ ...req, hashes: (await trees.blockAnswer(req, read))! }));
+  }
+  assert.deepEqual(bans, ['liar']);
+});
