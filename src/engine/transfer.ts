@@ -233,6 +233,7 @@ export class Transfer extends EventEmitter {
       parsed: () => this.parsed,
       read: () => this.store && ((offset, length) => this.store!.read(offset, length)),
       guard: this.guard,
+      log: (m) => this.host.log.info(`${this.name}: ${m}`),
     });
     // A hybrid exported without `piece layers` (BEP 52 lets them come from peers): ask v2 peers for them.
     const trees = this.parsed && this.hashTrees();

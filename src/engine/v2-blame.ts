@@ -6,7 +6,7 @@
 // ANSWER_TIMEOUT_MS, the failure goes to the v1 mechanism unchanged.
 import { BLOCK_SIZE, sha256 } from '../torrent/merkle.js';
 import type { ParsedTorrent } from '../torrent/types.js';
-import type { GuardWire, PeerGuard } from './peer-guard.js';
+import { wireAddr, type GuardWire, type PeerGuard } from './peer-guard.js';
 import { requestHashes, type HashRequest, type TorrentHashes } from './v2-wire.js';
 
 export const ANSWER_TIMEOUT_MS = 15_000;
@@ -39,6 +39,7 @@ export class BlockBlame {
     private readonly trees: () => TorrentHashes | undefined,
     private readonly v2Wires: () => any[],
     private readonly guard: PeerGuard,
+    private readonly log: (message: string) => void = () => {},
   ) {}
 
   /** Wraps guard.pieceFailed: multi-sender failures are settled by leaf hashes when a v2 peer can give them. */
@@ -88,7 +89,11 @@ export class BlockBlame {
     // One strike per peer that sent a bad block (PeerGuard strikes the only sender of a "piece").
     const byWire = new Map<GuardWire, Kept[]>();
     for (const k of bad) byWire.set(k.wire, [...(byWire.get(k.wire) ?? []), k]);
-    for (const [, blocks] of byWire) this.guard.pieceFailed(p.index, blocks);
+    for (const [wire, blocks] of byWire) {
+      const offsets = blocks.map((b) => b.offset).join(', ');
+      this.log(`piece ${p.index}: block(s) at ${offsets} from ${wireAddr(wire)} fail their v2 leaf hashes`);
+      this.guard.pieceFailed(p.index, blocks);
+    }
   }
 }
 

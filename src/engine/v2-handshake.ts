@@ -66,6 +66,7 @@ export interface V2Hooks {
   read: () => ReadData | undefined;
   /** Failed pieces with several senders are settled by leaf hashes (v2-blame.ts). */
   guard?: PeerGuard;
+  log?: (message: string) => void;
 }
 
 /** The peer on `wire` speaks v2 with us (it greeted with, or we dialled by, the truncated v2 hash). */
@@ -106,7 +107,7 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
   });
 
   const blame = hooks.guard
-    ? new BlockBlame(hooks.parsed, hooks.hashes, () => (torrent.wires ?? []).filter(speaksV2), hooks.guard)
+    ? new BlockBlame(hooks.parsed, hooks.hashes, () => (torrent.wires ?? []).filter(speaksV2), hooks.guard, hooks.log)
     : undefined;
   blame?.install();
   torrent.on('wire', (wire: any) => {

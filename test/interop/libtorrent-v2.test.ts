@@ -4,10 +4,16 @@
 // - libtorrent downloads a multi-file hybrid from `silmaril seed` by a btmh-only magnet: complete, byte-identical;
 // - `silmaril get 'magnet:?xt=urn:btmh:1220<v2>'` downloads from a libtorrent seed: complete, verified,
 //   byte-identical, and the transfer is keyed by the truncated v2 hash.
+// - per-block blame: next to a libtorrent seed, a liar that corrupts one block of each piece it serves (and rejects
+//   the first block, so every piece has two senders) is struck by the v2 leaf hashes libtorrent hands us, banned, and
+//   the download is still byte-identical; libtorrent is never blamed.
 // In CI a missing libtorrent is a failure.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import Wire from 'bittorrent-protocol';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
@@ -136,6 +142,94 @@ describe('the engine joins a libtorrent seed by btmh alone and fetches the piece
       assert.deepEqual(new Map(got as [string, string][]), new Map(want as [string, string][]));
     } finally {
       await engine.stop();
+      seed.kill();
+    }
+  });
+});
+
+/** A v2-speaking liar: greets with the hash it is given, rejects block 0, corrupts block 1 of every piece. */
+async function startLiar(torrentFile: string, contentRoot: string) {
+  const { parseTorrent } = await import('../../src/torrent/parse.js');
+  const { PieceStore } = await import('../../src/engine/store.js');
+  const { layoutFor } = await import('../../src/engine/layout.js');
+  const parsed = parseTorrent(await readFile(torrentFile));
+  const store = new PieceStore(layoutFor(contentRoot, parsed), { writable: false });
+  const bits = Buffer.alloc(Math.ceil(parsed.pieceCount / 8), 0xff);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    const wire: any = new Wire('tcpIncoming', 1);
+    sock.pipe(wire).pipe(sock);
+    wire.on('error', () => {});
+    wire.once('crypto-infohash', () => wire.setInfoHash(parsed.infoHashV2!.slice(0, 40)));
+    wire.on('handshake', (infoHash: string) => {
+      wire.handshake(infoHash, crypto.randomBytes(20), { dht: false, fast: true });
+      wire.bitfield(bits);
+    });
+    wire.on('interested', () => wire.unchoke());
+    wire.on(
+      'request',
+      (index: number, offset: number, length: number, respond: (e: Error | null, b?: Buffer) => void) => {
+        if (offset === 0) return respond(new Error('no')); // a reject (fast extension): someone else sends block 0
+        if (offset === 16384) return respond(null, crypto.randomBytes(length));
+        store.read(index * parsed.pieceLength + offset, length).then((b) => respond(null, b), respond);
+      },
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+      store.close();
+    },
+  };
+}
+
+describe('per-block blame with leaf hashes from a libtorrent seed', { skip }, () => {
+  test('the liar is struck by v2 leaf hashes and banned, libtorrent never; the data is byte-identical', async () => {
+    const { Engine } = await import('../../src/engine/engine.js');
+    const torrentFile = path.join(tmp, 'lt-made-blame.torrent');
+    const r = spawnSync(PYTHON, [LT_TOOL], {
+      input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: 64 * 1024, out: torrentFile }] }),
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const { v2 } = JSON.parse(r.stdout).results[0];
+    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--upload-limit', '400000']);
+    const liar = await startLiar(torrentFile, model);
+    const logged: string[] = [];
+    const log = (m: string) => logged.push(m);
+    const engine = new Engine({
+      home: path.join(tmp, 'home-blame'),
+      dht: false,
+      lsd: false,
+      pex: false,
+      logger: { trace() {}, debug() {}, info: log, warn: log, error: (m) => log(String(m)) },
+    });
+    try {
+      const port = (await seed.waitFor((l) => l.event === 'ready')).port;
+      await engine.start();
+      const t = await engine.download(`magnet:?xt=urn:btmh:1220${v2}`, {
+        outDir: path.join(tmp, 'blame-out'),
+        peers: [`127.0.0.1:${port}`, `127.0.0.1:${liar.port}`],
+      });
+      const done = await t.whenDone();
+      assert.equal(done.verified, true);
+      assert.deepEqual(await snapshot(path.join(tmp, 'blame-out', 'tiny-model')), await snapshot(model));
+      assert.deepEqual(t.stats().banned, [`127.0.0.1:${liar.port}`]);
+      const blamed = logged.filter((l) => l.includes('fail their v2 leaf hashes'));
+      assert.ok(blamed.length >= 1, logged.join('\n'));
+      assert.ok(
+        blamed.every((l) => l.includes(`127.0.0.1:${liar.port}`) && l.includes('at 16384 ')),
+        blamed.join('\n'),
+      );
+    } finally {
+      await engine.stop();
+      liar.close();
       seed.kill();
     }
   });
