@@ -273,3 +273,33 @@ test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned ver
   wire._onMessage(Uint8Array.from([22, 1, 2]));
   assert.deepEqual(Array.from(unknown ?? []), [22, 1, 2]);
 });
+
+test(
+  'a btih download takes its metadata from a peer that greeted it with the truncated v2 hash',
+  { timeout: 60_000 },
+  async () => {
+    const utMetadata: any = (await load('ut_metadata')).default;
+    const getter = new Engine({ home: path.join(tmp, 'home-meta'), dht: false, lsd: false, pex: false });
+    try {
+      await getter.start();
+      const magnet = `magnet:?xt=urn:btih:${parsed.infoHashV1}&xt=urn:btmh:1220${parsed.infoHashV2}`;
+      const t = await getter.download(magnet, { outDir: path.join(tmp, 'meta-out') });
+      assert.equal(t.id, parsed.infoHashV1);
+      // A v2 peer dials us with the alias and offers the metadata (BEP 9), nothing else.
+      const sock = net.connect(getter.port, '127.0.0.1');
+      const wire: any = new Wire();
+      sock.pipe(wire).pipe(sock);
+      sock.on('error', () => {});
+      wire.on('error', () => {});
+      wire.use(utMetadata(Buffer.from(parsed.infoBytes)));
+      wire.handshake(parsed.infoHashV2!.slice(0, 40), crypto.randomBytes(20), { dht: false });
+      const reply = await new Promise<string>((resolve) => wire.once('handshake', (ih: string) => resolve(ih)));
+      assert.equal(reply, parsed.infoHashV2!.slice(0, 40));
+      for (let i = 0; i < 400 && !t.parsed; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(t.parsed?.infoHashV1, parsed.infoHashV1, 'metadata taken from the v2 peer');
+      sock.destroy();
+    } finally {
+      await getter.stop();
+    }
+  },
+);
