@@ -107,7 +107,13 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
   });
 
   const blame = hooks.guard
-    ? new BlockBlame(hooks.parsed, hooks.hashes, () => (torrent.wires ?? []).filter(speaksV2), hooks.guard, hooks.log)
+    ? new BlockBlame(
+        hooks.parsed,
+        hooks.hashes,
+        () => (torrent.wires ?? []).filter((w: any) => speaksV2(w) && peerHasMetadata(w)),
+        hooks.guard,
+        hooks.log,
+      )
     : undefined;
   blame?.install();
   torrent.on('wire', (wire: any) => {
@@ -169,8 +175,35 @@ export function requestMissingLayers(torrent: any, trees: TorrentHashes, pieceLe
     for (const [root, length] of trees.missing().slice(0, 64))
       requestHashes(w, layerRequest(root, length, pieceLength));
   };
-  queueMicrotask(() => (torrent.wires ?? []).forEach(ask));
-  torrent.on('wire', (w: any) => queueMicrotask(() => ask(w)));
+  // libtorrent disconnects a peer that sends a hash request before it has the metadata itself.
+  const track = (w: any) => whenPeerHasMetadata(w, () => ask(w));
+  queueMicrotask(() => (torrent.wires ?? []).forEach(track));
+  torrent.on('wire', (w: any) => queueMicrotask(() => track(w)));
+}
+
+/** The peer has the torrent's metadata: it said so (BEP 9 metadata_size) or it has a piece. */
+export function peerHasMetadata(wire: any): boolean {
+  const size = wire.peerExtendedHandshake?.metadata_size;
+  if (typeof size === 'number' && size > 0) return true;
+  const pieces = wire.peerPieces;
+  if (!pieces) return false;
+  if (pieces.get?.(0) === true) return true;
+  const buf: Uint8Array | undefined = pieces.buffer;
+  return !!buf && buf.some((b) => b !== 0);
+}
+
+/** Calls `fn` once, as soon as the peer on `wire` shows it has the metadata. */
+function whenPeerHasMetadata(wire: any, fn: () => void): void {
+  if (peerHasMetadata(wire)) return fn();
+  let done = false;
+  const check = () => {
+    if (done || !peerHasMetadata(wire)) return;
+    done = true;
+    for (const e of events) wire.removeListener(e, check);
+    fn();
+  };
+  const events = ['extended', 'bitfield', 'have', 'have-all'];
+  for (const e of events) wire.on(e, check);
 }
 
 /** HASH('req2', infohash), hex: how an MSE initiator names the torrent it wants. */
