@@ -44,7 +44,9 @@ export class BlockBlame {
 
   /** Wraps guard.pieceFailed: multi-sender failures are settled by leaf hashes when a v2 peer can give them. */
   install(): void {
-    const pieceFailed = this.guard.pieceFailed.bind(this.guard);
+    // A transfer re-adds its torrent after a pause, with a new BlockBlame: always wrap the guard's own method.
+    const g = this.guard as PeerGuard & { __v1PieceFailed?: PeerGuard['pieceFailed'] };
+    const pieceFailed = (g.__v1PieceFailed ??= g.pieceFailed.bind(g));
     this.guard.pieceFailed = (index: number, blocks: Kept[]) => {
       if (!this.take(index, blocks, () => pieceFailed(index, blocks))) pieceFailed(index, blocks);
     };

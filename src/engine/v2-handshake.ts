@@ -1,5 +1,6 @@
 // FENCED: WebTorrent 3.0.21 / bittorrent-protocol 5.0.9 / ut_metadata 5.0.1 internals, patched per client, per torrent
-// and per wire (never on a prototype) so that one torrent answers to two 20-byte infohashes (BEP 52):
+// and per wire (one prototype method only: MSE#extractInfoHashFromXor, below, which just records its result), so
+// that one torrent answers to two 20-byte infohashes (BEP 52):
 //   - WebTorrent#get (client): an incoming handshake's infohash is also looked up among the torrents' aliases;
 //   - Torrent#_addIncomingPeer, Peer#onHandshake, Wire#handshake: a peer that greeted us with the alias is attached
 //     to the torrent, and our reply carries the very 20 bytes it sent (libtorrent checks them);
