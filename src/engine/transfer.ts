@@ -373,7 +373,14 @@ export class Transfer extends EventEmitter {
       if (createHash('sha256').update(info).digest('hex') !== this.magnet!.v2) {
         throw new TorrentError(`metadata does not match the magnet's btmh ${this.magnet!.v2}`);
       }
-    } else if (v1 !== this.id) throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
+    } else if (v1 !== this.id) {
+      // A bare 40-hex hash may be a hybrid's truncated v2 hash (qBittorrent shows that one): from now on, v2-keyed.
+      const v2 = createHash('sha256').update(info).digest('hex');
+      if (this.magnet?.v2 || truncatedV2(v2) !== this.id) {
+        throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
+      }
+      this.magnet = { trackers: [], webSeeds: [], ...this.magnet, v2 };
+    }
     const bytes = Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
     const parsed = parseTorrent(bytes, { infoOnly: true });
     if (this.magnet?.v2 && parsed.infoHashV2 !== this.magnet.v2) {
@@ -384,7 +391,10 @@ export class Transfer extends EventEmitter {
     }
     this.parsed = parsed;
     this.infoHashV2 = parsed.infoHashV2;
-    if (parsed.infoHashV2 && !this.v2Keyed) setAlias(torrent, truncatedV2(parsed.infoHashV2));
+    // The other 20-byte hash (WebTorrent has just taken one of them as the torrent's own) is its alias.
+    if (parsed.infoHashV2) {
+      setAlias(torrent, torrent.infoHash === parsed.infoHashV1 ? truncatedV2(parsed.infoHashV2) : parsed.infoHashV1);
+    }
     const trees = this.hashTrees();
     if (trees) requestMissingLayers(torrent, trees, parsed.pieceLength);
     this.contentRoot = contentRootIn(this.outDir!, parsed);

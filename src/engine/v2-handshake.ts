@@ -12,7 +12,8 @@
 //     as SKEY the torrent is found and the RC4 keys are derived from the alias (Wire#setInfoHash, per wire);
 //   - Torrent#addPeer, client.dht (bittorrent-dht 11, public API): the alias is announced and looked up on the DHT;
 //   - the ut_metadata extension's setMetadata/_infoHash: metadata fetched by a truncated v2 hash is checked as
-//     SHA-256(info) == the full v2 hash instead of SHA-1(info) == the handshake's hash.
+//     SHA-256(info) == the full v2 hash (btmh magnet) or its first 20 bytes == the hash (a bare 40-hex hash)
+//     instead of SHA-1(info) == the handshake's hash.
 // Every patched member is checked by test/unit/engine/v2-handshake.test.ts, which fails if one disappears.
 //
 // Which hash a torrent is known by: a transfer added from a .torrent or a btih magnet speaks v1 (primary = v1 hash,
@@ -129,7 +130,7 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
       (m) => blame?.onAnswer(m),
       hooks.read,
     );
-    if (hooks.v2Keyed) checkMetadataByV2(wire, hooks.infoHashV2);
+    checkMetadata(wire, hooks);
   });
 }
 
@@ -264,21 +265,29 @@ function speakAlias(wire: any, alias: string): void {
 }
 
 /**
- * ut_metadata checks SHA-1(info) against the hash of the handshake. For a torrent known by its truncated v2
- * hash, check SHA-256(info) against the full v2 hash instead (BEP 52: the metadata of a btmh magnet).
+ * ut_metadata checks SHA-1(info) against the hash of an outgoing connection's handshake (and nothing on incoming
+ * ones; the transfer checks the metadata again in any case). Under BEP 52 that hash may be a truncated v2 hash:
+ * - a torrent joined by a btmh magnet: SHA-256(info) must equal the full v2 hash;
+ * - a torrent added by a bare 40-hex hash (qBittorrent shows a hybrid's truncated v2 hash as its "hash"): accept
+ *   metadata whose SHA-1 or whose truncated SHA-256 is that hash (20 bytes of either are as strong).
  */
-function checkMetadataByV2(wire: any, infoHashV2: () => string | undefined): void {
+function checkMetadata(wire: any, hooks: V2Hooks): void {
   const ext = wire.ut_metadata;
   if (!ext || typeof ext.setMetadata !== 'function') return;
   const setMetadata = ext.setMetadata;
   ext.setMetadata = async function (this: any, metadata: Uint8Array) {
     if (this._metadataComplete) return true;
-    const v2 = infoHashV2();
     if (metadata === this.metadata) {
       // Received from this peer: exactly the info dict's bytes.
-      if (!v2 || createHash('sha256').update(metadata).digest('hex') !== v2) return false;
+      const v2 = createHash('sha256').update(metadata).digest('hex');
+      if (hooks.v2Keyed) {
+        if (v2 !== hooks.infoHashV2()) return false;
+      } else if (this._infoHash) {
+        const v1 = createHash('sha1').update(metadata).digest('hex');
+        if (v1 !== this._infoHash && truncatedV2(v2) !== this._infoHash) return false;
+      }
     }
-    this._infoHash = null; // skip the SHA-1 check: done above, or the torrent's own (already checked) metadata
+    this._infoHash = null; // checked above, or the torrent's own (already checked) metadata
     return setMetadata.call(this, metadata);
   };
 }

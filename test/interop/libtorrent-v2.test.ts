@@ -3,7 +3,8 @@
 // metadata checked as SHA-256(info) and asks for piece-layer hashes (hash request, BEP 52 id 21).
 // - libtorrent downloads a multi-file hybrid from `silmaril seed` by a btmh-only magnet: complete, byte-identical;
 // - `silmaril get 'magnet:?xt=urn:btmh:1220<v2>'` downloads from a libtorrent seed: complete, verified,
-//   byte-identical, and the transfer is keyed by the truncated v2 hash.
+//   byte-identical, and the transfer is keyed by the truncated v2 hash; so does `silmaril get <truncated v2>`
+//   (the 40-hex "hash" qBittorrent shows for a hybrid); the engine also fetches and proves the piece layers;
 // - per-block blame: next to a libtorrent seed, a liar that corrupts one block of each piece it serves (and rejects
 //   the first block, so every piece has two senders) is struck by the v2 leaf hashes libtorrent hands us, banned, and
 //   the download is still byte-identical; libtorrent is never blamed.
@@ -103,6 +104,42 @@ describe('silmaril get by a btmh-only magnet from a libtorrent seed', { skip }, 
     }
   });
 });
+
+describe(
+  'silmaril get by the 40-hex truncated v2 hash (what qBittorrent shows) from a libtorrent seed',
+  { skip },
+  () => {
+    test('complete, verified, byte-identical', async () => {
+      const torrentFile = path.join(tmp, 'lt-made-bare.torrent');
+      const r = spawnSync(PYTHON, [LT_TOOL], {
+        input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: PIECE, out: torrentFile }] }),
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const { v2 } = JSON.parse(r.stdout).results[0];
+      const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model)]);
+      try {
+        const port = (await seed.waitFor((l) => l.event === 'ready')).port;
+        const out = path.join(tmp, 'silmaril-out-bare');
+        const get = silmaril([
+          'get',
+          v2.slice(0, 40),
+          '--out',
+          out,
+          '--peer',
+          `127.0.0.1:${port}`,
+          ...offline(path.join(tmp, 'home-get-bare')),
+        ]);
+        const done = await get.waitFor((l) => l.event === 'done', 120_000);
+        assert.equal(await get.exited, 0);
+        assert.equal(done.verified, true);
+        assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
+      } finally {
+        seed.kill();
+      }
+    });
+  },
+);
 
 describe('the engine joins a libtorrent seed by btmh alone and fetches the piece layers it lacks', { skip }, () => {
   test('layers requested over the v2 wire, proven against each pieces root, kept', async () => {

@@ -241,6 +241,28 @@ test(
   },
 );
 
+test(
+  "a bare 40-hex hash that is a hybrid's truncated v2 hash (what qBittorrent shows) downloads",
+  { timeout: 60_000 },
+  async () => {
+    const getter = new Engine({ home: path.join(tmp, 'home-bare'), dht: false, lsd: false, pex: false });
+    try {
+      await getter.start();
+      const bare = parsed.infoHashV2!.slice(0, 40);
+      const t = await getter.download(bare, {
+        outDir: path.join(tmp, 'bare-out'),
+        peers: [`127.0.0.1:${engine.port}`],
+      });
+      assert.equal((await t.whenDone()).verified, true);
+      assert.equal(t.id, bare);
+      assert.equal(t.v2Keyed, true);
+      assert.equal(t.infoHashV2, parsed.infoHashV2);
+    } finally {
+      await getter.stop();
+    }
+  },
+);
+
 test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned versions)', async () => {
   const client: any = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, torrentPort: 0 });
   try {
