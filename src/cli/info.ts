@@ -1,6 +1,8 @@
 // `silmaril info <torrent> [--json]`: what a .torrent holds, after the same safety checks as every other reader.
 // --json prints one object: {name, version, v1, v2, magnet, pieceLength, pieceCount, size, fileCount,
-// files: [{path, length}], trackers: [[tier urls]], webSeeds, private, comment?, createdBy?, creationDate?, source?}.
+// files: [{path, length}], trackers: [[tier urls]], webSeeds, private, comment?, createdBy?, creationDate?, source?,
+// missingPieceLayers?, warnings: [one line each]}. Warnings (malformed optional keys that were ignored, a hybrid
+// without piece layers) also go to stderr in the text form.
 // Pad files are not listed.
 import { readFile, stat } from 'node:fs/promises';
 import { parseCommand, jsonLine, UsageError } from './args.js';
@@ -27,6 +29,11 @@ export async function loadTorrent(file: string): Promise<ParsedTorrent> {
     if (err instanceof TorrentError) throw new TorrentError(`${file}: ${err.message}`);
     throw err;
   }
+}
+
+/** The torrent's warnings on stderr, one line each (shared with `get` and `verify`). */
+export function printWarnings(t: ParsedTorrent, where = ''): void {
+  for (const w of t.warnings) process.stderr.write(`silmaril: warning: ${where}${w}\n`);
 }
 
 export function magnetOf(t: ParsedTorrent): string {
@@ -59,6 +66,8 @@ export function describe(t: ParsedTorrent) {
     ...(t.createdBy !== undefined ? { createdBy: t.createdBy } : {}),
     ...(t.creationDate !== undefined ? { creationDate: t.creationDate } : {}),
     ...(t.source !== undefined ? { source: t.source } : {}),
+    ...(t.missingPieceLayers ? { missingPieceLayers: t.missingPieceLayers } : {}),
+    warnings: t.warnings,
   };
 }
 
@@ -83,6 +92,8 @@ export async function run(argv: string[]): Promise<number> {
     `pieces        ${d.pieceCount} of ${human(d.pieceLength)}`,
     `private       ${d.private ? 'yes' : 'no'}`,
   ];
+  if (t.missingPieceLayers)
+    lines.push(`piece layers  missing for ${t.missingPieceLayers} file(s): v1 hashes check the pieces`);
   if (d.trackers.length === 0) lines.push('trackers      none');
   d.trackers.forEach((tier, i) => lines.push(`${i === 0 ? 'trackers      ' : '              '}${tier.join(' ')}`));
   if (d.webSeeds.length === 0) lines.push('web seeds     none');
@@ -95,5 +106,6 @@ export async function run(argv: string[]): Promise<number> {
   const prefix = t.singleFile || t.name === '' ? '' : `${t.name}/`;
   for (const f of d.files) lines.push(`  ${human(f.length).padStart(10)}  ${prefix}${f.path}`);
   process.stdout.write(lines.join('\n') + '\n');
+  printWarnings(t);
   return 0;
 }

@@ -392,6 +392,8 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
   let pieces: Uint8Array | undefined;
   let pieceCount = 0;
   let pieceLayers: Map<string, Uint8Array> | undefined;
+  const missingLayers: string[] = [];
+  const warnings: string[] = [];
 
   // v1 side
   let v1: V2File[] | undefined;
@@ -432,7 +434,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     }
     if (total === 0) fault('torrent holds no data (total size is 0)');
     checkCollisions(v2files.map((f) => f.path));
-    pieceLayers = parsePieceLayers(top, v2files, pieceLength, opts.infoOnly);
+    pieceLayers = parsePieceLayers(top, v2files, pieceLength, !!opts.infoOnly || hasV1, missingLayers);
     if (v1) {
       checkHybrid(v1, v2files, pieceLength, singleFile, v2single);
       // Attach pieces roots to the real v1 files (same order, checked above).
@@ -471,22 +473,31 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     length,
     singleFile,
     files,
-    announce: parseAnnounce(top),
-    urlList: parseUrlList(top),
+    announce: parseAnnounce(top, warnings),
+    urlList: parseUrlList(top, warnings),
     // BEP 27 says 1; like libtorrent, any non-zero value is private (a stray 2 must not leak a torrent to the DHT).
     private: privateFlag !== undefined && privateFlag !== 0,
     infoBytes,
     torrentBytes: bytes,
+    warnings,
   };
   if (hasV1) result.infoHashV1 = createHash('sha1').update(infoBytes).digest('hex');
   if (hasV2) result.infoHashV2 = createHash('sha256').update(infoBytes).digest('hex');
   if (pieces) result.pieces = pieces;
   if (pieceLayers) result.pieceLayers = pieceLayers;
-  const comment = lossyText(wantBytes(top, 'comment', 'torrent', true));
-  if (comment !== undefined) result.comment = comment;
-  const createdBy = lossyText(wantBytes(top, 'created by', 'torrent', true));
-  if (createdBy !== undefined) result.createdBy = createdBy;
-  const creationDate = wantInt(top, 'creation date', 'torrent', true);
+  if (missingLayers.length && !opts.infoOnly) {
+    result.missingPieceLayers = missingLayers.length;
+    warnings.push(
+      `piece layers are missing for ${missingLayers.length} file${missingLayers.length === 1 ? '' : 's'} (e.g. "${missingLayers[0]}"): pieces are checked by their v1 hashes, whole files by their v2 roots`,
+    );
+  }
+  // Keys outside info change nothing that identifies the torrent: a malformed optional one is ignored with a
+  // warning (as libtorrent does) instead of refusing the whole torrent.
+  const comment = optional(top, 'comment', 'bytes', warnings);
+  if (comment !== undefined) result.comment = lossyText(comment);
+  const createdBy = optional(top, 'created by', 'bytes', warnings);
+  if (createdBy !== undefined) result.createdBy = lossyText(createdBy);
+  const creationDate = optional(top, 'creation date', 'int', warnings);
   if (creationDate !== undefined) result.creationDate = creationDate;
   const source = lossyText(wantBytes(info, 'source', 'info', true));
   if (source !== undefined) result.source = source;
@@ -503,7 +514,18 @@ function checkNested(name: string, files: TorrentFile[]): void {
   }
 }
 
-function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number, infoOnly = false): Map<string, Uint8Array> {
+/**
+ * BEP 52 `piece layers` (outside info). Missing layers are tolerated when the v1 hashes cover every byte (a hybrid:
+ * qBittorrent exports hybrids added by magnet without them) or when only the info dictionary is at hand (BEP 9);
+ * the files concerned are listed in `missing`. A pure v2 torrent without them cannot check a piece: refused.
+ */
+function parsePieceLayers(
+  top: BDict,
+  files: V2File[],
+  pieceLength: number,
+  tolerateMissing: boolean,
+  missing: string[],
+): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   const raw = top.get('piece layers');
   if (raw !== undefined && !isDict(raw)) fault(`"piece layers" must be a dictionary, is ${kind(raw)}`);
@@ -512,8 +534,14 @@ function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number, info
     const key = latin1.decode(f.piecesRoot);
     const layer = raw?.get(key);
     const label = `piece layers for "${f.path.join('/')}"`;
-    if (layer === undefined && infoOnly) continue;
-    if (layer === undefined) fault(`${label} are missing`);
+    if (layer === undefined && tolerateMissing) {
+      missing.push(f.path.join('/'));
+      continue;
+    }
+    if (layer === undefined)
+      fault(
+        `${label} are missing: a v2-only torrent cannot be checked without them (export it again from a client that has the whole model)`,
+      );
     if (!isBytes(layer)) fault(`${label} must be a string, is ${kind(layer)}`);
     const want = 32 * ceilDiv(f.length, pieceLength);
     if (layer.length !== want) fault(`${label} are ${layer.length} bytes, ${f.length} bytes need ${want}`);
@@ -560,38 +588,75 @@ function checkHybrid(v1: V2File[], v2: V2File[], pieceLength: number, v1single: 
   if (k !== v2.length) fault(`hybrid torrent: the v2 file tree has ${v2.length} files, v1 has ${k}`);
 }
 
-/** The torrent's trackers as BEP 12 tiers: `announce-list` when present, else `announce` as one tier. */
-function parseAnnounce(top: BDict): string[][] {
+/** An optional key outside info: its value when it has the expected type, else undefined and a warning. */
+function optional(top: BDict, key: string, want: 'bytes', warnings: string[]): Uint8Array | undefined;
+function optional(top: BDict, key: string, want: 'int', warnings: string[]): number | undefined;
+function optional(top: BDict, key: string, want: 'bytes' | 'int', warnings: string[]): Uint8Array | number | undefined {
+  const v = top.get(key);
+  if (v === undefined) return undefined;
+  if (want === 'bytes' ? isBytes(v) : typeof v === 'number') return v as Uint8Array | number;
+  warnings.push(`ignored "${key}": it must be ${want === 'bytes' ? 'a string' : 'an integer'}, is ${kind(v)}`);
+  return undefined;
+}
+
+/** A tracker or web seed URL: valid UTF-8 and not blank, else undefined (with a warning for bad bytes). */
+function urlText(v: BValue, key: string, warnings: string[]): string | undefined {
+  if (!isBytes(v)) {
+    warnings.push(`ignored an entry of "${key}": it must be a string, is ${kind(v)}`);
+    return undefined;
+  }
+  let s: string;
+  try {
+    s = utf8.decode(v);
+  } catch {
+    warnings.push(`ignored an entry of "${key}": not valid UTF-8`);
+    return undefined;
+  }
+  return s.trim() || undefined;
+}
+
+/** The torrent's trackers as BEP 12 tiers: `announce-list` when present, else `announce` as one tier. Malformed
+ *  entries are skipped with a warning. */
+function parseAnnounce(top: BDict, warnings: string[]): string[][] {
   const tiers: string[][] = [];
-  if (top.has('announce-list')) {
-    const list = wantList(top, 'announce-list', 'torrent');
+  const list = top.get('announce-list');
+  if (list !== undefined && !Array.isArray(list)) {
+    warnings.push(`ignored "announce-list": it must be a list, is ${kind(list)}`);
+  } else if (list) {
+    let badTiers = 0;
     for (const tier of list) {
-      if (!Array.isArray(tier)) fault(`"announce-list" tier must be a list, is ${kind(tier)}`);
+      if (!Array.isArray(tier)) {
+        badTiers++;
+        continue;
+      }
       const urls: string[] = [];
       for (const u of tier) {
-        if (!isBytes(u)) fault(`"announce-list" entry must be a string, is ${kind(u)}`);
-        const s = text(u, 'tracker URL').trim();
+        const s = urlText(u, 'announce-list', warnings);
         if (s) urls.push(s);
       }
       if (urls.length) tiers.push(urls);
     }
+    if (badTiers)
+      warnings.push(`ignored ${badTiers} "announce-list" tier${badTiers === 1 ? '' : 's'} that are not lists`);
   }
   if (tiers.length === 0 && top.has('announce')) {
-    const s = text(wantBytes(top, 'announce', 'torrent'), 'tracker URL').trim();
+    const s = urlText(top.get('announce')!, 'announce', warnings);
     if (s) tiers.push([s]);
   }
   return tiers;
 }
 
-/** BEP 19 `url-list`: one string or a list of strings. */
-function parseUrlList(top: BDict): string[] {
+/** BEP 19 `url-list`: one string or a list of strings; anything else is skipped with a warning. */
+function parseUrlList(top: BDict, warnings: string[]): string[] {
   const v = top.get('url-list');
   if (v === undefined) return [];
-  const items = isBytes(v) ? [v] : Array.isArray(v) ? v : fault(`"url-list" must be a string or list, is ${kind(v)}`);
+  if (!isBytes(v) && !Array.isArray(v)) {
+    warnings.push(`ignored "url-list": it must be a string or a list, is ${kind(v)}`);
+    return [];
+  }
   const out: string[] = [];
-  for (const u of items) {
-    if (!isBytes(u)) fault(`"url-list" entry must be a string, is ${kind(u)}`);
-    const s = text(u, 'web seed URL').trim();
+  for (const u of isBytes(v) ? [v] : v) {
+    const s = urlText(u, 'url-list', warnings);
     if (s) out.push(s);
   }
   return out;
