@@ -186,7 +186,7 @@ export class Transfer extends EventEmitter {
   }
 
   private makeStore(parsed: ParsedTorrent, contentRoot: string): PieceStore {
-    return new PieceStore(layoutFor(contentRoot, parsed), {
+    return new PieceStore(layoutFor(contentRoot, parsed, this.kind === 'download' ? this.outDir : undefined), {
       writable: this.kind === 'download',
       beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
       servePace: (n) => this.upLimit.take(n),
