@@ -71,7 +71,7 @@ export class Engine extends EventEmitter {
   constructor(options: EngineOptions) {
     super();
     this.options = options;
-    this.state = new StateDir(options.home);
+    this.state = new StateDir(options.home, (m) => this.log.warn(m));
     this.log = options.logger ?? silentLogger;
   }
 

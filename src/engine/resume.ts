@@ -55,7 +55,9 @@ export async function resumeBitfield(
 ): Promise<ResumeResult> {
   const n = parsed.pieceCount;
   const bits = new Uint8Array(Math.ceil(n / 8));
-  const saved = record?.bitfield ? new Uint8Array(Buffer.from(record.bitfield, 'base64')) : undefined;
+  let saved = record?.bitfield ? new Uint8Array(Buffer.from(record.bitfield, 'base64')) : undefined;
+  // A bitfield of the wrong size is not this torrent's: trust none of it (every piece on disk is checked again).
+  if (saved && saved.length !== bits.length) saved = undefined;
   const savedMarks = new Map((record?.files ?? []).map((m) => [m.index, m]));
   const now = new Map((await markFiles(contentRoot, parsed)).map((m) => [m.index, m]));
 
