@@ -1,0 +1,90 @@
+// Issue 14 item 5 through the real CLI: what `silmaril get` accepts as its source, and what it says while a hash
+// finds no metadata. Before: a 64-hex v2 hash gave `ENOENT: no such file or directory, open '<hash>'`, and a 40-hex
+// hash nobody knows (qBittorrent's truncated v2 hash of a hybrid) sat in "metadata" with nothing said.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CLI, killAll, offline, silmaril } from './engine-helpers.js';
+
+let tmp: string;
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-get-source-'));
+});
+after(async () => {
+  killAll();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+function getSync(source: string) {
+  return spawnSync(
+    process.execPath,
+    [CLI, 'get', source, '--out', path.join(tmp, 'out'), '--home', path.join(tmp, 'home'), '--no-dht', '--no-lsd'],
+    { encoding: 'utf8', timeout: 30_000, cwd: tmp },
+  );
+}
+
+test('anything but a magnet, a .torrent, a 40-hex or a 64-hex hash is a one-line usage error (exit 2)', async () => {
+  for (const [arg, re] of [
+    ['not-a-thing', /is not a magnet link, a \.torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash/],
+    ['0123456789abcdef0123456789abcdef0123456789ab', /44 hex digits/],
+    ['nowhere/model.torrent', /no such torrent file: nowhere\/model\.torrent/],
+    ['magnet:?xt=urn:btih:xyz', /bad magnet link/],
+  ] as const) {
+    const r = getSync(arg);
+    assert.equal(r.status, 2, `${arg}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  // A file that is not a torrent: the error names the file.
+  const junk = path.join(tmp, 'junk.torrent');
+  await writeFile(junk, 'hello');
+  const r = getSync(junk);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, new RegExp(`${junk.replace(/[.]/g, '\\.')}: not a torrent`));
+});
+
+test('a 64-hex v2 infohash becomes a btmh magnet (no ENOENT, no file lookup)', async () => {
+  const v2 = 'ab'.repeat(32);
+  const p = silmaril(['get', v2, '--out', path.join(tmp, 'v2out'), ...offline(path.join(tmp, 'v2home'))]);
+  // Either the engine joins by btmh (waits for metadata) or it says why it cannot: never a file error.
+  const first = await Promise.race([
+    p.waitFor((l) => l.event === 'stats', 30_000).then(() => 'joined'),
+    p.exited.then(() => 'exited'),
+  ]);
+  p.kill();
+  await p.exited;
+  const err = p.stderr.join('\n');
+  assert.doesNotMatch(err, /ENOENT|no such file/);
+  if (first === 'exited') assert.match(err, /v2|btmh/);
+  else assert.ok(p.lines.some((l) => l.event === 'stats' && l.status === 'metadata'));
+});
+
+test('a 40-hex hash nobody serves: the progress line and --verbose say it is waiting for metadata', async () => {
+  const v1 = 'cd'.repeat(20);
+  const p = silmaril(
+    [
+      'get',
+      v1,
+      '--out',
+      path.join(tmp, 'v1out'),
+      '--home',
+      path.join(tmp, 'v1home'),
+      '--no-dht',
+      '--no-lsd',
+      '--verbose',
+    ],
+    { env: { SILMARIL_METADATA_HINT_S: '1' } },
+  );
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !p.stderr.some((l) => /qBittorrent/.test(l)))
+    await new Promise((r) => setTimeout(r, 200));
+  p.kill();
+  await p.exited;
+  const err = p.stderr.join('\n');
+  assert.match(err, /waiting for metadata from 0 peers…/);
+  assert.match(err, new RegExp(`no metadata for ${v1} after \\d+ s from 0 peer`));
+  assert.match(err, /v2 hash cut short.*64-hex v2 hash/);
+});
