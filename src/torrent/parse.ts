@@ -163,7 +163,7 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
     const key = latin1.decode(readBytes(r, end));
     if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
     const valueStart = r.pos;
-    map.set(key, readValue(r, end, 1));
+    map.set(key, key === 'info' && data[r.pos] === 0x64 ? readInfo(r, end) : readValue(r, end, 1));
     if (key === 'info') {
       infoStart = valueStart;
       infoEnd = r.pos;
@@ -173,6 +173,90 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
   if (r.pos !== end) fault(`malformed torrent: ${end - r.pos} trailing bytes after the torrent`);
   if (infoStart < 0) fault('not a torrent: no info dictionary');
   return { top: new BDict(map), infoStart, infoEnd };
+}
+
+/**
+ * A list kept as its byte span: the info dictionary's `files` (up to a million entries) is checked here but decoded
+ * one entry at a time when it is read (eachEntry), so the file list never exists twice, as decoded dictionaries and
+ * as TorrentFiles. This keeps `info` on a 1,000,000-file torrent to a small multiple of the file's size.
+ */
+class LazyList {
+  constructor(
+    readonly data: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+    readonly length: number,
+    readonly depth: number,
+  ) {}
+  /** Decodes the entries one by one, strictly (each is garbage once the caller is done with it). */
+  *entries(): Generator<BValue> {
+    const r: Reader = { data: this.data, pos: this.start + 1 };
+    for (let i = 0; i < this.length; i++) yield readValue(r, this.end, this.depth + 1);
+    // skipValue only found the span; the strict reader must agree on where it ends.
+    if (r.pos !== this.end - 1) fault(`malformed bencode: list at byte ${this.start} does not end where it should`);
+  }
+}
+
+/**
+ * Moves past one value without decoding it (no allocation, no recursion), checking only what finding its end
+ * needs; the strict reader checks the rest when the value is decoded (LazyList.entries).
+ */
+function skipValue(r: Reader, end: number, depth: number): void {
+  const d = r.data;
+  let open = 0;
+  do {
+    if (r.pos >= end) fault('truncated torrent: unexpected end of data');
+    const c = d[r.pos];
+    if (c === 0x6c || c === 0x64) {
+      if (depth + open >= MAX_DEPTH) fault(`torrent nested deeper than ${MAX_DEPTH} levels`);
+      open++;
+      r.pos++;
+    } else if (c === 0x65) {
+      if (open === 0) fault(`malformed bencode: unexpected end marker at byte ${r.pos}`);
+      open--;
+      r.pos++;
+    } else if (c === 0x69) {
+      const e = d.indexOf(0x65, r.pos + 1);
+      if (e < 0 || e >= end) fault('malformed bencode: unterminated integer');
+      r.pos = e + 1;
+    } else {
+      readBytes(r, end);
+    }
+  } while (open > 0);
+}
+
+/** The info dictionary, as readValue would decode it at depth 1, except that its `files` list stays a LazyList. */
+function readInfo(r: Reader, end: number): BDict {
+  const data = r.data;
+  r.pos++;
+  const map = new Map<string, BValue>();
+  for (;;) {
+    if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
+    if (data[r.pos] === 0x65) break;
+    const keyPos = r.pos;
+    if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
+      fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
+    const key = latin1.decode(readBytes(r, end));
+    if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
+    if (key === 'files' && data[r.pos] === 0x6c) {
+      // Same checks as readValue (depth 2 list, entries at depth 3), nothing kept but the span and the count.
+      const start = r.pos;
+      r.pos++;
+      let n = 0;
+      for (;;) {
+        if (r.pos >= end) fault('truncated torrent: unterminated list');
+        if (data[r.pos] === 0x65) break;
+        skipValue(r, end, 3);
+        n++;
+      }
+      r.pos++;
+      map.set(key, new LazyList(data, start, r.pos, n, 2) as unknown as BValue);
+    } else {
+      map.set(key, readValue(r, end, 2));
+    }
+  }
+  r.pos++;
+  return new BDict(map);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -259,38 +343,54 @@ function checkLength(n: number, where: string): number {
   return n;
 }
 
-/** Refuses duplicate paths and a path that is both a file and a folder (`a` and `a/b`). */
-function checkCollisions(paths: string[][]): void {
-  const files = new Set<string>();
-  const dirs = new Set<string>();
-  for (const p of paths) {
-    const key = p.join('/');
-    if (files.has(key)) fault(`duplicate file path "${key}"`);
-    if (dirs.has(key)) fault(`path "${key}" is both a file and a folder`);
-    files.add(key);
-    for (let i = 1; i < p.length; i++) {
-      const prefix = p.slice(0, i).join('/');
-      if (files.has(prefix)) fault(`path "${prefix}" is both a file and a folder`);
-      dirs.add(prefix);
+interface DirNode {
+  files: Set<string>;
+  dirs: Map<string, DirNode>;
+}
+
+/**
+ * Refuses duplicate paths and a path that is both a file and a folder (`a` and `a/b`). Walks a tree of folders
+ * keyed by the components themselves: no joined path string per file (a million files stay cheap); the joined
+ * path is built only for the message.
+ */
+function checkCollisions(items: readonly { path: string[]; pad?: boolean }[]): void {
+  const root: DirNode = { files: new Set(), dirs: new Map() };
+  for (const { path: p, pad } of items) {
+    if (pad) continue;
+    let node = root;
+    for (let i = 0; i < p.length - 1; i++) {
+      if (node.files.has(p[i])) fault(`path "${p.slice(0, i + 1).join('/')}" is both a file and a folder`);
+      let next = node.dirs.get(p[i]);
+      if (!next) node.dirs.set(p[i], (next = { files: new Set(), dirs: new Map() }));
+      node = next;
     }
+    const last = p[p.length - 1];
+    if (node.files.has(last)) fault(`duplicate file path "${p.join('/')}"`);
+    if (node.dirs.has(last)) fault(`path "${p.join('/')}" is both a file and a folder`);
+    node.files.add(last);
   }
 }
 
-function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: V2File[]; single: boolean } {
+/** The v1 file list as TorrentFiles (offset and pad set by the caller): one object per file, nothing in between. */
+function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: TorrentFile[]; single: boolean } {
   const hasLength = info.has('length');
   const hasFiles = info.has('files');
   if (hasLength && hasFiles) fault('info has both "length" and "files"');
   if (hasLength) {
     const length = checkLength(wantInt(info, 'length', 'info'), 'info');
     const attr = info.has('attr') ? text(wantBytes(info, 'attr', 'info'), 'info attr') : undefined;
-    return { files: [{ path: [name], length, attr }], single: true };
+    return { files: [fileEntry([name], length, attr)], single: true };
   }
-  const list = wantList(info, 'files', 'info');
+  const raw = info.get('files');
+  const list: LazyList | BValue[] = raw instanceof LazyList ? raw : wantList(info, 'files', 'info');
   if (list.length === 0) fault('info: "files" is empty');
   if (list.length > MAX_FILES) fault(`torrent has more than ${MAX_FILES} files`);
-  const files: V2File[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const f = list[i];
+  const files: TorrentFile[] = [];
+  // Folder names repeat across files: one string per distinct folder name, not one per file.
+  const folders = new Map<string, string>();
+  let i = -1;
+  for (const f of list instanceof LazyList ? list.entries() : list) {
+    i++;
     const where = `files[${i}]`;
     if (!isDict(f)) fault(`${where} must be a dictionary, is ${kind(f)}`);
     const length = checkLength(wantInt(f, 'length', where), where);
@@ -298,7 +398,12 @@ function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: V
     const raw = f.has('path.utf-8') ? wantList(f, 'path.utf-8', where) : wantList(f, 'path', where);
     const comps = raw.map((c, k) => {
       if (!isBytes(c)) fault(`${where}: path element ${k} must be a string, is ${kind(c)}`);
-      return text(c, `${where} path`);
+      const s = text(c, `${where} path`);
+      if (k === raw.length - 1) return s;
+      const known = folders.get(s);
+      if (known !== undefined) return known;
+      folders.set(s, s);
+      return s;
     });
     const attr = f.has('attr') ? text(wantBytes(f, 'attr', where), `${where} attr`) : undefined;
     let path: string[];
@@ -307,9 +412,13 @@ function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: V
     } catch (err) {
       fault(`${where}: ${(err as Error).message}`);
     }
-    files.push({ path, length, attr });
+    files.push(fileEntry(path, length, attr));
   }
   return { files, single: false };
+}
+
+function fileEntry(path: string[], length: number, attr: string | undefined): TorrentFile {
+  return attr !== undefined ? { path, length, offset: 0, pad: false, attr } : { path, length, offset: 0, pad: false };
 }
 
 function parseFileTree(tree: BDict, opts: ParseOptions): V2File[] {
@@ -396,18 +505,18 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
   const warnings: string[] = [];
 
   // v1 side
-  let v1: V2File[] | undefined;
+  let v1: TorrentFile[] | undefined;
   if (hasV1) {
     pieces = wantBytes(info, 'pieces', 'info');
     if (pieces.length % 20 !== 0) fault(`"pieces" length ${pieces.length} is not a multiple of 20`);
     const parsed = parseV1Files(info, name === '' ? '_' : name, opts);
     if (parsed.single && name === '') fault('unsafe name: a single-file torrent needs a name');
-    v1 = parsed.files;
+    v1 = files = parsed.files;
     singleFile = parsed.single;
     let offset = 0;
-    for (const f of v1) {
-      const pad = f.attr?.includes('p') ?? false;
-      files.push({ path: f.path, length: f.length, offset, pad, ...(f.attr !== undefined ? { attr: f.attr } : {}) });
+    for (const f of files) {
+      f.pad = f.attr?.includes('p') ?? false;
+      f.offset = offset;
       offset += f.length;
       if (!Number.isSafeInteger(offset)) fault('total size too large');
     }
@@ -416,7 +525,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     if (offset === 0) fault('torrent holds no data (total size is 0)');
     if (pieceCount !== expected)
       fault(`"pieces" holds ${pieceCount} hashes but ${offset} bytes at piece length ${pieceLength} need ${expected}`);
-    checkCollisions(v1.filter((f) => !f.attr?.includes('p')).map((f) => f.path));
+    checkCollisions(files);
     if (!singleFile) checkNested(name, files);
   }
 
@@ -433,7 +542,7 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
       if (!Number.isSafeInteger(total)) fault('total size too large');
     }
     if (total === 0) fault('torrent holds no data (total size is 0)');
-    checkCollisions(v2files.map((f) => f.path));
+    checkCollisions(v2files);
     pieceLayers = parsePieceLayers(top, v2files, pieceLength, !!opts.infoOnly || hasV1, missingLayers);
     if (v1) {
       checkHybrid(v1, v2files, pieceLength, singleFile, v2single);
