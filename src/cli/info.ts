@@ -6,7 +6,7 @@
 // Pad files are not listed.
 import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
-import { parseCommand, jsonLine, UsageError } from './args.js';
+import { parseCommand, UsageError } from './args.js';
 import { human } from './progress.js';
 import { parseTorrent, MAX_TORRENT_BYTES } from '../torrent/parse.js';
 import { buildMagnet } from '../torrent/magnet.js';

@@ -27,8 +27,10 @@ interface Entry {
   owner: object;
   handle: Promise<fsp.FileHandle>;
   leases: number;
-  /** Close as soon as the last lease is released (its store closed, or the pool evicted it while leased). */
+  /** Close as soon as the last lease is released (its store closed while it was in use). */
   doomed: boolean;
+  /** Already counted in `closing` (detached while leased). */
+  counted?: boolean;
 }
 
 /** Default size: enough for parallel piece reads across files, small against a 1024 or even 256 descriptor limit. */
@@ -82,7 +84,10 @@ export class FilePool {
         found.leases++;
         return found;
       }
-      if (this.entries.size < this.maxOpen || this.evictIdle()) break;
+      // Handles still closing count too: the bound is on descriptors, not on entries.
+      if (this.entries.size + this.closing < this.maxOpen) break;
+      // Full: close the least recently used idle handle (its close wakes us) or wait for a lease to end.
+      this.evictIdle();
       await new Promise<void>((res) => this.waiters.push(res));
     }
     const entry: Entry = { key, owner, handle: this.open(spec), leases: 1, doomed: false };
@@ -104,10 +109,11 @@ export class FilePool {
         return fh;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        // Out of descriptors: give one of ours back and retry (a few times; then the error is real).
-        if ((code === 'EMFILE' || code === 'ENFILE') && attempt < 8 && this.evictIdle()) continue;
+        // Out of descriptors (others hold them: sockets, workers): give one of ours back, or wait a little, and
+        // retry a few times; then the error is real.
         if ((code === 'EMFILE' || code === 'ENFILE') && attempt < 8) {
-          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+          const closed = this.evictIdle();
+          await (closed ?? new Promise((r) => setTimeout(r, 50 * (attempt + 1))));
           continue;
         }
         throw err;
@@ -126,39 +132,49 @@ export class FilePool {
     if (w) w();
   }
 
-  /** Closes the least recently used handle that nobody holds; false when every handle is leased. */
-  private evictIdle(): boolean {
+  /** Closes the least recently used handle that nobody holds (resolves once closed); undefined when every handle
+   *  is leased. */
+  private evictIdle(): Promise<void> | undefined {
     for (const entry of this.entries.values()) {
-      if (entry.leases === 0) {
-        this.closeEntry(entry);
-        return true;
-      }
+      if (entry.leases === 0) return this.closeEntry(entry);
     }
-    return false;
+    return undefined;
   }
 
-  private closeEntry(entry: Entry): void {
+  /** Handles being closed: still descriptors until their close completes. */
+  private closing = 0;
+
+  private closeEntry(entry: Entry): Promise<void> {
     if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
     entry.doomed = true;
-    entry.handle.then(
-      (fh) => fh.close().catch(() => {}),
-      () => {},
-    );
+    if (!entry.counted) this.closing++;
+    entry.counted = true;
+    return entry.handle
+      .then(
+        (fh) => fh.close().catch(() => {}),
+        () => {},
+      )
+      .finally(() => {
+        this.closing--;
+        this.wake();
+      });
   }
 
   /** Closes every handle `owner` opened: idle ones now, leased ones when their last user is done. */
   async closeOwner(owner: object): Promise<void> {
-    const closing: Promise<unknown>[] = [];
+    const closing: Promise<void>[] = [];
     for (const entry of [...this.entries.values()]) {
       if (entry.owner !== owner) continue;
-      this.entries.delete(entry.key);
-      entry.doomed = true;
-      if (entry.leases === 0) {
-        closing.push(entry.handle.then((fh) => fh.close()).catch(() => {}));
+      if (entry.leases === 0) closing.push(this.closeEntry(entry));
+      else {
+        // Still a descriptor until its last user is done: counted as closing from now on.
+        this.entries.delete(entry.key);
+        entry.doomed = true;
+        entry.counted = true;
+        this.closing++;
       }
     }
     await Promise.all(closing);
-    for (let i = 0; i < closing.length; i++) this.wake();
   }
 }
 

@@ -172,6 +172,7 @@ export function classifySource(arg: string, isFile: (path: string) => boolean): 
 
 function show(s: string): string {
   // One line, bounded: the argument may be anything.
+  // eslint-disable-next-line no-control-regex
   const flat = s.replace(/[\u0000-\u001f\u007f]/g, '?');
   return flat.length > 100 ? flat.slice(0, 100) + '…' : flat;
 }
