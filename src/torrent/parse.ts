@@ -225,6 +225,15 @@ function skipValue(r: Reader, end: number, depth: number): void {
   } while (open > 0);
 }
 
+/** A dictionary kept as its byte span (the v2 `file tree`), walked from its bytes by parseFileTree. */
+class LazySpan {
+  constructor(
+    readonly data: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+}
+
 /** The info dictionary, as readValue would decode it at depth 1, except that its `files` list stays a LazyList. */
 function readInfo(r: Reader, end: number): BDict {
   const data = r.data;
@@ -251,6 +260,10 @@ function readInfo(r: Reader, end: number): BDict {
       }
       r.pos++;
       map.set(key, new LazyList(data, start, r.pos, n, 2) as unknown as BValue);
+    } else if (key === 'file tree' && data[r.pos] === 0x64) {
+      const start = r.pos;
+      skipValue(r, end, 2);
+      map.set(key, new LazySpan(data, start, r.pos) as unknown as BValue);
     } else {
       map.set(key, readValue(r, end, 2));
     }
@@ -421,41 +434,73 @@ function fileEntry(path: string[], length: number, attr: string | undefined): To
   return attr !== undefined ? { path, length, offset: 0, pad: false, attr } : { path, length, offset: 0, pad: false };
 }
 
-function parseFileTree(tree: BDict, opts: ParseOptions): V2File[] {
-  const out: V2File[] = [];
-  const walk = (node: BDict, prefix: string[]): void => {
-    if (node.map.size === 0) fault(`file tree: empty folder "${prefix.join('/')}"`);
-    for (const [rawKey, child] of node.map) {
-      const where = `file tree "${[...prefix, '…'].join('/')}"`;
-      if (rawKey === '') fault(`${where}: a file entry sits beside other names`);
+/**
+ * Walks the v2 `file tree` straight from its bytes (a LazySpan): folders are never decoded as dictionaries, only
+ * each file's small leaf dictionary is, so a tree of a million files costs its files, not a tree of Maps. The same
+ * strict rules as the reader (string keys, no duplicates, depth) plus the tree's own.
+ */
+function parseFileTree(tree: LazySpan, opts: ParseOptions): TorrentFile[] {
+  const out: TorrentFile[] = [];
+  const data = tree.data;
+  const end = tree.end;
+  const r: Reader = { data, pos: tree.start };
+  const walk = (prefix: string[], depth: number): void => {
+    if (depth >= MAX_DEPTH) fault(`torrent nested deeper than ${MAX_DEPTH} levels`);
+    r.pos++; // 'd'
+    const seen = new Set<string>();
+    let leafAt = -1;
+    let leaf: BValue | undefined;
+    for (;;) {
+      if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
+      if (data[r.pos] === 0x65) break;
+      const keyPos = r.pos;
+      if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
+        fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
+      const rawKey = latin1.decode(readBytes(r, end));
+      if (seen.has(rawKey))
+        fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(rawKey)} at byte ${keyPos}`);
+      seen.add(rawKey);
+      const label = (): string => `file tree "${prefix.join('/')}"`;
+      if (rawKey === '') {
+        if (prefix.length === 0) fault(`file tree "…": a file entry sits beside other names`);
+        if (seen.size > 1) fault(`${label()} is both a file and a folder`);
+        leafAt = keyPos;
+        leaf = readValue(r, end, depth + 1);
+        continue;
+      }
+      if (leafAt >= 0) fault(`${label()} is both a file and a folder`);
       const comp = text(Buffer.from(rawKey, 'latin1'), `file tree name under "${prefix.join('/')}"`);
       const path = [...prefix, comp];
-      const label = `file tree "${path.join('/')}"`;
-      if (!isDict(child)) fault(`${label} must be a dictionary, is ${kind(child)}`);
+      const childLabel = (): string => `file tree "${path.join('/')}"`;
+      if (data[r.pos] !== 0x64) fault(`${childLabel()} must be a dictionary, is ${kind(readValue(r, end, depth + 1))}`);
       try {
         sanitizePath(path, { platform: opts.platform });
       } catch (err) {
-        fault(`${label}: ${(err as Error).message}`);
+        fault(`${childLabel()}: ${(err as Error).message}`);
       }
-      const leaf = child.get('');
-      if (leaf !== undefined) {
-        if (child.map.size !== 1) fault(`${label} is both a file and a folder`);
-        if (!isDict(leaf)) fault(`${label}: file entry must be a dictionary, is ${kind(leaf)}`);
-        const length = checkLength(wantInt(leaf, 'length', label), label);
-        const root = wantBytes(leaf, 'pieces root', label, true);
-        if (length > 0) {
-          if (!root) fault(`${label}: "pieces root" is missing`);
-          if (root.length !== 32) fault(`${label}: "pieces root" is ${root.length} bytes, not 32`);
-        }
-        const attr = leaf.has('attr') ? text(wantBytes(leaf, 'attr', label), `${label} attr`) : undefined;
-        if (out.length >= MAX_FILES) fault(`torrent has more than ${MAX_FILES} files`);
-        out.push({ path, length, piecesRoot: length > 0 ? root : undefined, attr });
-      } else {
-        walk(child, path);
-      }
+      walk(path, depth + 1);
     }
+    r.pos++; // 'e'
+    if (seen.size === 0) fault(`file tree: empty folder "${prefix.join('/')}"`);
+    if (leafAt < 0) return;
+    const label = `file tree "${prefix.join('/')}"`;
+    if (!isDict(leaf)) fault(`${label}: file entry must be a dictionary, is ${kind(leaf)}`);
+    const length = checkLength(wantInt(leaf, 'length', label), label);
+    const root = wantBytes(leaf, 'pieces root', label, true);
+    if (length > 0) {
+      if (!root) fault(`${label}: "pieces root" is missing`);
+      if (root.length !== 32) fault(`${label}: "pieces root" is ${root.length} bytes, not 32`);
+    }
+    const attr = leaf.has('attr') ? text(wantBytes(leaf, 'attr', label), `${label} attr`) : undefined;
+    if (out.length >= MAX_FILES) fault(`torrent has more than ${MAX_FILES} files`);
+    // Already in its final shape (offset set by the caller): no second object per file.
+    const file: TorrentFile = { path: prefix, length, offset: 0, pad: false };
+    if (length > 0) file.piecesRoot = root;
+    if (attr !== undefined) file.attr = attr;
+    out.push(file);
   };
-  walk(tree, []);
+  walk([], 2);
+  if (r.pos !== end) fault(`malformed bencode: file tree at byte ${tree.start} does not end where it should`);
   return out;
 }
 
@@ -531,7 +576,8 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
 
   // v2 side
   if (hasV2) {
-    const tree = wantDict(info, 'file tree', 'info');
+    const tree = info.get('file tree');
+    if (!(tree instanceof LazySpan)) fault(`"file tree" must be a dictionary, is ${kind(tree)}`);
     const v2files = parseFileTree(tree, opts);
     if (v2files.length === 0) fault('file tree holds no files');
     // A v2 single-file torrent's tree is { <name>: { "": ... } }.
@@ -555,13 +601,12 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
         }
     } else {
       singleFile = v2single;
-      files = [];
+      files = v2files;
       let offset = 0;
-      for (const f of v2files) {
-        const entry: TorrentFile = { path: singleFile ? [name] : f.path, length: f.length, offset, pad: false };
-        if (f.piecesRoot) entry.piecesRoot = f.piecesRoot;
-        if (f.attr !== undefined) entry.attr = f.attr;
-        files.push(entry);
+      for (const entry of files) {
+        if (singleFile) entry.path = [name];
+        entry.offset = offset;
+        const f = entry;
         const n = ceilDiv(f.length, pieceLength);
         pieceCount += n;
         offset += n * pieceLength;
