@@ -577,7 +577,11 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
   // v2 side
   if (hasV2) {
     const tree = info.get('file tree');
-    if (!(tree instanceof LazySpan)) fault(`"file tree" must be a dictionary, is ${kind(tree)}`);
+    // Not a dictionary (a dictionary is always kept as a LazySpan by readInfo): wantDict says what it is.
+    if (!(tree instanceof LazySpan)) {
+      wantDict(info, 'file tree', 'info');
+      fault('"file tree" must be a dictionary');
+    }
     const v2files = parseFileTree(tree, opts);
     if (v2files.length === 0) fault('file tree holds no files');
     // A v2 single-file torrent's tree is { <name>: { "": ... } }.
