@@ -234,6 +234,17 @@ async function checkParents(root: string, path: string): Promise<void> {
   }
 }
 
+/** True when reaching `path` from `root` goes through a link out of `root` (or a non-folder): never delete there. */
+export async function leavesRoot(root: string, path: string): Promise<boolean> {
+  try {
+    await checkParents(root, path);
+    return false;
+  } catch (err) {
+    if (err instanceof TorrentError) return true;
+    throw err;
+  }
+}
+
 /** O_NOFOLLOW: the file itself must not be a link (ELOOP otherwise), on every platform that has the flag. */
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 

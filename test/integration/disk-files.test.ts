@@ -125,3 +125,35 @@ test('a symlink inside --out that leads outside is never written through, and no
     await seeder.exited;
   }
 });
+
+test('removing a download with its files never deletes through a link out of --out', async () => {
+  const { Engine } = await import('../../src/engine/engine.js');
+  const { createTorrent } = await import('../../src/torrent/create.js');
+  const model = path.join(tmp, 'rm-src', 'tiny');
+  await makeFolder(model, { 'a.bin': 20_000, 'sub/b.bin': 20_000 });
+  const bytes = (await createTorrent(model, { pieceLength: 16384 })).torrentBytes;
+  for (const planted of ['content folder', 'sub-folder'] as const) {
+    const base = path.join(tmp, `rm-${planted.replace(' ', '-')}`);
+    const out = path.join(base, 'out');
+    const outside = path.join(base, 'outside');
+    // The user's own files elsewhere, named like the torrent's.
+    await makeFolder(outside, { 'a.bin': 'mine', 'b.bin': 'mine too', 'sub/b.bin': 'also mine' });
+    await mkdir(path.join(outside, 'keep-empty'), { recursive: true });
+    await mkdir(out, { recursive: true });
+    if (planted === 'content folder') await symlink(outside, path.join(out, 'tiny'));
+    else {
+      await mkdir(path.join(out, 'tiny'));
+      await symlink(outside, path.join(out, 'tiny', 'sub'));
+    }
+    const before = await snapshot(outside);
+    const e = new Engine({ home: path.join(base, 'home'), dht: false, lsd: false, statsIntervalMs: 200 });
+    try {
+      await e.start();
+      const t = await e.download(bytes, { outDir: out, peers: [] });
+      await e.remove(t.id, { removeFiles: true });
+    } finally {
+      await e.stop();
+    }
+    assert.deepEqual(await snapshot(outside), before, `${planted}: files outside --out were deleted`);
+  }
+});
