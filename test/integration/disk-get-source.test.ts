@@ -88,3 +88,24 @@ test('a 40-hex hash nobody serves: the progress line and --verbose say it is wai
   assert.match(err, new RegExp(`no metadata for ${v1} after \\d+ s from 0 peer`));
   assert.match(err, /v2 hash cut short.*64-hex v2 hash/);
 });
+
+test('get prints the warnings of a torrent it accepted despite a malformed optional key', async () => {
+  const { default: bencode } = await import('bencode');
+  const { createTorrent } = await import('../../src/torrent/create.js');
+  const { makeFolder } = await import('./engine-helpers.js');
+  const model = path.join(tmp, 'warn-src', 'tiny');
+  await makeFolder(model, { 'a.bin': 1000 });
+  const made = await createTorrent(model, { pieceLength: 16384 });
+  const dict = bencode.decode(Buffer.from(made.torrentBytes));
+  dict['announce-list'] = 5;
+  dict.comment = 7;
+  const file = path.join(tmp, 'warn.torrent');
+  await writeFile(file, bencode.encode(dict));
+  const p = silmaril(['get', file, '--out', path.join(tmp, 'warn-out'), ...offline(path.join(tmp, 'warn-home'))]);
+  await p.waitFor((l) => l.event === 'stats', 30_000);
+  p.kill();
+  await p.exited;
+  const err = p.stderr.join('\n');
+  assert.match(err, /warning: .*warn\.torrent: ignored "announce-list": it must be a list, is an integer/);
+  assert.match(err, /warning: .*ignored "comment"/);
+});
