@@ -109,3 +109,37 @@ test('get prints the warnings of a torrent it accepted despite a malformed optio
   assert.match(err, /warning: .*warn\.torrent: ignored "announce-list": it must be a list, is an integer/);
   assert.match(err, /warning: .*ignored "comment"/);
 });
+
+test('get downloads and verifies a hybrid .torrent without piece layers (as qBittorrent exports it)', async () => {
+  const { createTorrent } = await import('../../src/torrent/create.js');
+  const { makeFolder, snapshot } = await import('./engine-helpers.js');
+  const model = path.join(tmp, 'nolayers-src', 'tiny');
+  await makeFolder(model, { 'a.bin': 100_000, 'sub/b.bin': 70_000, 'c.json': '{}' });
+  const made = await createTorrent(model, { pieceLength: 16384 });
+  const full = path.join(tmp, 'full.torrent');
+  const stripped = path.join(tmp, 'stripped.torrent');
+  await writeFile(full, made.torrentBytes);
+  await writeFile(stripped, Buffer.concat([Buffer.from('d4:info'), made.infoBytes, Buffer.from('e')]));
+  const seeder = silmaril(['seed', model, '--torrent', full, ...offline(path.join(tmp, 'nolayers-seed'))]);
+  try {
+    const ready = await seeder.waitFor((l) => l.event === 'ready');
+    const out = path.join(tmp, 'nolayers-out');
+    const get = silmaril([
+      'get',
+      stripped,
+      '--out',
+      out,
+      '--peer',
+      `127.0.0.1:${ready.port}`,
+      ...offline(path.join(tmp, 'nolayers-get')),
+    ]);
+    const done = await get.waitFor((l) => l.event === 'done', 60_000);
+    assert.equal(await get.exited, 0, get.stderr.join('\n'));
+    assert.equal(done.verified, true);
+    assert.match(get.stderr.join('\n'), /warning: .*piece layers are missing for 2 files/);
+    assert.deepEqual(await snapshot(path.join(out, 'tiny')), await snapshot(model));
+  } finally {
+    seeder.kill();
+    await seeder.exited;
+  }
+});
