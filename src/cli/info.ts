@@ -84,18 +84,32 @@ export function describe(t: ParsedTorrent) {
   return { ...head, files, ...tail };
 }
 
-/** Writes text pieces to stdout in ~1 MiB chunks, waiting when the pipe is full: never the whole output at once. */
+/** Writes text pieces to stdout in ~1 MiB chunks, waiting when the pipe is full: never the whole output at once.
+ *  A reader that goes away (`| head`) ends the output quietly. */
 async function writeStream(pieces: Iterable<string>): Promise<void> {
   let buf = '';
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+  };
+  process.stdout.on('error', onError);
   const flush = async () => {
-    if (!process.stdout.write(buf)) await once(process.stdout, 'drain');
+    if (!process.stdout.write(buf)) {
+      await once(process.stdout, 'drain').catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        closed = true;
+      });
+    }
     buf = '';
   };
+  // Left installed: the last write's EPIPE may come after this returns.
   for (const p of pieces) {
+    if (closed) return;
     buf += p;
     if (buf.length >= 1 << 20) await flush();
   }
-  if (buf) await flush();
+  if (buf && !closed) await flush();
 }
 
 function* jsonFiles(t: ParsedTorrent): Generator<string> {
