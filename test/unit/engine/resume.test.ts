@@ -99,3 +99,11 @@ test('state records are written atomically and read back', async () => {
   await state.remove(rec.infoHashV1);
   assert.equal(await state.load(rec.infoHashV1), undefined);
 });
+
+test('a saved bitfield of the wrong size is not trusted at all: every piece on disk is hashed', async () => {
+  const rec = record([0, 5], await markFiles(root, parsed));
+  rec.bitfield = Buffer.alloc(Math.ceil(parsed.pieceCount / 8) + 3, 0xff).toString('base64');
+  const res = await check(rec);
+  assert.equal(res.trusted, 0);
+  assert.equal(res.rechecked, parsed.pieceCount);
+});
