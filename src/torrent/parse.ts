@@ -175,6 +175,11 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
   return { top: new BDict(map), infoStart, infoEnd };
 }
 
+/** A reader positioned in `data` (the lazy parts below re-enter the torrent's bytes at a recorded span). */
+function readerAt(data: Uint8Array, pos: number): Reader {
+  return { data, pos };
+}
+
 /**
  * A list kept as its byte span: the info dictionary's `files` (up to a million entries) is checked here but decoded
  * one entry at a time when it is read (eachEntry), so the file list never exists twice, as decoded dictionaries and
@@ -190,7 +195,7 @@ class LazyList {
   ) {}
   /** Decodes the entries one by one, strictly (each is garbage once the caller is done with it). */
   *entries(): Generator<BValue> {
-    const r: Reader = { data: this.data, pos: this.start + 1 };
+    const r = readerAt(this.data, this.start + 1);
     for (let i = 0; i < this.length; i++) yield readValue(r, this.end, this.depth + 1);
     // skipValue only found the span; the strict reader must agree on where it ends.
     if (r.pos !== this.end - 1) fault(`malformed bencode: list at byte ${this.start} does not end where it should`);
@@ -443,7 +448,7 @@ function parseFileTree(tree: LazySpan, opts: ParseOptions): TorrentFile[] {
   const out: TorrentFile[] = [];
   const data = tree.data;
   const end = tree.end;
-  const r: Reader = { data, pos: tree.start };
+  const r = readerAt(data, tree.start);
   const walk = (prefix: string[], depth: number): void => {
     if (depth >= MAX_DEPTH) fault(`torrent nested deeper than ${MAX_DEPTH} levels`);
     r.pos++; // 'd'
