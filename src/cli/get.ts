@@ -112,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
         if (src.kind === 'v1' && !hinted) {
           hinted = true;
           process.stderr.write(
-            'silmaril: if this 40-hex hash came from qBittorrent for a hybrid torrent, it is the v2 hash cut short, which no peer knows: use the full 64-hex v2 hash, the magnet link or the .torrent\n',
+            'silmaril: if this 40-hex hash came from qBittorrent for a hybrid torrent, it is the v2 hash cut short: v2 peers answer to it, but the full 64-hex v2 hash, the magnet link or the .torrent find more peers\n',
           );
         }
       }

@@ -158,6 +158,7 @@ export class TorrentHashes {
     if (!where) return undefined;
     const count = Math.min(this.parsed.pieceLength / BLOCK_SIZE, leafCountFor(where.file.length));
     if (count < 2) return undefined; // one block per piece: the piece check already names the block
+    if (!this.pieceNode(where.file, where.local)) return undefined; // no layer: an answer could not be proven
     return {
       root: where.file.piecesRoot!,
       base: 0,

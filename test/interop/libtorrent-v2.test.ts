@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import Wire from 'bittorrent-protocol';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,29 @@ describe('libtorrent (v2 peer) downloads from silmaril seed by a btmh-only magne
     try {
       const ready = await seeder.waitFor((l) => l.event === 'ready');
       const out = path.join(tmp, 'lt-out');
+      const magnet = `magnet:?xt=urn:btmh:1220${ready.v2}&dn=tiny-model`;
+      const lt = ltPeer(['get', '--magnet', magnet, '--save', out, '--peer', `127.0.0.1:${ready.port}`]);
+      const done = await lt.waitFor((l) => l.event === 'done' || l.event === 'error', 130_000);
+      assert.equal(done.event, 'done', JSON.stringify(done));
+      assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
+    } finally {
+      seeder.kill();
+    }
+  });
+});
+
+describe('libtorrent (v2 peer) downloads from a silmaril seed of a hybrid without piece layers', { skip }, () => {
+  test('complete and byte-identical', async () => {
+    const { parseTorrent } = await import('../../src/torrent/parse.js');
+    const full = path.join(tmp, 'tiny-full.torrent');
+    createTorrentFile(model, full, PIECE);
+    const info = parseTorrent(await readFile(full)).infoBytes;
+    const stripped = path.join(tmp, 'tiny-no-layers.torrent');
+    await writeFile(stripped, Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]));
+    const seeder = silmaril(['seed', model, '--torrent', stripped, ...offline(path.join(tmp, 'home-seed-nl'))]);
+    try {
+      const ready = await seeder.waitFor((l) => l.event === 'ready');
+      const out = path.join(tmp, 'lt-out-nl');
       const magnet = `magnet:?xt=urn:btmh:1220${ready.v2}&dn=tiny-model`;
       const lt = ltPeer(['get', '--magnet', magnet, '--save', out, '--peer', `127.0.0.1:${ready.port}`]);
       const done = await lt.waitFor((l) => l.event === 'done' || l.event === 'error', 130_000);
