@@ -269,9 +269,11 @@ test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned ver
     assert.equal(typeof client.get, 'function');
     assert.equal(typeof client._getByHash, 'function');
     const torrent: any = client.add(`magnet:?xt=urn:btih:${'ab'.repeat(20)}`, { deselect: true });
-    for (const m of ['_addIncomingPeer', '_processParsedTorrent', '_onMetadata']) {
+    for (const m of ['_addIncomingPeer', '_processParsedTorrent', '_onMetadata', 'addPeer']) {
       assert.equal(typeof torrent[m], 'function', `Torrent#${m}`);
     }
+    assert.equal(torrent.client, client, 'Torrent#client');
+    assert.ok('torrentPort' in client, 'WebTorrent#torrentPort (the port announced for the alias)');
   } finally {
     client.destroy();
   }
@@ -288,6 +290,7 @@ test('the members v2-handshake.ts and v2-wire.ts rely on still exist (pinned ver
   encrypted.destroy();
   const wire: any = new Wire();
   assert.equal(typeof wire._message, 'function', 'Wire#_message');
+  assert.ok(wire.peerPieces && 'peerExtendedHandshake' in wire, 'Wire#peerPieces, #peerExtendedHandshake');
   assert.equal(typeof wire.handshake, 'function', 'Wire#handshake');
   assert.equal(typeof wire._onMessage, 'function', 'Wire#_onMessage (unknown ids emit unknownmessage)');
   let unknown: Uint8Array | undefined;
