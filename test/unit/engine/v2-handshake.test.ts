@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -212,6 +212,15 @@ test('engine to engine by a btmh-only magnet: keyed by the truncated v2 hash, la
       [parsed.infoHashV2!.slice(0, 40)],
     );
     assert.equal(restored[0].v2Keyed, true);
+    // Its .torrent was kept (not set aside as a mismatch of its id): complete, nothing fetched again.
+    const kept = await readdir(path.join(home, 'transfers'));
+    assert.deepEqual(
+      kept.filter((f) => f.includes('damaged')),
+      [],
+    );
+    assert.equal(restored[0].parsed?.infoHashV2, parsed.infoHashV2);
+    await restored[0].whenReady();
+    assert.equal(restored[0].stats().progress, 1);
   } finally {
     await getter.stop();
   }
