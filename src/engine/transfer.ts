@@ -1,6 +1,5 @@
 // One torrent in the engine: a seed served in place or a download, with its WebTorrent torrent (absent while
 // paused or waiting), store, peer guard, rate limits, resume record and stats.
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -18,7 +17,7 @@ import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
-import { attachV2, requestMissingLayers, setAlias, truncatedV2 } from './v2-handshake.js';
+import { attachV2, checkMetadataHashes, metadataAdopted, requestMissingLayers, truncatedV2 } from './v2-handshake.js';
 import { TorrentHashes } from './v2-wire.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
@@ -369,35 +368,16 @@ export class Transfer extends EventEmitter {
     }
     info ??= torrent.infoBuffer;
     if (!info) throw new TorrentError('metadata arrived without its info dictionary');
-    const v1 = createHash('sha1').update(info).digest('hex');
-    if (this.v2Keyed) {
-      if (createHash('sha256').update(info).digest('hex') !== this.magnet!.v2) {
-        throw new TorrentError(`metadata does not match the magnet's btmh ${this.magnet!.v2}`);
-      }
-    } else if (v1 !== this.id) {
-      // A bare 40-hex hash may be a hybrid's truncated v2 hash (qBittorrent shows that one): from now on, v2-keyed.
-      const v2 = createHash('sha256').update(info).digest('hex');
-      if (this.magnet?.v2 || truncatedV2(v2) !== this.id) {
-        throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
-      }
-      this.magnet = { trackers: [], webSeeds: [], ...this.magnet, v2 };
-    }
+    const v2 = checkMetadataHashes(info, this.id, this.magnet?.v2);
+    if (v2) this.magnet = { trackers: [], webSeeds: [], ...this.magnet, v2 }; // a bare truncated v2 hash: v2-keyed
     const bytes = Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
     const parsed = parseTorrent(bytes, { infoOnly: true });
     if (this.magnet?.v2 && parsed.infoHashV2 !== this.magnet.v2) {
       throw new TorrentError(`metadata does not match the magnet's btmh ${this.magnet.v2}`);
     }
-    if (!parsed.infoHashV1) {
-      throw new TorrentError('this is a v2-only torrent: Silmaril needs v1 piece hashes (a hybrid or v1 torrent)');
-    }
     this.parsed = parsed;
     this.infoHashV2 = parsed.infoHashV2;
-    // The other 20-byte hash (WebTorrent has just taken one of them as the torrent's own) is its alias.
-    if (parsed.infoHashV2) {
-      setAlias(torrent, torrent.infoHash === parsed.infoHashV1 ? truncatedV2(parsed.infoHashV2) : parsed.infoHashV1);
-    }
-    const trees = this.hashTrees();
-    if (trees) requestMissingLayers(torrent, trees, parsed.pieceLength);
+    metadataAdopted(torrent, parsed, this.hashTrees());
     this.contentRoot = contentRootIn(this.outDir!, parsed);
     void this.host.state.saveTorrent(this.id, bytes);
     this.dirty = true;

@@ -22,7 +22,7 @@
 // alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
 import { createHash } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
-import type { ParsedTorrent } from '../torrent/types.js';
+import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import type { PeerGuard } from './peer-guard.js';
 import { BlockBlame } from './v2-blame.js';
 import { layerRequest, requestHashes, serveHashes, type ReadData, type TorrentHashes } from './v2-wire.js';
@@ -290,4 +290,35 @@ function checkMetadata(wire: any, hooks: V2Hooks): void {
     this._infoHash = null; // checked above, or the torrent's own (already checked) metadata
     return setMetadata.call(this, metadata);
   };
+}
+
+/**
+ * Checks BEP 9 metadata fetched for transfer `id` (a v1 hash, or a truncated v2 hash) against the hashes known:
+ * a btmh-keyed transfer needs SHA-256(info) == its v2 hash; otherwise SHA-1(info) == id, or, when no v2 hash was
+ * given, SHA-256(info) starting with id (a bare 40-hex hash that was a hybrid's truncated v2 hash). Returns the v2
+ * hash learnt that way (the transfer is then v2-keyed), else undefined; throws a TorrentError on a mismatch.
+ */
+export function checkMetadataHashes(info: Uint8Array, id: string, magnetV2: string | undefined): string | undefined {
+  const v2 = createHash('sha256').update(info).digest('hex');
+  if (magnetV2 && id === truncatedV2(magnetV2)) {
+    if (v2 !== magnetV2) throw new TorrentError(`metadata does not match the magnet's btmh ${magnetV2}`);
+    return undefined;
+  }
+  if (createHash('sha1').update(info).digest('hex') === id) return undefined;
+  if (!magnetV2 && truncatedV2(v2) === id) return v2;
+  throw new TorrentError(`metadata does not match the magnet's btih ${id}`);
+}
+
+/**
+ * After a transfer adopted BEP 9 metadata: refuse a v2-only torrent (pieces are checked with SHA-1), make the other
+ * 20-byte hash the torrent's alias (WebTorrent has just taken one of them as its own), ask for missing layers.
+ */
+export function metadataAdopted(torrent: any, parsed: ParsedTorrent, trees: TorrentHashes | undefined): void {
+  if (!parsed.infoHashV1) {
+    throw new TorrentError('this is a v2-only torrent: Silmaril needs v1 piece hashes (a hybrid or v1 torrent)');
+  }
+  if (parsed.infoHashV2) {
+    setAlias(torrent, torrent.infoHash === parsed.infoHashV1 ? truncatedV2(parsed.infoHashV2) : parsed.infoHashV1);
+  }
+  if (trees) requestMissingLayers(torrent, trees, parsed.pieceLength);
 }
