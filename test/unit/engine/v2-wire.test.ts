@@ -211,3 +211,19 @@ test('serveHashes never throws on garbage and stops answering past its budget', 
   assert.equal(kinds.filter((k) => k === MSG_HASH_REJECT).length, 10);
   assert.equal(BLOCK_SIZE, 16384);
 });
+
+test('metadata is checked against the hash the transfer was joined by (btih, btmh, or a bare truncated v2)', async () => {
+  const { checkMetadataHashes } = await import('../../../src/engine/v2-handshake.js');
+  const info = Buffer.from('d4:name1:xe');
+  const v1 = crypto.createHash('sha1').update(info).digest('hex');
+  const v2 = crypto.createHash('sha256').update(info).digest('hex');
+  assert.equal(checkMetadataHashes(info, v1, undefined), undefined);
+  assert.equal(checkMetadataHashes(info, v1, v2), undefined); // btih + btmh (btmh checked on the parsed torrent)
+  assert.equal(checkMetadataHashes(info, v2.slice(0, 40), v2), undefined); // btmh-only
+  assert.equal(checkMetadataHashes(info, v2.slice(0, 40), undefined), v2); // bare truncated v2: learnt
+  assert.throws(() => checkMetadataHashes(info, v2.slice(0, 40), 'ab'.repeat(32)), /btih/);
+  assert.throws(() => checkMetadataHashes(info, 'ab'.repeat(20), 'ab'.repeat(32)), /btmh/); // btmh-only, wrong
+  const other = 'cd'.repeat(32);
+  assert.throws(() => checkMetadataHashes(info, other.slice(0, 40), other), /does not match the magnet's btmh/);
+  assert.throws(() => checkMetadataHashes(info, 'ab'.repeat(20), undefined), /does not match the magnet's btih/);
+});
