@@ -1,0 +1,235 @@
+// One hostile peer against a real Engine on loopback (issue 13, cases 1-5 and 13): a raw BitTorrent client that
+// sends what no honest peer sends. Each must cost that peer its connection, never the node: the seed keeps serving,
+// the download goes on with honest peers, memory stays inside the stated limits (read from the byte counts the
+// engine exposes, not from timing), and everything a peer held is released when it leaves.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import bencode from 'bencode';
+import crypto from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Engine } from '../../src/engine/engine.js';
+import {
+  MAX_BUFFERED_BYTES,
+  MAX_PEER_REQUESTS,
+  MAX_QUEUED_UPLOAD_BYTES,
+  MAX_READS_PER_PEER,
+  MAX_REQUEST_BYTES,
+  SERVE_CACHE_BYTES,
+} from '../../src/engine/limits.js';
+import type { Transfer } from '../../src/engine/transfer.js';
+import { createTorrent } from '../../src/torrent/create.js';
+import { parseTorrent } from '../../src/torrent/parse.js';
+import { makeFolder, snapshot } from './engine-helpers.js';
+import { RawPeer, eventually } from './hostile-peer.js';
+
+const PIECE = 1024 * 1024;
+let tmp: string;
+let model: string;
+let torrent: Uint8Array;
+let infoHash: string;
+let infoBytes: Uint8Array;
+let seeder: Engine;
+let seed: Transfer;
+const engines: Engine[] = [];
+const peers: RawPeer[] = [];
+
+function engine(home: string, port?: number): Engine {
+  const e = new Engine({ home: path.join(tmp, home), dht: false, lsd: false, pex: false, statsIntervalMs: 200, port });
+  engines.push(e);
+  return e;
+}
+
+async function connect(port: number, opts: { extended?: boolean; fast?: boolean } = {}): Promise<RawPeer> {
+  const p = await RawPeer.connect(port, infoHash, opts);
+  peers.push(p);
+  return p;
+}
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-hostile-'));
+  model = path.join(tmp, 'src', 'model');
+  await makeFolder(model, { 'a.bin': 6 * PIECE + 12345, 'b.bin': 2 * PIECE + 7, 'c.json': '{}' });
+  torrent = (await createTorrent(model, { pieceLength: PIECE })).torrentBytes;
+  const parsed = parseTorrent(torrent);
+  infoHash = parsed.infoHashV1!;
+  infoBytes = parsed.infoBytes;
+  seeder = engine('seed');
+  await seeder.start();
+  seed = await seeder.seed(model, { torrent, trusted: true });
+  await seed.whenReady();
+});
+
+after(async () => {
+  for (const p of peers) p.destroy();
+  for (const e of engines) await e.stop().catch(() => {});
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+/** The seed still serves: a fresh peer gets the handshake and the bitfield. */
+async function seedStillServes(): Promise<void> {
+  const p = await connect(seeder.port);
+  await p.next((m) => m.id === 5 || m.id === 14);
+  p.destroy();
+}
+
+test('case 1: an extended handshake whose m.ut_metadata is a dict with a toString key drops that peer only', async () => {
+  const faults = seeder.health().peerFaults;
+  const p = await connect(seeder.port);
+  await p.next((m) => m.id === 20);
+  p.extended(0, bencode.encode({ m: { ut_metadata: { toString: 1 }, ut_pex: 'x' }, v: 'evil' }));
+  await p.closed;
+  assert.ok(seeder.health().peerFaults > faults, 'the fault is counted');
+  await seedStillServes();
+});
+
+test('case 4: a 0x7fffffff length prefix drops the peer before it is buffered', async () => {
+  const faults = seeder.health().peerFaults;
+  const p = await connect(seeder.port);
+  await p.next((m) => m.id === 5 || m.id === 14);
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(0x7fffffff, 0);
+  p.raw(prefix);
+  let maxBuffered = 0;
+  const junk = crypto.randomBytes(64 * 1024);
+  // Keep sending: a node that buffered the message would keep the connection and grow.
+  for (let i = 0; i < 64 && !p.sock.destroyed; i++) {
+    if (!p.raw(junk)) await new Promise((r) => setTimeout(r, 5));
+    maxBuffered = Math.max(maxBuffered, seed.stats().peerMemory.bufferedBytes);
+  }
+  await p.closed;
+  assert.ok(maxBuffered <= MAX_BUFFERED_BYTES, `buffered ${maxBuffered} bytes`);
+  assert.ok(seeder.health().peerFaults > faults);
+  assert.equal(seed.stats().peerMemory.bufferedBytes, 0);
+  await seedStillServes();
+});
+
+test('case 3: a request flood from a peer that never reads stays bounded and is released when it leaves', async () => {
+  const p = await connect(seeder.port);
+  await p.next((m) => m.id === 5 || m.id === 14);
+  p.message(2); // interested
+  await eventually(() => p.unchoked, 'unchoked');
+  p.stopReading();
+  // 20,000 block requests spread over every piece (each piece not yet in the serving cache).
+  const pieces = Math.ceil((8 * PIECE + 12345 + 7 + 2) / PIECE);
+  const reqs: Buffer[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const piece = i % (pieces - 1);
+    const offset = (Math.floor(i / (pieces - 1)) % 64) * MAX_REQUEST_BYTES;
+    const b = Buffer.alloc(17);
+    b.writeUInt32BE(13, 0);
+    b[4] = 6;
+    b.writeUInt32BE(piece, 5);
+    b.writeUInt32BE(offset, 9);
+    b.writeUInt32BE(MAX_REQUEST_BYTES, 13);
+    reqs.push(b);
+  }
+  p.raw(Buffer.concat(reqs));
+  const bound = MAX_QUEUED_UPLOAD_BYTES + MAX_READS_PER_PEER * MAX_REQUEST_BYTES;
+  let worst = 0;
+  const s = await eventually(() => {
+    const st = seed.stats();
+    worst = Math.max(worst, st.peerMemory.queuedUploadBytes);
+    // Past the cap requests are dropped (a few hundred may be answered into the kernel's socket buffers first).
+    return st.peerMemory.droppedRequests >= 20_000 - 2 * MAX_PEER_REQUESTS && st;
+  }, 'requests past the cap dropped');
+  assert.ok(s.peerMemory.peerRequests <= MAX_PEER_REQUESTS, `${s.peerMemory.peerRequests} requests queued`);
+  for (let i = 0; i < 20; i++) {
+    worst = Math.max(worst, seed.stats().peerMemory.queuedUploadBytes);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(worst <= bound, `queued ${worst} bytes for one peer (bound ${bound})`);
+  assert.ok(seeder.health().serveCacheBytes <= SERVE_CACHE_BYTES);
+  p.destroy();
+  await eventually(() => seed.stats().peers === 0, 'peer gone');
+  const after = seed.stats().peerMemory;
+  assert.equal(after.queuedUploadBytes + after.peerRequests + after.bufferedBytes, 0);
+  await seedStillServes();
+});
+
+test('case 2: a ut_metadata data message with piece index 100000 or -1 drops that peer, not the download', async () => {
+  const getter = engine('get-2');
+  await getter.start();
+  const t = await getter.download(infoHash, { outDir: path.join(tmp, 'out-2') });
+  for (const piece of [100000, -1]) {
+    const faults = getter.health().peerFaults;
+    const p = await connect(getter.port);
+    await p.next((m) => m.id === 20 && m.payload[0] === 0);
+    p.extended(0, bencode.encode({ m: { ut_metadata: 3 }, metadata_size: infoBytes.length }));
+    await p.next((m) => m.id === 20 && m.payload[0] === 3);
+    const id = p.theirId('ut_metadata')!;
+    p.extended(
+      id,
+      Buffer.concat([bencode.encode({ msg_type: 1, piece, total_size: infoBytes.length }), Buffer.alloc(1000)]),
+    );
+    await p.closed;
+    assert.ok(getter.health().peerFaults > faults, `piece ${piece}: counted`);
+  }
+  assert.equal(t.status, 'metadata', 'the download still waits for metadata');
+  assert.ok(t.stats().peerFaults >= 2);
+});
+
+/** A peer that connects to the downloader and answers its metadata requests with `bytes` (claiming `size`). */
+async function serveBadMetadata(port: number, size: number, bytes: (piece: number) => Uint8Array): Promise<RawPeer> {
+  const p = await connect(port);
+  await p.next((m) => m.id === 20 && m.payload[0] === 0);
+  const id = p.theirId('ut_metadata')!;
+  p.extended(0, bencode.encode({ m: { ut_metadata: 3 }, metadata_size: size }));
+  void (async () => {
+    for (;;) {
+      const m = await p.next((x) => x.id === 20 && x.payload[0] === 3, 60_000).catch(() => null);
+      if (!m) return;
+      const req: any = bencode.decode(m.payload.subarray(1));
+      if (req.msg_type !== 0) continue;
+      p.extended(
+        id,
+        Buffer.concat([bencode.encode({ msg_type: 1, piece: req.piece, total_size: size }), bytes(req.piece)]),
+      );
+    }
+  })();
+  return p;
+}
+
+test('case 5: wrong metadata (hash mismatch, or 10 MB of it) drops that peer and the download goes on', async () => {
+  const getter = engine('get-5');
+  await getter.start();
+  const out = path.join(tmp, 'out-5');
+  const t = await getter.download(`magnet:?xt=urn:btih:${infoHash}`, { outDir: out });
+  // Right size, wrong bytes.
+  const liar = await serveBadMetadata(getter.port, infoBytes.length, (piece) =>
+    crypto.randomBytes(Math.min(16384, infoBytes.length - piece * 16384)),
+  );
+  await liar.closed;
+  // 10 MB of it: refused from the extended handshake on.
+  const bloat = await serveBadMetadata(getter.port, 10_000_000, () => crypto.randomBytes(16384));
+  await bloat.closed;
+  assert.equal(t.status, 'metadata', `not failed: ${t.error?.message}`);
+  assert.ok(t.stats().peerFaults >= 2);
+  // The honest seed is found next (WebTorrent's public addPeer stands in for a tracker here).
+  t.torrent.addPeer(`127.0.0.1:${seeder.port}`);
+  const done = await t.whenDone();
+  assert.equal(done.verified, true);
+  assert.deepEqual(await snapshot(path.join(out, 'model')), await snapshot(model));
+});
+
+test('case 13: an explicit peer unreachable for the first 30 s is still retried, and the user is told why', async () => {
+  // A port that nothing listens on yet; the seed appears there after WebTorrent would have given up (21 s).
+  const probe = engine('probe');
+  await probe.start();
+  const port = probe.port;
+  await probe.stop();
+  const getter = engine('get-13');
+  await getter.start();
+  const out = path.join(tmp, 'out-13');
+  const t = await getter.download(torrent, { outDir: out, peers: [`127.0.0.1:${port}`] });
+  const waiting = await eventually(() => t.stats().waiting, 'a reason shown in stats');
+  assert.match(waiting, new RegExp(`no peer reachable: 127\\.0\\.0\\.1:${port} .*ECONNREFUSED.*retry in \\d+ s`));
+  await new Promise((r) => setTimeout(r, 25_000));
+  const late = engine('late-seed', port);
+  await late.start();
+  await (await late.seed(model, { torrent, trusted: true })).whenReady();
+  const done = await t.whenDone();
+  assert.equal(done.verified, true);
+  assert.equal(t.stats().waiting, undefined);
+});
