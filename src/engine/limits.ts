@@ -9,8 +9,9 @@ export const MAX_MESSAGE_BYTES = 256 * 1024;
 /** Bytes a connection may have received but not yet parsed: one whole message plus one socket read. */
 export const MAX_BUFFERED_BYTES = MAX_MESSAGE_BYTES + 64 * 1024;
 
-/** Largest block a peer may request (BEP 3 blocks are 16 KiB; libtorrent refuses larger ones too). */
-export const MAX_REQUEST_BYTES = 16 * 1024;
+/** Largest block a peer may request: clients ask for 16 KiB; WebTorrent has always served up to 128 KiB, so that
+ *  stays (a larger request is dropped). */
+export const MAX_REQUEST_BYTES = 128 * 1024;
 
 /** Requests a peer may have outstanding with us (advertised as BEP 10 `reqq`); more are dropped (or rejected
  *  with BEP 6). Each is a 40-byte record: no data is read for a request until its peer is reading. */

@@ -422,5 +422,4 @@ export const PATCHED_UT_METADATA_MEMBERS = [
   '_metadataSize',
   '_fetching',
   '_metadataComplete',
-  '_infoHash',
 ] as const;
