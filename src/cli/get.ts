@@ -36,7 +36,8 @@ function cpuSeconds(): number {
 function human(s: TransferStats): string {
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
-  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}\n`;
+  const why = s.waiting ? `  (${s.waiting})` : '';
+  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}${why}\n`;
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import bencode from 'bencode';
 import crypto from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
@@ -232,4 +233,26 @@ test('case 13: an explicit peer unreachable for the first 30 s is still retried,
   const done = await t.whenDone();
   assert.equal(done.verified, true);
   assert.equal(t.stats().waiting, undefined);
+});
+
+test('issue 14 item 6: an explicit peer that refuses our handshake is named with the reason, and retried', async () => {
+  // Accepts the TCP connection, then hangs up on our handshake.
+  let accepted = 0;
+  const srv = net.createServer((c) => {
+    accepted++;
+    c.once('data', () => c.destroy());
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  try {
+    const getter = engine('get-14');
+    await getter.start();
+    const t = await getter.download(torrent, { outDir: path.join(tmp, 'out-14'), peers: [`127.0.0.1:${port}`] });
+    const waiting = await eventually(() => t.stats().waiting, 'a reason shown in stats');
+    assert.match(waiting, new RegExp(`127\\.0\\.0\\.1:${port} .*handshake.*retry in \\d+ s`));
+    await eventually(() => accepted >= 3, 'retried');
+    await getter.remove(t.id);
+  } finally {
+    srv.close();
+  }
 });
