@@ -39,3 +39,7 @@ export const SERVE_READ_BYTES = 256 * 1024;
 
 /** Serving reads (of SERVE_READ_BYTES) in flight per process; further ones wait their turn. */
 export const MAX_SERVE_READS = 64;
+
+/** Connections per transfer. Past it a new peer takes the place of the connection that has exchanged no payload
+ *  for longest (idle connections cannot crowd honest peers out), or is refused when every one is in use. */
+export const MAX_PEERS_PER_TRANSFER = 100;

@@ -10,7 +10,7 @@ import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { preflight } from './disk.js';
 import { contentRootIn, layoutFor, realFiles } from './layout.js';
-import { MAX_PEER_REQUESTS } from './limits.js';
+import { MAX_PEERS_PER_TRANSFER, MAX_PEER_REQUESTS } from './limits.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
@@ -278,6 +278,8 @@ export class Transfer extends EventEmitter {
         attachConn(wire, peer.conn);
       }
       expectInfoHash(wire, this.id);
+      (wire as any).__silmarilSince = Date.now();
+      if (!this.makeRoomFor(wire)) return;
       (wire as any).on(FAULT_EVENT, (kind: FaultKind, message: string) => this.onPeerFault(wire, kind, message));
       if ((wire as any).__silmarilFault) this.onPeerFault(wire, 'protocol', (wire as any).__silmarilFault);
       this.retry?.connected(wireAddr(wire));
@@ -302,6 +304,26 @@ export class Transfer extends EventEmitter {
     });
     torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
     torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** Keeps at most MAX_PEERS_PER_TRANSFER connections: the newcomer replaces the longest idle one, or leaves. */
+  private makeRoomFor(wire: GuardWire): boolean {
+    const wires: any[] = this.torrent?.wires ?? [];
+    if (wires.length <= MAX_PEERS_PER_TRANSFER) return true;
+    let victim: any;
+    for (const w of wires) {
+      if (w === wire || w.destroyed) continue;
+      if (w.uploaded > 0 || w.downloaded > 0 || w.requests?.length || w.peerRequests?.length) continue;
+      if (!victim || w.__silmarilSince < victim.__silmarilSince) victim = w;
+    }
+    if (victim) {
+      this.host.log.debug(`${this.name}: ${wireAddr(victim)} idle, dropped for ${wireAddr(wire)}`);
+      victim.destroy();
+      return true;
+    }
+    this.host.log.debug(`${this.name}: ${MAX_PEERS_PER_TRANSFER} peers busy, refused ${wireAddr(wire)}`);
+    wire.destroy();
+    return false;
   }
 
   private readonly lastDialError = new Map<string, string>();

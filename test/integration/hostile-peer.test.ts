@@ -14,6 +14,7 @@ import { Engine } from '../../src/engine/engine.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_PEER_REQUESTS,
+  MAX_PEERS_PER_TRANSFER,
   MAX_QUEUED_UPLOAD_BYTES,
   MAX_READS_PER_PEER,
   SERVE_CACHE_BYTES,
@@ -255,4 +256,20 @@ test('issue 14 item 6: an explicit peer that refuses our handshake is named with
   } finally {
     srv.close();
   }
+});
+
+test('connections: idle ones past the per-transfer cap make room, an honest downloader still gets in', async () => {
+  const idle: RawPeer[] = [];
+  for (let i = 0; i < MAX_PEERS_PER_TRANSFER + 20; i++) {
+    const p = await connect(seeder.port);
+    idle.push(p);
+  }
+  await eventually(() => seed.stats().peers > 0 && idle.filter((p) => p.sock.destroyed).length >= 20, 'idle evicted');
+  assert.ok(seed.stats().peers <= MAX_PEERS_PER_TRANSFER + 1, `${seed.stats().peers} peers`);
+  const getter = engine('get-conns');
+  await getter.start();
+  const out = path.join(tmp, 'out-conns');
+  const t = await getter.download(torrent, { outDir: out, peers: [`127.0.0.1:${seeder.port}`] });
+  assert.equal((await t.whenDone()).verified, true);
+  for (const p of idle) p.destroy();
 });
