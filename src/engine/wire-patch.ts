@@ -95,6 +95,12 @@ export function attachConn(w: any, conn: any): void {
   const g = gateOf(w);
   if (g.conn || !conn) return;
   g.conn = conn;
+  // The socket's own mark sits below the queue cap: whenever pump() stops because the queue is full, the socket
+  // has refused a write (or reads are still in flight), so a 'drain' (or their replies) is sure to wake it again.
+  const ws = conn._writableState;
+  if (ws && typeof ws.highWaterMark === 'number') {
+    ws.highWaterMark = Math.min(ws.highWaterMark, MAX_QUEUED_UPLOAD_BYTES / 2);
+  }
   conn.on?.('drain', () => pump(w));
 }
 

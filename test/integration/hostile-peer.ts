@@ -88,6 +88,7 @@ export class RawPeer {
         this.listeners.splice(this.listeners.indexOf(on), 1);
         reject(new Error('timed out waiting for a message from the node'));
       }, timeoutMs);
+      timer.unref(); // a wait on a closed connection must not keep the test process alive
       const on = (m: RawMessage) => {
         if (!pred(m)) return;
         clearTimeout(timer);
