@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import bencode from 'bencode';
 import crypto from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import {
 import type { Transfer } from '../../src/engine/transfer.js';
 import { createTorrent } from '../../src/torrent/create.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
-import { makeFolder, snapshot } from './engine-helpers.js';
+import { killAll, makeFolder, offline, silmaril, snapshot } from './engine-helpers.js';
 import { RawPeer, eventually } from './hostile-peer.js';
 
 const PIECE = 1024 * 1024;
@@ -64,6 +64,7 @@ before(async () => {
 });
 
 after(async () => {
+  killAll();
   for (const p of peers) p.destroy();
   for (const e of engines) await e.stop().catch(() => {});
   if (tmp) await rm(tmp, { recursive: true, force: true });
@@ -272,4 +273,36 @@ test('connections: idle ones past the per-transfer cap make room, an honest down
   const t = await getter.download(torrent, { outDir: out, peers: [`127.0.0.1:${seeder.port}`] });
   assert.equal((await t.whenDone()).verified, true);
   for (const p of idle) p.destroy();
+});
+
+test('silmaril get says why nothing moves: the unreachable --peer, the error, the next retry', async () => {
+  const probe = engine('probe-cli');
+  await probe.start();
+  const port = probe.port;
+  await probe.stop();
+  const torrentFile = path.join(tmp, 'cli.torrent');
+  await writeFile(torrentFile, torrent);
+  const get = silmaril([
+    'get',
+    torrentFile,
+    '--out',
+    path.join(tmp, 'out-cli'),
+    '--peer',
+    `127.0.0.1:${port}`,
+    ...offline(path.join(tmp, 'get-cli')),
+  ]);
+  try {
+    const line = await get.waitFor((l) => l.event === 'stats' && typeof l.waiting === 'string', 30_000);
+    assert.match(
+      line.waiting,
+      new RegExp(`no peer reachable: 127\\.0\\.0\\.1:${port} .*ECONNREFUSED.*retry in \\d+ s`),
+    );
+    assert.ok(
+      get.stderr.some((l) => l.includes(`127.0.0.1:${port}`) && l.includes('ECONNREFUSED')),
+      'a warning on stderr too',
+    );
+  } finally {
+    get.kill();
+    await get.exited;
+  }
 });
