@@ -237,15 +237,13 @@ export class Transfer extends EventEmitter {
     });
     this.torrent = torrent;
     this.retry?.stop();
-    this.retry = this.peers.length
-      ? new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
-          // Said once per new reason, then every 10th attempt: the stats line carries it every second.
-          if (attempts === 1 || attempts % 10 === 0 || reason !== this.lastDialError.get(addr)) {
-            this.host.log.warn(`${this.name}: peer ${addr}: ${reason}; retry in ${Math.round(waitMs / 1000)} s`);
-          }
-          this.lastDialError.set(addr, reason);
-        })
-      : undefined;
+    this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
+      // Said once per new reason, then every 10th attempt: the stats line carries it every second.
+      if (attempts === 1 || attempts % 10 === 0 || reason !== this.lastDialError.get(addr)) {
+        this.host.log.warn(`${this.name}: peer ${addr}: ${reason}; retry in ${Math.round(waitMs / 1000)} s`);
+      }
+      this.lastDialError.set(addr, reason);
+    });
     installRequest(
       torrent,
       this.guard,
@@ -262,7 +260,10 @@ export class Transfer extends EventEmitter {
     torrent._addPeer = (peer: unknown, type: string, source?: string) => {
       if (typeof peer === 'string' && this.guard.isBanned(peer)) return null;
       const added = addPeer(peer, type, source);
-      if (added && typeof peer === 'string' && this.peers.includes(peer)) this.watchDial(peer, added);
+      if (added && typeof peer === 'string') {
+        if (source === 'tracker') this.retry?.fromTracker(peer);
+        if (this.retry?.has(peer)) this.watchDial(peer, added);
+      }
       return added;
     };
     // Web seed connections are registered here before their first request (no 'wire' event precedes it).

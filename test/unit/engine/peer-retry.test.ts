@@ -2,7 +2,12 @@
 // moves is kept for the user (a fake clock and a fake torrent: the real dialling is in hostile-peer.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerRetry, RETRY_BACKOFF_MS } from '../../../src/engine/peer-retry.js';
+import {
+  MAX_TRACKER_PEERS,
+  PeerRetry,
+  RETRY_BACKOFF_MS,
+  TRACKER_PEER_ATTEMPTS,
+} from '../../../src/engine/peer-retry.js';
 
 test('back-off up to the last step, then forever; the reason and the next try are shown; a handshake resets', () => {
   let now = 0;
@@ -41,4 +46,32 @@ test('back-off up to the last step, then forever; the reason and the next try ar
   tick();
   assert.equal(dialled.at(-1), now, 'a lost connection is redialled at the first step');
   assert.equal(failures.length, 16);
+});
+
+test('tracker peers: retried with back-off for a while, counted in the reason, forgotten after their attempts', () => {
+  let now = 0;
+  const dialled: string[] = [];
+  const torrent = { _peers: new Map<string, unknown>(), addPeer: (a: string) => dialled.push(a) };
+  const r = new PeerRetry(
+    torrent,
+    [],
+    () => {},
+    () => now,
+  );
+  const tick = () => (r as any).tick();
+  r.fromTracker('127.0.0.1:7000');
+  r.failed('127.0.0.1:7000', 'connect ECONNREFUSED 127.0.0.1:7000');
+  assert.match(
+    r.problem()!,
+    /no peer reachable: 1 peer\(s\) from trackers, e\.g\. 127\.0\.0\.1:7000 connect ECONNREFUSED/,
+  );
+  for (let i = 0; i < TRACKER_PEER_ATTEMPTS + 2; i++) {
+    now += 60_000;
+    tick();
+    r.failed('127.0.0.1:7000', 'connect ECONNREFUSED 127.0.0.1:7000');
+  }
+  assert.equal(dialled.length, TRACKER_PEER_ATTEMPTS - 1, 'redialled until its attempts ran out');
+  assert.equal(r.has('127.0.0.1:7000'), false);
+  for (let i = 0; i < MAX_TRACKER_PEERS + 10; i++) r.fromTracker(`127.0.0.2:${1000 + i}`);
+  assert.equal(r.size, MAX_TRACKER_PEERS);
 });
