@@ -102,7 +102,8 @@ export class Engine extends EventEmitter {
     this.client = client;
     client.on('error', (err: Error) => {
       this.log.error(`engine: ${err.message}`);
-      this.emit('error', err);
+      // An 'error' event nobody listens to throws: logged is enough, the node and its other transfers go on.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
     });
     await new Promise<void>((res, rej) => {
       if (client.listening) return res();
