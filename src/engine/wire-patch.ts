@@ -124,6 +124,15 @@ function pump(w: any): void {
   watchSlowReader(w, g);
 }
 
+let slowReaderMs = SLOW_READER_MS;
+
+/** Tests shorten the slow-reader delay (the real one is SLOW_READER_MS); returns the previous value. */
+export function setSlowReaderMs(ms: number): number {
+  const prev = slowReaderMs;
+  slowReaderMs = ms;
+  return prev;
+}
+
 /** Chokes, then drops, a peer whose queue stays full while it does not read. */
 function watchSlowReader(w: any, g: ServeGate): void {
   const full = queuedUploadBytes(w) - g.readBytes >= MAX_QUEUED_UPLOAD_BYTES;
@@ -143,14 +152,14 @@ function watchSlowReader(w: any, g: ServeGate): void {
       return;
     }
     const stuck = Date.now() - g.fullSince;
-    if (stuck >= 2 * SLOW_READER_MS) {
+    if (stuck >= 2 * slowReaderMs) {
       return faultPeer(w, 'slow-reader', `did not read ${queuedUploadBytes(w)} queued bytes for ${stuck} ms`);
     }
-    if (stuck >= SLOW_READER_MS) w.choke();
-    g.timer = setTimeout(check, SLOW_READER_MS / 2);
+    if (stuck >= slowReaderMs) w.choke();
+    g.timer = setTimeout(check, slowReaderMs / 2);
     g.timer.unref?.();
   };
-  g.timer = setTimeout(check, SLOW_READER_MS / 2);
+  g.timer = setTimeout(check, slowReaderMs / 2);
   g.timer.unref?.();
 }
 

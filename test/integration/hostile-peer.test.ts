@@ -23,6 +23,7 @@ import type { Transfer } from '../../src/engine/transfer.js';
 import { createTorrent } from '../../src/torrent/create.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
 import { killAll, makeFolder, offline, silmaril, snapshot } from './engine-helpers.js';
+import { setSlowReaderMs } from '../../src/engine/wire-patch.js';
 import { RawPeer, eventually } from './hostile-peer.js';
 
 const PIECE = 1024 * 1024;
@@ -304,5 +305,35 @@ test('silmaril get says why nothing moves: the unreachable --peer, the error, th
   } finally {
     get.kill();
     await get.exited;
+  }
+});
+
+test('a slow reader is choked, then dropped, and what was queued for it is released', async () => {
+  const prev = setSlowReaderMs(500); // 20 s in production (SLOW_READER_MS)
+  try {
+    const faults = seed.stats().peerFaults;
+    const p = await connect(seeder.port);
+    await p.next((m) => m.id === 5 || m.id === 14);
+    p.message(2);
+    await eventually(() => p.unchoked, 'unchoked');
+    p.stopReading();
+    const reqs: Buffer[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const b = Buffer.alloc(17);
+      b.writeUInt32BE(13, 0);
+      b[4] = 6;
+      b.writeUInt32BE(i % 8, 5);
+      b.writeUInt32BE((Math.floor(i / 8) % 64) * BLOCK, 9);
+      b.writeUInt32BE(BLOCK, 13);
+      reqs.push(b);
+    }
+    p.raw(Buffer.concat(reqs));
+    await eventually(() => seed.stats().peerFaults > faults, 'the slow reader dropped');
+    await eventually(() => seed.stats().peers === 0, 'its connection closed');
+    const m = seed.stats().peerMemory;
+    assert.equal(m.queuedUploadBytes + m.peerRequests, 0);
+    p.destroy();
+  } finally {
+    setSlowReaderMs(prev);
   }
 });
