@@ -21,6 +21,7 @@
 // (primary = truncated v2 hash: that is what v2 peers announce on the DHT and trackers and send in handshakes;
 // alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
 import { createHash } from 'node:crypto';
+import bencode from 'bencode';
 import Wire from 'bittorrent-protocol';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import type { PeerGuard } from './peer-guard.js';
@@ -277,17 +278,26 @@ function checkMetadata(wire: any, hooks: V2Hooks): void {
   const setMetadata = ext.setMetadata;
   ext.setMetadata = async function (this: any, metadata: Uint8Array) {
     if (this._metadataComplete) return true;
+    // The info dict's bytes as upstream will hash them (it pulls `info` out of a whole .torrent).
+    let info = metadata;
+    try {
+      const whole = bencode.decode(metadata);
+      if (whole?.info) info = bencode.encode(whole.info);
+    } catch {
+      // not bencoded: upstream's own check refuses it
+    }
+    const v1 = createHash('sha1').update(info).digest('hex');
     if (metadata === this.metadata) {
       // Received from this peer: exactly the info dict's bytes.
       const v2 = createHash('sha256').update(metadata).digest('hex');
+      const expected = this._infoHash || wire.__silmarilInfoHash || wire.__silmarilPeerInfoHash;
       if (hooks.v2Keyed) {
         if (v2 !== hooks.infoHashV2()) return false;
-      } else if (this._infoHash) {
-        const v1 = createHash('sha1').update(metadata).digest('hex');
-        if (v1 !== this._infoHash && truncatedV2(v2) !== this._infoHash) return false;
-      }
+      } else if (expected && v1 !== expected && truncatedV2(v2) !== expected) return false;
     }
-    this._infoHash = null; // checked above, or the torrent's own (already checked) metadata
+    // Checked above, or the torrent's own (already checked) metadata: upstream's SHA-1 check (and the wire fence's
+    // infohash, which it fills in when none is set) must pass.
+    this._infoHash = v1;
     return setMetadata.call(this, metadata);
   };
 }
@@ -307,6 +317,16 @@ export function checkMetadataHashes(info: Uint8Array, id: string, magnetV2: stri
   if (createHash('sha1').update(info).digest('hex') === id) return undefined;
   if (!magnetV2 && truncatedV2(v2) === id) return v2;
   throw new TorrentError(`metadata does not match the magnet's btih ${id}`);
+}
+
+/** checkMetadataHashes as a predicate: the peer's metadata fits the transfer. */
+export function metadataMatches(info: Uint8Array, id: string, magnetV2: string | undefined): boolean {
+  try {
+    checkMetadataHashes(info, id, magnetV2);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
