@@ -17,6 +17,7 @@ import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
+import { fixAnnounceNumbers } from './announce-numbers.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -213,6 +214,7 @@ export class Transfer extends EventEmitter {
       deselect: false,
     });
     this.torrent = torrent;
+    fixAnnounceNumbers(torrent); // what trackers are told: announce-numbers.ts
     installRequest(
       torrent,
       this.guard,
