@@ -13,7 +13,8 @@ export interface ClientDriver {
   name: string;
   /** The program whose presence makes the client available. */
   program: string;
-  /** Reads hybrid torrents? (Transmission 3.00 and aria2 1.36 do not: they get `create --v1-only` torrents.) */
+  /** Reads hybrid torrents? (Transmission 3.00, aria2 1.36 and rtorrent 0.9.8 do not: they get `create --v1-only`
+   *  torrents.) */
   hybrids: boolean;
   /** Starts the client (daemons) under `dir`. */
   start(dir: string): Promise<void>;
@@ -48,10 +49,14 @@ function watchExit(p: Proc, what: string, errors: string[]): void {
 
 export function aria2(): ClientDriver {
   let dir = '';
+  let n = 0;
   let procs: Proc[] = [];
   const errors: string[] = [];
+  // aria2 sends UDP tracker packets through its DHT socket ("udp is not supported yet" without it): DHT is on,
+  // on a free port, with no entry point and a fresh routing table, so it contacts no one.
   const common = async () => [
-    '--enable-dht=false',
+    '--enable-dht=true',
+    `--dht-listen-port=${await freePort()}`,
     '--enable-dht6=false',
     '--bt-enable-lpd=false',
     '--enable-peer-exchange=false',
@@ -64,7 +69,7 @@ export function aria2(): ClientDriver {
     '--allow-overwrite=true',
     '--file-allocation=none',
     '--no-conf=true',
-    `--dht-file-path=${path.join(dir, 'dht.dat')}`,
+    `--dht-file-path=${path.join(dir, `dht-${n++}.dat`)}`,
   ];
   return {
     errors,
@@ -317,6 +322,9 @@ export function rtorrent(): ClientDriver {
         'trackers.use_udp.set = yes',
         'protocol.encryption.set = allow_incoming,try_outgoing,enable_retry',
         'pieces.hash.on_completion.set = no',
+        `log.open_file = "job", ${path.join(job, 'rtorrent.log')}`,
+        'log.add_output = "info", "job"',
+        'log.add_output = "tracker_info", "job"',
         `schedule2 = watch_start, 1, 1, ((load.start, (cat, "${watch}/", "*.torrent")))`,
         '',
       ].join('\n'),
@@ -330,7 +338,9 @@ export function rtorrent(): ClientDriver {
     errors,
     name: 'rtorrent 0.9.8',
     program: 'rtorrent',
-    hybrids: true,
+    // rtorrent's libtorrent 0.13.8 knows no BEP 47 pad files: it writes a hybrid's `.pad/N` files to disk when it
+    // downloads one, and cannot seed one from a folder without them (every piece touching a pad fails its check).
+    hybrids: false,
     async start(d) {
       dir = d;
     },

@@ -147,12 +147,17 @@ describe('client matrix', () => {
   let root = '';
   after(async () => {
     killAll();
-    if (root) await rm(root, { recursive: true, force: true }).catch(() => {});
+    // SILMARIL_MATRIX_KEEP=1 leaves the clients' folders and logs for a look.
+    if (root && !process.env.SILMARIL_MATRIX_KEEP) await rm(root, { recursive: true, force: true }).catch(() => {});
   });
 
   it('every installed client works with silmaril both ways, by .torrent and magnet, through its tracker', async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'silmaril-matrix-'));
-    const drivers = [qbittorrent(), transmission(), aria2(), rtorrent(), libtorrent()];
+    // SILMARIL_MATRIX_ONLY=aria2,rtorrent runs those clients only (when debugging one).
+    const only = process.env.SILMARIL_MATRIX_ONLY?.split(',');
+    const drivers = [qbittorrent(), transmission(), aria2(), rtorrent(), libtorrent()].filter(
+      (d) => !only || only.some((o) => d.name.toLowerCase().includes(o.toLowerCase())),
+    );
     const results = (await Promise.all(drivers.map((d) => runClient(d, root)))).flat();
     // BEP 52 on the wire (v2 handshake, hash requests) is another helper's work and has not landed on main.
     for (const direction of ['client ← silmaril seed', 'silmaril get ← client'] as const) {
