@@ -75,7 +75,7 @@ export type Expected = Map<string, string>;
 
 /** True when `dir` holds every file of `expected` with the right bytes (clients' own side files aside). */
 export async function holds(dir: string, expected: Expected): Promise<boolean> {
-  // Cheap first: every file there at its full length (no hashing while a download is still running).
+  // Cheap first: every file there (no hashing while a download has not even made them all).
   for (const rel of expected.keys()) {
     const s = await stat(path.join(dir, rel)).catch(() => undefined);
     if (!s?.isFile()) return false;
