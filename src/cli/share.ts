@@ -20,6 +20,7 @@ Publishes a model folder to the catalog (signed with this home's publisher key) 
   --description TEXT     one paragraph (default: the model card's)
   --tracker URL          announce URL; its registry gets the torrent too (repeatable)
   --api-key K            X-Weightless-Key for the registry (or $SILMARIL_REGISTRY_KEY; --registry-key is an alias)
+  --v1-only              a v1-only torrent for peers on clients that cannot read hybrids (see create --help)
   --withdraw             publish a tombstone for --name instead (the entry disappears everywhere)
   --json                 one JSON line: {event:"shared", name, publisher, fingerprint, v1, v2, magnet, seq, ...}
   --home DIR             state directory
@@ -34,6 +35,7 @@ const options = {
   'api-key': { type: 'string' },
   'registry-key': { type: 'string' },
   withdraw: { type: 'boolean', default: false },
+  'v1-only': { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
 } as const;
 
@@ -59,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
     });
     const trackers = values.tracker ?? [];
     const model = await describeModel(path).catch(() => undefined);
-    const created = await createTorrent(path, { trackers });
+    const created = await createTorrent(path, { trackers, v1Only: values['v1-only'] });
     const tags = values.tags !== undefined ? values.tags.split(',') : (model?.tags ?? []);
     const entry = catalog.publish({
       name: values.name,

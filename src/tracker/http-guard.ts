@@ -63,8 +63,9 @@ export class HttpGuard {
     return this.nameAllowed(hostName(host)) ? undefined : `Host "${host.slice(0, 100)}" is not served here`;
   }
 
-  /** Why a write (any method but GET/HEAD/OPTIONS) is refused, or undefined when it may go on. */
-  writeRefusal(req: IncomingMessage): string | undefined {
+  /** Why a write (any method but GET/HEAD/OPTIONS) is refused, or undefined when it may go on. `requireJson`:
+   *  POST/PUT/PATCH bodies must be declared `application/json`. */
+  writeRefusal(req: IncomingMessage, requireJson = true): string | undefined {
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return 'Cross-site writes are refused';
     const origin = req.headers.origin;
@@ -84,7 +85,7 @@ export class HttpGuard {
         return 'Cross-site writes are refused';
       }
     }
-    if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+    if (requireJson && (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH')) {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/json') return 'Writes must be sent as application/json';
     }

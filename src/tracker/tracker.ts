@@ -412,18 +412,22 @@ export class Tracker {
       return sendText(res, 429, 'Too Many Requests', { 'Retry-After': '1' });
     }
     const get = req.method === 'GET' || req.method === 'HEAD';
-    if (!get) {
-      const refused = this.guard!.writeRefusal(req);
-      if (refused !== undefined) {
-        core.metrics.foreignRequests++;
-        return sendText(res, refused.includes('application/json') ? 415 : 403, refused);
-      }
-    }
     if (path === '/scrape' || path.startsWith('/scrape/')) {
       if (!get) return sendText(res, 405, 'Method not allowed', { Allow: 'GET' });
       return handleScrape(core, res, url);
     }
-    if (path === '/api/registry') return handleRegistry(core, this.api!, req, res, url);
+    if (path === '/api/registry') {
+      if (!get) {
+        // Without a registry key, the body's declared type is what keeps a web page's form POST out (with a key,
+        // the custom header already needs a CORS preflight we never grant, and Weightless clients may send any).
+        const refused = this.guard!.writeRefusal(req, this.api!.registryKey === undefined);
+        if (refused !== undefined) {
+          core.metrics.foreignRequests++;
+          return sendText(res, refused.includes('application/json') ? 415 : 403, refused);
+        }
+      }
+      return handleRegistry(core, this.api!, req, res, url);
+    }
     if (path === '/api/registry/search' || path === '/api/registry/torrent' || path === '/api/registry/meta') {
       if (!get) return sendText(res, 405, 'Method not allowed', { Allow: 'GET' });
       if (path === '/api/registry/search') return handleSearch(core, res, url);

@@ -216,6 +216,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
             description: opts.description ?? proposed.description,
             trackers: options.trackers,
             pieceLength: pieceLengthSetting(vscode.workspace.getConfiguration('silmaril').get<string>('pieceLength')),
+            v1Only: vscode.workspace.getConfiguration('silmaril').get<boolean>('torrent.v1Only') === true,
           },
           (p) => {
             const pct = Math.floor(p.fraction * 100);

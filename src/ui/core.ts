@@ -56,6 +56,8 @@ export interface ShareRequest {
   description?: string;
   trackers: string[];
   pieceLength?: number;
+  /** A v1-only torrent (setting `silmaril.torrent.v1Only`). */
+  v1Only?: boolean;
 }
 
 export interface ShareResult {

@@ -177,6 +177,7 @@ export class NodeCore implements UiCore {
     const trackers = [...new Set([...req.trackers, ...(embedded ? [embedded] : [])])];
     const created = await createTorrent(folder, {
       pieceLength: req.pieceLength,
+      v1Only: req.v1Only,
       trackers: trackers.filter((t) => /^(https?|udp):\/\//.test(t)),
       createdBy: 'Silmaril',
       signal,
