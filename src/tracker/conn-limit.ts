@@ -8,9 +8,9 @@ import type { Socket } from 'node:net';
 import { normalizeIp } from './client-ip.js';
 
 export interface ConnectionLimits {
-  /** Open connections per client address (default 32). */
+  /** Open connections per client address. */
   perIp: number;
-  /** Open connections in all (default 1024). */
+  /** Open connections in all. */
   total: number;
   /** Addresses without a per-address cap: trusted proxies carry many clients. */
   exempt?: ReadonlySet<string>;

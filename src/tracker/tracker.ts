@@ -62,7 +62,8 @@ export interface TrackerOptions {
   parse?: TorrentParser;
   /** Names the tracker is reached by beyond loopback (checked against `Host`; see http-guard.ts). */
   publicHosts?: string[];
-  /** Open HTTP connections per client address (default 32) and in all (default 1024). */
+  /** Open HTTP connections per client address (default 128: a benchmark or a NAT holds many) and in all
+   *  (default 1024). */
   maxConnectionsPerIp?: number;
   maxConnections?: number;
   /** A client whose request headers are not complete after this many ms is dropped (default 10 s). */
@@ -241,7 +242,7 @@ export class Tracker {
     limitConnections(
       server,
       {
-        perIp: o.maxConnectionsPerIp ?? 32,
+        perIp: o.maxConnectionsPerIp ?? 128,
         total: o.maxConnections ?? 1024,
         exempt: new Set((o.trustedProxies ?? []).map(normalizeIp)),
       },
