@@ -169,3 +169,33 @@ describe('tracker beyond loopback with a public host name', () => {
     }
   });
 });
+
+describe('tracker with a registry key', () => {
+  it('takes a keyed write of any content type (Weightless clients), never a cross-site one', async () => {
+    const h = await makeHybrid('guard-keyed');
+    const tracker = new Tracker({ port: 0, rateLimit: false, registryKey: 'k3y' });
+    const { port } = await tracker.start();
+    try {
+      const body = JSON.stringify(registration(h));
+      const host = `127.0.0.1:${port}`;
+      const cross = await raw(
+        port,
+        'POST',
+        '/api/registry',
+        { Host: host, 'X-Weightless-Key': 'k3y', Origin: 'http://evil.example', 'Content-Type': 'application/json' },
+        body,
+      );
+      assert.equal(cross.status, 403);
+      const keyed = await raw(
+        port,
+        'POST',
+        '/api/registry',
+        { Host: host, 'X-Weightless-Key': 'k3y', 'Content-Type': 'text/plain' },
+        body,
+      );
+      assert.equal(keyed.status, 201, keyed.body);
+    } finally {
+      await tracker.stop();
+    }
+  });
+});
