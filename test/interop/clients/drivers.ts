@@ -167,7 +167,7 @@ export function transmission(): ClientDriver {
           'ratio-limit-enabled': false,
           'idle-seeding-limit-enabled': false,
           'start-added-torrents': true,
-          'message-level': 1,
+          'message-level': Number(process.env.SILMARIL_TRANSMISSION_LOG ?? 1),
           encryption: 1,
         }),
       );
