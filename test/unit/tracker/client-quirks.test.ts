@@ -6,6 +6,8 @@ import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { decodeUint } from '../../../src/tracker/query.js';
+import { infoBytesOf } from '../../../src/tracker/registry-parse.js';
+import { parseTorrent } from '../../../src/torrent/parse.js';
 import {
   announceUrl,
   compactPorts,
@@ -115,6 +117,39 @@ describe('UDP connection ids after an idle tracker', () => {
     } finally {
       mock.timers.reset();
       socket.close();
+      await tracker.stop();
+    }
+  });
+});
+
+describe('registry: what other clients export', () => {
+  it('takes a torrent with bad optional keys outside info, or a hybrid without piece layers (qBittorrent)', async () => {
+    const tracker = new Tracker({ port: 0, rateLimit: false });
+    const base = (await tracker.start()).url;
+    try {
+      for (const [label, seed, before, after] of [
+        ['announce-list an int, comment an int', 'quirk-a', '13:announce-listi5e7:commenti3e', ''],
+        ['no piece layers', 'quirk-b', '', ''],
+        ['url-list nested', 'quirk-c', '', '8:url-listll1:xee'],
+      ] as const) {
+        const h = await makeHybrid(seed);
+        const info = infoBytesOf(h.torrent)!;
+        assert.ok(info, 'the info dictionary is found');
+        // Keys in byte order; no `piece layers` in any of them.
+        const torrent = Buffer.concat([Buffer.from('d' + before + '4:info'), info, Buffer.from(after + 'e')]);
+        assert.throws(() => parseTorrent(torrent), /./, `the strict reader refuses it (${label})`);
+        const res = await post(base, registration({ ...h, torrent }));
+        assert.equal(res.status, 201, `${label}: ${await res.text()}`);
+        const entry = (await (await fetch(`${base}/api/registry?info_hash=${h.v1}`)).json()) as Record<string, unknown>;
+        assert.equal(entry.info_hash, h.v2);
+        assert.equal(entry.verified, true, 'checked against the info dictionary');
+      }
+      // A broken info dictionary is still refused, with the strict reader's reason.
+      const h = await makeHybrid('quirk-bad');
+      const bad = Buffer.from(h.torrent);
+      bad.write('4:nami', bad.indexOf('4:name'), 'latin1');
+      assert.equal((await post(base, registration({ ...h, torrent: bad }))).status, 400);
+    } finally {
       await tracker.stop();
     }
   });
