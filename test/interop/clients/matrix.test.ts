@@ -37,7 +37,7 @@ import {
 } from './harness.js';
 
 const CI = process.env.CI === 'true';
-const SCENARIO_MS = 60_000;
+const SCENARIO_MS = 90_000;
 
 interface Scenario {
   direction: Direction;
