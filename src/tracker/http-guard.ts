@@ -55,12 +55,30 @@ export class HttpGuard {
     return this.allowed.has(name);
   }
 
+  /** Host values already judged (bounded): the announce path pays one map lookup, not a parse. */
+  private readonly judged = new Map<string, boolean>();
+
   /** Why the `Host` of `req` is refused, or undefined when it is fine (or absent: HTTP/1.0 tools). */
   hostRefusal(req: IncomingMessage): string | undefined {
     if (!this.checkHost) return undefined;
-    const host = req.headers.host;
+    // rawHeaders, not `req.headers`: that object is built on first use, and the announce path never needs it.
+    const raw = req.rawHeaders;
+    let host: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length === 4 && name.toLowerCase() === 'host') {
+        host = raw[i + 1];
+        break;
+      }
+    }
     if (host === undefined) return undefined;
-    return this.nameAllowed(hostName(host)) ? undefined : `Host "${host.slice(0, 100)}" is not served here`;
+    let ok = this.judged.get(host);
+    if (ok === undefined) {
+      ok = this.nameAllowed(hostName(host));
+      if (this.judged.size >= 1024) this.judged.clear();
+      this.judged.set(host, ok);
+    }
+    return ok ? undefined : `Host "${host.slice(0, 100)}" is not served here`;
   }
 
   /** Why a write (any method but GET/HEAD/OPTIONS) is refused, or undefined when it may go on. `requireJson`:
