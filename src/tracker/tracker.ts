@@ -4,6 +4,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../log.js';
+import { parseTorrent } from '../torrent/parse.js';
 import { ClientIpResolver, ipBytes, isLoopbackHost, normalizeIp } from './client-ip.js';
 import { limitConnections } from './conn-limit.js';
 import { FAIL_RATE, TrackerCore, type CoreConfig } from './core.js';
@@ -20,7 +21,6 @@ import {
   sendText,
   type RegistryApiConfig,
 } from './registry-api.js';
-import { parseForRegistry } from './registry-parse.js';
 import { RegistryStore } from './registry-store.js';
 import { Registry, type TorrentParser } from './registry.js';
 import { UdpTracker } from './udp.js';
@@ -160,7 +160,7 @@ export class Tracker {
       maxOpenSwarms: 200_000,
     };
     const limiter = o.rateLimit === false ? undefined : new RateLimiter(o.rateLimit ?? { perSecond: 20, burst: 100 });
-    const registry = new Registry(this.store, { peers: 0 }, o.parse ?? parseForRegistry);
+    const registry = new Registry(this.store, { peers: 0 }, o.parse ?? ((b) => parseTorrent(b)));
     const core = new TrackerCore(registry, config, limiter);
     this.core = core;
     this.api = {

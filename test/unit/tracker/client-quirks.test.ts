@@ -6,7 +6,6 @@ import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { decodeUint } from '../../../src/tracker/query.js';
-import { infoBytesOf } from '../../../src/tracker/registry-parse.js';
 import { parseTorrent } from '../../../src/torrent/parse.js';
 import {
   announceUrl,
@@ -133,11 +132,9 @@ describe('registry: what other clients export', () => {
         ['url-list nested', 'quirk-c', '', '8:url-listll1:xee'],
       ] as const) {
         const h = await makeHybrid(seed);
-        const info = infoBytesOf(h.torrent)!;
-        assert.ok(info, 'the info dictionary is found');
+        const info = parseTorrent(h.torrent).infoBytes;
         // Keys in byte order; no `piece layers` in any of them.
         const torrent = Buffer.concat([Buffer.from('d' + before + '4:info'), info, Buffer.from(after + 'e')]);
-        assert.throws(() => parseTorrent(torrent), /./, `the strict reader refuses it (${label})`);
         const res = await post(base, registration({ ...h, torrent }));
         assert.equal(res.status, 201, `${label}: ${await res.text()}`);
         const entry = (await (await fetch(`${base}/api/registry?info_hash=${h.v1}`)).json()) as Record<string, unknown>;
