@@ -12,6 +12,7 @@ import { contentRootIn } from './layout.js';
 import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
+import { HubSeed, type HubSeedOptions } from './hub-seed.js';
 import { patchWire } from './wire-patch.js';
 
 export interface EngineOptions {
@@ -59,6 +60,8 @@ export interface DownloadOptions {
   trackers?: string[];
   downloadLimit?: number;
   uploadLimit?: number;
+  /** Use the Hugging Face Hub as a web seed for this snapshot (hub-seed.ts) when peers are too few or slow. */
+  hub?: HubSeedOptions;
 }
 
 export class Engine extends EventEmitter {
@@ -240,6 +243,7 @@ export class Engine extends EventEmitter {
       magnet,
       downloadLimit: opts.downloadLimit,
       uploadLimit: opts.uploadLimit,
+      hub: opts.hub ? new HubSeed(opts.hub) : undefined,
     });
     return this.launch(t, opts.paused);
   }

@@ -17,6 +17,7 @@ import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
+import type { HubSeed } from './hub-seed.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -41,6 +42,10 @@ export interface TransferStats {
   eta: number | null;
   hashFailures: number;
   banned: string[];
+  /** With a Hub web seed (hub-seed.ts): bytes from the web, bytes from peers, Hub pieces that failed their hash. */
+  webBytes?: number;
+  peerBytes?: number;
+  webRejected?: number;
 }
 
 export interface DoneInfo {
@@ -89,6 +94,9 @@ export class Transfer extends EventEmitter {
   private knownBits?: Uint8Array;
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
+  readonly hub?: HubSeed;
+  private hubTimer?: NodeJS.Timeout;
+  private hubEngaged = false;
 
   constructor(
     private readonly host: TransferHost,
@@ -104,6 +112,8 @@ export class Transfer extends EventEmitter {
       downloadLimit?: number;
       uploadLimit?: number;
       completed?: boolean;
+      /** The Hugging Face Hub as a web seed, brought in when peers are too few or too slow. */
+      hub?: HubSeed;
     },
   ) {
     super();
@@ -123,6 +133,15 @@ export class Transfer extends EventEmitter {
       this.host.log.warn(`banned peer ${wireAddr(wire)}: ${reason}`);
       this.emit('banned', { addr: wireAddr(wire), reason });
     });
+    this.hub = init.hub;
+    if (this.hub) {
+      const hub = this.hub;
+      const failed = this.guard.pieceFailed.bind(this.guard);
+      this.guard.pieceFailed = (index, blocks) => {
+        if (blocks.some((b) => (b.wire as { __hubSeed?: boolean }).__hubSeed)) hub.rejectedPieces++;
+        failed(index, blocks);
+      };
+    }
   }
 
   get name(): string {
@@ -179,6 +198,11 @@ export class Transfer extends EventEmitter {
     this.addToClient(bitfield);
     this.statsTimer = setInterval(() => this.emit('stats', this.stats()), this.host.statsIntervalMs);
     this.statsTimer.unref?.();
+    if (this.hub && this.kind === 'download' && !this.hubEngaged) {
+      const began = Date.now();
+      this.hubTimer = setInterval(() => this.maybeEngageHub(began), 250);
+      this.hubTimer.unref?.();
+    }
     this.saveTimer = setInterval(() => {
       if (this.dirty) void this.save();
     }, this.host.saveIntervalMs || SAVE_INTERVAL_MS);
@@ -233,7 +257,14 @@ export class Transfer extends EventEmitter {
     // Web seed connections are registered here before their first request (no 'wire' event precedes it).
     const registerPeer = torrent._registerPeer.bind(torrent);
     torrent._registerPeer = (peer: any) => {
-      if (peer?.type === 'webSeed' && peer.conn) this.padAwareWebSeed(peer.conn);
+      if (peer?.type === 'webSeed' && peer.conn) {
+        if (this.hub && this.parsed && peer.conn.url === this.hub.url) {
+          peer.conn.httpRequest = this.hub.requestFor(this.parsed);
+          // The wire blocks are blamed on (PeerGuard) is the peer's, not the connection's: mark it as the Hub's.
+          if (peer.wire) peer.wire.__hubSeed = true;
+        }
+        this.padAwareWebSeed(peer.conn);
+      }
       return registerPeer(peer);
     };
     torrent.on('wire', (wire: GuardWire) => {
@@ -262,6 +293,23 @@ export class Transfer extends EventEmitter {
     });
     torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
     torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** Brings the Hub in as a web seed once peers are too few or too slow (HubSeed.shouldEngage). */
+  private maybeEngageHub(began: number): void {
+    const t = this.torrent;
+    if (!this.hub || this.hubEngaged || !t || !this.parsed || !this.ready) return;
+    if (t.done) return clearInterval(this.hubTimer);
+    const wires: any[] = t.wires ?? [];
+    const peersWithData = wires.filter(
+      (w) => w.type !== 'webSeed' && w.peerPieces?.buffer?.some?.((b: number) => b),
+    ).length;
+    if (!this.hub.shouldEngage({ elapsedMs: Date.now() - began, peersWithData, downloadRate: t.downloadSpeed })) return;
+    this.hubEngaged = true;
+    clearInterval(this.hubTimer);
+    this.hubEngaged = false;
+    this.host.log.info(`${this.name}: fetching from the Hub too (${peersWithData} peers with data)`);
+    t.addWebSeed(this.hub.url);
   }
 
   private pads?: PadRanges;
@@ -453,6 +501,13 @@ export class Transfer extends EventEmitter {
       eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
       hashFailures: this.guard.hashFailures,
       banned: this.guard.banned,
+      ...(this.hub
+        ? {
+            webBytes: this.hub.bytes,
+            peerBytes: Math.max(0, this.downloadedBase + (t?.received ?? 0) - this.hub.bytes),
+            webRejected: this.hub.rejectedPieces,
+          }
+        : {}),
     };
   }
 
@@ -563,6 +618,8 @@ export class Transfer extends EventEmitter {
 
   private async stopTorrent(): Promise<void> {
     clearInterval(this.statsTimer);
+    clearInterval(this.hubTimer);
+    this.hubEngaged = false;
     clearInterval(this.saveTimer);
     const t = this.torrent;
     if (!t) return;

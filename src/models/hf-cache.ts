@@ -318,6 +318,8 @@ export async function installSnapshot(o: InstallOptions): Promise<string> {
   const blobs = path.join(repoPath, 'blobs');
   await fsp.mkdir(blobs, { recursive: true });
   await fsp.mkdir(path.join(repoPath, 'snapshots'), { recursive: true });
+  // refs/ always exists in huggingface_hub's layout (and @huggingface/hub's scanner skips a repo without one).
+  await fsp.mkdir(path.join(repoPath, 'refs'), { recursive: true });
   for (const f of o.files) {
     if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(f.etag)) throw new HfCacheError(`bad etag "${f.etag}"`);
     for (const c of f.path) if (!c || c === '.' || c === '..' || /[/\\\0]/.test(c)) throw new HfCacheError('bad path');
