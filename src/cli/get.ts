@@ -40,12 +40,15 @@ const options = {
   'no-web-seed': { type: 'boolean', default: false },
 } as const;
 
-/** `--hf-cache` takes an optional DIR: bare (or followed by something that is not a folder) means the default. */
+/** `--hf-cache` takes an optional DIR: bare, or followed by an option or by what can only be the source (a magnet, an
+ *  infohash, an existing file), it means the default cache. */
 function hfCacheArg(argv: string[]): string[] {
   const i = argv.indexOf('--hf-cache');
   if (i < 0) return argv;
   const next = argv[i + 1];
-  const isDir = next !== undefined && !next.startsWith('-') && existsSync(next) && statSync(next).isDirectory();
+  const isSource = (v: string) =>
+    v.startsWith('magnet:') || /^[0-9a-fA-F]{40}$/.test(v) || (existsSync(v) && statSync(v).isFile());
+  const isDir = next !== undefined && !next.startsWith('-') && !isSource(next);
   return isDir ? argv : [...argv.slice(0, i), `--hf-cache=${hfCacheDir()}`, ...argv.slice(i + 1)];
 }
 
@@ -58,7 +61,8 @@ function cpuSeconds(): number {
 function human(s: TransferStats): string {
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
-  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}\n`;
+  const web = s.webBytes ? `  from the Hub ${mib(s.webBytes)} MiB` : '';
+  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)${web}  eta ${eta}\n`;
 }
 
 export async function run(argv: string[]): Promise<number> {

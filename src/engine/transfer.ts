@@ -97,6 +97,8 @@ export class Transfer extends EventEmitter {
   readonly hub?: HubSeed;
   private hubTimer?: NodeJS.Timeout;
   private hubEngaged = false;
+  /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
+  private hubWires: { downloaded: number }[] = [];
 
   constructor(
     private readonly host: TransferHost,
@@ -261,7 +263,10 @@ export class Transfer extends EventEmitter {
         if (this.hub && this.parsed && peer.conn.url === this.hub.url) {
           peer.conn.httpRequest = this.hub.requestFor(this.parsed);
           // The wire blocks are blamed on (PeerGuard) is the peer's, not the connection's: mark it as the Hub's.
-          if (peer.wire) peer.wire.__hubSeed = true;
+          if (peer.wire) {
+            peer.wire.__hubSeed = true;
+            this.hubWires.push(peer.wire);
+          }
         }
         this.padAwareWebSeed(peer.conn);
       }
@@ -504,7 +509,10 @@ export class Transfer extends EventEmitter {
       ...(this.hub
         ? {
             webBytes: this.hub.bytes,
-            peerBytes: Math.max(0, this.downloadedBase + (t?.received ?? 0) - this.hub.bytes),
+            peerBytes: Math.max(
+              0,
+              this.downloadedBase + (t?.received ?? 0) - this.hubWires.reduce((n, w) => n + (w.downloaded ?? 0), 0),
+            ),
             webRejected: this.hub.rejectedPieces,
           }
         : {}),

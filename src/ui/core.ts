@@ -119,6 +119,11 @@ export interface UiCore {
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
   download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView>;
+  /** Downloads into the Hugging Face cache; `done` settles once the snapshot is in place. */
+  downloadIntoHfCache?(
+    model: { magnet: string; name: string; v1?: string },
+    opts?: { cacheDir?: string; webSeed?: boolean },
+  ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   cancel(id: string, deleteFiles: boolean): Promise<void>;
