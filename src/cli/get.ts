@@ -1,7 +1,7 @@
 // `silmaril get <magnet|torrent|infohash> [--out DIR] [--peer HOST:PORT]... [--port N] [--no-dht] [--json]`:
 // downloads, resuming from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the
 // download is complete and verified.
-import { parseCommand, jsonLine, UsageError } from './args.js';
+import { intOption, parseCommand, jsonLine, UsageError } from './args.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -27,6 +27,8 @@ Downloads a model into a folder; a restart continues where the last run stopped.
   --hf-repo ORG/NAME@COMMIT  the Hub origin, when no catalog entry for this infohash gives it
   --hf-ref REF           point refs/REF at the commit (e.g. main)
   --no-web-seed          never fetch from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN), peers only
+  --web-seed-below KIB   also use the Hub while peers deliver less than this many KiB/s (default: only when no
+                         peer has data, 2 s after the start)
   --json                 one JSON object per line: stats at least once a second, then {"event":"done", path, verified}
 ${engineUsage}`;
 
@@ -38,6 +40,7 @@ const options = {
   'hf-repo': { type: 'string' },
   'hf-ref': { type: 'string' },
   'no-web-seed': { type: 'boolean', default: false },
+  'web-seed-below': { type: 'string' },
 } as const;
 
 /** `--hf-cache` takes an optional DIR: bare, or followed by an option or by what can only be the source (a magnet, an
@@ -97,7 +100,9 @@ export async function run(argv: string[]): Promise<number> {
         cacheDir: values['hf-cache'],
         ref: values['hf-ref'],
         peers,
-        webSeed: !values['no-web-seed'],
+        webSeed: values['no-web-seed']
+          ? false
+          : { minRate: (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024 },
       });
       if (d.reused.length && !json)
         process.stderr.write(`${d.reused.length} files already in the cache: not fetched\n`);
