@@ -8,7 +8,7 @@ import { registerWithTracker } from '../catalog/sources/tracker.js';
 import { describeModel } from '../models/inventory.js';
 import { Engine } from '../engine/engine.js';
 import { createTorrent } from '../torrent/create.js';
-import { createHfTorrent, findHfSnapshot } from '../models/hf/share.js';
+import { createHfTorrent, findHfSnapshot, publishWithHf } from '../models/hf/share.js';
 import { buildMagnet } from '../torrent/magnet.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -83,22 +83,26 @@ export async function run(argv: string[]): Promise<number> {
     const model = await describeModel(path).catch(() => undefined);
     const created = hfShare ? hfShare.torrent : await createTorrent(path, { trackers });
     const tags = values.tags !== undefined ? values.tags.split(',') : (model?.tags ?? []);
-    const entry = catalog.publish({
-      ...hfShare?.hf,
-      name,
-      v1: created.infoHashV1,
-      v2: created.infoHashV2,
-      size: created.length,
-      files: created.files.length,
-      license: values.license,
-      tags: tags.map((t) => t.trim()).filter(Boolean),
-      description: values.description ?? model?.description ?? '',
-      format: model?.format ?? '',
-      architecture: model?.architecture ?? '',
-      parameters: model?.parameters ?? 0,
-      quantization: model?.quantization ?? '',
-      trackers,
-    });
+    const entry = publishWithHf(
+      (hf) =>
+        catalog.publish({
+          ...hf,
+          name,
+          v1: created.infoHashV1,
+          v2: created.infoHashV2,
+          size: created.length,
+          files: created.files.length,
+          license: values.license,
+          tags: tags.map((t) => t.trim()).filter(Boolean),
+          description: values.description ?? model?.description ?? '',
+          format: model?.format ?? '',
+          architecture: model?.architecture ?? '',
+          parameters: model?.parameters ?? 0,
+          quantization: model?.quantization ?? '',
+          trackers,
+        }),
+      hfShare?.hf,
+    );
     await catalog.save();
     // Recorded in the engine's state directory: `silmaril daemon` restores and seeds it.
     const engine = new Engine({ home, dht: false, lsd: false, logger: log });

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import { describeModel, scanModels } from '../models/inventory.js';
 import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
-import { createHfTorrent, findHfSnapshot } from '../models/hf/share.js';
+import { createHfTorrent, findHfSnapshot, publishWithHf } from '../models/hf/share.js';
 import { downloadIntoHfCache, hfOriginIn, torrentFromRegistry } from '../models/hf/download.js';
 import { verifyTorrent } from '../torrent/verify.js';
 import { Tracker } from '../tracker/tracker.js';
@@ -198,23 +198,27 @@ export class NodeCore implements UiCore {
     try {
       const catalog = await this.openCatalog();
       const files = created.files.length;
-      catalog.publish({
-        ...hfShare?.hf,
-        name: req.name,
-        v1: created.infoHashV1,
-        v2: created.infoHashV2,
-        size: created.length,
-        files,
-        license: req.license,
-        tags: req.tags,
-        description: req.description ?? '',
-        format: model.format,
-        architecture: model.architecture ?? '',
-        parameters: model.parameters ?? 0,
-        quantization: model.quantization ?? '',
-        trackers,
-        created: Math.floor(Date.now() / 1000),
-      });
+      publishWithHf(
+        (hf) =>
+          catalog.publish({
+            ...hf,
+            name: req.name,
+            v1: created.infoHashV1,
+            v2: created.infoHashV2,
+            size: created.length,
+            files,
+            license: req.license,
+            tags: req.tags,
+            description: req.description ?? '',
+            format: model.format,
+            architecture: model.architecture ?? '',
+            parameters: model.parameters ?? 0,
+            quantization: model.quantization ?? '',
+            trackers,
+            created: Math.floor(Date.now() / 1000),
+          }),
+        hfShare?.hf,
+      );
       await catalog.save();
       published = true;
       if (this.catalogStarted) {

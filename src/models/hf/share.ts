@@ -2,6 +2,7 @@
 // snapshot's links into the repository's blobs/ (and nowhere else), seeded in place; the catalog entry records the
 // repo id, the commit and each file's etag (in torrent order) so a downloader can rebuild the cache and use the Hub
 // as a web seed. Called by the CLI (`share --hf`) and the editor (Share Folder on a cache folder).
+import { EntryError } from '../../catalog/entry.js';
 import { createTorrent, type CreatedTorrent, type CreateOptions } from '../../torrent/create.js';
 import { hfCacheDir, hfFolderOf, parseHfSpec, resolveSnapshot, type ResolvedSnapshot } from '../hf-cache.js';
 
@@ -52,4 +53,18 @@ export async function createHfTorrent(
     defaultName: snapshot.repo.includes('/') ? snapshot.repo : undefined,
     hf: { hfRepo: snapshot.repo, hfCommit: snapshot.commit, hfEtags },
   };
+}
+
+/**
+ * Publishes with the Hugging Face fields; when the etags would make the signed entry pass its size limit (a model of
+ * ~100 files or more), publishes without them: downloaders then name the blobs by content (etagOf).
+ */
+export function publishWithHf<T>(publish: (hf: Partial<HfShare['hf']>) => T, hf: HfShare['hf'] | undefined): T {
+  if (!hf) return publish({});
+  try {
+    return publish(hf);
+  } catch (err) {
+    if (!(err instanceof EntryError) || err.reason !== 'oversized') throw err;
+    return publish({ hfRepo: hf.hfRepo, hfCommit: hf.hfCommit });
+  }
 }

@@ -11,6 +11,7 @@ import {
   splitRecord,
 } from '../../../src/catalog/entry.js';
 import { Identity } from '../../../src/catalog/identity.js';
+import { publishWithHf } from '../../../src/models/hf/share.js';
 import { makeEntry } from '../catalog/helpers.js';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
@@ -58,4 +59,18 @@ test('bad Hugging Face fields are refused with a reason', () => {
   );
   const ok = normaliseFields({ ...base, hfRepo: 'gpt2', hfCommit: COMMIT, hfEtags: ETAGS });
   assert.ok(Buffer.from(encodeBody(ok)).toString('latin1').includes('6:hfrepo4:gpt2'));
+});
+
+test('a model with too many files for the entry keeps its repo and commit, without etags', () => {
+  const id = Identity.generate();
+  const etags = Array.from({ length: 150 }, (_, i) => i.toString(16).padStart(64, '0'));
+  const publish = (hf: object) => makeEntry(id, 'org/many', 1, { files: 150, ...hf });
+  assert.throws(() => publish({ hfRepo: 'org/many', hfCommit: COMMIT, hfEtags: etags }), /entry is \d+ bytes/);
+  const e = publishWithHf(publish, { hfRepo: 'org/many', hfCommit: COMMIT, hfEtags: etags });
+  assert.deepEqual(hfOrigin(openEntry(e.record)), { repo: 'org/many', commit: COMMIT, etags: undefined });
+  // Any other refusal is not swallowed.
+  assert.throws(
+    () => publishWithHf(publish, { hfRepo: 'org/many', hfCommit: COMMIT, hfEtags: etags.slice(0, 2) }),
+    /2 etags for 150 files/,
+  );
 });
