@@ -39,7 +39,11 @@ function start(args, env = {}) {
       return;
     }
     lines.push(l);
-    for (const w of [...waiters]) if (w.pred(l)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(l);
+    for (const w of [...waiters]) {
+      if (!w.pred(l)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(l);
+    }
   });
   const err = [];
   createInterface({ input: child.stderr }).on('line', (t) => err.push(t));
