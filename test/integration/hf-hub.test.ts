@@ -10,7 +10,11 @@ import { after, before, test } from 'node:test';
 import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
 import { Engine } from '../../src/engine/engine.js';
 import { HubSeed } from '../../src/engine/hub-seed.js';
-import { downloadIntoHfCache } from '../../src/models/hf/download.js';
+import { downloadIntoHfCache, prepareHfGet, torrentFromRegistry } from '../../src/models/hf/download.js';
+import { Identity } from '../../src/catalog/identity.js';
+import { registerWithTracker } from '../../src/catalog/sources/tracker.js';
+import { Tracker } from '../../src/tracker/tracker.js';
+import { makeEntry } from '../unit/catalog/helpers.js';
 import { createHfTorrent, findHfSnapshot } from '../../src/models/hf/share.js';
 import { addRevision, bytesOf, COMMIT_A, etagFor, type FakeFile } from '../unit/models/hf-fake-cache.js';
 import { startFakeHub, type FakeHub } from './hf-fake-hub.js';
@@ -205,3 +209,61 @@ test('with a slow peer the Hub helps; its bad bytes are caught and fetched again
   assert.ok(s.webBytes! > 0 && s.peerBytes! > 0);
   await readBack(path.join(tmp, 'cache-e'), small);
 });
+
+test(
+  'a node with no peer gets the info dictionary from a registry, then the model from the Hub',
+  { timeout: 120_000 },
+  async () => {
+    const { share } = await sharedFromA();
+    const tracker = new Tracker({ host: '127.0.0.1', port: 0, udp: false, rateLimit: false });
+    const addr = await tracker.start();
+    try {
+      const t = share.torrent;
+      await registerWithTracker(addr.announce, {
+        v1: t.infoHashV1,
+        v2: t.infoHashV2,
+        name: 'org/tiny',
+        torrent: t.torrentBytes,
+        size: t.length,
+      });
+      // The signed entry as node C's catalog holds it: a magnet alone would give C nothing to check the Hub's bytes with.
+      const entry = makeEntry(Identity.generate(), 'org/tiny', 1, {
+        v1: t.infoHashV1,
+        v2: t.infoHashV2,
+        files: t.files.length,
+        trackers: [addr.announce],
+        ...share.hf,
+      });
+      const magnet = `magnet:?xt=urn:btih:${t.infoHashV1}`;
+      const got = await prepareHfGet({
+        source: magnet,
+        entries: async () => [{ ...entry, hfRepo: undefined, hfCommit: undefined, hfEtags: undefined }],
+      });
+      assert.deepEqual(Buffer.from(got.torrent!), Buffer.from(t.torrentBytes));
+      assert.deepEqual(got.origin, { repo: 'org/tiny', commit: COMMIT_A, etags: share.hf.hfEtags });
+      // No registry has it, no origin: clear errors, nothing guessed.
+      assert.equal(await torrentFromRegistry([addr.announce], 'f'.repeat(40)), undefined);
+      await assert.rejects(
+        prepareHfGet({ source: magnet, entries: async () => [] }),
+        /give --hf-repo ORG\/NAME@COMMIT/,
+      );
+
+      const hub = await startFakeHub({
+        repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      });
+      hubs.push(hub);
+      const g = await engine('g');
+      const d = await downloadIntoHfCache({
+        engine: g,
+        source: magnet,
+        ...got,
+        cacheDir: path.join(tmp, 'cache-g'),
+        webSeed: { endpoint: hub.endpoint, graceMs: 0 },
+      });
+      assert.equal((await d.done).verified, true);
+      await readBack(path.join(tmp, 'cache-g'), MODEL);
+    } finally {
+      await tracker.stop();
+    }
+  },
+);
