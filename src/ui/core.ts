@@ -32,6 +32,9 @@ export interface TransferView {
   verified?: boolean;
   magnet: string;
   error?: string;
+  /** With the Hugging Face Hub as a web seed: bytes received from the Hub and from peers. */
+  webBytes?: number;
+  peerBytes?: number;
 }
 
 /** A model folder found on disk (workspace folders and the models directory). */

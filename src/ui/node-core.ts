@@ -448,5 +448,7 @@ function view(t: Transfer): TransferView {
     verified: t.doneInfo ? t.doneInfo.verified : t.kind === 'seed' ? true : undefined,
     magnet: t.magnetURI,
     error: t.error?.message,
+    webBytes: s.webBytes,
+    peerBytes: s.peerBytes,
   };
 }
