@@ -1,8 +1,9 @@
 // `npm run bench:hub`: one model from a Hugging Face cache, fetched into another cache by `silmaril get --hf-cache`
 // with a fake Hub (loopback, 302 to a CDN, HTTP ranges) limited to a fixed rate, and 0, 1 and 4 peers (each a
 // `silmaril seed` of the snapshot, upload-limited). Prints, per case: time to done, the share of bytes from the Hub,
-// and the time against the Hub alone at its rate (size / rate, the reference: what a plain `hf download` at that
-// rate would take). Goal: no peers -> about the Hub's rate; more peers -> a shrinking Hub share.
+// the time against the Hub alone at its rate (size / rate), and against the reference run in the same bench:
+// libtorrent 2.0 fetching the same torrent from the same Hub as a BEP 19 web seed, no peer.
+// Goal: no peers -> about the Hub's rate; more peers -> a shrinking Hub share.
 // Knobs: BENCH_MIB (model size, default 48), BENCH_HUB_KIBS (Hub rate, default 8192), BENCH_PEER_KIBS (each peer's
 // upload limit, default 3072), BENCH_BELOW_KIBS (--web-seed-below, default 6144), BENCH_PEERS (default 0,1,4).
 import { spawn } from 'node:child_process';
@@ -26,8 +27,11 @@ const COMMIT = 'b'.repeat(40);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'silmaril-bench-hub-'));
 const running = new Set();
 
-function start(args, env = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env: { ...process.env, ...env } });
+const startPy = (args) =>
+  start(args, {}, '/usr/bin/python3', [path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py')]);
+
+function start(args, env = {}, cmd = process.execPath, pre = [CLI]) {
+  const child = spawn(cmd, [...pre, ...args], { cwd: root, env: { ...process.env, ...env } });
   running.add(child);
   const lines = [];
   const waiters = [];
@@ -82,7 +86,32 @@ try {
     `model ${(size / 1048576).toFixed(1)} MiB; Hub ${HUB / 1024} KiB/s (alone: ${ideal.toFixed(1)} s); ` +
       `peers ${PEER_KIBS} KiB/s each; Hub brought in below ${BELOW_KIBS} KiB/s`,
   );
-  console.log('peers  time_s  vs_hub_alone  hub_share  hub_MiB  peer_MiB');
+  // Reference: libtorrent 2.0 with the Hub as its BEP 19 web seed, no peer (the torrent is named by the commit, so
+  // `<url-seed><name>/<path>` is the Hub's resolve URL); it follows the 302 to the CDN like the Hub's clients do.
+  let ref;
+  {
+    const hub = await startFakeHub({
+      repos: { 'org/bench': { commit: COMMIT, files: files.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      rate: HUB,
+    });
+    const save = path.join(work, 'lt-save');
+    fs.mkdirSync(save);
+    const t0 = performance.now();
+    const lt = startPy([
+      'get',
+      '--torrent',
+      torrentFile,
+      '--save',
+      save,
+      '--url-seed',
+      `${hub.endpoint}/org/bench/resolve/`,
+    ]);
+    await lt.waitFor((l) => l.event === 'done');
+    ref = (performance.now() - t0) / 1000;
+    await hub.close();
+    console.log(`libtorrent 2.0, Hub alone as a web seed: ${ref.toFixed(1)} s`);
+  }
+  console.log('peers  time_s  vs_hub_alone  vs_libtorrent  hub_share  hub_MiB  peer_MiB');
   for (const n of CASES) {
     const hub = await startFakeHub({
       repos: { 'org/bench': { commit: COMMIT, files: files.map((f) => ({ ...f, etag: etagFor(f) })) } },
@@ -124,6 +153,7 @@ try {
     const peer = done.peerBytes ?? 0;
     console.log(
       `${String(n).padStart(5)}  ${secs.toFixed(1).padStart(6)}  ${(secs / ideal).toFixed(2).padStart(12)}  ` +
+        `${(secs / ref).toFixed(2).padStart(13)}  ` +
         `${((100 * web) / Math.max(1, web + peer)).toFixed(0).padStart(8)}%  ${(web / 1048576).toFixed(1).padStart(7)}  ${(peer / 1048576).toFixed(1).padStart(8)}`,
     );
     for (const { s } of seeds) s.child.kill();

@@ -43,6 +43,8 @@ export class HubError extends Error {
 }
 
 const MAX_REDIRECTS = 5;
+/** How long a redirect target is reused (the Hub's CDN URLs are signed for much longer). */
+const LOCATION_TTL_MS = 5 * 60_000;
 const TIMEOUT_MS = 60_000;
 
 export function defaultEndpoint(): string {
@@ -67,6 +69,9 @@ export class HubSeed {
   retries = 0;
   /** Pieces with Hub bytes that failed their hash (caught by the piece check, fetched again). */
   rejectedPieces = 0;
+  /** Where each file's resolve URL redirected last (the CDN), reused for a while: one request per range instead of
+   *  two. A failing CDN URL (expired signature...) is dropped and the file resolved again. */
+  private readonly located = new Map<string, { url: string; at: number }>();
 
   constructor(o: HubSeedOptions) {
     this.repo = o.repo;
@@ -117,7 +122,29 @@ export class HubSeed {
   }
 
   private async fetchOnce(path: string[], start: number, end: number, want: number): Promise<Uint8Array> {
-    let url = this.fileUrl(path);
+    const resolveUrl = this.fileUrl(path);
+    const cached = this.located.get(resolveUrl);
+    if (cached && Date.now() - cached.at < LOCATION_TTL_MS) {
+      try {
+        return await this.fetchFrom(cached.url, path, start, end, want, resolveUrl);
+      } catch (err) {
+        const status = (err as HubError).status;
+        if (status === 429 || (status !== undefined && status >= 500)) throw err; // the CDN is busy: back off
+        this.located.delete(resolveUrl); // expired or gone: ask the Hub again
+      }
+    }
+    return this.fetchFrom(resolveUrl, path, start, end, want, resolveUrl);
+  }
+
+  private async fetchFrom(
+    first: string,
+    path: string[],
+    start: number,
+    end: number,
+    want: number,
+    resolveUrl: string,
+  ): Promise<Uint8Array> {
+    let url = first;
     this.requests++;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const headers: Record<string, string> = { range: `bytes=${start}-${end}`, 'user-agent': 'silmaril' };
@@ -142,6 +169,7 @@ export class HubSeed {
         if (data.length !== want) {
           throw new HubError(`${path.join('/')}: the Hub sent ${data.length} bytes for a ${want}-byte range`, 502);
         }
+        if (url !== resolveUrl) this.located.set(resolveUrl, { url, at: Date.now() });
         this.bytes += data.length;
         return data;
       }

@@ -237,6 +237,8 @@ export class Transfer extends EventEmitter {
       strategy: 'sequential',
       path: this.outDir ?? (this.contentRoot ? dirname(this.contentRoot) : undefined),
       deselect: false,
+      // Concurrent HTTP requests per web seed (WebTorrent's default 4 leaves a Hub connection latency-bound).
+      maxWebConns: this.hub ? 16 : undefined,
     });
     this.torrent = torrent;
     installRequest(
@@ -309,7 +311,10 @@ export class Transfer extends EventEmitter {
     const peersWithData = wires.filter(
       (w) => w.type !== 'webSeed' && w.peerPieces?.buffer?.some?.((b: number) => b),
     ).length;
-    if (!this.hub.shouldEngage({ elapsedMs: Date.now() - began, peersWithData, downloadRate: t.downloadSpeed })) return;
+    // No way to find a peer at all (no peer given, no tracker, no DHT): no point waiting out the grace period.
+    const noPeerSource = !this.peers.length && !this.trackers().length && !this.host.client.dht;
+    const elapsedMs = noPeerSource ? Infinity : Date.now() - began;
+    if (!this.hub.shouldEngage({ elapsedMs, peersWithData, downloadRate: t.downloadSpeed })) return;
     this.hubEngaged = true;
     clearInterval(this.hubTimer);
     this.hubEngaged = false;

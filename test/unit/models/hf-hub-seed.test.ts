@@ -87,3 +87,21 @@ test('the token goes to the Hub only, not to the host a redirect names; paths ar
   assert.equal(seen[1].auth, undefined);
   assert.equal(seed().fileUrl(['sub dir', 'a#b?.json']), `${hubUrl}/org/x/resolve/${COMMIT}/sub%20dir/a%23b%3F.json`);
 });
+
+test('a redirect target is reused for the next ranges, and resolved again once it fails', async () => {
+  const s = seed();
+  seen.length = 0;
+  await s.fetchRange(['redirected.bin'], 0, 3);
+  await s.fetchRange(['redirected.bin'], 4, 7);
+  assert.deepEqual(
+    seen.map((r) => r.url),
+    [path('redirected.bin'), '/blob', '/blob'],
+  );
+  script.set('/blob', [404]); // the CDN URL expired
+  seen.length = 0;
+  assert.deepEqual(Buffer.from(await s.fetchRange(['redirected.bin'], 8, 9)), BODY.subarray(8, 10));
+  assert.deepEqual(
+    seen.map((r) => r.url),
+    ['/blob', path('redirected.bin'), '/blob'],
+  );
+});
