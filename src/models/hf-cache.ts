@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { getHFHubCachePath, getRepoFolderName, scanCacheDir } from '@huggingface/hub';
 import { HF_REPO_RE } from '../catalog/entry.js';
 
@@ -240,9 +241,31 @@ export async function hfFolderOf(
   return { cacheDir: path.dirname(repoPath), repo, revision };
 }
 
+// Hashing a large file off the main thread (the editor's extension host must not spend seconds in SHA-256).
+const ETAG_WORKER = `
+const { parentPort, workerData: w } = require('node:worker_threads');
+const h = require('node:crypto').createHash(w.algo);
+if (w.algo === 'sha1') h.update('blob ' + w.size + '\\0');
+const s = require('node:fs').createReadStream(w.file, { highWaterMark: 1 << 20 });
+s.on('data', (c) => h.update(c));
+s.on('error', (e) => parentPort.postMessage({ error: e.message }));
+s.on('end', () => parentPort.postMessage({ hex: h.digest('hex') }));
+`;
+
 /** Large files are LFS on the Hub (etag = sha256); small text files are plain git blobs (etag = git sha1). */
 export async function etagOf(file: string, size: number, kind?: 'sha256' | 'sha1'): Promise<string> {
   const algo = kind ?? (size >= 10 * 1024 * 1024 ? 'sha256' : 'sha1');
+  if (size > 1024 * 1024) {
+    return new Promise((resolve, reject) => {
+      const w = new Worker(ETAG_WORKER, { eval: true, workerData: { file, size, algo } });
+      w.once('message', (m: { hex?: string; error?: string }) => {
+        void w.terminate();
+        if (m.hex) resolve(m.hex);
+        else reject(new HfCacheError(`cannot read ${file}: ${m.error}`));
+      });
+      w.once('error', reject);
+    });
+  }
   const h = createHash(algo);
   if (algo === 'sha1') h.update(`blob ${size}\0`);
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);

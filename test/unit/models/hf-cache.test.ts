@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
 import {
+  etagOf,
   hfCacheDir,
   hfFolderOf,
   installSnapshot,
@@ -183,4 +184,17 @@ test('an install refuses content that does not match its etag, and leaves no sna
     /does not match its etag/,
   );
   await assert.rejects(lstat(join(cache, 'models--org--bad', 'snapshots', COMMIT_A)));
+});
+
+test('etags: git blob sha1 for small files, sha256 for large ones (hashed off the main thread)', async () => {
+  const small = join(dir, 'small.bin');
+  const large = join(dir, 'large.bin');
+  const s = bytesOf(1000, 31);
+  const l = bytesOf(3 * 1024 * 1024 + 1, 32);
+  await writeFile(small, s);
+  await writeFile(large, l);
+  assert.equal(await etagOf(small, s.length), etagFor({ path: 'x', bytes: s }));
+  assert.equal(await etagOf(large, l.length, 'sha256'), etagFor({ path: 'x', bytes: l, lfs: true }));
+  assert.equal(await etagOf(large, l.length, 'sha1'), etagFor({ path: 'x', bytes: l }));
+  await assert.rejects(etagOf(join(dir, 'missing.bin'), 5 * 1024 * 1024), /cannot read/);
 });
