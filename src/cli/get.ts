@@ -15,7 +15,7 @@ import { SilmarilNode } from '../node.js';
 import type { Transfer, TransferStats } from '../engine/transfer.js';
 import { existsSync, statSync } from 'node:fs';
 import { Catalog } from '../catalog/catalog.js';
-import { downloadIntoHfCache, prepareHfGet } from '../models/hf/download.js';
+import { downloadIntoHfCache, hubFor, prepareHfGet } from '../models/hf/download.js';
 import { hfCacheDir } from '../models/hf-cache.js';
 
 export const usage = `usage: silmaril get <magnet|torrent|infohash> [options]
@@ -79,19 +79,21 @@ export async function run(argv: string[]): Promise<number> {
     await node.start();
     let t: Transfer;
     let hfDone: Promise<{ snapshot: string; verified: boolean }> | undefined;
+    const entries = async () => {
+      const catalog = await Catalog.open({ home: node.home });
+      try {
+        return [...catalog.index.entries.values()];
+      } finally {
+        catalog.close();
+      }
+    };
+    const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
     if (values['hf-cache'] !== undefined) {
       const hf = await prepareHfGet({
         source: positionals[0],
         repoSpec: values['hf-repo'],
         savedTorrent: (id) => node.engine.state.loadTorrent(id),
-        entries: async () => {
-          const catalog = await Catalog.open({ home: node.home });
-          try {
-            return [...catalog.index.entries.values()];
-          } finally {
-            catalog.close();
-          }
-        },
+        entries,
       });
       const d = await downloadIntoHfCache({
         engine: node.engine,
@@ -100,16 +102,18 @@ export async function run(argv: string[]): Promise<number> {
         cacheDir: values['hf-cache'],
         ref: values['hf-ref'],
         peers,
-        webSeed: values['no-web-seed']
-          ? false
-          : { minRate: (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024 },
+        webSeed: values['no-web-seed'] ? false : { minRate },
       });
       if (d.reused.length && !json)
         process.stderr.write(`${d.reused.length} files already in the cache: not fetched\n`);
       if (json) jsonLine({ event: 'hf-reused', files: d.reused.map((p) => p.join('/')) });
       t = d.transfer;
       hfDone = d.done;
-    } else t = await node.engine.download(positionals[0], { outDir: values.out ?? process.cwd(), peers });
+    } else {
+      // A catalog entry that records its Hugging Face origin: the Hub can help, as a verified web seed.
+      const hub = values['no-web-seed'] ? undefined : await hubFor(positionals[0], entries, { minRate });
+      t = await node.engine.download(positionals[0], { outDir: values.out ?? process.cwd(), peers, hub });
+    }
     t.on('stats', (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s))));
     t.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
     if (json) jsonLine({ event: 'stats', ...t.stats() });

@@ -106,6 +106,8 @@ export interface CoreOptions {
   uploadLimit: number;
   trustedPublishers: string[];
   catalogSources: string[];
+  /** Use the Hugging Face Hub as a web seed for entries that record their Hub origin (default true). */
+  hfWebSeed?: boolean;
 }
 
 /** What the UI asks of the core. Every method may reject with an Error whose message is fit to show as is. */

@@ -14,7 +14,7 @@ import { describeModel, scanModels } from '../models/inventory.js';
 import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
 import { createHfTorrent, findHfSnapshot, publishWithHf } from '../models/hf/share.js';
-import { downloadIntoHfCache, hfOriginIn, torrentFromRegistry } from '../models/hf/download.js';
+import { downloadIntoHfCache, hfOriginIn, hubFor, torrentFromRegistry } from '../models/hf/download.js';
 import { verifyTorrent } from '../torrent/verify.js';
 import { Tracker } from '../tracker/tracker.js';
 import type {
@@ -290,7 +290,12 @@ export class NodeCore implements UiCore {
   }
 
   async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
-    const t = await this.engine().download(model.magnet, { outDir });
+    const catalog = await this.openCatalog();
+    const hub =
+      this.options.hfWebSeed === false
+        ? undefined
+        : await hubFor(model.magnet, async () => catalog.index.entries.values());
+    const t = await this.engine().download(model.magnet, { outDir, hub });
     this.fire('transfers');
     return view(t);
   }

@@ -3,7 +3,7 @@
 // that peer, or from a fake Hub alone (HF_ENDPOINT, no peer); @huggingface/hub then resolves the files offline.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -116,7 +116,7 @@ test(
       repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
     });
     const homeC = path.join(tmp, 'home-c');
-    await (await import('node:fs/promises')).mkdir(homeC, { recursive: true });
+    await mkdir(homeC, { recursive: true });
     await writeFile(path.join(homeC, 'catalog.sqlite'), await readFile(path.join(homeA, 'catalog.sqlite')));
     const cacheC = path.join(tmp, 'cache-c');
     const getC = silmaril(['get', torrentFile, '--hf-cache', cacheC, ...offline(homeC)], {
@@ -128,5 +128,22 @@ test(
     // Every payload byte came from the Hub (peerBytes: a few hundred bytes of wire overhead, no peer was there).
     assert.ok(doneC.webBytes >= 320_000 && doneC.peerBytes < 4096 && doneC.peers === 0, JSON.stringify(doneC));
     await resolvesOffline(cacheC);
+
+    // A plain download (not into the cache) of the same entry gets the Hub's help too.
+    const out = path.join(tmp, 'plain');
+    const homeD = path.join(tmp, 'home-d');
+    await mkdir(homeD, { recursive: true });
+    await writeFile(path.join(homeD, 'catalog.sqlite'), await readFile(path.join(homeA, 'catalog.sqlite')));
+    const getD = silmaril(['get', torrentFile, '--out', out, ...offline(homeD)], {
+      env: { HF_ENDPOINT: hub.endpoint },
+    });
+    const doneD = await getD
+      .waitFor((l) => l.event === 'done', 120_000)
+      .catch(async (e) => {
+        throw new Error(getD.stderr.join('\n'), { cause: e });
+      });
+    assert.equal(doneD.verified, true);
+    assert.ok(doneD.webBytes >= 320_000, JSON.stringify(doneD));
+    assert.deepEqual(await readFile(path.join(doneD.path, 'tokenizer', 'tokenizer.json')), MODEL[2].bytes);
   },
 );

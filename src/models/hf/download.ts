@@ -172,3 +172,23 @@ export async function prepareHfGet(o: {
   torrent ??= origin.trackers ? await torrentFromRegistry(origin.trackers, v1) : undefined;
   return { torrent, origin: { repo: origin.repo, commit: origin.commit, etags: origin.etags } };
 }
+
+/** The Hub web seed options for a plain download (not into the cache) of a catalog entry that records its Hub
+ *  origin; undefined when the source is not such an entry. */
+export async function hubFor(
+  source: string | Uint8Array,
+  entries: () => Promise<Iterable<HfEntryLike>>,
+  extra: Omit<HubSeedOptions, 'repo' | 'commit'> = {},
+): Promise<HubSeedOptions | undefined> {
+  let v1: string | undefined;
+  try {
+    if (typeof source !== 'string') v1 = parseTorrent(source).infoHashV1;
+    else if (/^[0-9a-fA-F]{40}$/.test(source)) v1 = source.toLowerCase();
+    else if (source.startsWith('magnet:')) v1 = parseMagnet(source).infoHashV1;
+    else v1 = parseTorrent(await fsp.readFile(source)).infoHashV1;
+  } catch {
+    return undefined; // the download itself reports a bad source
+  }
+  const origin = v1 ? hfOriginIn(await entries(), v1) : undefined;
+  return origin ? { ...extra, repo: origin.repo, commit: origin.commit } : undefined;
+}
