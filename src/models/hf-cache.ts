@@ -190,8 +190,18 @@ export async function resolveSnapshot(
   }
   const files = await snapshotFiles(snapshotDir, repoPath);
   if (!files.length) throw new HfCacheError(`the snapshot ${snapshotDir} holds no file`);
-  for (const f of files) if (!f.etag) f.etag = await etagOf(f.blob, f.size);
+  for (const f of files) if (!f.etag) f.etag = await etagOfCopy(repoPath, f.blob, f.size);
   return { repo, commit, cacheDir, repoPath, snapshotDir, refs: await refsOf(repoPath, commit), files };
+}
+
+/** A copied snapshot file (no link): its blob name is its content's hash, sha256 (LFS) or git sha1; the one that
+ *  names a blob in blobs/ wins, else the size's usual kind. */
+async function etagOfCopy(repoPath: string, file: string, size: number): Promise<string> {
+  const usual: 'sha256' | 'sha1' = size >= 10 * 1024 * 1024 ? 'sha256' : 'sha1';
+  const first = await etagOf(file, size, usual);
+  if (await fsp.stat(path.join(repoPath, 'blobs', first)).catch(() => undefined)) return first;
+  const other = await etagOf(file, size, usual === 'sha256' ? 'sha1' : 'sha256');
+  return (await fsp.stat(path.join(repoPath, 'blobs', other)).catch(() => undefined)) ? other : first;
 }
 
 async function refsOf(repoPath: string, commit: string): Promise<string[]> {
@@ -328,6 +338,8 @@ export interface InstallOptions {
   files: { path: string[]; etag: string }[];
   /** Check each file's bytes against its etag before it becomes a blob (default true). */
   checkEtags?: boolean;
+  /** How links are made (default fs.symlink); where it fails the blob is copied instead. */
+  symlink?: (target: string, at: string) => Promise<void>;
 }
 
 /**
@@ -370,7 +382,7 @@ export async function installSnapshot(o: InstallOptions): Promise<string> {
     if (await fsp.lstat(at).catch(() => undefined)) continue;
     const target = path.relative(path.dirname(finalLink), path.join(blobs, f.etag));
     try {
-      await fsp.symlink(target, at);
+      await (o.symlink ?? fsp.symlink)(target, at);
     } catch {
       await fsp.copyFile(path.join(blobs, f.etag), at); // no links here (as huggingface_hub on Windows)
     }

@@ -198,3 +198,43 @@ test('etags: git blob sha1 for small files, sha256 for large ones (hashed off th
   assert.equal(await etagOf(large, l.length, 'sha1'), etagFor({ path: 'x', bytes: l }));
   await assert.rejects(etagOf(join(dir, 'missing.bin'), 5 * 1024 * 1024), /cannot read/);
 });
+
+test('where links cannot be made the snapshot holds copies, which @huggingface/hub resolves the same', async () => {
+  const cache = join(dir, 'nolinks');
+  const { revA } = makeFakeCache(join(dir, 'nolinks-src'));
+  const files = revA.map((f) => ({ path: f.path.split('/'), etag: etagFor(f) }));
+  const content = join(stagingDir(cache, 'org/tiny'), COMMIT_A);
+  for (const f of revA) {
+    await mkdir(join(content, ...f.path.split('/').slice(0, -1)), { recursive: true });
+    await writeFile(join(content, ...f.path.split('/')), f.bytes);
+  }
+  const noLinks = async () => {
+    throw Object.assign(new Error('operation not permitted'), { code: 'EPERM' });
+  };
+  const snap = await installSnapshot({
+    cacheDir: cache,
+    repo: 'org/tiny',
+    commit: COMMIT_A,
+    contentRoot: content,
+    files,
+    symlink: noLinks,
+  });
+  assert.ok((await lstat(join(snap, 'config.json'))).isFile());
+  for (const f of revA) {
+    const p = await downloadFileToCacheDir({
+      repo: 'org/tiny',
+      path: f.path,
+      revision: COMMIT_A,
+      cacheDir: cache,
+      hubUrl: 'http://127.0.0.1:9',
+    });
+    assert.deepEqual(await readFile(p), f.bytes, f.path);
+  }
+  // And the cache still lists it, sizes included (a copied file is named by its content).
+  const { repos } = await listHfCache(cache);
+  assert.equal(repos[0].revisions[0].files, 3);
+  assert.deepEqual(
+    (await resolveSnapshot('org/tiny', COMMIT_A, cache)).files.map((f) => f.etag).sort(),
+    files.map((f) => f.etag).sort(),
+  );
+});
