@@ -147,3 +147,54 @@ test(
     assert.deepEqual(await readFile(path.join(doneD.path, 'tokenizer', 'tokenizer.json')), MODEL[2].bytes);
   },
 );
+
+test(
+  'get --hf-cache killed mid-way shows no snapshot, and a rerun resumes and installs it',
+  { timeout: 180_000 },
+  async () => {
+    const big: FakeFile[] = [
+      { path: 'config.json', bytes: Buffer.from('{}\n') },
+      { path: 'model.safetensors', bytes: bytesOf(1_500_000, 41), lfs: true },
+    ];
+    const cacheA = path.join(tmp, 'cache-k');
+    addRevision(cacheA, 'org/big', COMMIT_A, big, ['main']);
+    const made = await createHfTorrent((await findHfSnapshot({ spec: 'org/big', cacheDir: cacheA }))!, {
+      pieceLength: 16384,
+    });
+    const torrentFile = path.join(tmp, 'big.torrent');
+    await writeFile(torrentFile, made.torrent.torrentBytes);
+    const slowHub = await startFakeHub({
+      repos: { 'org/big': { commit: COMMIT_A, files: big.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      rate: 300_000,
+    });
+    try {
+      const cacheK = path.join(tmp, 'cache-k2');
+      const home = path.join(tmp, 'home-k');
+      const args = ['get', torrentFile, '--hf-cache', cacheK, '--hf-repo', `org/big@${COMMIT_A}`, ...offline(home)];
+      const env = { HF_ENDPOINT: slowHub.endpoint };
+      const first = silmaril(args, { env });
+      await first.waitFor((l) => l.event === 'stats' && l.progress > 0.2 && l.progress < 0.8);
+      first.kill('SIGKILL');
+      await first.exited;
+      // Nothing half-made is visible to the cache's readers.
+      assert.equal(existsSync(path.join(cacheK, 'models--org--big', 'snapshots', COMMIT_A)), false);
+      const again = silmaril(args, { env });
+      const done = await again.waitFor((l) => l.event === 'done', 120_000);
+      assert.equal(done.verified, true);
+      assert.ok(
+        done.webBytes < 1_500_000,
+        `resumed, not restarted: ${done.webBytes} bytes from the Hub the second time`,
+      );
+      const p = await downloadFileToCacheDir({
+        repo: 'org/big',
+        path: 'model.safetensors',
+        revision: COMMIT_A,
+        cacheDir: cacheK,
+        hubUrl: 'http://127.0.0.1:9',
+      });
+      assert.deepEqual(await readFile(p), big[1].bytes);
+    } finally {
+      await slowHub.close();
+    }
+  },
+);
