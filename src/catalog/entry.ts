@@ -5,6 +5,7 @@
 // it holds), so one model state has one encoding and signatures cannot be malleated by re-encoding.
 import bencode from 'bencode';
 import { verifySignature } from './ed25519.js';
+import { isHfRepoId } from '../shared/hf-repo.js';
 
 /** The whole signed record, body and signature: larger ones are dropped unread. */
 export const MAX_ENTRY_BYTES = 4096;
@@ -159,13 +160,10 @@ function checkFields(f: EntryFields): void {
   checkHf(f);
 }
 
-/** Hub repository ids: `name` or `org/name`, no `--` or `..` (the Hub's own rule; `--` would break cache folders). */
-export const HF_REPO_RE = /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}\/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$/;
-
 function checkHf(f: EntryFields): void {
   if (f.hfRepo === undefined && f.hfCommit === undefined && f.hfEtags === undefined) return;
   if (f.hfRepo === undefined || f.hfCommit === undefined) bad('a Hugging Face entry needs both hfRepo and hfCommit');
-  if (!HF_REPO_RE.test(f.hfRepo) || /--|\.\./.test(f.hfRepo)) bad(`hfRepo "${f.hfRepo}" is not a Hub repository id`);
+  if (!isHfRepoId(f.hfRepo)) bad(`hfRepo "${f.hfRepo}" is not a Hub repository id`);
   if (!/^[0-9a-f]{40}$/.test(f.hfCommit)) bad('hfCommit must be 40 hex digits');
   if (f.hfEtags !== undefined) {
     if (f.hfEtags.length !== f.files) bad(`hfEtags holds ${f.hfEtags.length} etags for ${f.files} files`);

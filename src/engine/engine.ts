@@ -13,6 +13,7 @@ import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
 import { HubSeed, type HubSeedOptions } from './hub-seed.js';
+import { isHfRepoId } from '../shared/hf-repo.js';
 import { patchWire } from './wire-patch.js';
 
 export interface EngineOptions {
@@ -280,6 +281,7 @@ export class Engine extends EventEmitter {
             downloadLimit: rec.downloadLimit,
             uploadLimit: rec.uploadLimit,
             paused: rec.paused,
+            hub: restoredHub(rec.hub),
           });
         } else continue;
         out.push(t);
@@ -308,6 +310,13 @@ export class Engine extends EventEmitter {
     this.client = null;
     if (client) await new Promise<void>((res) => client.destroy(() => res()));
   }
+}
+
+/** A saved Hub web seed, if it still looks like one (the state file is ours, but a restore never trusts shapes). */
+function restoredHub(h: { repo: string; commit: string } | undefined): HubSeedOptions | undefined {
+  if (!h || typeof h.repo !== 'string' || typeof h.commit !== 'string') return undefined;
+  if (!/^[0-9a-f]{40}$/.test(h.commit) || !isHfRepoId(h.repo)) return undefined;
+  return { repo: h.repo, commit: h.commit };
 }
 
 function requireV1(parsed: ParsedTorrent): string {

@@ -34,6 +34,9 @@ export interface TransferRecord {
   downloadLimit?: number;
   uploadLimit?: number;
   peers?: string[];
+  /** The Hugging Face Hub web seed of this download (hub-seed.ts); the endpoint and token come from the environment
+   *  again at restore, never from here. */
+  hub?: { repo: string; commit: string };
 }
 
 export class StateDir {

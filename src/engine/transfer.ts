@@ -539,6 +539,7 @@ export class Transfer extends EventEmitter {
       downloadLimit: this.downLimit.bytesPerSecond,
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
+      hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
     };
   }
 

@@ -9,7 +9,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { getHFHubCachePath, getRepoFolderName, scanCacheDir } from '@huggingface/hub';
-import { HF_REPO_RE } from '../catalog/entry.js';
+import { HF_REPO_RE, isHfRepoId } from '../shared/hf-repo.js';
 
 export class HfCacheError extends Error {
   override name = 'HfCacheError';
@@ -27,7 +27,7 @@ export function parseHfSpec(spec: string): { repo: string; revision: string } {
   const at = spec.lastIndexOf('@');
   const repo = at > 0 ? spec.slice(0, at) : spec;
   const revision = at > 0 ? spec.slice(at + 1) : 'main';
-  if (!HF_REPO_RE.test(repo) || /--|\.\./.test(repo)) throw new HfCacheError(`"${repo}" is not a Hub repository id`);
+  if (!isHfRepoId(repo)) throw new HfCacheError(`"${repo}" is not a Hub repository id`);
   if (!revision || revision.includes('..') || /[\0\\]/.test(revision) || revision.startsWith('/')) {
     throw new HfCacheError(`"${revision}" is not a revision`);
   }

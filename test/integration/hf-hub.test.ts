@@ -267,3 +267,41 @@ test(
     }
   },
 );
+
+test(
+  'a restored download keeps its Hub web seed (endpoint and token from the environment again)',
+  { timeout: 120_000 },
+  async () => {
+    const { share } = await sharedFromA();
+    const hub = await startFakeHub({
+      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+    });
+    hubs.push(hub);
+    const home = path.join(tmp, 'restore');
+    const first = new Engine({ home, dht: false, lsd: false });
+    await first.start();
+    const out = path.join(tmp, 'restore-out');
+    await first.download(share.torrent.torrentBytes, {
+      outDir: out,
+      paused: true,
+      hub: { repo: 'org/tiny', commit: COMMIT_A },
+    });
+    await first.stop();
+    const saved = process.env.HF_ENDPOINT;
+    process.env.HF_ENDPOINT = hub.endpoint;
+    try {
+      const again = new Engine({ home, dht: false, lsd: false });
+      engines.push(again);
+      await again.start();
+      const [t] = await again.restore();
+      assert.deepEqual([t.hub?.repo, t.hub?.commit, t.hub?.endpoint], ['org/tiny', COMMIT_A, hub.endpoint]);
+      await t.resume();
+      assert.equal((await t.whenDone()).verified, true);
+      assert.ok(t.stats().webBytes! > 0);
+      assert.deepEqual(await readFile(path.join(out, COMMIT_A, 'model.safetensors')), MODEL[1].bytes);
+    } finally {
+      if (saved === undefined) delete process.env.HF_ENDPOINT;
+      else process.env.HF_ENDPOINT = saved;
+    }
+  },
+);
