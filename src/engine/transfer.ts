@@ -14,7 +14,7 @@ import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { RateLimiter } from './rate.js';
 import { installRequest, type PadRanges } from './request.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
-import type { StateDir, TransferRecord } from './state.js';
+import type { HfCacheTarget, StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
 import type { HubSeed } from './hub-seed.js';
@@ -95,6 +95,7 @@ export class Transfer extends EventEmitter {
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
   readonly hub?: HubSeed;
+  readonly hfCache?: HfCacheTarget;
   private hubTimer?: NodeJS.Timeout;
   private hubEngaged = false;
   /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
@@ -116,6 +117,8 @@ export class Transfer extends EventEmitter {
       completed?: boolean;
       /** The Hugging Face Hub as a web seed, brought in when peers are too few or too slow. */
       hub?: HubSeed;
+      /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
+      hfCache?: HfCacheTarget;
     },
   ) {
     super();
@@ -136,6 +139,7 @@ export class Transfer extends EventEmitter {
       this.emit('banned', { addr: wireAddr(wire), reason });
     });
     this.hub = init.hub;
+    this.hfCache = init.hfCache;
     if (this.hub) {
       const hub = this.hub;
       const failed = this.guard.pieceFailed.bind(this.guard);
@@ -540,6 +544,7 @@ export class Transfer extends EventEmitter {
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
+      hfCache: this.hfCache,
     };
   }
 

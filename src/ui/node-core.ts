@@ -14,7 +14,13 @@ import { describeModel, scanModels } from '../models/inventory.js';
 import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
 import { createHfTorrent, findHfSnapshot, publishWithHf } from '../models/hf/share.js';
-import { downloadIntoHfCache, hfOriginIn, hubFor, torrentFromRegistry } from '../models/hf/download.js';
+import {
+  downloadIntoHfCache,
+  hfOriginIn,
+  hubFor,
+  resumeHfInstalls,
+  torrentFromRegistry,
+} from '../models/hf/download.js';
 import { verifyTorrent } from '../torrent/verify.js';
 import { Tracker } from '../tracker/tracker.js';
 import type {
@@ -128,6 +134,7 @@ export class NodeCore implements UiCore {
     engine.on('transfer', () => this.fire('transfers'));
     engine.on('transfer-error', (t: Transfer, err: Error) => this.log.error(`${t.name}: ${err.message}`));
     const restored = await engine.restore();
+    resumeHfInstalls(engine, this.log);
     if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
     this.log.info(`engine listening on port ${engine.port}${engine.dhtPort ? `, DHT on UDP ${engine.dhtPort}` : ''}`);
     await this.startCatalog().catch((err: Error) => this.log.error(`catalog network: ${err.message}`));

@@ -193,6 +193,28 @@ test(
         hubUrl: 'http://127.0.0.1:9',
       });
       assert.deepEqual(await readFile(p), big[1].bytes);
+      // Killed again, then left to the daemon: it resumes the download (with its Hub web seed) and installs it.
+      const cacheK3 = path.join(tmp, 'cache-k3');
+      const home3 = path.join(tmp, 'home-k3');
+      const args3 = ['get', torrentFile, '--hf-cache', cacheK3, '--hf-repo', `org/big@${COMMIT_A}`, ...offline(home3)];
+      const third = silmaril(args3, { env });
+      await third.waitFor((l) => l.event === 'stats' && l.progress > 0.2 && l.progress < 0.8);
+      third.kill('SIGKILL');
+      await third.exited;
+      const daemon = silmaril(['daemon', ...offline(home3)], { env });
+      try {
+        const snapDir = path.join(cacheK3, 'models--org--big', 'snapshots', COMMIT_A);
+        for (let i = 0; i < 120 && !existsSync(path.join(snapDir, 'model.safetensors')); i++) {
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        assert.deepEqual(
+          await readFile(path.join(snapDir, 'model.safetensors')),
+          big[1].bytes,
+          'installed by the daemon',
+        );
+      } finally {
+        daemon.kill();
+      }
     } finally {
       await slowHub.close();
     }

@@ -6,6 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import type { Engine } from '../../engine/engine.js';
 import type { HubSeedOptions } from '../../engine/hub-seed.js';
+import type { HfCacheTarget } from '../../engine/state.js';
 import { contentRootIn, realFiles } from '../../engine/layout.js';
 import type { Transfer } from '../../engine/transfer.js';
 import { hfOrigin } from '../../catalog/entry.js';
@@ -56,7 +57,7 @@ export interface HfDownload {
 export async function downloadIntoHfCache(o: HfDownloadOptions): Promise<HfDownload> {
   const cacheDir = o.cacheDir ?? hfCacheDir();
   const outDir = stagingDir(cacheDir, o.origin.repo);
-  let parsed: ParsedTorrent | undefined = o.torrent ? parseTorrent(o.torrent) : undefined;
+  const parsed: ParsedTorrent | undefined = o.torrent ? parseTorrent(o.torrent) : undefined;
   let reused: string[][] = [];
   if (parsed && o.origin.etags) {
     const real = parsed.files.filter((f) => !f.pad);
@@ -69,33 +70,66 @@ export async function downloadIntoHfCache(o: HfDownloadOptions): Promise<HfDownl
     o.webSeed === false
       ? undefined
       : { ...(typeof o.webSeed === 'object' ? o.webSeed : {}), repo: o.origin.repo, commit: o.origin.commit };
-  const transfer = await o.engine.download(o.torrent ?? o.source, { outDir, peers: o.peers, hub });
+  const hfCache: HfCacheTarget = {
+    cacheDir,
+    repo: o.origin.repo,
+    commit: o.origin.commit,
+    etags: o.origin.etags,
+    ref: o.ref,
+  };
+  const transfer = await o.engine.download(o.torrent ?? o.source, { outDir, peers: o.peers, hub, hfCache });
+  const done = installWhenDone(o.engine, transfer);
+  done.catch(() => {});
+  return { transfer, reused, done };
+}
+
+const installing = new WeakMap<Transfer, Promise<{ snapshot: string; verified: boolean }>>();
+
+/** Once `transfer` (a download into the cache) is done and verified, moves it into the cache (installSnapshot). */
+export function installWhenDone(engine: Engine, transfer: Transfer): Promise<{ snapshot: string; verified: boolean }> {
+  const known = installing.get(transfer);
+  if (known) return known;
+  const target = transfer.hfCache;
+  if (!target)
+    return Promise.reject(new HfCacheError(`${transfer.name} is not a download into the Hugging Face cache`));
   const done = (async () => {
     const outcome = await transfer.whenDone();
     if (!outcome.verified) return { snapshot: '', verified: false };
-    parsed ??= transfer.parsed!;
+    const parsed = transfer.parsed!;
     const contentRoot = transfer.contentRoot!;
     // The transfer is forgotten (its files are about to move into blobs/); the files themselves are kept.
-    await o.engine.remove(transfer.id);
+    await engine.remove(transfer.id);
     const files: { path: string[]; etag: string }[] = [];
     const real = realFiles(contentRoot, parsed);
+    const etags = target.etags?.length === real.length ? target.etags : undefined;
     for (let i = 0; i < real.length; i++) {
       const { file, path } = real[i];
       if (file.length === 0) await fsp.writeFile(path, '', { flag: 'a' });
-      files.push({ path: file.path, etag: o.origin.etags?.[i] ?? (await etagOf(path, file.length)) });
+      files.push({ path: file.path, etag: etags?.[i] ?? (await etagOf(path, file.length)) });
     }
     const snapshot = await installSnapshot({
-      cacheDir,
-      repo: o.origin.repo,
-      commit: o.origin.commit,
-      ref: o.ref,
+      cacheDir: target.cacheDir,
+      repo: target.repo,
+      commit: target.commit,
+      ref: target.ref,
       contentRoot,
       files,
     });
     return { snapshot, verified: true };
   })();
-  done.catch(() => {});
-  return { transfer, reused, done };
+  installing.set(transfer, done);
+  return done;
+}
+
+/** After Engine.restore: downloads into the cache from an earlier run are installed when they complete. */
+export function resumeHfInstalls(engine: Engine, log: { warn(msg: string): void }): void {
+  for (const t of engine.transfers.values()) {
+    if (t.kind !== 'download' || !t.hfCache || installing.has(t)) continue;
+    installWhenDone(engine, t).then(
+      (r) => (r.verified ? undefined : log.warn(`${t.name}: did not verify; not installed into the cache`)),
+      (err: Error) => log.warn(`${t.name}: could not install into the Hugging Face cache: ${err.message}`),
+    );
+  }
 }
 
 /** The Hugging Face origin of the catalog entry with this v1 infohash (trusted or not: the bytes are checked
