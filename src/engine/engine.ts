@@ -14,7 +14,8 @@ import { StateDir, type HfCacheTarget } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
 import { HubSeed, type HubSeedOptions } from './hub-seed.js';
 import { isHfRepoId } from '../shared/hf-repo.js';
-import { patchWire } from './wire-patch.js';
+import { serveCacheStats } from './serve-cache.js';
+import { patchWire, wireFaults } from './wire-patch.js';
 
 export interface EngineOptions {
   /** State directory (resume records, .torrent copies): never a user's folder. */
@@ -77,7 +78,7 @@ export class Engine extends EventEmitter {
   constructor(options: EngineOptions) {
     super();
     this.options = options;
-    this.state = new StateDir(options.home);
+    this.state = new StateDir(options.home, (m) => this.log.warn(m));
     this.log = options.logger ?? silentLogger;
   }
 
@@ -107,7 +108,8 @@ export class Engine extends EventEmitter {
     this.client = client;
     client.on('error', (err: Error) => {
       this.log.error(`engine: ${err.message}`);
-      this.emit('error', err);
+      // An 'error' event nobody listens to throws: logged is enough, the node and its other transfers go on.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
     });
     await new Promise<void>((res, rej) => {
       if (client.listening) return res();
@@ -128,6 +130,17 @@ export class Engine extends EventEmitter {
       trackers: this.options.trackers ?? [],
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
       saveIntervalMs: this.options.saveIntervalMs ?? 500,
+    };
+  }
+
+  /** Node-wide costs of peers: faults caught at the wire fence (counted, never fatal) and the serving cache. */
+  health(): { peerFaults: number; lastPeerFault: string; serveCacheBytes: number; serveReads: number } {
+    const c = serveCacheStats();
+    return {
+      peerFaults: wireFaults.count,
+      lastPeerFault: wireFaults.last,
+      serveCacheBytes: c.cachedBytes,
+      serveReads: c.reads + c.waiting,
     };
   }
 
@@ -198,7 +211,7 @@ export class Engine extends EventEmitter {
    * into `outDir`. A transfer known from the state directory resumes from its verified pieces.
    */
   async download(source: string | Uint8Array, opts: DownloadOptions): Promise<Transfer> {
-    const outDir = resolve(opts.outDir);
+    let outDir = resolve(opts.outDir);
     let parsed: ParsedTorrent | undefined;
     let magnet: { v2?: string; trackers: string[]; webSeeds: string[]; name?: string } | undefined;
     let id: string;
@@ -235,6 +248,8 @@ export class Engine extends EventEmitter {
     }
     if (parsed) await this.state.saveTorrent(id, parsed.torrentBytes);
     await fsp.mkdir(outDir, { recursive: true });
+    // The destination as it really is: every file is then checked against it, links included (file-pool.ts).
+    outDir = await fsp.realpath(outDir);
     const t = new Transfer(this.host(), {
       kind: 'download',
       id,

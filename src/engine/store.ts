@@ -2,8 +2,10 @@
 // Seeding reads the real files in place and never writes; BEP 47 pad files exist only as zeros in memory,
 // so no `.pad/` folder, temp or resume file is ever created next to the user's data. Downloads write only
 // real files, at paths sanitised again here (safeJoin) right before they touch the disk.
-import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+// Files are opened as needed from a bounded pool shared by the process (file-pool.ts), never one descriptor per file
+// for the store's lifetime; a download's files are opened without following links out of its destination.
+import { sharedFilePool, type FilePool } from './file-pool.js';
+import { dropServed, serveBlock } from './serve-cache.js';
 
 /** One stretch of the v1 piece stream: a real file, or a pad file (zeros, never on disk). */
 export interface StoreSegment {
@@ -20,6 +22,8 @@ export interface StoreLayout {
   length: number;
   /** Sorted by offset, covering [0, length) without gaps. */
   segments: StoreSegment[];
+  /** The destination folder of a download: no file is opened through a link that leaves it. */
+  root?: string;
 }
 
 const SERVE_IDLE_MS = 10_000;
@@ -30,7 +34,7 @@ export class PieceStore {
   readonly chunkLength: number;
   readonly writable: boolean;
   private readonly layout: StoreLayout;
-  private readonly handles = new Map<string, Promise<fsp.FileHandle>>();
+  private readonly pool: FilePool;
   private closed = false;
   /** Bytes written through this store (for stats and tests). */
   bytesWritten = 0;
@@ -43,9 +47,15 @@ export class PieceStore {
 
   constructor(
     layout: StoreLayout,
-    opts: { writable: boolean; beforeWrite?: () => Promise<void>; servePace?: (bytes: number) => Promise<void> },
+    opts: {
+      writable: boolean;
+      beforeWrite?: () => Promise<void>;
+      servePace?: (bytes: number) => Promise<void>;
+      pool?: FilePool;
+    },
   ) {
     this.layout = layout;
+    this.pool = opts.pool ?? sharedFilePool();
     this.chunkLength = layout.pieceLength;
     this.writable = opts.writable;
     this.beforeWrite = opts.beforeWrite;
@@ -77,17 +87,6 @@ export class PieceStore {
     }
   }
 
-  /** One handle per file, shared by reads and writes: read-write in a download, read-only in a seed. */
-  private handle(path: string, create: boolean): Promise<fsp.FileHandle> {
-    let h = this.handles.get(path);
-    if (!h) {
-      h = !this.writable ? fsp.open(path, 'r') : create ? openForWrite(path) : fsp.open(path, 'r+');
-      this.handles.set(path, h);
-      h.catch(() => this.handles.delete(path));
-    }
-    return h;
-  }
-
   get(index: number, opts: { offset?: number; length?: number } | null | Cb<Buffer>, cb?: Cb<Buffer>): void {
     if (typeof opts === 'function') return this.get(index, null, opts);
     const done = cb ?? (() => {});
@@ -98,14 +97,18 @@ export class PieceStore {
     if (offset < 0 || length < 0 || offset + length > size) {
       return queueMicrotask(() => done(new Error(`read out of range: piece ${index} [${offset}, +${length})`)));
     }
-    // WebTorrent asks with an explicit offset only when serving a block to a peer: those come from a small cache
-    // of whole pieces (one read per piece instead of one per 16 KiB block) and are paced by the upload limit.
+    // WebTorrent asks with an explicit offset only when serving a block to a peer: those come from the process-wide
+    // serving cache (serve-cache.ts: bounded, shared by all transfers) and are paced by the upload limit.
     if (opts?.offset !== undefined) {
       const pace = this.servePace ? this.servePace(length) : Promise.resolve();
+      const pieceStart = index * this.chunkLength;
       pace
-        .then(() => this.servedPiece(index, size))
+        .then(() => {
+          this.armIdle();
+          return serveBlock(this, (s, n) => this.read(s, n), pieceStart, size, pieceStart + offset, length);
+        })
         .then(
-          (piece) => done(null, piece.subarray(offset, offset + length)),
+          (block) => done(null, block),
           (err: Error) => done(err),
         );
       return;
@@ -116,58 +119,23 @@ export class PieceStore {
     );
   }
 
-  private readonly served = new Map<number, Promise<Buffer>>();
-  private servedBytes = 0;
-  /** Bytes of whole pieces kept for serving blocks (peers ask for a piece's blocks in a row, and keep up to 2000
-   *  requests, 32 MiB, queued with us). */
-  static SERVE_CACHE_BYTES = 128 * 1024 * 1024;
-
   private lastServe = 0;
   private idleTimer?: NodeJS.Timeout;
 
-  /** Drops the serving cache once no peer has asked for a block for a while (idle seeds hold no memory). */
+  /** Drops this store's share of the serving cache once no peer has asked for a block for a while. */
   private armIdle(): void {
     this.lastServe = performance.now();
     if (this.idleTimer) return;
     const check = () => {
       this.idleTimer = undefined;
-      if (performance.now() - this.lastServe >= SERVE_IDLE_MS) {
-        this.served.clear();
-        this.servedBytes = 0;
-      } else {
+      if (performance.now() - this.lastServe >= SERVE_IDLE_MS) dropServed(this);
+      else {
         this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
         this.idleTimer.unref?.();
       }
     };
     this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
     this.idleTimer.unref?.();
-  }
-
-  private servedPiece(index: number, size: number): Promise<Buffer> {
-    this.armIdle();
-    let p = this.served.get(index);
-    if (p) {
-      // Most recently used last.
-      this.served.delete(index);
-      this.served.set(index, p);
-      return p;
-    }
-    const read = this.read(index * this.chunkLength, size);
-    p = read;
-    this.served.set(index, read);
-    this.servedBytes += size;
-    read.catch(() => {
-      if (this.served.get(index) === read) {
-        this.served.delete(index);
-        this.servedBytes -= size;
-      }
-    });
-    while (this.servedBytes > PieceStore.SERVE_CACHE_BYTES && this.served.size > 1) {
-      const oldest = this.served.keys().next().value as number;
-      this.served.delete(oldest);
-      this.servedBytes -= this.pieceSize(oldest);
-    }
-    return p;
   }
 
   /** Reads [start, start+length) of the piece stream into one fresh buffer: zeros for pads, no concatenation. */
@@ -185,7 +153,7 @@ export class PieceStore {
       }
       const path = seg.path;
       jobs.push(
-        this.handle(path, false).then(async (fh) => {
+        this.pool.use(this, { path, mode: 'read', root: this.layout.root }, async (fh) => {
           let got = 0;
           while (got < to - from) {
             const { bytesRead } = await fh.read(out, at + got, to - from - got, from - seg.offset + got);
@@ -225,7 +193,7 @@ export class PieceStore {
       const to = Math.min(end, seg.offset + seg.length);
       const path = seg.path;
       jobs.push(
-        this.handle(path, true).then(async (fh) => {
+        this.pool.use(this, { path, mode: 'write', root: this.layout.root }, async (fh) => {
           let put = 0;
           while (put < to - from) {
             const { bytesWritten } = await fh.write(buf, from - start + put, to - from - put, from - seg.offset + put);
@@ -241,28 +209,12 @@ export class PieceStore {
   close(cb?: Cb): void {
     this.closed = true;
     clearTimeout(this.idleTimer);
-    this.served.clear();
-    this.servedBytes = 0;
-    const all = [...this.handles.values()];
-    this.handles.clear();
-    Promise.allSettled(all.map((h) => h.then((fh) => fh.close()))).then(() => cb?.(null));
+    dropServed(this);
+    this.pool.closeOwner(this).then(() => cb?.(null));
   }
 
   /** WebTorrent calls destroy only when asked to delete data; removal of partial files is the engine's job. */
   destroy(cb?: Cb): void {
     this.close(cb);
-  }
-}
-
-async function openForWrite(path: string): Promise<fsp.FileHandle> {
-  try {
-    return await fsp.open(path, 'r+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await fsp.mkdir(dirname(path), { recursive: true });
-    // Create without truncating ('a'), then reopen 'r+': Linux ignores positions on O_APPEND descriptors.
-    const fh = await fsp.open(path, 'a');
-    await fh.close();
-    return fsp.open(path, 'r+');
   }
 }
