@@ -171,7 +171,8 @@ export async function torrentFromRegistry(trackers: string[], v1: string): Promi
  * the catalog entry with that infohash).
  */
 export async function prepareHfGet(o: {
-  source: string;
+  /** A magnet, an infohash, a .torrent path, or the .torrent's bytes. */
+  source: string | Uint8Array;
   /** Catalog entries to look the origin up in. */
   entries: () => Promise<Iterable<HfEntryLike>>;
   repoSpec?: string;
@@ -179,14 +180,21 @@ export async function prepareHfGet(o: {
 }): Promise<{ torrent?: Uint8Array; origin: HfOrigin }> {
   let torrent: Uint8Array | undefined;
   let v1: string;
-  if (/^[0-9a-fA-F]{40}$/.test(o.source)) v1 = o.source.toLowerCase();
+  if (typeof o.source !== 'string') {
+    torrent = o.source;
+    const id = parseTorrent(torrent).infoHashV1;
+    if (!id) throw new HfCacheError('a v2-only torrent: Silmaril needs a v1 or hybrid torrent');
+    v1 = id;
+  } else if (/^[0-9a-fA-F]{40}$/.test(o.source)) v1 = o.source.toLowerCase();
   else if (o.source.startsWith('magnet:')) {
     const m = parseMagnet(o.source);
     if (!m.infoHashV1) throw new HfCacheError('this magnet has no btih (v1) hash');
     v1 = m.infoHashV1;
   } else {
     torrent = await fsp.readFile(o.source);
-    v1 = parseTorrent(torrent).infoHashV1!;
+    const id = parseTorrent(torrent).infoHashV1;
+    if (!id) throw new HfCacheError('a v2-only torrent: Silmaril needs a v1 or hybrid torrent');
+    v1 = id;
   }
   torrent ??= await o.savedTorrent?.(v1);
   let origin: (HfOrigin & { trackers?: string[] }) | undefined;
