@@ -44,6 +44,8 @@ export interface CreateOptions {
   creationDate?: number;
   /** Include `.git`, `.hg`, `.svn` and `.silmaril` folders (see walk.ts). */
   includeVcs?: boolean;
+  /** Links may point anywhere inside this folder (walk.ts; a Hugging Face repository folder). */
+  linkRoot?: string;
   signal?: AbortSignal;
   /** Hashing progress in bytes, over all files. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -120,7 +122,7 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   const { signal } = options;
   const pool = options.pool ?? getHashPool();
   pool.warm(); // worker start-up overlaps the walk
-  const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal });
+  const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal, linkRoot: options.linkRoot });
   const files = walked.files;
   const length = files.reduce((n, f) => n + f.length, 0);
   if (files.length === 0) {
