@@ -49,6 +49,8 @@ export interface SeedOptions {
   trusted?: boolean;
   trackers?: string[];
   uploadLimit?: number;
+  /** BEP 16 super-seeding (an initial seed spreads different pieces to different peers). */
+  superSeed?: boolean;
 }
 
 export interface DownloadOptions {
@@ -183,6 +185,7 @@ export class Engine extends EventEmitter {
       trackers: opts.trackers,
       uploadLimit: opts.uploadLimit,
       completed: true,
+      superSeed: opts.superSeed,
     });
     return this.launch(t, opts.paused);
   }

@@ -12,6 +12,7 @@
 import { Choker, type ChokePeer } from './choker.js';
 import { PeerAvailability, PiecePicker } from './picker.js';
 import { blockPipelineLength } from './request.js';
+import { SuperSeeder } from './super-seed.js';
 
 /** Members of WebTorrent's Torrent this file replaces or relies on (the fence test checks them). */
 export const PATCHED_TORRENT_MEMBERS = [
@@ -35,6 +36,8 @@ export interface SchedulerOptions {
   uploadSlots?: number;
   /** Choking rounds, in milliseconds. */
   rechokeMs?: number;
+  /** BEP 16 super-seeding while this torrent is complete (an initial seed). */
+  superSeed?: boolean;
 }
 
 interface PeerRecord {
@@ -51,6 +54,7 @@ export class Scheduler {
   fromSeeds = 0;
   private readonly peers = new Map<any, PeerRecord>();
   private timer?: NodeJS.Timeout;
+  private superSeeder?: SuperSeeder<any>;
   private rechokeSoon = false;
 
   constructor(
@@ -102,7 +106,12 @@ export class Scheduler {
       'bitfield',
       on((r) => r.avail.bitfield((i) => wire.peerPieces.get(i))),
     );
-    wire.on('have', (i: number) => on((r) => r.avail.have(i))());
+    wire.on('have', (i: number) =>
+      on((r) => {
+        r.avail.have(i);
+        if (this.superSeeder?.announced(wire, i)) this.reveal(wire);
+      })(),
+    );
     wire.on(
       'have-all',
       on((r) => r.avail.haveAll()),
@@ -121,6 +130,7 @@ export class Scheduler {
       this.peers.get(wire)?.avail.close();
       this.peers.delete(wire);
       this.choker.remove(wire);
+      this.superSeeder?.remove(wire);
       this.soon();
     });
     // lt_donthave is attached right after the 'wire' event.
@@ -170,10 +180,13 @@ export class Scheduler {
       fill(index);
     }
     // 2. New pieces, rarest first, while the in-flight budget allows (a peer that can help with none may start one).
+    // From a seed, only pieces no fellow downloader that unchokes us can give: the seed's upload is what the whole
+    // swarm waits on, so what can come from elsewhere does (this keeps its upload near 1x the torrent).
+    const spare = rec.avail.isSeed ? this.obtainableElsewhere(wire) : undefined;
     const budget = Math.max(2, Math.floor(INFLIGHT_BYTES / t.pieceLength));
     while (!full()) {
       if (this.inflight.size >= budget && canHelp) return;
-      const index = picker.pick(has, (i) => this.inflight.has(i));
+      const index = picker.pick(has, (i) => this.inflight.has(i) || (spare !== undefined && spare(i)));
       if (index < 0) break;
       this.inflight.add(index);
       canHelp = true;
@@ -183,7 +196,7 @@ export class Scheduler {
     if (full() || this.inflight.size < picker.remaining) return;
     t.__silmarilEndgame = true;
     for (const index of this.inflight) {
-      if (!has(index)) continue;
+      if (!has(index) || (spare !== undefined && spare(index))) continue;
       const piece = t.pieces[index];
       if (!piece || !piece._buffer) continue;
       for (let b = 0; b < piece._chunks && !full(); b++) {
@@ -194,6 +207,37 @@ export class Scheduler {
       }
       if (full()) return;
     }
+  }
+
+  /**
+   * For a seed's wire: a test "piece i can come from a connected downloader that unchokes us", or undefined when
+   * no such downloader exists (then everything may come from the seed).
+   */
+  private obtainableElsewhere(seedWire: any): ((i: number) => boolean) | undefined {
+    const givers: PeerAvailability[] = [];
+    for (const [w, r] of this.peers) {
+      if (w !== seedWire && !w.destroyed && !w.peerChoking && !r.avail.isSeed && r.avail.useful > 0)
+        givers.push(r.avail);
+    }
+    if (!givers.length) return undefined;
+    const picker = this.picker!;
+    return (i) => picker.availability(i) > picker.seeds && givers.some((g) => g.has(i));
+  }
+
+  /** Super-seeding applies now: asked for, and we have every piece. */
+  superSeeding(): boolean {
+    if (!this.opts.superSeed) return false;
+    const picker = this.ensure();
+    if (!picker || picker.haveTotal < picker.pieceCount) return false;
+    this.superSeeder ??= new SuperSeeder(picker.pieceCount, (i) => picker.availability(i) - picker.seeds);
+    return true;
+  }
+
+  /** Super-seeding: tells the peer about the next pieces it may take from us. */
+  reveal(wire: any): void {
+    if (!this.superSeeding() || wire.destroyed) return;
+    const rec = this.peerOf(wire);
+    for (const i of this.superSeeder!.next(wire, (j) => rec.avail.has(j))) wire.have(i);
   }
 
   /** Starts the choking rounds. */
@@ -252,6 +296,7 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   torrent._rechoke = () => s.rechoke();
   torrent.alwaysChokeSeeders = false; // the choker never unchokes a seed; upstream's extra choke() calls misfire
   // Upstream unchokes every peer the moment it is interested, which defeats any choker: leave that listener out.
+  // Super-seeding: the peer is first told we have nothing (BEP 16), then given pieces one by one.
   const onWireWithMetadata = torrent._onWireWithMetadata;
   torrent._onWireWithMetadata = function (this: any, wire: any) {
     const once = wire.once;
@@ -259,9 +304,25 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
       if (event === 'interested') return this;
       return once.call(this, event, fn);
     };
+    const superSeeding = s.superSeeding();
+    if (superSeeding) {
+      const empty = new Uint8Array(Math.ceil(this.pieces.length / 8));
+      wire.haveAll = function (this: any) {
+        this.haveNone();
+      };
+      wire.bitfield = ((bitfield) =>
+        function (this: any) {
+          bitfield.call(this, empty);
+        })(wire.bitfield);
+    }
     try {
       return onWireWithMetadata.call(this, wire);
     } finally {
+      if (superSeeding) {
+        delete wire.haveAll;
+        delete wire.bitfield;
+        s.reveal(wire);
+      }
       delete wire.once; // back to EventEmitter's
       if (wire.once !== once) wire.once = once;
       s.rechoke(true);

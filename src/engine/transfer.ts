@@ -108,6 +108,7 @@ export class Transfer extends EventEmitter {
       downloadLimit?: number;
       uploadLimit?: number;
       completed?: boolean;
+      superSeed?: boolean;
     },
   ) {
     super();
@@ -121,6 +122,7 @@ export class Transfer extends EventEmitter {
     this.extraTrackers = init.trackers ?? [];
     this.magnet = init.magnet;
     this.completed = !!init.completed;
+    this.superSeed = !!init.superSeed;
     this.downLimit = new RateLimiter(init.downloadLimit ?? -1);
     this.upLimit = new RateLimiter(init.uploadLimit ?? -1);
     this.guard = new PeerGuard((wire, reason) => {
@@ -224,7 +226,7 @@ export class Transfer extends EventEmitter {
       () => this.padRanges(),
       (index) => this.onPieceVerified(index),
     );
-    this.scheduler = installScheduler(torrent, { sequential: this.sequential });
+    this.scheduler = installScheduler(torrent, { sequential: this.sequential, superSeed: this.superSeed });
     this.downloadedBase = 0;
     this.uploadedBase = 0;
 
@@ -275,6 +277,8 @@ export class Transfer extends EventEmitter {
   private fromSeedsBase = 0;
   /** Pieces in index order instead of rarest first. */
   sequential = false;
+  /** BEP 16 super-seeding while complete. */
+  superSeed = false;
 
   /** Pad files as [start, end) ranges of the piece stream (empty until the metadata is known). */
   private padRanges(): PadRanges {

@@ -6,7 +6,8 @@
 # in the global peer class (set_peer_class_filter).
 # stdout, one JSON object per line: {"event":"ready","port":N}, {"event":"stats",...} twice a second,
 # {"event":"done"} once a downloader has every piece; on stdin EOF (or any line) {"event":"stopped", uploaded,
-# downloaded, peers: [{ip, port, client_id, up, down}]} (per-peer byte totals, the last seen for peers gone).
+# downloaded, peers: [{ip, port, client_id, pid, up, down, seed, first_seed}]} (per-peer byte totals, the last
+# seen for peers gone; first_seed: it was a seed when first seen, i.e. not a fellow downloader).
 import json
 import os
 import select
@@ -46,7 +47,12 @@ def main():
         r, _, _ = select.select([sys.stdin], [], [], 0.5)
         for p in h.get_peer_info():
             key = "%s:%d" % (p.ip[0], p.ip[1])
+            # Whether it was a seed when we first learnt what it has (a fellow downloader starts with few pieces).
+            first_seed = peers[key]["first_seed"] if key in peers else None
+            if first_seed is None and (p.num_pieces > 0 or p.flags & p.seed):
+                first_seed = bool(p.flags & p.seed)
             peers[key] = {
+                "first_seed": first_seed,
                 "ip": p.ip[0],
                 "port": p.ip[1],
                 "client_id": p.pid.to_bytes()[:8].decode("latin-1"),
