@@ -233,6 +233,10 @@ async function runSwarm(kind, n) {
       fromPeers.push(s.peers.filter((p) => !p.first_seed).reduce((a, p) => a + p.down, 0));
     } else {
       fromPeers.push(results[i].done.fromPeers);
+      if (process.env.BENCH_VERBOSE) {
+        const d = results[i].done;
+        console.log(`  d${i}: fromPeers ${(d.fromPeers / SIZE).toFixed(2)} fromSeeds ${(d.fromSeeds / SIZE).toFixed(2)} downloaded ${(d.downloaded / SIZE).toFixed(2)} uploaded ${(d.uploaded / SIZE).toFixed(2)}`);
+      }
       await stop(d, 'signal');
     }
   }

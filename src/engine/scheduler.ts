@@ -110,6 +110,7 @@ export class Scheduler {
       on((r) => {
         r.avail.have(i);
         if (this.superSeeder?.announced(wire, i)) this.reveal(wire);
+        if (!r.avail.isSeed && !wire.peerChoking && this.inflight.has(i)) this.spareSeeds(i);
       })(),
     );
     wire.on(
@@ -207,6 +208,19 @@ export class Scheduler {
       }
       if (full()) return;
     }
+  }
+
+  /**
+   * A downloader that unchokes us just got piece i, which we are fetching: the blocks still asked of a seed are
+   * cancelled (BEP 3 cancel) and come from that downloader instead, sparing the seed's upload.
+   */
+  private spareSeeds(i: number): void {
+    const t = this.torrent;
+    for (const [w, r] of this.peers) {
+      if (!r.avail.isSeed || w.destroyed) continue;
+      for (const req of [...w.requests]) if (req && req.piece === i) w.cancel(i, req.offset, req.length);
+    }
+    queueMicrotask(() => t._update());
   }
 
   /**
