@@ -63,8 +63,8 @@ export class SuperSeeder<P> {
     let ties = 0;
     for (let i = 0; i < this.pieceCount; i++) {
       if (mine.has(i) || peerHas(i)) continue;
-      // Revealed elsewhere counts as held: a piece already on its way to someone is not given out twice.
-      const key = this.availability(i) + this.offeredCount[i];
+      // A piece already revealed to someone is given out again only when nothing else is left.
+      const key = this.offeredCount[i] * 0x10000 + this.availability(i);
       if (key < bestKey) {
         bestKey = key;
         best = i;

@@ -14,3 +14,9 @@ declare module 'bittorrent-protocol' {
   const Wire: any;
   export default Wire;
 }
+
+// WebTorrent's Torrent class, read by the scheduler's fence test (test/unit/engine/picker-fence.test.ts).
+declare module 'webtorrent/lib/torrent.js' {
+  const Torrent: any;
+  export default Torrent;
+}

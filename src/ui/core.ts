@@ -25,6 +25,8 @@ export interface TransferView {
   uploaded: number;
   peers: number;
   seeds?: number;
+  /** Bytes received from peers that were not seeds (fellow downloaders). */
+  fromPeers?: number;
   /** Seconds to completion, when downloading with a known rate. */
   etaSeconds?: number;
   state: TransferState;
