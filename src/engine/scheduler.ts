@@ -26,6 +26,11 @@ export const PATCHED_TORRENT_MEMBERS = [
 
 const BLOCK_LENGTH = 1 << 14;
 const RECHOKE_MS = 5000;
+const SEED_TAIL_BLOCKS = 8;
+/** How long a seed holds back a request for a piece it is still sending to another peer. */
+const DUPLICATE_DEFER_MS = 1500;
+/** After this long the first recipient of a piece is forgotten (it may never finish it). */
+const DUPLICATE_FORGET_MS = 20_000;
 /** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
 const INFLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -125,6 +130,7 @@ export class Scheduler {
       if (wire.isSeeder) this.fromSeeds += n;
       else this.fromPeers += n;
     });
+    this.deferDuplicates(wire);
     wire.on('interested', () => this.soon());
     wire.on('uninterested', () => this.soon());
     wire.once('close', () => {
@@ -136,6 +142,42 @@ export class Scheduler {
     });
     // lt_donthave is attached right after the 'wire' event.
     queueMicrotask(() => wire.lt_donthave?.on?.('donthave', (i: number) => on((r) => r.avail.dontHave(i))()));
+  }
+
+  /** Seeding: the first peer each piece is being served to, and since when. */
+  private servedTo = new Map<number, { wire: any; at: number }>();
+
+  /**
+   * Seeding: a request for a piece we are still sending to another peer waits a moment (DUPLICATE_DEFER_MS) behind
+   * requests for pieces nobody has yet. By then that peer usually has it and announces it, and a silmaril downloader
+   * cancels what it asked of us and takes the piece from that peer instead; a request still wanted is then served.
+   * So a seed serves fresh pieces first and sends each piece about once.
+   */
+  private deferDuplicates(wire: any): void {
+    const emit = wire.emit;
+    wire.emit = (event: string, ...args: any[]) => {
+      if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
+      const index: number = args[0];
+      const now = Date.now();
+      const first = this.servedTo.get(index);
+      if (!first || first.wire.destroyed || now - first.at > DUPLICATE_FORGET_MS) {
+        this.servedTo.set(index, { wire, at: now });
+        return emit.call(wire, event, ...args);
+      }
+      if (first.wire === wire || this.peers.get(first.wire)?.avail.has(index)) return emit.call(wire, event, ...args);
+      const [, offset, length] = args;
+      const wanted = () =>
+        !wire.destroyed &&
+        wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length);
+      setTimeout(() => {
+        if (wanted()) emit.call(wire, event, ...args);
+      }, DUPLICATE_DEFER_MS).unref?.();
+      return true;
+    };
+  }
+
+  private seedingNow(): boolean {
+    return !!this.picker && this.picker.remaining === 0 && !this.opts.superSeed;
   }
 
   onVerified(index: number): void {
@@ -172,21 +214,24 @@ export class Scheduler {
       return any;
     };
 
+    // From a seed, only pieces no fellow downloader that unchokes us can give: the seed's upload is what the whole
+    // swarm waits on, so what can come from elsewhere does (this keeps its upload near 1x the torrent).
+    const spare = rec.avail.isSeed ? this.obtainableElsewhere(wire) : undefined;
     // 1. Pieces already started, so they complete (and can be shared) sooner and memory stays flat.
     let canHelp = false;
     for (const index of this.inflight) {
       if (full()) return;
-      if (!has(index)) continue;
+      if (!has(index) || (spare !== undefined && spare(index))) continue;
       canHelp = true;
       fill(index);
     }
     // 2. New pieces, rarest first, while the in-flight budget allows (a peer that can help with none may start one).
-    // From a seed, only pieces no fellow downloader that unchokes us can give: the seed's upload is what the whole
-    // swarm waits on, so what can come from elsewhere does (this keeps its upload near 1x the torrent).
-    const spare = rec.avail.isSeed ? this.obtainableElsewhere(wire) : undefined;
     const budget = Math.max(2, Math.floor(INFLIGHT_BYTES / t.pieceLength));
     while (!full()) {
       if (this.inflight.size >= budget && canHelp) return;
+      // From a seed while others give too: one new piece at a time (the next once the current one is nearly all
+      // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
+      if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
       const index = picker.pick(has, (i) => this.inflight.has(i) || (spare !== undefined && spare(i)));
       if (index < 0) break;
       this.inflight.add(index);

@@ -60,6 +60,8 @@ export interface TransferHost {
   trackers: string[];
   statsIntervalMs: number;
   saveIntervalMs: number;
+  /** The process-wide upload limit, taken after the transfer's own. */
+  upLimit?: RateLimiter;
 }
 
 const SAVE_INTERVAL_MS = 500;
@@ -195,7 +197,10 @@ export class Transfer extends EventEmitter {
     return new PieceStore(layoutFor(contentRoot, parsed), {
       writable: this.kind === 'download',
       beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
-      servePace: (n) => this.upLimit.take(n),
+      servePace: async (n) => {
+        await this.upLimit.take(n);
+        await this.host.upLimit?.take(n);
+      },
     });
   }
 
