@@ -161,7 +161,10 @@ if (made.status !== 0) throw new Error(`create failed: ${made.stderr}`);
 
 console.log(
   `bench:swarm: ${SIZE_MIB} MiB in 2 files, ${PIECE / 1024} KiB pieces, seed limited to ${flags['rate-mib']} MiB/s ` +
-    `(ideal ${ideal.toFixed(1)} s), N = ${NS.join(', ')}; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}, ` +
+    `(ideal ${ideal.toFixed(1)} s), N = ${NS.join(', ')}; load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}, ` +
     `${os.cpus().length} cores`,
 );
 
@@ -235,7 +238,9 @@ async function runSwarm(kind, n) {
       fromPeers.push(results[i].done.fromPeers);
       if (process.env.BENCH_VERBOSE) {
         const d = results[i].done;
-        console.log(`  d${i}: fromPeers ${(d.fromPeers / SIZE).toFixed(2)} fromSeeds ${(d.fromSeeds / SIZE).toFixed(2)} downloaded ${(d.downloaded / SIZE).toFixed(2)} uploaded ${(d.uploaded / SIZE).toFixed(2)}`);
+        console.log(
+          `  d${i}: fromPeers ${(d.fromPeers / SIZE).toFixed(2)} fromSeeds ${(d.fromSeeds / SIZE).toFixed(2)} downloaded ${(d.downloaded / SIZE).toFixed(2)} uploaded ${(d.uploaded / SIZE).toFixed(2)}`,
+        );
       }
       await stop(d, 'signal');
     }
@@ -271,7 +276,10 @@ for (const n of NS) {
     }
     const r = byKind[kind];
     const ref = byKind.lt;
-    const vs = ref && kind !== 'lt' ? `  vs lt: time ${(r.allDone / ref.allDone).toFixed(2)}x, seed upload ${(r.seedUp / ref.seedUp).toFixed(2)}x` : '';
+    const vs =
+      ref && kind !== 'lt'
+        ? `  vs lt: time ${(r.allDone / ref.allDone).toFixed(2)}x, seed upload ${(r.seedUp / ref.seedUp).toFixed(2)}x`
+        : '';
     const goal = r.seedUp <= 1.25 && r.allDone <= 1.5 * ideal ? 'goal met' : 'goal missed';
     console.log(
       `N=${String(n).padStart(2)} ${NAMES[kind].padEnd(31)} all done ${r.allDone.toFixed(1).padStart(6)} s ` +

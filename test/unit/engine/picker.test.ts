@@ -212,8 +212,10 @@ test('the bucket array stays consistent through thousands of random changes', ()
     const r = random();
     if (r < 0.6) peer.have(i);
     else if (r < 0.7) peer.dontHave(i);
-    else if (r < 0.72) (peer.close(), (peers[peers.indexOf(peer)] = new PeerAvailability(p)));
-    else if (r < 0.73) peer.haveAll();
+    else if (r < 0.72) {
+      peer.close();
+      peers[peers.indexOf(peer)] = new PeerAvailability(p);
+    } else if (r < 0.73) peer.haveAll();
     else if (r < 0.74) peer.haveNone();
     else if (r < 0.76) p.setHave(i);
     else if (r < 0.78) p.setPriority(i, i + 3, Math.floor(random() * 3));
