@@ -103,6 +103,8 @@ export interface CoreOptions {
   trackers: string[];
   downloadLimit: number;
   uploadLimit: number;
+  /** Share folders as a BEP 16 super-seed. */
+  superSeed?: boolean;
   trustedPublishers: string[];
   catalogSources: string[];
 }

@@ -185,7 +185,7 @@ export class NodeCore implements UiCore {
     });
     signal.throwIfAborted();
     onProgress({ fraction: 1, message: 'seeding' });
-    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true });
+    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true, superSeed: this.options.superSeed });
     const warnings: string[] = [];
     let published = false;
     const model = await describeModel(folder);
