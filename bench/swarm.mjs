@@ -215,6 +215,10 @@ async function runSwarm(kind, n) {
     }),
   );
   const allDone = (Math.max(...results.map((r) => r.done.at)) - t0) / 1000;
+  if (process.env.BENCH_VERBOSE) {
+    const times = results.map((r) => ((r.done.at - t0) / 1000).toFixed(1));
+    console.log(`  ${kind} N=${n}: done at ${times.join(', ')} s`);
+  }
   // Stop the seed first (its upload total), then the downloaders (libtorrent's per-peer totals).
   let seedUp;
   if (ltSeed) {
