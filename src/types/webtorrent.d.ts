@@ -20,3 +20,8 @@ declare module 'webtorrent/lib/torrent.js' {
   const Torrent: any;
   export default Torrent;
 }
+
+declare module 'ut_metadata' {
+  const utMetadata: any;
+  export default utMetadata;
+}
