@@ -31,7 +31,9 @@
       num(r.fromPeers) &&
       (r.etaSeconds === null || num(r.etaSeconds)) &&
       (r.verified === null || typeof r.verified === 'boolean') &&
-      (r.error === null || typeof r.error === 'string')
+      (r.error === null || typeof r.error === 'string') &&
+      (r.webBytes == null || num(r.webBytes)) &&
+      (r.peerBytes == null || num(r.peerBytes))
     );
   }
   function validState(m) {
@@ -128,6 +130,7 @@
     // What fellow downloaders (not seeds) gave: the swarm at work.
     if (r.fromPeers > 0) parts.push(`${bytes(r.fromPeers)} from peers`);
     if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
+    if (r.webBytes) parts.push(`${bytes(r.webBytes)} from the Hub, ${bytes(r.peerBytes ?? 0)} from peers`);
     return parts.join(' · ');
   }
 

@@ -30,6 +30,7 @@ export function readCoreOptions(): CoreOptions {
     superSeed: c.get<boolean>('superSeed') ?? false,
     trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
     catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
+    hfWebSeed: c.get<boolean>('huggingFace.webSeed') ?? true,
   };
 }
 

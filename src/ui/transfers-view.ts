@@ -22,6 +22,8 @@ export function toRow(t: TransferView): TransferRow {
     etaSeconds: t.etaSeconds ?? null,
     verified: t.verified ?? null,
     error: t.error ?? null,
+    webBytes: t.webBytes ?? null,
+    peerBytes: t.peerBytes ?? null,
   };
 }
 
