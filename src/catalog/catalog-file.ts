@@ -1,7 +1,9 @@
 // The catalog file: every entry we hold (tombstones included), sorted by (publisher, name), as signed records in one
 // bencoded dictionary, brotli-compressed. Same entries give the same bytes, so every node holding the same catalog
-// seeds the same torrent. Reading is bounded: a catalog too large compressed or expanded is refused whole.
+// seeds the same torrent. Reading is bounded (compressed size, expanded size, records, depth) by the one strict bencode
+// reader: a catalog over any limit is refused whole, with memory bounded by the expanded-size cap.
 import bencode from 'bencode';
+import { BDict, decodeStrict, type BValue } from '../shared/bencode-strict.js';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import type { CatalogEntry } from './entry.js';
 
@@ -36,53 +38,43 @@ export function decodeCatalog(file: Uint8Array): Uint8Array[] {
   if (file.length > MAX_CATALOG_BYTES) throw new CatalogFileError(`catalog is ${file.length} bytes, over the limit`);
   let raw: Buffer;
   try {
+    // maxOutputLength stops the decompressor as soon as its output passes the cap (it does not inflate, then check).
     raw = brotliDecompressSync(file, { maxOutputLength: MAX_CATALOG_EXPANDED });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') throw new CatalogFileError('catalog expands beyond the size limit');
     throw new CatalogFileError('catalog is not brotli-compressed');
   }
-  const fast = canonicalRecords(raw);
-  if (fast) return fast;
-  let d: any;
-  try {
-    d = bencode.decode(raw);
-  } catch {
-    throw new CatalogFileError('catalog is not bencode');
-  }
-  const format = d?.format instanceof Uint8Array ? Buffer.from(d.format).toString() : undefined;
-  if (format !== CATALOG_FORMAT || d.version !== CATALOG_VERSION || !Array.isArray(d.entries)) {
-    throw new CatalogFileError('not a Silmaril catalog (format/version/entries)');
-  }
-  if (d.entries.length > MAX_CATALOG_ENTRIES) throw new CatalogFileError(`catalog holds ${d.entries.length} entries`);
-  // Non-string items are passed through as empty records so merge counts them as malformed.
-  return d.entries.map((r: unknown) => (r instanceof Uint8Array ? r : new Uint8Array(0)));
+  return readCatalog(raw);
 }
 
-const HEAD = Buffer.from('d7:entriesl');
-const TAIL = Buffer.from(`e6:format${CATALOG_FORMAT.length}:${CATALOG_FORMAT}7:versioni${CATALOG_VERSION}ee`);
+const fail = (message: string): never => {
+  throw new CatalogFileError(message);
+};
 
 /**
- * The records of a catalog in exactly the form encodeCatalog writes, read as views into `raw` without decoding it
- * generically (bencode copies every string: ~1 s for 100,000 records). Anything else gives undefined and goes the
- * generic way, so the result never differs.
+ * Reads the decompressed catalog with the strict reader, bounded: at most MAX_CATALOG_ENTRIES records (plus the few
+ * values around them) are read before it refuses, so an expansion bomb of millions of empty records costs a
+ * counter, not an object each; nesting is at most 3 deep. Records are views into `raw` (no copies).
  */
-function canonicalRecords(raw: Buffer): Uint8Array[] | undefined {
-  if (raw.length < HEAD.length + TAIL.length || !raw.subarray(0, HEAD.length).equals(HEAD)) return undefined;
-  const end = raw.length - TAIL.length;
-  if (!raw.subarray(end).equals(TAIL)) return undefined;
-  const records: Uint8Array[] = [];
-  let i = HEAD.length;
-  while (i < end) {
-    const digits = i;
-    let len = 0;
-    while (i < end && raw[i] >= 0x30 && raw[i] <= 0x39 && i - digits < 9) len = len * 10 + raw[i++] - 0x30;
-    if (i === digits || raw[i] !== 0x3a || (raw[digits] === 0x30 && i - digits > 1)) return undefined;
-    const start = i + 1;
-    if (start + len > end) return undefined;
-    records.push(raw.subarray(start, start + len));
-    if (records.length > MAX_CATALOG_ENTRIES) return undefined;
-    i = start + len;
+export function readCatalog(raw: Uint8Array): Uint8Array[] {
+  const limits = { maxDepth: 3, maxItems: MAX_CATALOG_ENTRIES + 16, what: 'catalog', fail };
+  let top: BValue;
+  try {
+    top = decodeStrict(raw, limits);
+  } catch (err) {
+    if (err instanceof CatalogFileError && /more than \d+ values/.test(err.message)) {
+      throw new CatalogFileError(`catalog holds more than ${MAX_CATALOG_ENTRIES} entries`);
+    }
+    throw err instanceof CatalogFileError ? err : new CatalogFileError('catalog is not bencode');
   }
-  return i === end ? records : undefined;
+  const format = top instanceof BDict ? top.get('format') : undefined;
+  const entries = top instanceof BDict ? top.get('entries') : undefined;
+  const formatText = format instanceof Uint8Array ? Buffer.from(format).toString() : undefined;
+  if (formatText !== CATALOG_FORMAT || (top as BDict).get('version') !== CATALOG_VERSION || !Array.isArray(entries)) {
+    throw new CatalogFileError('not a Silmaril catalog (format/version/entries)');
+  }
+  if (entries.length > MAX_CATALOG_ENTRIES) throw new CatalogFileError(`catalog holds ${entries.length} entries`);
+  // Non-string items are passed through as empty records so merge counts them as malformed.
+  return entries.map((r) => (r instanceof Uint8Array ? r : new Uint8Array(0)));
 }
