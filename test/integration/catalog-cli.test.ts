@@ -100,10 +100,11 @@ test(
       '--json',
     );
     assert.equal(hit.out.length, 1);
-    for (const k of ['name', 'publisher', 'license', 'tags', 'size', 'v1', 'v2', 'magnet', 'trusted']) {
+    for (const k of ['name', 'publisher', 'license', 'tags', 'size', 'v1', 'v2', 'magnet', 'trusted', 'signed']) {
       assert.ok(k in hit.out[0], `discover --json has ${k}`);
     }
-    assert.equal(hit.out[0].trusted, true);
+    assert.equal(hit.out[0].signed, true);
+    assert.equal(hit.out[0].trusted, false);
     assert.equal(hit.out[0].publisher, s.publisher);
     assert.deepEqual((await silmaril('discover', '--format', 'gguf', '--home', home, '--json')).out, []);
     const badSort = await silmaril('discover', '--sort', 'color', '--home', home);
