@@ -26,6 +26,8 @@ export const MAX_DIRECTORY_KEYS = 24;
 /** Rendezvous nodes asked per lookup, and per IP address (loopback and private test networks excepted). */
 export const MAX_RENDEZVOUS_NODES = 256;
 export const MAX_NODES_PER_HOST = 8;
+/** Rendezvous nodes remembered as having answered (asked first, most recent kept). */
+const MAX_GOOD_NODES = 64;
 /** Republish period: 40 min +-10 min of jitter, against the 2 h expiry. */
 export const REPUBLISH_MS = 40 * 60_000;
 export const REPUBLISH_JITTER_MS = 10 * 60_000;
@@ -142,6 +144,8 @@ export class PointerClient {
   /** Our directory as served at the rendezvous (kept in our node's store; re-set as the store's LRU may drop it). */
   private directory?: { v: Buffer; k: Buffer; sig: Buffer; seq: number; salt: Buffer };
   private directoryTimer?: NodeJS.Timeout;
+  /** Rendezvous nodes that answered with a valid directory before: asked first next time, outside the random draw. */
+  private readonly goodNodes = new Map<string, { host: string; port: number }>();
   /** Nodes that stored our last put (0: nobody heard it, e.g. published before the DHT had any node). */
   lastAcks = 0;
 
@@ -289,7 +293,10 @@ export class PointerClient {
     const own = dht.address?.()?.port;
     const perHostCount = new Map<string, number>();
     const chosen: { host: string; port: number }[] = [];
-    for (const node of shuffle([...found.values()])) {
+    // Nodes that answered before come first: a flood of fake addresses at the rendezvous cannot push them out.
+    const good = [...this.goodNodes.values()].slice(-MAX_GOOD_NODES);
+    for (const node of good) found.delete(`${node.host}:${node.port}`);
+    for (const node of [...good, ...shuffle([...found.values()])]) {
       if (node.port === own && isLocal(node.host)) continue;
       const n = perHostCount.get(node.host) ?? 0;
       if (!isLocal(node.host) && n >= perHost) continue;
@@ -297,8 +304,16 @@ export class PointerClient {
       chosen.push(node);
       if (chosen.length >= maxNodes) break;
     }
-    const directories = await mapLimit(chosen, 16, (node) => this.askDirectory(node));
-    return directories.filter((d): d is Directory => d !== undefined);
+    const directories = (await mapLimit(chosen, 32, (node) => this.askDirectory(node))).filter(
+      (d): d is Directory => d !== undefined,
+    );
+    for (const d of directories) {
+      const key = `${d.host}:${d.port}`;
+      this.goodNodes.delete(key);
+      this.goodNodes.set(key, { host: d.host, port: d.port });
+    }
+    while (this.goodNodes.size > MAX_GOOD_NODES) this.goodNodes.delete(this.goodNodes.keys().next().value!);
+    return directories;
   }
 
   private askDirectory(node: { host: string; port: number }): Promise<Directory | undefined> {
