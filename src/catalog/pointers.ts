@@ -320,20 +320,21 @@ export class PointerClient {
     const dht = this.dht as any;
     return new Promise((resolve) => {
       try {
-        dht._rpc.query(node, { q: 'get', a: { id: dht._rpc.id, target: RENDEZVOUS } }, (err: Error | null, res: any) => {
-          if (err) return resolve(undefined);
-          resolve(checkDirectory(res?.r, node));
-        });
+        dht._rpc.query(
+          node,
+          { q: 'get', a: { id: dht._rpc.id, target: RENDEZVOUS } },
+          (err: Error | null, res: any) => {
+            if (err) return resolve(undefined);
+            resolve(checkDirectory(res?.r, node));
+          },
+        );
       } catch {
         resolve(undefined);
       }
     });
   }
 
-  private async put(
-    item: { k: Buffer; v: Buffer; seq: number; salt?: Buffer },
-    sign: (m: Uint8Array) => Uint8Array,
-  ) {
+  private async put(item: { k: Buffer; v: Buffer; seq: number; salt?: Buffer }, sign: (m: Uint8Array) => Uint8Array) {
     // Sign here rather than through bittorrent-dht's opts.sign so republish can resend the very same item.
     // BEP 44 signs the bencoded dictionary {salt, seq, v} without its outer `d` and `e`.
     const ref = item.salt ? { salt: item.salt, seq: item.seq, v: item.v } : { seq: item.seq, v: item.v };
@@ -427,8 +428,4 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
-}
-
-function sleep(ms: number) {
-  return new Promise((r) => setTimeout(r, ms));
 }

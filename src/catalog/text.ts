@@ -5,8 +5,8 @@
 
 // C0 controls but tab/newline/CR (made spaces below), DEL, C1 controls, and the invisible or direction-changing
 // format characters: ALM, LRM/RLM, the embeddings and overrides, the isolates, zero-width space, BOM.
-// eslint-disable-next-line no-control-regex
 const REMOVE =
+  // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /** Publisher text as one plain line: control and format characters removed, line breaks and tabs made spaces. */
