@@ -140,6 +140,16 @@ export class DhtSource {
   async publish(): Promise<{ feedSeq: number; feed: Pointer; index: Pointer; acks: number }> {
     const identity = this.catalog.identity;
     if (!identity) throw new Error('no publisher identity');
+    try {
+      return await this.publishOnce(identity);
+    } catch (err) {
+      // Not ready yet (the transport or the DHT): try again with back-off rather than stay unreachable.
+      this.scheduleRetry(0);
+      throw err;
+    }
+  }
+
+  private async publishOnce(identity: NonNullable<Catalog['identity']>) {
     const own = this.catalog.ownEntries();
     const ownIh = await this.transport.publish(encodeCatalog(own), CATALOG_FILE_NAME);
     const updated = Math.floor(Date.now() / 1000);
