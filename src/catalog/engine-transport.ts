@@ -7,7 +7,11 @@ import { createTorrent } from '../torrent/create.js';
 import { MAX_CATALOG_BYTES } from './catalog-file.js';
 import type { CatalogTransport } from './transport.js';
 
-const KEEP_SEEDED = 8;
+/**
+ * Catalogs kept seeded per list. Each publisher's catalog is its own torrent now (no shared index catalog holding
+ * everyone's), so a node keeps many: the publisher may be offline, and followers are who serves it then.
+ */
+const KEEP_SEEDED = 64;
 
 export class EngineTransport implements CatalogTransport {
   /** Our own catalogs (feed and index), newest last: the ones our pointers name must stay seeded. */

@@ -26,6 +26,8 @@ export const MAX_DIRECTORY_KEYS = 24;
 /** Rendezvous nodes asked per lookup, and per IP address (loopback and private test networks excepted). */
 export const MAX_RENDEZVOUS_NODES = 256;
 export const MAX_NODES_PER_HOST = 8;
+/** Other publishers' feed items we keep alive by re-putting them unchanged. */
+export const MAX_RELAYED = 64;
 /** Rendezvous nodes remembered as having answered (asked first, most recent kept). */
 const MAX_GOOD_NODES = 64;
 /** Republish period: 40 min +-10 min of jitter, against the 2 h expiry. */
@@ -370,6 +372,49 @@ export class PointerClient {
       void this.send(entry.opts).then(() => this.schedule(target, entry));
     }, delay);
     entry.timer.unref?.();
+  }
+
+  /** Feed targets we relay for others (insertion order = oldest first), at most MAX_RELAYED. */
+  private readonly relayed = new Set<string>();
+
+  /**
+   * Keeps another publisher's feed item alive: re-puts the very item we read (its seq and signature, which anyone
+   * may resend under BEP 44) on the republish schedule, so a feed outlives its publisher being offline for more than
+   * the two-hour expiry, as long as someone follows it. Only items we verified; at most MAX_RELAYED, oldest dropped.
+   */
+  relayFeed(publisher: string): void {
+    if (this.closed) return;
+    const target = dhtTarget(Buffer.from(publisher, 'hex'), FEED_SALT).toString('hex');
+    const item = this.cache.get(target)?.item;
+    if (!item || !exactSeq(item.seq)) return;
+    const prev = this.published.get(target);
+    if (prev && !this.relayed.has(target)) return; // our own feed
+    if (prev && prev.opts.seq >= item.seq) {
+      this.relayed.delete(target);
+      this.relayed.add(target);
+      return;
+    }
+    if (prev?.timer) clearTimeout(prev.timer);
+    const entry: Published = {
+      opts: {
+        k: Buffer.from(item.k),
+        v: Buffer.from(item.v),
+        seq: item.seq,
+        salt: FEED_SALT,
+        sig: Buffer.from(item.sig),
+      },
+    };
+    this.published.set(target, entry);
+    this.relayed.delete(target);
+    this.relayed.add(target);
+    this.schedule(target, entry);
+    while (this.relayed.size > MAX_RELAYED) {
+      const old = this.relayed.values().next().value!;
+      this.relayed.delete(old);
+      const e = this.published.get(old);
+      if (e?.timer) clearTimeout(e.timer);
+      this.published.delete(old);
+    }
   }
 
   /** Re-sends every pointer we published now (same seq and signature). */

@@ -7,7 +7,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { encodeCatalog } from '../../src/catalog/catalog-file.js';
 import { keyPairFromSeed, makeSigner } from '../../src/catalog/ed25519.js';
 import { fingerprint, Identity } from '../../src/catalog/identity.js';
-import { dhtVerify, PointerClient } from '../../src/catalog/pointers.js';
+import { dhtTarget, dhtVerify, FEED_SALT, PointerClient } from '../../src/catalog/pointers.js';
 import { DhtSource } from '../../src/catalog/sources/dht.js';
 import { GO_PUBLIC_KEY, GO_SEED, GO_TARGET, SilmarilGoSource } from '../../src/catalog/sources/silmaril-go.js';
 import { MemoryTransport } from '../../src/catalog/transport.js';
@@ -104,6 +104,28 @@ test('a feed pointing at an empty, missing or forged catalog loses nothing known
   vandal.close();
   alice.close();
   carol.close();
+});
+
+test("a follower keeps an offline publisher's feed alive past the BEP 44 expiry (same seq and signature)", async () => {
+  const transport = new MemoryTransport();
+  const alice = await member(nodes[0], transport, Identity.generate());
+  const carol = await member(nodes[2], transport);
+  const dave = await member(nodes[3], transport);
+  alice.catalog.publish({ name: 'alice/offline', v1: 'd'.repeat(40), files: 1, size: 1, license: 'mit' });
+  const { feedSeq } = await alice.source.publish();
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'offline' }).total, 1);
+  // Alice goes away and every node forgets her item (what the two-hour expiry does).
+  alice.close();
+  const target = dhtTarget(Buffer.from(alice.catalog.identity!.publisher, 'hex'), FEED_SALT).toString('hex');
+  for (const n of nodes) n._values.remove(target);
+  assert.equal(await dave.pointers.readFeed(alice.catalog.identity!.publisher, true), undefined);
+  // Carol's republish round (every 40 min +-10) re-puts the item she verified, unchanged.
+  await carol.pointers.republishAll();
+  const feed = await dave.pointers.readFeed(alice.catalog.identity!.publisher, true);
+  assert.equal(feed?.seq, feedSeq);
+  carol.close();
+  dave.close();
 });
 
 test('reads a Go-Silmaril pointer and catalog.json, marks its entries untrusted', async () => {

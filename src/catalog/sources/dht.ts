@@ -116,7 +116,8 @@ export class DhtSource {
       // A directory signer need not publish (a node that only holds others' catalogs): no feed is no failure then.
       if (!p && !known.has(pub)) return;
       feeds++;
-      if (!(await this.follow(`dht:feed:${fingerprint(pub)}`, p, pub))) failed++;
+      if (await this.follow(`dht:feed:${fingerprint(pub)}`, p, pub)) this.pointers.relayFeed(pub);
+      else failed++;
     });
     this.lastReport = { directories: directories.length, feeds, failed };
     // Every node holding catalogs serves a directory, so newcomers reach it whether or not it publishes.
