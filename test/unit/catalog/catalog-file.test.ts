@@ -5,10 +5,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { brotliCompressSync, constants, createBrotliCompress } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, createBrotliCompress } from 'node:zlib';
 import {
   CatalogFileError,
+  CatalogReader,
   decodeCatalog,
+  decodeCatalogStream,
   encodeCatalog,
   MAX_CATALOG_ENTRIES,
 } from '../../../src/catalog/catalog-file.js';
@@ -39,27 +41,61 @@ test('issue 13 case 7: a 1.7 KB file expanding to 240 MB of empty records is ref
   try {
     writeFileSync(join(dir, 'catalog.bin'), bomb);
     // A 160 MB heap: the generic decoder (one object per record, 120 million of them) dies of out-of-memory there.
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--max-old-space-size=160',
-        '--import',
-        'tsx',
-        '--import',
-        './build/register.mjs',
-        join(import.meta.dirname, 'fixtures', 'decode-catalog.ts'),
-        join(dir, 'catalog.bin'),
-      ],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
-    assert.equal(r.status, 0, `decoder process died: ${r.signal ?? ''} ${r.stderr.slice(-500)}`);
-    const out = JSON.parse(r.stdout.trim());
-    assert.equal(out.ok, false);
-    assert.equal(out.name, 'CatalogFileError');
-    assert.match(out.message, new RegExp(`more than ${MAX_CATALOG_ENTRIES} entries`));
+    for (const mode of ['--whole', '--stream']) {
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--max-old-space-size=160',
+          '--import',
+          'tsx',
+          '--import',
+          './build/register.mjs',
+          join(import.meta.dirname, 'fixtures', 'decode-catalog.ts'),
+          join(dir, 'catalog.bin'),
+          mode,
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+      assert.equal(r.status, 0, `decoder process died (${mode}): ${r.signal ?? ''} ${r.stderr.slice(-500)}`);
+      const out = JSON.parse(r.stdout.trim());
+      assert.equal(out.ok, false);
+      assert.equal(out.name, 'CatalogFileError');
+      assert.match(out.message, new RegExp(`more than ${MAX_CATALOG_ENTRIES} entries`));
+      // The stream stops decompressing at the record limit: it never holds the 240 MB (the whole-file path may).
+      if (mode === '--stream') assert.ok(out.maxRssMiB < 400, `peak RSS ${out.maxRssMiB} MiB`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('catalog files read as a stream give the same records, however the bytes are cut', async () => {
+  const a = Identity.generate();
+  const entries = Array.from({ length: 40 }, (_, i) => makeEntry(a, `acme/m${i}`));
+  const file = encodeCatalog(entries);
+  const whole = decodeCatalog(file).map((r) => Buffer.from(r).toString('hex'));
+  assert.equal(whole.length, 40);
+  assert.deepEqual(
+    (await decodeCatalogStream(file)).map((r) => Buffer.from(r).toString('hex')),
+    whole,
+  );
+  const raw = brotliDecompressSync(file);
+  for (const size of [1, 2, 3, 7, 11, 64, 300, 4096]) {
+    const reader = new CatalogReader();
+    for (let i = 0; i < raw.length; i += size) reader.push(raw.subarray(i, i + size));
+    assert.deepEqual(
+      reader.finish().map((r) => Buffer.from(r).toString('hex')),
+      whole,
+      `cut every ${size} bytes`,
+    );
+  }
+  // A big catalog (many 64 KiB windows) through the stream.
+  const many = Array.from({ length: 3000 }, (_, i) => makeEntry(a, `acme/n${i}`));
+  assert.equal((await decodeCatalogStream(encodeCatalog(many))).length, 3000);
+  // Refusals come out of the stream as CatalogFileError, never as a crash.
+  await assert.rejects(decodeCatalogStream(Buffer.from('not brotli at all')), CatalogFileError);
+  await assert.rejects(decodeCatalogStream(brotliCompressSync(Buffer.from(`d7:entriesl${TAIL}xx`))), /trailing/);
+  await assert.rejects(decodeCatalogStream(brotliCompressSync(Buffer.from('d7:entriesl5:ab'))), /truncated/);
 });
 
 test('catalog files: the limits refuse whole, a real catalog reads back record for record', () => {
