@@ -10,6 +10,8 @@
 // Feed values are republished unchanged (same seq and signature) with jitter well inside the 2-hour BEP 44 expiry.
 // Sequence numbers are exact: a seq that is not a safe integer (bittorrent-dht decodes them as JS numbers) is refused
 // on read, never rounded, and we never write one.
+// Fenced: this file uses bittorrent-dht's private members `_closest`, `_rpc.query`,
+// `_rpc.id`, `_values` and `_peers`; test/integration/catalog-dht.test.ts fails if one disappears.
 import bencode from 'bencode';
 import { createHash } from 'node:crypto';
 import { verifySignature } from './ed25519.js';

@@ -165,3 +165,12 @@ test('reads a Go-Silmaril pointer and catalog.json, marks its entries untrusted'
   assert.equal(c.store.getSource('silmaril-go')!.entries, 1);
   c.close();
 });
+
+test('bittorrent-dht still has the private members pointers.ts relies on (fenced there)', () => {
+  const d = nodes[0];
+  for (const fn of ['_closest', 'announce', 'put', 'get', 'lookup']) assert.equal(typeof d[fn], 'function', fn);
+  assert.equal(typeof d._rpc?.query, 'function', '_rpc.query');
+  assert.ok(Buffer.isBuffer(d._rpc?.id), '_rpc.id');
+  for (const fn of ['get', 'set', 'remove']) assert.equal(typeof d._values?.[fn], 'function', `_values.${fn}`);
+  assert.equal(typeof d._peers?.get, 'function', '_peers.get');
+});
