@@ -30,6 +30,9 @@ export const MAX_RENDEZVOUS_NODES = 256;
 export const MAX_NODES_PER_HOST = 8;
 /** Other publishers' feed items we keep alive by re-putting them unchanged. */
 export const MAX_RELAYED = 64;
+/** Rendezvous addresses taken from one get_peers reply, and from all replies of one host (loopback excepted). */
+const MAX_PEERS_PER_REPLY = 32;
+const MAX_PEERS_PER_SOURCE_HOST = 64;
 /** Rendezvous nodes remembered as having answered (asked first, most recent kept). */
 const MAX_GOOD_NODES = 64;
 /** Republish period: 40 min +-10 min of jitter, against the 2 h expiry. */
@@ -264,8 +267,9 @@ export class PointerClient {
   }
 
   /**
-   * The directories of the nodes at the rendezvous: get_peers on it, then a direct `get` to each node found (at
-   * most MAX_RENDEZVOUS_NODES, MAX_NODES_PER_HOST per public IP). Each answer is checked like any BEP 44 item (an
+   * The directories of the nodes at the rendezvous: get_peers on it (at most MAX_PEERS_PER_REPLY addresses from one
+   * reply, MAX_PEERS_PER_SOURCE_HOST from one host), then a direct `get` to each node found (nodes that answered
+   * before first, then a random draw: at most MAX_RENDEZVOUS_NODES, MAX_NODES_PER_HOST per IP but loopback). Each answer is checked like any BEP 44 item (an
    * exact seq, the signature over the directory salt); anything else is ignored. Never throws.
    */
   async findDirectories(opts: { maxNodes?: number; perHost?: number } = {}): Promise<Directory[]> {
@@ -281,14 +285,21 @@ export class PointerClient {
       if (port > 0) found.set(`${host}:${port}`, { host, port });
     };
     for (const c of dht._peers?.get?.(RENDEZVOUS.toString('hex'), 1000) ?? []) add(c);
+    const fromHost = new Map<string, number>();
     await new Promise<void>((resolve) =>
       dht._closest(
         RENDEZVOUS,
         { q: 'get_peers', a: { id: dht._rpc.id, info_hash: RENDEZVOUS } },
-        (message: any) => {
+        (message: any, from: any) => {
           const values = message?.r?.values;
-          // A reply is one UDP packet; still, read no more than a bounded number of peers from it.
-          if (Array.isArray(values)) for (const v of values.slice(0, 200)) add(v);
+          if (!Array.isArray(values)) return true;
+          // Per-source cap: one replying node (or host) cannot fill the draw below with addresses it made up.
+          const host = String(from?.host ?? from?.address ?? '');
+          const left = isLocal(host) ? Infinity : MAX_PEERS_PER_SOURCE_HOST - (fromHost.get(host) ?? 0);
+          const room = Math.min(MAX_PEERS_PER_REPLY, left);
+          const taken = shuffle(values.slice(0, 1000)).slice(0, Math.max(0, room));
+          fromHost.set(host, (fromHost.get(host) ?? 0) + taken.length);
+          for (const v of taken) add(v);
           return true;
         },
         () => resolve(),
@@ -450,9 +461,9 @@ function checkDirectory(r: any, node: { host: string; port: number }): Directory
   };
 }
 
-/** Loopback and private addresses: a test network or a LAN, where many nodes share one IP for good reasons. */
+/** Loopback: a test network on one machine, where every node shares one IP. */
 function isLocal(host: string): boolean {
-  return /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host);
+  return host.startsWith('127.');
 }
 
 function shuffle<T>(items: T[]): T[] {
