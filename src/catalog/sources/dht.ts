@@ -28,6 +28,11 @@ export class DhtSource {
   private readonly merged = new Set<string>();
   /** Publishers whose feed we merged, with when: what our directory names, most recent first. */
   private readonly held = new Map<string, number>();
+  /**
+   * Feeds whose catalog could not be fetched: that catalog is not tried again until `until` (5 s doubling to 30 min),
+   * unless the feed moves to another catalog or the publisher is trusted.
+   */
+  private readonly failures = new Map<string, { n: number; until: number; infohash: string }>();
   /** Publisher keys (hex) the user chose to trust: always read first. Set by the service. */
   trustedKeys: () => string[] = () => [];
 
@@ -109,15 +114,28 @@ export class DhtSource {
     const directories = await this.pointers.findDirectories().catch(() => []);
     const order = this.candidates(directories);
     const known = new Set<string>([...this.catalog.index.entries.values()].map((e) => e.publisher));
+    const trusted = new Set(this.trustedKeys().map((k) => k.toLowerCase()));
     let feeds = 0;
     let failed = 0;
+    const now = Date.now();
     await mapLimit(order, FEED_CONCURRENCY, async (pub) => {
       const p = await this.pointers.readFeed(pub, opts.fresh).catch(() => undefined);
       // A directory signer need not publish (a node that only holds others' catalogs): no feed is no failure then.
       if (!p && !known.has(pub)) return;
+      // A feed that keeps pointing at a catalog nobody serves costs one fetch per back-off period, not one a pass.
+      const backoff = this.failures.get(pub);
+      if (backoff && now < backoff.until && !trusted.has(pub) && (p?.infohash ?? '') === backoff.infohash) return;
       feeds++;
-      if (await this.follow(`dht:feed:${fingerprint(pub)}`, p, pub)) this.pointers.relayFeed(pub);
-      else failed++;
+      if (await this.follow(`dht:feed:${fingerprint(pub)}`, p, pub)) {
+        this.failures.delete(pub);
+        this.pointers.relayFeed(pub);
+      } else {
+        failed++;
+        const n = (backoff?.n ?? 0) + 1;
+        const until = Date.now() + Math.min(30 * 60_000, 5000 * 2 ** (n - 1));
+        this.failures.set(pub, { n, until, infohash: p?.infohash ?? '' });
+        if (this.failures.size > 4 * MAX_FEEDS_PER_REFRESH) this.failures.delete(this.failures.keys().next().value!);
+      }
     });
     this.lastReport = { directories: directories.length, feeds, failed };
     // Every node holding catalogs serves a directory, so newcomers reach it whether or not it publishes.
