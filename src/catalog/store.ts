@@ -561,25 +561,30 @@ export class CatalogStore {
     return { entries, total, totalExact: counted <= cap };
   }
 
-  /** Fills `conflicts`: the other publishers whose live entry has the same name (ignoring case). */
+  /**
+   * Fills `conflicts`: the other publishers whose live entry has the same name (ignoring case) but another torrent.
+   * The same torrent under the same name (a registry listing of a signed share) is the same download, not a clash.
+   */
   private markConflicts(entries: ListedEntry[]): void {
-    const claims = new Map<string, { publisher: string; label: string }[]>();
+    type Claim = { publisher: string; label: string; v1?: string; v2?: string };
+    const claims = new Map<string, Claim[]>();
     const names = [...new Set(entries.map((e) => e.name.toLowerCase()))];
     // One statement per 500 names (an index lookup each, through entries_name), not one per row of the page.
     for (let i = 0; i < names.length; i += 500) {
       const chunk = names.slice(i, i + 500);
       const stmt = this.db.prepare(
-        `SELECT name, publisher, fingerprint, trusted FROM entries WHERE deleted = 0 AND name COLLATE NOCASE IN (${chunk
+        `SELECT name, publisher, fingerprint, trusted, v1, v2 FROM entries WHERE deleted = 0 AND name COLLATE NOCASE IN (${chunk
           .map(() => '?')
           .join(', ')})`,
       );
       try {
         stmt.bind(chunk);
         while (stmt.step()) {
-          const [name, publisher, fp, signed] = stmt.get() as [string, string, string, number];
+          const [name, publisher, fp, signed, v1, v2] = stmt.get() as [string, string, string, number, string, string];
           const key = name.toLowerCase();
           const list = claims.get(key) ?? [];
-          if (list.length < 50) list.push({ publisher, label: signed === 1 ? fp : publisher });
+          const label = signed === 1 ? fp : publisher;
+          if (list.length < 50) list.push({ publisher, label, v1: v1 ?? undefined, v2: v2 ?? undefined });
           claims.set(key, list);
         }
       } finally {
@@ -588,7 +593,9 @@ export class CatalogStore {
     }
     for (const e of entries) {
       const list = claims.get(e.name.toLowerCase()) ?? [];
-      e.conflicts = list.length > 1 ? list.filter((c) => c.publisher !== e.publisher).map((c) => c.label) : [];
+      const same = (c: Claim) => (c.v1 !== undefined && c.v1 === e.v1) || (c.v2 !== undefined && c.v2 === e.v2);
+      e.conflicts =
+        list.length > 1 ? list.filter((c) => c.publisher !== e.publisher && !same(c)).map((c) => c.label) : [];
     }
   }
 

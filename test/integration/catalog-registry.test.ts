@@ -68,9 +68,9 @@ test('register with a tracker, then read its registry as untrusted entries besid
   assert.equal(listed.length, 2);
   const signed = listed.find((e) => e.signed)!;
   const unsigned = listed.find((e) => !e.signed)!;
-  // Both claim the name: each is flagged with the other.
-  assert.deepEqual(signed.conflicts, [unsigned.publisher]);
-  assert.deepEqual(unsigned.conflicts, [alice.fingerprint]);
+  // Same name, same torrent: one download, not a clash (a registry listing of a signed share).
+  assert.deepEqual(signed.conflicts, []);
+  assert.deepEqual(unsigned.conflicts, []);
   assert.equal(signed.publisher, alice.publisher);
   assert.equal(signed.license, 'mit');
   assert.equal(unsigned.license, 'apache-2.0');

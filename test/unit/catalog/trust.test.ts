@@ -5,7 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Catalog } from '../../../src/catalog/catalog.js';
 import { Identity } from '../../../src/catalog/identity.js';
+import { makeEntry } from './helpers.js';
 import {
   decodeDirectory,
   decodePointer,
@@ -72,4 +74,23 @@ test('pointers: a seq past 2^53 is refused, never rounded; directories are bound
   assert.deepEqual(d.publishers, keys.slice(0, MAX_DIRECTORY_KEYS));
   assert.equal(decodeDirectory(Buffer.from('d1:p3:abc1:ti1ee')), undefined);
   assert.equal(decodeDirectory(Buffer.from(`d1:p${'l'.repeat(100)}`)), undefined);
+});
+
+test('name conflicts: another key with another torrent is flagged, the same torrent is not, case is ignored', async () => {
+  const c = await Catalog.open();
+  const [a, b, d] = [Identity.generate(), Identity.generate(), Identity.generate()];
+  const real = makeEntry(a, 'acme/tiny');
+  c.ingest([real.record], { id: 'x', kind: 'test' });
+  c.ingest([makeEntry(b, 'acme/tiny', 1, { v1: real.v1, v2: real.v2 }).record], { id: 'y', kind: 'test' });
+  const conflicts = () => new Map(c.search({ text: 'tiny' }).entries.map((e) => [e.publisher, e.conflicts]));
+  assert.deepEqual([...conflicts().values()], [[], []]);
+  c.ingest([makeEntry(d, 'ACME/Tiny', 1, { v1: 'f'.repeat(40), v2: 'e'.repeat(64) }).record], {
+    id: 'z',
+    kind: 'test',
+  });
+  const now = conflicts();
+  assert.deepEqual(now.get(a.publisher), [d.fingerprint]);
+  assert.deepEqual(now.get(b.publisher), [d.fingerprint]);
+  assert.deepEqual(new Set(now.get(d.publisher)), new Set([a.fingerprint, b.fingerprint]));
+  c.close();
 });
