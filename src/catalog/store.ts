@@ -593,7 +593,8 @@ export class CatalogStore {
     }
     for (const e of entries) {
       const list = claims.get(e.name.toLowerCase()) ?? [];
-      const same = (c: Claim) => (c.v1 !== undefined && c.v1 === e.v1) || (c.v2 !== undefined && c.v2 === e.v2);
+      // Both hashes must match: a real v2 beside a fake v1 would still download the fake through v1.
+      const same = (c: Claim) => (c.v1 ?? '') === (e.v1 ?? '') && (c.v2 ?? '') === (e.v2 ?? '');
       e.conflicts =
         list.length > 1 ? list.filter((c) => c.publisher !== e.publisher && !same(c)).map((c) => c.label) : [];
     }

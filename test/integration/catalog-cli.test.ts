@@ -127,7 +127,7 @@ test('issue 13 case 8: discover flags two keys claiming one name, trusts only ch
   const c = await Catalog.open({ home });
   const desc = 'tiny \u001b[2J\u001b[31mRED\u0007\u0000 <b>bold</b>';
   c.ingest([makeEntry(real, 'acme/tiny', 1, { description: desc }).record], { id: 'x', kind: 'test' });
-  c.ingest([makeEntry(other, 'acme/tiny', 1, { description: desc, v1: 'f'.repeat(40) }).record], {
+  c.ingest([makeEntry(other, 'acme/tiny', 1, { description: desc, v1: 'f'.repeat(40), v2: 'e'.repeat(64) }).record], {
     id: 'y',
     kind: 'test',
   });
