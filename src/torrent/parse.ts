@@ -21,10 +21,12 @@ import { TorrentError, type ParsedTorrent, type TorrentFile, type TorrentVersion
 import {
   BDict,
   decodeStrict as decodeStrictShared,
+  readBytes,
   readKey,
   readValue,
   strictReader,
   type BValue,
+  type StrictReader as Reader,
 } from '../shared/bencode-strict.js';
 
 export const MAX_TORRENT_BYTES = 64 * 1024 * 1024;
@@ -90,7 +92,7 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
 
 /** A reader positioned in `data` (the lazy parts below re-enter the torrent's bytes at a recorded span). */
 function readerAt(data: Uint8Array, pos: number): Reader {
-  return { data, pos };
+  return strictReader(data, TORRENT_LIMITS, pos);
 }
 
 /**
