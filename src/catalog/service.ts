@@ -26,7 +26,10 @@ export interface CatalogServiceOptions {
   dht?: any;
   /** Follow period; jittered by +-25%. */
   refreshMs?: number;
-  /** Publisher keys or fingerprints the user trusts (read first, listed `trusted`); default <home>/trusted-keys.json. */
+  /**
+   * Publisher keys or fingerprints the user trusts; default <home>/trusted-keys.json. Full keys' feeds are read first;
+   * pass trustedKeys() as SearchQuery.trust to have their entries listed `trusted`.
+   */
   trustedKeys?: string[] | (() => string[]);
   log?: Logger;
 }
