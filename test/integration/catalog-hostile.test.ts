@@ -121,6 +121,27 @@ test('issue 13 case 6+8: a frozen index, floods and 250 attacker keys do not hid
   await Promise.all(ghosts.map((g) => new Promise((r) => g.announce(RENDEZVOUS, 0, r))));
   await Promise.all(ghosts.map(destroy));
 
+  // Live liars at the rendezvous: a directory with a forged signature, one at seq 2^53+4096 (validly signed over
+  // those exact digits, but not a number we can hold), and one far over the size a directory may have.
+  const liarKey = Identity.generate();
+  const liarKeys = extra.slice(0, 24).map((id) => id.publisher);
+  const directoryItem = (seq: number, v: Buffer, forge = false) => {
+    const ref = { salt: Buffer.from('silmaril:directory:v1'), seq, v };
+    const sig = Buffer.from(liarKey.sign(bencode.encode(ref).subarray(1, -1)));
+    if (forge) sig[0] ^= 1;
+    return { v, k: Buffer.from(liarKey.publicKey), sig, seq };
+  };
+  const dirValue = Buffer.from(bencode.encode({ p: Buffer.concat(liarKeys.map((k) => Buffer.from(k, 'hex'))), t: 0 }));
+  for (const item of [
+    directoryItem(1, dirValue, true),
+    directoryItem(2 ** 53 + 4096, dirValue),
+    directoryItem(1, Buffer.alloc(5000, 0x61)),
+  ]) {
+    const liar = await dhtNode({ bootstrapTo: base });
+    liar._values.set(RENDEZVOUS.toString('hex'), item);
+    await new Promise((r) => liar.announce(RENDEZVOUS, 0, r));
+  }
+
   // A newcomer who knows one DHT node and trusts nobody yet.
   const carol = await member(await dhtNode({ bootstrapTo: [base[1]] }), transport);
   // Follow passes as the service runs them (each against the same attackers), until Alice's entry shows up: on a
@@ -132,6 +153,8 @@ test('issue 13 case 6+8: a frozen index, floods and 250 attacker keys do not hid
   }
   const tiny = carol.catalog.search({ text: 'tiny', limit: 1000 }).entries;
   const honest = tiny.find(isAlice);
+  // None of the liars' directories counted: every directory read is signed by a key that answered for itself.
+  assert.ok(reports.length > 0 && reports.every((r) => r.directories <= attackers.length + 1), JSON.stringify(reports));
   assert.ok(honest, `the honest acme/tiny is found among ${tiny.length} claims: ${JSON.stringify(reports)}`);
   // Names are not identities: signed, not trusted, and flagged as claimed by others.
   assert.equal(honest.signed, true);
