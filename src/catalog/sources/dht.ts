@@ -145,13 +145,15 @@ export class DhtSource {
 
   lastReport?: RefreshReport;
 
-  /** Sets our directory (our key, the keys we trust, the publishers we hold) and announces us at the rendezvous. */
+  /**
+   * Sets our directory (signed by our key: the publishers whose catalogs we merged, most recent first) and announces
+   * us at the rendezvous. The user's trust list is not published as such: it is theirs.
+   */
   async advertise(): Promise<number> {
     const identity = this.catalog.identity;
     if (!identity) return 0;
-    const trusted = this.trustedKeys().map((k) => k.toLowerCase());
     const recent = [...this.held.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
-    this.pointers.setDirectory(identity, [...trusted, ...recent]);
+    this.pointers.setDirectory(identity, recent);
     return this.pointers.announceRendezvous();
   }
 
