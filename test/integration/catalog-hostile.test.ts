@@ -185,8 +185,11 @@ class AnnouncedTransport implements CatalogTransport {
   constructor(
     private readonly dht: any,
     private readonly blobs: Map<string, Uint8Array>,
+    /** Publishes that fail first, as a node's transport does while it is still starting. */
+    private failures = 0,
   ) {}
   async publish(bytes: Uint8Array) {
+    if (this.failures > 0 && this.failures--) throw new Error('the engine is not listening yet');
     const ih = createHash('sha1').update(bytes).digest('hex');
     this.blobs.set(ih, bytes);
     return ih;
@@ -207,33 +210,38 @@ class AnnouncedTransport implements CatalogTransport {
   }
 }
 
-test('issue 13 case 9: a publisher that shared before its DHT had nodes becomes reachable once it has one', async () => {
-  const blobs = new Map<string, Uint8Array>();
-  const home = await mkdtemp(join(tmpdir(), 'silmaril-early-'));
-  const lonely = await dhtNode();
-  const service = await CatalogService.open({ home, dht: lonely });
-  try {
-    await service.start({ transport: new AnnouncedTransport(lonely, blobs), dht: lonely });
-    service.catalog.publish({ name: 'early/bird', v1: 'e'.repeat(40), files: 1, size: 1, license: 'mit' });
-    // Nobody hears it: the DHT has no node yet. It must not give up.
-    const first = await service.publish().catch((err: Error) => ({ acks: -1, err }));
-    assert.equal(first.acks <= 0, true);
-    // Later the network appears (a network of its own, away from the attackers of the test above).
-    const net = [await dhtNode()];
-    net.push(await dhtNode({ bootstrapTo: net }), await dhtNode({ bootstrapTo: net }));
-    lonely.addNode({ host: '127.0.0.1', port: net[0].address().port });
-    const newcomerDht = await dhtNode({ bootstrapTo: [net[2]] });
-    const carol = await member(newcomerDht, new AnnouncedTransport(newcomerDht, blobs));
-    let found = 0;
-    for (let i = 0; i < 60 && !found; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      await carol.source.refresh({ fresh: true });
-      found = carol.catalog.search({ text: 'bird' }).total;
+for (const early of [
+  { why: 'before its DHT had nodes', failures: 0 },
+  { why: 'while its transport was still starting (the first publish threw)', failures: 1 },
+]) {
+  test(`issue 13 case 9: a publisher that shared ${early.why} becomes reachable`, async () => {
+    const blobs = new Map<string, Uint8Array>();
+    const home = await mkdtemp(join(tmpdir(), 'silmaril-early-'));
+    const lonely = await dhtNode();
+    const service = await CatalogService.open({ home, dht: lonely });
+    try {
+      await service.start({ transport: new AnnouncedTransport(lonely, blobs, early.failures), dht: lonely });
+      service.catalog.publish({ name: 'early/bird', v1: 'e'.repeat(40), files: 1, size: 1, license: 'mit' });
+      // Nobody hears it: the DHT has no node yet (or the publish fails outright). It must not give up.
+      const first = await service.publish().catch((err: Error) => ({ acks: -1, err }));
+      assert.equal(first.acks <= 0, true);
+      // Later the network appears (a network of its own, away from the attackers of the test above).
+      const net = [await dhtNode()];
+      net.push(await dhtNode({ bootstrapTo: net }), await dhtNode({ bootstrapTo: net }));
+      lonely.addNode({ host: '127.0.0.1', port: net[0].address().port });
+      const newcomerDht = await dhtNode({ bootstrapTo: [net[2]] });
+      const carol = await member(newcomerDht, new AnnouncedTransport(newcomerDht, blobs));
+      let found = 0;
+      for (let i = 0; i < 60 && !found; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        await carol.source.refresh({ fresh: true });
+        found = carol.catalog.search({ text: 'bird' }).total;
+      }
+      assert.equal(found, 1, 'the early publisher was never reachable');
+      carol.close();
+    } finally {
+      await service.stop();
+      await rm(home, { recursive: true, force: true });
     }
-    assert.equal(found, 1, 'the early publisher was never reachable');
-    carol.close();
-  } finally {
-    await service.stop();
-    await rm(home, { recursive: true, force: true });
-  }
-});
+  });
+}
