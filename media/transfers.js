@@ -30,7 +30,9 @@
       num(r.peers) &&
       (r.etaSeconds === null || num(r.etaSeconds)) &&
       (r.verified === null || typeof r.verified === 'boolean') &&
-      (r.error === null || typeof r.error === 'string')
+      (r.error === null || typeof r.error === 'string') &&
+      (r.webBytes == null || num(r.webBytes)) &&
+      (r.peerBytes == null || num(r.peerBytes))
     );
   }
   function validState(m) {
@@ -125,6 +127,7 @@
       `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
     ];
     if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
+    if (r.webBytes) parts.push(`${bytes(r.webBytes)} from the Hub, ${bytes(r.peerBytes ?? 0)} from peers`);
     return parts.join(' · ');
   }
 

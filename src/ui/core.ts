@@ -32,6 +32,9 @@ export interface TransferView {
   verified?: boolean;
   magnet: string;
   error?: string;
+  /** With the Hugging Face Hub as a web seed: bytes received from the Hub and from peers. */
+  webBytes?: number;
+  peerBytes?: number;
 }
 
 /** A model folder found on disk (workspace folders and the models directory). */
@@ -56,6 +59,8 @@ export interface ShareRequest {
   description?: string;
   trackers: string[];
   pieceLength?: number;
+  /** A v1-only torrent (setting `silmaril.torrent.v1Only`). */
+  v1Only?: boolean;
 }
 
 export interface ShareResult {
@@ -103,6 +108,8 @@ export interface CoreOptions {
   uploadLimit: number;
   trustedPublishers: string[];
   catalogSources: string[];
+  /** Use the Hugging Face Hub as a web seed for entries that record their Hub origin (default true). */
+  hfWebSeed?: boolean;
 }
 
 /** What the UI asks of the core. Every method may reject with an Error whose message is fit to show as is. */
@@ -119,6 +126,11 @@ export interface UiCore {
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
   download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView>;
+  /** Downloads into the Hugging Face cache; `done` settles once the snapshot is in place. */
+  downloadIntoHfCache?(
+    model: { magnet: string; name: string; v1?: string },
+    opts?: { cacheDir?: string; webSeed?: boolean },
+  ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   cancel(id: string, deleteFiles: boolean): Promise<void>;

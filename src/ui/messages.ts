@@ -16,6 +16,9 @@ export interface TransferRow {
   etaSeconds: number | null;
   verified: boolean | null;
   error: string | null;
+  /** Bytes from the Hugging Face Hub and from peers (null without a Hub web seed). */
+  webBytes?: number | null;
+  peerBytes?: number | null;
 }
 
 /** Host → webview. */

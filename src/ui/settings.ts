@@ -29,6 +29,7 @@ export function readCoreOptions(): CoreOptions {
     uploadLimit: (c.get<number>('uploadLimit') ?? 0) * 1024,
     trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
     catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
+    hfWebSeed: c.get<boolean>('huggingFace.webSeed') ?? true,
   };
 }
 
