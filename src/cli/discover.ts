@@ -4,6 +4,7 @@ import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './ar
 import { Catalog } from '../catalog/catalog.js';
 import { refreshRegistry } from '../catalog/sources/tracker.js';
 import type { SortKey } from '../catalog/store.js';
+import { normaliseTrustedKey, readTrustedKeys, TrustList, updateTrustedKeys } from '../catalog/trust.js';
 
 export const usage = `usage: silmaril discover [QUERY] [options]
 Searches the catalog (name, tags, description).
@@ -14,9 +15,16 @@ Searches the catalog (name, tags, description).
   --min-size N / --max-size N   bytes
   --sort name|size|date|seeders  (--desc for descending)
   --limit N              default 100
-  --trusted              leave out unsigned entries (trackers' registries, the Go Silmaril network)
+  --trusted              only publishers you trust (--trust, or <home>/trusted-keys.json)
+  --signed               leave out unsigned entries (trackers' registries, the Go Silmaril network)
+  --trust KEY            trust this publisher for this run (full 64-hex key or xxxx:xxxx:xxxx:xxxx; repeatable)
+  --trust-add KEY        trust this publisher from now on (saved in <home>/trusted-keys.json; repeatable)
+  --trust-remove KEY     stop trusting it (repeatable)
   --tracker URL          read this tracker's registry first (repeatable)
-  --json                 one JSON object per entry: name, publisher, license, tags, size, v1, v2, magnet, trusted...
+  --json                 one JSON object per entry: name, publisher, fingerprint, license, tags, size, v1, v2,
+                         magnet, trusted (a key you trust), signed, conflicts (other keys claiming the name)...
+A name is not an identity: anyone can sign an entry called acme/tiny. Entries are "signed" by the fingerprint shown,
+"trusted" only for keys you chose, and a name claimed by several keys is flagged.
   --home DIR             state directory
 `;
 
@@ -31,6 +39,10 @@ const options = {
   desc: { type: 'boolean', default: false },
   limit: { type: 'string' },
   trusted: { type: 'boolean', default: false },
+  signed: { type: 'boolean', default: false },
+  trust: { type: 'string', multiple: true },
+  'trust-add': { type: 'string', multiple: true },
+  'trust-remove': { type: 'string', multiple: true },
   tracker: { type: 'string', multiple: true },
 } as const;
 
@@ -40,7 +52,16 @@ export async function run(argv: string[]): Promise<number> {
   if (sort && !['name', 'size', 'date', 'seeders'].includes(sort)) {
     throw new UsageError('--sort must be name, size, date or seeders');
   }
-  const catalog = await Catalog.open({ home: resolveHome(values.home) });
+  const home = resolveHome(values.home);
+  for (const k of values.trust ?? []) {
+    if (!normaliseTrustedKey(k)) throw new UsageError(`--trust: not a publisher key or fingerprint: ${k}`);
+  }
+  const saved =
+    values['trust-add']?.length || values['trust-remove']?.length
+      ? await updateTrustedKeys(home, values['trust-add'] ?? [], values['trust-remove'] ?? [])
+      : await readTrustedKeys(home);
+  const trust = new TrustList([...saved, ...(values.trust ?? [])]);
+  const catalog = await Catalog.open({ home });
   try {
     for (const t of values.tracker ?? []) await refreshRegistry(catalog, t, positionals.join(' '));
     await catalog.save();
@@ -56,15 +77,25 @@ export async function run(argv: string[]): Promise<number> {
       descending: values.desc,
       limit: intOption(values.limit, 'limit', 1, 10_000) ?? 100,
       trustedOnly: values.trusted,
+      signedOnly: values.signed,
+      trust,
     });
     if (values.json) {
       for (const e of entries) jsonLine(e);
     } else {
       for (const e of entries) {
         const size = `${(e.size / 1e9).toFixed(2)} GB`;
-        const who = e.trusted ? e.fingerprint : `${e.publisher} (unsigned)`;
+        const who = e.trusted
+          ? `${e.fingerprint} (trusted)`
+          : e.signed
+            ? `signed by ${e.fingerprint}`
+            : `${e.publisher} (unsigned)`;
+        const flag = e.conflicts.length
+          ? `\n  ! the name is also claimed by ${e.conflicts.join(', ')}: check the publisher`
+          : '';
+        const about = e.description ? `\n  ${e.description.slice(0, 200)}` : '';
         process.stdout.write(
-          `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}\n  ${e.magnet}\n`,
+          `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}${flag}${about}\n  ${e.magnet}\n`,
         );
       }
       process.stdout.write(`${entries.length} of ${total} shown\n`);

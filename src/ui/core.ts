@@ -25,6 +25,8 @@ export interface TransferView {
   uploaded: number;
   peers: number;
   seeds?: number;
+  /** Bytes received from peers that were not seeds (fellow downloaders). */
+  fromPeers?: number;
   /** Seconds to completion, when downloading with a known rate. */
   etaSeconds?: number;
   state: TransferState;
@@ -106,6 +108,8 @@ export interface CoreOptions {
   trackers: string[];
   downloadLimit: number;
   uploadLimit: number;
+  /** Share folders as a BEP 16 super-seed. */
+  superSeed?: boolean;
   trustedPublishers: string[];
   catalogSources: string[];
   /** Use the Hugging Face Hub as a web seed for entries that record their Hub origin (default true). */

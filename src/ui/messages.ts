@@ -13,6 +13,8 @@ export interface TransferRow {
   downloadRate: number;
   uploadRate: number;
   peers: number;
+  /** Bytes received from peers other than seeds. */
+  fromPeers: number;
   etaSeconds: number | null;
   verified: boolean | null;
   error: string | null;

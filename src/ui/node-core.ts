@@ -199,7 +199,7 @@ export class NodeCore implements UiCore {
     const created = hfShare ? hfShare.torrent : await createTorrent(folder, options);
     signal.throwIfAborted();
     onProgress({ fraction: 1, message: 'seeding' });
-    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true });
+    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true, superSeed: this.options.superSeed });
     const warnings: string[] = [];
     let published = false;
     const model = await describeModel(folder);
@@ -456,6 +456,7 @@ function view(t: Transfer): TransferView {
     uploaded: s.uploaded,
     peers: s.peers,
     seeds: s.seeds,
+    fromPeers: s.fromPeers,
     etaSeconds: s.eta ?? undefined,
     state,
     verified: t.doneInfo ? t.doneInfo.verified : t.kind === 'seed' ? true : undefined,
