@@ -1,7 +1,7 @@
 // Options shared by the commands that run the P2P engine (seed, get): ports, DHT, peers, rate limits, logging.
 import { bootstrapOption, intOption, resolveHome, UsageError, type OptionSpec } from './args.js';
 import type { Logger } from '../log.js';
-import type { NodeOptions } from '../node.js';
+import type { AppNodeOptions } from '../app/node.js';
 
 export const engineOptionSpec = {
   port: { type: 'string' },
@@ -43,12 +43,14 @@ interface EngineValues {
 
 const KIB = 1024;
 
-export function nodeOptions(values: EngineValues, logger: Logger): NodeOptions {
+/** The home and engine settings of a node run by this command (`kind` names it in the home's lock). */
+export function nodeOptions(values: EngineValues, logger: Logger, kind: string): AppNodeOptions {
   const down = intOption(values['download-limit'], 'download-limit', 1, 10_000_000);
   const up = intOption(values['upload-limit'], 'upload-limit', 1, 10_000_000);
   return {
     home: resolveHome(values.home),
-    logger,
+    kind,
+    log: logger,
     engine: {
       port: intOption(values.port, 'port', 0, 65535),
       dht: !values['no-dht'],

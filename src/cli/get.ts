@@ -1,6 +1,7 @@
-// `silmaril get <magnet|torrent|infohash> [--out DIR] [--peer HOST:PORT]... [--port N] [--no-dht] [--json]`:
-// downloads, resuming from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the
-// download is complete and verified.
+// `silmaril get <magnet|torrent|infohash|org/model> [--out DIR] [--peer HOST:PORT]... [--json]`: downloads, resuming
+// from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the download is complete
+// and verified. With a daemon running on this home, the daemon downloads (and goes on seeding afterwards); this
+// command follows it until done.
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import {
   engineOptionSpec,
@@ -11,10 +12,10 @@ import {
   stopAndExit,
   untilSignal,
 } from './engine-options.js';
-import { SilmarilNode } from '../node.js';
-import type { TransferStats } from '../engine/transfer.js';
+import { useNode, type Session } from '../app/session.js';
+import type { TransferStats } from '../app/types.js';
 
-export const usage = `usage: silmaril get <magnet|torrent|infohash> [options]
+export const usage = `usage: silmaril get <magnet|torrent|infohash|org/model> [options]
 Downloads a model into a folder; a restart continues where the last run stopped.
   --out DIR              destination folder (default: the current folder)
   --peer HOST:PORT       connect to this peer (repeatable)
@@ -41,31 +42,60 @@ function human(s: TransferStats): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
-  if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash>');
+  if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash|org/model>');
   const json = values.json;
   const peers = (values.peer ?? []).map(peerOption);
-  const node = new SilmarilNode(nodeOptions(values, stderrLogger(values.verbose)));
+  const log = stderrLogger(values.verbose);
   const stopped = untilSignal();
+  let session: Session | undefined;
+  const printStats = (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s)));
   const fetch = async (): Promise<number> => {
-    await node.start();
-    const t = await node.engine.download(positionals[0], { outDir: values.out ?? process.cwd(), peers });
-    t.on('stats', (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s))));
-    t.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
-    if (json) jsonLine({ event: 'stats', ...t.stats() });
-    // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
-    t.once('complete', () => json && jsonLine({ event: 'complete', ...t.stats(), cpu: cpuSeconds() }));
-    const outcome = await t.whenDone();
-    if (json)
-      jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...t.stats(), cpu: cpuSeconds() });
+    session = await useNode(nodeOptions(values, log, 'get'));
+    const api = session.api;
+    const t = await api.download({ source: positionals[0], outDir: values.out ?? process.cwd(), peers });
+    let outcome: { path: string; verified: boolean };
+    if (session.local) {
+      const events = session.local.transferEvents(t.id);
+      events.on('stats', printStats);
+      events.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
+      if (json) jsonLine({ event: 'stats', ...(await api.transferStats(t.id)) });
+      // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
+      events.once(
+        'complete',
+        async () => json && jsonLine({ event: 'complete', ...(await api.transferStats(t.id)), cpu: cpuSeconds() }),
+      );
+      outcome = await session.local.whenDone(t.id);
+    } else {
+      log.info(`the running node of this home downloads ${t.name}; following it`);
+      outcome = await followRemote(session, t.id, printStats);
+    }
+    const stats = await api.transferStats(t.id);
+    if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     return outcome.verified ? 0 : 1;
   };
   let code = 1;
   try {
-    // Interrupted: the state is saved on the way out and a rerun resumes.
+    // Interrupted: the state is saved on the way out and a rerun resumes (a remote node keeps downloading).
     code = await Promise.race([fetch(), stopped.then(() => 130)]);
     return code;
   } finally {
-    await stopAndExit(node, code);
+    // Done: the process ends now, whatever the DHT or a tracker still has in flight (stopAndExit).
+    await stopAndExit({ stop: async () => session?.close() }, code);
+  }
+}
+
+/** Polls the node that runs the download once a second until it is done (or failed). */
+async function followRemote(
+  session: Session,
+  id: string,
+  onStats: (s: TransferStats) => void,
+): Promise<{ path: string; verified: boolean }> {
+  for (;;) {
+    const v = await session.api.transfer(id);
+    onStats(await session.api.transferStats(id));
+    if (v.state === 'done' && v.verified !== undefined) return { path: v.donePath ?? v.path, verified: v.verified };
+    if (v.state === 'error') throw new Error(`${v.name}: ${v.error ?? 'failed'}`);
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -1,19 +1,14 @@
-// `silmaril share <path> --name ORG/MODEL --license L [--tags a,b] [--tracker URL] [--json]`: makes the hybrid
-// torrent, records the folder as a seed of this home (the daemon keeps it seeded), registers it with the trackers
-// given, and publishes a signed catalog entry. What the model's files say fills the rest; the user's words win.
+// `silmaril share <path> --name ORG/MODEL --license L [--tags a,b] [--tracker URL] [--json]`: the share workflow of
+// src/app/node.ts. When a daemon (or an editor) runs this home, it does the work and seeds at once; otherwise
+// this process makes the torrent, records the seed in the home (the next daemon seeds it) and publishes the entry.
 import { jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
 import { stderrLogger } from './engine-options.js';
-import { openCatalog } from '../catalog/service.js';
-import { registerWithTracker } from '../catalog/sources/tracker.js';
-import { describeModel } from '../models/inventory.js';
-import { Engine } from '../engine/engine.js';
-import { createTorrent } from '../torrent/create.js';
-import { buildMagnet } from '../torrent/magnet.js';
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { withProgress, INTERRUPTED } from './progress.js';
+import { useNode } from '../app/session.js';
 
 export const usage = `usage: silmaril share <path> --name ORG/MODEL --license L [options]
-Publishes a model folder to the catalog (signed with this home's publisher key) and records it as a seed.
+Publishes a model folder to the catalog (signed with this home's publisher key) and seeds it. With a daemon
+running on this home, the daemon seeds it and publishes it on the DHT at once.
   --name ORG/MODEL       catalog name
   --license L            license (SPDX id or the model card's name)
   --tags a,b             tags (default: the model card's)
@@ -42,102 +37,46 @@ export async function run(argv: string[]): Promise<number> {
   const home = resolveHome(values.home);
   const log = stderrLogger(values.verbose);
   if (!values.name) throw new UsageError('share needs --name ORG/MODEL');
-  const { catalog, identity } = await openCatalog(home);
+  if (!values.withdraw) {
+    if (positionals.length !== 1) throw new UsageError('share needs exactly one <path>');
+    if (!values.license) throw new UsageError('share needs --license L');
+  }
+  // In this process: the engine only records the seed (no DHT, no LSD); the daemon serves it later.
+  const session = await useNode(
+    { home, kind: 'share', log, engine: { dht: false, lsd: false }, catalog: { network: false } },
+    { start: !values.withdraw },
+  );
   try {
     if (values.withdraw) {
-      const t = catalog.withdraw(values.name);
-      await catalog.save();
+      const t = await session.api.withdraw(values.name);
       if (values.json) jsonLine({ event: 'withdrawn', name: t.name, publisher: t.publisher, seq: t.seq });
       else process.stdout.write(`withdrawn ${t.name} (seq ${t.seq})\n`);
       return 0;
     }
-    if (positionals.length !== 1) throw new UsageError('share needs exactly one <path>');
-    if (!values.license) throw new UsageError('share needs --license L');
-    const path = resolve(positionals[0]);
-    await stat(path).catch(() => {
-      throw new UsageError(`${positionals[0]}: no such file or folder`);
-    });
-    const trackers = values.tracker ?? [];
-    const model = await describeModel(path).catch(() => undefined);
-    const created = await createTorrent(path, { trackers });
-    const tags = values.tags !== undefined ? values.tags.split(',') : (model?.tags ?? []);
-    const entry = catalog.publish({
-      name: values.name,
-      v1: created.infoHashV1,
-      v2: created.infoHashV2,
-      size: created.length,
-      files: created.files.length,
-      license: values.license,
-      tags: tags.map((t) => t.trim()).filter(Boolean),
-      description: values.description ?? model?.description ?? '',
-      format: model?.format ?? '',
-      architecture: model?.architecture ?? '',
-      parameters: model?.parameters ?? 0,
-      quantization: model?.quantization ?? '',
-      trackers,
-    });
-    await catalog.save();
-    // Recorded in the engine's state directory: `silmaril daemon` restores and seeds it.
-    const engine = new Engine({ home, dht: false, lsd: false, logger: log });
-    await engine.start();
-    try {
-      await engine.seed(path, { torrent: created.torrentBytes, trusted: true });
-    } finally {
-      await engine.stop();
-    }
-    const registered: string[] = [];
-    for (const t of trackers) {
-      try {
-        await registerWithTracker(
-          t,
-          {
-            v1: created.infoHashV1,
-            v2: created.infoHashV2,
-            name: values.name,
-            torrent: created.torrentBytes,
-            size: created.length,
-            license: values.license,
-            tags: entry.tags,
-            description: entry.description,
-            publisher: identity.fingerprint,
-          },
-          { key: values['api-key'] || values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined },
-        );
-        registered.push(t);
-      } catch (err) {
-        log.warn(`${t}: ${(err as Error).message}`);
-      }
-    }
-    const magnet = buildMagnet({
-      infoHashV1: created.infoHashV1,
-      infoHashV2: created.infoHashV2,
-      name: values.name,
-      trackers,
-    });
-    const out = {
-      event: 'shared',
-      name: entry.name,
-      publisher: identity.publisher,
-      fingerprint: identity.fingerprint,
-      license: entry.license,
-      tags: entry.tags,
-      size: entry.size,
-      files: entry.files,
-      format: entry.format,
-      v1: created.infoHashV1,
-      v2: created.infoHashV2,
-      magnet,
-      seq: entry.seq,
-      path,
-      registered,
-    };
-    if (values.json) jsonLine(out);
+    const result = await withProgress('hashing', values.json, (signal, update) =>
+      session.api.share(
+        {
+          path: positionals[0],
+          name: values.name!,
+          license: values.license,
+          tags: values.tags !== undefined ? values.tags.split(',') : undefined,
+          description: values.description,
+          trackers: values.tracker ?? [],
+          registryKey: values['api-key'] || values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined,
+        },
+        { signal, onProgress: (p) => update?.(Math.round(p.fraction * 1000), 1000) },
+      ),
+    );
+    if (result === INTERRUPTED) return 130;
+    for (const w of session.local ? [] : result.warnings) log.warn(w);
+    if (values.json) jsonLine({ event: 'shared', ...result, seededBy: session.local ? 'recorded' : 'node' });
     else {
-      process.stdout.write(`shared ${out.name} (seq ${out.seq}) as ${out.fingerprint}\n${magnet}\n`);
-      process.stdout.write('run `silmaril daemon` to seed it and publish it on the DHT\n');
+      process.stdout.write(`shared ${result.name} (seq ${result.seq}) as ${result.fingerprint}\n${result.magnet}\n`);
+      if (session.local) process.stdout.write('run `silmaril daemon` to seed it and publish it on the DHT\n');
+      else process.stdout.write('seeded by the running node of this home\n');
     }
     return 0;
   } finally {
-    catalog.close();
+    await session.close();
   }
 }
