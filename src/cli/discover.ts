@@ -3,7 +3,7 @@
 // reads the network first (DHT pointers, catalog files, the registries of --tracker), for at most --timeout
 // seconds with a progress line on stderr; --offline searches only what the home holds. Says where the results
 // came from and how fresh they are.
-import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { intOption, jsonLine, parseCommand, UsageError } from './args.js';
 import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
 import type { DiscoverResult, SortKey, SourceState } from '../app/types.js';

@@ -21,6 +21,7 @@ const ENGINE_SETTINGS = [
   'downloadLimit',
   'uploadLimit',
   'catalogSources',
+  'node',
 ];
 
 export type EngineState = 'starting' | 'running' | 'stopped' | 'untrusted' | 'failed';

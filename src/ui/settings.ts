@@ -29,7 +29,13 @@ export function readCoreOptions(): CoreOptions {
     uploadLimit: (c.get<number>('uploadLimit') ?? 0) * 1024,
     trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
     catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
+    node: nodeSetting(c.get<string>('node')),
   };
+}
+
+/** `silmaril.node`; anything unknown is `auto`. */
+export function nodeSetting(value: string | undefined): CoreOptions['node'] {
+  return value === 'embedded' || value === 'attach' ? value : 'auto';
 }
 
 export function trackerSettings(): { enabled: boolean; host: string; port: number } {
