@@ -1,0 +1,193 @@
+// The bundled CLI and a running daemon on a private loopback DHT: `share` while the daemon runs is seeded by the
+// daemon at once, `status` shows its transfers, a second node on the same home is refused naming the daemon, a
+// fresh home's `discover` (no daemon for it) finds the model through the DHT, `get` with the DHT on ends by itself
+// after `done`, and `stop` ends the daemon.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const children: ChildProcess[] = [];
+const logs: string[] = [];
+let dir: string;
+
+before(async () => {
+  assert.ok(existsSync(cli), 'dist/cli.js is missing: run `npm run build` first (npm test does)');
+  dir = await mkdtemp(join(tmpdir(), 'silmaril-app-cli-'));
+});
+
+after(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number;
+  out: any[];
+  stdout: string;
+  err: string;
+}
+
+function silmaril(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+      const code = error ? ((error as any).code ?? 1) : 0;
+      const out = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l));
+      resolve({ code: typeof code === 'number' ? code : 1, out, stdout, err: stderr });
+    });
+  });
+}
+
+/** Starts a daemon; resolves with its `ready` line and the events it prints afterwards. */
+function daemon(home: string, bootstrap: string): Promise<{ ready: any; events: any[]; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [cli, 'daemon', '--home', home, '--dht-bootstrap', bootstrap, '--no-lsd', '--refresh', '2', '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  const log = logs.push('') - 1;
+  const events: any[] = [];
+  child.stderr!.on('data', (d) => (logs[log] += `[${home}] ${d}`));
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      logs[log] += `[${home}] ${d}`;
+      for (const line of buf.split('\n').slice(0, -1)) {
+        const ev = JSON.parse(line);
+        events.push(ev);
+        if (ev.event === 'ready') resolve({ ready: ev, events, child });
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+    });
+    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${logs[log]}`)));
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs.join('\n').slice(-6000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test(
+  'the CLI drives a running daemon; a fresh home discovers over the DHT; get ends by itself',
+  { timeout: 300_000 },
+  async () => {
+    const model = join(dir, 'models', 'tiny');
+    await mkdir(model, { recursive: true });
+    const weights = Buffer.alloc(300_000);
+    for (let i = 0; i < weights.length; i++) weights[i] = (i * 7919) % 251;
+    await writeFile(join(model, 'model.gguf.part'), weights);
+    await writeFile(join(model, 'README.md'), '---\nlicense: mit\ntags: [tiny]\n---\nA tiny test model.\n');
+
+    const b = await daemon(join(dir, 'b'), '');
+    const boot = `127.0.0.1:${b.ready.dhtPort}`;
+    const homeA = join(dir, 'a');
+    const a = await daemon(homeA, boot);
+    assert.equal(typeof a.ready.controlPort, 'number');
+
+    // share while the daemon runs: the daemon seeds it at once (no restart, no second engine).
+    const shared = await silmaril('share', model, '--name', 'acme/tiny', '--license', 'mit', '--home', homeA, '--json');
+    assert.equal(shared.code, 0, shared.err);
+    const s = shared.out[0];
+    assert.equal(s.event, 'shared');
+    assert.equal(s.seededBy, 'node');
+    const status = await silmaril('status', '--home', homeA, '--json');
+    assert.equal(status.code, 0, status.err);
+    const st = status.out[0];
+    assert.equal(st.running, true);
+    assert.equal(st.kind, 'daemon');
+    assert.equal(st.pid, a.child.pid);
+    const seed = st.transfers.find((t: any) => t.id === s.v1);
+    assert.ok(seed, `status lists the share: ${JSON.stringify(st.transfers)}`);
+    assert.equal(seed.kind, 'seed');
+    const human = await silmaril('status', '--home', homeA);
+    assert.match(human.stdout, new RegExp(`daemon pid ${a.child.pid}`));
+    assert.match(human.stdout, new RegExp(s.v1));
+
+    // A second node on the daemon's home is refused, naming the daemon.
+    const second = await silmaril('daemon', '--home', homeA, '--no-dht', '--no-lsd');
+    assert.equal(second.code, 1);
+    assert.match(second.err, new RegExp(`in use by another Silmaril node \\(daemon, pid ${a.child.pid}`));
+
+    // list and discover through the daemon.
+    const list = await silmaril('list', '--home', homeA, '--json');
+    assert.deepEqual(
+      list.out.filter((l) => l.kind === 'share').map((l) => l.name),
+      ['acme/tiny'],
+    );
+
+    // The daemon publishes the entry on the DHT; a fresh home with no daemon finds it by reading the network first.
+    await until('the daemon to publish', async () =>
+      a.events.some((e) => e.event === 'published') ? true : undefined,
+    );
+    const fresh = join(dir, 'fresh');
+    const found = await until('a fresh home to discover acme/tiny', async () => {
+      const r = await silmaril(
+        'discover',
+        'tiny',
+        '--home',
+        fresh,
+        '--dht-bootstrap',
+        boot,
+        '--no-lsd',
+        '--timeout',
+        '30',
+        '--json',
+      );
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /the network was read|until the time limit/);
+      return r.out.find((e) => e.name === 'acme/tiny');
+    });
+    assert.equal(found.v1, s.v1);
+    assert.equal(found.trusted, true);
+    assert.ok(!existsSync(join(fresh, 'node.lock')), 'discover let go of the fresh home');
+
+    // get with the DHT on: exits by itself once done and verified (no kill).
+    const out = join(dir, 'out');
+    const getHome = join(dir, 'getter');
+    const got = await silmaril(
+      'get',
+      found.magnet,
+      '--out',
+      out,
+      '--home',
+      getHome,
+      '--dht-bootstrap',
+      boot,
+      '--no-lsd',
+      '--peer',
+      `127.0.0.1:${a.ready.port}`,
+      '--json',
+    );
+    assert.equal(got.code, 0, got.err.slice(-2000));
+    const done = got.out.find((e) => e.event === 'done');
+    assert.ok(done, 'a done line');
+    assert.equal(done.verified, true);
+    assert.deepEqual(await readFile(join(done.path, 'model.gguf.part')), weights);
+
+    // stop: the daemon ends and its node.json goes.
+    const stopped = await silmaril('stop', '--home', homeA, '--json');
+    assert.equal(stopped.code, 0, stopped.err);
+    assert.equal(stopped.out[0].pid, a.child.pid);
+    assert.notEqual(a.child.exitCode, null);
+    assert.ok(!existsSync(join(homeA, 'node.json')));
+    assert.equal((await silmaril('status', '--home', homeA)).code, 3);
+  },
+);
