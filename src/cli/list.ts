@@ -26,20 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   const session = await useNode({ home, kind: 'list', log: stderrLogger(false) }, { start: false });
   try {
     for (const e of await session.api.shares()) {
-      const line = {
-        kind: 'share',
-        name: e.name,
-        publisher: e.publisher,
-        license: e.license,
-        tags: e.tags,
-        size: e.size,
-        files: e.files,
-        format: e.format,
-        v1: e.v1,
-        v2: e.v2,
-        seq: e.seq,
-      };
-      if (values.json) jsonLine(line);
+      if (values.json) jsonLine({ kind: 'share', ...e });
       else process.stdout.write(`share  ${e.name}  ${e.license}  ${(e.size / 1e9).toFixed(2)} GB  v1 ${e.v1 ?? '-'}\n`);
     }
   } finally {

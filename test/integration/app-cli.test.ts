@@ -3,17 +3,15 @@
 // fresh home's `discover` (no daemon for it) finds the model through the DHT, `get` with the DHT on ends by itself
 // after `done`, and `stop` ends the daemon.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { cli, Daemons } from './daemon-helpers.js';
 
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const children: ChildProcess[] = [];
-const logs: string[] = [];
+const daemons = new Daemons();
 let dir: string;
 
 before(async () => {
@@ -22,9 +20,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 1500));
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await daemons.stopAll();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -48,42 +44,8 @@ function silmaril(...args: string[]): Promise<Run> {
   });
 }
 
-/** Starts a daemon; resolves with its `ready` line and the events it prints afterwards. */
-function daemon(home: string, bootstrap: string): Promise<{ ready: any; events: any[]; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [cli, 'daemon', '--home', home, '--dht-bootstrap', bootstrap, '--no-lsd', '--refresh', '2', '--json'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  const log = logs.push('') - 1;
-  const events: any[] = [];
-  child.stderr!.on('data', (d) => (logs[log] += `[${home}] ${d}`));
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      logs[log] += `[${home}] ${d}`;
-      for (const line of buf.split('\n').slice(0, -1)) {
-        const ev = JSON.parse(line);
-        events.push(ev);
-        if (ev.event === 'ready') resolve({ ready: ev, events, child });
-      }
-      buf = buf.slice(buf.lastIndexOf('\n') + 1);
-    });
-    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${logs[log]}`)));
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs.join('\n').slice(-6000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const daemon = (home: string, bootstrap: string) => daemons.start(home, bootstrap);
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => daemons.until(what, probe);
 
 test(
   'the CLI drives a running daemon; a fresh home discovers over the DHT; get ends by itself',
