@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, Daemons } from './daemon-helpers.js';
+import { cli, Daemons, tinyModel } from './daemon-helpers.js';
 
 const daemons = new Daemons();
 let dir: string;
@@ -52,11 +52,7 @@ test(
   { timeout: 300_000 },
   async () => {
     const model = join(dir, 'models', 'tiny');
-    await mkdir(model, { recursive: true });
-    const weights = Buffer.alloc(300_000);
-    for (let i = 0; i < weights.length; i++) weights[i] = (i * 7919) % 251;
-    await writeFile(join(model, 'model.gguf.part'), weights);
-    await writeFile(join(model, 'README.md'), '---\nlicense: mit\ntags: [tiny]\n---\nA tiny test model.\n');
+    const weights = await tinyModel(model);
 
     const b = await daemon(join(dir, 'b'), '');
     const boot = `127.0.0.1:${b.ready.dhtPort}`;

@@ -58,3 +58,15 @@ export class Daemons {
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
   }
 }
+
+/** A tiny model folder (300 kB of patterned weights and a model card: MIT, tag `tiny`); resolves with the weights. */
+export async function tinyModel(folder: string): Promise<Buffer> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  await mkdir(folder, { recursive: true });
+  const weights = Buffer.alloc(300_000);
+  for (let i = 0; i < weights.length; i++) weights[i] = (i * 7919) % 251;
+  await writeFile(join(folder, 'model.gguf.part'), weights);
+  await writeFile(join(folder, 'README.md'), '---\nlicense: mit\ntags: [tiny]\n---\nA tiny test model.\n');
+  return weights;
+}
