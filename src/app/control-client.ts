@@ -3,6 +3,7 @@
 // attach to a daemon.
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { resolve } from 'node:path';
 import type { NodeApi } from './api.js';
 import { API_PREFIX, type NodeFile } from './control-protocol.js';
 import { homeLayout } from './layout.js';
@@ -151,7 +152,8 @@ export class ControlClient implements NodeApi {
   async share(req: ShareRequest, work: WorkOptions = {}): Promise<ShareResult> {
     work.onProgress?.({ fraction: 0, message: `the ${this.node.kind} (pid ${this.node.pid}) is hashing` });
     const r = await this.call('POST', '/models/share', {
-      path: req.path,
+      // Paths are the caller's: the node may run in another folder.
+      path: resolve(req.path),
       name: req.name,
       license: req.license,
       tags: req.tags,
@@ -169,7 +171,7 @@ export class ControlClient implements NodeApi {
 
   async seed(req: SeedRequest): Promise<TransferView> {
     const r = await this.call('POST', '/seed', {
-      path: req.path,
+      path: resolve(req.path),
       torrent: req.torrent ? Buffer.from(req.torrent).toString('base64') : undefined,
       piece_length: req.pieceLength,
       trackers: req.trackers,
