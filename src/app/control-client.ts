@@ -181,8 +181,8 @@ export class ControlClient implements NodeApi {
 
   async download(req: DownloadRequest): Promise<TransferView> {
     const r = await this.call('POST', '/models/download', {
-      source: req.source,
-      out_dir: req.outDir,
+      source: /\.torrent$/i.test(req.source) ? resolve(req.source) : req.source,
+      out_dir: req.outDir === undefined ? undefined : resolve(req.outDir),
       peers: req.peers,
     });
     return r.transfer.view;

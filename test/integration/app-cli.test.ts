@@ -32,8 +32,12 @@ interface Run {
 }
 
 function silmaril(...args: string[]): Promise<Run> {
+  return silmarilIn(undefined, ...args);
+}
+
+function silmarilIn(cwd: string | undefined, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000, cwd }, (error, stdout, stderr) => {
       const code = error ? ((error as any).code ?? 1) : 0;
       const out = stdout
         .split('\n')
@@ -61,11 +65,16 @@ test(
     assert.equal(typeof a.ready.controlPort, 'number');
 
     // share while the daemon runs: the daemon seeds it at once (no restart, no second engine).
-    const shared = await silmaril('share', model, '--name', 'acme/tiny', '--license', 'mit', '--home', homeA, '--json');
+    // A relative path is the command's, not the daemon's (which runs elsewhere).
+    const shared = await silmarilIn(
+      join(dir, 'models'),
+      ...['share', 'tiny', '--name', 'acme/tiny', '--license', 'mit', '--home', homeA, '--json'],
+    );
     assert.equal(shared.code, 0, shared.err);
     const s = shared.out[0];
     assert.equal(s.event, 'shared');
     assert.equal(s.seededBy, 'node');
+    assert.equal(s.path, model);
     const status = await silmaril('status', '--home', homeA, '--json');
     assert.equal(status.code, 0, status.err);
     const st = status.out[0];
