@@ -3,7 +3,7 @@
 // fresh home's `discover` (no daemon for it) finds the model through the DHT, `get` with the DHT on ends by itself
 // after `done`, and `stop` ends the daemon.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -158,3 +158,23 @@ test(
     assert.equal((await silmaril('status', '--home', homeA)).code, 3);
   },
 );
+
+test('Ctrl-C stops discover while it reads the network, and lets go of the home', { timeout: 60_000 }, async () => {
+  const home = join(dir, 'interrupted');
+  // A bootstrap node nobody answers on: the network read would wait for its whole time limit.
+  const args = [cli, 'discover', 'x', '--home', home, '--dht-bootstrap', '127.0.0.1:9', '--no-lsd', '--timeout', '50'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d) => {
+      err += d;
+      if (/searching the network/.test(err)) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`discover exited ${code} early: ${err}`)));
+  });
+  assert.ok(existsSync(join(home, 'node.lock')), 'discover runs a node on the home meanwhile');
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 130);
+  assert.ok(!existsSync(join(home, 'node.lock')), 'the lock went with it');
+});
