@@ -8,22 +8,7 @@ import type { NodeApi } from './api.js';
 import { API_PREFIX, type NodeFile } from './control-protocol.js';
 import { homeLayout } from './layout.js';
 import { processAlive } from './lock.js';
-import type {
-  ChangeKind,
-  DiscoverQuery,
-  DiscoverResult,
-  DownloadRequest,
-  NodeStatus,
-  OwnShare,
-  SeedRequest,
-  ShareRequest,
-  ShareResult,
-  TransferStats,
-  TransferView,
-  VerifyOutcome,
-  WithdrawResult,
-  WorkOptions,
-} from './types.js';
+import type * as T from './types.js';
 
 /** An error answer of the control API: `status` is the HTTP status, the message the server's `error`. */
 export class ControlApiError extends Error {
@@ -118,7 +103,7 @@ export class ControlClient implements NodeApi {
     });
   }
 
-  async status(): Promise<NodeStatus> {
+  async status(): Promise<T.NodeStatus> {
     const s = await this.call('GET', '/status');
     return {
       pid: s.pid,
@@ -131,25 +116,25 @@ export class ControlClient implements NodeApi {
       publisher: s.publisher,
       fingerprint: s.fingerprint,
       catalogEntries: s.catalog_entries,
-      transfers: (s.transfers as { view: TransferView }[]).map((t) => t.view),
+      transfers: (s.transfers as { view: T.TransferView }[]).map((t) => t.view),
       tracker: s.tracker,
     };
   }
 
-  async transfers(): Promise<TransferView[]> {
+  async transfers(): Promise<T.TransferView[]> {
     const r = await this.call('GET', '/transfers');
-    return (r.transfers as { view: TransferView }[]).map((t) => t.view);
+    return (r.transfers as { view: T.TransferView }[]).map((t) => t.view);
   }
 
-  async transfer(id: string): Promise<TransferView> {
+  async transfer(id: string): Promise<T.TransferView> {
     return (await this.call('GET', `/transfers/${encodeURIComponent(id)}`)).view;
   }
 
-  transferStats(id: string): Promise<TransferStats> {
+  transferStats(id: string): Promise<T.TransferStats> {
     return this.call('GET', `/transfers/${encodeURIComponent(id)}/stats`);
   }
 
-  async share(req: ShareRequest, work: WorkOptions = {}): Promise<ShareResult> {
+  async share(req: T.ShareRequest, work: T.WorkOptions = {}): Promise<T.ShareResult> {
     work.onProgress?.({ fraction: 0, message: `the ${this.node.kind} (pid ${this.node.pid}) is hashing` });
     const r = await this.call('POST', '/models/share', {
       // Paths are the caller's: the node may run in another folder.
@@ -165,11 +150,11 @@ export class ControlClient implements NodeApi {
     return r.result;
   }
 
-  withdraw(name: string): Promise<WithdrawResult> {
+  withdraw(name: string): Promise<T.WithdrawResult> {
     return this.call('DELETE', `/models/${encodeURIComponent(name)}`);
   }
 
-  async seed(req: SeedRequest): Promise<TransferView> {
+  async seed(req: T.SeedRequest): Promise<T.TransferView> {
     const r = await this.call('POST', '/seed', {
       path: resolve(req.path),
       torrent: req.torrent ? Buffer.from(req.torrent).toString('base64') : undefined,
@@ -179,7 +164,7 @@ export class ControlClient implements NodeApi {
     return r.transfer.view;
   }
 
-  async download(req: DownloadRequest): Promise<TransferView> {
+  async download(req: T.DownloadRequest): Promise<T.TransferView> {
     const r = await this.call('POST', '/models/download', {
       source: /\.torrent$/i.test(req.source) ? resolve(req.source) : req.source,
       out_dir: req.outDir === undefined ? undefined : resolve(req.outDir),
@@ -204,7 +189,7 @@ export class ControlClient implements NodeApi {
     return this.cancel(id, false);
   }
 
-  verify(id: string): Promise<VerifyOutcome> {
+  verify(id: string): Promise<T.VerifyOutcome> {
     return this.call('POST', `/transfers/${encodeURIComponent(id)}/verify`);
   }
 
@@ -212,7 +197,7 @@ export class ControlClient implements NodeApi {
     return this.call('GET', `/transfers/${encodeURIComponent(id)}/torrent`);
   }
 
-  async discover(query: DiscoverQuery): Promise<DiscoverResult> {
+  async discover(query: T.DiscoverQuery): Promise<T.DiscoverResult> {
     const q = new URLSearchParams();
     const set = (k: string, v: string | number | boolean | undefined) =>
       v !== undefined && v !== '' && q.set(k, String(v));
@@ -231,19 +216,19 @@ export class ControlClient implements NodeApi {
     set('timeout_ms', query.timeoutMs);
     const r = await this.call('GET', `/discover?${q}`);
     return {
-      entries: (r.models as { entry: DiscoverResult['entries'][number] }[]).map((m) => m.entry),
+      entries: (r.models as { entry: T.DiscoverResult['entries'][number] }[]).map((m) => m.entry),
       total: r.total,
       sources: r.sources,
       refreshed: r.refreshed,
     };
   }
 
-  async shares(): Promise<OwnShare[]> {
+  async shares(): Promise<T.OwnShare[]> {
     return (await this.call('GET', '/shares')).shares;
   }
 
   /** Server-sent events: each `transfers`, `catalog`, `tracker` or `local` event calls the listener. */
-  onChange(listener: (what: ChangeKind, data?: unknown) => void): { dispose(): void } {
+  onChange(listener: (what: T.ChangeKind, data?: unknown) => void): { dispose(): void } {
     let closed = false;
     let current: ReturnType<typeof request> | undefined;
     let retry: NodeJS.Timeout | undefined;
@@ -272,7 +257,7 @@ export class ControlClient implements NodeApi {
               try {
                 parsed = data ? JSON.parse(data) : undefined;
               } catch {}
-              listener(event as ChangeKind, parsed);
+              listener(event as T.ChangeKind, parsed);
             }
           });
           res.on('end', () => {

@@ -153,21 +153,23 @@ export interface DiscoverResult {
   refreshed: 'no' | 'complete' | 'timed-out';
 }
 
-export interface OwnShare {
-  name: string;
-  publisher: string;
-  license: string;
-  tags: string[];
-  size: number;
-  files: number;
-  format: string;
-  v1?: string;
-  v2?: string;
-  seq: number;
-  description: string;
-  architecture: string;
-  parameters: number;
-}
+/** One of this home's own catalog entries (withdrawn ones are not listed). */
+export type OwnShare = Pick<
+  ListedEntry,
+  | 'name'
+  | 'publisher'
+  | 'license'
+  | 'tags'
+  | 'size'
+  | 'files'
+  | 'format'
+  | 'v1'
+  | 'v2'
+  | 'seq'
+  | 'description'
+  | 'architecture'
+  | 'parameters'
+>;
 
 export interface TrackerStatus {
   running: boolean;

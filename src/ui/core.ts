@@ -2,15 +2,7 @@
 // inventory and tracker, in the UI's own terms. src/ui/node-core.ts implements it over the application layer
 // (src/app: a node embedded in the editor, or the daemon of the same home reached through its control API); the
 // views and commands only ever see this interface, which keeps them thin and testable against a fake.
-import type {
-  ListedEntry,
-  LocalModelView,
-  Progress,
-  SearchQuery,
-  TrackerStatus,
-  TransferState,
-  TransferView,
-} from '../app/types.js';
+import type { ListedEntry, LocalModelView, Progress, SearchQuery, TrackerStatus, TransferView } from '../app/types.js';
 
 export type {
   ListedEntry as CatalogModel,
@@ -20,7 +12,7 @@ export type {
   TrackerStatus,
   TransferState,
   TransferView,
-};
+} from '../app/types.js';
 
 export interface ShareRequest {
   folder: string;
