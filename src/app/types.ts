@@ -86,18 +86,12 @@ export interface ShareRequest {
   registryKey?: string;
 }
 
-export interface ShareResult {
-  name: string;
-  publisher: string;
-  fingerprint: string;
-  license: string;
-  tags: string[];
-  size: number;
-  files: number;
-  format: string;
+/** What a share did: the entry's fields as published, where, and what went wrong on the way (never the seed). */
+export type ShareResult = Pick<
+  ListedEntry,
+  'name' | 'publisher' | 'fingerprint' | 'license' | 'tags' | 'size' | 'files' | 'format' | 'v2' | 'magnet'
+> & {
   v1: string;
-  v2?: string;
-  magnet: string;
   /** The catalog entry's sequence number (0 when the catalog could not take it). */
   seq: number;
   path: string;
@@ -106,7 +100,7 @@ export interface ShareResult {
   /** Trackers whose registries accepted the registration. */
   registered: string[];
   warnings: string[];
-}
+};
 
 export interface WithdrawResult {
   name: string;
