@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -148,6 +148,30 @@ test(
     assert.ok(done, 'a done line');
     assert.equal(done.verified, true);
     assert.deepEqual(await readFile(join(done.path, 'model.gguf.part')), weights);
+
+    // get on a home a daemon runs (B's): the daemon downloads, the command follows it until done and exits.
+    const viaB = await silmaril(
+      ...['get', s.magnet, '--out', join(dir, 'out-b'), '--home', join(dir, 'b'), '--json'],
+      ...['--peer', `127.0.0.1:${a.ready.port}`],
+    );
+    assert.equal(viaB.code, 0, viaB.err.slice(-2000));
+    const doneB = viaB.out.find((e) => e.event === 'done');
+    assert.equal(doneB?.verified, true);
+    assert.deepEqual(await readFile(join(doneB.path, 'model.gguf.part')), weights);
+    const statusB = (await silmaril('status', '--home', join(dir, 'b'), '--json')).out[0];
+    const keptB = statusB.transfers.find((t: any) => t.id === s.v1);
+    assert.equal(keptB?.kind, 'download', 'the daemon holds the download (and seeds it on)');
+    assert.equal(keptB?.state, 'done');
+
+    // seed on a home a daemon runs: handed to the daemon, the command returns.
+    const other = join(dir, 'models', 'other');
+    await tinyModel(other);
+    await writeFile(join(other, 'extra.bin'), 'another model');
+    const seeded = await silmaril('seed', other, '--home', homeA, '--json');
+    assert.equal(seeded.code, 0, seeded.err);
+    assert.match(seeded.out[0].seededBy, new RegExp(`daemon pid ${a.child.pid}`));
+    const afterSeed = (await silmaril('status', '--home', homeA, '--json')).out[0];
+    assert.ok(afterSeed.transfers.some((t: any) => t.id === seeded.out[0].v1 && t.kind === 'seed'));
 
     // stop: the daemon ends and its node.json goes.
     const stopped = await silmaril('stop', '--home', homeA, '--json');
