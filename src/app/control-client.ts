@@ -227,11 +227,21 @@ export class ControlClient implements NodeApi {
     return (await this.call('GET', '/shares')).shares;
   }
 
-  /** Server-sent events: each `transfers`, `catalog`, `tracker` or `local` event calls the listener. */
-  onChange(listener: (what: T.ChangeKind, data?: unknown) => void): { dispose(): void } {
+  /** Server-sent events: each `transfers`, `catalog`, `tracker` or `local` event calls the listener. The stream
+   *  reconnects while the node's process lives; `onGone` is called once it has ended. */
+  onChange(listener: (what: T.ChangeKind, data?: unknown) => void, onGone?: () => void): { dispose(): void } {
     let closed = false;
     let current: ReturnType<typeof request> | undefined;
     let retry: NodeJS.Timeout | undefined;
+    const again = () => {
+      if (closed) return;
+      if (!processAlive(this.node.pid)) {
+        closed = true;
+        onGone?.();
+        return;
+      }
+      retry = setTimeout(open, 1000);
+    };
     const open = () => {
       if (closed) return;
       current = request(
@@ -260,14 +270,10 @@ export class ControlClient implements NodeApi {
               listener(event as T.ChangeKind, parsed);
             }
           });
-          res.on('end', () => {
-            if (!closed) retry = setTimeout(open, 2000);
-          });
+          res.on('end', again);
         },
       );
-      current.on('error', () => {
-        if (!closed) retry = setTimeout(open, 2000);
-      });
+      current.on('error', again);
       current.end();
     };
     open();

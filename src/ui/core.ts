@@ -71,6 +71,9 @@ export interface UiCore {
   readonly mode: 'embedded' | 'attached' | undefined;
   /** Fires whenever transfers, the catalog, local models or the tracker change (stats at least once a second). */
   onDidChange(listener: (what: 'transfers' | 'catalog' | 'local' | 'tracker') => void): { dispose(): void };
+  /** Fires when the node went away without the editor asking (`silmaril stop`, or the attached daemon stopped);
+   *  `restart`: start again (an attached editor then embeds its own node). */
+  onDidEnd(listener: (why: string, restart: boolean) => void): { dispose(): void };
 
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;

@@ -118,13 +118,16 @@ export class NodeCore implements UiCore {
       const remote = this.remote;
       this.remoteStatus = await remote.status();
       this.remoteTransfers = this.remoteStatus.transfers;
-      this.subscription = remote.onChange((what, data) => {
-        if (what === 'transfers' && data && Array.isArray((data as any).transfers)) {
-          this.remoteTransfers = (data as { transfers: { view: AppTransferView }[] }).transfers.map((t) => t.view);
-        }
-        if (what === 'tracker' && this.remoteStatus) this.remoteStatus.tracker = data as TrackerStatus;
-        this.fire(what);
-      });
+      this.subscription = remote.onChange(
+        (what, data) => {
+          if (what === 'transfers' && data && Array.isArray((data as any).transfers)) {
+            this.remoteTransfers = (data as { transfers: { view: AppTransferView }[] }).transfers.map((t) => t.view);
+          }
+          if (what === 'tracker' && this.remoteStatus) this.remoteStatus.tracker = data as TrackerStatus;
+          this.fire(what);
+        },
+        () => this.end(`the ${remote.node.kind} (pid ${remote.node.pid}) running this home has stopped`, true),
+      );
       this.started = true;
       this.fire('transfers');
       this.fire('catalog');
@@ -134,10 +137,22 @@ export class NodeCore implements UiCore {
     const local = this.local!;
     await local.start();
     // The editor's node stops when asked through its control API (`silmaril stop`), as a daemon would.
-    void local.stopRequest.then(() => this.stop().then(() => this.fire('transfers')));
+    void local.stopRequest.then(() => this.end('stopped through the control API (silmaril stop)', false));
     this.started = true;
     this.log.info(`engine listening on port ${local.port}${local.dhtPort ? `, DHT on UDP ${local.dhtPort}` : ''}`);
     void local.follow();
+  }
+
+  /** Fires when the node went away without the editor asking: `restart` says the editor should start again (it
+   *  was attached to a daemon that stopped: it embeds its own node now). */
+  onDidEnd(listener: (why: string, restart: boolean) => void): { dispose(): void } {
+    this.events.on('end', listener);
+    return { dispose: () => this.events.off('end', listener) };
+  }
+
+  private end(why: string, restart: boolean): void {
+    if (!this.started) return;
+    this.events.emit('end', why, restart);
   }
 
   async stop(): Promise<void> {

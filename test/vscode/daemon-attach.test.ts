@@ -65,13 +65,19 @@ describe('the editor attaches to a daemon running on its home', function () {
     assert.equal(typeof ready.controlPort, 'number');
   });
 
-  it('embeds its own node again once the daemon has stopped', async () => {
+  it('embeds its own node again by itself once the daemon has stopped', async () => {
     const stop = cli(['stop', '--home', home(), '--json']);
     await stop.waitForLine((l) => l.event === 'stopped', 'silmaril stop');
-    await a.controller.stop();
-    a.controller.startSoon();
+    await waitFor('the editor to run its own node', () =>
+      a.controller.core?.mode === 'embedded' && a.controller.engine === 'running' ? true : undefined,
+    );
     await a.controller.ready;
-    assert.equal(a.controller.core?.mode, 'embedded');
-    assert.equal(a.controller.engine, 'running');
+  });
+
+  it('its own node stops when asked through its control API (silmaril stop)', async () => {
+    const stop = cli(['stop', '--home', home(), '--json']);
+    const line = await stop.waitForLine((l) => l.event === 'stopped', 'silmaril stop');
+    assert.equal(line.kind, 'editor');
+    await waitFor('the editor engine stopped', () => (a.controller.engine === 'stopped' ? true : undefined));
   });
 });
