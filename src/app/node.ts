@@ -152,12 +152,13 @@ export class AppNode extends EventEmitter implements NodeApi {
       const engine = node.engine;
       engine.on('transfer', () => this.fire('transfers'));
       engine.on('transfer-error', (t: Transfer, err: Error) => this.log.error(`${t.name}: ${err.message}`));
+      // The API first: commands started meanwhile use this node instead of being refused while it restores.
+      if (o.control) this.control = await ControlServer.start(this, { kind: o.kind, log: this.log });
       if (o.restore) {
         const restored = await engine.restore();
         if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
       }
       if (o.tracker) await this.startTracker(o.tracker.host, o.tracker.port);
-      if (o.control) this.control = await ControlServer.start(this, { kind: o.kind, log: this.log });
       const network = o.catalog?.network ?? o.engine?.dht !== false;
       if (network && (engine.dht || o.catalog?.dhtPort !== undefined)) {
         // The engine's DHT node carries the BEP 44 pointers too, unless a separate port was asked for.
