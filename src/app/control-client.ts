@@ -166,7 +166,9 @@ export class ControlClient implements NodeApi {
 
   async download(req: T.DownloadRequest): Promise<T.TransferView> {
     const r = await this.call('POST', '/models/download', {
-      source: /\.torrent$/i.test(req.source) ? resolve(req.source) : req.source,
+      ...(typeof req.source === 'string'
+        ? { source: /\.torrent$/i.test(req.source) ? resolve(req.source) : req.source }
+        : { torrent: Buffer.from(req.source).toString('base64') }),
       out_dir: req.outDir === undefined ? undefined : resolve(req.outDir),
       peers: req.peers,
     });

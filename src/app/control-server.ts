@@ -337,8 +337,11 @@ export class ControlServer {
   }
 
   private async download(b: Record<string, unknown>) {
-    const source = str(b, 'magnet') ?? str(b, 'info_hash') ?? str(b, 'source') ?? str(b, 'model_name');
-    if (!source) throw new HttpError(400, 'must specify model_name, info_hash or magnet');
+    const torrent = str(b, 'torrent');
+    const source: string | Uint8Array | undefined = torrent
+      ? Buffer.from(torrent, 'base64')
+      : (str(b, 'magnet') ?? str(b, 'info_hash') ?? str(b, 'source') ?? str(b, 'model_name'));
+    if (!source) throw new HttpError(400, 'must specify model_name, info_hash, magnet or torrent');
     const peers = list(b, 'peers');
     const t = await this.node.download({ source, outDir: str(b, 'out_dir'), peers });
     return {

@@ -505,7 +505,8 @@ export class AppNode extends EventEmitter implements NodeApi {
   }
 
   /** A catalog name (`org/model`) becomes its entry's magnet; a .torrent path its bytes; the rest goes as is. */
-  private async resolveSource(source: string): Promise<string | Uint8Array> {
+  private async resolveSource(source: string | Uint8Array): Promise<string | Uint8Array> {
+    if (typeof source !== 'string') return source;
     if (/^magnet:|^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(source)) return source;
     if (/\.torrent$/i.test(source)) return readFile(source);
     if (/^[^/\s]+\/[^/\s]+$/.test(source)) {

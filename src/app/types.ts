@@ -109,8 +109,8 @@ export interface WithdrawResult {
 }
 
 export interface DownloadRequest {
-  /** A magnet link, an infohash, a .torrent path, or a catalog name (`org/model`). */
-  source: string;
+  /** A magnet link, an infohash, a .torrent path or its bytes, or a catalog name (`org/model`). */
+  source: string | Uint8Array;
   /** Destination folder (default: the home's models folder). */
   outDir?: string;
   /** `host:port` peers to connect to. */
