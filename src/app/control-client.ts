@@ -50,8 +50,9 @@ export class ControlClient implements NodeApi {
     }
   }
 
-  /** One request; resolves with the parsed JSON (or the bytes of a binary answer). */
-  call<T = any>(method: string, path: string, body?: unknown, timeoutMs = 10 * 60_000): Promise<T> {
+  /** One request; resolves with the parsed JSON (or the bytes of a binary answer). `timeoutMs` bounds the silence
+   *  on the socket; 0 waits as long as the work takes (hashing a large model for a share or a verify). */
+  call<T = any>(method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise<T>((resolve, reject) => {
       const req = request(
@@ -64,7 +65,7 @@ export class ControlClient implements NodeApi {
             Authorization: `Bearer ${this.node.token}`,
             ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
           },
-          timeout: timeoutMs,
+          ...(timeoutMs ? { timeout: timeoutMs } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -136,17 +137,22 @@ export class ControlClient implements NodeApi {
 
   async share(req: T.ShareRequest, work: T.WorkOptions = {}): Promise<T.ShareResult> {
     work.onProgress?.({ fraction: 0, message: `the ${this.node.kind} (pid ${this.node.pid}) is hashing` });
-    const r = await this.call('POST', '/models/share', {
-      // Paths are the caller's: the node may run in another folder.
-      path: resolve(req.path),
-      name: req.name,
-      license: req.license,
-      tags: req.tags,
-      description: req.description,
-      trackers: req.trackers,
-      piece_length: req.pieceLength,
-      registry_key: req.registryKey,
-    });
+    const r = await this.call(
+      'POST',
+      '/models/share',
+      {
+        // Paths are the caller's: the node may run in another folder.
+        path: resolve(req.path),
+        name: req.name,
+        license: req.license,
+        tags: req.tags,
+        description: req.description,
+        trackers: req.trackers,
+        piece_length: req.pieceLength,
+        registry_key: req.registryKey,
+      },
+      0,
+    );
     return r.result;
   }
 
@@ -155,12 +161,17 @@ export class ControlClient implements NodeApi {
   }
 
   async seed(req: T.SeedRequest): Promise<T.TransferView> {
-    const r = await this.call('POST', '/seed', {
-      path: resolve(req.path),
-      torrent: req.torrent ? Buffer.from(req.torrent).toString('base64') : undefined,
-      piece_length: req.pieceLength,
-      trackers: req.trackers,
-    });
+    const r = await this.call(
+      'POST',
+      '/seed',
+      {
+        path: resolve(req.path),
+        torrent: req.torrent ? Buffer.from(req.torrent).toString('base64') : undefined,
+        piece_length: req.pieceLength,
+        trackers: req.trackers,
+      },
+      0,
+    );
     return r.transfer.view;
   }
 
@@ -192,7 +203,7 @@ export class ControlClient implements NodeApi {
   }
 
   verify(id: string): Promise<T.VerifyOutcome> {
-    return this.call('POST', `/transfers/${encodeURIComponent(id)}/verify`);
+    return this.call('POST', `/transfers/${encodeURIComponent(id)}/verify`, undefined, 0);
   }
 
   torrentFile(id: string): Promise<Uint8Array> {
