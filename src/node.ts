@@ -11,9 +11,6 @@ export interface NodeOptions {
   logger?: Logger;
   /** P2P engine settings (the state directory and logger come from the node). */
   engine?: Omit<EngineOptions, 'home' | 'logger'>;
-  /** Restart the seeds and downloads recorded in the state directory (the daemon and the editor; the one-shot
-   *  commands run only what they were asked). */
-  restoreTransfers?: boolean;
   /** Named in the home's lock (`daemon`, `editor`, `get`...): what a second node on this home is told runs it. */
   kind?: string;
 }
@@ -24,18 +21,17 @@ export class SilmarilNode {
   readonly engine: Engine;
   private started = false;
   private lock?: HomeLock;
-  private readonly restoreTransfers: boolean;
   private readonly kind: string;
 
   constructor(options: NodeOptions) {
-    this.restoreTransfers = options.restoreTransfers ?? false;
     this.kind = options.kind ?? 'node';
     this.home = options.home;
     this.log = options.logger ?? silentLogger;
     this.engine = new Engine({ ...options.engine, home: this.home, logger: this.log });
   }
 
-  /** Takes the home's lock (HomeBusyError when another node runs on it), starts the engine, restores if asked. */
+  /** Takes the home's lock (HomeBusyError when another node runs on it) and starts the engine. Restoring the
+   *  home's transfers is the application layer's call (src/app/node.ts: the daemon and the editor do). */
   async start(): Promise<void> {
     if (this.started) return;
     await prepareHome(this.home, this.log);
@@ -48,7 +44,6 @@ export class SilmarilNode {
       throw err;
     }
     this.started = true;
-    if (this.restoreTransfers) await this.engine.restore();
   }
 
   /** Saves every part's state, releases ports and files, then the lock. */
