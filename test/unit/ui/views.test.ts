@@ -1,4 +1,4 @@
-// The Local Models view and the status bar against a fake of the port (test/unit/ui/fake-core.ts) and of the few
+// The Local Models view, the status bar and the Transfers view host against a fake of the port (test/unit/ui/fake-core.ts) and of the few
 // vscode classes they use: which state each model shows, how shares outside the scanned folders still appear,
 // that an idle stats tick does not redraw, and what the status bar sums up.
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import { FakeCore, transfer } from './fake-core.js';
 register('./vscode-hook.mjs', import.meta.url);
 const { LocalTree } = await import('../../../src/ui/local-tree.js');
 const { StatusBar } = await import('../../../src/ui/status-bar.js');
+const { TransfersView } = await import('../../../src/ui/transfers-view.js');
+const { parseHostMessage, parseWebviewMessage } = await import('../../../src/ui/messages.js');
 
 const log = { error() {}, warn() {}, info() {}, debug() {}, trace() {} } as any;
 
@@ -105,5 +107,62 @@ describe('status bar', () => {
     assert.equal(bar.item.text, '$(shield) Silmaril');
     bar.update([], 'failed');
     assert.match(String(bar.item.tooltip), /could not start/);
+  });
+});
+
+describe('Transfers view host', () => {
+  it('sends what the page accepts (the same messages.ts on both sides), and acts on what the page posts', async () => {
+    const core = new FakeCore();
+    core.list = [
+      transfer(),
+      transfer({
+        id: 'b'.repeat(40),
+        kind: 'download',
+        state: 'downloading',
+        progress: 0.25,
+        etaSeconds: 12,
+        verified: undefined,
+      }),
+      transfer({ id: 'c'.repeat(40), state: 'error', error: 'disk full', verified: undefined }),
+    ];
+    const posted: unknown[] = [];
+    const actions: unknown[] = [];
+    let onMessage: (raw: unknown) => Promise<void> = async () => {};
+    const view = new TransfersView(
+      { fsPath: '/ext' } as any,
+      () => core as unknown as UiCore,
+      () => 'running',
+      async (m) => void actions.push(m),
+      log,
+    );
+    const webview = {
+      options: {},
+      html: '',
+      cspSource: 'vscode-resource:',
+      asWebviewUri: (u: unknown) => u,
+      postMessage: async (m: unknown) => void posted.push(m),
+      onDidReceiveMessage: (fn: (raw: unknown) => Promise<void>) => ((onMessage = fn), { dispose() {} }),
+    };
+    view.resolveWebviewView({
+      webview,
+      visible: true,
+      onDidChangeVisibility: () => ({ dispose() {} }),
+      onDidDispose: () => ({ dispose() {} }),
+    } as any);
+    assert.match(webview.html, /dist\/webview\/transfers\.js/);
+    view.post();
+    const sent = parseHostMessage(posted.at(-1));
+    assert.ok(sent, `the page accepts what the host sends: ${JSON.stringify(posted.at(-1))}`);
+    assert.deepEqual(
+      sent.transfers.map((r) => [r.id[0], r.state, r.etaSeconds, r.verified, r.error]),
+      [
+        ['0', 'seeding', null, true, null],
+        ['b', 'downloading', 12, null, null],
+        ['c', 'error', null, null, 'disk full'],
+      ],
+    );
+    await onMessage({ type: 'pause', id: 'b'.repeat(40) });
+    await onMessage({ type: 'pause', id: '../etc/passwd' });
+    assert.deepEqual(actions, [parseWebviewMessage({ type: 'pause', id: 'b'.repeat(40) })]);
   });
 });
