@@ -1,6 +1,7 @@
-// The Local Models view, the status bar and the Transfers view host against a fake of the port (test/unit/ui/fake-core.ts) and of the few
-// vscode classes they use: which state each model shows, how shares outside the scanned folders still appear,
-// that an idle stats tick does not redraw, and what the status bar sums up.
+// The Local Models view, the status bar and the Transfers view host against a fake of the port
+// (test/unit/ui/fake-core.ts) and of the few vscode classes they use: which state each model shows, how shares
+// outside the scanned folders still appear, that an idle stats tick does not redraw, what the status bar sums up,
+// and that the host sends what the page accepts.
 import assert from 'node:assert/strict';
 import { register } from 'node:module';
 import { describe, it } from 'node:test';
