@@ -3,7 +3,7 @@
 export { createTorrent } from '../torrent/create.js';
 export { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
 export { parseTorrent, MAX_TORRENT_BYTES } from '../torrent/parse.js';
-export { buildMagnet } from '../torrent/magnet.js';
+export { buildMagnet, classifySource, type DownloadSource } from '../torrent/magnet.js';
 export { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 export { verifyTorrent, type DamagedFile } from '../torrent/verify.js';
 export { registerWithTrackers } from '../tracker/registry-client.js';

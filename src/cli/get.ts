@@ -2,7 +2,14 @@
 // from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the download is complete
 // and verified. With a daemon running on this home, the daemon downloads (and goes on seeding afterwards); this
 // command follows it until done.
+// The source is a magnet link, a .torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash (turned into a btmh
+// magnet), or a catalog name (org/model); anything else is a one-line usage error (exit 2). While no peer has sent
+// the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
+import { existsSync, statSync } from 'node:fs';
 import { parseCommand, jsonLine, UsageError } from './args.js';
+import { loadTorrent, printWarnings } from './info.js';
+import { classifySource, type DownloadSource } from '../app/tools.js';
+import { TorrentError } from '../app/tools.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -17,6 +24,7 @@ import type { TransferStats } from '../app/types.js';
 
 export const usage = `usage: silmaril get <magnet|torrent|infohash|org/model> [options]
 Downloads a model into a folder; a restart continues where the last run stopped.
+<infohash>: 40 hex digits (v1) or 64 hex digits (v2). <org/model>: a name from the catalog.
   --out DIR              destination folder (default: the current folder)
   --peer HOST:PORT       connect to this peer (repeatable)
   --json                 one JSON object per line: stats at least once a second, then {"event":"done", path, verified}
@@ -34,40 +42,101 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-function human(s: TransferStats): string {
+/** Seconds without metadata before --verbose explains what may be wrong, then between reminders
+ *  (SILMARIL_METADATA_HINT_S overrides it, for tests). */
+const METADATA_HINT_S =
+  Number(process.env.SILMARIL_METADATA_HINT_S) > 0 ? Number(process.env.SILMARIL_METADATA_HINT_S) : 20;
+
+function human(s: TransferStats, waitedS: number): string {
+  if (s.status === 'metadata')
+    return `waiting for metadata from ${s.peers} peer${s.peers === 1 ? '' : 's'}… (${Math.round(waitedS)}s)\n`;
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
   return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}\n`;
 }
 
+function isFile(p: string): boolean {
+  try {
+    return existsSync(p) && statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A catalog name: `org/model`, not a file. */
+const CATALOG_NAME = /^[^/\s:]+\/[^/\s]+$/;
+
+/** The argument as the node takes it: magnet text, an infohash, the bytes of a .torrent (warnings printed), or a
+ *  catalog name the node looks up. */
+async function sourceFor(src: DownloadSource | { kind: 'name'; name: string }): Promise<string | Uint8Array> {
+  switch (src.kind) {
+    case 'name':
+      return src.name;
+    case 'magnet':
+      return src.magnet;
+    case 'v1':
+      return src.infoHash;
+    case 'v2':
+      return src.magnet;
+    case 'torrent': {
+      const parsed = await loadTorrent(src.path);
+      printWarnings(parsed, `${src.path}: `);
+      return parsed.torrentBytes;
+    }
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash|org/model>');
+  const arg = positionals[0];
+  let src: DownloadSource | { kind: 'name'; name: string };
+  try {
+    src = CATALOG_NAME.test(arg) && !isFile(arg) ? { kind: 'name', name: arg } : classifySource(arg, isFile);
+  } catch (err) {
+    if (err instanceof TorrentError) throw new UsageError(err.message);
+    throw err;
+  }
+  const source = await sourceFor(src);
   const json = values.json;
   const peers = (values.peer ?? []).map(peerOption);
   const log = stderrLogger(values.verbose);
   const stopped = untilSignal();
   let session: Session | undefined;
-  const printStats = (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s)));
+  const started = performance.now();
+  let nextHint = METADATA_HINT_S;
+  let hinted = false;
+  const onStats = (id: string) => (s: TransferStats) => {
+    const waited = (performance.now() - started) / 1000;
+    if (json) jsonLine({ event: 'stats', ...s });
+    else process.stderr.write(human(s, waited));
+    if (s.status === 'metadata' && values.verbose && waited >= nextHint) {
+      nextHint = waited + METADATA_HINT_S;
+      process.stderr.write(`silmaril: no metadata for ${id} after ${Math.round(waited)} s from ${s.peers} peer(s)\n`);
+      if (src.kind === 'v1' && !hinted) {
+        hinted = true;
+        process.stderr.write(
+          'silmaril: if this 40-hex hash came from qBittorrent for a hybrid torrent, it is the v2 hash cut short, which no peer knows: use the full 64-hex v2 hash, the magnet link or the .torrent\n',
+        );
+      }
+    }
+  };
   const fetch = async (): Promise<number> => {
     session = await useNode(nodeOptions(values, log, 'get'));
     const api = session.api;
-    const t = await api.download({ source: positionals[0], outDir: values.out ?? process.cwd(), peers });
+    const t = await api.download({ source, outDir: values.out ?? process.cwd(), peers });
     let outcome: { path: string; verified: boolean };
     if (session.local) {
       const events = session.local.transferEvents(t.id);
-      events.on('stats', printStats);
+      events.on('stats', onStats(t.id));
       events.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
       if (json) jsonLine({ event: 'stats', ...(await api.transferStats(t.id)) });
       // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
-      events.once(
-        'complete',
-        async () => json && jsonLine({ event: 'complete', ...(await api.transferStats(t.id)), cpu: cpuSeconds() }),
-      );
+      events.once('complete', () => json && jsonLine({ event: 'complete', ...events.stats(), cpu: cpuSeconds() }));
       outcome = await session.local.whenDone(t.id);
     } else {
       log.info(`the running node of this home downloads ${t.name}; following it`);
-      outcome = await followRemote(session, t.id, printStats);
+      outcome = await followRemote(session, t.id, onStats(t.id));
     }
     const stats = await api.transferStats(t.id);
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
