@@ -63,8 +63,9 @@ function isFile(p: string): boolean {
   }
 }
 
-/** A catalog name: `org/model`, not a file. */
+/** A catalog name: `org/model` (not a file, not a `.torrent` path). */
 const CATALOG_NAME = /^[^/\s:]+\/[^/\s]+$/;
+const isCatalogName = (arg: string) => CATALOG_NAME.test(arg) && !/\.torrent$/i.test(arg) && !isFile(arg);
 
 /** The argument as the node takes it: magnet text, an infohash, the bytes of a .torrent (warnings printed), or a
  *  catalog name the node looks up. */
@@ -92,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   const arg = positionals[0];
   let src: DownloadSource | { kind: 'name'; name: string };
   try {
-    src = CATALOG_NAME.test(arg) && !isFile(arg) ? { kind: 'name', name: arg } : classifySource(arg, isFile);
+    src = isCatalogName(arg) ? { kind: 'name', name: arg } : classifySource(arg, isFile);
   } catch (err) {
     if (err instanceof TorrentError) throw new UsageError(err.message);
     throw err;
