@@ -12,7 +12,8 @@ import { contentRootIn } from './layout.js';
 import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
-import { patchWire } from './wire-patch.js';
+import { serveCacheStats } from './serve-cache.js';
+import { patchWire, wireFaults } from './wire-patch.js';
 
 export interface EngineOptions {
   /** State directory (resume records, .torrent copies): never a user's folder. */
@@ -101,7 +102,8 @@ export class Engine extends EventEmitter {
     this.client = client;
     client.on('error', (err: Error) => {
       this.log.error(`engine: ${err.message}`);
-      this.emit('error', err);
+      // An 'error' event nobody listens to throws: logged is enough, the node and its other transfers go on.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
     });
     await new Promise<void>((res, rej) => {
       if (client.listening) return res();
@@ -122,6 +124,17 @@ export class Engine extends EventEmitter {
       trackers: this.options.trackers ?? [],
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
       saveIntervalMs: this.options.saveIntervalMs ?? 500,
+    };
+  }
+
+  /** Node-wide costs of peers: faults caught at the wire fence (counted, never fatal) and the serving cache. */
+  health(): { peerFaults: number; lastPeerFault: string; serveCacheBytes: number; serveReads: number } {
+    const c = serveCacheStats();
+    return {
+      peerFaults: wireFaults.count,
+      lastPeerFault: wireFaults.last,
+      serveCacheBytes: c.cachedBytes,
+      serveReads: c.reads + c.waiting,
     };
   }
 
