@@ -14,6 +14,15 @@ import type { EngineOptions } from '../engine/engine.js';
 import type { Transfer } from '../engine/transfer.js';
 import { silentLogger, type Logger } from '../log.js';
 import { describeModel, scanModels } from '../models/inventory.js';
+import {
+  downloadIntoHfCache,
+  hfOriginIn,
+  hubFor,
+  prepareHfGet,
+  resumeHfInstalls,
+  torrentFromRegistry,
+} from '../models/hf/download.js';
+import { createHfTorrent, findHfSnapshot, publishWithHf } from '../models/hf/share.js';
 import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
 import { parseTorrent } from '../torrent/parse.js';
@@ -157,6 +166,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       if (o.restore) {
         const restored = await engine.restore();
         if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
+        resumeHfInstalls(engine, this.log); // downloads into the Hugging Face cache from an earlier run
       }
       if (o.tracker) await this.startTracker(o.tracker.host, o.tracker.port);
       const network = o.catalog?.network ?? o.engine?.dht !== false;
@@ -350,11 +360,25 @@ export class AppNode extends EventEmitter implements NodeApi {
     const engine = this.engine();
     const service = await this.openCatalog();
     const catalog = service.catalog;
-    const path = resolve(req.path);
-    await stat(path).catch(() => {
-      throw new BadRequestError(`${req.path}: no such file or folder`);
-    });
-    if (!req.name) throw new BadRequestError('a share needs a name (org/model)');
+    if (!req.hf) {
+      await stat(resolve(req.path)).catch(() => {
+        throw new BadRequestError(`${req.path}: no such file or folder`);
+      });
+    }
+    // A Hugging Face cache snapshot (`hf`, or a folder of the cache): read through its links, seeded in place, its
+    // origin recorded in the entry.
+    const snapshot = req.hf
+      ? await findHfSnapshot({ spec: req.hf })
+      : await findHfSnapshot({ folder: req.path }).catch(() => undefined);
+    const path = snapshot ? snapshot.snapshotDir : resolve(req.path);
+    const name = req.name || (snapshot?.repo.includes('/') ? snapshot.repo : undefined);
+    if (!name) {
+      throw new BadRequestError(
+        snapshot
+          ? `${snapshot.repo} has no org: give the catalog name (org/model)`
+          : 'a share needs a name (org/model)',
+      );
+    }
     const model = await describeModel(path).catch(() => undefined);
     const license = req.license ?? model?.license;
     if (!license) throw new BadRequestError('a share needs a license (the model card names none)');
@@ -364,7 +388,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       // The entry's fields are checked before hours of hashing, not after.
       normaliseFields({
         publisher: service.identity.publisher,
-        name: req.name,
+        name,
         seq: 1,
         v1: '0'.repeat(40),
         size: 1,
@@ -378,14 +402,17 @@ export class AppNode extends EventEmitter implements NodeApi {
     }
     const embedded = this.tracker?.address()?.announce;
     const trackers = [...new Set([...(req.trackers ?? []), ...(embedded ? [embedded] : [])])];
-    const created = await createTorrent(path, {
+    const options = {
       pieceLength: req.pieceLength,
+      v1Only: req.v1Only,
       trackers: trackers.filter((t) => TORRENT_TRACKER.test(t)),
       createdBy: 'Silmaril',
       signal: work.signal,
-      onProgress: (done, total) =>
+      onProgress: (done: number, total: number) =>
         work.onProgress?.({ fraction: total ? done / total : 1, message: `hashing ${basename(path)}` }),
-    });
+    };
+    const hfShare = snapshot ? await createHfTorrent(snapshot, options) : undefined;
+    const created = hfShare ? hfShare.torrent : await createTorrent(path, options);
     work.signal?.throwIfAborted();
     work.onProgress?.({ fraction: 1, message: 'seeding' });
     // Seeded first: a catalog entry is published only for content this node serves.
@@ -393,22 +420,27 @@ export class AppNode extends EventEmitter implements NodeApi {
     const warnings: string[] = [];
     let entry: { name: string; seq: number; tags: string[]; license: string; format: string } | undefined;
     try {
-      entry = catalog.publish({
-        name: req.name,
-        v1: created.infoHashV1,
-        v2: created.infoHashV2,
-        size: created.length,
-        files: created.files.length,
-        license,
-        tags,
-        description,
-        format: model?.format ?? '',
-        architecture: model?.architecture ?? '',
-        parameters: model?.parameters ?? 0,
-        quantization: model?.quantization ?? '',
-        trackers,
-        created: Math.floor(Date.now() / 1000),
-      });
+      entry = publishWithHf(
+        (hf) =>
+          catalog.publish({
+            ...hf,
+            name,
+            v1: created.infoHashV1,
+            v2: created.infoHashV2,
+            size: created.length,
+            files: created.files.length,
+            license,
+            tags,
+            description,
+            format: model?.format ?? '',
+            architecture: model?.architecture ?? '',
+            parameters: model?.parameters ?? 0,
+            quantization: model?.quantization ?? '',
+            trackers,
+            created: Math.floor(Date.now() / 1000),
+          }),
+        hfShare?.hf,
+      );
       await catalog.save();
       void this.publishIfChanged();
     } catch (err) {
@@ -417,7 +449,7 @@ export class AppNode extends EventEmitter implements NodeApi {
     const registered: string[] = [];
     const http = trackers.filter((t) => /^https?:\/\//.test(t));
     for (const r of await this.register(http, created, {
-      name: req.name,
+      name,
       license,
       tags,
       description,
@@ -427,11 +459,11 @@ export class AppNode extends EventEmitter implements NodeApi {
       if (r.outcome?.status === 'registered') registered.push(r.tracker);
       if (r.error) warnings.push(`${r.tracker}: ${r.error}`);
     }
-    for (const w of warnings) this.log.warn(`${req.name}: ${w}`);
+    for (const w of warnings) this.log.warn(`${name}: ${w}`);
     this.fire('transfers');
     this.fire('local');
     return {
-      name: entry?.name ?? req.name,
+      name: entry?.name ?? name,
       publisher: service.identity.publisher,
       fingerprint: service.identity.fingerprint,
       license,
@@ -447,6 +479,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       published: !!entry,
       registered,
       warnings,
+      ...(snapshot ? { hfRepo: snapshot.repo, hfCommit: snapshot.commit } : {}),
     };
   }
 
@@ -499,9 +532,55 @@ export class AppNode extends EventEmitter implements NodeApi {
   async download(req: DownloadRequest): Promise<TransferView> {
     const engine = this.engine();
     const source = await this.resolveSource(req.source);
-    const t = await engine.download(source, { outDir: resolve(req.outDir ?? this.layout.models), peers: req.peers });
+    // A catalog entry that records its Hugging Face origin: the Hub can help, as a verified web seed.
+    const hub =
+      req.webSeed === false ? undefined : await hubFor(source, () => this.catalogEntries(), { ...req.webSeed });
+    const t = await engine.download(source, {
+      outDir: resolve(req.outDir ?? this.layout.models),
+      peers: req.peers,
+      hub,
+    });
     this.fire('transfers');
     return transferView(t);
+  }
+
+  private async catalogEntries() {
+    return (await this.openCatalog()).catalog.index.entries.values();
+  }
+
+  /** Downloads into the Hugging Face cache (blobs, snapshot links, refs), the origin from the catalog entry or
+   *  `repoSpec`; `done` settles once the snapshot is in place. In this process only (the CLI's `get --hf-cache`,
+   *  the editor's Download into Hugging Face Cache). */
+  async downloadIntoHfCache(o: {
+    source: string | Uint8Array;
+    repoSpec?: string;
+    cacheDir?: string;
+    ref?: string;
+    peers?: string[];
+    webSeed?: false | { minRate?: number };
+  }): Promise<{ transfer: TransferView; reused: string[][]; done: Promise<{ snapshot: string; verified: boolean }> }> {
+    const engine = this.engine();
+    const source = await this.resolveSource(o.source);
+    const hf = await prepareHfGet({
+      source,
+      repoSpec: o.repoSpec,
+      savedTorrent: async (id) =>
+        (await engine.state.loadTorrent(id)) ??
+        (await torrentFromRegistry(hfOriginIn(await this.catalogEntries(), id)?.trackers ?? [], id)),
+      entries: () => this.catalogEntries(),
+    });
+    const d = await downloadIntoHfCache({
+      engine,
+      source,
+      ...hf,
+      cacheDir: o.cacheDir,
+      ref: o.ref,
+      peers: o.peers,
+      webSeed: o.webSeed === false ? false : { ...o.webSeed },
+    });
+    this.fire('transfers');
+    void d.done.finally(() => this.fire('local'));
+    return { transfer: transferView(d.transfer), reused: d.reused, done: d.done };
   }
 
   /** A catalog name (`org/model`) becomes its entry's magnet; a .torrent path its bytes; the rest goes as is. */
@@ -620,10 +699,13 @@ export async function scanLocalModels(roots: string[], log?: Logger): Promise<Lo
   return scanModels(roots, { log });
 }
 
-/** Proposed share fields read from a folder's model card and config. */
+/** Proposed share fields read from a folder's model card and config (a Hugging Face cache folder: its snapshot,
+ *  and the repo id as the name). */
 export async function describeFolder(folder: string) {
-  const m = await describeModel(folder);
-  return { license: m.license, tags: [...m.tags], description: m.description, name: undefined };
+  const snapshot = await findHfSnapshot({ folder }).catch(() => undefined);
+  const m = await describeModel(snapshot?.snapshotDir ?? folder);
+  const name = snapshot?.repo.includes('/') ? snapshot.repo : undefined;
+  return { license: m.license, tags: [...m.tags], description: m.description, name };
 }
 
 /** Reads a .torrent file given to `seed --torrent` (checked here, before any node is asked to use it). */

@@ -9,3 +9,4 @@ export { verifyTorrent, type DamagedFile } from '../torrent/verify.js';
 export { registerWithTrackers } from '../tracker/registry-client.js';
 export { writeFileAtomic } from '../shared/atomic-file.js';
 export { Tracker } from '../tracker/tracker.js';
+export { hfCacheDir, listHfCache, type CachedRepo } from '../models/hf-cache.js';

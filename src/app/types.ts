@@ -34,6 +34,9 @@ export interface TransferView {
   error?: string;
   /** Where the download ended (set once it is done). */
   donePath?: string;
+  /** With the Hugging Face Hub as a web seed: bytes received from the Hub and from peers. */
+  webBytes?: number;
+  peerBytes?: number;
 }
 
 /** A model folder found on disk (workspace folders and the models directory). */
@@ -84,6 +87,11 @@ export interface ShareRequest {
   pieceLength?: number;
   /** X-Weightless-Key for the registries (default: the node's key source, then $SILMARIL_REGISTRY_KEY). */
   registryKey?: string;
+  /** A v1-only torrent, for clients that cannot read hybrids. */
+  v1Only?: boolean;
+  /** A Hugging Face cache snapshot to share in place (`org/name[@rev]`); `path` may then be empty. A `path` inside
+   *  the cache is recognised by itself. */
+  hf?: string;
 }
 
 /** What a share did: the entry's fields as published, where, and what went wrong on the way (never the seed). */
@@ -100,6 +108,9 @@ export type ShareResult = Pick<
   /** Trackers whose registries accepted the registration. */
   registered: string[];
   warnings: string[];
+  /** The Hugging Face origin recorded in the entry (a share from the HF cache). */
+  hfRepo?: string;
+  hfCommit?: string;
 };
 
 export interface WithdrawResult {
@@ -115,6 +126,9 @@ export interface DownloadRequest {
   outDir?: string;
   /** `host:port` peers to connect to. */
   peers?: string[];
+  /** The Hugging Face Hub as a verified web seed for entries that record their Hub origin: false never; otherwise
+   *  while peers deliver less than minRate bytes/s (default: only when no peer has data). */
+  webSeed?: false | { minRate?: number };
 }
 
 export interface SeedRequest {

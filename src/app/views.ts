@@ -41,6 +41,8 @@ export function transferView(t: Transfer): TransferView {
     magnet: t.magnetURI,
     error: t.error?.message,
     donePath: t.doneInfo?.path,
+    webBytes: s.webBytes,
+    peerBytes: s.peerBytes,
   };
 }
 

@@ -6,10 +6,11 @@
 // magnet), or a catalog name (org/model); anything else is a one-line usage error (exit 2). While no peer has sent
 // the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
 import { existsSync, statSync } from 'node:fs';
-import { parseCommand, jsonLine, UsageError } from './args.js';
+import { intOption, parseCommand, jsonLine, UsageError } from './args.js';
 import { loadTorrent, printWarnings } from './info.js';
 import { classifySource, type DownloadSource } from '../app/tools.js';
 import { TorrentError } from '../app/tools.js';
+import { hfCacheDir } from '../app/tools.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -27,6 +28,13 @@ Downloads a model into a folder; a restart continues where the last run stopped.
 <infohash>: 40 hex digits (v1) or 64 hex digits (v2). <org/model>: a name from the catalog.
   --out DIR              destination folder (default: the current folder)
   --peer HOST:PORT       connect to this peer (repeatable)
+  --hf-cache [DIR]       download into the Hugging Face cache (default HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub):
+                         blobs/<etag>, snapshots/<commit>/<path> links, refs/<ref>; blobs already there are not fetched
+  --hf-repo ORG/NAME@COMMIT  the Hub origin, when no catalog entry for this infohash gives it
+  --hf-ref REF           point refs/REF at the commit (e.g. main)
+  --no-web-seed          never fetch from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN), peers only
+  --web-seed-below KIB   also use the Hub while peers deliver less than this many KiB/s (default: only when no
+                         peer has data, 2 s after the start)
   --json                 one JSON object per line: stats at least once a second, then {"event":"done", path, verified}
 ${engineUsage}`;
 
@@ -34,7 +42,23 @@ const options = {
   ...engineOptionSpec,
   out: { type: 'string' },
   peer: { type: 'string', multiple: true },
+  'hf-cache': { type: 'string' },
+  'hf-repo': { type: 'string' },
+  'hf-ref': { type: 'string' },
+  'no-web-seed': { type: 'boolean', default: false },
+  'web-seed-below': { type: 'string' },
 } as const;
+
+/** `--hf-cache` takes an optional DIR: bare, or followed by an option or by what can only be the source (a magnet, an
+ *  infohash, an existing file), it means the default cache. */
+function hfCacheArg(argv: string[]): string[] {
+  const i = argv.indexOf('--hf-cache');
+  if (i < 0) return argv;
+  const next = argv[i + 1];
+  const isSource = (v: string) => v.startsWith('magnet:') || /^[0-9a-fA-F]{40}$|^[0-9a-fA-F]{64}$/.test(v) || isFile(v);
+  const isDir = next !== undefined && !next.startsWith('-') && !isSource(next);
+  return isDir ? argv : [...argv.slice(0, i), `--hf-cache=${hfCacheDir()}`, ...argv.slice(i + 1)];
+}
 
 /** CPU time of this process (all threads, hashing workers included), in seconds. */
 function cpuSeconds(): number {
@@ -53,7 +77,8 @@ function human(s: TransferStats, waitedS: number): string {
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
   const why = s.waiting ? `  (${s.waiting})` : '';
-  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}${why}\n`;
+  const web = s.webBytes ? `  from the Hub ${mib(s.webBytes)} MiB` : '';
+  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)${web}  eta ${eta}${why}\n`;
 }
 
 function isFile(p: string): boolean {
@@ -89,7 +114,7 @@ async function sourceFor(src: DownloadSource | { kind: 'name'; name: string }): 
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, options);
+  const { values, positionals } = parseCommand(hfCacheArg(argv), options);
   if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash|org/model>');
   const arg = positionals[0];
   let src: DownloadSource | { kind: 'name'; name: string };
@@ -126,7 +151,30 @@ export async function run(argv: string[]): Promise<number> {
   const fetch = async (): Promise<number> => {
     session = await useNode(nodeOptions(values, log, 'get'));
     const api = session.api;
-    const t = await api.download({ source, outDir: values.out ?? process.cwd(), peers });
+    const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
+    const webSeed = values['no-web-seed'] ? (false as const) : { minRate };
+    let hfDone: Promise<{ snapshot: string; verified: boolean }> | undefined;
+    let t: Awaited<ReturnType<typeof api.download>>;
+    if (values['hf-cache'] !== undefined) {
+      if (!session.local) {
+        throw new UsageError('--hf-cache runs in this process: stop the node running this home first (silmaril stop)');
+      }
+      const d = await session.local.downloadIntoHfCache({
+        source,
+        repoSpec: values['hf-repo'],
+        cacheDir: values['hf-cache'],
+        ref: values['hf-ref'],
+        peers,
+        webSeed,
+      });
+      if (d.reused.length && !json)
+        process.stderr.write(`${d.reused.length} files already in the cache: not fetched\n`);
+      if (json) jsonLine({ event: 'hf-reused', files: d.reused.map((p) => p.join('/')) });
+      t = d.transfer;
+      hfDone = d.done;
+    } else {
+      t = await api.download({ source, outDir: values.out ?? process.cwd(), peers, webSeed });
+    }
     let outcome: { path: string; verified: boolean };
     if (session.local) {
       const events = session.local.transferEvents(t.id);
@@ -140,7 +188,11 @@ export async function run(argv: string[]): Promise<number> {
       log.info(`the running node of this home downloads ${t.name}; following it`);
       outcome = await followRemote(session, t.id, onStats(t.id));
     }
-    const stats = await api.transferStats(t.id);
+    if (hfDone) {
+      const hf = await hfDone;
+      outcome = { path: hf.snapshot, verified: hf.verified };
+    }
+    const stats = await api.transferStats(t.id).catch(() => ({})); // an installed HF download may be gone
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     return outcome.verified ? 0 : 1;

@@ -7,14 +7,18 @@ import { withProgress, INTERRUPTED } from './progress.js';
 import { useNode } from '../app/session.js';
 
 export const usage = `usage: silmaril share <path> --name ORG/MODEL --license L [options]
+       silmaril share --hf ORG/NAME[@REV] --license L [options]
 Publishes a model folder to the catalog (signed with this home's publisher key) and seeds it. With a daemon
 running on this home, the daemon seeds it and publishes it on the DHT at once.
-  --name ORG/MODEL       catalog name
+  --hf ORG/NAME[@REV]    share a model from the Hugging Face cache (HF_HUB_CACHE / HF_HOME), seeded in place;
+                         a <path> inside the cache (a models--org--name folder or a snapshot) is shared the same way
+  --name ORG/MODEL       catalog name (default with --hf: the repo id)
   --license L            license (SPDX id or the model card's name)
   --tags a,b             tags (default: the model card's)
   --description TEXT     one paragraph (default: the model card's)
   --tracker URL          announce URL; its registry gets the torrent too (repeatable)
   --api-key K            X-Weightless-Key for the registry (or $SILMARIL_REGISTRY_KEY; --registry-key is an alias)
+  --v1-only              a v1-only torrent for peers on clients that cannot read hybrids (see create --help)
   --withdraw             publish a tombstone for --name instead (the entry disappears everywhere)
   --json                 one JSON line: {event:"shared", name, publisher, fingerprint, v1, v2, magnet, seq, ...}
   --home DIR             state directory
@@ -29,6 +33,8 @@ const options = {
   'api-key': { type: 'string' },
   'registry-key': { type: 'string' },
   withdraw: { type: 'boolean', default: false },
+  'v1-only': { type: 'boolean', default: false },
+  hf: { type: 'string' },
   verbose: { type: 'boolean', default: false },
 } as const;
 
@@ -36,10 +42,14 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   const home = resolveHome(values.home);
   const log = stderrLogger(values.verbose);
-  if (!values.name) throw new UsageError('share needs --name ORG/MODEL');
-  if (!values.withdraw) {
-    if (positionals.length !== 1) throw new UsageError('share needs exactly one <path>');
+  if (values.withdraw) {
+    if (!values.name) throw new UsageError('share --withdraw needs --name ORG/MODEL');
+  } else {
+    if (positionals.length !== (values.hf ? 0 : 1)) {
+      throw new UsageError(values.hf ? 'share --hf takes no <path>' : 'share needs exactly one <path>');
+    }
     if (!values.license) throw new UsageError('share needs --license L');
+    if (!values.hf && !values.name) throw new UsageError('share needs --name ORG/MODEL');
   }
   // In this process: the engine only records the seed (no DHT, no LSD); the daemon serves it later.
   const session = await useNode(
@@ -48,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   try {
     if (values.withdraw) {
-      const t = await session.api.withdraw(values.name);
+      const t = await session.api.withdraw(values.name!);
       if (values.json) jsonLine({ event: 'withdrawn', name: t.name, publisher: t.publisher, seq: t.seq });
       else process.stdout.write(`withdrawn ${t.name} (seq ${t.seq})\n`);
       return 0;
@@ -56,8 +66,10 @@ export async function run(argv: string[]): Promise<number> {
     const result = await withProgress('hashing', values.json, (signal, update) =>
       session.api.share(
         {
-          path: positionals[0],
-          name: values.name!,
+          path: positionals[0] ?? '',
+          name: values.name ?? '',
+          hf: values.hf,
+          v1Only: values['v1-only'],
           license: values.license,
           tags: values.tags !== undefined ? values.tags.split(',') : undefined,
           description: values.description,

@@ -2,7 +2,7 @@
 // transfers it runs. Peer sources: trackers, mainline DHT, LSD (BEP 14), PEX, explicit peers, web seeds.
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import WebTorrent from 'webtorrent';
 import { silentLogger, type Logger } from '../log.js';
 import { parseMagnet } from '../torrent/magnet.js';
@@ -10,8 +10,10 @@ import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { contentRootIn } from './layout.js';
 import { markFiles } from './resume.js';
-import { StateDir } from './state.js';
+import { StateDir, type HfCacheTarget } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
+import { HubSeed, type HubSeedOptions } from './hub-seed.js';
+import { isHfRepoId } from '../shared/hf-repo.js';
 import { serveCacheStats } from './serve-cache.js';
 import { patchWire, wireFaults } from './wire-patch.js';
 
@@ -60,6 +62,10 @@ export interface DownloadOptions {
   trackers?: string[];
   downloadLimit?: number;
   uploadLimit?: number;
+  /** Use the Hugging Face Hub as a web seed for this snapshot (hub-seed.ts) when peers are too few or slow. */
+  hub?: HubSeedOptions;
+  /** A download into the Hugging Face cache (models/hf/download.ts installs it once verified). */
+  hfCache?: HfCacheTarget;
 }
 
 export class Engine extends EventEmitter {
@@ -255,6 +261,8 @@ export class Engine extends EventEmitter {
       magnet,
       downloadLimit: opts.downloadLimit,
       uploadLimit: opts.uploadLimit,
+      hub: opts.hub ? new HubSeed(opts.hub) : undefined,
+      hfCache: opts.hfCache,
     });
     return this.launch(t, opts.paused);
   }
@@ -291,6 +299,8 @@ export class Engine extends EventEmitter {
             downloadLimit: rec.downloadLimit,
             uploadLimit: rec.uploadLimit,
             paused: rec.paused,
+            hub: restoredHub(rec.hub),
+            hfCache: restoredHfCache(rec.hfCache),
           });
         } else continue;
         out.push(t);
@@ -319,6 +329,31 @@ export class Engine extends EventEmitter {
     this.client = null;
     if (client) await new Promise<void>((res) => client.destroy(() => res()));
   }
+}
+
+/** A saved Hub web seed, if it still looks like one (the state file is ours, but a restore never trusts shapes). */
+function restoredHub(h: { repo: string; commit: string } | undefined): HubSeedOptions | undefined {
+  if (!h || typeof h.repo !== 'string' || typeof h.commit !== 'string') return undefined;
+  if (!/^[0-9a-f]{40}$/.test(h.commit) || !isHfRepoId(h.repo)) return undefined;
+  return { repo: h.repo, commit: h.commit };
+}
+
+function restoredHfCache(h: HfCacheTarget | undefined): HfCacheTarget | undefined {
+  if (!h || typeof h.cacheDir !== 'string' || !isAbsolute(h.cacheDir)) return undefined;
+  if (!restoredHub(h)) return undefined;
+  if (
+    h.etags !== undefined &&
+    !(Array.isArray(h.etags) && h.etags.every((e) => /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(e)))
+  ) {
+    return undefined;
+  }
+  if (
+    h.ref !== undefined &&
+    (typeof h.ref !== 'string' || !/^[A-Za-z0-9._/-]{1,200}$/.test(h.ref) || h.ref.includes('..'))
+  ) {
+    return undefined;
+  }
+  return { cacheDir: h.cacheDir, repo: h.repo, commit: h.commit, etags: h.etags, ref: h.ref };
 }
 
 function requireV1(parsed: ParsedTorrent): string {

@@ -17,9 +17,11 @@ import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
 import { installRequest, type PadRanges } from './request.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
-import type { StateDir, TransferRecord } from './state.js';
+import type { HfCacheTarget, StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
+import { fixAnnounceNumbers } from './announce-numbers.js';
+import type { HubSeed } from './hub-seed.js';
 import {
   FAULT_EVENT,
   attachConn,
@@ -54,6 +56,10 @@ export interface TransferStats {
   eta: number | null;
   hashFailures: number;
   banned: string[];
+  /** With a Hub web seed (hub-seed.ts): bytes from the web, bytes from peers, Hub pieces that failed their hash. */
+  webBytes?: number;
+  peerBytes?: number;
+  webRejected?: number;
   /** Peers dropped for breaking a rule (a handler threw, a limit was exceeded, bad metadata, slow reader). */
   peerFaults: number;
   /** Why nothing moves when no explicit peer can be reached (e.g. "no peer reachable: 127.0.0.1:6881 connect
@@ -109,6 +115,12 @@ export class Transfer extends EventEmitter {
   private knownBits?: Uint8Array;
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
+  readonly hub?: HubSeed;
+  readonly hfCache?: HfCacheTarget;
+  private hubTimer?: NodeJS.Timeout;
+  private hubEngaged = false;
+  /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
+  private hubWires: { downloaded: number }[] = [];
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
@@ -127,6 +139,10 @@ export class Transfer extends EventEmitter {
       downloadLimit?: number;
       uploadLimit?: number;
       completed?: boolean;
+      /** The Hugging Face Hub as a web seed, brought in when peers are too few or too slow. */
+      hub?: HubSeed;
+      /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
+      hfCache?: HfCacheTarget;
     },
   ) {
     super();
@@ -146,6 +162,16 @@ export class Transfer extends EventEmitter {
       this.host.log.warn(`banned peer ${wireAddr(wire)}: ${reason}`);
       this.emit('banned', { addr: wireAddr(wire), reason });
     });
+    this.hub = init.hub;
+    this.hfCache = init.hfCache;
+    if (this.hub) {
+      const hub = this.hub;
+      const failed = this.guard.pieceFailed.bind(this.guard);
+      this.guard.pieceFailed = (index, blocks) => {
+        if (blocks.some((b) => (b.wire as { __hubSeed?: boolean }).__hubSeed)) hub.rejectedPieces++;
+        failed(index, blocks);
+      };
+    }
   }
 
   get name(): string {
@@ -202,6 +228,11 @@ export class Transfer extends EventEmitter {
     this.addToClient(bitfield);
     this.statsTimer = setInterval(() => this.emit('stats', this.stats()), this.host.statsIntervalMs);
     this.statsTimer.unref?.();
+    if (this.hub && this.kind === 'download' && !this.hubEngaged) {
+      const began = Date.now();
+      this.hubTimer = setInterval(() => this.maybeEngageHub(began), 250);
+      this.hubTimer.unref?.();
+    }
     this.saveTimer = setInterval(() => {
       if (this.dirty) void this.save();
     }, this.host.saveIntervalMs || SAVE_INTERVAL_MS);
@@ -234,8 +265,11 @@ export class Transfer extends EventEmitter {
       strategy: 'sequential',
       path: this.outDir ?? (this.contentRoot ? dirname(this.contentRoot) : undefined),
       deselect: false,
+      // Concurrent HTTP requests per web seed (WebTorrent's default 4 leaves a Hub connection latency-bound).
+      maxWebConns: this.hub ? 16 : undefined,
     });
     this.torrent = torrent;
+    fixAnnounceNumbers(torrent); // what trackers are told: announce-numbers.ts
     this.retry?.stop();
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
       // Said once per new reason, then every 10th attempt: the stats line carries it every second.
@@ -269,7 +303,17 @@ export class Transfer extends EventEmitter {
     // Web seed connections are registered here before their first request (no 'wire' event precedes it).
     const registerPeer = torrent._registerPeer.bind(torrent);
     torrent._registerPeer = (peer: any) => {
-      if (peer?.type === 'webSeed' && peer.conn) this.padAwareWebSeed(peer.conn);
+      if (peer?.type === 'webSeed' && peer.conn) {
+        if (this.hub && this.parsed && peer.conn.url === this.hub.url) {
+          peer.conn.httpRequest = this.hub.requestFor(this.parsed);
+          // The wire blocks are blamed on (PeerGuard) is the peer's, not the connection's: mark it as the Hub's.
+          if (peer.wire) {
+            peer.wire.__hubSeed = true;
+            this.hubWires.push(peer.wire);
+          }
+        }
+        this.padAwareWebSeed(peer.conn);
+      }
       return registerPeer(peer);
     };
     torrent.on('wire', (wire: GuardWire) => {
@@ -306,6 +350,25 @@ export class Transfer extends EventEmitter {
     });
     torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
     torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** Brings the Hub in as a web seed once peers are too few or too slow (HubSeed.shouldEngage). */
+  private maybeEngageHub(began: number): void {
+    const t = this.torrent;
+    if (!this.hub || this.hubEngaged || !t || !this.parsed || !this.ready) return;
+    if (t.done) return clearInterval(this.hubTimer);
+    const wires: any[] = t.wires ?? [];
+    const peersWithData = wires.filter(
+      (w) => w.type !== 'webSeed' && w.peerPieces?.buffer?.some?.((b: number) => b),
+    ).length;
+    // No way to find a peer at all (no peer given, no tracker, no DHT): no point waiting out the grace period.
+    const noPeerSource = !this.peers.length && !this.trackers().length && !this.host.client.dht;
+    const elapsedMs = noPeerSource ? Infinity : Date.now() - began;
+    if (!this.hub.shouldEngage({ elapsedMs, peersWithData, downloadRate: t.downloadSpeed })) return;
+    this.hubEngaged = true;
+    clearInterval(this.hubTimer);
+    this.host.log.info(`${this.name}: fetching from the Hub too (${peersWithData} peers with data)`);
+    t.addWebSeed(this.hub.url);
   }
 
   /** Keeps at most MAX_PEERS_PER_TRANSFER connections: the newcomer replaces the longest idle one, or leaves. */
@@ -552,6 +615,16 @@ export class Transfer extends EventEmitter {
       eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
       hashFailures: this.guard.hashFailures,
       banned: this.guard.banned,
+      ...(this.hub
+        ? {
+            webBytes: this.hub.bytes,
+            peerBytes: Math.max(
+              0,
+              this.downloadedBase + (t?.received ?? 0) - this.hubWires.reduce((n, w) => n + (w.downloaded ?? 0), 0),
+            ),
+            webRejected: this.hub.rejectedPieces,
+          }
+        : {}),
       peerFaults: this.peerFaults,
       ...(wires.length ? {} : { waiting: this.retry?.problem() }),
       peerMemory: peerMemory(wires),
@@ -573,6 +646,8 @@ export class Transfer extends EventEmitter {
       downloadLimit: this.downLimit.bytesPerSecond,
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
+      hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
+      hfCache: this.hfCache,
     };
   }
 
@@ -668,6 +743,8 @@ export class Transfer extends EventEmitter {
 
   private async stopTorrent(): Promise<void> {
     clearInterval(this.statsTimer);
+    clearInterval(this.hubTimer);
+    this.hubEngaged = false;
     this.retry?.stop();
     clearInterval(this.saveTimer);
     const t = this.torrent;

@@ -23,6 +23,8 @@ export interface ShareRequest {
   description?: string;
   trackers: string[];
   pieceLength?: number;
+  /** A v1-only torrent (setting `silmaril.torrent.v1Only`). */
+  v1Only?: boolean;
 }
 
 export interface ShareResult {
@@ -57,6 +59,8 @@ export interface CoreOptions {
   catalogSources: string[];
   /** `auto`: attach to a daemon running on the home, else embed a node; `embedded`; `attach` (never embed). */
   node: 'auto' | 'embedded' | 'attach';
+  /** Use the Hugging Face Hub as a web seed for entries that record their Hub origin (default true). */
+  hfWebSeed?: boolean;
 }
 
 /** What the UI asks of the core. Every method may reject with an Error whose message is fit to show as is. */
@@ -78,6 +82,11 @@ export interface UiCore {
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
   download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView>;
+  /** Downloads into the Hugging Face cache; `done` settles once the snapshot is in place. */
+  downloadIntoHfCache?(
+    model: { magnet: string; name: string; v1?: string },
+    opts?: { cacheDir?: string; webSeed?: boolean },
+  ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   cancel(id: string, deleteFiles: boolean): Promise<void>;

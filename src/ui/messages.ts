@@ -17,6 +17,9 @@ export interface TransferRow {
   etaSeconds: number | null;
   verified: boolean | null;
   error: string | null;
+  /** Bytes from the Hugging Face Hub and from peers (null without a Hub web seed). */
+  webBytes?: number | null;
+  peerBytes?: number | null;
 }
 
 /** Host → webview. */
@@ -79,7 +82,9 @@ function isRow(r: unknown): r is TransferRow {
     count(x.peers) &&
     (x.etaSeconds === null || count(x.etaSeconds)) &&
     (x.verified === null || typeof x.verified === 'boolean') &&
-    (x.error === null || typeof x.error === 'string')
+    (x.error === null || typeof x.error === 'string') &&
+    (x.webBytes == null || count(x.webBytes)) &&
+    (x.peerBytes == null || count(x.peerBytes))
   );
 }
 

@@ -186,6 +186,7 @@ export class NodeCore implements UiCore {
         description: req.description,
         trackers: req.trackers,
         pieceLength: req.pieceLength,
+        v1Only: req.v1Only,
       },
       { onProgress, signal },
     );
@@ -202,9 +203,30 @@ export class NodeCore implements UiCore {
   }
 
   async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
-    const t = await this.api().download({ source: model.magnet, outDir });
+    const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
+    const t = await this.api().download({ source: model.magnet, outDir, webSeed });
     this.fire('transfers');
     return t;
+  }
+
+  /** Downloads a catalog model into the Hugging Face cache; the transfer shows as usual. The editor's own node
+   *  only (an attached daemon does not do it yet). */
+  async downloadIntoHfCache(
+    model: { magnet: string; name: string; v1?: string },
+    opts: { cacheDir?: string; webSeed?: boolean } = {},
+  ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }> {
+    if (!this.local) {
+      throw new Error(
+        "Download into Hugging Face Cache runs in the editor's own node: stop the daemon of this home first",
+      );
+    }
+    const d = await this.local.downloadIntoHfCache({
+      source: model.magnet,
+      cacheDir: opts.cacheDir,
+      webSeed: opts.webSeed === false ? false : undefined,
+    });
+    this.fire('transfers');
+    return { transfer: d.transfer, done: d.done };
   }
 
   async pause(id: string): Promise<void> {

@@ -30,6 +30,7 @@ export function readCoreOptions(): CoreOptions {
     trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
     catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
     node: nodeSetting(c.get<string>('node')),
+    hfWebSeed: c.get<boolean>('huggingFace.webSeed') ?? true,
   };
 }
 

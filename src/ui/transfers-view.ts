@@ -21,6 +21,8 @@ export function toRow(t: TransferView): TransferRow {
     etaSeconds: t.etaSeconds ?? null,
     verified: t.verified ?? null,
     error: t.error ?? null,
+    webBytes: t.webBytes ?? null,
+    peerBytes: t.peerBytes ?? null,
   };
 }
 

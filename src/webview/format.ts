@@ -29,5 +29,6 @@ export function rowStats(r: TransferRow): string {
     `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
   ];
   if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
+  if (r.webBytes) parts.push(`${shortBytes(r.webBytes)} from the Hub, ${shortBytes(r.peerBytes ?? 0)} from peers`);
   return parts.join(' · ');
 }

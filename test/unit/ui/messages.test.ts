@@ -75,6 +75,7 @@ describe('host → webview messages', () => {
       { ...state, transfers: [{ ...row, peers: -1 }] },
       { ...state, transfers: [{ ...row, name: 7 }] },
       { ...state, transfers: [{ ...row, etaSeconds: undefined }] },
+      { ...state, transfers: [{ ...row, webBytes: -5 }] },
     ];
     for (const b of bad) assert.equal(parseHostMessage(b), undefined, JSON.stringify(b));
   });
