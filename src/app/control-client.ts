@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
+import { findHfSnapshot } from '../models/hf/share.js';
 import type { NodeApi } from './api.js';
 import { API_PREFIX, type NodeFile } from './control-protocol.js';
 import { homeLayout } from './layout.js';
@@ -137,19 +138,23 @@ export class ControlClient implements NodeApi {
 
   async share(req: T.ShareRequest, work: T.WorkOptions = {}): Promise<T.ShareResult> {
     work.onProgress?.({ fraction: 0, message: `the ${this.node.kind} (pid ${this.node.pid}) is hashing` });
+    // A Hugging Face spec is this process's cache (its HF_HUB_CACHE): the node gets the snapshot folder, which it
+    // recognises as a cache folder whatever its own environment says.
+    const snapshot = req.hf ? await findHfSnapshot({ spec: req.hf }) : undefined;
     const r = await this.call(
       'POST',
       '/models/share',
       {
         // Paths are the caller's: the node may run in another folder.
-        path: resolve(req.path),
-        name: req.name,
+        path: snapshot ? snapshot.snapshotDir : resolve(req.path),
+        name: req.name || snapshot?.repo,
         license: req.license,
         tags: req.tags,
         description: req.description,
         trackers: req.trackers,
         piece_length: req.pieceLength,
         registry_key: req.registryKey,
+        v1_only: req.v1Only,
       },
       0,
     );

@@ -326,6 +326,7 @@ export class ControlServer {
       trackers: list(b, 'trackers'),
       pieceLength: int(b, 'piece_length'),
       registryKey: str(b, 'registry_key'),
+      v1Only: b.v1_only === true,
     });
     return {
       message: 'model published and seeding started',

@@ -176,14 +176,17 @@ export async function run(argv: string[]): Promise<number> {
       t = await api.download({ source, outDir: values.out ?? process.cwd(), peers, webSeed });
     }
     let outcome: { path: string; verified: boolean };
+    // In this process the transfer itself answers to the end (an installed HF download leaves the engine).
+    let local: ReturnType<NonNullable<Session['local']>['transferEvents']> | undefined;
     if (session.local) {
       const events = session.local.transferEvents(t.id);
+      local = events;
       events.on('stats', onStats(t.id));
       events.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
       if (json) jsonLine({ event: 'stats', ...(await api.transferStats(t.id)) });
       // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
       events.once('complete', () => json && jsonLine({ event: 'complete', ...events.stats(), cpu: cpuSeconds() }));
-      outcome = await session.local.whenDone(t.id);
+      outcome = await events.whenDone();
     } else {
       log.info(`the running node of this home downloads ${t.name}; following it`);
       outcome = await followRemote(session, t.id, onStats(t.id));
@@ -192,7 +195,7 @@ export async function run(argv: string[]): Promise<number> {
       const hf = await hfDone;
       outcome = { path: hf.snapshot, verified: hf.verified };
     }
-    const stats = await api.transferStats(t.id).catch(() => ({})); // an installed HF download may be gone
+    const stats = local ? local.stats() : await api.transferStats(t.id);
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     return outcome.verified ? 0 : 1;
