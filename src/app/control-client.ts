@@ -155,6 +155,7 @@ export class ControlClient implements NodeApi {
         piece_length: req.pieceLength,
         registry_key: req.registryKey,
         v1_only: req.v1Only,
+        super_seed: req.superSeed,
       },
       0,
     );
@@ -174,6 +175,7 @@ export class ControlClient implements NodeApi {
         torrent: req.torrent ? Buffer.from(req.torrent).toString('base64') : undefined,
         piece_length: req.pieceLength,
         trackers: req.trackers,
+        super_seed: req.superSeed,
       },
       0,
     );

@@ -327,6 +327,7 @@ export class ControlServer {
       pieceLength: int(b, 'piece_length'),
       registryKey: str(b, 'registry_key'),
       v1Only: b.v1_only === true,
+      superSeed: b.super_seed === true,
     });
     return {
       message: 'model published and seeding started',
@@ -363,6 +364,7 @@ export class ControlServer {
       torrent: torrent ? Buffer.from(torrent, 'base64') : undefined,
       pieceLength: int(b, 'piece_length'),
       trackers: list(b, 'trackers'),
+      superSeed: b.super_seed === true,
     });
     return { transfer_id: t.id, message: 'seeding started', transfer: goTransfer(t) };
   }

@@ -416,7 +416,7 @@ export class AppNode extends EventEmitter implements NodeApi {
     work.signal?.throwIfAborted();
     work.onProgress?.({ fraction: 1, message: 'seeding' });
     // Seeded first: a catalog entry is published only for content this node serves.
-    await engine.seed(path, { torrent: created.torrentBytes, trusted: true });
+    await engine.seed(path, { torrent: created.torrentBytes, trusted: true, superSeed: req.superSeed });
     const warnings: string[] = [];
     let entry: { name: string; seq: number; tags: string[]; license: string; format: string } | undefined;
     try {
@@ -524,7 +524,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       torrent = created.torrentBytes;
       trusted = true;
     }
-    const t = await engine.seed(req.path, { torrent, trusted });
+    const t = await engine.seed(req.path, { torrent, trusted, superSeed: req.superSeed });
     this.fire('transfers');
     return transferView(t);
   }

@@ -25,6 +25,8 @@ export interface TransferView {
   uploaded: number;
   peers: number;
   seeds?: number;
+  /** Bytes received from peers that were not seeds (fellow downloaders). */
+  fromPeers?: number;
   /** Seconds to completion, when downloading with a known rate. */
   etaSeconds?: number;
   state: TransferState;
@@ -89,6 +91,8 @@ export interface ShareRequest {
   registryKey?: string;
   /** A v1-only torrent, for clients that cannot read hybrids. */
   v1Only?: boolean;
+  /** Seed it as a BEP 16 super-seed (an initial seed: pieces revealed one by one so peers trade). */
+  superSeed?: boolean;
   /** A Hugging Face cache snapshot to share in place (`org/name[@rev]`); `path` may then be empty. A `path` inside
    *  the cache is recognised by itself. */
   hf?: string;
@@ -137,6 +141,8 @@ export interface SeedRequest {
   torrent?: Uint8Array;
   pieceLength?: number;
   trackers?: string[];
+  /** BEP 16 super-seeding. */
+  superSeed?: boolean;
 }
 
 export interface VerifyOutcome {

@@ -35,6 +35,7 @@ export function transferView(t: Transfer): TransferView {
     uploaded: s.uploaded,
     peers: s.peers,
     seeds: s.seeds,
+    fromPeers: s.fromPeers,
     etaSeconds: s.eta ?? undefined,
     state,
     verified: t.doneInfo ? t.doneInfo.verified : t.kind === 'seed' ? true : undefined,

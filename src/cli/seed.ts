@@ -19,6 +19,7 @@ Serves a folder or a file to peers, in place and read-only, until interrupted (o
 home, hands it to the daemon and returns).
   --torrent F            a .torrent made earlier for <path> (checked against the files); default: make one
   --piece-length N       piece length when making the torrent (default: automatic)
+  --super-seed           BEP 16 super-seeding: reveal pieces one by one so peers trade (an initial seed)
   --json                 one JSON object per line: {"event":"ready", v1, v2, port, magnet}, then stats
 ${engineUsage}`;
 
@@ -26,6 +27,7 @@ const options = {
   ...engineOptionSpec,
   torrent: { type: 'string' },
   'piece-length': { type: 'string' },
+  'super-seed': { type: 'boolean', default: false },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -41,7 +43,13 @@ export async function run(argv: string[]): Promise<number> {
   const serve = async (): Promise<number> => {
     const torrent = values.torrent ? await readTorrentFile(values.torrent) : undefined;
     session = await useNode(nodeOptions(values, log, 'seed'));
-    const view = await session.api.seed({ path: target, torrent, pieceLength, trackers: values.tracker });
+    const view = await session.api.seed({
+      path: target,
+      torrent,
+      pieceLength,
+      trackers: values.tracker,
+      superSeed: values['super-seed'],
+    });
     const status = await session.api.status();
     const ready = { event: 'ready', v1: view.id, v2: view.v2, port: status.port, magnet: view.magnet, name: view.name };
     if (!session.local) {

@@ -9,6 +9,7 @@ import { parseMagnet } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { contentRootIn } from './layout.js';
+import { RateLimiter } from './rate.js';
 import { markFiles } from './resume.js';
 import { StateDir, type HfCacheTarget } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
@@ -52,6 +53,8 @@ export interface SeedOptions {
   trusted?: boolean;
   trackers?: string[];
   uploadLimit?: number;
+  /** BEP 16 super-seeding (an initial seed spreads different pieces to different peers). */
+  superSeed?: boolean;
 }
 
 export interface DownloadOptions {
@@ -72,6 +75,8 @@ export class Engine extends EventEmitter {
   readonly options: EngineOptions;
   readonly state: StateDir;
   readonly transfers = new Map<string, Transfer>();
+  /** Process-wide upload limit (all transfers), applied as blocks are served. */
+  readonly upLimit: RateLimiter;
   private client: any = null;
   private readonly log: Logger;
 
@@ -79,6 +84,7 @@ export class Engine extends EventEmitter {
     super();
     this.options = options;
     this.state = new StateDir(options.home, (m) => this.log.warn(m));
+    this.upLimit = new RateLimiter(options.uploadLimit ?? -1);
     this.log = options.logger ?? silentLogger;
   }
 
@@ -103,7 +109,10 @@ export class Engine extends EventEmitter {
       secure: 1,
       maxConns: o.maxConns ?? 55,
       downloadLimit: o.downloadLimit ?? -1,
-      uploadLimit: o.uploadLimit ?? -1,
+      // The process-wide upload limit paces requests as they are served (this.upLimit, see Transfer.makeStore), not
+      // WebTorrent's socket throttle: that one queues blocks already answered, so a rate-limited seed holds seconds of
+      // them per peer, pieces stay in flight that long and other downloaders fetch the same ones from it meanwhile.
+      uploadLimit: -1,
     });
     this.client = client;
     client.on('error', (err: Error) => {
@@ -130,6 +139,7 @@ export class Engine extends EventEmitter {
       trackers: this.options.trackers ?? [],
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
       saveIntervalMs: this.options.saveIntervalMs ?? 500,
+      upLimit: this.upLimit,
     };
   }
 
@@ -166,7 +176,7 @@ export class Engine extends EventEmitter {
 
   setLimits(limits: { downloadLimit?: number; uploadLimit?: number }): void {
     if (limits.downloadLimit !== undefined) this.client.throttleDownload(limits.downloadLimit);
-    if (limits.uploadLimit !== undefined) this.client.throttleUpload(limits.uploadLimit);
+    if (limits.uploadLimit !== undefined) this.upLimit.setRate(limits.uploadLimit);
   }
 
   /** Serves `path` (the folder or file the torrent describes) in place, read-only. */
@@ -202,6 +212,7 @@ export class Engine extends EventEmitter {
       trackers: opts.trackers,
       uploadLimit: opts.uploadLimit,
       completed: true,
+      superSeed: opts.superSeed,
     });
     return this.launch(t, opts.paused);
   }

@@ -55,6 +55,8 @@ export interface CoreOptions {
   trackers: string[];
   downloadLimit: number;
   uploadLimit: number;
+  /** Share folders as a BEP 16 super-seed. */
+  superSeed?: boolean;
   trustedPublishers: string[];
   catalogSources: string[];
   /** `auto`: attach to a daemon running on the home, else embed a node; `embedded`; `attach` (never embed). */

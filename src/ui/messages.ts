@@ -14,6 +14,8 @@ export interface TransferRow {
   downloadRate: number;
   uploadRate: number;
   peers: number;
+  /** Bytes received from peers other than seeds. */
+  fromPeers: number;
   etaSeconds: number | null;
   verified: boolean | null;
   error: string | null;
@@ -80,6 +82,7 @@ function isRow(r: unknown): r is TransferRow {
     count(x.downloadRate) &&
     count(x.uploadRate) &&
     count(x.peers) &&
+    count(x.fromPeers) &&
     (x.etaSeconds === null || count(x.etaSeconds)) &&
     (x.verified === null || typeof x.verified === 'boolean') &&
     (x.error === null || typeof x.error === 'string') &&

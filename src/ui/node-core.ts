@@ -187,6 +187,7 @@ export class NodeCore implements UiCore {
         trackers: req.trackers,
         pieceLength: req.pieceLength,
         v1Only: req.v1Only,
+        superSeed: this.options.superSeed,
       },
       { onProgress, signal },
     );

@@ -28,6 +28,8 @@ export function rowStats(r: TransferRow): string {
     `↑ ${shortBytes(r.uploadRate)}/s`,
     `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
   ];
+  // What fellow downloaders (not seeds) gave: the swarm at work.
+  if (r.fromPeers > 0) parts.push(`${shortBytes(r.fromPeers)} from peers`);
   if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
   if (r.webBytes) parts.push(`${shortBytes(r.webBytes)} from the Hub, ${shortBytes(r.peerBytes ?? 0)} from peers`);
   return parts.join(' · ');

@@ -45,6 +45,7 @@ describe('host → webview messages', () => {
     downloadRate: 10,
     uploadRate: 0,
     peers: 2,
+    fromPeers: 0,
     etaSeconds: 51,
     verified: null,
     error: null,
