@@ -232,6 +232,8 @@ export class ControlClient implements NodeApi {
     if (query.descending) set('desc', true);
     set('limit', query.limit);
     if (query.trustedOnly) set('trusted', true);
+    if (query.signedOnly) set('signed', true);
+    for (const k of Array.isArray(query.trust) ? query.trust : [...(query.trust?.keys ?? [])]) q.append('trust', k);
     if (query.refresh) set('refresh', true);
     set('timeout_ms', query.timeoutMs);
     const r = await this.call('GET', `/discover?${q}`);

@@ -394,6 +394,8 @@ export class ControlServer {
       descending: q.get('desc') === 'true',
       limit: Math.min(num('limit') ?? 100, 10_000),
       trustedOnly: q.get('trusted') === 'true',
+      signedOnly: q.get('signed') === 'true',
+      trust: q.getAll('trust'),
       refresh: q.get('refresh') === 'true',
       timeoutMs: num('timeout_ms'),
     };

@@ -10,3 +10,4 @@ export { registerWithTrackers } from '../tracker/registry-client.js';
 export { writeFileAtomic } from '../shared/atomic-file.js';
 export { Tracker } from '../tracker/tracker.js';
 export { hfCacheDir, listHfCache, type CachedRepo } from '../models/hf-cache.js';
+export { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../catalog/trust.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { encodeCatalog } from './catalog-file.js';
 import { normaliseFields, signEntry, type CatalogEntry, type EntryFields } from './entry.js';
 import type { Identity } from './identity.js';
-import { EntryIndex, totalDropped, type MergeResult } from './merge.js';
+import { EntryIndex, totalDropped, type MergeOptions, type MergeResult } from './merge.js';
 import { sharedVerifyPool } from './verify-pool.js';
 import { CatalogStore, type SearchQuery, type StoredEntry } from './store.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -46,8 +46,9 @@ export class Catalog {
   async ingestAsync(
     records: Iterable<Uint8Array>,
     source: { id: string; kind: string; pointerSeq?: number; infohash?: string },
+    opts: MergeOptions = {},
   ) {
-    return this.record(await this.index.mergeAsync(records, (jobs) => sharedVerifyPool().verify(jobs)), source);
+    return this.record(await this.index.mergeAsync(records, (jobs) => sharedVerifyPool().verify(jobs), opts), source);
   }
 
   /** Bumped whenever one of our own entries changes, whoever brought it (publish, another process, a source). */

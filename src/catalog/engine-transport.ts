@@ -7,10 +7,16 @@ import { createTorrent } from '../torrent/create.js';
 import { MAX_CATALOG_BYTES } from './catalog-file.js';
 import type { CatalogTransport } from './transport.js';
 
-const KEEP_SEEDED = 8;
+/** Versions of our own catalog kept seeded (a follower may still be fetching the one before the newest). */
+const KEEP_PUBLISHED = 8;
+/**
+ * Others' catalogs kept seeded. Each publisher's catalog is its own torrent (there is no shared index catalog
+ * holding everyone's), so a node keeps many: when a publisher is offline, its followers are who serve it.
+ */
+const KEEP_FETCHED = 64;
 
 export class EngineTransport implements CatalogTransport {
-  /** Our own catalogs (feed and index), newest last: the ones our pointers name must stay seeded. */
+  /** Our own catalogs, newest last: the one our feed names must stay seeded. */
   private readonly published: string[] = [];
   /** Catalogs fetched from others, newest last. */
   private readonly fetched: string[] = [];
@@ -55,7 +61,8 @@ export class EngineTransport implements CatalogTransport {
     const i = list.indexOf(ih);
     if (i >= 0) list.splice(i, 1);
     list.push(ih);
-    while (list.length > KEEP_SEEDED) {
+    const keep = list === this.published ? KEEP_PUBLISHED : KEEP_FETCHED;
+    while (list.length > keep) {
       const old = list.shift()!;
       // Still wanted in the other list (we published what we had fetched, or the reverse): keep it.
       if (this.published.includes(old) || this.fetched.includes(old)) continue;

@@ -23,7 +23,14 @@ export interface MergeStats {
   unchanged: number;
   /** A valid-looking record older than (or tied and losing to) the one we hold: a replay, ignored. */
   stale: number;
+  /** Valid-looking records from another publisher than the feed they came in (a feed carries its owner's only). */
+  foreign: number;
   dropped: Record<DropReason, number>;
+}
+
+export interface MergeOptions {
+  /** Only this publisher's records are taken (hex key): the owner of the feed being read. */
+  publisher?: string;
 }
 
 export function emptyStats(): MergeStats {
@@ -33,6 +40,7 @@ export function emptyStats(): MergeStats {
     updated: 0,
     unchanged: 0,
     stale: 0,
+    foreign: 0,
     dropped: { malformed: 0, oversized: 0, signature: 0 },
   };
 }
@@ -104,7 +112,7 @@ export class EntryIndex {
   }
 
   /** Phase 1: parse, and sort out what is unchanged, stale or broken without verifying anything. */
-  private screen(records: Iterable<Uint8Array>, stats: MergeStats): Candidate[] {
+  private screen(records: Iterable<Uint8Array>, stats: MergeStats, opts: MergeOptions = {}): Candidate[] {
     const candidates: Candidate[] = [];
     for (const record of records) {
       stats.seen++;
@@ -117,6 +125,10 @@ export class EntryIndex {
         }
         const { body, sig } = splitRecord(record);
         const f = decodeBody(body);
+        if (opts.publisher !== undefined && f.publisher !== opts.publisher) {
+          stats.foreign++;
+          continue;
+        }
         const key = entryKey(f);
         const known = this.entries.get(key);
         // A replay of an older seq is ignored without the cost of a verify.
@@ -165,9 +177,9 @@ export class EntryIndex {
    * Merges signed records from any source. Every record that would change anything is verified; a signature is
    * checked only when the record would win.
    */
-  merge(records: Iterable<Uint8Array>): MergeResult {
+  merge(records: Iterable<Uint8Array>, opts: MergeOptions = {}): MergeResult {
     const stats = emptyStats();
-    const candidates = this.screen(records, stats);
+    const candidates = this.screen(records, stats, opts);
     const ok = candidates.map((c) => verifySignature(c.body, c.sig, Buffer.from(c.f.publisher, 'hex')));
     return this.apply(candidates, ok, stats);
   }
@@ -180,6 +192,7 @@ export class EntryIndex {
   async mergeAsync(
     records: Iterable<Uint8Array>,
     verifyMany: (jobs: VerifyJob[]) => Promise<boolean[]>,
+    opts: MergeOptions = {},
   ): Promise<MergeResult> {
     const stats = emptyStats();
     const candidates: Candidate[] = [];
@@ -195,7 +208,7 @@ export class EntryIndex {
       );
     };
     for (const slice of slices(records, MERGE_SLICE)) {
-      for (const c of this.screen(slice, stats)) candidates.push(c);
+      for (const c of this.screen(slice, stats, opts)) candidates.push(c);
       if (candidates.length - sent >= MERGE_SLICE) send();
     }
     if (candidates.length > sent) send();

@@ -7,6 +7,7 @@ import { dhtVerify, PointerClient } from './pointers.js';
 import { DhtSource } from './sources/dht.js';
 import { SilmarilGoSource } from './sources/silmaril-go.js';
 import { refreshRegistry } from './sources/tracker.js';
+import { readTrustedKeys } from './trust.js';
 import type { CatalogTransport } from './transport.js';
 import { silentLogger, type Logger } from '../log.js';
 
@@ -25,6 +26,11 @@ export interface CatalogServiceOptions {
   dht?: any;
   /** Follow period; jittered by +-25%. */
   refreshMs?: number;
+  /**
+   * Publisher keys or fingerprints the user trusts; default <home>/trusted-keys.json. Full keys' feeds are read first;
+   * pass trustedKeys() as SearchQuery.trust to have their entries listed `trusted`.
+   */
+  trustedKeys?: string[] | (() => string[]);
   log?: Logger;
 }
 
@@ -44,6 +50,8 @@ export class CatalogService {
   private timer?: NodeJS.Timeout;
   private ownDht = false;
   private stopped = false;
+  private trusted: string[] = [];
+  private offNode?: () => void;
   private readonly log: Logger;
 
   private constructor(
@@ -64,6 +72,12 @@ export class CatalogService {
    * runs (its transport and DHT node) when the service was opened earlier, e.g. to fill the sidebar at once.
    */
   async start(parts: { transport?: CatalogTransport; dht?: any } = {}): Promise<void> {
+    if (this.opts.trustedKeys === undefined) {
+      this.trusted = await readTrustedKeys(this.opts.home).catch((err) => {
+        this.log.warn(`catalog: ${(err as Error).message}`);
+        return [];
+      });
+    }
     if (parts.transport) this.opts.transport = parts.transport;
     if (parts.dht) this.opts.dht = parts.dht;
     if (this.opts.dht) {
@@ -102,11 +116,34 @@ export class CatalogService {
     });
   }
 
+  /** The keys the user trusts, as full keys (fingerprints are matched when listing, see trust.ts). */
+  trustedKeys(): string[] {
+    const t = this.opts.trustedKeys;
+    return typeof t === 'function' ? t() : (t ?? this.trusted);
+  }
+
   private attach(dht: any): void {
     this.dht = dht;
     this.pointers = new PointerClient(dht, this.log);
     if (this.opts.transport) {
       this.dhtSource = new DhtSource(this.catalog, this.pointers, this.opts.transport, this.log);
+      this.dhtSource.trustedKeys = () => this.trustedKeys().filter((k) => /^[0-9a-f]{64}$/i.test(k));
+      // A share made before the DHT had any node reached nobody: redo it as soon as the DHT finds one, rather than
+      // waiting for the back-off timer (issue 13 case 9). Also announce ourselves at the rendezvous then.
+      let debounce: NodeJS.Timeout | undefined;
+      const onNode = () => {
+        if (!this.dhtSource?.unheard || debounce || this.stopped) return;
+        debounce = setTimeout(() => {
+          debounce = undefined;
+          void this.dhtSource?.republish();
+        }, 500);
+        debounce.unref?.();
+      };
+      dht.on('node', onNode);
+      this.offNode = () => {
+        dht.removeListener?.('node', onNode);
+        if (debounce) clearTimeout(debounce);
+      };
       if (this.opts.silmarilGo) {
         this.goSource = new SilmarilGoSource(this.catalog, this.pointers, this.opts.transport, this.log);
       }
@@ -120,12 +157,16 @@ export class CatalogService {
   /** One follow pass over every source; never throws (errors land on each source's state). */
   async refresh(fresh = false): Promise<void> {
     for (const t of this.opts.trackers ?? []) await refreshRegistry(this.catalog, t);
-    await this.dhtSource?.refresh({ fresh }).catch((err) => this.log.warn(`catalog: ${(err as Error).message}`));
+    const report = await this.dhtSource
+      ?.refresh({ fresh })
+      .catch((err) => this.log.warn(`catalog: ${(err as Error).message}`));
+    // A catalog nobody seeded yet (its publisher's DHT was still empty) is retried soon, with back-off.
+    this.retryDelay = report && report.failed > 0 ? Math.min((this.retryDelay || 2500) * 2, 5 * 60_000) : 0;
     await this.goSource?.refresh(fresh);
     await this.catalog.save();
   }
 
-  /** Publishes our entries to our feed and the shared index. */
+  /** Publishes our entries to our feed and serves our directory at the rendezvous. */
   async publish() {
     if (!this.dhtSource) throw new Error('catalog publishing needs the engine transport');
     const r = await this.dhtSource.publish();
@@ -133,9 +174,13 @@ export class CatalogService {
     return r;
   }
 
-  /** Follows the sources every refreshMs (+-25% jitter) until stop(). */
+  /** Back-off before the next pass while some feed's catalog could not be fetched (0: none failed). */
+  private retryDelay = 0;
+
+  /** Follows the sources every refreshMs (+-25% jitter), sooner while a catalog could not be fetched, until stop(). */
   follow(onPass?: () => void): void {
-    const period = this.opts.refreshMs ?? 10 * 60_000;
+    const every = this.opts.refreshMs ?? 10 * 60_000;
+    const period = () => (this.retryDelay ? Math.min(this.retryDelay, every) : every);
     const next = () => {
       this.timer = setTimeout(
         async () => {
@@ -144,7 +189,7 @@ export class CatalogService {
           onPass?.();
           next();
         },
-        period * (0.75 + Math.random() * 0.5),
+        period() * (0.75 + Math.random() * 0.5),
       );
     };
     next();
@@ -153,6 +198,7 @@ export class CatalogService {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.offNode?.();
     this.pointers?.close();
     this.dhtSource?.close();
     await this.catalog.save().catch(() => {});

@@ -5,6 +5,8 @@ import type { Database } from 'sql.js';
 import { buildMagnet } from '../torrent/magnet.js';
 import type { CatalogEntry, EntryFields } from './entry.js';
 import { fingerprint } from './identity.js';
+import { plainText } from './text.js';
+import { TrustList } from './trust.js';
 import { loadSqlJs } from '../shared/sqljs.js';
 import { writeFileAtomic } from '../shared/atomic-file.js';
 
@@ -29,7 +31,12 @@ export interface ListedEntry {
   v1?: string;
   v2?: string;
   magnet: string;
+  /** The publisher is a key the user chose to trust (SearchQuery.trust); a name alone never makes an entry trusted. */
   trusted: boolean;
+  /** Signed by `publisher` (every entry but those of unsigned sources such as the Go Silmaril network). */
+  signed: boolean;
+  /** Fingerprints (or, unsigned, source names) of the other publishers claiming the same name, case ignored. */
+  conflicts: string[];
   format: string;
   architecture: string;
   parameters: number;
@@ -68,8 +75,12 @@ export interface SearchQuery {
   descending?: boolean;
   limit?: number;
   offset?: number;
-  /** Leave out unsigned entries (the Go network). */
+  /** Only entries of the keys in `trust` (none when `trust` is empty): the user's trusted publishers. */
   trustedOnly?: boolean;
+  /** Leave out unsigned entries (the Go network, registries). */
+  signedOnly?: boolean;
+  /** Publisher keys or fingerprints the user trusts (trust.ts): these entries are listed `trusted`. */
+  trust?: string[] | TrustList;
 }
 
 export interface SourceState {
@@ -480,7 +491,19 @@ export class CatalogStore {
       where.push('e.size <= ?');
       params.push(q.maxSize);
     }
-    if (q.trustedOnly) where.push('e.trusted = 1');
+    const trust = q.trust instanceof TrustList ? q.trust : new TrustList(q.trust ?? []);
+    if (q.signedOnly) where.push('e.trusted = 1');
+    if (q.trustedOnly) {
+      // The store's `trusted` column means signed; trusted is one of the user's keys on top of that.
+      const keys = [...trust.keys];
+      const fps = [...trust.fingerprints];
+      const any = [
+        ...(keys.length ? [`e.publisher IN (${keys.map(() => '?').join(', ')})`] : []),
+        ...(fps.length ? [`e.fingerprint IN (${fps.map(() => '?').join(', ')})`] : []),
+      ];
+      where.push(any.length ? `e.trusted = 1 AND (${any.join(' OR ')})` : '0');
+      params.push(...keys, ...fps);
+    }
     const dir = q.descending ? 'DESC' : 'ASC';
     // The row id breaks ties: the (deleted, column) indexes end with it, so they give this order as is.
     const order = {
@@ -519,11 +542,12 @@ export class CatalogStore {
         if (walkCount && (at < offset || at >= offset + limit)) continue;
         const row = stmt.getAsObject() as Record<string, any>;
         windowTotal = row.total_rows;
-        entries.push(toListed(row));
+        entries.push(toListed(row, trust));
       }
     } finally {
       stmt.free();
     }
+    this.markConflicts(entries);
     let counted: number;
     if (!walkCount && hits !== undefined && !filtered) counted = hits;
     else if (walkCount) counted = stepped;
@@ -535,6 +559,45 @@ export class CatalogStore {
     }
     const total = Math.min(counted, cap);
     return { entries, total, totalExact: counted <= cap };
+  }
+
+  /**
+   * Fills `conflicts`: the other publishers whose live entry has the same name (ignoring case) but another torrent.
+   * The same torrent under the same name (a registry listing of a signed share) is the same download, not a clash.
+   */
+  private markConflicts(entries: ListedEntry[]): void {
+    type Claim = { publisher: string; label: string; v1?: string; v2?: string };
+    const claims = new Map<string, Claim[]>();
+    const names = [...new Set(entries.map((e) => e.name.toLowerCase()))];
+    // One statement per 500 names (an index lookup each, through entries_name), not one per row of the page.
+    for (let i = 0; i < names.length; i += 500) {
+      const chunk = names.slice(i, i + 500);
+      const stmt = this.db.prepare(
+        `SELECT name, publisher, fingerprint, trusted, v1, v2 FROM entries WHERE deleted = 0 AND name COLLATE NOCASE IN (${chunk
+          .map(() => '?')
+          .join(', ')})`,
+      );
+      try {
+        stmt.bind(chunk);
+        while (stmt.step()) {
+          const [name, publisher, fp, signed, v1, v2] = stmt.get() as [string, string, string, number, string, string];
+          const key = name.toLowerCase();
+          const list = claims.get(key) ?? [];
+          const label = signed === 1 ? fp : publisher;
+          if (list.length < 50) list.push({ publisher, label, v1: v1 ?? undefined, v2: v2 ?? undefined });
+          claims.set(key, list);
+        }
+      } finally {
+        stmt.free();
+      }
+    }
+    for (const e of entries) {
+      const list = claims.get(e.name.toLowerCase()) ?? [];
+      // Both hashes must match: a real v2 beside a fake v1 would still download the fake through v1.
+      const same = (c: Claim) => (c.v1 ?? '') === (e.v1 ?? '') && (c.v2 ?? '') === (e.v2 ?? '');
+      e.conflicts =
+        list.length > 1 ? list.filter((c) => c.publisher !== e.publisher && !same(c)).map((c) => c.label) : [];
+    }
   }
 
   private tempReady = false;
@@ -711,7 +774,7 @@ function rowToFields(row: Record<string, any>): EntryFields {
   };
 }
 
-function toListed(row: Record<string, any>): ListedEntry {
+function toListed(row: Record<string, any>, trust: TrustList): ListedEntry {
   const f = rowToFields(row);
   let magnet = '';
   try {
@@ -727,19 +790,22 @@ function toListed(row: Record<string, any>): ListedEntry {
     name: f.name,
     publisher: f.publisher,
     fingerprint: row.fingerprint,
-    license: f.license,
+    license: plainText(f.license),
     tags: f.tags,
     size: f.size,
     files: f.files,
     v1: f.v1,
     v2: f.v2,
     magnet,
-    trusted: row.trusted === 1,
+    trusted: row.trusted === 1 && trust.size > 0 && trust.has(f.publisher, row.fingerprint),
+    signed: row.trusted === 1,
+    conflicts: [],
     format: f.format,
-    architecture: f.architecture,
+    architecture: plainText(f.architecture),
     parameters: f.parameters,
-    quantization: f.quantization,
-    description: f.description,
+    quantization: plainText(f.quantization),
+    // Publisher text, shown by every face: plain, with control and direction characters removed (text.ts).
+    description: plainText(f.description),
     created: f.created,
     seq: f.seq,
     seeders: row.seeders,

@@ -3,9 +3,10 @@
 // reads the network first (DHT pointers, catalog files, the registries of --tracker), for at most --timeout
 // seconds with a progress line on stderr; --offline searches only what the home holds. Says where the results
 // came from and how fresh they are.
-import { intOption, jsonLine, parseCommand, UsageError } from './args.js';
+import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
 import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
+import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
 import type { DiscoverResult, SortKey, SourceState } from '../app/types.js';
 
 export const usage = `usage: silmaril discover [QUERY] [options]
@@ -17,11 +18,18 @@ Searches the catalog (name, tags, description), reading the network first when n
   --min-size N / --max-size N   bytes
   --sort name|size|date|seeders  (--desc for descending)
   --limit N              default 100
-  --trusted              leave out unsigned entries (trackers' registries, the Go Silmaril network)
+  --trusted              only publishers you trust (--trust, or <home>/trusted-keys.json)
+  --signed               leave out unsigned entries (trackers' registries, the Go Silmaril network)
+  --trust KEY            trust this publisher for this run (full 64-hex key or xxxx:xxxx:xxxx:xxxx; repeatable)
+  --trust-add KEY        trust this publisher from now on (saved in <home>/trusted-keys.json; repeatable)
+  --trust-remove KEY     stop trusting it (repeatable)
   --tracker URL          read this tracker's registry too (repeatable)
   --offline              search only what this home holds (no network)
   --timeout N            seconds the network may take (default 30)
-  --json                 one JSON object per entry: name, publisher, license, tags, size, v1, v2, magnet, trusted...
+  --json                 one JSON object per entry: name, publisher, fingerprint, license, tags, size, v1, v2,
+                         magnet, trusted (a key you trust), signed, conflicts (other keys claiming the name)...
+A name is not an identity: anyone can sign an entry called acme/tiny. Entries are "signed" by the fingerprint shown,
+"trusted" only for keys you chose, and a name claimed by several keys is flagged.
   --home DIR             state directory
   --dht-bootstrap LIST   DHT bootstrap nodes HOST:PORT,...; empty: none (private DHT)
 `;
@@ -38,6 +46,10 @@ const options = {
   desc: { type: 'boolean', default: false },
   limit: { type: 'string' },
   trusted: { type: 'boolean', default: false },
+  signed: { type: 'boolean', default: false },
+  trust: { type: 'string', multiple: true },
+  'trust-add': { type: 'string', multiple: true },
+  'trust-remove': { type: 'string', multiple: true },
   offline: { type: 'boolean', default: false },
   timeout: { type: 'string' },
 } as const;
@@ -49,6 +61,14 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('--sort must be name, size, date or seeders');
   }
   const timeoutMs = (intOption(values.timeout, 'timeout', 1, 3600) ?? 30) * 1000;
+  const home = resolveHome(values.home);
+  for (const k of values.trust ?? []) {
+    if (!normaliseTrustedKey(k)) throw new UsageError(`--trust: not a publisher key or fingerprint: ${k}`);
+  }
+  const saved =
+    values['trust-add']?.length || values['trust-remove']?.length
+      ? await updateTrustedKeys(home, values['trust-add'] ?? [], values['trust-remove'] ?? [])
+      : await readTrustedKeys(home);
   const query = {
     text: positionals.join(' '),
     license: values.license,
@@ -61,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
     descending: values.desc,
     limit: intOption(values.limit, 'limit', 1, 10_000) ?? 100,
     trustedOnly: values.trusted,
+    signedOnly: values.signed,
+    trust: [...saved, ...(values.trust ?? [])],
   };
   const log = stderrLogger(values.verbose);
   const base = nodeOptions({ ...values, tracker: [] }, log, 'discover');
@@ -103,9 +125,17 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       for (const e of result.entries) {
         const size = `${(e.size / 1e9).toFixed(2)} GB`;
-        const who = e.trusted ? e.fingerprint : `${e.publisher} (unsigned)`;
+        const who = e.trusted
+          ? `${e.fingerprint} (trusted)`
+          : e.signed
+            ? `signed by ${e.fingerprint}`
+            : `${e.publisher} (unsigned)`;
+        const flag = e.conflicts.length
+          ? `\n  ! the name is also claimed by ${e.conflicts.join(', ')}: check the publisher`
+          : '';
+        const about = e.description ? `\n  ${e.description.slice(0, 200)}` : '';
         process.stdout.write(
-          `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}\n  ${e.magnet}\n`,
+          `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}${flag}${about}\n  ${e.magnet}\n`,
         );
       }
       process.stdout.write(`${result.entries.length} of ${result.total} shown\n`);

@@ -1,6 +1,6 @@
 // Safe .torrent parsing (BEP 3, 12, 19, 27, 47, 52): v1, v2 and hybrid.
 //
-// A .torrent is hostile input until proven otherwise. Decoding goes through a strict bencode reader written here
+// A .torrent is hostile input until proven otherwise. Decoding goes through the strict bencode reader (shared/bencode-strict.ts)
 // rather than the `bencode` package's decoder, because for untrusted input that decoder is unfit: it re-keys
 // dictionaries into plain objects (a `__proto__` entry vanishes, duplicate keys silently overwrite, non-UTF-8 keys
 // such as BEP 52 `piece layers` hashes turn into hex strings, a leading BOM is stripped), recurses without a depth
@@ -18,6 +18,16 @@ import { createHash } from 'node:crypto';
 import { rootFromPieceLayer } from './merkle.js';
 import { sanitizeName, sanitizePath, MAX_PATH_BYTES } from './paths.js';
 import { TorrentError, type ParsedTorrent, type TorrentFile, type TorrentVersion } from './types.js';
+import {
+  BDict,
+  decodeStrict as decodeStrictShared,
+  readBytes,
+  readKey,
+  readValue,
+  strictReader,
+  type BValue,
+  type StrictReader as Reader,
+} from '../shared/bencode-strict.js';
 
 export const MAX_TORRENT_BYTES = 64 * 1024 * 1024;
 export const MAX_DEPTH = 200;
@@ -35,121 +45,28 @@ export interface ParseOptions {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Strict bencode reader
+// Strict bencode reader: the one in src/shared/bencode-strict.ts, raising TorrentError with "torrent" in messages.
 
-/** A decoded dictionary: keys are the raw key bytes as latin1 strings (lossless), in the order they appeared. */
-export class BDict {
-  constructor(readonly map: Map<string, BValue>) {}
-  get(key: string): BValue | undefined {
-    return this.map.get(key);
-  }
-  has(key: string): boolean {
-    return this.map.has(key);
-  }
-}
-export type BValue = number | Uint8Array | BValue[] | BDict;
-
-interface Reader {
-  data: Uint8Array;
-  pos: number;
-}
+export { BDict, type BValue };
 
 function fault(message: string): never {
   throw new TorrentError(message);
 }
 
-function readInt(r: Reader, end: number): number {
-  // i<digits>e, no leading zeros, no -0: the canonical form is the only one (libtorrent is as strict).
-  const d = r.data;
-  let i = r.pos + 1;
-  const start = i;
-  let neg = false;
-  if (d[i] === 0x2d) {
-    neg = true;
-    i++;
-  }
-  const digitsStart = i;
-  while (i < end && d[i] >= 0x30 && d[i] <= 0x39) i++;
-  if (i >= end) fault('malformed bencode: unterminated integer');
-  if (d[i] !== 0x65) fault(`malformed bencode: bad character in integer at byte ${i}`);
-  const digits = i - digitsStart;
-  if (digits === 0) fault(`malformed bencode: empty integer at byte ${start - 1}`);
-  if (digits > 1 && d[digitsStart] === 0x30) fault(`malformed bencode: integer with leading zero at byte ${start - 1}`);
-  if (neg && digits === 1 && d[digitsStart] === 0x30) fault(`malformed bencode: negative zero at byte ${start - 1}`);
-  if (digits > 16) fault(`integer too large at byte ${start - 1}`);
-  let n = 0;
-  for (let k = digitsStart; k < i; k++) n = n * 10 + (d[k] - 0x30);
-  if (!Number.isSafeInteger(n)) fault(`integer too large at byte ${start - 1}`);
-  r.pos = i + 1;
-  return neg ? -n : n;
-}
-
-function readBytes(r: Reader, end: number): Uint8Array {
-  const d = r.data;
-  let i = r.pos;
-  const start = i;
-  while (i < end && d[i] >= 0x30 && d[i] <= 0x39) i++;
-  if (i === start) fault(`malformed bencode: unexpected byte 0x${(d[start] ?? 0).toString(16)} at byte ${start}`);
-  if (i >= end || d[i] !== 0x3a) fault(`malformed bencode: bad string length at byte ${start}`);
-  if (i - start > 1 && d[start] === 0x30) fault(`malformed bencode: string length with leading zero at byte ${start}`);
-  if (i - start > 10) fault(`malformed bencode: string too long at byte ${start}`);
-  let len = 0;
-  for (let k = start; k < i; k++) len = len * 10 + (d[k] - 0x30);
-  const from = i + 1;
-  if (from + len > end) fault(`truncated torrent: string at byte ${start} runs past the end`);
-  r.pos = from + len;
-  return d.subarray(from, from + len);
-}
-
 const latin1 = new TextDecoder('latin1');
 
-function readValue(r: Reader, end: number, depth: number): BValue {
-  if (r.pos >= end) fault('truncated torrent: unexpected end of data');
-  const c = r.data[r.pos];
-  if (c === 0x69) return readInt(r, end);
-  if (c === 0x6c || c === 0x64) {
-    if (depth >= MAX_DEPTH) fault(`torrent nested deeper than ${MAX_DEPTH} levels`);
-    r.pos++;
-    if (c === 0x6c) {
-      const list: BValue[] = [];
-      for (;;) {
-        if (r.pos >= end) fault('truncated torrent: unterminated list');
-        if (r.data[r.pos] === 0x65) break;
-        list.push(readValue(r, end, depth + 1));
-      }
-      r.pos++;
-      return list;
-    }
-    const map = new Map<string, BValue>();
-    for (;;) {
-      if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
-      if (r.data[r.pos] === 0x65) break;
-      const keyPos = r.pos;
-      if (r.data[keyPos] < 0x30 || r.data[keyPos] > 0x39)
-        fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
-      const key = latin1.decode(readBytes(r, end));
-      if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
-      map.set(key, readValue(r, end, depth + 1));
-    }
-    r.pos++;
-    return new BDict(map);
-  }
-  return readBytes(r, end);
-}
+const TORRENT_LIMITS = { maxDepth: MAX_DEPTH, what: 'torrent', fail: fault };
 
 /** Decodes a whole bencoded buffer strictly (no trailing bytes). Exposed for the engine's metadata exchange. */
 export function decodeStrict(data: Uint8Array): BValue {
-  const r: Reader = { data, pos: 0 };
-  const v = readValue(r, data.length, 0);
-  if (r.pos !== data.length) fault(`malformed bencode: ${data.length - r.pos} trailing bytes after the data`);
-  return v;
+  return decodeStrictShared(data, TORRENT_LIMITS);
 }
 
 /** Decodes the top-level dictionary and returns the raw byte span of its `info` value. */
 function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: number } {
   if (data.length === 0) fault('not a torrent: the file is empty');
   if (data[0] !== 0x64) fault('not a torrent: it does not start with a bencoded dictionary');
-  const r: Reader = { data, pos: 1 };
+  const r = strictReader(data, TORRENT_LIMITS, 1);
   const end = data.length;
   const map = new Map<string, BValue>();
   let infoStart = -1;
@@ -158,9 +75,7 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
     if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
     if (data[r.pos] === 0x65) break;
     const keyPos = r.pos;
-    if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
-      fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
-    const key = latin1.decode(readBytes(r, end));
+    const key = readKey(r, end);
     if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
     const valueStart = r.pos;
     map.set(key, key === 'info' && data[r.pos] === 0x64 ? readInfo(r, end) : readValue(r, end, 1));
@@ -177,7 +92,7 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
 
 /** A reader positioned in `data` (the lazy parts below re-enter the torrent's bytes at a recorded span). */
 function readerAt(data: Uint8Array, pos: number): Reader {
-  return { data, pos };
+  return strictReader(data, TORRENT_LIMITS, pos);
 }
 
 /**

@@ -6,11 +6,22 @@ import { formatBytes } from './format.js';
 
 export type Trust = 'trusted' | 'signed' | 'unsigned';
 
+/**
+ * Trusted only when the user chose the key (the setting, or the core's trust list): the full key or the full
+ * fingerprint, never a prefix (a key matching a short prefix is cheap to grind) and never the name.
+ */
 export function trustOf(m: CatalogModel, trustedPublishers: string[]): Trust {
-  if (!m.trusted) return 'unsigned';
-  const wanted = trustedPublishers.map((p) => p.toLowerCase().replace(/[^0-9a-z]/g, ''));
-  const mine = [m.publisher.toLowerCase(), m.fingerprint.toLowerCase().replace(/[^0-9a-z]/g, '')];
-  return wanted.some((w) => w.length >= 8 && mine.some((k) => k.startsWith(w))) ? 'trusted' : 'signed';
+  if (!(m.signed ?? m.trusted)) return 'unsigned';
+  if (m.trusted && m.signed !== undefined) return 'trusted';
+  const mine = [m.publisher.toLowerCase(), m.fingerprint.toLowerCase().replace(/[^0-9a-f]/g, '')];
+  const wanted = trustedPublishers.map((p) => p.toLowerCase().replace(/[^0-9a-f]/g, ''));
+  return wanted.some((w) => (w.length === 64 || w.length === 16) && mine.includes(w)) ? 'trusted' : 'signed';
+}
+
+/** Shown when other keys claim the same name: a name is not an identity. */
+export function conflictNote(m: CatalogModel): string | undefined {
+  const n = m.conflicts?.length ?? 0;
+  return n ? `name also claimed by ${n} other publisher${n === 1 ? '' : 's'}` : undefined;
 }
 
 const TRUST_LABEL: Record<Trust, string> = {
@@ -97,15 +108,20 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
       m.format || 'other',
       `${m.seeders} seeder${m.seeders === 1 ? '' : 's'}`,
     ];
-    item.description = parts.join(' · ');
+    const conflict = conflictNote(m);
+    item.description = (conflict ? [`⚠ ${conflict}`, ...parts] : parts).join(' · ');
     item.iconPath = new vscode.ThemeIcon(
       node.trust === 'trusted' ? 'verified-filled' : node.trust === 'signed' ? 'package' : 'unverified',
-      node.trust === 'unsigned' ? new vscode.ThemeColor('problemsWarningIcon.foreground') : undefined,
+      node.trust === 'unsigned' || (conflict && node.trust !== 'trusted')
+        ? new vscode.ThemeColor('problemsWarningIcon.foreground')
+        : undefined,
     );
     item.tooltip = modelTooltip(m, node.trust);
     item.contextValue = 'catalogModel';
     item.command = { command: 'silmaril.showDetails', title: 'Show Details', arguments: [node] };
-    item.accessibilityInformation = { label: `${m.name}, ${parts.join(', ')}, ${TRUST_LABEL[node.trust]}` };
+    item.accessibilityInformation = {
+      label: `${m.name}, ${parts.join(', ')}, ${TRUST_LABEL[node.trust]}${conflict ? `, ${conflict}` : ''}`,
+    };
     return item;
   }
 
@@ -115,10 +131,10 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     if (node instanceof OrgNode) return node.models.map((m) => new ModelNode(m, trustOf(m, trusted)));
     if (!this.loaded) void this.reload();
     // A model we also know signed hides its unsigned copies (a tracker registry listing the same torrent).
-    const signed = new Set(this.models.filter((m) => m.trusted && m.v1).map((m) => m.v1));
+    const signed = new Set(this.models.filter((m) => (m.signed ?? m.trusted) && m.v1).map((m) => m.v1));
     const groups = new Map<string, CatalogModel[]>();
     for (const m of this.models) {
-      if (!m.trusted && m.v1 && signed.has(m.v1)) continue;
+      if (!(m.signed ?? m.trusted) && m.v1 && signed.has(m.v1)) continue;
       const org = m.name.includes('/') ? m.name.slice(0, m.name.indexOf('/')) : m.fingerprint;
       const list = groups.get(org) ?? [];
       list.push(m);
@@ -158,11 +174,18 @@ export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownStri
   md.appendMarkdown(
     `$(${trust === 'unsigned' ? 'unverified' : 'verified'}) ${TRUST_LABEL[trust]} · publisher \`${m.fingerprint}\`  \n`,
   );
+  if (m.conflicts?.length) {
+    md.appendMarkdown(
+      `$(warning) **The name is also claimed by ${m.conflicts.map((c) => `\`${c.replace(/`/g, '')}\``).join(', ')}**: ` +
+        `check the publisher before downloading  \n`,
+    );
+  }
   md.appendMarkdown(`$(person) ${m.seeders} seeder${m.seeders === 1 ? '' : 's'} · from ${escapeMd(m.source)}  \n`);
   if (m.tags.length) md.appendMarkdown(m.tags.map((t) => `\`${escapeMd(t)}\``).join(' '));
   return md;
 }
 
+/** Publisher text is shown as text: every Markdown and HTML character escaped (the core already removed controls). */
 function escapeMd(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>&~=:]/g, '\\$&');
 }

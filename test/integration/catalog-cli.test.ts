@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { Identity } from '../../src/catalog/identity.js';
+import { makeEntry } from '../unit/catalog/helpers.js';
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 let dir: string;
@@ -100,10 +103,11 @@ test(
       '--json',
     );
     assert.equal(hit.out.length, 1);
-    for (const k of ['name', 'publisher', 'license', 'tags', 'size', 'v1', 'v2', 'magnet', 'trusted']) {
+    for (const k of ['name', 'publisher', 'license', 'tags', 'size', 'v1', 'v2', 'magnet', 'trusted', 'signed']) {
       assert.ok(k in hit.out[0], `discover --json has ${k}`);
     }
-    assert.equal(hit.out[0].trusted, true);
+    assert.equal(hit.out[0].signed, true);
+    assert.equal(hit.out[0].trusted, false);
     assert.equal(hit.out[0].publisher, s.publisher);
     assert.deepEqual((await silmaril('discover', '--format', 'gguf', '--home', home, '--json')).out, []);
     const badSort = await silmaril('discover', '--sort', 'color', '--home', home);
@@ -115,3 +119,52 @@ test(
     assert.equal((await silmaril('list', '--home', home, '--json')).out.filter((l) => l.kind === 'share').length, 0);
   },
 );
+
+test('issue 13 case 8: discover flags two keys claiming one name, trusts only chosen keys, prints plain text', async () => {
+  const home = join(dir, 'home-names');
+  const real = Identity.generate();
+  const other = Identity.generate();
+  const c = await Catalog.open({ home });
+  const desc = 'tiny \u001b[2J\u001b[31mRED\u0007\u0000 <b>bold</b>';
+  c.ingest([makeEntry(real, 'acme/tiny', 1, { description: desc }).record], { id: 'x', kind: 'test' });
+  c.ingest([makeEntry(other, 'acme/tiny', 1, { description: desc, v1: 'f'.repeat(40), v2: 'e'.repeat(64) }).record], {
+    id: 'y',
+    kind: 'test',
+  });
+  await c.save();
+  c.close();
+
+  const text = await silmaril('discover', 'tiny', '--home', home);
+  assert.equal(text.code, 0);
+  const raw = await new Promise<string>((resolve) =>
+    execFile(process.execPath, [cli, 'discover', 'tiny', '--home', home], (_e, stdout) => resolve(stdout)),
+  );
+  // eslint-disable-next-line no-control-regex
+  assert.doesNotMatch(raw, /[\u0000-\u0008\u000b-\u001f\u007f]/);
+  assert.match(raw, /<b>bold<\/b>/);
+  assert.match(raw, new RegExp(`signed by ${real.fingerprint}`));
+  assert.match(raw, new RegExp(`also claimed by ${other.fingerprint}`));
+  assert.match(raw, new RegExp(`also claimed by ${real.fingerprint}`));
+
+  const json = await silmaril('discover', 'tiny', '--home', home, '--json');
+  assert.deepEqual(json.out.map((e) => [e.trusted, e.signed, e.conflicts.length]).sort(), [
+    [false, true, 1],
+    [false, true, 1],
+  ]);
+  // --trusted keeps nothing until a key is chosen; then only that key's entry.
+  assert.deepEqual((await silmaril('discover', 'tiny', '--trusted', '--home', home, '--json')).out, []);
+  const once = await silmaril('discover', 'tiny', '--trusted', '--trust', real.fingerprint, '--home', home, '--json');
+  assert.deepEqual(
+    once.out.map((e) => [e.publisher, e.trusted]),
+    [[real.publisher, true]],
+  );
+  assert.equal((await silmaril('discover', '--trust-add', real.publisher, '--home', home)).code, 0);
+  const saved = await silmaril('discover', 'tiny', '--trusted', '--home', home, '--json');
+  assert.deepEqual(
+    saved.out.map((e) => e.publisher),
+    [real.publisher],
+  );
+  // A prefix is not a key.
+  const prefix = await silmaril('discover', '--trust', real.publisher.slice(0, 8), '--home', home);
+  assert.equal(prefix.code, 2);
+});

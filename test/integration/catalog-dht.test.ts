@@ -1,13 +1,13 @@
 // BEP 44 pointers on a private loopback DHT (bittorrent-dht nodes on 127.0.0.1, no bootstrap): publisher feeds,
-// the shared index under concurrent writers, poisoned pointers, and the Go Silmaril network's pointer and catalog.
+// the rendezvous under concurrent publishers, poisoned feeds, and the Go Silmaril network's pointer and catalog.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import DHT from 'bittorrent-dht';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { encodeCatalog } from '../../src/catalog/catalog-file.js';
 import { keyPairFromSeed, makeSigner } from '../../src/catalog/ed25519.js';
-import { Identity } from '../../src/catalog/identity.js';
-import { dhtVerify, PointerClient } from '../../src/catalog/pointers.js';
+import { fingerprint, Identity } from '../../src/catalog/identity.js';
+import { dhtTarget, dhtVerify, FEED_SALT, PointerClient } from '../../src/catalog/pointers.js';
 import { DhtSource } from '../../src/catalog/sources/dht.js';
 import { GO_PUBLIC_KEY, GO_SEED, GO_TARGET, SilmarilGoSource } from '../../src/catalog/sources/silmaril-go.js';
 import { MemoryTransport } from '../../src/catalog/transport.js';
@@ -43,7 +43,7 @@ async function member(dht: any, transport: MemoryTransport, identity?: Identity)
   };
 }
 
-test("two publishers sharing at the same time both end up in everyone's catalog (CAS, no lost update)", async () => {
+test("two publishers sharing at the same time both end up in everyone's catalog (rendezvous, no lost update)", async () => {
   const transport = new MemoryTransport();
   const alice = await member(nodes[0], transport, Identity.generate());
   const bob = await member(nodes[1], transport, Identity.generate());
@@ -51,19 +51,18 @@ test("two publishers sharing at the same time both end up in everyone's catalog 
   alice.catalog.publish({ name: 'alice/model', v1: 'a'.repeat(40), files: 1, size: 1, license: 'mit' });
   bob.catalog.publish({ name: 'bob/model', v1: 'b'.repeat(40), files: 1, size: 1, license: 'mit' });
   await Promise.all([alice.source.publish(), bob.source.publish()]);
-  // The index must now name a catalog with both, whoever wrote last.
-  await carol.source.refresh({ fresh: true });
+  // Carol knows nobody: the rendezvous names both nodes, their directories their keys, their feeds their catalogs.
+  const report = await carol.source.refresh({ fresh: true });
+  assert.ok(report.directories >= 2, `directories found: ${report.directories}`);
   const names = carol.catalog.search().entries.map((e) => e.name);
   assert.deepEqual(names, ['alice/model', 'bob/model']);
-  const index = await carol.pointers.readIndex(true);
-  assert.equal(index!.publishers.length, 2);
-  // Each feed also points at its publisher's own catalog.
+  // Each feed points at its publisher's own catalog.
   const feed = await carol.pointers.readFeed(alice.catalog.identity!.publisher, true);
   assert.ok(feed && feed.seq >= 1);
   for (const m of [alice, bob, carol]) m.close();
 });
 
-test('a pointer to an empty catalog, a junk pointer and a missing catalog lose nothing known', async () => {
+test('a feed pointing at an empty, missing or forged catalog loses nothing known', async () => {
   const transport = new MemoryTransport();
   const alice = await member(nodes[0], transport, Identity.generate());
   const carol = await member(nodes[3], transport);
@@ -71,30 +70,32 @@ test('a pointer to an empty catalog, a junk pointer and a missing catalog lose n
   await alice.source.publish();
   await carol.source.refresh({ fresh: true });
   assert.equal(carol.catalog.search({ text: 'keep' }).total, 1);
-  // Anyone can write the index: point it at an empty catalog.
-  const vandal = new PointerClient(nodes[1]);
+  // A vandal at the rendezvous whose feed points at an empty catalog.
+  const vandalId = Identity.generate();
+  const vandal = await member(nodes[1], transport, vandalId);
   const emptyIh = await transport.publish(encodeCatalog([]));
-  await vandal.updateIndex(async () => ({ infohash: emptyIh, entries: 0, updated: 0, publishers: [] }));
+  await vandal.pointers.publishFeed(vandalId, { infohash: emptyIh, entries: 0, updated: 0 });
+  await vandal.source.advertise();
   await carol.source.refresh({ fresh: true });
   assert.equal(carol.catalog.search({ text: 'keep' }).total, 1);
   // Then at a catalog nobody seeds.
-  await vandal.updateIndex(async () => ({ infohash: 'f'.repeat(40), entries: 5, updated: 0, publishers: [] }));
+  await vandal.pointers.publishFeed(vandalId, { infohash: 'f'.repeat(40), entries: 5, updated: 0 });
   await carol.source.refresh({ fresh: true });
   assert.equal(carol.catalog.search({ text: 'keep' }).total, 1);
-  const state = carol.catalog.store.getSource('dht:index')!;
+  const state = carol.catalog.store.getSource(`dht:feed:${fingerprint(vandalId.publisher)}`)!;
   assert.ok(state.errors >= 1);
   assert.match(state.lastError!, /no seeder/);
-  // A catalog of forged entries under the index.
+  // A catalog of forged entries and other keys' entries: a feed carries its owner's records only.
   const forged = makeEntry(Identity.generate(), 'alice/keep', 99);
   const bytes = Buffer.from(forged.record);
   bytes[bytes.length - 5] ^= 1;
   const junkIh = await transport.publish(
     encodeCatalog([{ ...forged, record: bytes }, makeEntry(Identity.generate(), 'junk/one')]),
   );
-  await vandal.updateIndex(async () => ({ infohash: junkIh, entries: 2, updated: 0, publishers: [] }));
+  await vandal.pointers.publishFeed(vandalId, { infohash: junkIh, entries: 2, updated: 0 });
   await carol.source.refresh({ fresh: true });
   assert.equal(carol.catalog.search({ text: 'keep' }).entries[0].publisher, alice.catalog.identity!.publisher);
-  assert.ok(carol.catalog.store.getSource('dht:index')!.dropped >= 1);
+  assert.equal(carol.catalog.search({ text: 'junk' }).total, 0);
   // Withdrawal reaches followers through the publisher's feed.
   alice.catalog.withdraw('alice/keep');
   await alice.source.publish();
@@ -103,6 +104,28 @@ test('a pointer to an empty catalog, a junk pointer and a missing catalog lose n
   vandal.close();
   alice.close();
   carol.close();
+});
+
+test("a follower keeps an offline publisher's feed alive past the BEP 44 expiry (same seq and signature)", async () => {
+  const transport = new MemoryTransport();
+  const alice = await member(nodes[0], transport, Identity.generate());
+  const carol = await member(nodes[2], transport);
+  const dave = await member(nodes[3], transport);
+  alice.catalog.publish({ name: 'alice/offline', v1: 'd'.repeat(40), files: 1, size: 1, license: 'mit' });
+  const { feedSeq } = await alice.source.publish();
+  await carol.source.refresh({ fresh: true });
+  assert.equal(carol.catalog.search({ text: 'offline' }).total, 1);
+  // Alice goes away and every node forgets her item (what the two-hour expiry does).
+  alice.close();
+  const target = dhtTarget(Buffer.from(alice.catalog.identity!.publisher, 'hex'), FEED_SALT).toString('hex');
+  for (const n of nodes) n._values.remove(target);
+  assert.equal(await dave.pointers.readFeed(alice.catalog.identity!.publisher, true), undefined);
+  // Carol's republish round (every 40 min +-10) re-puts the item she verified, unchanged.
+  await carol.pointers.republishAll();
+  const feed = await dave.pointers.readFeed(alice.catalog.identity!.publisher, true);
+  assert.equal(feed?.seq, feedSeq);
+  carol.close();
+  dave.close();
 });
 
 test('reads a Go-Silmaril pointer and catalog.json, marks its entries untrusted', async () => {
@@ -134,10 +157,20 @@ test('reads a Go-Silmaril pointer and catalog.json, marks its entries untrusted'
   const [e] = c.search({ text: 'llama' }).entries;
   assert.equal(e.name, 'tiny/llama');
   assert.equal(e.trusted, false);
+  assert.equal(e.signed, false);
   assert.equal(e.publisher, 'silmaril-go');
   assert.equal(e.size, 1234);
   assert.deepEqual(e.tags, ['llm', 'tiny']);
   assert.equal(c.search({ trustedOnly: true }).total, 0);
   assert.equal(c.store.getSource('silmaril-go')!.entries, 1);
   c.close();
+});
+
+test('bittorrent-dht still has the private members pointers.ts relies on (fenced there)', () => {
+  const d = nodes[0];
+  for (const fn of ['_closest', 'announce', 'put', 'get', 'lookup']) assert.equal(typeof d[fn], 'function', fn);
+  assert.equal(typeof d._rpc?.query, 'function', '_rpc.query');
+  assert.ok(Buffer.isBuffer(d._rpc?.id), '_rpc.id');
+  for (const fn of ['get', 'set', 'remove']) assert.equal(typeof d._values?.[fn], 'function', `_values.${fn}`);
+  assert.equal(typeof d._peers?.get, 'function', '_peers.get');
 });

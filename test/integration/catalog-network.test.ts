@@ -140,7 +140,8 @@ test(
       return lines.find((e) => e.name === 'acme/tiny');
     });
     assert.equal(found.publisher, a.publisher);
-    assert.equal(found.trusted, true);
+    assert.equal(found.signed, true);
+    assert.equal(found.trusted, false);
     assert.equal(found.v1, shared.v1);
     assert.equal(found.v2, shared.v2);
     assert.equal(found.license, 'mit');

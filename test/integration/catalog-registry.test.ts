@@ -59,13 +59,18 @@ test('register with a tracker, then read its registry as untrusted entries besid
   assert.equal(await refreshRegistry(c, addr.announce), 1);
   const listed = c.search({ text: 'registered' }).entries;
   assert.equal(listed.length, 2);
-  const signed = listed.find((e) => e.trusted)!;
-  const unsigned = listed.find((e) => !e.trusted)!;
+  const signed = listed.find((e) => e.signed)!;
+  const unsigned = listed.find((e) => !e.signed)!;
+  // Same name, same torrent: one download, not a clash (a registry listing of a signed share).
+  assert.deepEqual(signed.conflicts, []);
+  assert.deepEqual(unsigned.conflicts, []);
   assert.equal(signed.publisher, alice.publisher);
   assert.equal(signed.license, 'mit');
   assert.equal(unsigned.license, 'apache-2.0');
   assert.match(unsigned.publisher, /^tracker:127\.0\.0\.1:\d+$/);
-  assert.equal(c.search({ text: 'registered', trustedOnly: true }).total, 1);
+  assert.equal(c.search({ text: 'registered', signedOnly: true }).total, 1);
+  assert.equal(c.search({ text: 'registered', trustedOnly: true }).total, 0);
+  assert.equal(c.search({ text: 'registered', trustedOnly: true, trust: [alice.publisher] }).total, 1);
   assert.equal(c.store.getSource(`tracker:${addr.announce}`)!.entries, 1);
 
   // A registry that is down is recorded on its source, and nothing is lost.

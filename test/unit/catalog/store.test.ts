@@ -76,7 +76,10 @@ test('filters: license, publisher (key, prefix, fingerprint), format, tags, size
   ]);
   assert.deepEqual(names({ sort: 'date' }), ['acme/whisper-tiny', 'bob/llama-3-8b-gguf', 'meta-llama/Llama-3-8B']);
   const hit = c.search({ text: 'whisper' }).entries[0];
-  assert.equal(hit.trusted, true);
+  // Signed, but trusted only once the user trusts the key (a name is not an identity).
+  assert.equal(hit.signed, true);
+  assert.equal(hit.trusted, false);
+  assert.equal(c.search({ text: 'whisper', trust: [hit.publisher] }).entries[0].trusted, true);
   assert.match(hit.magnet, /^magnet:\?xt=urn:btih:[0-9a-f]{40}&xt=urn:btmh:1220[0-9a-f]{64}&dn=acme%2Fwhisper-tiny/);
   c.close();
 });
@@ -280,7 +283,7 @@ test('a store written by the previous schema is read back: signed and unsigned e
     const c = await Catalog.open({ home: dir });
     const hit = c.search({ text: 'versions' }).entries;
     assert.deepEqual(
-      hit.map((x) => [x.name, x.seq, x.seeders, x.trusted, x.source]),
+      hit.map((x) => [x.name, x.seq, x.seeders, x.signed, x.source]),
       [['acme/old-model', 3, 7, true, 'dht']],
     );
     assert.deepEqual(
@@ -288,7 +291,7 @@ test('a store written by the previous schema is read back: signed and unsigned e
       ['acme/old-model'],
     );
     assert.deepEqual(
-      c.search({ text: 'go network' }).entries.map((x) => [x.name, x.trusted]),
+      c.search({ text: 'go network' }).entries.map((x) => [x.name, x.signed]),
       [['other/unsigned', false]],
     );
     assert.equal(c.index.get(alice.publisher, 'acme/old-model')!.seq, 3);
