@@ -123,7 +123,8 @@ test(
       return r.out.find((e) => e.name === 'acme/tiny');
     });
     assert.equal(found.v1, s.v1);
-    assert.equal(found.trusted, true);
+    assert.equal(found.signed, true, 'signed by its publisher');
+    assert.equal(found.trusted, false, 'trusted only for keys the user chose');
     assert.ok(!existsSync(join(fresh, 'node.lock')), 'discover let go of the fresh home');
 
     // get with the DHT on: exits by itself once done and verified (no kill).
