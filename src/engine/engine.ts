@@ -12,6 +12,8 @@ import { contentRootIn } from './layout.js';
 import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
+import { configureTransports, installUtp } from './utp/webtorrent-utp.js';
+import type { PeerTransport } from './utp/transport.js';
 import { patchWire } from './wire-patch.js';
 
 export interface EngineOptions {
@@ -28,6 +30,10 @@ export interface EngineOptions {
   lsd?: boolean;
   /** Peer exchange (BEP 11); default on. */
   pex?: boolean;
+  /** uTP (BEP 29) for peer connections, incoming and outgoing; default on. */
+  utp?: boolean;
+  /** TCP for peer connections; default on. With both on, outgoing connections race uTP and TCP (utp/dial.ts). */
+  tcp?: boolean;
   /** Announce URLs added to every torrent. */
   trackers?: string[];
   /** Process-wide limits in bytes/s; undefined or < 0 = none. */
@@ -66,6 +72,8 @@ export class Engine extends EventEmitter {
   readonly state: StateDir;
   readonly transfers = new Map<string, Transfer>();
   private client: any = null;
+  /** The uTP endpoint (shares the TCP port number), when uTP is on. */
+  utp: PeerTransport | undefined;
   private readonly log: Logger;
 
   constructor(options: EngineOptions) {
@@ -79,7 +87,9 @@ export class Engine extends EventEmitter {
   async start(): Promise<void> {
     if (this.client) return;
     patchWire();
+    installUtp();
     const o = this.options;
+    if (o.utp === false && o.tcp === false) throw new Error('uTP and TCP are both off: peers could not connect');
     const bootstrap = o.dhtBootstrap === undefined ? undefined : o.dhtBootstrap.length ? o.dhtBootstrap : false;
     const client = new WebTorrent({
       torrentPort: o.port ?? 0,
@@ -89,7 +99,7 @@ export class Engine extends EventEmitter {
       utPex: o.pex !== false,
       natUpnp: false,
       natPmp: false,
-      utp: false,
+      utp: o.utp !== false,
       webSeeds: true,
       // Protocol encryption handshake accepted (libtorrent tries it first and only falls back to plaintext after a
       // reconnect, ~1.5 s lost per peer), plaintext chosen for the payload: JS RC4 would cost CPU for nothing.
@@ -108,6 +118,7 @@ export class Engine extends EventEmitter {
       client.once('listening', () => res());
       client.once('error', rej);
     });
+    this.utp = configureTransports(client, { utp: o.utp !== false, tcp: o.tcp !== false });
     if (client.dht) {
       client.dht.on('error', (err: Error) => this.log.warn(`dht: ${err.message}`));
     }
