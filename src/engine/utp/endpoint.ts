@@ -23,6 +23,19 @@ export const DEFAULT_PACKET_SIZE = 1472;
 const DEFAULT_RECV_WINDOW = 1024 * 1024;
 const DEFAULT_SEND_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 512;
+/** SILMARIL_UTP_TRACE=1 prints every packet on stderr (debugging interop). */
+const TRACE = !!process.env.SILMARIL_UTP_TRACE;
+const TYPES = ['DATA', 'FIN', 'STATE', 'RESET', 'SYN'];
+
+function trace(dir: string, buf: Buffer, address: string, port: number): void {
+  const p = decodePacket(buf);
+  const h = p?.header;
+  process.stderr.write(
+    h
+      ? `utp ${dir} ${address}:${port} ${TYPES[h.type]} id=${h.connId} seq=${h.seq} ack=${h.ack} wnd=${h.wnd} len=${p!.payload.length}${h.sack ? ` sack=${Buffer.from(h.sack).toString('hex')}` : ''}\n`
+      : `utp ${dir} ${address}:${port} malformed ${buf.length} bytes ${buf.subarray(0, 48).toString('hex')}\n`,
+  );
+}
 
 export class UtpEndpoint extends EventEmitter {
   private socket: dgram.Socket | undefined;
@@ -156,6 +169,7 @@ export class UtpEndpoint extends EventEmitter {
     return {
       send: (buf, port, address) => {
         if (this.closed) return;
+        if (TRACE) trace('>', buf, address, port);
         if (this.socket && this.bound) {
           this.socket.send(buf, port, address);
           return;
@@ -175,6 +189,7 @@ export class UtpEndpoint extends EventEmitter {
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {
+    if (TRACE) trace('<', msg, address, port);
     const p = decodePacket(msg);
     if (!p) {
       this.counters.malformed++;

@@ -75,7 +75,8 @@ export function decodePacket(buf: Buffer): Packet | undefined {
     const len = buf[at + 1];
     if (at + 2 + len > buf.length) return undefined;
     if (ext === EXT_SACK) {
-      if (len === 0 || len % 4 !== 0) return undefined;
+      // BEP 29 says a multiple of 4 bytes; libtorrent sends as few bytes as its bitmask needs (1 and up).
+      if (len === 0) return undefined;
       sack = buf.subarray(at + 2, at + 2 + len);
     }
     at += 2 + len;

@@ -5,6 +5,7 @@
       seeds F whose content lies in DIR (the folder holding the torrent's root); prints
       {"event": "ready", "port": N} once seeding, then {"event": "stats", ...} every second; runs until stdin closes.
   lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...]
+  Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out.
       downloads into DIR from the given peers; prints stats every second and {"event": "done", ...} once complete,
       then exits 0 (or 1 on an error / timeout).
 
@@ -26,6 +27,10 @@ def session(extra=None):
     return loopback_session(**(extra or {}))
 
 
+# peer_info::utp_socket (17_bit in libtorrent 2.0's peer_info.hpp; the Python binding does not export it).
+UTP_SOCKET = 1 << 17
+
+
 def cpu_seconds():
     t = os.times()
     return t.user + t.system
@@ -44,6 +49,8 @@ def stats(h, extra=None):
         "payloadUploaded": s.total_payload_upload,
         "peers": s.num_peers,
         "seeding": s.is_seeding,
+        "utpPeers": sum(1 for p in h.get_peer_info() if int(p.flags) & UTP_SOCKET),
+        "tcpPeers": sum(1 for p in h.get_peer_info() if not int(p.flags) & UTP_SOCKET),
         "cpu": cpu_seconds(),
         "error": str(s.errc.message()) if s.errc.value() else "",
     }
@@ -65,9 +72,19 @@ def main():
     ap.add_argument("--peer", action="append", default=[])
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp")
     args = ap.parse_args()
 
-    ses = session({"upload_rate_limit": args.upload_limit} if args.upload_limit else None)
+    extra = {"upload_rate_limit": args.upload_limit} if args.upload_limit else {}
+    tcp = args.transport in ("tcp", "both")
+    utp = args.transport in ("utp", "both")
+    extra.update({
+        "enable_outgoing_tcp": tcp,
+        "enable_incoming_tcp": tcp,
+        "enable_outgoing_utp": utp,
+        "enable_incoming_utp": utp,
+    })
+    ses = session(extra)
     if args.torrent:
         p = lt.add_torrent_params()
         p.ti = lt.torrent_info(args.torrent)
