@@ -204,6 +204,8 @@ export class UtpConnection extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    // An ack still waiting for the end of this tick goes now (often the ack of the peer's FIN).
+    if (this.ackScheduled && this.state === 'connected') this.sendState();
     if (this.state === 'connected' && this.finSeq === undefined) {
       // Best effort, not retransmitted: the peer learns we are gone without waiting for its timeout.
       this.finSeq = this.seq;
@@ -466,6 +468,11 @@ export class UtpConnection extends Duplex {
       return;
     }
     if (h.type === ST_RESET) {
+      // After both FINs a reset only means the peer has forgotten us first: that is a close, not an error.
+      if (this.finSeq !== undefined && this.eofSeq !== undefined) {
+        this.destroy();
+        return;
+      }
       this.destroy(
         Object.assign(new Error(`uTP connection reset by ${this.remoteAddress}:${this.remotePort}`), {
           code: 'ECONNRESET',
