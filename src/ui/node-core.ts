@@ -112,6 +112,8 @@ export class NodeCore implements UiCore {
       logger: this.log,
       engine: {
         port: o.listenPort,
+        utp: o.utp,
+        tcp: o.tcp,
         dht: o.dht,
         dhtBootstrap: o.dhtBootstrap,
         trackers: o.trackers.filter((t) => /^(https?|udp|wss?):\/\//.test(t)),
