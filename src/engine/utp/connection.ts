@@ -18,6 +18,7 @@ import {
   buildSack,
   encodePacket,
   nowMicros,
+  writeHeader,
   sackedSeqs,
   seqAdd,
   seqDiff,
@@ -33,6 +34,8 @@ export interface ConnectionPort {
   /** The connection is finished: stop routing packets to it. */
   forget(conn: UtpConnection): void;
   localAddress(): { address: string; port: number; family: string } | undefined;
+  /** The most we may advertise as our receive window (bounded by the shared UDP receive queue). */
+  windowCap(): number;
 }
 
 export interface ConnectionOptions {
@@ -247,7 +250,7 @@ export class UtpConnection extends Duplex {
 
   private receiveWindow(): number {
     const used = this.readableLength + this.reorderBytes;
-    const wnd = Math.max(0, this.opts.recvWindow - used);
+    const wnd = Math.max(0, Math.min(this.opts.recvWindow, this.port.windowCap()) - used);
     this.advertisedZero = wnd < this.opts.packetSize;
     return wnd;
   }
@@ -360,12 +363,17 @@ export class UtpConnection extends Duplex {
   }
 
   private sendData(size: number): void {
-    const payload = Buffer.allocUnsafe(size);
-    let at = 0;
-    while (at < size) {
+    // One buffer per packet: the header, then the payload copied straight from the queued writes.
+    const seq = this.seq;
+    this.seq = seqAdd(this.seq, 1);
+    const buf = Buffer.allocUnsafe(HEADER_SIZE + size);
+    writeHeader(buf, this.header(ST_DATA, seq));
+    let at = HEADER_SIZE;
+    const end = HEADER_SIZE + size;
+    while (at < end) {
       const head = this.queue[this.queueHead];
-      const n = Math.min(head.length, size - at);
-      head.copy(payload, at, 0, n);
+      const n = Math.min(head.length, end - at);
+      head.copy(buf, at, 0, n);
       at += n;
       if (n === head.length) {
         this.queue[this.queueHead++] = undefined as unknown as Buffer;
@@ -378,9 +386,6 @@ export class UtpConnection extends Duplex {
       this.queueHead = 0;
     }
     this.queuedBytes -= size;
-    const seq = this.seq;
-    this.seq = seqAdd(this.seq, 1);
-    const buf = encodePacket(this.header(ST_DATA, seq), payload);
     this.outbuf.set(seq, { seq, buf, payload: size, sentAt: Date.now(), transmissions: 1, inFlight: true });
     this.inFlightBytes += buf.length;
     this.transmit(buf);

@@ -23,6 +23,11 @@ export const DEFAULT_PACKET_SIZE = 1472;
 const DEFAULT_RECV_WINDOW = 1024 * 1024;
 const DEFAULT_SEND_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 512;
+/** Kernel socket buffers asked for (capped by net.core.rmem_max / wmem_max). A datagram that arrives while the
+ *  receive queue is full is dropped, and a loss halves the sender's window: on a fast link the queue must hold a
+ *  window's worth while the event loop is busy elsewhere. */
+const SOCKET_RECV_BUFFER = 4 * 1024 * 1024;
+const SOCKET_SEND_BUFFER = 1024 * 1024;
 /** SILMARIL_UTP_TRACE=1 prints every packet on stderr (debugging interop). */
 const TRACE = !!process.env.SILMARIL_UTP_TRACE;
 const TYPES = ['DATA', 'FIN', 'STATE', 'RESET', 'SYN'];
@@ -44,8 +49,10 @@ export class UtpEndpoint extends EventEmitter {
   private listening = false;
   private closed = false;
   private readonly opts: Required<EndpointOptions>;
-  private sendBufferSize = 0;
-  private recvBufferSize = 0;
+  private sendBufferSize = SOCKET_SEND_BUFFER;
+  private recvBufferSize = SOCKET_RECV_BUFFER;
+  /** What the kernel granted for the receive queue (bytes), once bound. */
+  private grantedRecvBuffer = 0;
   /** Counters for tests and stats. */
   readonly counters = { malformed: 0, resets: 0, refused: 0 };
 
@@ -97,20 +104,31 @@ export class UtpEndpoint extends EventEmitter {
   private applyBufferSizes(): void {
     if (!this.socket) return;
     try {
-      if (this.sendBufferSize) this.socket.setSendBufferSize(this.sendBufferSize);
-      if (this.recvBufferSize) this.socket.setRecvBufferSize(this.recvBufferSize);
+      this.socket.setSendBufferSize(this.sendBufferSize);
     } catch {
-      // The kernel caps these (net.core.rmem_max); a smaller buffer still works.
+      // The kernel caps these (net.core.wmem_max); a smaller buffer still works.
+    }
+    try {
+      this.socket.setRecvBufferSize(this.recvBufferSize);
+    } catch {
+      // As above (net.core.rmem_max).
+    }
+    try {
+      // Linux reports twice what it uses for data (the rest is bookkeeping).
+      this.grantedRecvBuffer = Math.floor(this.socket.getRecvBufferSize() / 2);
+    } catch {
+      this.grantedRecvBuffer = 0;
     }
   }
 
+  /** utp-native's API: WebTorrent asks for 1 MiB; we never go below our own defaults. */
   setSendBufferSize(n: number): void {
-    this.sendBufferSize = n;
+    this.sendBufferSize = Math.max(n, SOCKET_SEND_BUFFER);
     this.applyBufferSizes();
   }
 
   setRecvBufferSize(n: number): void {
-    this.recvBufferSize = n;
+    this.recvBufferSize = Math.max(n, SOCKET_RECV_BUFFER);
     this.applyBufferSizes();
   }
 
@@ -185,6 +203,9 @@ export class UtpEndpoint extends EventEmitter {
         if (this.conns.get(k) === conn) this.conns.delete(k);
       },
       localAddress: () => this.address(),
+      // A window larger than the kernel's receive queue invites drops whenever our event loop is busy: advertise
+      // at most half of it (the other half for the endpoint's other connections and bursts).
+      windowCap: () => (this.grantedRecvBuffer ? Math.max(16 * 1024, this.grantedRecvBuffer / 2) : Infinity),
     };
   }
 

@@ -35,20 +35,25 @@ export interface Packet {
   payload: Buffer;
 }
 
-/** Builds one datagram: header, optional SACK extension, then the payload. */
-export function encodePacket(h: Header, payload?: Uint8Array): Buffer {
-  const sackLen = h.sack ? h.sack.length : 0;
-  const extLen = sackLen ? 2 + sackLen : 0;
-  const payloadLen = payload ? payload.length : 0;
-  const buf = Buffer.allocUnsafe(HEADER_SIZE + extLen + payloadLen);
+/** Writes the 20-byte header (no extension) at the start of `buf`. */
+export function writeHeader(buf: Buffer, h: Header, extension = EXT_NONE): void {
   buf[0] = (h.type << 4) | VERSION;
-  buf[1] = sackLen ? EXT_SACK : EXT_NONE;
+  buf[1] = extension;
   buf.writeUInt16BE(h.connId & 0xffff, 2);
   buf.writeUInt32BE(h.timestamp >>> 0, 4);
   buf.writeUInt32BE(h.timestampDiff >>> 0, 8);
   buf.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.floor(h.wnd))), 12);
   buf.writeUInt16BE(h.seq & 0xffff, 16);
   buf.writeUInt16BE(h.ack & 0xffff, 18);
+}
+
+/** Builds one datagram: header, optional SACK extension, then the payload. */
+export function encodePacket(h: Header, payload?: Uint8Array): Buffer {
+  const sackLen = h.sack ? h.sack.length : 0;
+  const extLen = sackLen ? 2 + sackLen : 0;
+  const payloadLen = payload ? payload.length : 0;
+  const buf = Buffer.allocUnsafe(HEADER_SIZE + extLen + payloadLen);
+  writeHeader(buf, h, sackLen ? EXT_SACK : EXT_NONE);
   let at = HEADER_SIZE;
   if (sackLen) {
     buf[at++] = EXT_NONE; // next extension
