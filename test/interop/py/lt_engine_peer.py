@@ -73,6 +73,7 @@ def main():
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp")
+    ap.add_argument("--redial", type=float, default=1.0, help="dial the peers again after this many idle seconds")
     args = ap.parse_args()
 
     extra = {"upload_rate_limit": args.upload_limit} if args.upload_limit else {}
@@ -115,6 +116,7 @@ def main():
 
     start = time.time()
     last = 0.0
+    last_dial = start
     while True:
         s = h.status()
         if s.errc.value():
@@ -130,7 +132,8 @@ def main():
             emit(stats(h))
             last = time.time()
             # libtorrent may drop a peer it dialled before the other side was ready: dial again while idle.
-            if s.num_peers == 0:
+            if s.num_peers == 0 and time.time() - last_dial >= args.redial:
+                last_dial = time.time()
                 for peer in args.peer:
                     h.connect_peer(peer_tuple(peer))
         time.sleep(0.02)
