@@ -56,10 +56,18 @@ async function relay(target: number, loss: number, reorder: number) {
     counts.forwarded++;
     if (r < loss + reorder) {
       counts.reordered++;
-      setTimeout(() => sock.send(msg, port, '127.0.0.1'), 2 + rand() * 8);
+      setTimeout(() => open && sock.send(msg, port, '127.0.0.1'), 2 + rand() * 8);
     } else sock.send(msg, port, '127.0.0.1');
   });
-  return { port: () => sock.address().port, counts, close: () => sock.close() };
+  let open = true;
+  return {
+    port: () => sock.address().port,
+    counts,
+    close: () => {
+      open = false;
+      sock.close();
+    },
+  };
 }
 
 test('4 MiB each way through a relay that drops 5% and reorders 10%: intact, with retransmissions', async () => {
@@ -77,7 +85,11 @@ test('4 MiB each way through a relay that drops 5% and reorders 10%: intact, wit
     const gotDown = readAll(c);
     s.end(down);
     c.end(up);
-    const [a, b] = await Promise.all([gotUp, gotDown]);
+    const stall = setTimeout(
+      () => console.log('stalled', JSON.stringify({ c: c.describe(), s: s.describe() })),
+      20_000,
+    );
+    const [a, b] = await Promise.all([gotUp, gotDown]).finally(() => clearTimeout(stall));
     assert.equal(sha1(a), sha1(up));
     assert.equal(sha1(b), sha1(down));
     assert.ok(r.counts.dropped > 0 && r.counts.reordered > 0);
