@@ -1,7 +1,14 @@
 // `silmaril get <magnet|torrent|infohash> [--out DIR] [--peer HOST:PORT]... [--port N] [--no-dht] [--json]`:
 // downloads, resuming from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the
 // download is complete and verified.
+// The source is a magnet link, a .torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash (turned into a btmh
+// magnet); anything else is a one-line usage error (exit 2). While no peer has sent the metadata, the progress line
+// says so, and --verbose explains what a 40-hex hash that finds nothing may be.
+import { existsSync, statSync } from 'node:fs';
 import { parseCommand, jsonLine, UsageError } from './args.js';
+import { loadTorrent, printWarnings } from './info.js';
+import { classifySource, type DownloadSource } from '../torrent/magnet.js';
+import { TorrentError } from '../torrent/types.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -16,6 +23,7 @@ import type { TransferStats } from '../engine/transfer.js';
 
 export const usage = `usage: silmaril get <magnet|torrent|infohash> [options]
 Downloads a model into a folder; a restart continues where the last run stopped.
+<infohash>: 40 hex digits (v1) or 64 hex digits (v2).
   --out DIR              destination folder (default: the current folder)
   --peer HOST:PORT       connect to this peer (repeatable)
   --json                 one JSON object per line: stats at least once a second, then {"event":"done", path, verified}
@@ -33,23 +41,82 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-function human(s: TransferStats): string {
+/** Seconds without metadata before --verbose explains what may be wrong, then between reminders
+ *  (SILMARIL_METADATA_HINT_S overrides it, for tests). */
+const METADATA_HINT_S =
+  Number(process.env.SILMARIL_METADATA_HINT_S) > 0 ? Number(process.env.SILMARIL_METADATA_HINT_S) : 20;
+
+function human(s: TransferStats, waitedS: number): string {
+  if (s.status === 'metadata')
+    return `waiting for metadata from ${s.peers} peer${s.peers === 1 ? '' : 's'}… (${Math.round(waitedS)}s)\n`;
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
   return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}\n`;
 }
 
+function isFile(p: string): boolean {
+  try {
+    return existsSync(p) && statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The argument as the engine takes it: magnet text, an infohash, or the bytes of a .torrent (warnings printed). */
+async function sourceFor(src: DownloadSource): Promise<string | Uint8Array> {
+  switch (src.kind) {
+    case 'magnet':
+      return src.magnet;
+    case 'v1':
+      return src.infoHash;
+    case 'v2':
+      return src.magnet;
+    case 'torrent': {
+      const parsed = await loadTorrent(src.path);
+      printWarnings(parsed, `${src.path}: `);
+      return parsed.torrentBytes;
+    }
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash>');
+  let src: DownloadSource;
+  try {
+    src = classifySource(positionals[0], isFile);
+  } catch (err) {
+    if (err instanceof TorrentError) throw new UsageError(err.message);
+    throw err;
+  }
+  const source = await sourceFor(src);
   const json = values.json;
   const peers = (values.peer ?? []).map(peerOption);
   const node = new SilmarilNode(nodeOptions(values, stderrLogger(values.verbose)));
   const stopped = untilSignal();
   const fetch = async (): Promise<number> => {
     await node.start();
-    const t = await node.engine.download(positionals[0], { outDir: values.out ?? process.cwd(), peers });
-    t.on('stats', (s: TransferStats) => (json ? jsonLine({ event: 'stats', ...s }) : process.stderr.write(human(s))));
+    const t = await node.engine.download(source, { outDir: values.out ?? process.cwd(), peers });
+    const started = performance.now();
+    let nextHint = METADATA_HINT_S;
+    let hinted = false;
+    t.on('stats', (s: TransferStats) => {
+      const waited = (performance.now() - started) / 1000;
+      if (json) jsonLine({ event: 'stats', ...s });
+      else process.stderr.write(human(s, waited));
+      if (s.status === 'metadata' && values.verbose && waited >= nextHint) {
+        nextHint = waited + METADATA_HINT_S;
+        process.stderr.write(
+          `silmaril: no metadata for ${t.id} after ${Math.round(waited)} s from ${s.peers} peer(s)\n`,
+        );
+        if (src.kind === 'v1' && !hinted) {
+          hinted = true;
+          process.stderr.write(
+            'silmaril: if this 40-hex hash came from qBittorrent for a hybrid torrent, it is the v2 hash cut short, which no peer knows: use the full 64-hex v2 hash, the magnet link or the .torrent\n',
+          );
+        }
+      }
+    });
     t.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
     if (json) jsonLine({ event: 'stats', ...t.stats() });
     // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.

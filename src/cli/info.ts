@@ -1,9 +1,12 @@
 // `silmaril info <torrent> [--json]`: what a .torrent holds, after the same safety checks as every other reader.
 // --json prints one object: {name, version, v1, v2, magnet, pieceLength, pieceCount, size, fileCount,
-// files: [{path, length}], trackers: [[tier urls]], webSeeds, private, comment?, createdBy?, creationDate?, source?}.
+// files: [{path, length}], trackers: [[tier urls]], webSeeds, private, comment?, createdBy?, creationDate?, source?,
+// missingPieceLayers?, warnings: [one line each]}. Warnings (malformed optional keys that were ignored, a hybrid
+// without piece layers) also go to stderr in the text form.
 // Pad files are not listed.
+import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
-import { parseCommand, jsonLine, UsageError } from './args.js';
+import { parseCommand, UsageError } from './args.js';
 import { human } from './progress.js';
 import { parseTorrent, MAX_TORRENT_BYTES } from '../torrent/parse.js';
 import { buildMagnet } from '../torrent/magnet.js';
@@ -29,6 +32,11 @@ export async function loadTorrent(file: string): Promise<ParsedTorrent> {
   }
 }
 
+/** The torrent's warnings on stderr, one line each (shared with `get` and `verify`). */
+export function printWarnings(t: ParsedTorrent, where = ''): void {
+  for (const w of t.warnings) process.stderr.write(`silmaril: warning: ${where}${w}\n`);
+}
+
 export function magnetOf(t: ParsedTorrent): string {
   return buildMagnet({
     infoHashV1: t.infoHashV1,
@@ -39,27 +47,78 @@ export function magnetOf(t: ParsedTorrent): string {
   });
 }
 
-export function describe(t: ParsedTorrent) {
-  const files = t.files.filter((f) => !f.pad).map((f) => ({ path: f.path.join('/'), length: f.length }));
+/** Everything `info --json` prints but the file list (which may hold a million entries: streamed, see run). */
+function summary(t: ParsedTorrent) {
+  let fileCount = 0;
+  for (const f of t.files) if (!f.pad) fileCount++;
   return {
-    name: t.name,
-    version: t.version,
-    v1: t.infoHashV1 ?? null,
-    v2: t.infoHashV2 ?? null,
-    magnet: magnetOf(t),
-    pieceLength: t.pieceLength,
-    pieceCount: t.pieceCount,
-    size: t.length,
-    fileCount: files.length,
-    files,
-    trackers: t.announce,
-    webSeeds: t.urlList,
-    private: t.private,
-    ...(t.comment !== undefined ? { comment: t.comment } : {}),
-    ...(t.createdBy !== undefined ? { createdBy: t.createdBy } : {}),
-    ...(t.creationDate !== undefined ? { creationDate: t.creationDate } : {}),
-    ...(t.source !== undefined ? { source: t.source } : {}),
+    head: {
+      name: t.name,
+      version: t.version,
+      v1: t.infoHashV1 ?? null,
+      v2: t.infoHashV2 ?? null,
+      magnet: magnetOf(t),
+      pieceLength: t.pieceLength,
+      pieceCount: t.pieceCount,
+      size: t.length,
+      fileCount,
+    },
+    tail: {
+      trackers: t.announce,
+      webSeeds: t.urlList,
+      private: t.private,
+      ...(t.comment !== undefined ? { comment: t.comment } : {}),
+      ...(t.createdBy !== undefined ? { createdBy: t.createdBy } : {}),
+      ...(t.creationDate !== undefined ? { creationDate: t.creationDate } : {}),
+      ...(t.source !== undefined ? { source: t.source } : {}),
+      ...(t.missingPieceLayers ? { missingPieceLayers: t.missingPieceLayers } : {}),
+      warnings: t.warnings,
+    },
   };
+}
+
+/** The object `info --json` prints, whole (small torrents, tests). */
+export function describe(t: ParsedTorrent) {
+  const { head, tail } = summary(t);
+  const files = t.files.filter((f) => !f.pad).map((f) => ({ path: f.path.join('/'), length: f.length }));
+  return { ...head, files, ...tail };
+}
+
+/** Writes text pieces to stdout in ~1 MiB chunks, waiting when the pipe is full: never the whole output at once.
+ *  A reader that goes away (`| head`) ends the output quietly. */
+async function writeStream(pieces: Iterable<string>): Promise<void> {
+  let buf = '';
+  let closed = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    closed = true;
+  };
+  process.stdout.on('error', onError);
+  const flush = async () => {
+    if (!process.stdout.write(buf)) {
+      await once(process.stdout, 'drain').catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        closed = true;
+      });
+    }
+    buf = '';
+  };
+  // Left installed: the last write's EPIPE may come after this returns.
+  for (const p of pieces) {
+    if (closed) return;
+    buf += p;
+    if (buf.length >= 1 << 20) await flush();
+  }
+  if (buf && !closed) await flush();
+}
+
+function* jsonFiles(t: ParsedTorrent): Generator<string> {
+  let first = true;
+  for (const f of t.files) {
+    if (f.pad) continue;
+    yield `${first ? '' : ','}{"path":${JSON.stringify(f.path.join('/'))},"length":${f.length}}`;
+    first = false;
+  }
 }
 
 const versionLabel = { v1: 'v1', v2: 'v2', hybrid: 'hybrid (v1+v2)' } as const;
@@ -69,9 +128,14 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new UsageError(`info takes one torrent file, got ${positionals.length}\n${usage}`);
   const t = await loadTorrent(positionals[0]);
-  const d = describe(t);
+  const { head, tail } = summary(t);
+  const d = { ...head, ...tail };
   if (values.json) {
-    jsonLine(d);
+    // The same object as describe(t), written piece by piece: `files` between fileCount and trackers.
+    const open = JSON.stringify(head).slice(0, -1) + ',"files":[';
+    const close = '],' + JSON.stringify(tail).slice(1) + '\n';
+    await writeStream(chain([open], jsonFiles(t), [close]));
+    printWarnings(t);
     return 0;
   }
   const lines = [
@@ -83,6 +147,8 @@ export async function run(argv: string[]): Promise<number> {
     `pieces        ${d.pieceCount} of ${human(d.pieceLength)}`,
     `private       ${d.private ? 'yes' : 'no'}`,
   ];
+  if (t.missingPieceLayers)
+    lines.push(`piece layers  missing for ${t.missingPieceLayers} file(s): v1 hashes check the pieces`);
   if (d.trackers.length === 0) lines.push('trackers      none');
   d.trackers.forEach((tier, i) => lines.push(`${i === 0 ? 'trackers      ' : '              '}${tier.join(' ')}`));
   if (d.webSeeds.length === 0) lines.push('web seeds     none');
@@ -93,7 +159,15 @@ export async function run(argv: string[]): Promise<number> {
   if (d.source) lines.push(`source        ${d.source}`);
   lines.push(`magnet        ${d.magnet}`, 'files:');
   const prefix = t.singleFile || t.name === '' ? '' : `${t.name}/`;
-  for (const f of d.files) lines.push(`  ${human(f.length).padStart(10)}  ${prefix}${f.path}`);
-  process.stdout.write(lines.join('\n') + '\n');
+  await writeStream(chain([lines.join('\n') + '\n'], textFiles(t, prefix)));
+  printWarnings(t);
   return 0;
+}
+
+function* textFiles(t: ParsedTorrent, prefix: string): Generator<string> {
+  for (const f of t.files) if (!f.pad) yield `  ${human(f.length).padStart(10)}  ${prefix}${f.path.join('/')}\n`;
+}
+
+function* chain(...parts: Iterable<string>[]): Generator<string> {
+  for (const p of parts) yield* p;
 }

@@ -8,7 +8,7 @@
 // badBlocks?, expectedLength, actualLength?}]}.
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import { human, INTERRUPTED, withProgress } from './progress.js';
-import { loadTorrent } from './info.js';
+import { loadTorrent, printWarnings } from './info.js';
 import { verifyTorrent, type DamagedFile } from '../torrent/verify.js';
 
 export const usage = `usage: silmaril verify <torrent> <path> [--json]
@@ -46,6 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 2)
     throw new UsageError(`verify takes a torrent file and a path, got ${positionals.length} arguments\n${usage}`);
   const torrent = await loadTorrent(positionals[0]);
+  printWarnings(torrent, `${positionals[0]}: `);
 
   const result = await withProgress('verifying', values.json, (signal, onProgress) =>
     verifyTorrent(torrent, positionals[1], { signal, onProgress }),

@@ -79,7 +79,7 @@ export class Engine extends EventEmitter {
   constructor(options: EngineOptions) {
     super();
     this.options = options;
-    this.state = new StateDir(options.home);
+    this.state = new StateDir(options.home, (m) => this.log.warn(m));
     this.log = options.logger ?? silentLogger;
   }
 
@@ -203,7 +203,7 @@ export class Engine extends EventEmitter {
    * into `outDir`. A transfer known from the state directory resumes from its verified pieces.
    */
   async download(source: string | Uint8Array, opts: DownloadOptions): Promise<Transfer> {
-    const outDir = resolve(opts.outDir);
+    let outDir = resolve(opts.outDir);
     let parsed: ParsedTorrent | undefined;
     let magnet: { v2?: string; trackers: string[]; webSeeds: string[]; name?: string } | undefined;
     let id: string;
@@ -240,6 +240,8 @@ export class Engine extends EventEmitter {
     }
     if (parsed) await this.state.saveTorrent(id, parsed.torrentBytes);
     await fsp.mkdir(outDir, { recursive: true });
+    // The destination as it really is: every file is then checked against it, links included (file-pool.ts).
+    outDir = await fsp.realpath(outDir);
     const t = new Transfer(this.host(), {
       kind: 'download',
       id,

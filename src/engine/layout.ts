@@ -19,7 +19,8 @@ export function realFiles(contentRoot: string, parsed: ParsedTorrent): { file: T
   return parsed.files.filter((f) => !f.pad).map((file) => ({ file, path: filePath(contentRoot, parsed, file) }));
 }
 
-export function layoutFor(contentRoot: string, parsed: ParsedTorrent): StoreLayout {
+/** `root`: a download's destination folder, which no file may be opened through a link out of. */
+export function layoutFor(contentRoot: string, parsed: ParsedTorrent, root?: string): StoreLayout {
   const segments: StoreSegment[] = [];
   let end = 0;
   for (const file of parsed.files) {
@@ -31,7 +32,7 @@ export function layoutFor(contentRoot: string, parsed: ParsedTorrent): StoreLayo
     end = Math.max(end, file.offset + file.length);
   }
   segments.sort((a, b) => a.offset - b.offset);
-  return { pieceLength: parsed.pieceLength, length: end, segments };
+  return { pieceLength: parsed.pieceLength, length: end, segments, ...(root !== undefined ? { root } : {}) };
 }
 
 /** Pieces [first, last] that hold bytes of `file` (empty files hold none). */

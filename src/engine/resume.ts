@@ -55,7 +55,13 @@ export async function resumeBitfield(
 ): Promise<ResumeResult> {
   const n = parsed.pieceCount;
   const bits = new Uint8Array(Math.ceil(n / 8));
-  const saved = record?.bitfield ? new Uint8Array(Buffer.from(record.bitfield, 'base64')) : undefined;
+  let saved = record?.bitfield ? new Uint8Array(Buffer.from(record.bitfield, 'base64')) : undefined;
+  // A bitfield of the wrong size is not this torrent's: trust none of it (every piece on disk is checked again).
+  if (saved && saved.length !== bits.length) saved = undefined;
+  // Every piece in but the download not complete: the last run's final check failed (or was cut short), so the
+  // bitfield claims something the disk does not hold (a damaged record, a file changed behind our back with its
+  // mtime kept). Trust none of it and hash what is on disk: otherwise every rerun ends "NOT VERIFIED" again.
+  if (saved && record?.kind === 'download' && !record.complete && countBits(saved, n) === n) saved = undefined;
   const savedMarks = new Map((record?.files ?? []).map((m) => [m.index, m]));
   const now = new Map((await markFiles(contentRoot, parsed)).map((m) => [m.index, m]));
 

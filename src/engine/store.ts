@@ -2,8 +2,9 @@
 // Seeding reads the real files in place and never writes; BEP 47 pad files exist only as zeros in memory,
 // so no `.pad/` folder, temp or resume file is ever created next to the user's data. Downloads write only
 // real files, at paths sanitised again here (safeJoin) right before they touch the disk.
-import { promises as fsp } from 'node:fs';
-import { dirname } from 'node:path';
+// Files are opened as needed from a bounded pool shared by the process (file-pool.ts), never one descriptor per file
+// for the store's lifetime; a download's files are opened without following links out of its destination.
+import { sharedFilePool, type FilePool } from './file-pool.js';
 
 /** One stretch of the v1 piece stream: a real file, or a pad file (zeros, never on disk). */
 export interface StoreSegment {
@@ -20,6 +21,8 @@ export interface StoreLayout {
   length: number;
   /** Sorted by offset, covering [0, length) without gaps. */
   segments: StoreSegment[];
+  /** The destination folder of a download: no file is opened through a link that leaves it. */
+  root?: string;
 }
 
 const SERVE_IDLE_MS = 10_000;
@@ -30,7 +33,7 @@ export class PieceStore {
   readonly chunkLength: number;
   readonly writable: boolean;
   private readonly layout: StoreLayout;
-  private readonly handles = new Map<string, Promise<fsp.FileHandle>>();
+  private readonly pool: FilePool;
   private closed = false;
   /** Bytes written through this store (for stats and tests). */
   bytesWritten = 0;
@@ -43,9 +46,15 @@ export class PieceStore {
 
   constructor(
     layout: StoreLayout,
-    opts: { writable: boolean; beforeWrite?: () => Promise<void>; servePace?: (bytes: number) => Promise<void> },
+    opts: {
+      writable: boolean;
+      beforeWrite?: () => Promise<void>;
+      servePace?: (bytes: number) => Promise<void>;
+      pool?: FilePool;
+    },
   ) {
     this.layout = layout;
+    this.pool = opts.pool ?? sharedFilePool();
     this.chunkLength = layout.pieceLength;
     this.writable = opts.writable;
     this.beforeWrite = opts.beforeWrite;
@@ -75,17 +84,6 @@ export class PieceStore {
       const s = segs[i];
       if (s.offset + s.length > start && s.length > 0) yield s;
     }
-  }
-
-  /** One handle per file, shared by reads and writes: read-write in a download, read-only in a seed. */
-  private handle(path: string, create: boolean): Promise<fsp.FileHandle> {
-    let h = this.handles.get(path);
-    if (!h) {
-      h = !this.writable ? fsp.open(path, 'r') : create ? openForWrite(path) : fsp.open(path, 'r+');
-      this.handles.set(path, h);
-      h.catch(() => this.handles.delete(path));
-    }
-    return h;
   }
 
   get(index: number, opts: { offset?: number; length?: number } | null | Cb<Buffer>, cb?: Cb<Buffer>): void {
@@ -185,7 +183,7 @@ export class PieceStore {
       }
       const path = seg.path;
       jobs.push(
-        this.handle(path, false).then(async (fh) => {
+        this.pool.use(this, { path, mode: 'read', root: this.layout.root }, async (fh) => {
           let got = 0;
           while (got < to - from) {
             const { bytesRead } = await fh.read(out, at + got, to - from - got, from - seg.offset + got);
@@ -225,7 +223,7 @@ export class PieceStore {
       const to = Math.min(end, seg.offset + seg.length);
       const path = seg.path;
       jobs.push(
-        this.handle(path, true).then(async (fh) => {
+        this.pool.use(this, { path, mode: 'write', root: this.layout.root }, async (fh) => {
           let put = 0;
           while (put < to - from) {
             const { bytesWritten } = await fh.write(buf, from - start + put, to - from - put, from - seg.offset + put);
@@ -243,26 +241,11 @@ export class PieceStore {
     clearTimeout(this.idleTimer);
     this.served.clear();
     this.servedBytes = 0;
-    const all = [...this.handles.values()];
-    this.handles.clear();
-    Promise.allSettled(all.map((h) => h.then((fh) => fh.close()))).then(() => cb?.(null));
+    this.pool.closeOwner(this).then(() => cb?.(null));
   }
 
   /** WebTorrent calls destroy only when asked to delete data; removal of partial files is the engine's job. */
   destroy(cb?: Cb): void {
     this.close(cb);
-  }
-}
-
-async function openForWrite(path: string): Promise<fsp.FileHandle> {
-  try {
-    return await fsp.open(path, 'r+');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await fsp.mkdir(dirname(path), { recursive: true });
-    // Create without truncating ('a'), then reopen 'r+': Linux ignores positions on O_APPEND descriptors.
-    const fh = await fsp.open(path, 'a');
-    await fh.close();
-    return fsp.open(path, 'r+');
   }
 }

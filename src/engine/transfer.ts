@@ -3,12 +3,13 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Logger } from '../log.js';
 import { buildMagnet } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { preflight } from './disk.js';
+import { leavesRoot } from './file-pool.js';
 import { contentRootIn, layoutFor, realFiles } from './layout.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { RateLimiter } from './rate.js';
@@ -186,7 +187,7 @@ export class Transfer extends EventEmitter {
   }
 
   private makeStore(parsed: ParsedTorrent, contentRoot: string): PieceStore {
-    return new PieceStore(layoutFor(contentRoot, parsed), {
+    return new PieceStore(layoutFor(contentRoot, parsed, this.kind === 'download' ? this.outDir : undefined), {
       writable: this.kind === 'download',
       beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
       servePace: (n) => this.upLimit.take(n),
@@ -551,8 +552,11 @@ export class Transfer extends EventEmitter {
     await this.stopTorrent();
     await this.host.state.remove(this.id);
     if (opts.removeFiles && this.kind === 'download' && this.parsed && this.contentRoot && this.outDir) {
-      for (const { path } of realFiles(this.contentRoot, this.parsed)) await fsp.rm(path, { force: true });
-      if (!this.parsed.singleFile) await removeEmptyDirs(this.contentRoot, this.outDir);
+      // Never through a link planted in the destination: that would delete the user's files elsewhere.
+      for (const { path } of realFiles(this.contentRoot, this.parsed))
+        if (!(await leavesRoot(this.outDir, path))) await fsp.rm(path, { force: true });
+      const inside = !(await leavesRoot(this.outDir, join(this.contentRoot, '_')));
+      if (!this.parsed.singleFile && inside) await removeEmptyDirs(this.contentRoot, this.outDir);
     }
   }
 

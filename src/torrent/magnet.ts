@@ -137,3 +137,42 @@ export function parseMagnet(uri: string): MagnetLink {
   }
   return link;
 }
+
+/** What `silmaril get` was given. A v2 hash becomes a btmh-only magnet (joining by btmh is the engine's job). */
+export type DownloadSource =
+  | { kind: 'magnet'; magnet: string; link: MagnetLink }
+  | { kind: 'torrent'; path: string }
+  | { kind: 'v1'; infoHash: string }
+  | { kind: 'v2'; infoHash: string; magnet: string };
+
+/**
+ * Classifies a download argument: a magnet link, a .torrent path (when `isFile(arg)`), 40 hex digits (v1 infohash)
+ * or 64 (v2 infohash). Anything else is a one-line TorrentError that says what was expected. An existing file wins
+ * over the hash forms (a file may be named like a hash).
+ */
+export function classifySource(arg: string, isFile: (path: string) => boolean): DownloadSource {
+  const s = arg.trim();
+  if (/^magnet:/i.test(s)) return { kind: 'magnet', magnet: s, link: parseMagnet(s) };
+  if (isFile(arg)) return { kind: 'torrent', path: arg };
+  if (HEX40.test(s)) return { kind: 'v1', infoHash: s.toLowerCase() };
+  if (HEX64.test(s)) {
+    const infoHash = s.toLowerCase();
+    return { kind: 'v2', infoHash, magnet: buildMagnet({ infoHashV2: infoHash }) };
+  }
+  if (/^[0-9a-fA-F]+$/.test(s) && s.length >= 16)
+    throw new TorrentError(
+      `"${show(s)}" has ${s.length} hex digits: an infohash has 40 (v1) or 64 (v2); or give a magnet link or a .torrent file`,
+    );
+  if (/\.torrent$/i.test(s) || s.includes('/') || s.includes('\\'))
+    throw new TorrentError(`no such torrent file: ${show(s)}`);
+  throw new TorrentError(
+    `"${show(s)}" is not a magnet link, a .torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash`,
+  );
+}
+
+function show(s: string): string {
+  // One line, bounded: the argument may be anything.
+  // eslint-disable-next-line no-control-regex
+  const flat = s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return flat.length > 100 ? flat.slice(0, 100) + '…' : flat;
+}

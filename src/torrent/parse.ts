@@ -163,7 +163,7 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
     const key = latin1.decode(readBytes(r, end));
     if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
     const valueStart = r.pos;
-    map.set(key, readValue(r, end, 1));
+    map.set(key, key === 'info' && data[r.pos] === 0x64 ? readInfo(r, end) : readValue(r, end, 1));
     if (key === 'info') {
       infoStart = valueStart;
       infoEnd = r.pos;
@@ -173,6 +173,108 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
   if (r.pos !== end) fault(`malformed torrent: ${end - r.pos} trailing bytes after the torrent`);
   if (infoStart < 0) fault('not a torrent: no info dictionary');
   return { top: new BDict(map), infoStart, infoEnd };
+}
+
+/** A reader positioned in `data` (the lazy parts below re-enter the torrent's bytes at a recorded span). */
+function readerAt(data: Uint8Array, pos: number): Reader {
+  return { data, pos };
+}
+
+/**
+ * A list kept as its byte span: the info dictionary's `files` (up to a million entries) is checked here but decoded
+ * one entry at a time when it is read (eachEntry), so the file list never exists twice, as decoded dictionaries and
+ * as TorrentFiles. This keeps `info` on a 1,000,000-file torrent to a small multiple of the file's size.
+ */
+class LazyList {
+  constructor(
+    readonly data: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+    readonly length: number,
+    readonly depth: number,
+  ) {}
+  /** Decodes the entries one by one, strictly (each is garbage once the caller is done with it). */
+  *entries(): Generator<BValue> {
+    const r = readerAt(this.data, this.start + 1);
+    for (let i = 0; i < this.length; i++) yield readValue(r, this.end, this.depth + 1);
+    // skipValue only found the span; the strict reader must agree on where it ends.
+    if (r.pos !== this.end - 1) fault(`malformed bencode: list at byte ${this.start} does not end where it should`);
+  }
+}
+
+/**
+ * Moves past one value without decoding it (no allocation, no recursion), checking only what finding its end
+ * needs; the strict reader checks the rest when the value is decoded (LazyList.entries).
+ */
+function skipValue(r: Reader, end: number, depth: number): void {
+  const d = r.data;
+  let open = 0;
+  do {
+    if (r.pos >= end) fault('truncated torrent: unexpected end of data');
+    const c = d[r.pos];
+    if (c === 0x6c || c === 0x64) {
+      if (depth + open >= MAX_DEPTH) fault(`torrent nested deeper than ${MAX_DEPTH} levels`);
+      open++;
+      r.pos++;
+    } else if (c === 0x65) {
+      if (open === 0) fault(`malformed bencode: unexpected end marker at byte ${r.pos}`);
+      open--;
+      r.pos++;
+    } else if (c === 0x69) {
+      const e = d.indexOf(0x65, r.pos + 1);
+      if (e < 0 || e >= end) fault('malformed bencode: unterminated integer');
+      r.pos = e + 1;
+    } else {
+      readBytes(r, end);
+    }
+  } while (open > 0);
+}
+
+/** A dictionary kept as its byte span (the v2 `file tree`), walked from its bytes by parseFileTree. */
+class LazySpan {
+  constructor(
+    readonly data: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+}
+
+/** The info dictionary, as readValue would decode it at depth 1, except that its `files` list stays a LazyList. */
+function readInfo(r: Reader, end: number): BDict {
+  const data = r.data;
+  r.pos++;
+  const map = new Map<string, BValue>();
+  for (;;) {
+    if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
+    if (data[r.pos] === 0x65) break;
+    const keyPos = r.pos;
+    if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
+      fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
+    const key = latin1.decode(readBytes(r, end));
+    if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
+    if (key === 'files' && data[r.pos] === 0x6c) {
+      // Same checks as readValue (depth 2 list, entries at depth 3), nothing kept but the span and the count.
+      const start = r.pos;
+      r.pos++;
+      let n = 0;
+      for (;;) {
+        if (r.pos >= end) fault('truncated torrent: unterminated list');
+        if (data[r.pos] === 0x65) break;
+        skipValue(r, end, 3);
+        n++;
+      }
+      r.pos++;
+      map.set(key, new LazyList(data, start, r.pos, n, 2) as unknown as BValue);
+    } else if (key === 'file tree' && data[r.pos] === 0x64) {
+      const start = r.pos;
+      skipValue(r, end, 2);
+      map.set(key, new LazySpan(data, start, r.pos) as unknown as BValue);
+    } else {
+      map.set(key, readValue(r, end, 2));
+    }
+  }
+  r.pos++;
+  return new BDict(map);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -259,38 +361,54 @@ function checkLength(n: number, where: string): number {
   return n;
 }
 
-/** Refuses duplicate paths and a path that is both a file and a folder (`a` and `a/b`). */
-function checkCollisions(paths: string[][]): void {
-  const files = new Set<string>();
-  const dirs = new Set<string>();
-  for (const p of paths) {
-    const key = p.join('/');
-    if (files.has(key)) fault(`duplicate file path "${key}"`);
-    if (dirs.has(key)) fault(`path "${key}" is both a file and a folder`);
-    files.add(key);
-    for (let i = 1; i < p.length; i++) {
-      const prefix = p.slice(0, i).join('/');
-      if (files.has(prefix)) fault(`path "${prefix}" is both a file and a folder`);
-      dirs.add(prefix);
+interface DirNode {
+  files: Set<string>;
+  dirs: Map<string, DirNode>;
+}
+
+/**
+ * Refuses duplicate paths and a path that is both a file and a folder (`a` and `a/b`). Walks a tree of folders
+ * keyed by the components themselves: no joined path string per file (a million files stay cheap); the joined
+ * path is built only for the message.
+ */
+function checkCollisions(items: readonly { path: string[]; pad?: boolean }[]): void {
+  const root: DirNode = { files: new Set(), dirs: new Map() };
+  for (const { path: p, pad } of items) {
+    if (pad) continue;
+    let node = root;
+    for (let i = 0; i < p.length - 1; i++) {
+      if (node.files.has(p[i])) fault(`path "${p.slice(0, i + 1).join('/')}" is both a file and a folder`);
+      let next = node.dirs.get(p[i]);
+      if (!next) node.dirs.set(p[i], (next = { files: new Set(), dirs: new Map() }));
+      node = next;
     }
+    const last = p[p.length - 1];
+    if (node.files.has(last)) fault(`duplicate file path "${p.join('/')}"`);
+    if (node.dirs.has(last)) fault(`path "${p.join('/')}" is both a file and a folder`);
+    node.files.add(last);
   }
 }
 
-function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: V2File[]; single: boolean } {
+/** The v1 file list as TorrentFiles (offset and pad set by the caller): one object per file, nothing in between. */
+function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: TorrentFile[]; single: boolean } {
   const hasLength = info.has('length');
   const hasFiles = info.has('files');
   if (hasLength && hasFiles) fault('info has both "length" and "files"');
   if (hasLength) {
     const length = checkLength(wantInt(info, 'length', 'info'), 'info');
     const attr = info.has('attr') ? text(wantBytes(info, 'attr', 'info'), 'info attr') : undefined;
-    return { files: [{ path: [name], length, attr }], single: true };
+    return { files: [fileEntry([name], length, attr)], single: true };
   }
-  const list = wantList(info, 'files', 'info');
+  const raw = info.get('files');
+  const list: LazyList | BValue[] = raw instanceof LazyList ? raw : wantList(info, 'files', 'info');
   if (list.length === 0) fault('info: "files" is empty');
   if (list.length > MAX_FILES) fault(`torrent has more than ${MAX_FILES} files`);
-  const files: V2File[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const f = list[i];
+  const files: TorrentFile[] = [];
+  // Folder names repeat across files: one string per distinct folder name, not one per file.
+  const folders = new Map<string, string>();
+  let i = -1;
+  for (const f of list instanceof LazyList ? list.entries() : list) {
+    i++;
     const where = `files[${i}]`;
     if (!isDict(f)) fault(`${where} must be a dictionary, is ${kind(f)}`);
     const length = checkLength(wantInt(f, 'length', where), where);
@@ -298,7 +416,12 @@ function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: V
     const raw = f.has('path.utf-8') ? wantList(f, 'path.utf-8', where) : wantList(f, 'path', where);
     const comps = raw.map((c, k) => {
       if (!isBytes(c)) fault(`${where}: path element ${k} must be a string, is ${kind(c)}`);
-      return text(c, `${where} path`);
+      const s = text(c, `${where} path`);
+      if (k === raw.length - 1) return s;
+      const known = folders.get(s);
+      if (known !== undefined) return known;
+      folders.set(s, s);
+      return s;
     });
     const attr = f.has('attr') ? text(wantBytes(f, 'attr', where), `${where} attr`) : undefined;
     let path: string[];
@@ -307,46 +430,82 @@ function parseV1Files(info: BDict, name: string, opts: ParseOptions): { files: V
     } catch (err) {
       fault(`${where}: ${(err as Error).message}`);
     }
-    files.push({ path, length, attr });
+    files.push(fileEntry(path, length, attr));
   }
   return { files, single: false };
 }
 
-function parseFileTree(tree: BDict, opts: ParseOptions): V2File[] {
-  const out: V2File[] = [];
-  const walk = (node: BDict, prefix: string[]): void => {
-    if (node.map.size === 0) fault(`file tree: empty folder "${prefix.join('/')}"`);
-    for (const [rawKey, child] of node.map) {
-      const where = `file tree "${[...prefix, '…'].join('/')}"`;
-      if (rawKey === '') fault(`${where}: a file entry sits beside other names`);
+function fileEntry(path: string[], length: number, attr: string | undefined): TorrentFile {
+  return attr !== undefined ? { path, length, offset: 0, pad: false, attr } : { path, length, offset: 0, pad: false };
+}
+
+/**
+ * Walks the v2 `file tree` straight from its bytes (a LazySpan): folders are never decoded as dictionaries, only
+ * each file's small leaf dictionary is, so a tree of a million files costs its files, not a tree of Maps. The same
+ * strict rules as the reader (string keys, no duplicates, depth) plus the tree's own.
+ */
+function parseFileTree(tree: LazySpan, opts: ParseOptions): TorrentFile[] {
+  const out: TorrentFile[] = [];
+  const data = tree.data;
+  const end = tree.end;
+  const r = readerAt(data, tree.start);
+  const walk = (prefix: string[], depth: number): void => {
+    if (depth >= MAX_DEPTH) fault(`torrent nested deeper than ${MAX_DEPTH} levels`);
+    r.pos++; // 'd'
+    const seen = new Set<string>();
+    let leafAt = -1;
+    let leaf: BValue | undefined;
+    for (;;) {
+      if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
+      if (data[r.pos] === 0x65) break;
+      const keyPos = r.pos;
+      if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
+        fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
+      const rawKey = latin1.decode(readBytes(r, end));
+      if (seen.has(rawKey))
+        fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(rawKey)} at byte ${keyPos}`);
+      seen.add(rawKey);
+      const label = (): string => `file tree "${prefix.join('/')}"`;
+      if (rawKey === '') {
+        if (prefix.length === 0) fault(`file tree "…": a file entry sits beside other names`);
+        if (seen.size > 1) fault(`${label()} is both a file and a folder`);
+        leafAt = keyPos;
+        leaf = readValue(r, end, depth + 1);
+        continue;
+      }
+      if (leafAt >= 0) fault(`${label()} is both a file and a folder`);
       const comp = text(Buffer.from(rawKey, 'latin1'), `file tree name under "${prefix.join('/')}"`);
       const path = [...prefix, comp];
-      const label = `file tree "${path.join('/')}"`;
-      if (!isDict(child)) fault(`${label} must be a dictionary, is ${kind(child)}`);
+      const childLabel = (): string => `file tree "${path.join('/')}"`;
+      if (data[r.pos] !== 0x64) fault(`${childLabel()} must be a dictionary, is ${kind(readValue(r, end, depth + 1))}`);
       try {
         sanitizePath(path, { platform: opts.platform });
       } catch (err) {
-        fault(`${label}: ${(err as Error).message}`);
+        fault(`${childLabel()}: ${(err as Error).message}`);
       }
-      const leaf = child.get('');
-      if (leaf !== undefined) {
-        if (child.map.size !== 1) fault(`${label} is both a file and a folder`);
-        if (!isDict(leaf)) fault(`${label}: file entry must be a dictionary, is ${kind(leaf)}`);
-        const length = checkLength(wantInt(leaf, 'length', label), label);
-        const root = wantBytes(leaf, 'pieces root', label, true);
-        if (length > 0) {
-          if (!root) fault(`${label}: "pieces root" is missing`);
-          if (root.length !== 32) fault(`${label}: "pieces root" is ${root.length} bytes, not 32`);
-        }
-        const attr = leaf.has('attr') ? text(wantBytes(leaf, 'attr', label), `${label} attr`) : undefined;
-        if (out.length >= MAX_FILES) fault(`torrent has more than ${MAX_FILES} files`);
-        out.push({ path, length, piecesRoot: length > 0 ? root : undefined, attr });
-      } else {
-        walk(child, path);
-      }
+      walk(path, depth + 1);
     }
+    r.pos++; // 'e'
+    if (seen.size === 0) fault(`file tree: empty folder "${prefix.join('/')}"`);
+    if (leafAt < 0) return;
+    const label = `file tree "${prefix.join('/')}"`;
+    if (!isDict(leaf)) fault(`${label}: file entry must be a dictionary, is ${kind(leaf)}`);
+    const length = checkLength(wantInt(leaf, 'length', label), label);
+    const root = wantBytes(leaf, 'pieces root', label, true);
+    if (length > 0) {
+      if (!root) fault(`${label}: "pieces root" is missing`);
+      if (root.length !== 32) fault(`${label}: "pieces root" is ${root.length} bytes, not 32`);
+    }
+    const attr = leaf.has('attr') ? text(wantBytes(leaf, 'attr', label), `${label} attr`) : undefined;
+    if (out.length >= MAX_FILES) fault(`torrent has more than ${MAX_FILES} files`);
+    // Already in its final shape (offset set by the caller): no second object per file.
+    const file: TorrentFile = { path: prefix, length, offset: 0, pad: false };
+    if (length > 0) file.piecesRoot = root;
+    if (attr !== undefined) file.attr = attr;
+    out.push(file);
   };
-  walk(tree, []);
+  walk([], 2);
+  if (r.pos !== end) fault(`malformed bencode: file tree at byte ${tree.start} does not end where it should`);
   return out;
 }
 
@@ -392,20 +551,22 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
   let pieces: Uint8Array | undefined;
   let pieceCount = 0;
   let pieceLayers: Map<string, Uint8Array> | undefined;
+  const missingLayers: string[] = [];
+  const warnings: string[] = [];
 
   // v1 side
-  let v1: V2File[] | undefined;
+  let v1: TorrentFile[] | undefined;
   if (hasV1) {
     pieces = wantBytes(info, 'pieces', 'info');
     if (pieces.length % 20 !== 0) fault(`"pieces" length ${pieces.length} is not a multiple of 20`);
     const parsed = parseV1Files(info, name === '' ? '_' : name, opts);
     if (parsed.single && name === '') fault('unsafe name: a single-file torrent needs a name');
-    v1 = parsed.files;
+    v1 = files = parsed.files;
     singleFile = parsed.single;
     let offset = 0;
-    for (const f of v1) {
-      const pad = f.attr?.includes('p') ?? false;
-      files.push({ path: f.path, length: f.length, offset, pad, ...(f.attr !== undefined ? { attr: f.attr } : {}) });
+    for (const f of files) {
+      f.pad = f.attr?.includes('p') ?? false;
+      f.offset = offset;
       offset += f.length;
       if (!Number.isSafeInteger(offset)) fault('total size too large');
     }
@@ -414,13 +575,18 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     if (offset === 0) fault('torrent holds no data (total size is 0)');
     if (pieceCount !== expected)
       fault(`"pieces" holds ${pieceCount} hashes but ${offset} bytes at piece length ${pieceLength} need ${expected}`);
-    checkCollisions(v1.filter((f) => !f.attr?.includes('p')).map((f) => f.path));
+    checkCollisions(files);
     if (!singleFile) checkNested(name, files);
   }
 
   // v2 side
   if (hasV2) {
-    const tree = wantDict(info, 'file tree', 'info');
+    const tree = info.get('file tree');
+    // Not a dictionary (a dictionary is always kept as a LazySpan by readInfo): wantDict says what it is.
+    if (!(tree instanceof LazySpan)) {
+      wantDict(info, 'file tree', 'info');
+      fault('"file tree" must be a dictionary');
+    }
     const v2files = parseFileTree(tree, opts);
     if (v2files.length === 0) fault('file tree holds no files');
     // A v2 single-file torrent's tree is { <name>: { "": ... } }.
@@ -431,8 +597,8 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
       if (!Number.isSafeInteger(total)) fault('total size too large');
     }
     if (total === 0) fault('torrent holds no data (total size is 0)');
-    checkCollisions(v2files.map((f) => f.path));
-    pieceLayers = parsePieceLayers(top, v2files, pieceLength, opts.infoOnly);
+    checkCollisions(v2files);
+    pieceLayers = parsePieceLayers(top, v2files, pieceLength, !!opts.infoOnly || hasV1, missingLayers);
     if (v1) {
       checkHybrid(v1, v2files, pieceLength, singleFile, v2single);
       // Attach pieces roots to the real v1 files (same order, checked above).
@@ -444,13 +610,12 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
         }
     } else {
       singleFile = v2single;
-      files = [];
+      files = v2files;
       let offset = 0;
-      for (const f of v2files) {
-        const entry: TorrentFile = { path: singleFile ? [name] : f.path, length: f.length, offset, pad: false };
-        if (f.piecesRoot) entry.piecesRoot = f.piecesRoot;
-        if (f.attr !== undefined) entry.attr = f.attr;
-        files.push(entry);
+      for (const entry of files) {
+        if (singleFile) entry.path = [name];
+        entry.offset = offset;
+        const f = entry;
         const n = ceilDiv(f.length, pieceLength);
         pieceCount += n;
         offset += n * pieceLength;
@@ -471,22 +636,31 @@ export function parseTorrent(bytes: Uint8Array, opts: ParseOptions = {}): Parsed
     length,
     singleFile,
     files,
-    announce: parseAnnounce(top),
-    urlList: parseUrlList(top),
+    announce: parseAnnounce(top, warnings),
+    urlList: parseUrlList(top, warnings),
     // BEP 27 says 1; like libtorrent, any non-zero value is private (a stray 2 must not leak a torrent to the DHT).
     private: privateFlag !== undefined && privateFlag !== 0,
     infoBytes,
     torrentBytes: bytes,
+    warnings,
   };
   if (hasV1) result.infoHashV1 = createHash('sha1').update(infoBytes).digest('hex');
   if (hasV2) result.infoHashV2 = createHash('sha256').update(infoBytes).digest('hex');
   if (pieces) result.pieces = pieces;
   if (pieceLayers) result.pieceLayers = pieceLayers;
-  const comment = lossyText(wantBytes(top, 'comment', 'torrent', true));
-  if (comment !== undefined) result.comment = comment;
-  const createdBy = lossyText(wantBytes(top, 'created by', 'torrent', true));
-  if (createdBy !== undefined) result.createdBy = createdBy;
-  const creationDate = wantInt(top, 'creation date', 'torrent', true);
+  if (missingLayers.length && !opts.infoOnly) {
+    result.missingPieceLayers = missingLayers.length;
+    warnings.push(
+      `piece layers are missing for ${missingLayers.length} file${missingLayers.length === 1 ? '' : 's'} (e.g. "${missingLayers[0]}"): pieces are checked by their v1 hashes, whole files by their v2 roots`,
+    );
+  }
+  // Keys outside info change nothing that identifies the torrent: a malformed optional one is ignored with a
+  // warning (as libtorrent does) instead of refusing the whole torrent.
+  const comment = optional(top, 'comment', 'bytes', warnings);
+  if (comment !== undefined) result.comment = lossyText(comment);
+  const createdBy = optional(top, 'created by', 'bytes', warnings);
+  if (createdBy !== undefined) result.createdBy = lossyText(createdBy);
+  const creationDate = optional(top, 'creation date', 'int', warnings);
   if (creationDate !== undefined) result.creationDate = creationDate;
   const source = lossyText(wantBytes(info, 'source', 'info', true));
   if (source !== undefined) result.source = source;
@@ -503,7 +677,18 @@ function checkNested(name: string, files: TorrentFile[]): void {
   }
 }
 
-function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number, infoOnly = false): Map<string, Uint8Array> {
+/**
+ * BEP 52 `piece layers` (outside info). Missing layers are tolerated when the v1 hashes cover every byte (a hybrid:
+ * qBittorrent exports hybrids added by magnet without them) or when only the info dictionary is at hand (BEP 9);
+ * the files concerned are listed in `missing`. A pure v2 torrent without them cannot check a piece: refused.
+ */
+function parsePieceLayers(
+  top: BDict,
+  files: V2File[],
+  pieceLength: number,
+  tolerateMissing: boolean,
+  missing: string[],
+): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
   const raw = top.get('piece layers');
   if (raw !== undefined && !isDict(raw)) fault(`"piece layers" must be a dictionary, is ${kind(raw)}`);
@@ -512,8 +697,14 @@ function parsePieceLayers(top: BDict, files: V2File[], pieceLength: number, info
     const key = latin1.decode(f.piecesRoot);
     const layer = raw?.get(key);
     const label = `piece layers for "${f.path.join('/')}"`;
-    if (layer === undefined && infoOnly) continue;
-    if (layer === undefined) fault(`${label} are missing`);
+    if (layer === undefined && tolerateMissing) {
+      missing.push(f.path.join('/'));
+      continue;
+    }
+    if (layer === undefined)
+      fault(
+        `${label} are missing: a v2-only torrent cannot be checked without them (export it again from a client that has the whole model)`,
+      );
     if (!isBytes(layer)) fault(`${label} must be a string, is ${kind(layer)}`);
     const want = 32 * ceilDiv(f.length, pieceLength);
     if (layer.length !== want) fault(`${label} are ${layer.length} bytes, ${f.length} bytes need ${want}`);
@@ -560,38 +751,75 @@ function checkHybrid(v1: V2File[], v2: V2File[], pieceLength: number, v1single: 
   if (k !== v2.length) fault(`hybrid torrent: the v2 file tree has ${v2.length} files, v1 has ${k}`);
 }
 
-/** The torrent's trackers as BEP 12 tiers: `announce-list` when present, else `announce` as one tier. */
-function parseAnnounce(top: BDict): string[][] {
+/** An optional key outside info: its value when it has the expected type, else undefined and a warning. */
+function optional(top: BDict, key: string, want: 'bytes', warnings: string[]): Uint8Array | undefined;
+function optional(top: BDict, key: string, want: 'int', warnings: string[]): number | undefined;
+function optional(top: BDict, key: string, want: 'bytes' | 'int', warnings: string[]): Uint8Array | number | undefined {
+  const v = top.get(key);
+  if (v === undefined) return undefined;
+  if (want === 'bytes' ? isBytes(v) : typeof v === 'number') return v as Uint8Array | number;
+  warnings.push(`ignored "${key}": it must be ${want === 'bytes' ? 'a string' : 'an integer'}, is ${kind(v)}`);
+  return undefined;
+}
+
+/** A tracker or web seed URL: valid UTF-8 and not blank, else undefined (with a warning for bad bytes). */
+function urlText(v: BValue, key: string, warnings: string[]): string | undefined {
+  if (!isBytes(v)) {
+    warnings.push(`ignored an entry of "${key}": it must be a string, is ${kind(v)}`);
+    return undefined;
+  }
+  let s: string;
+  try {
+    s = utf8.decode(v);
+  } catch {
+    warnings.push(`ignored an entry of "${key}": not valid UTF-8`);
+    return undefined;
+  }
+  return s.trim() || undefined;
+}
+
+/** The torrent's trackers as BEP 12 tiers: `announce-list` when present, else `announce` as one tier. Malformed
+ *  entries are skipped with a warning. */
+function parseAnnounce(top: BDict, warnings: string[]): string[][] {
   const tiers: string[][] = [];
-  if (top.has('announce-list')) {
-    const list = wantList(top, 'announce-list', 'torrent');
+  const list = top.get('announce-list');
+  if (list !== undefined && !Array.isArray(list)) {
+    warnings.push(`ignored "announce-list": it must be a list, is ${kind(list)}`);
+  } else if (list) {
+    let badTiers = 0;
     for (const tier of list) {
-      if (!Array.isArray(tier)) fault(`"announce-list" tier must be a list, is ${kind(tier)}`);
+      if (!Array.isArray(tier)) {
+        badTiers++;
+        continue;
+      }
       const urls: string[] = [];
       for (const u of tier) {
-        if (!isBytes(u)) fault(`"announce-list" entry must be a string, is ${kind(u)}`);
-        const s = text(u, 'tracker URL').trim();
+        const s = urlText(u, 'announce-list', warnings);
         if (s) urls.push(s);
       }
       if (urls.length) tiers.push(urls);
     }
+    if (badTiers)
+      warnings.push(`ignored ${badTiers} "announce-list" tier${badTiers === 1 ? '' : 's'} that are not lists`);
   }
   if (tiers.length === 0 && top.has('announce')) {
-    const s = text(wantBytes(top, 'announce', 'torrent'), 'tracker URL').trim();
+    const s = urlText(top.get('announce')!, 'announce', warnings);
     if (s) tiers.push([s]);
   }
   return tiers;
 }
 
-/** BEP 19 `url-list`: one string or a list of strings. */
-function parseUrlList(top: BDict): string[] {
+/** BEP 19 `url-list`: one string or a list of strings; anything else is skipped with a warning. */
+function parseUrlList(top: BDict, warnings: string[]): string[] {
   const v = top.get('url-list');
   if (v === undefined) return [];
-  const items = isBytes(v) ? [v] : Array.isArray(v) ? v : fault(`"url-list" must be a string or list, is ${kind(v)}`);
+  if (!isBytes(v) && !Array.isArray(v)) {
+    warnings.push(`ignored "url-list": it must be a string or a list, is ${kind(v)}`);
+    return [];
+  }
   const out: string[] = [];
-  for (const u of items) {
-    if (!isBytes(u)) fault(`"url-list" entry must be a string, is ${kind(u)}`);
-    const s = text(u, 'web seed URL').trim();
+  for (const u of isBytes(v) ? [v] : v) {
+    const s = urlText(u, 'url-list', warnings);
     if (s) out.push(s);
   }
   return out;

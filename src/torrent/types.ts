@@ -55,6 +55,11 @@ export interface ParsedTorrent {
   infoBytes: Uint8Array;
   /** The whole .torrent file. */
   torrentBytes: Uint8Array;
+  /** Faults that did not refuse the torrent (malformed optional keys outside info, missing piece layers of a
+   *  hybrid): one line each, for `info` and `get` to print. */
+  warnings: string[];
+  /** Hybrid without `piece layers` for this many files: v1 hashes check the pieces, v2 roots the whole files. */
+  missingPieceLayers?: number;
 }
 
 export interface MagnetLink {

@@ -263,20 +263,6 @@ async function verifyAligned(
     const n = ceilDiv(f.length, pl);
     const local = new Set<number>();
 
-    // v2: the root, then the piece layer to say which pieces.
-    if (f.piecesRoot && (!h.piecesRoot || Buffer.compare(h.piecesRoot, f.piecesRoot) !== 0)) {
-      const layer = n > 1 ? torrent.pieceLayers?.get(Buffer.from(f.piecesRoot).toString('hex')) : undefined;
-      const layerSound = layer && Buffer.compare(rootFromPieceLayer(layer, pl), f.piecesRoot) === 0;
-      if (layer && layerSound) {
-        for (let i = 0; i < n; i++) {
-          const a = h.pieceLayer.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
-          if (Buffer.compare(a, layer.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)) !== 0) local.add(i);
-        }
-      }
-      // One-piece files, or a torrent whose layer does not match its own root: every piece is suspect.
-      if (local.size === 0) for (let i = 0; i < n; i++) local.add(i);
-    }
-
     // v1 half of a hybrid: the pool hashed each short last piece zero-padded (the pad file after it); the last
     // file of the torrent may have no pad after it, and then its last piece is hashed as it is.
     if (torrent.version === 'hybrid' && torrent.pieces) {
@@ -290,6 +276,21 @@ async function verifyAligned(
             : h.pieces.subarray(i * 20, (i + 1) * 20);
         if (Buffer.compare(got, torrent.pieces.subarray(p * 20, p * 20 + 20)) !== 0) local.add(i);
       }
+    }
+
+    // v2: the root, then the piece layer to say which pieces.
+    if (f.piecesRoot && (!h.piecesRoot || Buffer.compare(h.piecesRoot, f.piecesRoot) !== 0)) {
+      const layer = n > 1 ? torrent.pieceLayers?.get(Buffer.from(f.piecesRoot).toString('hex')) : undefined;
+      const layerSound = layer && Buffer.compare(rootFromPieceLayer(layer, pl), f.piecesRoot) === 0;
+      if (layer && layerSound) {
+        for (let i = 0; i < n; i++) {
+          const a = h.pieceLayer.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+          if (Buffer.compare(a, layer.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)) !== 0) local.add(i);
+        }
+      }
+      // One-piece files, a torrent whose layer does not match its own root, or a hybrid without layers whose v1
+      // hashes found nothing: every piece is suspect. (A hybrid without layers is pinned by its v1 hashes above.)
+      if (local.size === 0) for (let i = 0; i < n; i++) local.add(i);
     }
 
     for (const i of local) markBad(e.index, first + i);

@@ -83,3 +83,31 @@ test('bad magnets are refused with one-line errors', () => {
   assert.throws(() => buildMagnet({ infoHashV1: 'xyz' }), /40 hex digits/);
   assert.throws(() => buildMagnet({ infoHashV2: V1 }), /64 hex digits/);
 });
+
+test('classifySource: magnet, .torrent file, 40-hex v1, 64-hex v2 (a btmh magnet), anything else refused', async () => {
+  const { classifySource } = await import('../../../src/torrent/magnet.js');
+  const none = () => false;
+  assert.deepEqual(classifySource(V1.toUpperCase(), none), { kind: 'v1', infoHash: V1 });
+  const v2 = classifySource(V2, none);
+  assert.equal(v2.kind, 'v2');
+  assert.equal(v2.kind === 'v2' && v2.magnet, `magnet:?xt=urn:btmh:1220${V2}`);
+  assert.equal(parseMagnet(v2.kind === 'v2' ? v2.magnet : '').infoHashV2, V2);
+  const m = classifySource(`magnet:?xt=urn:btih:${V1}`, none);
+  assert.equal(m.kind === 'magnet' && m.link.infoHashV1, V1);
+  assert.deepEqual(
+    classifySource('x.torrent', (p) => p === 'x.torrent'),
+    { kind: 'torrent', path: 'x.torrent' },
+  );
+  // A file named like a hash is a file.
+  assert.equal(classifySource(V1, () => true).kind, 'torrent');
+  const refused = (arg: string, re: RegExp) =>
+    assert.throws(
+      () => classifySource(arg, none),
+      (e: unknown) => e instanceof TorrentError && re.test(e.message) && !e.message.includes('\n'),
+    );
+  refused('hello', /not a magnet link, a \.torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash/);
+  refused(V1 + 'ab', /42 hex digits: an infohash has 40 \(v1\) or 64 \(v2\)/);
+  refused('models/missing.torrent', /no such torrent file: models\/missing\.torrent/);
+  refused('magnet:?xt=urn:sha1:abc', /not a BitTorrent magnet/);
+  refused('bad\u0007\nname', /"bad\?\?name" is not/);
+});

@@ -260,17 +260,48 @@ test('v1 rules: name, piece length, pieces, lengths, files', () => {
     mk((d) => (d.info.files[0].length = 0)),
     /holds no data/,
   );
+});
+
+test('a malformed optional key outside info is ignored with a warning, not a refusal (issue 14 item 4)', () => {
+  const mk = (f: (d: any) => void) => {
+    const d = v1Dict([{ path: ['a'], length: 100 }]);
+    d.announce = b('http://good/announce');
+    f(d);
+    return parseTorrent(enc(d));
+  };
+  const cases: [(d: any) => void, RegExp][] = [
+    [(d) => (d['announce-list'] = b('http://x/announce')), /ignored "announce-list": it must be a list, is a string/],
+    [(d) => (d['announce-list'] = 7), /ignored "announce-list": it must be a list, is an integer/],
+    [(d) => (d['announce-list'] = [b('x')]), /tier/],
+    [
+      (d) => (d['url-list'] = [[b('http://nested/')]]),
+      /ignored an entry of "url-list": it must be a string, is a list/,
+    ],
+    [(d) => (d['url-list'] = 5), /ignored "url-list"/],
+    [(d) => (d.comment = 42), /ignored "comment": it must be a string, is an integer/],
+    [(d) => (d['created by'] = [b('x')]), /ignored "created by"/],
+    [(d) => (d['creation date'] = b('yesterday')), /ignored "creation date": it must be an integer/],
+  ];
+  for (const [f, re] of cases) {
+    const t = mk(f);
+    assert.equal(t.warnings.length, 1, `one warning: ${t.warnings.join(' | ')}`);
+    assert.match(t.warnings[0], re);
+    assert.equal(t.name.length > 0, true);
+  }
+  // The announce key still serves when announce-list is unusable; the infohash does not move.
+  const plain = mk(() => {});
+  const bad = mk((d) => (d['announce-list'] = 7));
+  assert.deepEqual(bad.announce, [['http://good/announce']]);
+  assert.equal(bad.infoHashV1, plain.infoHashV1);
+  assert.deepEqual(plain.warnings, []);
+  // A bad announce is ignored too; nothing inside info is relaxed.
+  assert.deepEqual(mk((d) => (d.announce = 5)).announce, []);
   refused(
-    mk((d) => (d.announce = 5)),
-    /"announce" must be a string/,
-  );
-  refused(
-    mk((d) => (d['announce-list'] = [b('x')])),
-    /tier must be a list/,
-  );
-  refused(
-    mk((d) => (d['url-list'] = 5)),
-    /"url-list" must be a string or list/,
+    enc({
+      ...v1Dict([{ path: ['a'], length: 100 }]),
+      info: { ...v1Dict([{ path: ['a'], length: 100 }]).info, private: b('x') },
+    }),
+    /"private" must be an integer/,
   );
 });
 
@@ -350,7 +381,7 @@ test('v2 rules: meta version, piece length, file tree shape, pieces root, piece 
   );
   refused(
     mk((x) => (x.layers.length = 0)),
-    /piece layers for "a" are missing/,
+    /piece layers for "a" are missing: a v2-only torrent cannot be checked without them/,
   );
   refused(
     mk((x) => (x.layers[0][1] = new Uint8Array(64))),
