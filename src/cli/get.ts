@@ -51,7 +51,8 @@ function human(s: TransferStats, waitedS: number): string {
     return `waiting for metadata from ${s.peers} peer${s.peers === 1 ? '' : 's'}… (${Math.round(waitedS)}s)\n`;
   const mib = (n: number) => (n / 1048576).toFixed(1);
   const eta = s.eta === null ? '?' : `${s.eta}s`;
-  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}\n`;
+  const why = s.waiting ? `  (${s.waiting})` : '';
+  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)  eta ${eta}${why}\n`;
 }
 
 function isFile(p: string): boolean {

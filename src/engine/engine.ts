@@ -12,9 +12,10 @@ import { contentRootIn } from './layout.js';
 import { markFiles } from './resume.js';
 import { StateDir } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
+import { serveCacheStats } from './serve-cache.js';
 import { configureTransports, installUtp } from './utp/webtorrent-utp.js';
 import type { PeerTransport } from './utp/transport.js';
-import { patchWire } from './wire-patch.js';
+import { patchWire, wireFaults } from './wire-patch.js';
 
 export interface EngineOptions {
   /** State directory (resume records, .torrent copies): never a user's folder. */
@@ -111,7 +112,8 @@ export class Engine extends EventEmitter {
     this.client = client;
     client.on('error', (err: Error) => {
       this.log.error(`engine: ${err.message}`);
-      this.emit('error', err);
+      // An 'error' event nobody listens to throws: logged is enough, the node and its other transfers go on.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
     });
     await new Promise<void>((res, rej) => {
       if (client.listening) return res();
@@ -133,6 +135,17 @@ export class Engine extends EventEmitter {
       trackers: this.options.trackers ?? [],
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
       saveIntervalMs: this.options.saveIntervalMs ?? 500,
+    };
+  }
+
+  /** Node-wide costs of peers: faults caught at the wire fence (counted, never fatal) and the serving cache. */
+  health(): { peerFaults: number; lastPeerFault: string; serveCacheBytes: number; serveReads: number } {
+    const c = serveCacheStats();
+    return {
+      peerFaults: wireFaults.count,
+      lastPeerFault: wireFaults.last,
+      serveCacheBytes: c.cachedBytes,
+      serveReads: c.reads + c.waiting,
     };
   }
 

@@ -68,6 +68,15 @@ export class PeerGuard {
     for (const w of blamed) this.strike(w, `sent wrong data for piece ${index}`);
   }
 
+  /** Bans a peer at once (it broke the protocol in a way no honest peer does, e.g. metadata failing its hash). */
+  ban(wire: GuardWire, reason: string): void {
+    const again = this.isBanned(wireAddr(wire)) || this.isBanned(wire.peerId);
+    this.bannedAddrs.add(wireAddr(wire));
+    if (wire.peerId) this.bannedIds.add(wire.peerId);
+    if (!again) this.onBan(wire, reason);
+    wire.destroy();
+  }
+
   private strike(wire: GuardWire, reason: string): void {
     const n = (this.strikes.get(wire) ?? 0) + 1;
     this.strikes.set(wire, n);

@@ -5,6 +5,7 @@
 // Files are opened as needed from a bounded pool shared by the process (file-pool.ts), never one descriptor per file
 // for the store's lifetime; a download's files are opened without following links out of its destination.
 import { sharedFilePool, type FilePool } from './file-pool.js';
+import { dropServed, serveBlock } from './serve-cache.js';
 
 /** One stretch of the v1 piece stream: a real file, or a pad file (zeros, never on disk). */
 export interface StoreSegment {
@@ -96,14 +97,18 @@ export class PieceStore {
     if (offset < 0 || length < 0 || offset + length > size) {
       return queueMicrotask(() => done(new Error(`read out of range: piece ${index} [${offset}, +${length})`)));
     }
-    // WebTorrent asks with an explicit offset only when serving a block to a peer: those come from a small cache
-    // of whole pieces (one read per piece instead of one per 16 KiB block) and are paced by the upload limit.
+    // WebTorrent asks with an explicit offset only when serving a block to a peer: those come from the process-wide
+    // serving cache (serve-cache.ts: bounded, shared by all transfers) and are paced by the upload limit.
     if (opts?.offset !== undefined) {
       const pace = this.servePace ? this.servePace(length) : Promise.resolve();
+      const pieceStart = index * this.chunkLength;
       pace
-        .then(() => this.servedPiece(index, size))
+        .then(() => {
+          this.armIdle();
+          return serveBlock(this, (s, n) => this.read(s, n), pieceStart, size, pieceStart + offset, length);
+        })
         .then(
-          (piece) => done(null, piece.subarray(offset, offset + length)),
+          (block) => done(null, block),
           (err: Error) => done(err),
         );
       return;
@@ -114,58 +119,23 @@ export class PieceStore {
     );
   }
 
-  private readonly served = new Map<number, Promise<Buffer>>();
-  private servedBytes = 0;
-  /** Bytes of whole pieces kept for serving blocks (peers ask for a piece's blocks in a row, and keep up to 2000
-   *  requests, 32 MiB, queued with us). */
-  static SERVE_CACHE_BYTES = 128 * 1024 * 1024;
-
   private lastServe = 0;
   private idleTimer?: NodeJS.Timeout;
 
-  /** Drops the serving cache once no peer has asked for a block for a while (idle seeds hold no memory). */
+  /** Drops this store's share of the serving cache once no peer has asked for a block for a while. */
   private armIdle(): void {
     this.lastServe = performance.now();
     if (this.idleTimer) return;
     const check = () => {
       this.idleTimer = undefined;
-      if (performance.now() - this.lastServe >= SERVE_IDLE_MS) {
-        this.served.clear();
-        this.servedBytes = 0;
-      } else {
+      if (performance.now() - this.lastServe >= SERVE_IDLE_MS) dropServed(this);
+      else {
         this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
         this.idleTimer.unref?.();
       }
     };
     this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
     this.idleTimer.unref?.();
-  }
-
-  private servedPiece(index: number, size: number): Promise<Buffer> {
-    this.armIdle();
-    let p = this.served.get(index);
-    if (p) {
-      // Most recently used last.
-      this.served.delete(index);
-      this.served.set(index, p);
-      return p;
-    }
-    const read = this.read(index * this.chunkLength, size);
-    p = read;
-    this.served.set(index, read);
-    this.servedBytes += size;
-    read.catch(() => {
-      if (this.served.get(index) === read) {
-        this.served.delete(index);
-        this.servedBytes -= size;
-      }
-    });
-    while (this.servedBytes > PieceStore.SERVE_CACHE_BYTES && this.served.size > 1) {
-      const oldest = this.served.keys().next().value as number;
-      this.served.delete(oldest);
-      this.servedBytes -= this.pieceSize(oldest);
-    }
-    return p;
   }
 
   /** Reads [start, start+length) of the piece stream into one fresh buffer: zeros for pads, no concatenation. */
@@ -239,8 +209,7 @@ export class PieceStore {
   close(cb?: Cb): void {
     this.closed = true;
     clearTimeout(this.idleTimer);
-    this.served.clear();
-    this.servedBytes = 0;
+    dropServed(this);
     this.pool.closeOwner(this).then(() => cb?.(null));
   }
 

@@ -11,13 +11,25 @@ import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { preflight } from './disk.js';
 import { leavesRoot } from './file-pool.js';
 import { contentRootIn, layoutFor, realFiles } from './layout.js';
+import { MAX_PEERS_PER_TRANSFER, MAX_PEER_REQUESTS } from './limits.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
+import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
 import { installRequest, type PadRanges } from './request.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
+import {
+  FAULT_EVENT,
+  attachConn,
+  bufferedBytes,
+  droppedRequests,
+  expectInfoHash,
+  faultPeer,
+  queuedUploadBytes,
+  type FaultKind,
+} from './wire-patch.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -42,6 +54,13 @@ export interface TransferStats {
   eta: number | null;
   hashFailures: number;
   banned: string[];
+  /** Peers dropped for breaking a rule (a handler threw, a limit was exceeded, bad metadata, slow reader). */
+  peerFaults: number;
+  /** Why nothing moves when no explicit peer can be reached (e.g. "no peer reachable: 127.0.0.1:6881 connect
+   *  ECONNREFUSED …, retry in 30 s"); absent otherwise. */
+  waiting?: string;
+  /** What the connected peers cost now: received bytes not yet parsed, reply bytes queued, requests queued. */
+  peerMemory: { bufferedBytes: number; queuedUploadBytes: number; peerRequests: number; droppedRequests: number };
 }
 
 export interface DoneInfo {
@@ -90,6 +109,9 @@ export class Transfer extends EventEmitter {
   private knownBits?: Uint8Array;
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
+  /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
+  peerFaults = 0;
+  private retry?: PeerRetry;
 
   constructor(
     private readonly host: TransferHost,
@@ -214,6 +236,14 @@ export class Transfer extends EventEmitter {
       deselect: false,
     });
     this.torrent = torrent;
+    this.retry?.stop();
+    this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
+      // Said once per new reason, then every 10th attempt: the stats line carries it every second.
+      if (attempts === 1 || attempts % 10 === 0 || reason !== this.lastDialError.get(addr)) {
+        this.host.log.warn(`${this.name}: peer ${addr}: ${reason}; retry in ${Math.round(waitMs / 1000)} s`);
+      }
+      this.lastDialError.set(addr, reason);
+    });
     installRequest(
       torrent,
       this.guard,
@@ -229,7 +259,12 @@ export class Transfer extends EventEmitter {
     const addPeer = torrent._addPeer.bind(torrent);
     torrent._addPeer = (peer: unknown, type: string, source?: string) => {
       if (typeof peer === 'string' && this.guard.isBanned(peer)) return null;
-      return addPeer(peer, type, source);
+      const added = addPeer(peer, type, source);
+      if (added && typeof peer === 'string') {
+        if (source === 'tracker') this.retry?.fromTracker(peer);
+        if (this.retry?.has(peer)) this.watchDial(peer, added);
+      }
+      return added;
     };
     // Web seed connections are registered here before their first request (no 'wire' event precedes it).
     const registerPeer = torrent._registerPeer.bind(torrent);
@@ -239,14 +274,22 @@ export class Transfer extends EventEmitter {
     };
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
-      for (const peer of torrent._peers?.values() ?? []) if (peer.wire === wire && peer.conn) tuneSocket(peer.conn);
+      for (const peer of torrent._peers?.values() ?? []) {
+        if (peer.wire !== wire || !peer.conn) continue;
+        tuneSocket(peer.conn);
+        attachConn(wire, peer.conn);
+      }
+      expectInfoHash(wire, this.id);
+      (wire as any).__silmarilSince = Date.now();
+      if (!this.makeRoomFor(wire)) return;
+      (wire as any).on(FAULT_EVENT, (kind: FaultKind, message: string) => this.onPeerFault(wire, kind, message));
+      if ((wire as any).__silmarilFault) this.onPeerFault(wire, 'protocol', (wire as any).__silmarilFault);
+      this.retry?.connected(wireAddr(wire));
       // Tell peers how many requests we queue (BEP 10 reqq, sent right after this event): without it WebTorrent
       // peers keep a second's worth of requests in flight, thousands, which our piece cache cannot hold.
       (wire as any).extendedHandshake.reqq = MAX_PEER_REQUESTS;
     });
-    torrent.on('infoHash', () => {
-      for (const p of this.peers) torrent.addPeer(p);
-    });
+    torrent.on('infoHash', () => this.retry?.start());
     torrent.on('metadata', () => {
       // Serve BEP 9 metadata from the exact info bytes (ut_metadata keeps raw info bytes as given).
       if (this.parsed) torrent.metadata = Buffer.from(this.parsed.infoBytes);
@@ -263,6 +306,57 @@ export class Transfer extends EventEmitter {
     });
     torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
     torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** Keeps at most MAX_PEERS_PER_TRANSFER connections: the newcomer replaces the longest idle one, or leaves. */
+  private makeRoomFor(wire: GuardWire): boolean {
+    const wires: any[] = this.torrent?.wires ?? [];
+    if (wires.length <= MAX_PEERS_PER_TRANSFER) return true;
+    let victim: any;
+    for (const w of wires) {
+      if (w === wire || w.destroyed) continue;
+      if (w.uploaded > 0 || w.downloaded > 0 || w.requests?.length || w.peerRequests?.length) continue;
+      if (!victim || w.__silmarilSince < victim.__silmarilSince) victim = w;
+    }
+    if (victim) {
+      this.host.log.debug(`${this.name}: ${wireAddr(victim)} idle, dropped for ${wireAddr(wire)}`);
+      victim.destroy();
+      return true;
+    }
+    this.host.log.debug(`${this.name}: ${MAX_PEERS_PER_TRANSFER} peers busy, refused ${wireAddr(wire)}`);
+    wire.destroy();
+    return false;
+  }
+
+  private readonly lastDialError = new Map<string, string>();
+
+  /** Learns how a dial to an explicit peer ended, for the retry's back-off and the user's "why". */
+  private watchDial(addr: string, peer: any): void {
+    const destroy = peer.destroy?.bind(peer);
+    if (!destroy || peer.__silmarilDial) return;
+    peer.__silmarilDial = true;
+    peer.destroy = (err?: Error) => {
+      if (!peer.destroyed && this.torrent && !this.torrent.destroyed) {
+        const shook = !!peer.wire?.peerId;
+        const fault: string | undefined = peer.wire?.__silmarilFault;
+        const reason = fault
+          ? `dropped (${fault})`
+          : err
+            ? err.message
+            : shook
+              ? 'disconnected'
+              : 'closed the connection during the BitTorrent handshake (wrong torrent, or it refused us)';
+        this.retry?.failed(addr, reason);
+      }
+      return destroy(err);
+    };
+  }
+
+  /** A peer broke a rule and was dropped by the wire fence: log, count, and never take it back for bad metadata. */
+  private onPeerFault(wire: GuardWire, kind: FaultKind, message: string): void {
+    this.peerFaults++;
+    this.host.log.warn(`${this.name}: dropped peer ${wireAddr(wire)}: ${message}`);
+    if (kind === 'metadata') this.guard.ban(wire, message);
   }
 
   private pads?: PadRanges;
@@ -338,14 +432,18 @@ export class Transfer extends EventEmitter {
   /** A magnet's metadata arrived over BEP 9: check it against every hash the magnet gave, then adopt it. */
   private adoptMetadata(torrent: any): void {
     let info: Uint8Array | undefined;
+    const sha1 = (b: Uint8Array) => createHash('sha1').update(b).digest('hex');
     for (const w of torrent.wires ?? []) {
       // A wire still fetching metadata from another peer holds a half-filled buffer there: take only a complete one.
-      if (w.ut_metadata?._metadataComplete && w.ut_metadata.metadata) info = w.ut_metadata.metadata;
+      if (!w.ut_metadata?._metadataComplete || !w.ut_metadata.metadata) continue;
+      // The fence checks metadata against the infohash before it is complete; a peer whose metadata still does not
+      // match costs itself (dropped and banned), never the download.
+      if (sha1(w.ut_metadata.metadata) === this.id) info ??= w.ut_metadata.metadata;
+      else faultPeer(w, 'metadata', 'sent metadata that does not match the infohash');
     }
     info ??= torrent.infoBuffer;
     if (!info) throw new TorrentError('metadata arrived without its info dictionary');
-    const v1 = createHash('sha1').update(info).digest('hex');
-    if (v1 !== this.id) throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
+    if (sha1(info) !== this.id) throw new TorrentError(`metadata does not match the magnet's btih ${this.id}`);
     const bytes = Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]);
     const parsed = parseTorrent(bytes, { infoOnly: true });
     if (this.magnet?.v2 && parsed.infoHashV2 !== this.magnet.v2) {
@@ -454,6 +552,9 @@ export class Transfer extends EventEmitter {
       eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
       hashFailures: this.guard.hashFailures,
       banned: this.guard.banned,
+      peerFaults: this.peerFaults,
+      ...(wires.length ? {} : { waiting: this.retry?.problem() }),
+      peerMemory: peerMemory(wires),
     };
   }
 
@@ -567,6 +668,7 @@ export class Transfer extends EventEmitter {
 
   private async stopTorrent(): Promise<void> {
     clearInterval(this.statsTimer);
+    this.retry?.stop();
     clearInterval(this.saveTimer);
     const t = this.torrent;
     if (!t) return;
@@ -609,8 +711,17 @@ export class Transfer extends EventEmitter {
  * one turn of the event loop are corked into one writev, and TCP_NODELAY is set as libtorrent does.
  */
 const SOCKET_HIGH_WATER_MARK = 4 * 1024 * 1024;
-/** Requests a peer may queue with us: 16 MiB of blocks, well inside the store's serving cache. */
-const MAX_PEER_REQUESTS = 2000;
+/** What the connected peers cost now (the wire fence's byte counts). */
+function peerMemory(wires: any[]): TransferStats['peerMemory'] {
+  const m = { bufferedBytes: 0, queuedUploadBytes: 0, peerRequests: 0, droppedRequests: 0 };
+  for (const w of wires) {
+    m.bufferedBytes += bufferedBytes(w);
+    m.queuedUploadBytes += queuedUploadBytes(w);
+    m.peerRequests += w.peerRequests?.length ?? 0;
+    m.droppedRequests += droppedRequests(w);
+  }
+  return m;
+}
 
 export function tuneSocket(conn: any): void {
   if (conn.__silmarilTuned || typeof conn.cork !== 'function') return;

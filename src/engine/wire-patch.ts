@@ -4,9 +4,223 @@
 // alive as long as any block view into them. Here a message that lies inside one chunk is a view of it, and only a
 // message that spans chunks is copied, exactly its own bytes. During the protocol-encryption handshake (while the
 // wire searches for a sync pattern) the original code runs unchanged.
+//
+// It is also the border between the network and bittorrent-protocol / ut_metadata (the one file that touches their
+// internals, against the exact versions pinned in package.json; test/unit/engine/wire-patch.test.ts fails when a
+// patched member disappears). Every byte a peer sends is untrusted:
+//  - nothing a peer sends can throw out of the parser: a throw in any message handler (ours or a dependency's) is
+//    caught here, counted (`wireFaults`), and costs that peer its connection, never the process;
+//  - a length prefix over MAX_MESSAGE_BYTES drops the peer before any of it is buffered;
+//  - an extended handshake whose `m` maps a name to anything but an id 0..255 drops the peer (upstream called
+//    `.toString()` on whatever it got);
+//  - ut_metadata: metadata_size is bounded, data pieces are checked (index, length, total_size) before they are
+//    copied, and metadata failing the infohash drops the peer that sent it (upstream only checked the hash on
+//    outgoing connections, and then asked the same peer again);
+//  - requests: at most MAX_PEER_REQUESTS outstanding per peer (more are dropped), and a block is read from disk for
+//    a peer only while what is queued for it stays under MAX_QUEUED_UPLOAD_BYTES: a peer that does not read gets
+//    nothing more read for it, is choked after SLOW_READER_MS, and dropped after as long again.
 import Wire from 'bittorrent-protocol';
+import bencode from 'bencode';
+import {
+  MAX_BUFFERED_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_METADATA_BYTES,
+  MAX_PEER_REQUESTS,
+  MAX_QUEUED_UPLOAD_BYTES,
+  MAX_READS_PER_PEER,
+  MAX_REQUEST_BYTES,
+  SLOW_READER_MS,
+} from './limits.js';
 
 let patched = false;
+
+/** Process-wide count of peer faults caught at this border (thrown handlers, limits exceeded, bad metadata). */
+export const wireFaults = { count: 0, last: '' };
+
+/** Event a wire emits (before it is destroyed) when its peer broke a rule: (kind, message). */
+export const FAULT_EVENT = 'silmaril-fault';
+
+export type FaultKind = 'exception' | 'oversize' | 'metadata' | 'slow-reader' | 'protocol';
+
+/** Drops a peer that broke a rule; counted once per wire. */
+export function faultPeer(wire: any, kind: FaultKind, message: string): void {
+  if (wire.__silmarilFault) return;
+  wire.__silmarilFault = `${kind}: ${message}`;
+  wireFaults.count++;
+  wireFaults.last = message;
+  try {
+    wire.emit(FAULT_EVENT, kind, message);
+  } catch {
+    // a listener's fault must not stop the drop
+  }
+  try {
+    wire.destroy();
+  } catch {
+    // already closing
+  }
+}
+
+/** Per-wire serving state (requests being read for the peer, and since when its queue has been full). */
+interface ServeGate {
+  reads: number;
+  readBytes: number;
+  dropped: number;
+  fullSince: number;
+  timer?: NodeJS.Timeout;
+  conn?: any;
+}
+
+function gateOf(w: any): ServeGate {
+  return (w.__silmarilGate ??= { reads: 0, readBytes: 0, dropped: 0, fullSince: 0 });
+}
+
+/** Reply bytes queued for this peer: being read, in the wire's readable buffer, in the socket's write buffer. */
+export function queuedUploadBytes(w: any): number {
+  const g: ServeGate | undefined = w.__silmarilGate;
+  return (g?.readBytes ?? 0) + (w._readableState?.buffered ?? 0) + (g?.conn?.writableLength ?? 0);
+}
+
+/** Received bytes not yet parsed. */
+export function bufferedBytes(w: any): number {
+  return w._bufferSize ?? 0;
+}
+
+/** Requests dropped for this wire (over MAX_PEER_REQUESTS, oversize, malformed). */
+export function droppedRequests(w: any): number {
+  return w.__silmarilGate?.dropped ?? 0;
+}
+
+/** Lets the serving gate see the socket under a wire (its write buffer, its 'drain'). */
+export function attachConn(w: any, conn: any): void {
+  const g = gateOf(w);
+  if (g.conn || !conn) return;
+  g.conn = conn;
+  // The socket's own mark sits below the queue cap: whenever pump() stops because the queue is full, the socket
+  // has refused a write (or reads are still in flight), so a 'drain' (or their replies) is sure to wake it again.
+  const ws = conn._writableState;
+  if (ws && typeof ws.highWaterMark === 'number') {
+    ws.highWaterMark = Math.min(ws.highWaterMark, MAX_QUEUED_UPLOAD_BYTES / 2);
+  }
+  conn.on?.('drain', () => pump(w));
+}
+
+/** The infohash this wire's metadata must hash to (set by the transfer; the handshake's otherwise). */
+export function expectInfoHash(w: any, hex: string): void {
+  w.__silmarilInfoHash = hex;
+}
+
+/** Hands queued requests to the torrent's 'request' listener while the peer's queue has room. */
+function pump(w: any): void {
+  const g = gateOf(w);
+  if (w.destroyed || w._finished) return;
+  for (const r of w.peerRequests) {
+    if (g.reads >= MAX_READS_PER_PEER || queuedUploadBytes(w) >= MAX_QUEUED_UPLOAD_BYTES) break;
+    if (r.__started) continue;
+    r.__started = true;
+    g.reads++;
+    g.readBytes += r.length;
+    w.emit('request', r.piece, r.offset, r.length, r.callback);
+  }
+  watchSlowReader(w, g);
+}
+
+let slowReaderMs = SLOW_READER_MS;
+
+/** Tests shorten the slow-reader delay (the real one is SLOW_READER_MS); returns the previous value. */
+export function setSlowReaderMs(ms: number): number {
+  const prev = slowReaderMs;
+  slowReaderMs = ms;
+  return prev;
+}
+
+/** Chokes, then drops, a peer whose queue stays full while it does not read. */
+function watchSlowReader(w: any, g: ServeGate): void {
+  const full = queuedUploadBytes(w) - g.readBytes >= MAX_QUEUED_UPLOAD_BYTES;
+  if (!full) {
+    g.fullSince = 0;
+    clearTimeout(g.timer);
+    g.timer = undefined;
+    return;
+  }
+  if (!g.fullSince) g.fullSince = Date.now();
+  if (g.timer) return;
+  const check = () => {
+    g.timer = undefined;
+    if (w.destroyed || w._finished) return;
+    if (queuedUploadBytes(w) - g.readBytes < MAX_QUEUED_UPLOAD_BYTES) {
+      g.fullSince = 0;
+      return;
+    }
+    const stuck = Date.now() - g.fullSince;
+    if (stuck >= 2 * slowReaderMs) {
+      return faultPeer(w, 'slow-reader', `did not read ${queuedUploadBytes(w)} queued bytes for ${stuck} ms`);
+    }
+    if (stuck >= slowReaderMs) w.choke();
+    g.timer = setTimeout(check, slowReaderMs / 2);
+    g.timer.unref?.();
+  };
+  g.timer = setTimeout(check, slowReaderMs / 2);
+  g.timer.unref?.();
+}
+
+function isDict(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v);
+}
+
+const METADATA_PIECE = 16 * 1024;
+
+/** Guards one ut_metadata instance (bound to one wire) at our border. */
+function guardUtMetadata(wire: any, ext: any): void {
+  if (!ext || ext.__silmarilGuarded) return;
+  ext.__silmarilGuarded = true;
+  const onExtendedHandshake = ext.onExtendedHandshake.bind(ext);
+  ext.onExtendedHandshake = (handshake: any) => {
+    const size = handshake?.metadata_size;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size <= 0 || size > MAX_METADATA_BYTES)) {
+      return faultPeer(wire, 'metadata', `announced metadata_size ${String(size)} (limit ${MAX_METADATA_BYTES})`);
+    }
+    return onExtendedHandshake(handshake);
+  };
+  const onMessage = ext.onMessage.bind(ext);
+  ext.onMessage = (buf: Uint8Array) => {
+    // Same split as upstream: a bencoded dict, then for data messages the piece bytes.
+    const str = Buffer.from(buf.buffer, buf.byteOffset, buf.length).toString('latin1');
+    const end = str.indexOf('ee') + 2;
+    let dict: any;
+    try {
+      dict = bencode.decode(buf.subarray(0, end));
+    } catch {
+      return; // upstream drops undecodable messages too
+    }
+    if (!isDict(dict) || ![0, 1, 2].includes(dict.msg_type as number)) return; // BEP 9: ignore unknown types
+    if (!Number.isSafeInteger(dict.piece) || (dict.piece as number) < 0) {
+      return faultPeer(wire, 'metadata', 'ut_metadata message without a valid piece index');
+    }
+    const piece = dict.piece as number;
+    if (dict.msg_type === 1) {
+      const size: number | null = ext._metadataSize;
+      if (!ext._fetching || ext._metadataComplete || !size || !ext.metadata) return; // not asked for: ignore
+      const pieces = Math.ceil(size / METADATA_PIECE);
+      const want = Math.min(METADATA_PIECE, size - piece * METADATA_PIECE);
+      if (piece >= pieces || buf.length - end !== want || (dict.total_size ?? size) !== size) {
+        return faultPeer(
+          wire,
+          'metadata',
+          `ut_metadata piece ${piece} of ${buf.length - end} bytes does not fit metadata of ${size} bytes`,
+        );
+      }
+    }
+    return onMessage(buf);
+  };
+  // The hash check upstream needs the infohash from a handshake the extension saw; on incoming connections the
+  // handshake came before the extension was attached, so nothing was checked. Give it the infohash we know.
+  const setMetadata = ext.setMetadata.bind(ext);
+  ext.setMetadata = (metadata: Uint8Array) => {
+    ext._infoHash ||= wire.__silmarilInfoHash || wire.__silmarilPeerInfoHash;
+    return setMetadata(metadata);
+  };
+  ext._failedMetadata = () => faultPeer(wire, 'metadata', 'sent metadata that does not match the infohash');
+}
 
 function concatAll(chunks: Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -54,7 +268,8 @@ export function patchWire(): void {
   patched = true;
   const proto = Wire.prototype;
   const original = proto._processBuffer;
-  if (typeof original !== 'function' || typeof proto._write !== 'function') return; // another version: leave it
+  const missing = PATCHED_WIRE_MEMBERS.filter((m) => typeof proto[m] !== 'function');
+  if (missing.length) throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (wire-patch.ts)`);
   proto._processBuffer = function (this: any) {
     if (this._cryptoSyncPattern) {
       if (this._buffer.length > 1) this._buffer = [concatAll(this._buffer, this._bufferSize)];
@@ -77,10 +292,149 @@ export function patchWire(): void {
     return null;
   };
   proto._write = function (this: any, data: Uint8Array, cb: (err: Error | null) => void) {
-    if (this._encryptor) data = this._encryptor.decrypt(data);
-    this._bufferSize += data.length;
-    this._buffer.push(data);
-    this._processBuffer();
+    if (this.__silmarilFault) return cb(null); // dropped: read nothing more from it
+    try {
+      if (this._encryptor) data = this._encryptor.decrypt(data);
+      this._bufferSize += data.length;
+      this._buffer.push(data);
+      if (this._bufferSize > MAX_BUFFERED_BYTES) {
+        faultPeer(this, 'oversize', `${this._bufferSize} bytes received and not parsed`);
+      } else this._processBuffer();
+    } catch (err) {
+      // A handler (ours, bittorrent-protocol's, an extension's) threw on this peer's bytes: drop the peer.
+      faultPeer(this, 'exception', `message handler threw: ${(err as Error)?.message ?? String(err)}`);
+    }
+    if (this.__silmarilFault) {
+      this._buffer = [];
+      this._bufferSize = 0;
+    }
     cb(null);
   };
+
+  proto._onMessageLength = function (this: any, buffer: Uint8Array) {
+    const length = ((buffer[0] << 24) | (buffer[1] << 16) | (buffer[2] << 8) | buffer[3]) >>> 0;
+    if (length > MAX_MESSAGE_BYTES) {
+      this._parse(Number.MAX_SAFE_INTEGER, () => {});
+      return faultPeer(this, 'oversize', `message of ${length} bytes (limit ${MAX_MESSAGE_BYTES})`);
+    }
+    if (length > 0) this._parse(length, this._onMessage);
+    else {
+      this._onKeepAlive();
+      this._parse(4, this._onMessageLength);
+    }
+  };
+
+  const onHandshake = proto._onHandshake;
+  proto._onHandshake = function (this: any, infoHashBuffer: Uint8Array, ...rest: unknown[]) {
+    this.__silmarilPeerInfoHash = Buffer.from(infoHashBuffer).toString('hex');
+    return onHandshake.call(this, infoHashBuffer, ...rest);
+  };
+
+  // Extended handshake (BEP 10): extension ids are integers 0..255; anything else there drops the peer.
+  const onExtended = proto._onExtended;
+  proto._onExtended = function (this: any, ext: number, buf: Uint8Array) {
+    if (ext !== 0) return onExtended.call(this, ext, buf);
+    let info: unknown;
+    try {
+      info = bencode.decode(buf);
+    } catch {
+      return; // upstream ignores an undecodable extended handshake too
+    }
+    if (!isDict(info)) return;
+    this.peerExtendedHandshake = info;
+    if (isDict(info.m)) {
+      for (const name of Object.keys(info.m)) {
+        const id = info.m[name];
+        if (!Number.isInteger(id) || (id as number) < 0 || (id as number) > 255) {
+          return faultPeer(this, 'protocol', `extended handshake maps ${name} to a non-id`);
+        }
+        this.peerExtendedMapping[name] = id;
+      }
+    }
+    if (info.reqq !== undefined && (!Number.isSafeInteger(info.reqq) || (info.reqq as number) < 1)) delete info.reqq;
+    for (const name of Object.keys(this._ext)) {
+      if (this.peerExtendedMapping[name]) this._ext[name].onExtendedHandshake(this.peerExtendedHandshake);
+    }
+    this.emit('extended', 'handshake', this.peerExtendedHandshake);
+  };
+
+  const use = proto.use;
+  proto.use = function (this: any, Extension: any) {
+    const out = use.call(this, Extension);
+    if (Extension?.prototype?.name === 'ut_metadata') guardUtMetadata(this, this.ut_metadata);
+    return out;
+  };
+
+  // Requests: bounded in number, read from disk only while the peer reads (see pump).
+  proto._onRequest = function (this: any, index: number, offset: number, length: number) {
+    if (this.amChoking && !(this.hasFast && this.allowedFastSet.includes(index))) {
+      if (this.hasFast) this.reject(index, offset, length);
+      return;
+    }
+    const g = gateOf(this);
+    if (
+      index < 0 ||
+      offset < 0 ||
+      length <= 0 ||
+      length > MAX_REQUEST_BYTES ||
+      this.peerRequests.length >= MAX_PEER_REQUESTS
+    ) {
+      g.dropped++;
+      if (this.hasFast) this.reject(index, offset, length);
+      return;
+    }
+    const request: any = { piece: index, offset, length, callback: null };
+    request.callback = (err: Error | null, buffer?: Uint8Array) => {
+      if (request.__started) {
+        request.__started = false;
+        g.reads--;
+        g.readBytes -= length;
+      }
+      if (request === this._pull(this.peerRequests, index, offset, length)) {
+        if (err) {
+          if (this.hasFast) this.reject(index, offset, length);
+        } else this.piece(index, offset, buffer);
+      }
+      pump(this);
+    };
+    this.peerRequests.push(request);
+    pump(this);
+  };
+
+  const onFinish = proto._onFinish;
+  proto._onFinish = function (this: any) {
+    const g: ServeGate | undefined = this.__silmarilGate;
+    if (g) clearTimeout(g.timer);
+    return onFinish.call(this);
+  };
 }
+
+/** The members of bittorrent-protocol's Wire this file replaces or relies on (checked by the unit test). */
+export const PATCHED_WIRE_MEMBERS = [
+  '_processBuffer',
+  '_write',
+  '_pull',
+  '_parse',
+  '_onMessageLength',
+  '_onMessage',
+  '_onHandshake',
+  '_onExtended',
+  '_onKeepAlive',
+  '_onRequest',
+  '_onFinish',
+  'use',
+  'piece',
+  'reject',
+  'choke',
+] as const;
+
+/** The members of a ut_metadata instance the guard wraps or reads. */
+export const PATCHED_UT_METADATA_MEMBERS = [
+  'onExtendedHandshake',
+  'onMessage',
+  'setMetadata',
+  '_failedMetadata',
+  '_metadataSize',
+  '_fetching',
+  '_metadataComplete',
+] as const;

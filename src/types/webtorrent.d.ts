@@ -14,3 +14,8 @@ declare module 'bittorrent-protocol' {
   const Wire: any;
   export default Wire;
 }
+
+declare module 'ut_metadata' {
+  const utMetadata: any;
+  export default utMetadata;
+}

@@ -1,0 +1,94 @@
+// File data kept to serve blocks to peers, bounded per process (all transfers share SERVE_CACHE_BYTES), and the
+// disk reads behind it, bounded too (MAX_SERVE_READS in flight, the rest wait their turn). A read covers
+// SERVE_READ_BYTES of a piece around the asked block, not the whole piece: peers ask for a piece's blocks in a row,
+// but a peer asking one block of each of many large pieces must not make us read and hold every one of them.
+// A served block is a copy: a view would keep its whole read window alive for as long as it waits in a socket.
+import { MAX_SERVE_READS, SERVE_CACHE_BYTES, SERVE_READ_BYTES } from './limits.js';
+
+type Reader = (start: number, length: number) => Promise<Buffer>;
+
+interface Entry {
+  owner: object;
+  bytes: number;
+  data: Promise<Buffer>;
+}
+
+const entries = new Map<string, Entry>();
+let cachedBytes = 0;
+let reading = 0;
+const waiting: (() => void)[] = [];
+
+/** Bytes held by the serving cache now (all stores), and serving reads in flight or waiting (for stats). */
+export function serveCacheStats(): { cachedBytes: number; reads: number; waiting: number } {
+  return { cachedBytes, reads: reading, waiting: waiting.length };
+}
+
+function evict(key: string): void {
+  const e = entries.get(key);
+  if (!e) return;
+  entries.delete(key);
+  cachedBytes -= e.bytes;
+}
+
+async function throttled<T>(job: () => Promise<T>): Promise<T> {
+  if (reading >= MAX_SERVE_READS) await new Promise<void>((resolve) => waiting.push(resolve));
+  reading++;
+  try {
+    return await job();
+  } finally {
+    reading--;
+    waiting.shift()?.();
+  }
+}
+
+let nextOwner = 0;
+const ownerIds = new WeakMap<object, number>();
+
+/**
+ * A copy of [start, start+length) of the piece stream of `owner` (a store), which must lie inside the piece at
+ * `pieceStart` of `pieceSize` bytes.
+ */
+export async function serveBlock(
+  owner: object,
+  read: Reader,
+  pieceStart: number,
+  pieceSize: number,
+  start: number,
+  length: number,
+): Promise<Buffer> {
+  let id = ownerIds.get(owner);
+  if (id === undefined) ownerIds.set(owner, (id = nextOwner++));
+  const windowAt = pieceStart + Math.floor((start - pieceStart) / SERVE_READ_BYTES) * SERVE_READ_BYTES;
+  const windowEnd = Math.min(pieceStart + pieceSize, windowAt + SERVE_READ_BYTES);
+  if (start + length > windowEnd) {
+    // A block across two windows (only with odd block sizes): read it alone.
+    return throttled(() => read(start, length));
+  }
+  const key = `${id}:${windowAt}`;
+  let e = entries.get(key);
+  if (e) {
+    entries.delete(key); // most recently used last
+    entries.set(key, e);
+  } else {
+    const bytes = windowEnd - windowAt;
+    const data = throttled(() => read(windowAt, bytes));
+    e = { owner, bytes, data };
+    entries.set(key, e);
+    cachedBytes += bytes;
+    const mine = e;
+    data.catch(() => {
+      if (entries.get(key) === mine) evict(key);
+    });
+    while (cachedBytes > SERVE_CACHE_BYTES && entries.size > 1) evict(entries.keys().next().value as string);
+  }
+  const window = await e.data;
+  return Buffer.from(window.subarray(start - windowAt, start - windowAt + length));
+}
+
+/** Forgets everything cached for `owner` (its store closed or went idle). */
+export function dropServed(owner: object): void {
+  const id = ownerIds.get(owner);
+  if (id === undefined) return;
+  const prefix = `${id}:`;
+  for (const [key, e] of entries) if (e.owner === owner && key.startsWith(prefix)) evict(key);
+}
