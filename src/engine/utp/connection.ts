@@ -62,7 +62,8 @@ interface Outgoing {
   inFlight: boolean;
 }
 
-const SYN_RETRIES = 3;
+/** SYNs resent twice (at 1 and 3 s; libtorrent's utp_syn_resends is 2): given up 7 s after the first. */
+const SYN_RETRIES = 2;
 /** Consecutive timeouts before the peer is presumed gone (libtorrent's utp_num_resends is 3). */
 const MAX_TIMEOUTS = 3;
 const DUP_ACK_LIMIT = 3;
@@ -291,7 +292,6 @@ export class UtpConnection extends Duplex {
     const buf = encodePacket(this.header(ST_SYN, this.synSeq));
     this.transmit(buf);
     clearTimeout(this.rtoTimer);
-    // SYN retries at 1, 2 then 4 s later: the dialer (dial.ts) moves on to TCP long before the last.
     this.rtoTimer = setTimeout(() => this.onSynTimeout(), this.rtt.rtoMs * 2 ** this.synRetries);
     this.rtoTimer.unref?.();
   }

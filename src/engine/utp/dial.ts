@@ -20,6 +20,8 @@ export interface DialOptions {
 }
 
 export const DEFAULT_TCP_DELAY_MS = 400;
+/** How long uTP may still answer once TCP has been refused. */
+const UTP_GRACE_AFTER_TCP_MS = 1000;
 
 export class DialSocket extends Duplex {
   readonly remoteAddress: string;
@@ -31,6 +33,10 @@ export class DialSocket extends Duplex {
   private readonly attempts = new Map<Transport, Duplex>();
   private readonly failures: string[] = [];
   private tcpTimer: NodeJS.Timeout | undefined;
+  private utpGrace: NodeJS.Timeout | undefined;
+  private tcpTried = false;
+  /** The first error code seen (TCP's refusal is the telling one). */
+  private code: string | undefined;
   private pendingWrite: { chunks: Buffer[]; cb: (err?: Error | null) => void } | undefined;
 
   constructor(
@@ -64,7 +70,10 @@ export class DialSocket extends Duplex {
 
   private start(kind: Transport): void {
     if (this.inner || this.destroyed || this.attempts.has(kind)) return;
-    if (kind === 'tcp') clearTimeout(this.tcpTimer);
+    if (kind === 'tcp') {
+      clearTimeout(this.tcpTimer);
+      this.tcpTried = true;
+    }
     const sock: Duplex =
       kind === 'utp'
         ? this.endpoint!.connect(this.remotePort, this.remoteAddress)
@@ -82,22 +91,29 @@ export class DialSocket extends Duplex {
   }
 
   private failed(kind: Transport, err: Error): void {
-    if (this.inner || this.destroyed || !this.attempts.has(kind)) return;
+    if (this.inner || this.destroyed) return;
+    const sock = this.attempts.get(kind);
+    if (!sock) return;
     this.attempts.delete(kind);
+    sock.destroy(); // already closed when it failed by itself; not when uTP's grace ran out
     this.failures.push(`${kind}: ${err.message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code) this.code ??= code;
     // uTP failed early: do not wait for the TCP timer.
-    if (kind === 'utp' && this.opts.tcp !== false && !this.attempts.has('tcp') && this.tcpTimer) {
+    if (kind === 'utp' && this.opts.tcp !== false && !this.tcpTried) {
       this.start('tcp');
       return;
     }
+    // TCP got a definite answer (refused, unreachable) while uTP has heard nothing: a peer that speaks uTP answers
+    // within a round trip, so give it a moment more, not its whole SYN schedule, and report both.
+    if (kind === 'tcp' && this.attempts.has('utp')) {
+      this.utpGrace = setTimeout(() => this.failed('utp', new Error('no answer')), UTP_GRACE_AFTER_TCP_MS);
+      this.utpGrace.unref?.();
+      return;
+    }
     if (this.attempts.size === 0) {
-      const e = Object.assign(
-        new Error(`could not connect to ${this.remoteAddress}:${this.remotePort} (${this.failures.join('; ')})`),
-        {
-          code: (err as NodeJS.ErrnoException).code ?? 'ECONNREFUSED',
-        },
-      );
-      this.destroy(e);
+      const message = `could not connect to ${this.remoteAddress}:${this.remotePort} (${this.failures.join('; ')})`;
+      this.destroy(Object.assign(new Error(message), { code: this.code ?? 'ECONNREFUSED' }));
     }
   }
 
@@ -107,6 +123,7 @@ export class DialSocket extends Duplex {
       return;
     }
     clearTimeout(this.tcpTimer);
+    clearTimeout(this.utpGrace);
     for (const [k, other] of this.attempts) if (k !== kind) other.destroy();
     this.attempts.clear();
     this.inner = sock;
@@ -157,6 +174,7 @@ export class DialSocket extends Duplex {
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
     clearTimeout(this.tcpTimer);
+    clearTimeout(this.utpGrace);
     for (const s of this.attempts.values()) s.destroy();
     this.attempts.clear();
     this.inner?.destroy();
