@@ -28,9 +28,12 @@
       num(r.downloadRate) &&
       num(r.uploadRate) &&
       num(r.peers) &&
+      num(r.fromPeers) &&
       (r.etaSeconds === null || num(r.etaSeconds)) &&
       (r.verified === null || typeof r.verified === 'boolean') &&
-      (r.error === null || typeof r.error === 'string')
+      (r.error === null || typeof r.error === 'string') &&
+      (r.webBytes == null || num(r.webBytes)) &&
+      (r.peerBytes == null || num(r.peerBytes))
     );
   }
   function validState(m) {
@@ -124,7 +127,10 @@
       `↑ ${bytes(r.uploadRate)}/s`,
       `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
     ];
+    // What fellow downloaders (not seeds) gave: the swarm at work.
+    if (r.fromPeers > 0) parts.push(`${bytes(r.fromPeers)} from peers`);
     if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
+    if (r.webBytes) parts.push(`${bytes(r.webBytes)} from the Hub, ${bytes(r.peerBytes ?? 0)} from peers`);
     return parts.join(' · ');
   }
 

@@ -5,6 +5,7 @@
 // it holds), so one model state has one encoding and signatures cannot be malleated by re-encoding.
 import bencode from 'bencode';
 import { verifySignature } from './ed25519.js';
+import { isHfRepoId } from '../shared/hf-repo.js';
 
 /** The whole signed record, body and signature: larger ones are dropped unread. */
 export const MAX_ENTRY_BYTES = 4096;
@@ -45,6 +46,12 @@ export interface EntryFields {
   created: number;
   trackers: string[];
   webSeeds: string[];
+  /** Hugging Face origin (optional; see docs/huggingface.md): the Hub repository id (`org/name` or `name`). */
+  hfRepo?: string;
+  /** The Hub commit the files are a snapshot of (40 hex digits); required with hfRepo. */
+  hfCommit?: string;
+  /** Each real file's Hub blob name (etag: sha256 for LFS files, git blob sha1 for others), in torrent file order. */
+  hfEtags?: string[];
 }
 
 /** A verified entry: its fields plus the exact signed record it came in. */
@@ -89,9 +96,15 @@ export function normaliseFields(input: Partial<EntryFields> & Pick<EntryFields, 
     trackers: input.trackers ?? [],
     webSeeds: input.webSeeds ?? [],
   };
+  if (input.hfRepo !== undefined) f.hfRepo = input.hfRepo;
+  if (input.hfCommit !== undefined) f.hfCommit = input.hfCommit.toLowerCase();
+  if (input.hfEtags !== undefined && input.hfEtags.length) f.hfEtags = input.hfEtags.map((e) => e.toLowerCase());
   if (f.deleted) {
     Object.assign(f, { v1: undefined, v2: undefined, size: 0, files: 0, license: '', tags: [], description: '' });
     Object.assign(f, { format: '', architecture: '', parameters: 0, quantization: '', trackers: [], webSeeds: [] });
+    delete f.hfRepo;
+    delete f.hfCommit;
+    delete f.hfEtags;
   }
   checkFields(f);
   return f;
@@ -144,6 +157,18 @@ function checkFields(f: EntryFields): void {
       if (!/^(https?|udp|wss?):\/\/[^\s]+$/i.test(u)) bad(`${what}: "${u}" is not a tracker or web URL`);
     }
   }
+  checkHf(f);
+}
+
+function checkHf(f: EntryFields): void {
+  if (f.hfRepo === undefined && f.hfCommit === undefined && f.hfEtags === undefined) return;
+  if (f.hfRepo === undefined || f.hfCommit === undefined) bad('a Hugging Face entry needs both hfRepo and hfCommit');
+  if (!isHfRepoId(f.hfRepo)) bad(`hfRepo "${f.hfRepo}" is not a Hub repository id`);
+  if (!/^[0-9a-f]{40}$/.test(f.hfCommit)) bad('hfCommit must be 40 hex digits');
+  if (f.hfEtags !== undefined) {
+    if (f.hfEtags.length !== f.files) bad(`hfEtags holds ${f.hfEtags.length} etags for ${f.files} files`);
+    for (const e of f.hfEtags) if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(e)) bad(`etag "${e}" is not sha1 or sha256`);
+  }
 }
 
 /** The canonical body: optional fields are left out when empty, so a field added later does not change old bytes. */
@@ -161,6 +186,9 @@ export function encodeBody(f: EntryFields): Uint8Array {
     if (f.description) d.desc = f.description;
     d.files = f.files;
     if (f.format) d.format = f.format;
+    if (f.hfCommit) d.hfcommit = Buffer.from(f.hfCommit, 'hex');
+    if (f.hfEtags?.length) d.hfetags = f.hfEtags.map((e) => Buffer.from(e, 'hex'));
+    if (f.hfRepo) d.hfrepo = f.hfRepo;
     if (f.license) d.license = f.license;
     if (f.parameters) d.params = f.parameters;
     if (f.quantization) d.quant = f.quantization;
@@ -210,6 +238,9 @@ const KNOWN_KEYS = new Set([
   'desc',
   'files',
   'format',
+  'hfcommit',
+  'hfetags',
+  'hfrepo',
   'license',
   'name',
   'params',
@@ -258,6 +289,15 @@ export function decodeBody(body: Uint8Array): EntryFields {
     trackers: textList(d.trackers, 'trackers'),
     webSeeds: textList(d.webseeds, 'webseeds'),
   };
+  if (d.hfrepo !== undefined) f.hfRepo = text(d.hfrepo, 'hfrepo');
+  if (d.hfcommit !== undefined) f.hfCommit = hex(d.hfcommit, 20, 'hfcommit');
+  if (d.hfetags !== undefined) {
+    if (!Array.isArray(d.hfetags) || d.hfetags.length === 0) bad('hfetags is not a non-empty list');
+    f.hfEtags = d.hfetags.map((e: unknown) => {
+      if (!(e instanceof Uint8Array) || (e.length !== 20 && e.length !== 32)) bad('an etag must be 20 or 32 bytes');
+      return Buffer.from(e.buffer, e.byteOffset, e.length).toString('hex');
+    });
+  }
   checkFields(f);
   // Canonical form (exactly what encodeBody gives), checked without re-encoding: keys in byte order (the decoded
   // object keeps the order of the bytes), no padded integers or lengths (they would change the length), optional
@@ -318,6 +358,23 @@ export function checkSignature(f: EntryFields, body: Uint8Array, sig: Uint8Array
   if (!verifySignature(body, sig, Buffer.from(f.publisher, 'hex'))) {
     throw new EntryError('signature', `bad signature on ${f.name} from ${f.publisher.slice(0, 16)}`);
   }
+}
+
+/** The Hugging Face fields of an entry: from its fields, else read back from its signed record (the store's rows
+ *  do not keep them). Undefined when the entry is not a Hub snapshot. */
+export function hfOrigin(
+  e: Pick<EntryFields, 'hfRepo' | 'hfCommit' | 'hfEtags'> & { record?: Uint8Array },
+): { repo: string; commit: string; etags?: string[] } | undefined {
+  let f: Pick<EntryFields, 'hfRepo' | 'hfCommit' | 'hfEtags'> = e;
+  if (!f.hfRepo && e.record) {
+    try {
+      f = decodeBody(splitRecord(e.record).body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!f.hfRepo || !f.hfCommit) return undefined;
+  return { repo: f.hfRepo, commit: f.hfCommit, etags: f.hfEtags };
 }
 
 /** The merge key: one model name per publisher. */

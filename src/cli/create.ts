@@ -1,5 +1,5 @@
 // `silmaril create <path> [--piece-length N] [--name S] [--out F] [--tracker URL]... [--webseed URL]... [--private]
-//  [--include-vcs] [--json]`: makes a hybrid v1+v2 .torrent of a folder or a file.
+//  [--include-vcs] [--v1-only] [--json]`: makes a hybrid v1+v2 (or a v1-only) .torrent of a folder or a file.
 //
 // Output file: `--out F`, or `<name>.torrent` in the current directory. The default never overwrites an existing
 // file (say --out to replace one on purpose: an explicit --out is written atomically, replacing what was there).
@@ -22,6 +22,8 @@ Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
   --webseed URL      web seed URL, BEP 19 (repeatable)
   --private          private torrent (no DHT, no peer exchange)
   --include-vcs      include .git, .hg, .svn and .silmaril folders (left out by default)
+  --v1-only          a v1-only torrent, for peers on clients that cannot read hybrids (Transmission 3.x,
+                     aria2 1.36 and older); it has no v2 infohash
   --no-register      do not register with the --tracker registries (by default the torrent is registered with
                      each HTTP tracker's registry, Weightless API; plain trackers are just announced to)
   --api-key K        registry key (X-Weightless-Key; or $SILMARIL_REGISTRY_KEY)
@@ -36,6 +38,7 @@ const options = {
   webseed: { type: 'string', multiple: true },
   private: { type: 'boolean', default: false },
   'include-vcs': { type: 'boolean', default: false },
+  'v1-only': { type: 'boolean', default: false },
   'no-register': { type: 'boolean', default: false },
   'api-key': { type: 'string' },
 } as const;
@@ -106,6 +109,7 @@ export async function run(argv: string[]): Promise<number> {
       webSeeds,
       private: values.private,
       includeVcs: values['include-vcs'],
+      v1Only: values['v1-only'],
       signal,
       onProgress,
     }),
@@ -131,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
   const summary = {
     name: created.name,
     v1: created.infoHashV1,
-    v2: created.infoHashV2,
+    v2: created.infoHashV2 ?? null,
     magnet: created.magnet,
     torrent: out,
     pieceLength: created.pieceLength,
@@ -147,7 +151,7 @@ export async function run(argv: string[]): Promise<number> {
         `  size        ${human(summary.size)} in ${summary.files} file${summary.files === 1 ? '' : 's'}\n` +
         `  pieces      ${created.pieceCount} of ${human(summary.pieceLength)}\n` +
         `  v1          ${summary.v1}\n` +
-        `  v2          ${summary.v2}\n` +
+        (summary.v2 ? `  v2          ${summary.v2}\n` : `  v2          none (v1-only)\n`) +
         `  magnet      ${summary.magnet}\n`,
     );
   }

@@ -8,6 +8,7 @@ import { CatalogService } from '../catalog/service.js';
 import { SilmarilNode } from '../node.js';
 import { Tracker } from '../tracker/tracker.js';
 import { join } from 'node:path';
+import { resumeHfInstalls } from '../models/hf/download.js';
 
 export const usage = `usage: silmaril daemon [options]
 Keeps this home's shares seeded and the catalog published and followed.
@@ -50,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     const trackerAddr = tracker ? await tracker.start() : undefined;
     await node.start();
     const restored = await node.engine.restore();
+    resumeHfInstalls(node.engine, log); // downloads into the Hugging Face cache from an earlier run
     service = await CatalogService.open({
       home: opts.home,
       dhtBootstrap: bootstrapOption(values['dht-bootstrap']),
@@ -101,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
         if (await svc.catalog.syncFromDisk()) await svc.catalog.save();
         if (svc.catalog.ownVersion !== publishedVersion) {
           await node.engine.restore(); // shares recorded by `silmaril share` start seeding
+          resumeHfInstalls(node.engine, log);
           await publish();
         }
       } catch (err) {

@@ -6,18 +6,21 @@ import { Catalog } from '../catalog/catalog.js';
 import { FileKeyStore } from '../catalog/identity.js';
 import { Identity } from '../catalog/identity.js';
 import { scanModels } from '../models/inventory.js';
+import { hfCacheDir, listHfCache } from '../models/hf-cache.js';
 
 export const usage = `usage: silmaril list [options]
 Lists this home's shares and the local models.
   --models-dir DIR       where models live (default <home>/models); repeatable --dir adds folders to scan
   --dir DIR              another folder to scan for models (repeatable)
-  --json                 one JSON object per line: {kind:"share"|"model", ...}
+  --hf-cache DIR         the Hugging Face cache to list (default HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub)
+  --json                 one JSON object per line: {kind:"share"|"model"|"hf", ...}
   --home DIR             state directory
 `;
 
 const options = {
   'models-dir': { type: 'string' },
   dir: { type: 'string', multiple: true },
+  'hf-cache': { type: 'string' },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -56,6 +59,18 @@ export async function run(argv: string[]): Promise<number> {
         .filter(Boolean)
         .join(', ');
       process.stdout.write(`model  ${m.name}  ${m.format}  ${(m.size / 1e9).toFixed(2)} GB  ${extra}  ${m.path}\n`);
+    }
+  }
+  // The Hugging Face cache: repositories with their revisions (files in snapshot sub-folders counted).
+  const hf = await listHfCache(values['hf-cache'] ?? hfCacheDir());
+  for (const r of hf.repos) {
+    if (values.json) jsonLine({ kind: 'hf', ...r });
+    else {
+      const revs = r.revisions
+        .map((v) => `${v.commit.slice(0, 12)}${v.refs.length ? ` (${v.refs.join(',')})` : ''} ${v.files} files`)
+        .join('; ');
+      const used = r.lastAccessed.toISOString().slice(0, 10);
+      process.stdout.write(`hf     ${r.repo}  ${(r.size / 1e9).toFixed(2)} GB  used ${used}  ${revs}  ${r.path}\n`);
     }
   }
   return 0;

@@ -18,6 +18,7 @@ export const usage = `usage: silmaril seed <path> [options]
 Serves a folder or a file to peers, in place and read-only, until interrupted.
   --torrent F            a .torrent made earlier for <path> (checked against the files); default: make one
   --piece-length N       piece length when making the torrent (default: automatic)
+  --super-seed           BEP 16 super-seeding: reveal pieces one by one so peers trade (an initial seed)
   --json                 one JSON object per line: {"event":"ready", v1, v2, port, magnet}, then stats
 ${engineUsage}`;
 
@@ -25,6 +26,7 @@ const options = {
   ...engineOptionSpec,
   torrent: { type: 'string' },
   'piece-length': { type: 'string' },
+  'super-seed': { type: 'boolean', default: false },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -47,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       trusted = true;
     }
     await node.start();
-    const t = await node.engine.seed(target, { torrent, trusted });
+    const t = await node.engine.seed(target, { torrent, trusted, superSeed: values['super-seed'] });
     await t.whenReady();
     const ready = {
       event: 'ready',

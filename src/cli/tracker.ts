@@ -16,6 +16,10 @@ Runs a BitTorrent tracker with a Weightless-compatible model registry until inte
                          without one, writes are refused unless the tracker listens on loopback only
   --passkey-secret S     require Weightless passkeys (/announce/<user>.<hmac>) (or $SILMARIL_TRACKER_SECRET)
   --trusted-proxy IP     believe X-Forwarded-For from this proxy (repeatable)
+  --max-conns-per-ip N   open HTTP connections per client address (default 128)
+  --max-conns N          open HTTP connections in all (default 1024)
+  --public-host NAME     a name clients reach the tracker by (repeatable); requests naming any other Host
+                         are refused (always on for loopback, which accepts loopback names only)
   --rate-limit N         requests per second per client (burst 5x; 0 turns the limit off; default 20)
   --interval N           announce interval in seconds (default 1800)
   --no-udp               serve HTTP only
@@ -32,6 +36,9 @@ const options = {
   'registry-key': { type: 'string' },
   'passkey-secret': { type: 'string' },
   'trusted-proxy': { type: 'string', multiple: true },
+  'public-host': { type: 'string', multiple: true },
+  'max-conns-per-ip': { type: 'string' },
+  'max-conns': { type: 'string' },
   'rate-limit': { type: 'string' },
   interval: { type: 'string' },
   'no-udp': { type: 'boolean', default: false },
@@ -54,6 +61,9 @@ export async function run(argv: string[]): Promise<number> {
     registryKey: values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined,
     passkeySecret: values['passkey-secret'] || process.env.SILMARIL_TRACKER_SECRET || undefined,
     trustedProxies: values['trusted-proxy'],
+    publicHosts: values['public-host'],
+    maxConnectionsPerIp: intOption(values['max-conns-per-ip'], 'max-conns-per-ip', 1, 1_000_000),
+    maxConnections: intOption(values['max-conns'], 'max-conns', 1, 1_000_000),
     rateLimit: rate === 0 ? false : { perSecond: rate, burst: rate * 5 },
     interval,
     udp: !values['no-udp'],

@@ -2,16 +2,19 @@
 // transfers it runs. Peer sources: trackers, mainline DHT, LSD (BEP 14), PEX, explicit peers, web seeds.
 import { EventEmitter } from 'node:events';
 import { promises as fsp } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import WebTorrent from 'webtorrent';
 import { silentLogger, type Logger } from '../log.js';
 import { parseMagnet } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { contentRootIn } from './layout.js';
+import { RateLimiter } from './rate.js';
 import { markFiles } from './resume.js';
-import { StateDir } from './state.js';
+import { StateDir, type HfCacheTarget } from './state.js';
 import { Transfer, type TransferHost } from './transfer.js';
+import { HubSeed, type HubSeedOptions } from './hub-seed.js';
+import { isHfRepoId } from '../shared/hf-repo.js';
 import { serveCacheStats } from './serve-cache.js';
 import { configureTransports, installUtp } from './utp/webtorrent-utp.js';
 import type { PeerTransport } from './utp/transport.js';
@@ -56,6 +59,8 @@ export interface SeedOptions {
   trusted?: boolean;
   trackers?: string[];
   uploadLimit?: number;
+  /** BEP 16 super-seeding (an initial seed spreads different pieces to different peers). */
+  superSeed?: boolean;
 }
 
 export interface DownloadOptions {
@@ -66,12 +71,18 @@ export interface DownloadOptions {
   trackers?: string[];
   downloadLimit?: number;
   uploadLimit?: number;
+  /** Use the Hugging Face Hub as a web seed for this snapshot (hub-seed.ts) when peers are too few or slow. */
+  hub?: HubSeedOptions;
+  /** A download into the Hugging Face cache (models/hf/download.ts installs it once verified). */
+  hfCache?: HfCacheTarget;
 }
 
 export class Engine extends EventEmitter {
   readonly options: EngineOptions;
   readonly state: StateDir;
   readonly transfers = new Map<string, Transfer>();
+  /** Process-wide upload limit (all transfers), applied as blocks are served. */
+  readonly upLimit: RateLimiter;
   private client: any = null;
   /** The uTP endpoint (shares the TCP port number), when uTP is on. */
   utp: PeerTransport | undefined;
@@ -81,6 +92,7 @@ export class Engine extends EventEmitter {
     super();
     this.options = options;
     this.state = new StateDir(options.home, (m) => this.log.warn(m));
+    this.upLimit = new RateLimiter(options.uploadLimit ?? -1);
     this.log = options.logger ?? silentLogger;
   }
 
@@ -107,7 +119,10 @@ export class Engine extends EventEmitter {
       secure: 1,
       maxConns: o.maxConns ?? 55,
       downloadLimit: o.downloadLimit ?? -1,
-      uploadLimit: o.uploadLimit ?? -1,
+      // The process-wide upload limit paces requests as they are served (this.upLimit, see Transfer.makeStore), not
+      // WebTorrent's socket throttle: that one queues blocks already answered, so a rate-limited seed holds seconds of
+      // them per peer, pieces stay in flight that long and other downloaders fetch the same ones from it meanwhile.
+      uploadLimit: -1,
     });
     this.client = client;
     client.on('error', (err: Error) => {
@@ -135,6 +150,7 @@ export class Engine extends EventEmitter {
       trackers: this.options.trackers ?? [],
       statsIntervalMs: this.options.statsIntervalMs ?? 1000,
       saveIntervalMs: this.options.saveIntervalMs ?? 500,
+      upLimit: this.upLimit,
     };
   }
 
@@ -171,7 +187,7 @@ export class Engine extends EventEmitter {
 
   setLimits(limits: { downloadLimit?: number; uploadLimit?: number }): void {
     if (limits.downloadLimit !== undefined) this.client.throttleDownload(limits.downloadLimit);
-    if (limits.uploadLimit !== undefined) this.client.throttleUpload(limits.uploadLimit);
+    if (limits.uploadLimit !== undefined) this.upLimit.setRate(limits.uploadLimit);
   }
 
   /** Serves `path` (the folder or file the torrent describes) in place, read-only. */
@@ -207,6 +223,7 @@ export class Engine extends EventEmitter {
       trackers: opts.trackers,
       uploadLimit: opts.uploadLimit,
       completed: true,
+      superSeed: opts.superSeed,
     });
     return this.launch(t, opts.paused);
   }
@@ -266,6 +283,8 @@ export class Engine extends EventEmitter {
       magnet,
       downloadLimit: opts.downloadLimit,
       uploadLimit: opts.uploadLimit,
+      hub: opts.hub ? new HubSeed(opts.hub) : undefined,
+      hfCache: opts.hfCache,
     });
     return this.launch(t, opts.paused);
   }
@@ -302,6 +321,8 @@ export class Engine extends EventEmitter {
             downloadLimit: rec.downloadLimit,
             uploadLimit: rec.uploadLimit,
             paused: rec.paused,
+            hub: restoredHub(rec.hub),
+            hfCache: restoredHfCache(rec.hfCache),
           });
         } else continue;
         out.push(t);
@@ -330,6 +351,31 @@ export class Engine extends EventEmitter {
     this.client = null;
     if (client) await new Promise<void>((res) => client.destroy(() => res()));
   }
+}
+
+/** A saved Hub web seed, if it still looks like one (the state file is ours, but a restore never trusts shapes). */
+function restoredHub(h: { repo: string; commit: string } | undefined): HubSeedOptions | undefined {
+  if (!h || typeof h.repo !== 'string' || typeof h.commit !== 'string') return undefined;
+  if (!/^[0-9a-f]{40}$/.test(h.commit) || !isHfRepoId(h.repo)) return undefined;
+  return { repo: h.repo, commit: h.commit };
+}
+
+function restoredHfCache(h: HfCacheTarget | undefined): HfCacheTarget | undefined {
+  if (!h || typeof h.cacheDir !== 'string' || !isAbsolute(h.cacheDir)) return undefined;
+  if (!restoredHub(h)) return undefined;
+  if (
+    h.etags !== undefined &&
+    !(Array.isArray(h.etags) && h.etags.every((e) => /^([0-9a-f]{40}|[0-9a-f]{64})$/.test(e)))
+  ) {
+    return undefined;
+  }
+  if (
+    h.ref !== undefined &&
+    (typeof h.ref !== 'string' || !/^[A-Za-z0-9._/-]{1,200}$/.test(h.ref) || h.ref.includes('..'))
+  ) {
+    return undefined;
+  }
+  return { cacheDir: h.cacheDir, repo: h.repo, commit: h.commit, etags: h.etags, ref: h.ref };
 }
 
 function requireV1(parsed: ParsedTorrent): string {

@@ -10,7 +10,7 @@ import type { RateLimiter } from './rate.js';
 const PIPELINE_MAX_DURATION = 1;
 const BLOCK_LENGTH = 1 << 14;
 
-function blockPipelineLength(wire: any, duration: number): number {
+export function blockPipelineLength(wire: any, duration: number): number {
   let length = 2 + Math.ceil((duration * wire.downloadSpeed()) / BLOCK_LENGTH);
   const reqq = wire.peerExtendedHandshake?.reqq;
   if (typeof reqq === 'number' && reqq > 0) length = Math.min(length, reqq);
@@ -60,6 +60,19 @@ function copyWhenServedFromMemory(store: any): void {
 
 const hasher = new PieceHasher();
 
+/** Endgame: a block arrived, so the same request still out on other wires is cancelled (BEP 3 cancel). */
+function cancelDuplicates(torrent: any, from: any, index: number, offset: number, length: number): void {
+  for (const w of torrent.wires) {
+    if (w === from || w.destroyed) continue;
+    for (const req of w.requests) {
+      if (req && req.piece === index && req.offset === offset) {
+        w.cancel(index, offset, length);
+        break;
+      }
+    }
+  }
+}
+
 export function installRequest(
   torrent: any,
   guard: PeerGuard,
@@ -69,16 +82,15 @@ export function installRequest(
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
   let pool: BufferPool;
-  // Refill a peer's request queue in batches: with libtorrent's reqq cap WebTorrent's low and high marks are equal,
-  // so every arriving block sent one 17-byte request in its own write. Wait until a quarter of the queue is free.
-  const updateWire = torrent._updateWire;
-  torrent._updateWire = function (this: any, wire: any) {
-    const reqq = wire.peerExtendedHandshake?.reqq;
-    if (typeof reqq === 'number' && reqq >= 64 && wire.requests.length > (reqq * 3) / 4) return;
-    return updateWire.call(this, wire);
-  };
 
-  torrent._request = function request(this: any, wire: any, index: number, hotswap: boolean): boolean {
+  // `dupBlock`: endgame (scheduler.ts) asks this wire for a block another wire was already asked for.
+  torrent._request = function request(
+    this: any,
+    wire: any,
+    index: number,
+    hotswap: boolean,
+    dupBlock?: number,
+  ): boolean {
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     const isWebSeed = wire.type === 'webSeed';
     if (self.bitfield.get(index)) return false;
@@ -92,11 +104,24 @@ export function installRequest(
     const piece = self.pieces[index];
     if (!piece) return false;
     pool ??= new BufferPool(self.pieceLength);
-    let reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
-    if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
+    const dup = dupBlock !== undefined && !isWebSeed;
+    let reservation: number;
+    if (dup) {
+      reservation = dupBlock;
+      if (!piece.init() || piece._buffer[reservation]) return false;
+    } else {
       reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
+      if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
+        reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
+      }
     }
     if (reservation === -1) return false;
+    // Hands the block back for someone else to ask for, unless it arrived meanwhile (from an endgame duplicate).
+    const giveBack = () => {
+      if (dup) return;
+      if (isWebSeed) piece.cancelRemaining(reservation);
+      else if (!piece._buffer?.[reservation]) piece.cancel(reservation);
+    };
 
     let r = self._reservations[index];
     if (!r) r = self._reservations[index] = [];
@@ -113,8 +138,7 @@ export function installRequest(
 
     // Per-transfer download limit: hand the block back and look again once the bucket has refilled.
     if (!padBlock && !limit.tryTake(chunkLength)) {
-      if (isWebSeed) piece.cancelRemaining(reservation);
-      else piece.cancel(reservation);
+      giveBack();
       r[i] = null;
       if (!wakeup) {
         wakeup = setTimeout(() => {
@@ -134,11 +158,11 @@ export function installRequest(
       if (r[i] === wire) r[i] = null;
       if (piece !== self.pieces[index]) return onUpdateTick();
       if (err) {
-        if (isWebSeed) piece.cancelRemaining(reservation);
-        else piece.cancel(reservation);
+        giveBack();
         onUpdateTick();
         return;
       }
+      if (self.__silmarilEndgame && !isWebSeed) cancelDuplicates(self, wire, index, chunkOffset, chunkLength);
 
       let who = senders.get(piece);
       if (!who) senders.set(piece, (who = []));

@@ -42,6 +42,20 @@ export interface TransferRecord {
   downloadLimit?: number;
   uploadLimit?: number;
   peers?: string[];
+  /** The Hugging Face Hub web seed of this download (hub-seed.ts); the endpoint and token come from the environment
+   *  again at restore, never from here. */
+  hub?: { repo: string; commit: string };
+  /** A download into the Hugging Face cache (models/hf/download.ts): where it is installed once verified. */
+  hfCache?: HfCacheTarget;
+}
+
+export interface HfCacheTarget {
+  cacheDir: string;
+  repo: string;
+  commit: string;
+  /** Blob names in torrent file order, when the entry gave them. */
+  etags?: string[];
+  ref?: string;
 }
 
 export class StateDir {

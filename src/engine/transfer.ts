@@ -16,10 +16,13 @@ import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
 import { installRequest, type PadRanges } from './request.js';
+import { installScheduler, type Scheduler } from './scheduler.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
-import type { StateDir, TransferRecord } from './state.js';
+import type { HfCacheTarget, StateDir, TransferRecord } from './state.js';
 import { PieceStore } from './store.js';
 import { verifyDownload } from './verify-done.js';
+import { fixAnnounceNumbers } from './announce-numbers.js';
+import type { HubSeed } from './hub-seed.js';
 import {
   FAULT_EVENT,
   attachConn,
@@ -54,6 +57,13 @@ export interface TransferStats {
   eta: number | null;
   hashFailures: number;
   banned: string[];
+  /** Bytes received from peers that were not seeds (downloaders trading pieces), and from seeds. */
+  fromPeers: number;
+  fromSeeds: number;
+  /** With a Hub web seed (hub-seed.ts): bytes from the web, bytes from peers, Hub pieces that failed their hash. */
+  webBytes?: number;
+  peerBytes?: number;
+  webRejected?: number;
   /** Peers dropped for breaking a rule (a handler threw, a limit was exceeded, bad metadata, slow reader). */
   peerFaults: number;
   /** Why nothing moves when no explicit peer can be reached (e.g. "no peer reachable: 127.0.0.1:6881 connect
@@ -76,6 +86,8 @@ export interface TransferHost {
   trackers: string[];
   statsIntervalMs: number;
   saveIntervalMs: number;
+  /** The process-wide upload limit, taken after the transfer's own. */
+  upLimit?: RateLimiter;
 }
 
 const SAVE_INTERVAL_MS = 500;
@@ -109,6 +121,12 @@ export class Transfer extends EventEmitter {
   private knownBits?: Uint8Array;
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
+  readonly hub?: HubSeed;
+  readonly hfCache?: HfCacheTarget;
+  private hubTimer?: NodeJS.Timeout;
+  private hubEngaged = false;
+  /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
+  private hubWires: { downloaded: number }[] = [];
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
@@ -127,6 +145,11 @@ export class Transfer extends EventEmitter {
       downloadLimit?: number;
       uploadLimit?: number;
       completed?: boolean;
+      superSeed?: boolean;
+      /** The Hugging Face Hub as a web seed, brought in when peers are too few or too slow. */
+      hub?: HubSeed;
+      /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
+      hfCache?: HfCacheTarget;
     },
   ) {
     super();
@@ -140,12 +163,23 @@ export class Transfer extends EventEmitter {
     this.extraTrackers = init.trackers ?? [];
     this.magnet = init.magnet;
     this.completed = !!init.completed;
+    this.superSeed = !!init.superSeed;
     this.downLimit = new RateLimiter(init.downloadLimit ?? -1);
     this.upLimit = new RateLimiter(init.uploadLimit ?? -1);
     this.guard = new PeerGuard((wire, reason) => {
       this.host.log.warn(`banned peer ${wireAddr(wire)}: ${reason}`);
       this.emit('banned', { addr: wireAddr(wire), reason });
     });
+    this.hub = init.hub;
+    this.hfCache = init.hfCache;
+    if (this.hub) {
+      const hub = this.hub;
+      const failed = this.guard.pieceFailed.bind(this.guard);
+      this.guard.pieceFailed = (index, blocks) => {
+        if (blocks.some((b) => (b.wire as { __hubSeed?: boolean }).__hubSeed)) hub.rejectedPieces++;
+        failed(index, blocks);
+      };
+    }
   }
 
   get name(): string {
@@ -202,6 +236,11 @@ export class Transfer extends EventEmitter {
     this.addToClient(bitfield);
     this.statsTimer = setInterval(() => this.emit('stats', this.stats()), this.host.statsIntervalMs);
     this.statsTimer.unref?.();
+    if (this.hub && this.kind === 'download' && !this.hubEngaged) {
+      const began = Date.now();
+      this.hubTimer = setInterval(() => this.maybeEngageHub(began), 250);
+      this.hubTimer.unref?.();
+    }
     this.saveTimer = setInterval(() => {
       if (this.dirty) void this.save();
     }, this.host.saveIntervalMs || SAVE_INTERVAL_MS);
@@ -212,7 +251,10 @@ export class Transfer extends EventEmitter {
     return new PieceStore(layoutFor(contentRoot, parsed, this.kind === 'download' ? this.outDir : undefined), {
       writable: this.kind === 'download',
       beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
-      servePace: (n) => this.upLimit.take(n),
+      servePace: async (n) => {
+        await this.upLimit.take(n);
+        await this.host.upLimit?.take(n);
+      },
     });
   }
 
@@ -230,12 +272,15 @@ export class Transfer extends EventEmitter {
       storeCacheSlots: 0,
       announce: this.trackers(),
       bitfield,
-      // WebTorrent's rarest-first picker rescans every piece per request (quadratic: 20 MiB/s on 2048 pieces).
+      // Unused: scheduler.ts replaces WebTorrent's picking (its rarest-first rescans every piece per request).
       strategy: 'sequential',
       path: this.outDir ?? (this.contentRoot ? dirname(this.contentRoot) : undefined),
       deselect: false,
+      // Concurrent HTTP requests per web seed (WebTorrent's default 4 leaves a Hub connection latency-bound).
+      maxWebConns: this.hub ? 16 : undefined,
     });
     this.torrent = torrent;
+    fixAnnounceNumbers(torrent); // what trackers are told: announce-numbers.ts
     this.retry?.stop();
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
       // Said once per new reason, then every 10th attempt: the stats line carries it every second.
@@ -251,6 +296,7 @@ export class Transfer extends EventEmitter {
       () => this.padRanges(),
       (index) => this.onPieceVerified(index),
     );
+    this.scheduler = installScheduler(torrent, { sequential: this.sequential, superSeed: this.superSeed });
     this.downloadedBase = 0;
     this.uploadedBase = 0;
 
@@ -269,7 +315,17 @@ export class Transfer extends EventEmitter {
     // Web seed connections are registered here before their first request (no 'wire' event precedes it).
     const registerPeer = torrent._registerPeer.bind(torrent);
     torrent._registerPeer = (peer: any) => {
-      if (peer?.type === 'webSeed' && peer.conn) this.padAwareWebSeed(peer.conn);
+      if (peer?.type === 'webSeed' && peer.conn) {
+        if (this.hub && this.parsed && peer.conn.url === this.hub.url) {
+          peer.conn.httpRequest = this.hub.requestFor(this.parsed);
+          // The wire blocks are blamed on (PeerGuard) is the peer's, not the connection's: mark it as the Hub's.
+          if (peer.wire) {
+            peer.wire.__hubSeed = true;
+            this.hubWires.push(peer.wire);
+          }
+        }
+        this.padAwareWebSeed(peer.conn);
+      }
       return registerPeer(peer);
     };
     torrent.on('wire', (wire: GuardWire) => {
@@ -306,6 +362,25 @@ export class Transfer extends EventEmitter {
     });
     torrent.on('warning', (err: Error) => this.host.log.debug(`${this.name}: ${err.message}`));
     torrent.on('error', (err: Error) => this.fail(err));
+  }
+
+  /** Brings the Hub in as a web seed once peers are too few or too slow (HubSeed.shouldEngage). */
+  private maybeEngageHub(began: number): void {
+    const t = this.torrent;
+    if (!this.hub || this.hubEngaged || !t || !this.parsed || !this.ready) return;
+    if (t.done) return clearInterval(this.hubTimer);
+    const wires: any[] = t.wires ?? [];
+    const peersWithData = wires.filter(
+      (w) => w.type !== 'webSeed' && w.peerPieces?.buffer?.some?.((b: number) => b),
+    ).length;
+    // No way to find a peer at all (no peer given, no tracker, no DHT): no point waiting out the grace period.
+    const noPeerSource = !this.peers.length && !this.trackers().length && !this.host.client.dht;
+    const elapsedMs = noPeerSource ? Infinity : Date.now() - began;
+    if (!this.hub.shouldEngage({ elapsedMs, peersWithData, downloadRate: t.downloadSpeed })) return;
+    this.hubEngaged = true;
+    clearInterval(this.hubTimer);
+    this.host.log.info(`${this.name}: fetching from the Hub too (${peersWithData} peers with data)`);
+    t.addWebSeed(this.hub.url);
   }
 
   /** Keeps at most MAX_PEERS_PER_TRANSFER connections: the newcomer replaces the longest idle one, or leaves. */
@@ -360,6 +435,13 @@ export class Transfer extends EventEmitter {
   }
 
   private pads?: PadRanges;
+  private scheduler?: Scheduler;
+  private fromPeersBase = 0;
+  private fromSeedsBase = 0;
+  /** Pieces in index order instead of rarest first. */
+  sequential = false;
+  /** BEP 16 super-seeding while complete. */
+  superSeed = false;
 
   /** Pad files as [start, end) ranges of the piece stream (empty until the metadata is known). */
   private padRanges(): PadRanges {
@@ -552,6 +634,18 @@ export class Transfer extends EventEmitter {
       eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
       hashFailures: this.guard.hashFailures,
       banned: this.guard.banned,
+      fromPeers: this.fromPeersBase + (this.scheduler?.fromPeers ?? 0),
+      fromSeeds: this.fromSeedsBase + (this.scheduler?.fromSeeds ?? 0),
+      ...(this.hub
+        ? {
+            webBytes: this.hub.bytes,
+            peerBytes: Math.max(
+              0,
+              this.downloadedBase + (t?.received ?? 0) - this.hubWires.reduce((n, w) => n + (w.downloaded ?? 0), 0),
+            ),
+            webRejected: this.hub.rejectedPieces,
+          }
+        : {}),
       peerFaults: this.peerFaults,
       ...(wires.length ? {} : { waiting: this.retry?.problem() }),
       peerMemory: peerMemory(wires),
@@ -573,6 +667,8 @@ export class Transfer extends EventEmitter {
       downloadLimit: this.downLimit.bytesPerSecond,
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
+      hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
+      hfCache: this.hfCache,
     };
   }
 
@@ -668,6 +764,8 @@ export class Transfer extends EventEmitter {
 
   private async stopTorrent(): Promise<void> {
     clearInterval(this.statsTimer);
+    clearInterval(this.hubTimer);
+    this.hubEngaged = false;
     this.retry?.stop();
     clearInterval(this.saveTimer);
     const t = this.torrent;
@@ -676,6 +774,9 @@ export class Transfer extends EventEmitter {
     if (t.bitfield && this.parsed) this.knownBits = this.snapshotBits();
     this.downloadedBase += t.received ?? 0;
     this.uploadedBase += t.uploaded ?? 0;
+    this.fromPeersBase += this.scheduler?.fromPeers ?? 0;
+    this.fromSeedsBase += this.scheduler?.fromSeeds ?? 0;
+    this.scheduler = undefined;
     this.torrent = null;
     this.ready = false;
     await new Promise<void>((resolve) => {

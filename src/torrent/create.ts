@@ -12,6 +12,11 @@
 // - A single-file torrent has no pad file: its v1 last piece is hashed unpadded.
 // - `piece layers` (outside info) maps the pieces root of every file longer than one piece to its piece layer.
 // The info dictionary is encoded once; infohashes are SHA-1 and SHA-256 of exactly those bytes.
+//
+// `v1Only` makes a classic BEP 3 torrent instead (as libtorrent's `create_torrent(fs, piece_size, v1_only)`):
+// `files` or `length`, `name`, `piece length`, `pieces` over the files' concatenated bytes (pieces span files, no pad
+// files), no `file tree`, `meta version` or `piece layers`. Transmission 3.00 and aria2 1.36 (Debian stable) cannot
+// read hybrids (an empty-string key in `file tree`; aria2 also gets the v1 hash wrong); they read this.
 import crypto from 'node:crypto';
 import path from 'node:path';
 import bencode from 'bencode';
@@ -39,11 +44,15 @@ export interface CreateOptions {
   creationDate?: number;
   /** Include `.git`, `.hg`, `.svn` and `.silmaril` folders (see walk.ts). */
   includeVcs?: boolean;
+  /** Links may point anywhere inside this folder (walk.ts; a Hugging Face repository folder). */
+  linkRoot?: string;
   signal?: AbortSignal;
   /** Hashing progress in bytes, over all files. */
   onProgress?: (bytesDone: number, bytesTotal: number) => void;
   /** Hashing pool (default: the shared one). */
   pool?: HashPool;
+  /** A v1-only torrent (no v2 keys, no pad files) for clients that cannot read hybrids. */
+  v1Only?: boolean;
 }
 
 export interface CreatedFile {
@@ -59,8 +68,8 @@ export interface CreatedTorrent {
   infoBytes: Uint8Array;
   /** Hex SHA-1 of infoBytes. */
   infoHashV1: string;
-  /** Hex SHA-256 of infoBytes. */
-  infoHashV2: string;
+  /** Hex SHA-256 of infoBytes; absent for a v1-only torrent. */
+  infoHashV2?: string;
   magnet: string;
   pieceLength: number;
   pieceCount: number;
@@ -113,7 +122,7 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   const { signal } = options;
   const pool = options.pool ?? getHashPool();
   pool.warm(); // worker start-up overlaps the walk
-  const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal });
+  const walked = await walk(rootPath, { includeVcs: options.includeVcs, signal, linkRoot: options.linkRoot });
   const files = walked.files;
   const length = files.reduce((n, f) => n + f.length, 0);
   if (files.length === 0) {
@@ -132,6 +141,8 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   if (!displayName || /[/\\\0]/.test(displayName) || displayName === '.' || displayName === '..') {
     throw new TorrentError(`bad torrent name "${displayName}"`);
   }
+
+  if (options.v1Only) return createV1Only(walked, displayName, pieceLength, length, pool, options);
 
   // Hash every non-empty file (one read of each byte, in the worker pool).
   const nonEmpty = files.filter((f) => f.length > 0);
@@ -209,17 +220,34 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   if (options.source) info.push([key('source'), enc(options.source)]);
   const infoBytes = dict(info);
 
+  // Always present, empty when no file exceeds one piece: libtorrent writes it so, and some readers want the key.
+  return finish(infoBytes, [[key('piece layers'), dict(layers)]], walked, displayName, pieceLength, piecesBytes, {
+    ...options,
+    v1Only: false,
+  });
+}
+
+type Walked = Awaited<ReturnType<typeof walk>>;
+
+/** The .torrent around `infoBytes`: trackers, web seeds and the other keys outside info; hashes and magnet. */
+function finish(
+  infoBytes: Buffer,
+  extraTop: Entry[],
+  walked: Walked,
+  displayName: string,
+  pieceLength: number,
+  piecesBytes: Uint8Array,
+  options: CreateOptions,
+): CreatedTorrent {
   const trackers = options.trackers ?? [];
   const webSeeds = options.webSeeds ?? [];
-  const top: Entry[] = [[key('info'), infoBytes]];
+  const top: Entry[] = [[key('info'), infoBytes], ...extraTop];
   if (trackers.length) top.push([key('announce'), enc(trackers[0])]);
   if (trackers.length > 1) top.push([key('announce-list'), enc(trackers.map((t) => [t]))]);
   if (webSeeds.length) top.push([key('url-list'), enc(webSeeds)]);
   if (options.comment) top.push([key('comment'), enc(options.comment)]);
   if (options.createdBy) top.push([key('created by'), enc(options.createdBy)]);
   if (options.creationDate !== undefined) top.push([key('creation date'), enc(Math.floor(options.creationDate))]);
-  // Always present, empty when no file exceeds one piece: libtorrent writes it so, and some readers want the key.
-  top.push([key('piece layers'), dict(layers)]);
   const torrentBytes = dict(top);
   // The info dictionary sits in torrentBytes verbatim; hand out that slice.
   let infoStart = -1;
@@ -228,7 +256,8 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
   const infoSlice = torrentBytes.subarray(infoStart + 6, infoStart + 6 + infoBytes.length);
 
   const infoHashV1 = crypto.createHash('sha1').update(infoBytes).digest('hex');
-  const infoHashV2 = crypto.createHash('sha256').update(infoBytes).digest('hex');
+  const infoHashV2 = options.v1Only ? undefined : crypto.createHash('sha256').update(infoBytes).digest('hex');
+  const files = walked.files;
   return {
     name: displayName,
     torrentBytes,
@@ -238,9 +267,62 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
     magnet: buildMagnet({ infoHashV1, infoHashV2, name: displayName, trackers, webSeeds }),
     pieceLength,
     pieceCount: piecesBytes.length / 20,
-    length,
+    length: files.reduce((n, f) => n + f.length, 0),
     singleFile: walked.singleFile,
     files: files.map((f) => ({ path: walked.singleFile ? [displayName] : f.path, length: f.length })),
     skipped: walked.skipped,
   };
+}
+
+/** Bytes of the concatenated stream each hashing job covers (whole pieces; jobs spread over the workers). */
+const SPAN_BYTES = 64 * 1024 * 1024;
+
+/** A v1-only torrent: pieces over the files' concatenated bytes, hashed in the worker pool as spans. */
+async function createV1Only(
+  walked: Walked,
+  displayName: string,
+  pieceLength: number,
+  length: number,
+  pool: HashPool,
+  options: CreateOptions,
+): Promise<CreatedTorrent> {
+  const files = walked.files;
+  const pieceCount = Math.ceil(length / pieceLength);
+  const perTask = Math.max(1, Math.floor(SPAN_BYTES / pieceLength));
+  const tasks: { pieceLength: number; segments: { path: string; position: number; length: number }[] }[] = [];
+  let k = 0;
+  let fileStart = 0; // stream offset of files[k]
+  for (let first = 0; first < pieceCount; first += perTask) {
+    const start = first * pieceLength;
+    const end = Math.min(length, (first + perTask) * pieceLength);
+    const segments: (typeof tasks)[number]['segments'] = [];
+    while (k < files.length && fileStart + files[k].length <= start) fileStart += files[k++].length;
+    for (let i = k, off = fileStart; i < files.length && off < end; off += files[i++].length) {
+      const from = Math.max(start, off);
+      const to = Math.min(end, off + files[i].length);
+      if (to > from) segments.push({ path: files[i].absPath, position: from - off, length: to - from });
+    }
+    tasks.push({ pieceLength, segments });
+  }
+  const sums = await pool.hashSpans(tasks, { signal: options.signal, onProgress: options.onProgress });
+  options.signal?.throwIfAborted();
+  const piecesBytes = Buffer.concat(sums);
+
+  const info: Entry[] = [
+    [key('name'), enc(displayName)],
+    [key('piece length'), enc(pieceLength)],
+    [key('pieces'), enc(piecesBytes)],
+  ];
+  if (walked.singleFile) {
+    info.push([key('length'), enc(length)]);
+    if (files[0].executable) info.push([key('attr'), enc('x')]);
+  } else {
+    info.push([
+      key('files'),
+      enc(files.map((f) => ({ attr: f.executable ? 'x' : undefined, length: f.length, path: f.path }))),
+    ]);
+  }
+  if (options.private) info.push([key('private'), enc(1)]);
+  if (options.source) info.push([key('source'), enc(options.source)]);
+  return finish(dict(info), [], walked, displayName, pieceLength, piecesBytes, options);
 }

@@ -42,6 +42,9 @@ export interface WalkOptions {
   /** Include `.git`, `.hg`, `.svn` and `.silmaril` folders. */
   includeVcs?: boolean;
   signal?: AbortSignal;
+  /** Links may point anywhere inside this folder (default: the root). A Hugging Face snapshot's files are links
+   *  into its repository's `blobs/`: sharing one passes the repository folder here. */
+  linkRoot?: string;
 }
 
 /** Names left out unless includeVcs. */
@@ -87,7 +90,7 @@ export async function walk(rootPath: string, options: WalkOptions = {}): Promise
   }
   if (!st.isDirectory()) throw new TorrentError(`${rootPath} is neither a file nor a folder`);
 
-  const realRoot = await realpath(root);
+  const realRoot = await realpath(options.linkRoot ? path.resolve(options.linkRoot) : root);
   const files: WalkedFile[] = [];
   const skipped: SkippedFile[] = [];
 

@@ -13,6 +13,10 @@ export class Metrics {
   httpRequests = 0;
   udpPackets = 0;
   udpErrors = 0;
+  /** Connections closed on arrival by the per-address or total cap. */
+  connectionsRefused = 0;
+  /** Requests refused for a foreign Host, Origin or content type. */
+  foreignRequests = 0;
   readonly startedAt = Date.now();
 }
 
@@ -49,6 +53,8 @@ export function renderMetrics(m: Metrics, g: Gauges): string {
     ['tracker_registry_writes_total', 'counter', 'Registrations and takedowns saved', m.registryWrites],
     ['tracker_registry_refusals_total', 'counter', 'Registry writes refused', m.registryRefusals],
     ['tracker_http_requests_total', 'counter', 'HTTP requests received', m.httpRequests],
+    ['tracker_connections_refused_total', 'counter', 'Connections closed by a connection cap', m.connectionsRefused],
+    ['tracker_foreign_requests_total', 'counter', 'Requests refused for their Host or Origin', m.foreignRequests],
     ['tracker_seeders', 'gauge', 'Peers with nothing left to download', g.seeders],
     ['tracker_leechers', 'gauge', 'Peers still downloading', g.leechers],
     ['tracker_blocked_hashes', 'gauge', 'Infohashes on the takedown blocklist', g.blocked],

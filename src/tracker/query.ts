@@ -74,16 +74,30 @@ export function decodeText(s: string, start: number, end: number, max = 4096): s
   return b === undefined ? undefined : b.toString('utf8');
 }
 
-/** Parses a non-negative decimal integer in `s[start, end)`; -1 when it is not one (or is too large). */
+const UINT64_MAX = '18446744073709551615';
+
+/**
+ * Parses a non-negative decimal integer in `s[start, end)` up to 2^64-1 (BitTorrent's counters are uint64:
+ * Transmission sends `left=9223372036854775807` for a magnet whose size it does not know yet). Values above
+ * 2^53 are clamped to Number.MAX_SAFE_INTEGER, which keeps what the tracker needs of them (zero or not, order).
+ * -1 when it is not a decimal integer or exceeds uint64.
+ */
 export function decodeUint(s: string, start: number, end: number): number {
-  if (end <= start || end - start > 16) return -1;
+  const n = end - start;
+  if (n <= 0 || n > 20) return -1;
   let v = 0;
   for (let i = start; i < end; i++) {
     const d = s.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
   }
-  return v <= Number.MAX_SAFE_INTEGER ? v : -1;
+  if (v <= Number.MAX_SAFE_INTEGER) return v;
+  // Leading zeros aside, a 20-digit value is compared with 2^64-1 as text (exact, no bigint per request).
+  let first = start;
+  while (first < end - 1 && s.charCodeAt(first) === 48) first++;
+  const digits = end - first;
+  if (digits > 20 || (digits === 20 && s.slice(first, end) > UINT64_MAX)) return -1;
+  return Number.MAX_SAFE_INTEGER;
 }
 
 /**

@@ -20,11 +20,22 @@ export interface RegistryApiConfig {
   maxBody: number;
 }
 
+/** Sent with every registry answer: nothing we serve is a page, so a browser must never render or run it, even
+ *  where a description holds markup (it is text; the views show it as text). */
+const INERT = { 'X-Content-Type-Options': 'nosniff', 'Content-Security-Policy': "default-src 'none'; sandbox" };
+
+/** Control characters (C0 but tab and newline, DEL, C1) are removed from stored text: they can rewrite a
+ *  terminal or hide text in a view. */
+export function plainText(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return v.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '');
+}
+
 export function sendText(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
   const body = Buffer.from(text.endsWith('\n') ? text : text + '\n');
   res.writeHead(status, {
     'Content-Type': 'text/plain; charset=utf-8',
-    'X-Content-Type-Options': 'nosniff',
+    ...INERT,
     'Content-Length': String(body.length),
     ...extra,
   });
@@ -38,7 +49,12 @@ export function sendJson(
   extra: Record<string, string> = {},
 ): void {
   const body = Buffer.from(JSON.stringify(value) + '\n');
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), ...extra });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    ...INERT,
+    'Content-Length': String(body.length),
+    ...extra,
+  });
   res.end(body);
 }
 
@@ -56,7 +72,7 @@ export function entryJson(t: RegisteredTorrent): Record<string, unknown> {
   o.name = r.name;
   o.verified = r.verified;
   o.completions = t.swarm.downloaded;
-  if (r.description) o.description = r.description;
+  if (r.description) o.description = plainText(r.description);
   if (r.publisher) o.publisher = r.publisher;
   if (r.license) o.license = r.license;
   if (r.size) o.size = r.size;
@@ -137,7 +153,7 @@ export function parseRegistration(body: unknown): RegistrationInput {
   }
   const infoHash = normalizeHash(b.info_hash);
   if (!infoHash) throw new RegistryError(400, 'Invalid info_hash: must be 40 (v1) or 64 (v2) hex digits');
-  const input: RegistrationInput = { infoHash, name: b.name.trim() };
+  const input: RegistrationInput = { infoHash, name: plainText(b.name).trim() };
   if (b.v1_info_hash !== undefined && b.v1_info_hash !== null && b.v1_info_hash !== '') {
     const v1 = typeof b.v1_info_hash === 'string' ? normalizeHash(b.v1_info_hash) : undefined;
     if (!v1 || v1.length !== 40) throw new RegistryError(400, 'Invalid v1_info_hash: must be 40 hex digits');
@@ -149,8 +165,9 @@ export function parseRegistration(body: unknown): RegistrationInput {
     if (field === 'tags' && Array.isArray(v) && v.every((x) => typeof x === 'string')) v = v.join(',');
     if (typeof v !== 'string') throw new RegistryError(400, `Invalid ${field}: must be a string`);
     if (v.length > limit) throw new RegistryError(400, `Invalid ${field}: longer than ${limit} characters`);
-    if (field === 'tags') input.tags = normalizeTags(v);
-    else if (field !== 'name') (input as unknown as Record<string, string>)[field] = v;
+    const clean = plainText(v);
+    if (field === 'tags') input.tags = normalizeTags(clean);
+    else if (field !== 'name') (input as unknown as Record<string, string>)[field] = clean;
   }
   if (b.size !== undefined && b.size !== null) {
     if (typeof b.size !== 'number' || !Number.isSafeInteger(b.size) || b.size < 0) {
@@ -290,6 +307,7 @@ export function handleTorrent(core: TrackerCore, res: ServerResponse, url: strin
   if (!data) return sendText(res, 404, 'Torrent not found');
   res.writeHead(200, {
     'Content-Type': 'application/x-bittorrent',
+    ...INERT,
     'Content-Disposition': disposition(t.row.name),
     'Content-Length': String(data.length),
   });
@@ -302,6 +320,6 @@ export function handleMeta(core: TrackerCore, res: ServerResponse, url: string):
   if (!t) return;
   if (!t.row.meta) return sendText(res, 404, 'No torrent data available');
   const body = Buffer.from(t.row.meta + '\n');
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
+  res.writeHead(200, { 'Content-Type': 'application/json', ...INERT, 'Content-Length': String(body.length) });
   res.end(body);
 }

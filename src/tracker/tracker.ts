@@ -6,8 +6,10 @@ import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { silentLogger, type Logger } from '../log.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { ClientIpResolver, ipBytes, isLoopbackHost, normalizeIp } from './client-ip.js';
+import { limitConnections } from './conn-limit.js';
 import { FAIL_RATE, TrackerCore, type CoreConfig } from './core.js';
 import { handleAnnounce, handleScrape, sendFailure, type ClientAddress } from './http-announce.js';
+import { HttpGuard } from './http-guard.js';
 import { renderMetrics } from './metrics.js';
 import { verifyPasskey } from './passkey.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
@@ -58,6 +60,14 @@ export interface TrackerOptions {
   logger?: Logger;
   /** Torrent parser for registry posts (default: src/torrent's). */
   parse?: TorrentParser;
+  /** Names the tracker is reached by beyond loopback (checked against `Host`; see http-guard.ts). */
+  publicHosts?: string[];
+  /** Open HTTP connections per client address (default 128: a benchmark or a NAT holds many) and in all
+   *  (default 1024). */
+  maxConnectionsPerIp?: number;
+  maxConnections?: number;
+  /** A client whose request headers are not complete after this many ms is dropped (default 10 s). */
+  headersTimeout?: number;
 }
 
 export interface TrackerAddress {
@@ -116,6 +126,7 @@ export class Tracker {
   private timers: NodeJS.Timeout[] = [];
   private api: RegistryApiConfig | undefined;
   private bound: TrackerAddress | undefined;
+  private guard: HttpGuard | undefined;
 
   constructor(options: TrackerOptions = {}) {
     this.opts = options;
@@ -158,6 +169,8 @@ export class Tracker {
       maxBody: o.maxBody ?? 32 * 1024 * 1024,
     };
 
+    this.guard = new HttpGuard({ listenHost: host, publicHosts: o.publicHosts });
+
     const wantPort = o.port ?? 6969;
     const useUdp = o.udp ?? true;
     // With port 0 the HTTP port is picked first and UDP may find it taken: try a few times.
@@ -197,6 +210,7 @@ export class Tracker {
     );
 
     const port = (this.http!.address() as AddressInfo).port;
+    this.guard.setPort(port);
     const base = `http://${urlHost(host)}:${port}`;
     this.bound = {
       host,
@@ -213,14 +227,34 @@ export class Tracker {
   }
 
   private makeHttp(): Server {
-    const server = createServer({ requestTimeout: 30_000, headersTimeout: 15_000 }, (req, res) =>
-      this.onRequest(req, res),
+    const o = this.opts;
+    const headersTimeout = o.headersTimeout ?? 10_000;
+    const server = createServer(
+      {
+        requestTimeout: Math.max(30_000, headersTimeout),
+        headersTimeout,
+        // Node checks these timeouts every 30 s by default: a slow client would hold its socket that long.
+        connectionsCheckingInterval: Math.min(1000, headersTimeout),
+      },
+      (req, res) => this.onRequest(req, res),
     );
     server.keepAliveTimeout = 15_000;
-    server.on('clientError', (_err, socket) => {
-      // Unparseable requests get a 400 and the connection is closed (the default handler, kept explicit).
+    limitConnections(
+      server,
+      {
+        perIp: o.maxConnectionsPerIp ?? 128,
+        total: o.maxConnections ?? 1024,
+        exempt: new Set((o.trustedProxies ?? []).map(normalizeIp)),
+      },
+      this.core!.metrics,
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Unparseable or too slow requests get a 400 or 408 and the connection is closed, whether or not the client
+      // ever closes its side: ending ours alone would leave a slowloris client holding the socket.
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
       if (socket.writable && !(socket as Socket).writableEnded) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        const status = timedOut ? '408 Request Timeout' : '400 Bad Request';
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
       } else socket.destroy();
     });
     return server;
@@ -348,6 +382,11 @@ export class Tracker {
     const core = this.core!;
     core.metrics.httpRequests++;
     const url = req.url ?? '/';
+    const badHost = this.guard!.hostRefusal(req);
+    if (badHost !== undefined) {
+      core.metrics.foreignRequests++;
+      return sendText(res, 421, badHost);
+    }
     // The hot path first: /announce, /announce?..., /announce/<passkey>...
     if (url.startsWith('/announce')) {
       const c = url.charCodeAt(9);
@@ -378,7 +417,18 @@ export class Tracker {
       if (!get) return sendText(res, 405, 'Method not allowed', { Allow: 'GET' });
       return handleScrape(core, res, url);
     }
-    if (path === '/api/registry') return handleRegistry(core, this.api!, req, res, url);
+    if (path === '/api/registry') {
+      if (!get) {
+        // Without a registry key, the body's declared type is what keeps a web page's form POST out (with a key,
+        // the custom header already needs a CORS preflight we never grant, and Weightless clients may send any).
+        const refused = this.guard!.writeRefusal(req, this.api!.registryKey === undefined);
+        if (refused !== undefined) {
+          core.metrics.foreignRequests++;
+          return sendText(res, refused.includes('application/json') ? 415 : 403, refused);
+        }
+      }
+      return handleRegistry(core, this.api!, req, res, url);
+    }
     if (path === '/api/registry/search' || path === '/api/registry/torrent' || path === '/api/registry/meta') {
       if (!get) return sendText(res, 405, 'Method not allowed', { Allow: 'GET' });
       if (path === '/api/registry/search') return handleSearch(core, res, url);

@@ -121,7 +121,10 @@ export class UdpTracker {
         core.metrics.rateLimited++;
         return;
       }
-      const [hi, lo] = this.idIn(this.cur, ip, this.rotate(now));
+      // Rotate first: `this.cur` is replaced by rotate(), and reading it before would hand out the id of a
+      // window that is already over (after two idle minutes the announce that follows is refused).
+      const window = this.rotate(now);
+      const [hi, lo] = this.idIn(this.cur, ip, window);
       const out = Buffer.allocUnsafe(16);
       out.writeUInt32BE(ACTION_CONNECT, 0);
       out.writeUInt32BE(tid, 4);

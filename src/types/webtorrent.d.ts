@@ -15,6 +15,12 @@ declare module 'bittorrent-protocol' {
   export default Wire;
 }
 
+// WebTorrent's Torrent class, read by the scheduler's fence test (test/unit/engine/picker-fence.test.ts).
+declare module 'webtorrent/lib/torrent.js' {
+  const Torrent: any;
+  export default Torrent;
+}
+
 declare module 'ut_metadata' {
   const utMetadata: any;
   export default utMetadata;

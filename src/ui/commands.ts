@@ -216,6 +216,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
             description: opts.description ?? proposed.description,
             trackers: options.trackers,
             pieceLength: pieceLengthSetting(vscode.workspace.getConfiguration('silmaril').get<string>('pieceLength')),
+            v1Only: vscode.workspace.getConfiguration('silmaril').get<boolean>('torrent.v1Only') === true,
           },
           (p) => {
             const pct = Math.floor(p.fraction * 100);
@@ -292,6 +293,31 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
       return t;
     },
   );
+
+  // The logic is in the core (models/hf/download.ts via UiCore.downloadIntoHfCache); this only asks and reports.
+  const downloadIntoHfCache = run('Download into Hugging Face Cache', async (arg?: unknown) => {
+    const core = await c.requireEngine('Downloading');
+    const model = modelOf(arg);
+    if (!model) throw new Error('choose a model in the Catalog view');
+    if (!core.downloadIntoHfCache) throw new Error('this core cannot download into the Hugging Face cache');
+    const webSeed = vscode.workspace.getConfiguration('silmaril').get<boolean>('huggingFace.webSeed') ?? true;
+    const d = await core.downloadIntoHfCache(model, { webSeed });
+    log.info(`downloading ${model.name} into the Hugging Face cache`);
+    c.redraw();
+    void vscode.commands.executeCommand('silmaril.showTransfers');
+    d.done.then(
+      (r) =>
+        r.verified
+          ? void vscode.window.showInformationMessage(
+              `Silmaril: ${model.name} is in the Hugging Face cache: ${r.snapshot}`,
+            )
+          : void vscode.window.showErrorMessage(
+              `Silmaril: ${model.name} did not verify; nothing was added to the cache`,
+            ),
+      (err: Error) => void vscode.window.showErrorMessage(`Silmaril: ${model.name}: ${err.message}`),
+    );
+    return d.transfer;
+  });
 
   const downloadModel = run('Download Model', async (opts: DownloadArgs = {}) => {
     const core = await c.requireEngine('Downloading');
@@ -486,6 +512,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
     vscode.commands.registerCommand('silmaril.shareFolder', share),
     vscode.commands.registerCommand('silmaril.explorerShareFolder', share),
     vscode.commands.registerCommand('silmaril.downloadIntoWorkspace', downloadInto),
+    vscode.commands.registerCommand('silmaril.downloadIntoHfCache', downloadIntoHfCache),
     vscode.commands.registerCommand('silmaril.downloadModel', downloadModel),
     vscode.commands.registerCommand('silmaril.searchCatalog', search),
     vscode.commands.registerCommand('silmaril.clearSearch', () => c.catalog.setQuery({})),

@@ -20,6 +20,7 @@ const ENGINE_SETTINGS = [
   'dht.bootstrap',
   'downloadLimit',
   'uploadLimit',
+  'superSeed',
   'catalogSources',
 ];
 

@@ -25,6 +25,8 @@ export interface TransferView {
   uploaded: number;
   peers: number;
   seeds?: number;
+  /** Bytes received from peers that were not seeds (fellow downloaders). */
+  fromPeers?: number;
   /** Seconds to completion, when downloading with a known rate. */
   etaSeconds?: number;
   state: TransferState;
@@ -32,6 +34,9 @@ export interface TransferView {
   verified?: boolean;
   magnet: string;
   error?: string;
+  /** With the Hugging Face Hub as a web seed: bytes received from the Hub and from peers. */
+  webBytes?: number;
+  peerBytes?: number;
 }
 
 /** A model folder found on disk (workspace folders and the models directory). */
@@ -56,6 +61,8 @@ export interface ShareRequest {
   description?: string;
   trackers: string[];
   pieceLength?: number;
+  /** A v1-only torrent (setting `silmaril.torrent.v1Only`). */
+  v1Only?: boolean;
 }
 
 export interface ShareResult {
@@ -104,8 +111,12 @@ export interface CoreOptions {
   trackers: string[];
   downloadLimit: number;
   uploadLimit: number;
+  /** Share folders as a BEP 16 super-seed. */
+  superSeed?: boolean;
   trustedPublishers: string[];
   catalogSources: string[];
+  /** Use the Hugging Face Hub as a web seed for entries that record their Hub origin (default true). */
+  hfWebSeed?: boolean;
 }
 
 /** What the UI asks of the core. Every method may reject with an Error whose message is fit to show as is. */
@@ -122,6 +133,11 @@ export interface UiCore {
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
   download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView>;
+  /** Downloads into the Hugging Face cache; `done` settles once the snapshot is in place. */
+  downloadIntoHfCache?(
+    model: { magnet: string; name: string; v1?: string },
+    opts?: { cacheDir?: string; webSeed?: boolean },
+  ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   cancel(id: string, deleteFiles: boolean): Promise<void>;

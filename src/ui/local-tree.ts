@@ -3,6 +3,7 @@
 import { basename, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { LocalModelView, TransferView, UiCore } from './core.js';
+import { listHfCache, type CachedRepo } from '../models/hf-cache.js';
 import { formatBytes, formatRate } from './format.js';
 
 export type SharingState = 'seeding' | 'paused' | 'downloading' | 'notShared';
@@ -12,9 +13,12 @@ export class LocalNode {
     readonly path: string,
     readonly model: LocalModelView | undefined,
     readonly transfer: TransferView | undefined,
+    /** A repository of the Hugging Face cache (path = its models--org--name folder). */
+    readonly hf?: CachedRepo,
   ) {}
 
   get name(): string {
+    if (this.hf) return this.hf.repo;
     return this.model?.name ?? this.transfer?.name ?? basename(this.path);
   }
 
@@ -31,6 +35,7 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
   private readonly changed = new vscode.EventEmitter<LocalNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private models: LocalModelView[] = [];
+  private hfRepos: CachedRepo[] = [];
   private scanning?: Promise<void>;
   private lastShown?: string;
   nodes: LocalNode[] = [];
@@ -45,11 +50,11 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
   rescan(): Promise<void> {
     const core = this.core();
     if (!core) return Promise.resolve();
-    this.scanning ??= core
-      .localModels(this.roots())
+    this.scanning ??= Promise.all([core.localModels(this.roots()), listHfCache().catch(() => ({ repos: [] }))])
       .then(
-        (models) => {
+        ([models, hf]) => {
           this.models = models;
+          this.hfRepos = hf.repos;
         },
         (err: Error) => this.log.error(`local model scan failed: ${err.message}`),
       )
@@ -87,7 +92,7 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
     item.id = `local:${node.path}`;
     item.resourceUri = vscode.Uri.file(node.path);
     const t = node.transfer;
-    const size = formatBytes(node.model?.size ?? t?.size ?? 0);
+    const size = formatBytes(node.hf?.size ?? node.model?.size ?? t?.size ?? 0);
     const state = node.state;
     switch (state) {
       case 'seeding':
@@ -107,9 +112,22 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
         item.iconPath = new vscode.ThemeIcon('file-submodule');
     }
     const md = new vscode.MarkdownString();
+    if (node.hf) {
+      const r = node.hf;
+      const revs = r.revisions.length;
+      item.description = `HF cache · ${revs} revision${revs === 1 ? '' : 's'} · ${size}${state === 'seeding' ? ' · seeding' : ''} · used ${r.lastAccessed.toLocaleDateString()}`;
+      item.iconPath = new vscode.ThemeIcon(
+        'hubot',
+        state === 'seeding' ? new vscode.ThemeColor('charts.green') : undefined,
+      );
+    }
     md.appendMarkdown(`**${node.name}**  \n`);
     md.appendText(node.path);
     md.appendMarkdown(`  \n${size}`);
+    for (const r of node.hf?.revisions ?? [])
+      md.appendMarkdown(
+        `  \n\`${r.commit.slice(0, 12)}\`${r.refs.length ? ` (${r.refs.join(', ')})` : ''} · ${r.files} files · ${formatBytes(r.size)}`,
+      );
     if (node.model)
       md.appendMarkdown(
         ` · ${node.model.files} files · ${node.model.format}${node.model.license ? ` · ${node.model.license}` : ''}`,
@@ -135,6 +153,12 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
       const p = resolve(m.path);
       nodes.push(new LocalNode(p, m, byPath.get(p)));
       byPath.delete(p);
+    }
+    // The Hugging Face cache: one node per repository, seeding when one of its snapshots is.
+    for (const r of this.hfRepos) {
+      const seeding = r.revisions.map((v) => byPath.get(resolve(v.path))).find(Boolean);
+      for (const v of r.revisions) byPath.delete(resolve(v.path));
+      nodes.push(new LocalNode(resolve(r.path), undefined, seeding, r));
     }
     // Shares and downloads outside the scanned folders still belong here.
     for (const [p, t] of byPath) nodes.push(new LocalNode(p, undefined, t));

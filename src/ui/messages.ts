@@ -13,9 +13,14 @@ export interface TransferRow {
   downloadRate: number;
   uploadRate: number;
   peers: number;
+  /** Bytes received from peers other than seeds. */
+  fromPeers: number;
   etaSeconds: number | null;
   verified: boolean | null;
   error: string | null;
+  /** Bytes from the Hugging Face Hub and from peers (null without a Hub web seed). */
+  webBytes?: number | null;
+  peerBytes?: number | null;
 }
 
 /** Host → webview. */

@@ -13,6 +13,14 @@ import type { Logger } from '../log.js';
 import { describeModel, scanModels } from '../models/inventory.js';
 import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
+import { createHfTorrent, findHfSnapshot, publishWithHf } from '../models/hf/share.js';
+import {
+  downloadIntoHfCache,
+  hfOriginIn,
+  hubFor,
+  resumeHfInstalls,
+  torrentFromRegistry,
+} from '../models/hf/download.js';
 import { verifyTorrent } from '../torrent/verify.js';
 import { Tracker } from '../tracker/tracker.js';
 import type {
@@ -128,6 +136,7 @@ export class NodeCore implements UiCore {
     engine.on('transfer', () => this.fire('transfers'));
     engine.on('transfer-error', (t: Transfer, err: Error) => this.log.error(`${t.name}: ${err.message}`));
     const restored = await engine.restore();
+    resumeHfInstalls(engine, this.log);
     if (restored.length) this.log.info(`resumed ${restored.length} transfer(s) from the last session`);
     this.log.info(`engine listening on port ${engine.port}${engine.dhtPort ? `, DHT on UDP ${engine.dhtPort}` : ''}`);
     await this.startCatalog().catch((err: Error) => this.log.error(`catalog network: ${err.message}`));
@@ -174,42 +183,52 @@ export class NodeCore implements UiCore {
 
   async share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult> {
     const engine = this.engine();
-    const folder = resolve(req.folder);
     const embedded = this.tracker?.address()?.announce;
     const trackers = [...new Set([...req.trackers, ...(embedded ? [embedded] : [])])];
-    const created = await createTorrent(folder, {
+    // A Hugging Face cache folder (repo or snapshot): read through its links, seeded in place, origin recorded.
+    const snapshot = await findHfSnapshot({ folder: req.folder });
+    const folder = snapshot ? snapshot.snapshotDir : resolve(req.folder);
+    const options = {
       pieceLength: req.pieceLength,
+      v1Only: req.v1Only,
       trackers: trackers.filter((t) => /^(https?|udp):\/\//.test(t)),
       createdBy: 'Silmaril',
       signal,
-      onProgress: (done, total) =>
+      onProgress: (done: number, total: number) =>
         onProgress({ fraction: total ? done / total : 1, message: `hashing ${basename(folder)}` }),
-    });
+    };
+    const hfShare = snapshot ? await createHfTorrent(snapshot, options) : undefined;
+    const created = hfShare ? hfShare.torrent : await createTorrent(folder, options);
     signal.throwIfAborted();
     onProgress({ fraction: 1, message: 'seeding' });
-    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true });
+    await engine.seed(folder, { torrent: created.torrentBytes, trusted: true, superSeed: this.options.superSeed });
     const warnings: string[] = [];
     let published = false;
     const model = await describeModel(folder);
     try {
       const catalog = await this.openCatalog();
       const files = created.files.length;
-      catalog.publish({
-        name: req.name,
-        v1: created.infoHashV1,
-        v2: created.infoHashV2,
-        size: created.length,
-        files,
-        license: req.license,
-        tags: req.tags,
-        description: req.description ?? '',
-        format: model.format,
-        architecture: model.architecture ?? '',
-        parameters: model.parameters ?? 0,
-        quantization: model.quantization ?? '',
-        trackers,
-        created: Math.floor(Date.now() / 1000),
-      });
+      publishWithHf(
+        (hf) =>
+          catalog.publish({
+            ...hf,
+            name: req.name,
+            v1: created.infoHashV1,
+            v2: created.infoHashV2,
+            size: created.length,
+            files,
+            license: req.license,
+            tags: req.tags,
+            description: req.description ?? '',
+            format: model.format,
+            architecture: model.architecture ?? '',
+            parameters: model.parameters ?? 0,
+            quantization: model.quantization ?? '',
+            trackers,
+            created: Math.floor(Date.now() / 1000),
+          }),
+        hfShare?.hf,
+      );
       await catalog.save();
       published = true;
       if (this.catalogStarted) {
@@ -256,8 +275,37 @@ export class NodeCore implements UiCore {
     };
   }
 
+  /** Downloads a catalog model into the Hugging Face cache (models/hf/download.ts); the transfer shows as usual. */
+  async downloadIntoHfCache(
+    model: { magnet: string; name: string; v1?: string },
+    opts: { cacheDir?: string; webSeed?: boolean } = {},
+  ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }> {
+    const engine = this.engine();
+    const catalog = await this.openCatalog();
+    const v1 = model.v1 ?? /xt=urn:btih:([0-9a-fA-F]{40})/.exec(model.magnet)?.[1]?.toLowerCase();
+    const origin = v1 ? hfOriginIn(catalog.index.entries.values(), v1) : undefined;
+    if (!v1 || !origin) throw new Error(`${model.name} does not say which Hugging Face repository and commit it is`);
+    const torrent = (await engine.state.loadTorrent(v1)) ?? (await torrentFromRegistry(origin.trackers, v1));
+    const d = await downloadIntoHfCache({
+      engine,
+      source: model.magnet,
+      torrent,
+      origin,
+      cacheDir: opts.cacheDir,
+      webSeed: opts.webSeed,
+    });
+    this.fire('transfers');
+    void d.done.finally(() => this.fire('local'));
+    return { transfer: view(d.transfer), done: d.done };
+  }
+
   async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
-    const t = await this.engine().download(model.magnet, { outDir });
+    const catalog = await this.openCatalog();
+    const hub =
+      this.options.hfWebSeed === false
+        ? undefined
+        : await hubFor(model.magnet, async () => catalog.index.entries.values());
+    const t = await this.engine().download(model.magnet, { outDir, hub });
     this.fire('transfers');
     return view(t);
   }
@@ -333,9 +381,11 @@ export class NodeCore implements UiCore {
   }
 
   async describeFolder(folder: string) {
-    const m = await describeModel(folder);
+    const snapshot = await findHfSnapshot({ folder }).catch(() => undefined);
+    const m = await describeModel(snapshot?.snapshotDir ?? folder);
     const tags = [...m.tags];
-    return { license: m.license, tags, description: m.description, name: undefined };
+    const name = snapshot?.repo.includes('/') ? snapshot.repo : undefined;
+    return { license: m.license, tags, description: m.description, name };
   }
 
   /** The embedded tracker (HTTP + UDP announce, scrape, registry API), its registry kept in the state directory. */
@@ -408,10 +458,13 @@ function view(t: Transfer): TransferView {
     uploaded: s.uploaded,
     peers: s.peers,
     seeds: s.seeds,
+    fromPeers: s.fromPeers,
     etaSeconds: s.eta ?? undefined,
     state,
     verified: t.doneInfo ? t.doneInfo.verified : t.kind === 'seed' ? true : undefined,
     magnet: t.magnetURI,
     error: t.error?.message,
+    webBytes: s.webBytes,
+    peerBytes: s.peerBytes,
   };
 }

@@ -29,8 +29,10 @@ export function readCoreOptions(): CoreOptions {
     trackers: c.get<string[]>('trackers') ?? [],
     downloadLimit: (c.get<number>('downloadLimit') ?? 0) * 1024,
     uploadLimit: (c.get<number>('uploadLimit') ?? 0) * 1024,
+    superSeed: c.get<boolean>('superSeed') ?? false,
     trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
     catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
+    hfWebSeed: c.get<boolean>('huggingFace.webSeed') ?? true,
   };
 }
 

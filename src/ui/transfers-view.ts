@@ -18,9 +18,12 @@ export function toRow(t: TransferView): TransferRow {
     downloadRate: t.downloadRate,
     uploadRate: t.uploadRate,
     peers: t.peers,
+    fromPeers: t.fromPeers ?? 0,
     etaSeconds: t.etaSeconds ?? null,
     verified: t.verified ?? null,
     error: t.error ?? null,
+    webBytes: t.webBytes ?? null,
+    peerBytes: t.peerBytes ?? null,
   };
 }
 

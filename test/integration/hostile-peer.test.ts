@@ -310,9 +310,14 @@ test('silmaril get says why nothing moves: the unreachable --peer, the error, th
 
 test('a slow reader is choked, then dropped, and what was queued for it is released', async () => {
   const prev = setSlowReaderMs(500); // 20 s in production (SLOW_READER_MS)
+  // A seed of its own: connections left by the tests above must not hold its upload slots or its counters.
+  const own = engine('slow-reader-seed');
+  await own.start();
+  const seed = await own.seed(model, { torrent, trusted: true });
+  await seed.whenReady();
   try {
     const faults = seed.stats().peerFaults;
-    const p = await connect(seeder.port);
+    const p = await connect(own.port);
     await p.next((m) => m.id === 5 || m.id === 14);
     p.message(2);
     await eventually(() => p.unchoked, 'unchoked');

@@ -4,7 +4,7 @@
   lt_engine_peer.py seed --torrent F --save DIR [--upload-limit BYTES]
       seeds F whose content lies in DIR (the folder holding the torrent's root); prints
       {"event": "ready", "port": N} once seeding, then {"event": "stats", ...} every second; runs until stdin closes.
-  lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...]
+  lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...] [--url-seed URL ...]
   Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out.
       downloads into DIR from the given peers; prints stats every second and {"event": "done", ...} once complete,
       then exits 0 (or 1 on an error / timeout).
@@ -70,6 +70,7 @@ def main():
     ap.add_argument("--magnet")
     ap.add_argument("--save", required=True)
     ap.add_argument("--peer", action="append", default=[])
+    ap.add_argument("--url-seed", action="append", default=[])  # BEP 19 web seeds (bench:hub's reference)
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp")
@@ -93,6 +94,8 @@ def main():
         p = lt.parse_magnet_uri(args.magnet)
     p.save_path = args.save
     h = ses.add_torrent(p)
+    for url in args.url_seed:
+        h.add_url_seed(url)
     for peer in args.peer:
         h.connect_peer(peer_tuple(peer))
 

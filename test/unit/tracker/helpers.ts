@@ -34,7 +34,7 @@ export async function makeHybrid(seed = 'a'): Promise<Hybrid> {
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ seed }));
   writeFileSync(join(dir, 'weights.bin'), Buffer.alloc(40_000, seed));
   const t = await createTorrent(dir, { pieceLength: 16384 });
-  return { dir, torrent: t.torrentBytes, v1: t.infoHashV1, v2: t.infoHashV2, name: t.name, length: t.length };
+  return { dir, torrent: t.torrentBytes, v1: t.infoHashV1, v2: t.infoHashV2!, name: t.name, length: t.length };
 }
 
 /** Percent-encodes every byte, as careful clients do. */

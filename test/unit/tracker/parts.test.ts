@@ -20,8 +20,10 @@ describe('query decoding', () => {
 
   it('parses non-negative integers only', () => {
     assert.equal(decodeUint('123', 0, 3), 123);
-    for (const bad of ['', '-1', '1e3', '12a', '99999999999999999'])
+    for (const bad of ['', '-1', '1e3', '12a', '18446744073709551616', '999999999999999999999'])
       assert.equal(decodeUint(bad, 0, bad.length), -1, bad);
+    // uint64 beyond 2^53 is accepted, clamped (client-quirks.test.ts: Transmission's magnet `left`).
+    assert.equal(decodeUint('99999999999999999', 0, 17), Number.MAX_SAFE_INTEGER);
   });
 
   it('walks parameters, including empty and valueless ones', () => {

@@ -1,0 +1,298 @@
+// `npm run bench:swarm`: fan-out on loopback. One rate-limited seed and N downloaders started together, meeting
+// through `silmaril tracker --open`, three swarms side by side in one run:
+//   lt  libtorrent seed, N libtorrent downloaders (the reference)
+//   ls  libtorrent seed, N `silmaril get`
+//   ss  `silmaril seed --upload-limit`, N `silmaril get`
+//   sx  the same with `silmaril seed --super-seed` (BEP 16), with --super-seed
+// Printed per swarm: time until every downloader is done (from the start of the first), the ideal (size / seed
+// rate), the seed's upload as a multiple of the torrent, bytes each downloader got from peers other than the seed
+// (min / mean, as a multiple of the torrent), each downloader's peak memory (VmHWM, max / mean), and the ratios to
+// the libtorrent swarm of the same N (time, seed upload).
+// Goal (issue 9): seed upload <= 1.25x and all done within 1.5x of the ideal, at every N.
+// Flags: --mib 128 --piece-kib 1024 --n 4,8,16 --rate-mib 8 --swarms lt,ls,ss --super-seed (adds sx) --timeout 300
+// (A super-seed looks like a downloader to its peers, so in sx "from non-seeds" includes what the seed sent.)
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const { values: flags } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '128' },
+    'piece-kib': { type: 'string', default: '1024' },
+    n: { type: 'string', default: '4,8,16' },
+    'rate-mib': { type: 'string', default: '8' },
+    swarms: { type: 'string', default: 'lt,ls,ss' },
+    'super-seed': { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '300' },
+  },
+});
+const MiB = 1024 * 1024;
+const SIZE_MIB = Number(flags.mib);
+const PIECE = Number(flags['piece-kib']) * 1024;
+const NS = flags.n.split(',').map(Number);
+const RATE = Number(flags['rate-mib']) * MiB;
+const SWARMS = flags.swarms.split(',');
+if (flags['super-seed'] && !SWARMS.includes('sx')) SWARMS.push('sx');
+const TIMEOUT_MS = Number(flags.timeout) * 1000;
+const PYTHON = '/usr/bin/python3';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const CLI = path.join(root, 'dist', 'cli.js');
+const LT = path.join(root, 'test', 'interop', 'py', 'lt_swarm_peer.py');
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'silmaril-bench-swarm-'));
+const procs = new Set();
+process.on('exit', () => {
+  for (const p of procs) p.child.kill('SIGKILL');
+  fs.rmSync(work, { recursive: true, force: true });
+});
+process.on('SIGINT', () => process.exit(130));
+
+function start(cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
+  const p = { child, lines: [], waiters: [], stderr: '' };
+  procs.add(p);
+  child.stderr.on('data', (d) => (p.stderr = (p.stderr + d).slice(-4000)));
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    let line;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      return;
+    }
+    line.at = performance.now();
+    p.lines.push(line);
+    if (p.lines.length > 50) p.lines.splice(0, p.lines.length - 50);
+    for (const w of [...p.waiters]) {
+      if (!w.pred(line)) continue;
+      p.waiters.splice(p.waiters.indexOf(w), 1);
+      w.resolve(line);
+    }
+  });
+  p.exited = new Promise((resolve) =>
+    child.on('exit', (code) => {
+      procs.delete(p);
+      resolve(code);
+    }),
+  );
+  p.waitFor = (pred, ms = TIMEOUT_MS) =>
+    new Promise((resolve, reject) => {
+      const seen = p.lines.find(pred);
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => reject(new Error(`timeout: ${args.slice(0, 3).join(' ')}: ${p.stderr}`)), ms);
+      p.waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      p.exited.then((code) => reject(new Error(`${args.slice(0, 3).join(' ')} exited ${code}: ${p.stderr}`)));
+    });
+  return p;
+}
+
+/** Peak resident memory of a live process (VmHWM), bytes. */
+function peakRss(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function stop(p, how) {
+  if (how === 'stdin') p.child.stdin.end('\n');
+  else p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 15_000);
+  await p.exited;
+  clearTimeout(t);
+}
+
+// ---- the model and the tracker ----
+const model = path.join(work, 'seed', 'swarm-model');
+fs.mkdirSync(model, { recursive: true });
+const block = crypto.randomBytes(4 * MiB);
+for (const [name, bytes] of [
+  ['model-00001-of-00002.safetensors', Math.floor((SIZE_MIB * MiB) / 2) + 4321],
+  ['model-00002-of-00002.safetensors', Math.ceil((SIZE_MIB * MiB) / 2) - 4321],
+]) {
+  const fd = fs.openSync(path.join(model, name), 'w');
+  for (let done = 0, i = 0; done < bytes; i++) {
+    block.writeUInt32LE(i, 0);
+    block.write(name, 4);
+    const n = Math.min(block.length, bytes - done);
+    fs.writeSync(fd, block, 0, n);
+    done += n;
+  }
+  fs.closeSync(fd);
+}
+const SIZE = SIZE_MIB * MiB;
+const ideal = SIZE / RATE;
+
+const tracker = start(process.execPath, [
+  CLI,
+  'tracker',
+  '--json',
+  '--port',
+  '0',
+  '--open',
+  '--interval',
+  '10',
+  '--rate-limit',
+  '0',
+  '--home',
+  path.join(work, 'tracker'),
+]);
+const trackerReady = await tracker.waitFor((l) => l.event === 'ready', 20_000);
+const torrent = path.join(work, 'swarm.torrent');
+const made = spawnSync(process.execPath, [
+  CLI,
+  'create',
+  model,
+  '--piece-length',
+  String(PIECE),
+  '--tracker',
+  trackerReady.announce,
+  '--no-register',
+  '--out',
+  torrent,
+]);
+if (made.status !== 0) throw new Error(`create failed: ${made.stderr}`);
+
+console.log(
+  `bench:swarm: ${SIZE_MIB} MiB in 2 files, ${PIECE / 1024} KiB pieces, seed limited to ${flags['rate-mib']} MiB/s ` +
+    `(ideal ${ideal.toFixed(1)} s), N = ${NS.join(', ')}; load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}, ` +
+    `${os.cpus().length} cores`,
+);
+
+// ---- one swarm ----
+async function runSwarm(kind, n) {
+  const dir = path.join(work, `${kind}-${n}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const ltSeed = kind === 'lt' || kind === 'ls';
+  const seed = ltSeed
+    ? start(PYTHON, [LT, torrent, path.join(work, 'seed'), '--seed', '--upload-limit', String(RATE)])
+    : start(process.execPath, [
+        CLI,
+        'seed',
+        model,
+        '--torrent',
+        torrent,
+        '--upload-limit',
+        String(Math.round(RATE / 1024)),
+        ...(kind === 'sx' ? ['--super-seed'] : []),
+        '--home',
+        path.join(dir, 'seed-home'),
+        '--json',
+        '--no-dht',
+        '--no-lsd',
+      ]);
+  await seed.waitFor((l) => l.event === 'ready', 60_000);
+  const t0 = performance.now();
+  const downloaders = Array.from({ length: n }, (_, i) =>
+    kind === 'lt'
+      ? start(PYTHON, [LT, torrent, path.join(dir, `d${i}`)])
+      : start(process.execPath, [
+          CLI,
+          'get',
+          torrent,
+          '--out',
+          path.join(dir, `d${i}`),
+          '--home',
+          path.join(dir, `h${i}`),
+          '--json',
+          '--no-dht',
+          '--no-lsd',
+        ]),
+  );
+  const results = await Promise.all(
+    downloaders.map(async (d) => {
+      const done = await d.waitFor((l) => l.event === 'done');
+      return { done, rss: peakRss(d.child.pid) };
+    }),
+  );
+  const allDone = (Math.max(...results.map((r) => r.done.at)) - t0) / 1000;
+  if (process.env.BENCH_VERBOSE) {
+    const times = results.map((r) => ((r.done.at - t0) / 1000).toFixed(1));
+    console.log(`  ${kind} N=${n}: done at ${times.join(', ')} s`);
+  }
+  // Stop the seed first (its upload total), then the downloaders (libtorrent's per-peer totals).
+  let seedUp;
+  if (ltSeed) {
+    const stopping = seed.waitFor((l) => l.event === 'stopped', 30_000);
+    await stop(seed, 'stdin');
+    seedUp = (await stopping).uploaded;
+  } else {
+    const stopping = seed.waitFor((l) => l.event === 'stopped', 30_000);
+    await stop(seed, 'signal');
+    seedUp = (await stopping).uploaded;
+  }
+  const fromPeers = [];
+  for (let i = 0; i < n; i++) {
+    const d = downloaders[i];
+    if (kind === 'lt') {
+      const stopping = d.waitFor((l) => l.event === 'stopped', 30_000);
+      await stop(d, 'stdin');
+      const s = await stopping;
+      fromPeers.push(s.peers.filter((p) => !p.first_seed).reduce((a, p) => a + p.down, 0));
+    } else {
+      fromPeers.push(results[i].done.fromPeers);
+      if (process.env.BENCH_VERBOSE) {
+        const d = results[i].done;
+        console.log(
+          `  d${i}: fromPeers ${(d.fromPeers / SIZE).toFixed(2)} fromSeeds ${(d.fromSeeds / SIZE).toFixed(2)} downloaded ${(d.downloaded / SIZE).toFixed(2)} uploaded ${(d.uploaded / SIZE).toFixed(2)}`,
+        );
+      }
+      await stop(d, 'signal');
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    kind,
+    n,
+    allDone,
+    seedUp: seedUp / SIZE,
+    fromPeersMin: Math.min(...fromPeers) / SIZE,
+    fromPeersMean: fromPeers.reduce((a, b) => a + b, 0) / n / SIZE,
+    rssMax: Math.max(...results.map((r) => r.rss)) / MiB,
+    rssMean: results.reduce((a, r) => a + r.rss, 0) / n / MiB,
+  };
+}
+
+const NAMES = {
+  lt: 'libtorrent seed + libtorrent',
+  ls: 'libtorrent seed + silmaril get',
+  ss: 'silmaril seed + silmaril get',
+  sx: 'silmaril --super-seed + get',
+};
+const rows = [];
+for (const n of NS) {
+  const byKind = {};
+  for (const kind of SWARMS) {
+    try {
+      byKind[kind] = await runSwarm(kind, n);
+    } catch (err) {
+      console.log(`N=${n} ${kind}: FAILED ${err.message.slice(0, 300)}`);
+      continue;
+    }
+    const r = byKind[kind];
+    const ref = byKind.lt;
+    const vs =
+      ref && kind !== 'lt'
+        ? `  vs lt: time ${(r.allDone / ref.allDone).toFixed(2)}x, seed upload ${(r.seedUp / ref.seedUp).toFixed(2)}x`
+        : '';
+    const goal = r.seedUp <= 1.25 && r.allDone <= 1.5 * ideal ? 'goal met' : 'goal missed';
+    console.log(
+      `N=${String(n).padStart(2)} ${NAMES[kind].padEnd(31)} all done ${r.allDone.toFixed(1).padStart(6)} s ` +
+        `(${(r.allDone / ideal).toFixed(2)}x ideal ${ideal.toFixed(1)} s)  seed up ${r.seedUp.toFixed(2)}x  ` +
+        `from non-seeds min ${r.fromPeersMin.toFixed(2)}x mean ${r.fromPeersMean.toFixed(2)}x  ` +
+        `peak RSS max ${r.rssMax.toFixed(0)} MiB mean ${r.rssMean.toFixed(0)} MiB  ${goal}${vs}`,
+    );
+    rows.push(r);
+  }
+}
+await stop(tracker, 'signal');
+process.exit(0);

@@ -1,0 +1,90 @@
+// FENCED: touches private members of WebTorrent 3.0.21 (Torrent#_startDiscovery, #discovery), torrent-discovery
+// 11.0.21 (Discovery#tracker, #_createTracker, #complete) and bittorrent-tracker 11.2.3 (Client#_getAnnounceOpts).
+// test/unit/tracker/announce-numbers.test.ts fails if any of them goes away or the installed versions change.
+//
+// Why (issue 14, item 7): WebTorrent announces `downloaded` as the bytes the torrent *has* (a seed sends its whole
+// size), sends `completed` whenever the torrent becomes done (a seed does so right after it starts, so every seed
+// start counts as a download in scrapes), and, once the torrent is destroyed, has no numbers at all for the
+// `stopped` announce, so bittorrent-tracker sends `left=16384` (HTTP) or 2^64-1 (UDP). Here, per torrent:
+// - downloaded = bytes received from peers in this session (BEP 3: "the total amount downloaded so far"),
+// - left = bytes of pieces not yet verified; the last known value after the torrent is destroyed,
+// - `completed` is sent only by a transfer that received data, and at most once.
+
+export const FENCED_VERSIONS = {
+  webtorrent: '3.0.21',
+  'torrent-discovery': '11.0.21',
+  'bittorrent-tracker': '11.2.3',
+} as const;
+
+export interface AnnounceNumbers {
+  uploaded: number;
+  downloaded: number;
+  /** Undefined while the size is unknown (a magnet before its metadata): the tracker client's default then. */
+  left?: number;
+}
+
+/** What this module reports for `torrent` now (exported for the fence test). */
+export function announceNumbers(torrent: any, last: AnnounceNumbers): AnnounceNumbers {
+  if (torrent.destroyed) return last;
+  const length = torrent.length;
+  const known = typeof length === 'number' && Number.isFinite(length) && torrent.pieces?.length > 0;
+  return {
+    uploaded: torrent.uploaded ?? 0,
+    downloaded: torrent.received ?? 0,
+    left: known ? (torrent.done ? 0 : Math.max(length - torrent.downloaded, 0)) : undefined,
+  };
+}
+
+/** Installs the numbers on one WebTorrent torrent (call right after `client.add`). False when a member this
+ *  relies on is missing (another version): then WebTorrent's own numbers are left in place. */
+export function fixAnnounceNumbers(torrent: any): boolean {
+  if (typeof torrent?._startDiscovery !== 'function') return false;
+  let last: AnnounceNumbers = { uploaded: 0, downloaded: 0 };
+  const current = (): AnnounceNumbers => {
+    last = announceNumbers(torrent, last);
+    const out: AnnounceNumbers = { uploaded: last.uploaded, downloaded: last.downloaded };
+    if (last.left !== undefined) out.left = last.left;
+    return out;
+  };
+  let completedSent = false;
+
+  const patchTracker = (tracker: any): void => {
+    if (!tracker || tracker.__silmarilNumbers) return;
+    tracker.__silmarilNumbers = true;
+    // Replaces WebTorrent's closure, which returns nothing once the torrent is destroyed (the `stopped` case).
+    tracker._getAnnounceOpts = current;
+  };
+  const patchDiscovery = (discovery: any): void => {
+    if (!discovery || discovery.__silmarilNumbers) return;
+    discovery.__silmarilNumbers = true;
+    patchTracker(discovery.tracker);
+    const createTracker = discovery._createTracker;
+    if (typeof createTracker === 'function') {
+      // A port change makes a new tracker client (and it announces `started` at once): patch it as it is made.
+      discovery._createTracker = function (this: any, ...args: unknown[]) {
+        const t = createTracker.apply(this, args);
+        patchTracker(t);
+        return t;
+      };
+    }
+    const complete = discovery.complete;
+    discovery.complete = function (this: any, opts?: unknown) {
+      // A seed, or a download whose data was already all on disk, downloaded nothing: it completed nothing.
+      if (completedSent || !(torrent.received > 0)) return;
+      completedSent = true;
+      return complete.call(this, opts);
+    };
+  };
+
+  if (torrent.discovery) patchDiscovery(torrent.discovery);
+  const start = torrent._startDiscovery;
+  torrent._startDiscovery = function (this: any, ...args: unknown[]) {
+    // The tracker client is made and announces `started` inside Discovery's constructor: the options it reads
+    // then come from WebTorrent's getAnnounceOpts, which merges ours (`_getAnnounceOpts`) last.
+    const r = start.apply(this, args);
+    patchDiscovery(this.discovery);
+    return r;
+  };
+  torrent._getAnnounceOpts = current;
+  return true;
+}

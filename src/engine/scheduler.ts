@@ -1,0 +1,395 @@
+// The engine's scheduling, installed on one WebTorrent torrent: which blocks to ask each peer for (picker.ts) and
+// whom to upload to (choker.ts). WebTorrent provides the wires.
+//
+// FENCED: this file (with request.ts) is where WebTorrent's private scheduling members are replaced, against the
+// exact pinned webtorrent 3.0.21 (see package.json; test/unit/engine/picker-fence.test.ts fails if one disappears):
+//   Torrent#_updateWire(wire)          asks a peer for blocks          -> ours: in-flight pieces first, then rarest
+//   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
+//   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
+//   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
+// and read: Torrent#pieces, #_reservations, #bitfield, #wires, #done, #ready, Wire#requests, #peerPieces,
+// #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
+import { Choker, type ChokePeer } from './choker.js';
+import { PeerAvailability, PiecePicker } from './picker.js';
+import { blockPipelineLength } from './request.js';
+import { SuperSeeder } from './super-seed.js';
+
+/** Members of WebTorrent's Torrent this file replaces or relies on (the fence test checks them). */
+export const PATCHED_TORRENT_MEMBERS = [
+  '_updateWire',
+  '_updateWireInterest',
+  '_rechoke',
+  '_onWireWithMetadata',
+  '_request',
+  '_update',
+] as const;
+
+const BLOCK_LENGTH = 1 << 14;
+const RECHOKE_MS = 5000;
+const SEED_TAIL_BLOCKS = 8;
+/** How long a seed holds back a request for a piece it is still sending to another peer. */
+const DUPLICATE_DEFER_MS = 1500;
+/** After this long the first recipient of a piece is forgotten (it may never finish it). */
+const DUPLICATE_FORGET_MS = 20_000;
+/** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
+const INFLIGHT_BYTES = 64 * 1024 * 1024;
+
+export interface SchedulerOptions {
+  /** Lowest missing piece first (streaming, or a user who wants files in order) instead of rarest first. */
+  sequential?: boolean;
+  /** Upload slots (libtorrent's default: 8). */
+  uploadSlots?: number;
+  /** Choking rounds, in milliseconds. */
+  rechokeMs?: number;
+  /** BEP 16 super-seeding while this torrent is complete (an initial seed). */
+  superSeed?: boolean;
+}
+
+interface PeerRecord {
+  avail: PeerAvailability;
+}
+
+export class Scheduler {
+  picker?: PiecePicker;
+  readonly choker: Choker;
+  /** Pieces started and not yet verified. */
+  readonly inflight = new Set<number>();
+  /** Bytes received from peers that were not seeds at the time, and from seeds. */
+  fromPeers = 0;
+  fromSeeds = 0;
+  private readonly peers = new Map<any, PeerRecord>();
+  private timer?: NodeJS.Timeout;
+  private superSeeder?: SuperSeeder<any>;
+  private rechokeSoon = false;
+
+  constructor(
+    private readonly torrent: any,
+    private readonly opts: SchedulerOptions = {},
+  ) {
+    this.choker = new Choker({ slots: opts.uploadSlots ?? 8 });
+  }
+
+  /** The picker, created once the torrent is ready (metadata known, existing pieces checked). */
+  private ensure(): PiecePicker | undefined {
+    if (this.picker) return this.picker;
+    const t = this.torrent;
+    if (!t.ready || t.destroyed || !t.pieces?.length) return undefined;
+    const picker = new PiecePicker(t.pieces.length, { sequential: this.opts.sequential });
+    this.picker = picker;
+    for (let i = 0; i < t.pieces.length; i++) if (t.bitfield.get(i)) picker.setHave(i);
+    for (const w of t.wires) this.peerOf(w);
+    return picker;
+  }
+
+  private peerOf(wire: any): PeerRecord {
+    let rec = this.peers.get(wire);
+    if (rec) return rec;
+    rec = { avail: new PeerAvailability(this.picker!) };
+    this.peers.set(wire, rec);
+    // What the wire learnt before we counted it (bittorrent-protocol keeps it current in peerPieces).
+    const pp = wire.peerPieces;
+    if (pp && typeof pp.get === 'function') {
+      if (pp.buffer && pp.buffer.length === 0 && pp.get(0) === true) rec.avail.haveAll();
+      else rec.avail.bitfield((i) => pp.get(i));
+    }
+    return rec;
+  }
+
+  /** Every wire the torrent gets (before the metadata too). */
+  onWire(wire: any): void {
+    // Upstream marks a peer a seed before its bitfield arrives and never takes it back (then chokes it for good, as
+    // it always chokes seeds): read seed status from what we counted instead, and ignore upstream's writes.
+    Object.defineProperty(wire, 'isSeeder', {
+      configurable: true,
+      get: () => (this.picker ? (this.peers.get(wire)?.avail.isSeed ?? false) : false),
+      set: () => {},
+    });
+    const on = (fn: (rec: PeerRecord) => void) => () => {
+      if (this.ensure()) fn(this.peerOf(wire));
+    };
+    wire.on(
+      'bitfield',
+      on((r) => r.avail.bitfield((i) => wire.peerPieces.get(i))),
+    );
+    wire.on('have', (i: number) =>
+      on((r) => {
+        r.avail.have(i);
+        if (this.superSeeder?.announced(wire, i)) this.reveal(wire);
+        if (!r.avail.isSeed && !wire.peerChoking && this.inflight.has(i)) this.spareSeeds(i);
+      })(),
+    );
+    wire.on(
+      'have-all',
+      on((r) => r.avail.haveAll()),
+    );
+    wire.on(
+      'have-none',
+      on((r) => r.avail.haveNone()),
+    );
+    wire.on('download', (n: number) => {
+      if (wire.isSeeder) this.fromSeeds += n;
+      else this.fromPeers += n;
+    });
+    this.deferDuplicates(wire);
+    wire.on('interested', () => this.soon());
+    wire.on('uninterested', () => this.soon());
+    wire.once('close', () => {
+      this.peers.get(wire)?.avail.close();
+      this.peers.delete(wire);
+      this.choker.remove(wire);
+      this.superSeeder?.remove(wire);
+      this.soon();
+    });
+    // lt_donthave is attached right after the 'wire' event.
+    queueMicrotask(() => wire.lt_donthave?.on?.('donthave', (i: number) => on((r) => r.avail.dontHave(i))()));
+  }
+
+  /** Seeding: the first peer each piece is being served to, and since when. */
+  private servedTo = new Map<number, { wire: any; at: number }>();
+
+  /**
+   * Seeding: a request for a piece we are still sending to another peer waits a moment (DUPLICATE_DEFER_MS) behind
+   * requests for pieces nobody has yet. By then that peer usually has it and announces it, and a silmaril downloader
+   * cancels what it asked of us and takes the piece from that peer instead; a request still wanted is then served.
+   * So a seed serves fresh pieces first and sends each piece about once.
+   */
+  private deferDuplicates(wire: any): void {
+    const emit = wire.emit;
+    wire.emit = (event: string, ...args: any[]) => {
+      if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
+      const index: number = args[0];
+      const now = Date.now();
+      const first = this.servedTo.get(index);
+      if (!first || first.wire.destroyed || now - first.at > DUPLICATE_FORGET_MS) {
+        this.servedTo.set(index, { wire, at: now });
+        return emit.call(wire, event, ...args);
+      }
+      if (first.wire === wire || this.peers.get(first.wire)?.avail.has(index)) return emit.call(wire, event, ...args);
+      const [, offset, length] = args;
+      const wanted = () =>
+        !wire.destroyed &&
+        wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length);
+      setTimeout(() => {
+        if (wanted()) emit.call(wire, event, ...args);
+      }, DUPLICATE_DEFER_MS).unref?.();
+      return true;
+    };
+  }
+
+  private seedingNow(): boolean {
+    return !!this.picker && this.picker.remaining === 0 && !this.opts.superSeed;
+  }
+
+  onVerified(index: number): void {
+    this.inflight.delete(index);
+    const picker = this.ensure();
+    if (!picker) return;
+    picker.setHave(index);
+    for (const rec of this.peers.values()) rec.avail.weGot(index);
+    if (picker.remaining === 0) this.soon(); // now seeding: choke by the seeding rules
+  }
+
+  /** Interest in a peer: it has a piece we want (counted, not scanned). */
+  updateInterest(wire: any): boolean | undefined {
+    const picker = this.ensure();
+    if (!picker) return undefined;
+    const rec = this.peerOf(wire);
+    return picker.remaining > 0 && (rec.avail.isSeed || rec.avail.useful > 0);
+  }
+
+  /** Fills one peer's request queue. */
+  updateWire(wire: any): void {
+    const t = this.torrent;
+    const picker = this.ensure();
+    if (!picker || wire.destroyed || wire.peerChoking || picker.remaining === 0) return;
+    const max = blockPipelineLength(wire, 1);
+    // Refill in batches: with libtorrent's reqq cap every arriving block would otherwise send one request alone.
+    if (wire.requests.length > Math.max(0, max - Math.max(2, max >> 2))) return;
+    const rec = this.peerOf(wire);
+    const has = (i: number) => rec.avail.has(i);
+    const full = () => wire.requests.length >= max;
+    const fill = (index: number): boolean => {
+      let any = false;
+      while (!full() && t._request(wire, index, false)) any = true;
+      return any;
+    };
+
+    // From a seed, only pieces no fellow downloader that unchokes us can give: the seed's upload is what the whole
+    // swarm waits on, so what can come from elsewhere does (this keeps its upload near 1x the torrent).
+    const spare = rec.avail.isSeed ? this.obtainableElsewhere(wire) : undefined;
+    // 1. Pieces already started, so they complete (and can be shared) sooner and memory stays flat.
+    let canHelp = false;
+    for (const index of this.inflight) {
+      if (full()) return;
+      if (!has(index) || (spare !== undefined && spare(index))) continue;
+      canHelp = true;
+      fill(index);
+    }
+    // 2. New pieces, rarest first, while the in-flight budget allows (a peer that can help with none may start one).
+    const budget = Math.max(2, Math.floor(INFLIGHT_BYTES / t.pieceLength));
+    while (!full()) {
+      if (this.inflight.size >= budget && canHelp) return;
+      // From a seed while others give too: one new piece at a time (the next once the current one is nearly all
+      // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
+      if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
+      const index = picker.pick(has, (i) => this.inflight.has(i) || (spare !== undefined && spare(i)));
+      if (index < 0) break;
+      this.inflight.add(index);
+      canHelp = true;
+      if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
+    }
+    // 3. Endgame: nothing left to start anywhere; ask this peer too for blocks still outstanding on others.
+    if (full() || this.inflight.size < picker.remaining) return;
+    t.__silmarilEndgame = true;
+    for (const index of this.inflight) {
+      if (!has(index) || (spare !== undefined && spare(index))) continue;
+      const piece = t.pieces[index];
+      if (!piece || !piece._buffer) continue;
+      for (let b = 0; b < piece._chunks && !full(); b++) {
+        if (piece._buffer[b]) continue;
+        const offset = b * BLOCK_LENGTH;
+        if (wire.requests.some((r: any) => r && r.piece === index && r.offset === offset)) continue;
+        t._request(wire, index, false, b);
+      }
+      if (full()) return;
+    }
+  }
+
+  /**
+   * A downloader that unchokes us just got piece i, which we are fetching: the blocks still asked of a seed are
+   * cancelled (BEP 3 cancel) and come from that downloader instead, sparing the seed's upload.
+   */
+  private spareSeeds(i: number): void {
+    const t = this.torrent;
+    for (const [w, r] of this.peers) {
+      if (!r.avail.isSeed || w.destroyed) continue;
+      for (const req of [...w.requests]) if (req && req.piece === i) w.cancel(i, req.offset, req.length);
+    }
+    queueMicrotask(() => t._update());
+  }
+
+  /**
+   * For a seed's wire: a test "piece i can come from a connected downloader that unchokes us", or undefined when
+   * no such downloader exists (then everything may come from the seed).
+   */
+  private obtainableElsewhere(seedWire: any): ((i: number) => boolean) | undefined {
+    const givers: PeerAvailability[] = [];
+    for (const [w, r] of this.peers) {
+      if (w !== seedWire && !w.destroyed && !w.peerChoking && !r.avail.isSeed && r.avail.useful > 0)
+        givers.push(r.avail);
+    }
+    if (!givers.length) return undefined;
+    const picker = this.picker!;
+    return (i) => picker.availability(i) > picker.seeds && givers.some((g) => g.has(i));
+  }
+
+  /** Super-seeding applies now: asked for, and we have every piece. */
+  superSeeding(): boolean {
+    if (!this.opts.superSeed) return false;
+    const picker = this.ensure();
+    if (!picker || picker.haveTotal < picker.pieceCount) return false;
+    this.superSeeder ??= new SuperSeeder(picker.pieceCount, (i) => picker.availability(i) - picker.seeds);
+    return true;
+  }
+
+  /** Super-seeding: tells the peer about the next pieces it may take from us. */
+  reveal(wire: any): void {
+    if (!this.superSeeding() || wire.destroyed) return;
+    const rec = this.peerOf(wire);
+    for (const i of this.superSeeder!.next(wire, (j) => rec.avail.has(j))) wire.have(i);
+  }
+
+  /** Starts the choking rounds. */
+  start(): void {
+    this.timer = setInterval(() => this.rechoke(), this.opts.rechokeMs ?? RECHOKE_MS);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** A choking round soon (a peer became interested, left...), not more than once per turn of the event loop. */
+  private soon(): void {
+    if (this.rechokeSoon) return;
+    this.rechokeSoon = true;
+    setImmediate(() => {
+      this.rechokeSoon = false;
+      this.rechoke(true);
+    });
+  }
+
+  /** One choking round. `onlyFill`: only give free slots (between rounds), never take one away. */
+  rechoke(onlyFill = false): void {
+    const t = this.torrent;
+    if (!t.ready || t.destroyed) return;
+    const wires: any[] = t.wires.filter((w: any) => !w.destroyed && w.type !== 'webSeed');
+    const peers: ChokePeer[] = wires.map((w) => ({
+      id: w,
+      interested: !!w.peerInterested,
+      isSeed: !!w.isSeeder,
+      downloadRate: w.downloadSpeed(),
+      uploaded: w.uploaded ?? 0,
+    }));
+    if (onlyFill && !this.choker.hasFreeSlot(peers)) return;
+    const seeding = !!t.done || this.picker?.remaining === 0;
+    const unchoke = this.choker.rechoke(peers, seeding);
+    for (const w of wires) {
+      if (unchoke.has(w)) w.unchoke();
+      else if (!onlyFill || !w.peerInterested || w.isSeeder) w.choke();
+    }
+  }
+}
+
+/** Installs the scheduler on a WebTorrent torrent just added (before its metadata). */
+export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Scheduler {
+  const s = new Scheduler(torrent, opts);
+  torrent._updateWire = (wire: any) => s.updateWire(wire);
+  const updateWireInterest = torrent._updateWireInterest;
+  torrent._updateWireInterest = function (this: any, wire: any) {
+    const interested = s.updateInterest(wire);
+    if (interested === undefined) return updateWireInterest.call(this, wire);
+    if (interested) wire.interested();
+    else wire.uninterested();
+  };
+  torrent._rechoke = () => s.rechoke();
+  torrent.alwaysChokeSeeders = false; // the choker never unchokes a seed; upstream's extra choke() calls misfire
+  // Upstream unchokes every peer the moment it is interested, which defeats any choker: leave that listener out.
+  // Super-seeding: the peer is first told we have nothing (BEP 16), then given pieces one by one.
+  const onWireWithMetadata = torrent._onWireWithMetadata;
+  torrent._onWireWithMetadata = function (this: any, wire: any) {
+    const once = wire.once;
+    wire.once = function (this: any, event: string, fn: (...a: unknown[]) => void) {
+      if (event === 'interested') return this;
+      return once.call(this, event, fn);
+    };
+    const superSeeding = s.superSeeding();
+    if (superSeeding) {
+      const empty = new Uint8Array(Math.ceil(this.pieces.length / 8));
+      wire.haveAll = function (this: any) {
+        this.haveNone();
+      };
+      wire.bitfield = ((bitfield) =>
+        function (this: any) {
+          bitfield.call(this, empty);
+        })(wire.bitfield);
+    }
+    try {
+      return onWireWithMetadata.call(this, wire);
+    } finally {
+      if (superSeeding) {
+        delete wire.haveAll;
+        delete wire.bitfield;
+        s.reveal(wire);
+      }
+      delete wire.once; // back to EventEmitter's
+      if (wire.once !== once) wire.once = once;
+      s.rechoke(true);
+    }
+  };
+  torrent.on('wire', (wire: any) => s.onWire(wire));
+  torrent.on('verified', (index: number) => s.onVerified(index));
+  torrent.once('ready', () => s.start());
+  torrent.once('close', () => s.stop());
+  return s;
+}

@@ -1,0 +1,195 @@
+// Done-when for Hugging Face, over a private loopback DHT with `silmaril daemon`s (the bundled CLI): a model in a
+// huggingface_hub-style cache on node A is shared with `share --hf`, found on node C through the DHT (the signed entry
+// carries repo id, commit and etags), downloaded into C's cache with `get --hf-cache` (peers found through the DHT, the
+// origin read from C's catalog) and resolved there offline by @huggingface/hub at the right commit.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
+import { addRevision, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'dist', 'cli.js');
+const run = promisify(execFile);
+const children: ChildProcess[] = [];
+/** Each daemon's output, shown when a wait times out. */
+const logs: string[] = [];
+let dir: string;
+
+before(async () => {
+  assert.ok(existsSync(cli), 'dist/cli.js is missing: run `npm run build` first (npm test does)');
+  dir = await mkdtemp(join(tmpdir(), 'silmaril-net-'));
+});
+
+after(async () => {
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts a daemon and resolves with its `ready` line. */
+function daemon(home: string, bootstrap: string, env: NodeJS.ProcessEnv = {}): Promise<any> {
+  const child = spawn(
+    process.execPath,
+    [cli, 'daemon', '--home', home, '--dht-bootstrap', bootstrap, '--no-lsd', '--refresh', '2', '--json'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  );
+  children.push(child);
+  let err = '';
+  const log = logs.push('') - 1;
+  child.stderr!.on('data', (d) => {
+    err += d;
+    logs[log] += `[${home}] ${d}`;
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      logs[log] += `[${home}] ${d}`;
+      for (const line of buf.split('\n').slice(0, -1)) {
+        const ev = JSON.parse(line);
+        if (ev.event === 'ready') resolve(ev);
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1);
+    });
+    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
+  });
+}
+
+async function silmaril(env: NodeJS.ProcessEnv, ...args: string[]): Promise<any[]> {
+  const { stdout } = await run(process.execPath, [cli, ...args], { timeout: 90_000, env: { ...process.env, ...env } });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+/**
+ * Runs `silmaril get` until its `done` line. The process is then stopped by the test: with the DHT on it does not
+ * always exit by itself after `done` (reported to the engine's owner); what this test checks is the download.
+ */
+function getUntilDone(magnet: string, cache: string, home: string, boot: string): Promise<any> {
+  const args = [
+    cli,
+    'get',
+    magnet,
+    '--hf-cache',
+    cache,
+    '--no-web-seed',
+    '--home',
+    home,
+    '--dht-bootstrap',
+    boot,
+    '--no-lsd',
+    '--json',
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`get timed out\n${err.slice(-2000)}`)), 90_000);
+    let buf = '';
+    child.stdout!.on('data', (d) => {
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const line of lines) {
+        const ev = JSON.parse(line);
+        if (ev.event === 'done') {
+          clearTimeout(timer);
+          child.kill('SIGKILL');
+          resolve(ev);
+        }
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`get exited ${code} before done: ${err.slice(-2000)}`));
+    });
+  });
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs.join('\n').slice(-6000)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+const MODEL: FakeFile[] = [
+  { path: 'README.md', bytes: Buffer.from('---\nlicense: mit\ntags: [tiny]\n---\nA tiny test model.\n') },
+  { path: 'config.json', bytes: Buffer.from('{"architectures":["LlamaForCausalLM"]}\n') },
+  { path: 'model.safetensors', bytes: bytesOf(300_000, 21), lfs: true },
+  { path: 'tokenizer/tokenizer.json', bytes: bytesOf(30_000, 22) },
+];
+
+test(
+  "a cached model shared on A is found on C through the DHT and lands in C's cache",
+  { timeout: 240_000 },
+  async () => {
+    const cacheA = join(dir, 'cache-a');
+    addRevision(cacheA, 'org/tiny', COMMIT_A, MODEL, ['main']);
+    const envA = { HF_HUB_CACHE: cacheA };
+    const b = await daemon(join(dir, 'b'), '');
+    const boot = `127.0.0.1:${b.dhtPort}`;
+    const a = await daemon(join(dir, 'a'), boot, envA);
+    await daemon(join(dir, 'c'), boot);
+
+    const [shared] = await silmaril(
+      envA,
+      'share',
+      '--hf',
+      'org/tiny@main',
+      '--license',
+      'mit',
+      '--home',
+      join(dir, 'a'),
+      '--json',
+    );
+    assert.equal(shared.publisher, a.publisher);
+    assert.equal(shared.name, 'org/tiny');
+
+    const cHome = join(dir, 'c');
+    const found = await until('C to list org/tiny', async () => {
+      const lines = await silmaril({}, 'discover', 'tiny', '--home', cHome, '--json');
+      return lines.find((e) => e.name === 'org/tiny');
+    });
+    assert.equal(found.v1, shared.v1);
+
+    // The getter reads the origin from the catalog C holds (copied: C's daemon keeps running on its own home).
+    const getter = join(dir, 'getter');
+    await mkdir(getter, { recursive: true });
+    await copyFile(join(cHome, 'catalog.sqlite'), join(getter, 'catalog.sqlite'));
+    const cacheC = join(dir, 'cache-c');
+    const done = await getUntilDone(found.magnet, cacheC, getter, boot);
+    assert.equal(done.verified, true);
+    assert.equal(done.path, join(cacheC, 'models--org--tiny', 'snapshots', COMMIT_A));
+
+    const info = await scanCacheDir(cacheC);
+    assert.deepEqual(
+      info.repos.map((r) => [r.id.name, r.revisions.map((v) => v.commitOid)]),
+      [['org/tiny', [COMMIT_A]]],
+    );
+    for (const f of MODEL) {
+      const p = await downloadFileToCacheDir({
+        repo: 'org/tiny',
+        path: f.path,
+        revision: COMMIT_A,
+        cacheDir: cacheC,
+        hubUrl: 'http://127.0.0.1:9',
+      });
+      assert.deepEqual(await readFile(p), f.bytes, f.path);
+    }
+  },
+);

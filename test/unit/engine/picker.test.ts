@@ -1,0 +1,255 @@
+// The piece picker: rarest first with random ties, availability kept from bitfield / have / BEP 6 / disconnects,
+// priorities and sequential order, and a bucket array that stays consistent through any sequence of changes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PeerAvailability, PiecePicker } from '../../../src/engine/picker.js';
+
+/** A small deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const all = () => true;
+const none = () => false;
+
+/** The picking order must be sorted by availability, hold each wanted missing piece once, and nothing else. */
+function assertConsistent(p: PiecePicker): void {
+  const order = p.ordered();
+  const seen = new Set(order);
+  assert.equal(seen.size, order.length, 'no piece twice');
+  for (let i = 1; i < order.length; i++) {
+    assert.ok(p.availability(order[i - 1]) <= p.availability(order[i]), `sorted at ${i}`);
+  }
+  for (let i = 0; i < p.pieceCount; i++) {
+    const wanted = !p.hasPiece(i) && p.priority(i) > 0;
+    assert.equal(seen.has(i), wanted, `piece ${i} in the order iff wanted and missing`);
+  }
+}
+
+test('rarest first: the piece fewest peers have comes first', () => {
+  const p = new PiecePicker(10, { random: rng(1), randomFirst: 0 });
+  const a = new PeerAvailability(p);
+  const b = new PeerAvailability(p);
+  a.bitfield(() => true); // a seed: counted once, shifts every piece equally
+  b.bitfield((i) => i !== 7); // everything but 7
+  assert.equal(p.seeds, 1);
+  assert.equal(p.availability(7), 1);
+  assert.equal(p.availability(3), 2);
+  assert.equal(p.pick(all), 7);
+  // b gets 7 too; now 7 is as common as the rest.
+  b.have(7);
+  assert.equal(p.availability(7), 2);
+  assertConsistent(p);
+});
+
+test('random ties: equally rare pieces come out in a different order for different downloaders', () => {
+  const firsts = new Set<number>();
+  for (let seed = 1; seed <= 40; seed++) {
+    const p = new PiecePicker(1000, { random: rng(seed), randomFirst: 0 });
+    new PeerAvailability(p).haveAll();
+    firsts.add(p.pick(all));
+  }
+  // 40 downloaders facing one seed of 1000 equally rare pieces: nearly all start on different pieces.
+  assert.ok(firsts.size >= 35, `only ${firsts.size} distinct first picks`);
+});
+
+test('pieces in flight and pieces the peer lacks are skipped; -1 when the peer has nothing we want', () => {
+  const p = new PiecePicker(4, { random: rng(2), randomFirst: 0 });
+  const peer = new PeerAvailability(p);
+  peer.have(1);
+  peer.have(2);
+  const busy = new Set([1]);
+  assert.equal(
+    p.pick(
+      (i) => peer.has(i),
+      (i) => busy.has(i),
+    ),
+    2,
+  );
+  busy.add(2);
+  assert.equal(
+    p.pick(
+      (i) => peer.has(i),
+      (i) => busy.has(i),
+    ),
+    -1,
+  );
+  assert.equal(p.pick(none), -1);
+});
+
+test('availability from have, bitfield, have-all, have-none, dont-have and disconnect', () => {
+  const p = new PiecePicker(8, { random: rng(3) });
+  const a = new PeerAvailability(p);
+  const b = new PeerAvailability(p);
+  a.bitfield((i) => i < 4);
+  b.have(2);
+  b.have(2); // repeated have counts once
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, i) => p.availability(i)),
+    [1, 1, 2, 1, 0, 0, 0, 0],
+  );
+  // A second bitfield replaces the first.
+  a.bitfield((i) => i >= 6);
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, i) => p.availability(i)),
+    [0, 0, 1, 0, 0, 0, 1, 1],
+  );
+  // BEP 6 have-all: a seed; have-none: nothing.
+  b.haveAll();
+  assert.equal(p.seeds, 1);
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, i) => p.availability(i)),
+    [1, 1, 1, 1, 1, 1, 2, 2],
+  );
+  assert.ok(b.has(5));
+  b.haveNone();
+  assert.equal(p.seeds, 0);
+  assert.equal(b.has(5), false);
+  assert.equal(p.availability(2), 0);
+  // A seed that says it lost one piece (lt_donthave) is counted per piece.
+  b.haveAll();
+  b.dontHave(3);
+  assert.equal(p.seeds, 0);
+  assert.equal(p.availability(3), 0);
+  assert.equal(p.availability(6), 2);
+  // Disconnects take everything back.
+  a.close();
+  b.close();
+  a.have(1); // late messages from a closed peer are ignored
+  assert.deepEqual(
+    Array.from({ length: 8 }, (_, i) => p.availability(i)),
+    [0, 0, 0, 0, 0, 0, 0, 0],
+  );
+  assertConsistent(p);
+});
+
+test('useful counts what a peer has that we lack, for interest without a scan', () => {
+  const p = new PiecePicker(6);
+  const a = new PeerAvailability(p);
+  a.bitfield((i) => i < 3);
+  assert.equal(a.useful, 3);
+  p.setHave(0);
+  a.weGot(0);
+  assert.equal(a.useful, 2);
+  a.have(5);
+  a.have(0); // already ours
+  assert.equal(a.useful, 3);
+  a.close();
+  assert.equal(a.useful, 0);
+});
+
+test('pieces we have leave the order; priorities: 0 skips, high comes first in index order', () => {
+  const p = new PiecePicker(20, { random: rng(4), randomFirst: 0 });
+  const seed = new PeerAvailability(p);
+  seed.haveAll();
+  for (let i = 0; i < 20; i += 2) p.setHave(i);
+  assertConsistent(p);
+  assert.equal(p.remaining, 10);
+  assert.ok(p.pick(all) % 2 === 1);
+  p.setPriority(0, 10, 0); // do not want the first file
+  assertConsistent(p);
+  assert.equal(p.remaining, 5);
+  for (let k = 0; k < 20; k++) assert.ok(p.pick(all) > 10);
+  p.setPriority(17, 19, 7); // a file the user wants first
+  assert.equal(p.pick(all), 17);
+  assert.equal(
+    p.pick(all, (i) => i === 17),
+    19,
+  );
+  p.setPriority(0, 10, 1); // wanted again
+  assertConsistent(p);
+  assert.equal(p.remaining, 10);
+});
+
+test('sequential mode picks the lowest missing index the peer has', () => {
+  const p = new PiecePicker(10, { random: rng(5), sequential: true });
+  const a = new PeerAvailability(p);
+  a.bitfield((i) => i >= 3);
+  p.setHave(3);
+  assert.equal(
+    p.pick((i) => a.has(i)),
+    4,
+  );
+  assert.equal(
+    p.pick(
+      (i) => a.has(i),
+      (i) => i === 4,
+    ),
+    5,
+  );
+});
+
+test('the first few pieces are random even when some are rarer', () => {
+  const picks = new Set<number>();
+  for (let seed = 1; seed <= 30; seed++) {
+    const p = new PiecePicker(100, { random: rng(seed), randomFirst: 4 });
+    new PeerAvailability(p).haveAll();
+    const rare = new PeerAvailability(p);
+    rare.bitfield((i) => i !== 50); // every piece but 50 is on two peers: 50 is rarest
+    picks.add(p.pick(all));
+  }
+  assert.ok(picks.size > 5, 'random start, not always the rarest piece');
+  const p = new PiecePicker(100, { random: rng(9), randomFirst: 0 });
+  new PeerAvailability(p).haveAll();
+  new PeerAvailability(p).bitfield((i) => i !== 50);
+  assert.equal(p.pick(all), 50, 'rarest first once random start is over');
+});
+
+test('the bucket array stays consistent through thousands of random changes', () => {
+  const random = rng(42);
+  const p = new PiecePicker(300, { random, randomFirst: 0 });
+  const peers = Array.from({ length: 12 }, () => new PeerAvailability(p));
+  for (let step = 0; step < 20000; step++) {
+    const peer = peers[Math.floor(random() * peers.length)];
+    const i = Math.floor(random() * 300);
+    const r = random();
+    if (r < 0.6) peer.have(i);
+    else if (r < 0.7) peer.dontHave(i);
+    else if (r < 0.72) {
+      peer.close();
+      peers[peers.indexOf(peer)] = new PeerAvailability(p);
+    } else if (r < 0.73) peer.haveAll();
+    else if (r < 0.74) peer.haveNone();
+    else if (r < 0.76) p.setHave(i);
+    else if (r < 0.78) p.setPriority(i, i + 3, Math.floor(random() * 3));
+    else if (r < 0.79) peer.bitfield(() => random() < 0.5);
+    if (step % 1000 === 0) assertConsistent(p);
+  }
+  assertConsistent(p);
+  // Availability equals what the live peers say they have.
+  for (let i = 0; i < 300; i++) {
+    assert.equal(p.availability(i), peers.filter((x) => x.has(i)).length, `availability of ${i}`);
+  }
+});
+
+test('picking cost does not grow with the piece count (100,000 pieces)', () => {
+  // Counted in operations, not time: how many candidates a pick looks at for a seed peer with 16 pieces in flight.
+  const p = new PiecePicker(100_000, { random: rng(7), randomFirst: 0 });
+  new PeerAvailability(p).haveAll();
+  const peers = Array.from({ length: 30 }, () => new PeerAvailability(p));
+  for (const peer of peers) for (let k = 0; k < 2000; k++) peer.have(Math.floor(Math.random() * 100_000));
+  for (let i = 0; i < 50_000; i++) p.setHave(i);
+  const busy = new Set<number>();
+  let looked = 0;
+  for (let k = 0; k < 1000; k++) {
+    const got = p.pick(
+      () => (looked++, true),
+      (i) => busy.has(i),
+    );
+    assert.ok(got >= 50_000);
+    busy.add(got);
+    if (busy.size > 16) {
+      const done = busy.values().next().value!;
+      busy.delete(done);
+      p.setHave(done);
+    }
+  }
+  assert.equal(looked, 1000, 'one candidate looked at per pick, whatever the piece count');
+});
