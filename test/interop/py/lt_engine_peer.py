@@ -5,9 +5,9 @@
       seeds F whose content lies in DIR (the folder holding the torrent's root); prints
       {"event": "ready", "port": N} once seeding, then {"event": "stats", ...} every second; runs until stdin closes.
   lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...] [--url-seed URL ...]
-  Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out.
       downloads into DIR from the given peers; prints stats every second and {"event": "done", ...} once complete,
       then exits 0 (or 1 on an error / timeout).
+  Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out.
 
 The session listens on 127.0.0.1 only, with uTP, DHT, LSD, UPnP and NAT-PMP off (libtorrent's loopback uTP is slow).
 """
