@@ -49,6 +49,9 @@ export interface CoreOptions {
   home: string;
   modelsDirectory: string;
   listenPort: number;
+  /** Peer transports: uTP (BEP 29) and TCP; at least one is on. */
+  utp?: boolean;
+  tcp?: boolean;
   dht: boolean;
   /** undefined: public bootstrap nodes; []: none (a private network). */
   dhtBootstrap?: string[];

@@ -93,6 +93,8 @@ export class NodeCore implements UiCore {
       registryKey: this.registryKey,
       engine: {
         port: o.listenPort,
+        utp: o.utp,
+        tcp: o.tcp,
         dht: o.dht,
         dhtBootstrap: o.dhtBootstrap,
         trackers: o.trackers.filter((t) => /^(https?|udp|wss?):\/\//.test(t)),
