@@ -1,4 +1,5 @@
-// Bundles the extension, the command line and the hashing worker into dist/ (cjs, node20).
+// Bundles the extension, the command line and the hashing worker into dist/ (cjs, node20), and the Transfers
+// webview's page into dist/webview/ (a browser script importing the same src/ui/messages.ts as the host).
 // No native addon may load in VS Code's Electron extension host: build/aliases.mjs swaps them for stubs.
 const esbuild = require('esbuild');
 const fs = require('node:fs');
@@ -35,12 +36,23 @@ async function main() {
     define: { 'import.meta.url': '__import_meta_url' },
     banner: { js: 'const __import_meta_url = require("url").pathToFileURL(__filename).href;' },
   });
+  const webview = await esbuild.context({
+    entryPoints: { transfers: 'src/webview/transfers.ts' },
+    outdir: path.join(dist, 'webview'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    minify: production,
+    sourcemap: !production,
+    logLevel: 'warning',
+  });
   if (watch) {
-    await ctx.watch();
+    await Promise.all([ctx.watch(), webview.watch()]);
     console.log('watching for changes...');
   } else {
-    await ctx.rebuild();
-    await ctx.dispose();
+    await Promise.all([ctx.rebuild(), webview.rebuild()]);
+    await Promise.all([ctx.dispose(), webview.dispose()]);
   }
 }
 

@@ -50,4 +50,31 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [{ name: 'vscode', message: 'The core never imports vscode.' }] }],
     },
   },
+  {
+    files: ['src/cli/**', 'src/ui/**', 'src/cli.ts', 'src/extension.ts'],
+    rules: {
+      // The faces (the `silmaril` command, the editor) call only the application layer: each workflow is written
+      // once, in src/app (docs/architecture.md).
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/catalog/*',
+                '**/engine/*',
+                '**/torrent/*',
+                '**/tracker/*',
+                '**/models/*',
+                '**/shared/*',
+                '../node.js',
+                './node.js',
+              ],
+              message: 'The CLI and the editor reach the core only through src/app.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -9,7 +9,8 @@
 // and from the downloaders' own accounting (process.cpuUsage / os.times), all threads included.
 // Each pair runs BENCH_ROUNDS times (default 3), rounds interleaved; the medians are printed.
 // Knobs: BENCH_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
-// BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/).
+// BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/), BENCH_TRANSPORT=tcp|utp (peers
+// over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +24,9 @@ const PAIRS = (process.env.BENCH_PAIRS ?? 'll,sl,ls,ss').split(',');
 const PROF = process.env.BENCH_PROF === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PYTHON = '/usr/bin/python3';
+const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'tcp';
+if (!['tcp', 'utp'].includes(TRANSPORT)) throw new Error('BENCH_TRANSPORT must be tcp or utp');
+const SIL_TRANSPORT = TRANSPORT === 'tcp' ? ['--no-utp'] : ['--no-tcp'];
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(root, 'dist', 'cli.js');
 const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
@@ -106,7 +110,8 @@ function profArgs(tag) {
 }
 
 function seeder(kind, home) {
-  if (kind === 'l') return start(PYTHON, [LT, 'seed', '--torrent', torrentFile, '--save', cacheDir]);
+  if (kind === 'l')
+    return start(PYTHON, [LT, 'seed', '--torrent', torrentFile, '--save', cacheDir, '--transport', TRANSPORT]);
   return start(process.execPath, [
     ...profArgs('seed'),
     CLI,
@@ -117,6 +122,7 @@ function seeder(kind, home) {
     '--json',
     '--no-dht',
     '--no-lsd',
+    ...SIL_TRANSPORT,
     '--home',
     home,
   ]);
@@ -125,7 +131,20 @@ function seeder(kind, home) {
 function leecher(kind, out, home, port) {
   const peer = `127.0.0.1:${port}`;
   if (kind === 'l')
-    return start(PYTHON, [LT, 'get', '--torrent', torrentFile, '--save', out, '--peer', peer, '--timeout', '900']);
+    return start(PYTHON, [
+      LT,
+      'get',
+      '--torrent',
+      torrentFile,
+      '--save',
+      out,
+      '--peer',
+      peer,
+      '--timeout',
+      '900',
+      '--transport',
+      TRANSPORT,
+    ]);
   return start(process.execPath, [
     ...profArgs('get'),
     CLI,
@@ -138,6 +157,7 @@ function leecher(kind, out, home, port) {
     '--json',
     '--no-dht',
     '--no-lsd',
+    ...SIL_TRANSPORT,
     '--home',
     home,
   ]);
@@ -179,7 +199,7 @@ async function main() {
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   generate();
   console.log(
-    `torrent: ${SIZE_MIB} MiB, ${JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength / 1024} KiB pieces, loopback TCP, median of ${ROUNDS} rounds`,
+    `torrent: ${SIZE_MIB} MiB, ${JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength / 1024} KiB pieces, loopback ${TRANSPORT === 'tcp' ? 'TCP' : 'uTP'}, median of ${ROUNDS} rounds`,
   );
   // Rounds interleave the pairs so that load from elsewhere on the machine hits them alike; medians are reported.
   const runs = Object.fromEntries(PAIRS.map((p) => [p, []]));
@@ -218,6 +238,7 @@ async function main() {
     }
   }
   fs.rmSync(work, { recursive: true, force: true });
+  if (process.env.BENCH_JSON === '1') console.log(JSON.stringify({ transport: TRANSPORT, results }));
 }
 
 main().catch((err) => {

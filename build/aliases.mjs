@@ -11,5 +11,6 @@ export const aliases = {
   bufferutil: stub('native-missing.cjs'),
   'utf-8-validate': stub('native-missing.cjs'),
   'fs-native-extensions': stub('native-missing.cjs'),
-  'utp-native': stub('empty.cjs'),
+  // Our TypeScript uTP (src/engine/utp), installed into this slot by the engine.
+  'utp-native': fileURLToPath(new URL('../src/engine/utp/slot.cjs', import.meta.url)),
 };

@@ -1,7 +1,7 @@
 // The `silmaril` command: dispatches to one module per command (src/cli/<command>.ts).
 // Each module exports `run(argv: string[]): Promise<number>` (the exit code) and `usage: string`.
 import { UsageError } from './cli/args.js';
-import { TorrentError } from './torrent/types.js';
+import { TorrentError } from './app/errors.js';
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
@@ -20,6 +20,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   discover: () => import('./cli/discover.js'),
   list: () => import('./cli/list.js'),
   daemon: () => import('./cli/daemon.js'),
+  status: () => import('./cli/status.js'),
+  stop: () => import('./cli/stop.js'),
 };
 
 function mainUsage(): string {
@@ -50,7 +52,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const known = err instanceof UsageError || err instanceof TorrentError;
+    const known =
+      err instanceof UsageError ||
+      err instanceof TorrentError ||
+      ['BadRequestError', 'NotFoundError', 'HomeBusyError', 'ControlApiError'].includes((err as Error)?.name);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`silmaril: ${message}\n`);
     if (!known && process.env.SILMARIL_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);

@@ -31,7 +31,17 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--import', './build/register.mjs', '--test', '--test-reporter=spec', ...files],
+  // A test that hangs fails after 5 minutes instead of holding the whole run (and CI) hostage.
+  [
+    '--import',
+    'tsx',
+    '--import',
+    './build/register.mjs',
+    '--test',
+    '--test-timeout=300000',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

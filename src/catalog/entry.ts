@@ -1,4 +1,4 @@
-// Catalog entries: canonical bencoded dictionaries signed by their publisher (DESIGN.md, "The catalog").
+// Catalog entries: canonical bencoded dictionaries signed by their publisher (docs/protocols.md, "Catalog entries").
 //
 // On the wire an entry is `bencode({ e: <body bytes>, s: <64-byte ed25519 signature of the body bytes> })`, the body
 // being the bencoded field dictionary below. The body must be canonical (exactly what encodeBody gives for the fields

@@ -1,4 +1,4 @@
-// The merge rule (DESIGN.md): a union keyed by (publisher, name) where the higher sequence number wins.
+// The merge rule (docs/protocols.md): a union keyed by (publisher, name) where the higher sequence number wins.
 // Forged, malformed and oversized records are dropped and counted; nothing known is ever removed by a merge, so a
 // source that went quiet, shrank, or points at an empty catalog cannot make us forget anything.
 import {

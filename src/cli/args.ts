@@ -4,7 +4,7 @@ import { resolveHome } from '../home.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
-/** Options every command accepts (DESIGN.md, "Common"). */
+/** Options every command accepts (docs/architecture.md; README, "Command line"). */
 export const commonOptions = {
   home: { type: 'string' },
   json: { type: 'boolean', default: false },

@@ -7,11 +7,11 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCommand, jsonLine, UsageError } from './args.js';
-import { createTorrent } from '../torrent/create.js';
-import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../torrent/piece-length.js';
+import { createTorrent } from '../app/tools.js';
+import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../app/tools.js';
 import { human, INTERRUPTED, withProgress } from './progress.js';
-import { registerWithTrackers } from '../tracker/registry-client.js';
-import { writeFileAtomic } from '../shared/atomic-file.js';
+import { registerWithTrackers } from '../app/tools.js';
+import { writeFileAtomic } from '../app/tools.js';
 
 export const usage = `usage: silmaril create <path> [options]
 Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.

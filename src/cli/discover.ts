@@ -1,13 +1,16 @@
-// `silmaril discover [QUERY] [--json] [--license L] [--tag T]... [--publisher P] [--format F]`: searches the catalog
-// this home holds (kept current by `silmaril daemon`), optionally reading tracker registries first.
+// `silmaril discover [QUERY] [--json] [--license L] [--tag T]... [--publisher P] [--format F]`: searches the catalog.
+// With a node running this home (a daemon or an editor), asks it: it follows the network already. Without one,
+// reads the network first (DHT pointers, catalog files, the registries of --tracker), for at most --timeout
+// seconds with a progress line on stderr; --offline searches only what the home holds. Says where the results
+// came from and how fresh they are.
 import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
-import { Catalog } from '../catalog/catalog.js';
-import { refreshRegistry } from '../catalog/sources/tracker.js';
-import type { SortKey } from '../catalog/store.js';
-import { normaliseTrustedKey, readTrustedKeys, TrustList, updateTrustedKeys } from '../catalog/trust.js';
+import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
+import { useNode, type Session } from '../app/session.js';
+import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
+import type { DiscoverResult, SortKey, SourceState } from '../app/types.js';
 
 export const usage = `usage: silmaril discover [QUERY] [options]
-Searches the catalog (name, tags, description).
+Searches the catalog (name, tags, description), reading the network first when no node runs this home.
   --license L            only this license
   --tag T                only entries with this tag (repeatable: all of them)
   --publisher P          publisher key, key prefix or fingerprint
@@ -20,15 +23,19 @@ Searches the catalog (name, tags, description).
   --trust KEY            trust this publisher for this run (full 64-hex key or xxxx:xxxx:xxxx:xxxx; repeatable)
   --trust-add KEY        trust this publisher from now on (saved in <home>/trusted-keys.json; repeatable)
   --trust-remove KEY     stop trusting it (repeatable)
-  --tracker URL          read this tracker's registry first (repeatable)
+  --tracker URL          read this tracker's registry too (repeatable)
+  --offline              search only what this home holds (no network)
+  --timeout N            seconds the network may take (default 30)
   --json                 one JSON object per entry: name, publisher, fingerprint, license, tags, size, v1, v2,
                          magnet, trusted (a key you trust), signed, conflicts (other keys claiming the name)...
 A name is not an identity: anyone can sign an entry called acme/tiny. Entries are "signed" by the fingerprint shown,
 "trusted" only for keys you chose, and a name claimed by several keys is flagged.
   --home DIR             state directory
+  --dht-bootstrap LIST   DHT bootstrap nodes HOST:PORT,...; empty: none (private DHT)
 `;
 
 const options = {
+  ...engineOptionSpec,
   license: { type: 'string' },
   tag: { type: 'string', multiple: true },
   publisher: { type: 'string' },
@@ -43,7 +50,8 @@ const options = {
   trust: { type: 'string', multiple: true },
   'trust-add': { type: 'string', multiple: true },
   'trust-remove': { type: 'string', multiple: true },
-  tracker: { type: 'string', multiple: true },
+  offline: { type: 'boolean', default: false },
+  timeout: { type: 'string' },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -52,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   if (sort && !['name', 'size', 'date', 'seeders'].includes(sort)) {
     throw new UsageError('--sort must be name, size, date or seeders');
   }
+  const timeoutMs = (intOption(values.timeout, 'timeout', 1, 3600) ?? 30) * 1000;
   const home = resolveHome(values.home);
   for (const k of values.trust ?? []) {
     if (!normaliseTrustedKey(k)) throw new UsageError(`--trust: not a publisher key or fingerprint: ${k}`);
@@ -60,30 +69,61 @@ export async function run(argv: string[]): Promise<number> {
     values['trust-add']?.length || values['trust-remove']?.length
       ? await updateTrustedKeys(home, values['trust-add'] ?? [], values['trust-remove'] ?? [])
       : await readTrustedKeys(home);
-  const trust = new TrustList([...saved, ...(values.trust ?? [])]);
-  const catalog = await Catalog.open({ home });
-  try {
-    for (const t of values.tracker ?? []) await refreshRegistry(catalog, t, positionals.join(' '));
-    await catalog.save();
-    const { entries, total } = catalog.search({
-      text: positionals.join(' '),
-      license: values.license,
-      tags: values.tag,
-      publisher: values.publisher,
-      format: values.format,
-      minSize: intOption(values['min-size'], 'min-size', 0, Number.MAX_SAFE_INTEGER),
-      maxSize: intOption(values['max-size'], 'max-size', 0, Number.MAX_SAFE_INTEGER),
-      sort,
-      descending: values.desc,
-      limit: intOption(values.limit, 'limit', 1, 10_000) ?? 100,
-      trustedOnly: values.trusted,
-      signedOnly: values.signed,
-      trust,
-    });
+  const query = {
+    text: positionals.join(' '),
+    license: values.license,
+    tags: values.tag,
+    publisher: values.publisher,
+    format: values.format,
+    minSize: intOption(values['min-size'], 'min-size', 0, Number.MAX_SAFE_INTEGER),
+    maxSize: intOption(values['max-size'], 'max-size', 0, Number.MAX_SAFE_INTEGER),
+    sort,
+    descending: values.desc,
+    limit: intOption(values.limit, 'limit', 1, 10_000) ?? 100,
+    trustedOnly: values.trusted,
+    signedOnly: values.signed,
+    trust: [...saved, ...(values.trust ?? [])],
+  };
+  const log = stderrLogger(values.verbose);
+  const base = nodeOptions({ ...values, tracker: [] }, log, 'discover');
+  const registries = values.tracker ?? [];
+  const stopped = untilSignal();
+  let session: Session | undefined;
+  const search = async (): Promise<number> => {
+    session = await useNode(
+      { ...base, engine: { ...base.engine, lsd: false }, catalog: { registries, network: !values.offline } },
+      { start: !values.offline },
+    );
+    const remote = !session.local;
+    const refresh = !values.offline && !remote;
+    if (remote && registries.length)
+      log.warn('--tracker is ignored: the running node reads the registries it was started with');
+    let ticker: NodeJS.Timeout | undefined;
+    if (refresh && !remote && !values.json) {
+      const t0 = Date.now();
+      const what = [
+        'DHT',
+        'catalog files',
+        ...(registries.length ? [`${registries.length} registr${registries.length > 1 ? 'ies' : 'y'}`] : []),
+      ];
+      const line = () =>
+        process.stderr.write(
+          `searching the network (${what.join(', ')})... ${Math.round((Date.now() - t0) / 1000)}s of at most ${timeoutMs / 1000}s${process.stderr.isTTY ? '\r' : '\n'}`,
+        );
+      line();
+      ticker = setInterval(line, process.stderr.isTTY ? 1000 : 5000);
+    }
+    let result: DiscoverResult;
+    try {
+      result = await session.api.discover({ ...query, refresh, timeoutMs });
+    } finally {
+      clearInterval(ticker);
+      if (ticker && process.stderr.isTTY) process.stderr.write('\x1b[K');
+    }
     if (values.json) {
-      for (const e of entries) jsonLine(e);
+      for (const e of result.entries) jsonLine(e);
     } else {
-      for (const e of entries) {
+      for (const e of result.entries) {
         const size = `${(e.size / 1e9).toFixed(2)} GB`;
         const who = e.trusted
           ? `${e.fingerprint} (trusted)`
@@ -98,10 +138,42 @@ export async function run(argv: string[]): Promise<number> {
           `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}${flag}${about}\n  ${e.magnet}\n`,
         );
       }
-      process.stdout.write(`${entries.length} of ${total} shown\n`);
+      process.stdout.write(`${result.entries.length} of ${result.total} shown\n`);
     }
+    process.stderr.write(provenance(result, remote ? 'the running node of this home' : undefined));
     return 0;
+  };
+  let code = 1;
+  try {
+    code = await Promise.race([search(), stopped.then(() => 130)]);
+    return code;
   } finally {
-    catalog.close();
+    await stopAndExit({ stop: async () => session?.close() }, code);
   }
+}
+
+/** Where the results came from and how fresh each source is, on stderr. */
+function provenance(r: DiscoverResult, via?: string): string {
+  const now = Date.now() / 1000; // sources keep unix seconds
+  const age = (t?: number) => {
+    if (!t) return 'never read';
+    const s = Math.max(0, Math.round(now - t));
+    return s < 120
+      ? `read ${s}s ago`
+      : s < 7200
+        ? `read ${Math.round(s / 60)} min ago`
+        : `read ${Math.round(s / 3600)} h ago`;
+  };
+  const src = (s: SourceState) =>
+    `${s.id} (${s.entries} entries, ${age(s.lastUpdate)}${s.lastError ? `, last error: ${s.lastError}` : ''})`;
+  const head =
+    r.refreshed === 'complete'
+      ? 'the network was read just now'
+      : r.refreshed === 'timed-out'
+        ? 'the network was read until the time limit (partial: try --timeout)'
+        : via
+          ? `asked ${via}, which follows the network`
+          : 'from this home only (no network read)';
+  const list = r.sources.length ? r.sources.map(src).join('; ') : 'no sources read yet';
+  return `${head}; sources: ${list}\n`;
 }

@@ -1,12 +1,14 @@
 // Options shared by the commands that run the P2P engine (seed, get): ports, DHT, peers, rate limits, logging.
 import { bootstrapOption, intOption, resolveHome, UsageError, type OptionSpec } from './args.js';
 import type { Logger } from '../log.js';
-import type { NodeOptions } from '../node.js';
+import type { AppNodeOptions } from '../app/node.js';
 
 export const engineOptionSpec = {
   port: { type: 'string' },
   'no-dht': { type: 'boolean', default: false },
   'no-lsd': { type: 'boolean', default: false },
+  'no-utp': { type: 'boolean', default: false },
+  'no-tcp': { type: 'boolean', default: false },
   tracker: { type: 'string', multiple: true },
   'download-limit': { type: 'string' },
   'upload-limit': { type: 'string' },
@@ -18,6 +20,8 @@ export const engineUsage = `  --port N               TCP port for peers (default
   --tracker URL          announce URL (repeatable)
   --no-dht               do not use the mainline DHT
   --no-lsd               no local service discovery (BEP 14)
+  --no-utp               peers over TCP only (uTP, BEP 29, is on by default)
+  --no-tcp               peers over uTP only
   --download-limit N     KiB/s for all transfers of this process
   --upload-limit N       KiB/s for all transfers of this process
   --max-conns N          peer connections per torrent (default 55)
@@ -32,6 +36,8 @@ interface EngineValues {
   port?: string;
   'no-dht'?: boolean;
   'no-lsd'?: boolean;
+  'no-utp'?: boolean;
+  'no-tcp'?: boolean;
   tracker?: string[];
   'download-limit'?: string;
   'upload-limit'?: string;
@@ -43,18 +49,24 @@ interface EngineValues {
 
 const KIB = 1024;
 
-export function nodeOptions(values: EngineValues, logger: Logger): NodeOptions {
+/** The home and engine settings of a node run by this command (`kind` names it in the home's lock). */
+export function nodeOptions(values: EngineValues, logger: Logger, kind: string): AppNodeOptions {
   const down = intOption(values['download-limit'], 'download-limit', 1, 10_000_000);
   const up = intOption(values['upload-limit'], 'upload-limit', 1, 10_000_000);
+  if (values['no-utp'] && values['no-tcp'])
+    throw new UsageError('--no-utp and --no-tcp together leave no way to reach peers');
   return {
     home: resolveHome(values.home),
-    logger,
+    kind,
+    log: logger,
     engine: {
       port: intOption(values.port, 'port', 0, 65535),
       dht: !values['no-dht'],
       dhtPort: intOption(values['dht-port'], 'dht-port', 0, 65535),
       dhtBootstrap: bootstrapOption(values['dht-bootstrap']),
       lsd: !values['no-lsd'],
+      utp: !values['no-utp'],
+      tcp: !values['no-tcp'],
       trackers: (values.tracker ?? []).map(checkTracker),
       downloadLimit: down === undefined ? undefined : down * KIB,
       uploadLimit: up === undefined ? undefined : up * KIB,

@@ -1,14 +1,16 @@
-// `silmaril get <magnet|torrent|infohash> [--out DIR] [--peer HOST:PORT]... [--port N] [--no-dht] [--json]`:
-// downloads, resuming from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the
-// download is complete and verified.
+// `silmaril get <magnet|torrent|infohash|org/model> [--out DIR] [--peer HOST:PORT]... [--json]`: downloads, resuming
+// from the state directory, verifies v1 pieces and v2 merkle roots, and exits 0 only once the download is complete
+// and verified. With a daemon running on this home, the daemon downloads (and goes on seeding afterwards); this
+// command follows it until done.
 // The source is a magnet link, a .torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash (turned into a btmh
-// magnet); anything else is a one-line usage error (exit 2). While no peer has sent the metadata, the progress line
-// says so, and --verbose explains what a 40-hex hash that finds nothing may be.
+// magnet), or a catalog name (org/model); anything else is a one-line usage error (exit 2). While no peer has sent
+// the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
 import { existsSync, statSync } from 'node:fs';
 import { intOption, parseCommand, jsonLine, UsageError } from './args.js';
 import { loadTorrent, printWarnings } from './info.js';
-import { classifySource, type DownloadSource } from '../torrent/magnet.js';
-import { TorrentError } from '../torrent/types.js';
+import { classifySource, type DownloadSource } from '../app/tools.js';
+import { TorrentError } from '../app/tools.js';
+import { hfCacheDir } from '../app/tools.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -18,15 +20,12 @@ import {
   stopAndExit,
   untilSignal,
 } from './engine-options.js';
-import { SilmarilNode } from '../node.js';
-import type { Transfer, TransferStats } from '../engine/transfer.js';
-import { Catalog } from '../catalog/catalog.js';
-import { downloadIntoHfCache, hubFor, prepareHfGet } from '../models/hf/download.js';
-import { hfCacheDir } from '../models/hf-cache.js';
+import { useNode, type Session } from '../app/session.js';
+import type { TransferStats } from '../app/types.js';
 
-export const usage = `usage: silmaril get <magnet|torrent|infohash> [options]
+export const usage = `usage: silmaril get <magnet|torrent|infohash|org/model> [options]
 Downloads a model into a folder; a restart continues where the last run stopped.
-<infohash>: 40 hex digits (v1) or 64 hex digits (v2).
+<infohash>: 40 hex digits (v1) or 64 hex digits (v2). <org/model>: a name from the catalog.
   --out DIR              destination folder (default: the current folder)
   --peer HOST:PORT       connect to this peer (repeatable)
   --hf-cache [DIR]       download into the Hugging Face cache (default HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub):
@@ -90,9 +89,16 @@ function isFile(p: string): boolean {
   }
 }
 
-/** The argument as the engine takes it: magnet text, an infohash, or the bytes of a .torrent (warnings printed). */
-async function sourceFor(src: DownloadSource): Promise<string | Uint8Array> {
+/** A catalog name: `org/model` (not a file, not a `.torrent` path). */
+const CATALOG_NAME = /^[^/\s:]+\/[^/\s]+$/;
+const isCatalogName = (arg: string) => CATALOG_NAME.test(arg) && !/\.torrent$/i.test(arg) && !isFile(arg);
+
+/** The argument as the node takes it: magnet text, an infohash, the bytes of a .torrent (warnings printed), or a
+ *  catalog name the node looks up. */
+async function sourceFor(src: DownloadSource | { kind: 'name'; name: string }): Promise<string | Uint8Array> {
   switch (src.kind) {
+    case 'name':
+      return src.name;
     case 'magnet':
       return src.magnet;
     case 'v1':
@@ -109,10 +115,11 @@ async function sourceFor(src: DownloadSource): Promise<string | Uint8Array> {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(hfCacheArg(argv), options);
-  if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash>');
-  let src: DownloadSource;
+  if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash|org/model>');
+  const arg = positionals[0];
+  let src: DownloadSource | { kind: 'name'; name: string };
   try {
-    src = classifySource(positionals[0], isFile);
+    src = isCatalogName(arg) ? { kind: 'name', name: arg } : classifySource(arg, isFile);
   } catch (err) {
     if (err instanceof TorrentError) throw new UsageError(err.message);
     throw err;
@@ -120,36 +127,45 @@ export async function run(argv: string[]): Promise<number> {
   const source = await sourceFor(src);
   const json = values.json;
   const peers = (values.peer ?? []).map(peerOption);
-  const node = new SilmarilNode(nodeOptions(values, stderrLogger(values.verbose)));
+  const log = stderrLogger(values.verbose);
   const stopped = untilSignal();
-  const fetch = async (): Promise<number> => {
-    await node.start();
-    const entries = async () => {
-      const catalog = await Catalog.open({ home: node.home });
-      try {
-        return [...catalog.index.entries.values()];
-      } finally {
-        catalog.close();
+  let session: Session | undefined;
+  const started = performance.now();
+  let nextHint = METADATA_HINT_S;
+  let hinted = false;
+  const onStats = (id: string) => (s: TransferStats) => {
+    const waited = (performance.now() - started) / 1000;
+    if (json) jsonLine({ event: 'stats', ...s });
+    else process.stderr.write(human(s, waited));
+    if (s.status === 'metadata' && values.verbose && waited >= nextHint) {
+      nextHint = waited + METADATA_HINT_S;
+      process.stderr.write(`silmaril: no metadata for ${id} after ${Math.round(waited)} s from ${s.peers} peer(s)\n`);
+      if (src.kind === 'v1' && !hinted) {
+        hinted = true;
+        process.stderr.write(
+          'silmaril: if this 40-hex hash came from qBittorrent for a hybrid torrent, it is the v2 hash cut short: v2 peers answer to it, but the full 64-hex v2 hash, the magnet link or the .torrent find more peers\n',
+        );
       }
-    };
+    }
+  };
+  const fetch = async (): Promise<number> => {
+    session = await useNode(nodeOptions(values, log, 'get'));
+    const api = session.api;
     const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
-    let t: Transfer;
+    const webSeed = values['no-web-seed'] ? (false as const) : { minRate };
     let hfDone: Promise<{ snapshot: string; verified: boolean }> | undefined;
+    let t: Awaited<ReturnType<typeof api.download>>;
     if (values['hf-cache'] !== undefined) {
-      const hf = await prepareHfGet({
+      if (!session.local) {
+        throw new UsageError('--hf-cache runs in this process: stop the node running this home first (silmaril stop)');
+      }
+      const d = await session.local.downloadIntoHfCache({
         source,
         repoSpec: values['hf-repo'],
-        savedTorrent: (id) => node.engine.state.loadTorrent(id),
-        entries,
-      });
-      const d = await downloadIntoHfCache({
-        engine: node.engine,
-        source,
-        ...hf,
         cacheDir: values['hf-cache'],
         ref: values['hf-ref'],
         peers,
-        webSeed: values['no-web-seed'] ? false : { minRate },
+        webSeed,
       });
       if (d.reused.length && !json)
         process.stderr.write(`${d.reused.length} files already in the cache: not fetched\n`);
@@ -157,52 +173,55 @@ export async function run(argv: string[]): Promise<number> {
       t = d.transfer;
       hfDone = d.done;
     } else {
-      // A catalog entry that records its Hugging Face origin: the Hub can help, as a verified web seed.
-      const hub = values['no-web-seed'] ? undefined : await hubFor(source, entries, { minRate });
-      t = await node.engine.download(source, { outDir: values.out ?? process.cwd(), peers, hub });
+      t = await api.download({ source, outDir: values.out ?? process.cwd(), peers, webSeed });
     }
-    const started = performance.now();
-    let nextHint = METADATA_HINT_S;
-    let hinted = false;
-    t.on('stats', (s: TransferStats) => {
-      const waited = (performance.now() - started) / 1000;
-      if (json) jsonLine({ event: 'stats', ...s });
-      else process.stderr.write(human(s, waited));
-      if (s.status === 'metadata' && values.verbose && waited >= nextHint) {
-        nextHint = waited + METADATA_HINT_S;
-        process.stderr.write(
-          `silmaril: no metadata for ${t.id} after ${Math.round(waited)} s from ${s.peers} peer(s)\n`,
-        );
-        if (src.kind === 'v1' && !hinted) {
-          hinted = true;
-          process.stderr.write(
-            'silmaril: if this 40-hex hash came from qBittorrent for a hybrid torrent, it is the v2 hash cut short: v2 peers answer to it, but the full 64-hex v2 hash, the magnet link or the .torrent find more peers\n',
-          );
-        }
-      }
-    });
-    t.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
-    if (json) jsonLine({ event: 'stats', ...t.stats() });
-    // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
-    t.once('complete', () => json && jsonLine({ event: 'complete', ...t.stats(), cpu: cpuSeconds() }));
-    const outcome = await t.whenDone();
+    let outcome: { path: string; verified: boolean };
+    // In this process the transfer itself answers to the end (an installed HF download leaves the engine).
+    let local: ReturnType<NonNullable<Session['local']>['transferEvents']> | undefined;
+    if (session.local) {
+      const events = session.local.transferEvents(t.id);
+      local = events;
+      events.on('stats', onStats(t.id));
+      events.on('banned', (b) => (json ? jsonLine({ event: 'banned', ...b }) : undefined));
+      if (json) jsonLine({ event: 'stats', ...(await api.transferStats(t.id)) });
+      // Every piece is in and passed its SHA-1; the v1+v2 check of the whole download follows.
+      events.once('complete', () => json && jsonLine({ event: 'complete', ...events.stats(), cpu: cpuSeconds() }));
+      outcome = await events.whenDone();
+    } else {
+      log.info(`the running node of this home downloads ${t.name}; following it`);
+      outcome = await followRemote(session, t.id, onStats(t.id));
+    }
     if (hfDone) {
       const hf = await hfDone;
-      if (json) jsonLine({ event: 'done', path: hf.snapshot, verified: hf.verified, ...t.stats(), cpu: cpuSeconds() });
-      else process.stdout.write(`${hf.verified ? 'verified' : 'NOT VERIFIED'}: ${hf.snapshot}\n`);
-      return hf.verified ? 0 : 1;
+      outcome = { path: hf.snapshot, verified: hf.verified };
     }
-    if (json)
-      jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...t.stats(), cpu: cpuSeconds() });
+    const stats = local ? local.stats() : await api.transferStats(t.id);
+    if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     return outcome.verified ? 0 : 1;
   };
   let code = 1;
   try {
-    // Interrupted: the state is saved on the way out and a rerun resumes.
+    // Interrupted: the state is saved on the way out and a rerun resumes (a remote node keeps downloading).
     code = await Promise.race([fetch(), stopped.then(() => 130)]);
     return code;
   } finally {
-    await stopAndExit(node, code);
+    // Done: the process ends now, whatever the DHT or a tracker still has in flight (stopAndExit).
+    await stopAndExit({ stop: async () => session?.close() }, code);
+  }
+}
+
+/** Polls the node that runs the download once a second until it is done (or failed). */
+async function followRemote(
+  session: Session,
+  id: string,
+  onStats: (s: TransferStats) => void,
+): Promise<{ path: string; verified: boolean }> {
+  for (;;) {
+    const v = await session.api.transfer(id);
+    onStats(await session.api.transferStats(id));
+    if (v.state === 'done' && v.verified !== undefined) return { path: v.donePath ?? v.path, verified: v.verified };
+    if (v.state === 'error') throw new Error(`${v.name}: ${v.error ?? 'failed'}`);
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import { parseCommand, UsageError } from './args.js';
 import { human } from './progress.js';
-import { parseTorrent, MAX_TORRENT_BYTES } from '../torrent/parse.js';
-import { buildMagnet } from '../torrent/magnet.js';
-import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
+import { parseTorrent, MAX_TORRENT_BYTES } from '../app/tools.js';
+import { buildMagnet } from '../app/tools.js';
+import { TorrentError, type ParsedTorrent } from '../app/tools.js';
 
 export const usage = `usage: silmaril info <torrent> [--json]
 Shows a torrent's name, version, infohashes, pieces, size, files, trackers and web seeds.

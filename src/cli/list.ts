@@ -1,12 +1,12 @@
 // `silmaril list [--json]`: this home's shares (its published entries) and the local models found in the models
-// directory (and any --dir given), with what their headers say.
+// directory (and any --dir given), with what their headers say. Asks the running node of the home when there is
+// one; reads the home's catalog otherwise.
 import { jsonLine, parseCommand, resolveHome } from './args.js';
-import { join } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
-import { FileKeyStore } from '../catalog/identity.js';
-import { Identity } from '../catalog/identity.js';
-import { scanModels } from '../models/inventory.js';
-import { hfCacheDir, listHfCache } from '../models/hf-cache.js';
+import { stderrLogger } from './engine-options.js';
+import { homeLayout } from '../app/layout.js';
+import { scanLocalModels } from '../app/node.js';
+import { useNode } from '../app/session.js';
+import { hfCacheDir, listHfCache } from '../app/tools.js';
 
 export const usage = `usage: silmaril list [options]
 Lists this home's shares and the local models.
@@ -26,33 +26,17 @@ const options = {
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand(argv, options);
   const home = resolveHome(values.home);
-  const seed = await FileKeyStore.inHome(home).load();
-  const identity = seed ? new Identity(seed) : undefined;
-  const catalog = await Catalog.open({ home, identity });
+  const session = await useNode({ home, kind: 'list', log: stderrLogger(false) }, { start: false });
   try {
-    for (const e of catalog.ownEntries()) {
-      if (e.deleted) continue;
-      const line = {
-        kind: 'share',
-        name: e.name,
-        publisher: e.publisher,
-        license: e.license,
-        tags: e.tags,
-        size: e.size,
-        files: e.files,
-        format: e.format,
-        v1: e.v1,
-        v2: e.v2,
-        seq: e.seq,
-      };
-      if (values.json) jsonLine(line);
+    for (const e of await session.api.shares()) {
+      if (values.json) jsonLine({ kind: 'share', ...e });
       else process.stdout.write(`share  ${e.name}  ${e.license}  ${(e.size / 1e9).toFixed(2)} GB  v1 ${e.v1 ?? '-'}\n`);
     }
   } finally {
-    catalog.close();
+    await session.close();
   }
-  const roots = [values['models-dir'] ?? join(home, 'models'), ...(values.dir ?? [])];
-  for (const m of await scanModels(roots)) {
+  const roots = [values['models-dir'] ?? homeLayout(home).models, ...(values.dir ?? [])];
+  for (const m of await scanLocalModels(roots)) {
     if (values.json) jsonLine({ kind: 'model', ...m });
     else {
       const extra = [m.architecture, m.quantization, m.parameters ? `${(m.parameters / 1e9).toFixed(2)}B params` : '']

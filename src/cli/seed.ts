@@ -1,6 +1,6 @@
 // `silmaril seed <path> [--torrent F] [--port N] [--tracker URL]... [--no-dht] [--json]`: serves a folder or file in
-// place, read-only, until SIGINT/SIGTERM. Without --torrent it first makes the hybrid v1+v2 torrent itself.
-import { readFile } from 'node:fs/promises';
+// place, read-only, until SIGINT/SIGTERM. Without --torrent it first makes the hybrid v1+v2 torrent itself. With a
+// daemon running on this home, the daemon seeds it (and keeps seeding it) and this command returns at once.
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import {
   engineOptionSpec,
@@ -11,11 +11,12 @@ import {
   untilSignal,
 } from './engine-options.js';
 import { parsePieceLength } from './create.js';
-import { createTorrent } from '../torrent/create.js';
-import { SilmarilNode } from '../node.js';
+import { readTorrentFile } from '../app/node.js';
+import { useNode, type Session } from '../app/session.js';
 
 export const usage = `usage: silmaril seed <path> [options]
-Serves a folder or a file to peers, in place and read-only, until interrupted.
+Serves a folder or a file to peers, in place and read-only, until interrupted (or, with a daemon running on this
+home, hands it to the daemon and returns).
   --torrent F            a .torrent made earlier for <path> (checked against the files); default: make one
   --piece-length N       piece length when making the torrent (default: automatic)
   --super-seed           BEP 16 super-seeding: reveal pieces one by one so peers trade (an initial seed)
@@ -34,47 +35,50 @@ export async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('seed needs exactly one <path>');
   const target = positionals[0];
   const json = values.json;
-  const node = new SilmarilNode(nodeOptions(values, stderrLogger(values.verbose)));
+  const log = stderrLogger(values.verbose);
   const pieceLength = parsePieceLength(values['piece-length']);
   const stopped = untilSignal();
   let isReady = false;
+  let session: Session | undefined;
   const serve = async (): Promise<number> => {
-    let torrent: Uint8Array;
-    let trusted = false;
-    if (values.torrent) {
-      torrent = await readFile(values.torrent);
-    } else {
-      const created = await createTorrent(target, { pieceLength, trackers: values.tracker });
-      torrent = created.torrentBytes;
-      trusted = true;
+    const torrent = values.torrent ? await readTorrentFile(values.torrent) : undefined;
+    session = await useNode(nodeOptions(values, log, 'seed'));
+    const view = await session.api.seed({
+      path: target,
+      torrent,
+      pieceLength,
+      trackers: values.tracker,
+      superSeed: values['super-seed'],
+    });
+    const status = await session.api.status();
+    const ready = { event: 'ready', v1: view.id, v2: view.v2, port: status.port, magnet: view.magnet, name: view.name };
+    if (!session.local) {
+      if (json) jsonLine({ ...ready, seededBy: `${status.kind} pid ${status.pid}` });
+      else
+        process.stdout.write(
+          `the ${status.kind} (pid ${status.pid}) of this home seeds ${view.name}\n${view.magnet}\n`,
+        );
+      return 0;
     }
-    await node.start();
-    const t = await node.engine.seed(target, { torrent, trusted, superSeed: values['super-seed'] });
-    await t.whenReady();
-    const ready = {
-      event: 'ready',
-      v1: t.id,
-      v2: t.infoHashV2,
-      port: node.engine.port,
-      magnet: t.magnetURI,
-      name: t.name,
-    };
+    const local = session.local;
+    const events = local.transferEvents(view.id);
+    await events.whenReady();
     isReady = true;
     if (json) jsonLine(ready);
     else
       process.stdout.write(
-        `seeding ${t.name} on port ${ready.port}\nv1 ${ready.v1}\nv2 ${ready.v2}\n${ready.magnet}\n`,
+        `seeding ${view.name} on port ${ready.port}\nv1 ${ready.v1}\nv2 ${ready.v2}\n${ready.magnet}\n`,
       );
     let last = -1;
-    t.on('stats', (s) => {
+    events.on('stats', (s) => {
       if (json && s.uploaded !== last) jsonLine({ event: 'stats', ...s });
       last = s.uploaded;
     });
-    t.on('banned', (b) => json && jsonLine({ event: 'banned', ...b }));
-    const failed = new Promise<Error>((resolve) => t.once('error', resolve));
+    events.on('banned', (b) => json && jsonLine({ event: 'banned', ...b }));
+    const failed = new Promise<Error>((resolve) => events.once('error', resolve));
     const outcome = await Promise.race([stopped, failed]);
     if (outcome instanceof Error) throw outcome;
-    if (json) jsonLine({ event: 'stopped', ...t.stats() });
+    if (json) jsonLine({ event: 'stopped', ...(await local.transferStats(view.id)) });
     return 0;
   };
   let code = 1;
@@ -84,6 +88,6 @@ export async function run(argv: string[]): Promise<number> {
     code = await Promise.race([serving, stopped.then(() => (isReady ? serving : 0))]);
     return code;
   } finally {
-    await stopAndExit(node, code);
+    await stopAndExit({ stop: async () => session?.close() }, code);
   }
 }

@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
 import { stderrLogger, untilSignal } from './engine-options.js';
-import { Tracker } from '../tracker/tracker.js';
+import { Tracker } from '../app/tools.js';
 
 export const usage = `usage: silmaril tracker [options]
 Runs a BitTorrent tracker with a Weightless-compatible model registry until interrupted.

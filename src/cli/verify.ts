@@ -9,7 +9,7 @@
 import { parseCommand, jsonLine, UsageError } from './args.js';
 import { human, INTERRUPTED, withProgress } from './progress.js';
 import { loadTorrent, printWarnings } from './info.js';
-import { verifyTorrent, type DamagedFile } from '../torrent/verify.js';
+import { verifyTorrent, type DamagedFile } from '../app/tools.js';
 
 export const usage = `usage: silmaril verify <torrent> <path> [--json]
 Checks the content at <path> against the torrent (v1 pieces and v2 merkle roots).

@@ -16,6 +16,8 @@ import { Transfer, type TransferHost } from './transfer.js';
 import { HubSeed, type HubSeedOptions } from './hub-seed.js';
 import { isHfRepoId } from '../shared/hf-repo.js';
 import { serveCacheStats } from './serve-cache.js';
+import { configureTransports, installUtp } from './utp/webtorrent-utp.js';
+import type { PeerTransport } from './utp/transport.js';
 import { patchWire, wireFaults } from './wire-patch.js';
 import { installV2Routing, truncatedV2 } from './v2-handshake.js';
 
@@ -33,6 +35,10 @@ export interface EngineOptions {
   lsd?: boolean;
   /** Peer exchange (BEP 11); default on. */
   pex?: boolean;
+  /** uTP (BEP 29) for peer connections, incoming and outgoing; default on. */
+  utp?: boolean;
+  /** TCP for peer connections; default on. With both on, outgoing connections race uTP and TCP (utp/dial.ts). */
+  tcp?: boolean;
   /** Announce URLs added to every torrent. */
   trackers?: string[];
   /** Process-wide limits in bytes/s; undefined or < 0 = none. */
@@ -79,6 +85,8 @@ export class Engine extends EventEmitter {
   /** Process-wide upload limit (all transfers), applied as blocks are served. */
   readonly upLimit: RateLimiter;
   private client: any = null;
+  /** The uTP endpoint (shares the TCP port number), when uTP is on. */
+  utp: PeerTransport | undefined;
   private readonly log: Logger;
 
   constructor(options: EngineOptions) {
@@ -93,7 +101,9 @@ export class Engine extends EventEmitter {
   async start(): Promise<void> {
     if (this.client) return;
     patchWire();
+    installUtp();
     const o = this.options;
+    if (o.utp === false && o.tcp === false) throw new Error('uTP and TCP are both off: peers could not connect');
     const bootstrap = o.dhtBootstrap === undefined ? undefined : o.dhtBootstrap.length ? o.dhtBootstrap : false;
     const client = new WebTorrent({
       torrentPort: o.port ?? 0,
@@ -103,7 +113,7 @@ export class Engine extends EventEmitter {
       utPex: o.pex !== false,
       natUpnp: false,
       natPmp: false,
-      utp: false,
+      utp: o.utp !== false,
       webSeeds: true,
       // Protocol encryption handshake accepted (libtorrent tries it first and only falls back to plaintext after a
       // reconnect, ~1.5 s lost per peer), plaintext chosen for the payload: JS RC4 would cost CPU for nothing.
@@ -127,6 +137,7 @@ export class Engine extends EventEmitter {
       client.once('listening', () => res());
       client.once('error', rej);
     });
+    this.utp = configureTransports(client, { utp: o.utp !== false, tcp: o.tcp !== false });
     if (client.dht) {
       client.dht.on('error', (err: Error) => this.log.warn(`dht: ${err.message}`));
     }

@@ -1,5 +1,4 @@
-// The registry's JSON API, with Weightless's paths, shapes and status codes (../shared/reference/
-// weightless-compat.md). Errors are plain text with the status, as Weightless (Go's http.Error) sends them.
+// The registry's JSON API, with Weightless's paths, shapes and status codes (docs/protocols.md, "Registries"). Errors are plain text with the status, as Weightless (Go's http.Error) sends them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { TrackerCore } from './core.js';

@@ -4,8 +4,9 @@ import { promises as fsp } from 'node:fs';
 import { userInfo } from 'node:os';
 import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
+import { parseSearch } from './search.js';
 import { ModelNode, describeQuery, modelTooltip, trustOf } from './catalog-tree.js';
-import type { CatalogModel, SearchQuery, ShareResult, TransferView, UiCore } from './core.js';
+import type { CatalogModel, ShareResult, TransferView, UiCore } from './core.js';
 import type { Controller } from './controller.js';
 import { formatBytes } from './format.js';
 import { LocalNode } from './local-tree.js';
@@ -59,18 +60,7 @@ export async function freeSpace(dir: string): Promise<number | undefined> {
 }
 
 /** Parses `words license:mit format:gguf tag:x publisher:ab12` into a catalog query. */
-export function parseSearch(text: string): SearchQuery {
-  const q: SearchQuery = {};
-  const words: string[] = [];
-  for (const token of text.trim().split(/\s+/).filter(Boolean)) {
-    const m = /^(license|format|tag|publisher):(.+)$/i.exec(token);
-    if (!m) words.push(token);
-    else if (m[1].toLowerCase() === 'tag') (q.tags ??= []).push(m[2].toLowerCase());
-    else q[m[1].toLowerCase() as 'license' | 'format' | 'publisher'] = m[2];
-  }
-  if (words.length) q.text = words.join(' ');
-  return q;
-}
+export { parseSearch };
 
 const DETAILS_SCHEME = 'silmaril-model';
 const detailsDocs = new Map<string, string>();

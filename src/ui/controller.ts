@@ -22,6 +22,7 @@ const ENGINE_SETTINGS = [
   'uploadLimit',
   'superSeed',
   'catalogSources',
+  'node',
 ];
 
 export type EngineState = 'starting' | 'running' | 'stopped' | 'untrusted' | 'failed';
@@ -34,6 +35,7 @@ export class Controller implements vscode.Disposable {
   readonly transfers: TransfersView;
   readonly status: StatusBar;
   private starting?: Promise<void>;
+  private stopping?: Promise<void>;
   private restartTimer?: NodeJS.Timeout;
   /** Bumped on every engine (re)start: tests wait for a restart with it. */
   generation = 0;
@@ -109,6 +111,7 @@ export class Controller implements vscode.Disposable {
       return;
     }
     this.starting = (async () => {
+      await this.stopping;
       this.engine = 'starting';
       this.generation++;
       this.redraw();
@@ -123,6 +126,13 @@ export class Controller implements vscode.Disposable {
         if (what === 'catalog') void this.catalog.reload();
         else if (what === 'local') void this.local.rescan();
         else this.redraw();
+      });
+      core.onDidEnd((why, restart) => {
+        this.log.info(`${why}${restart ? ': starting again' : ''}`);
+        void this.stop().then(() => {
+          this.redraw();
+          if (restart) this.startSoon();
+        });
       });
       try {
         await core.openCatalog();
@@ -152,7 +162,11 @@ export class Controller implements vscode.Disposable {
     const core = this.core;
     this.core = undefined;
     this.engine = 'stopped';
-    if (core) await core.stop().catch((err: Error) => this.log.error(`stopping the engine: ${err.message}`));
+    if (core) {
+      // A start that follows waits for this: the home's lock is free only once the node has stopped.
+      this.stopping = core.stop().catch((err: Error) => this.log.error(`stopping the engine: ${err.message}`));
+    }
+    await this.stopping;
   }
 
   /** Settings changed: the engine picks them up on a restart (transfers resume from their state). */

@@ -1,56 +1,18 @@
-// The narrow port between the editor layer and the core: everything src/ui needs from the engine, catalog, model
-// inventory and tracker, in the UI's own terms. src/ui/node-core.ts implements it over the real core (src/node.ts
-// and friends); the views and commands only ever see this interface, which keeps them thin and testable.
-import type { ListedEntry, SearchQuery } from '../catalog/store.js';
+// The narrow port between the editor layer and the node: everything src/ui needs from the engine, catalog, model
+// inventory and tracker, in the UI's own terms. src/ui/node-core.ts implements it over the application layer
+// (src/app: a node embedded in the editor, or the daemon of the same home reached through its control API); the
+// views and commands only ever see this interface, which keeps them thin and testable against a fake.
+import type { ListedEntry, LocalModelView, Progress, SearchQuery, TrackerStatus, TransferView } from '../app/types.js';
 
-export type { ListedEntry as CatalogModel, SearchQuery };
-
-export type TransferState = 'checking' | 'metadata' | 'downloading' | 'seeding' | 'paused' | 'done' | 'error';
-
-/** One transfer (a seed or a download), as the Transfers view and the status bar show it. */
-export interface TransferView {
-  /** v1 infohash (hex); the transfer's identity. */
-  id: string;
-  v2?: string;
-  name: string;
-  kind: 'seed' | 'download';
-  /** The folder (or file) holding the content. */
-  path: string;
-  size: number;
-  /** 0..1 of the content held and verified. */
-  progress: number;
-  downloadRate: number;
-  uploadRate: number;
-  downloaded: number;
-  uploaded: number;
-  peers: number;
-  seeds?: number;
-  /** Bytes received from peers that were not seeds (fellow downloaders). */
-  fromPeers?: number;
-  /** Seconds to completion, when downloading with a known rate. */
-  etaSeconds?: number;
-  state: TransferState;
-  /** True once every piece (and v2 merkle root) checked out; undefined while unknown. */
-  verified?: boolean;
-  magnet: string;
-  error?: string;
-  /** With the Hugging Face Hub as a web seed: bytes received from the Hub and from peers. */
-  webBytes?: number;
-  peerBytes?: number;
-}
-
-/** A model folder found on disk (workspace folders and the models directory). */
-export interface LocalModelView {
-  path: string;
-  name: string;
-  size: number;
-  files: number;
-  format: string;
-  license?: string;
-  tags: string[];
-  description?: string;
-  parameters?: number;
-}
+export type {
+  ListedEntry as CatalogModel,
+  LocalModelView,
+  Progress,
+  SearchQuery,
+  TrackerStatus,
+  TransferState,
+  TransferView,
+} from '../app/types.js';
 
 export interface ShareRequest {
   folder: string;
@@ -76,12 +38,6 @@ export interface ShareResult {
   warnings: string[];
 }
 
-export interface Progress {
-  /** 0..1 */
-  fraction: number;
-  message?: string;
-}
-
 export interface VerifyResult {
   ok: boolean;
   /** Damaged files (relative paths), empty when ok. */
@@ -89,19 +45,13 @@ export interface VerifyResult {
   checkedBytes: number;
 }
 
-export interface TrackerStatus {
-  running: boolean;
-  /** Announce URL, when running. */
-  announceUrl?: string;
-  torrents: number;
-  seeders: number;
-  leechers: number;
-}
-
 export interface CoreOptions {
   home: string;
   modelsDirectory: string;
   listenPort: number;
+  /** Peer transports: uTP (BEP 29) and TCP; at least one is on. */
+  utp?: boolean;
+  tcp?: boolean;
   dht: boolean;
   /** undefined: public bootstrap nodes; []: none (a private network). */
   dhtBootstrap?: string[];
@@ -112,6 +62,8 @@ export interface CoreOptions {
   superSeed?: boolean;
   trustedPublishers: string[];
   catalogSources: string[];
+  /** `auto`: attach to a daemon running on the home, else embed a node; `embedded`; `attach` (never embed). */
+  node: 'auto' | 'embedded' | 'attach';
   /** Use the Hugging Face Hub as a web seed for entries that record their Hub origin (default true). */
   hfWebSeed?: boolean;
 }
@@ -124,8 +76,13 @@ export interface UiCore {
   readonly started: boolean;
   /** The engine's DHT node's UDP port (undefined with DHT off). */
   readonly dhtPort: number | undefined;
+  /** `embedded`: the editor runs the home's node; `attached`: a daemon does, reached through its control API. */
+  readonly mode: 'embedded' | 'attached' | undefined;
   /** Fires whenever transfers, the catalog, local models or the tracker change (stats at least once a second). */
   onDidChange(listener: (what: 'transfers' | 'catalog' | 'local' | 'tracker') => void): { dispose(): void };
+  /** Fires when the node went away without the editor asking (`silmaril stop`, or the attached daemon stopped);
+   *  `restart`: start again (an attached editor then embeds its own node). */
+  onDidEnd(listener: (why: string, restart: boolean) => void): { dispose(): void };
 
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;

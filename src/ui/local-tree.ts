@@ -3,7 +3,7 @@
 import { basename, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { LocalModelView, TransferView, UiCore } from './core.js';
-import { listHfCache, type CachedRepo } from '../models/hf-cache.js';
+import { listHfCache, type CachedRepo } from '../app/tools.js';
 import { formatBytes, formatRate } from './format.js';
 
 export type SharingState = 'seeding' | 'paused' | 'downloading' | 'notShared';

@@ -1,7 +1,7 @@
 // Secrets live in VS Code's SecretStorage (the OS keychain on desktop), never in settings or files: the publisher
 // key (the ed25519 seed that signs catalog entries) and tracker registry keys.
 import type * as vscode from 'vscode';
-import type { KeyStore } from '../catalog/identity.js';
+import type { KeyStore } from '../app/keys.js';
 
 const PUBLISHER_KEY = 'silmaril.publisherKey';
 

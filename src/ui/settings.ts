@@ -22,6 +22,8 @@ export function readCoreOptions(): CoreOptions {
     home,
     modelsDirectory: modelsDirectory.startsWith('~/') ? join(homedir(), modelsDirectory.slice(2)) : modelsDirectory,
     listenPort: c.get<number>('listenPort') ?? 0,
+    // Both off would leave no way to reach peers: then both stay on (and the setting's description says so).
+    ...transports(c.get<boolean>('peers.utp') ?? true, c.get<boolean>('peers.tcp') ?? true),
     dht: c.get<boolean>('dht.enabled') ?? true,
     dhtBootstrap: Array.isArray(bootstrap) ? bootstrap : undefined,
     trackers: c.get<string[]>('trackers') ?? [],
@@ -30,8 +32,18 @@ export function readCoreOptions(): CoreOptions {
     superSeed: c.get<boolean>('superSeed') ?? false,
     trustedPublishers: c.get<string[]>('trustedPublishers') ?? [],
     catalogSources: c.get<string[]>('catalogSources') ?? ['dht', 'trackers', 'local'],
+    node: nodeSetting(c.get<string>('node')),
     hfWebSeed: c.get<boolean>('huggingFace.webSeed') ?? true,
   };
+}
+
+/** `silmaril.node`; anything unknown is `auto`. */
+export function nodeSetting(value: string | undefined): CoreOptions['node'] {
+  return value === 'embedded' || value === 'attach' ? value : 'auto';
+}
+
+function transports(utp: boolean, tcp: boolean): { utp: boolean; tcp: boolean } {
+  return utp || tcp ? { utp, tcp } : { utp: true, tcp: true };
 }
 
 export function trackerSettings(): { enabled: boolean; host: string; port: number } {

@@ -45,8 +45,10 @@ export class TransfersView implements vscode.WebviewViewProvider, vscode.Disposa
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    view.webview.options = { enableScripts: true, localResourceRoots: [media] };
-    view.webview.html = this.html(view.webview, media);
+    // The page's script is the esbuild bundle of src/webview/transfers.ts.
+    const script = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
+    view.webview.options = { enableScripts: true, localResourceRoots: [media, script] };
+    view.webview.html = this.html(view.webview, media, script);
     this.disposables.push(
       view.webview.onDidReceiveMessage(async (raw) => {
         const msg = parseWebviewMessage(raw);
@@ -85,10 +87,10 @@ export class TransfersView implements vscode.WebviewViewProvider, vscode.Disposa
     if (this.view?.visible) void this.view.webview.postMessage(msg);
   }
 
-  private html(webview: vscode.Webview, media: vscode.Uri): string {
+  private html(webview: vscode.Webview, media: vscode.Uri, script: vscode.Uri): string {
     const nonce = randomBytes(16).toString('base64');
     const css = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transfers.css'));
-    const js = webview.asWebviewUri(vscode.Uri.joinPath(media, 'transfers.js'));
+    const js = webview.asWebviewUri(vscode.Uri.joinPath(script, 'transfers.js'));
     const csp = [
       "default-src 'none'",
       `style-src ${webview.cspSource}`,

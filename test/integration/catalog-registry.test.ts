@@ -7,13 +7,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { Identity } from '../../src/catalog/identity.js';
-import {
-  refreshRegistry,
-  registerWithTracker,
-  registryBase,
-  searchRegistry,
-} from '../../src/catalog/sources/tracker.js';
+import { refreshRegistry, registryBase, searchRegistry } from '../../src/catalog/sources/tracker.js';
 import { createTorrent } from '../../src/torrent/create.js';
+import { registerTorrent } from '../../src/tracker/registry-client.js';
 import { Tracker, type TrackerAddress } from '../../src/tracker/tracker.js';
 
 let dir: string;
@@ -42,17 +38,14 @@ test('register with a tracker, then read its registry as untrusted entries besid
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'weights.bin'), Buffer.alloc(70_000, 7));
   const t = await createTorrent(folder, { trackers: [addr.announce] });
-  await registerWithTracker(addr.announce, {
-    v1: t.infoHashV1,
-    v2: t.infoHashV2,
+  const reg = await registerTorrent(addr.announce, t, {
     name: 'acme/registered',
-    torrent: t.torrentBytes,
-    size: t.length,
     license: 'apache-2.0',
     tags: ['llm', 'test'],
     description: 'From the registry',
     publisher: 'acme',
   });
+  assert.equal(reg.status, 'registered');
   const found = await searchRegistry(addr.announce, 'registered');
   assert.equal(found.length, 1);
   assert.equal(found[0].v1, t.infoHashV1);

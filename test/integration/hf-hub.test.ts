@@ -12,7 +12,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { HubSeed } from '../../src/engine/hub-seed.js';
 import { downloadIntoHfCache, prepareHfGet, torrentFromRegistry } from '../../src/models/hf/download.js';
 import { Identity } from '../../src/catalog/identity.js';
-import { registerWithTracker } from '../../src/catalog/sources/tracker.js';
+import { registerTorrent } from '../../src/tracker/registry-client.js';
 import { Tracker } from '../../src/tracker/tracker.js';
 import { makeEntry } from '../unit/catalog/helpers.js';
 import { createHfTorrent, findHfSnapshot } from '../../src/models/hf/share.js';
@@ -219,13 +219,7 @@ test(
     const addr = await tracker.start();
     try {
       const t = share.torrent;
-      await registerWithTracker(addr.announce, {
-        v1: t.infoHashV1,
-        v2: t.infoHashV2,
-        name: 'org/tiny',
-        torrent: t.torrentBytes,
-        size: t.length,
-      });
+      assert.equal((await registerTorrent(addr.announce, t, { name: 'org/tiny' })).status, 'registered');
       // The signed entry as node C's catalog holds it: a magnet alone would give C nothing to check the Hub's bytes with.
       const entry = makeEntry(Identity.generate(), 'org/tiny', 1, {
         v1: t.infoHashV1,

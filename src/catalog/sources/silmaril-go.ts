@@ -1,6 +1,6 @@
 // The Silmaril (Go) network, read-only: its pointer is a BEP 44 item under a well-known key whose private key every
 // peer holds, so nothing it says is signed by a publisher. Its entries are kept apart (publisher `silmaril-go`) and
-// always shown untrusted. Wire facts: ../../../../shared/reference/silmaril-network.md (kept in README).
+// always shown untrusted. Wire facts: docs/protocols.md, "Compatibility".
 import { createHash } from 'node:crypto';
 import type { Catalog } from '../catalog.js';
 import type { StoredEntry } from '../store.js';

@@ -1,55 +1,18 @@
-// Tracker registries (Weightless-compatible API, see reference/weightless-compat.md): registering a share with a
-// tracker, and reading a registry's search API as a catalog source. Registry entries carry no publisher signature,
+// Tracker registries (Weightless-compatible API, see docs/protocols.md): reading a registry's search API as a catalog
+// source. Registering a share is src/tracker/registry-client.ts (one client for both). Registry entries carry no publisher signature,
 // so they are kept as unsigned entries under `tracker:<host>` and shown untrusted.
 import type { Catalog } from '../catalog.js';
 import type { StoredEntry } from '../store.js';
+import { registryBase as baseOf } from '../../tracker/registry-client.js';
+
+/** `http://host:port/announce[/passkey]` -> `http://host:port`; only HTTP(S) trackers have a registry. */
+export function registryBase(trackerUrl: string): string {
+  const base = baseOf(trackerUrl);
+  if (!base) throw new Error(`${trackerUrl}: only HTTP(S) trackers have a registry`);
+  return base;
+}
 
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
-
-/** `http://host:port/announce[/passkey]` -> `http://host:port`. */
-export function registryBase(trackerUrl: string): string {
-  const u = new URL(trackerUrl);
-  if (!/^https?:$/.test(u.protocol)) throw new Error(`${trackerUrl}: only HTTP(S) trackers have a registry`);
-  u.pathname = u.pathname.replace(/\/announce(\/[^/]*)?$/, '') || '/';
-  u.search = '';
-  return u.toString().replace(/\/$/, '');
-}
-
-export interface Registration {
-  v1?: string;
-  v2?: string;
-  name: string;
-  torrent: Uint8Array;
-  size: number;
-  license?: string;
-  tags?: string[];
-  description?: string;
-  publisher?: string;
-  category?: string;
-}
-
-/** POST /api/registry; resolves once the registry answered 2xx. */
-export async function registerWithTracker(trackerUrl: string, r: Registration, opts: { key?: string } = {}) {
-  const body = {
-    info_hash: r.v2 ?? r.v1,
-    v1_info_hash: r.v1 ?? '',
-    name: r.name,
-    description: r.description ?? '',
-    publisher: r.publisher ?? '',
-    license: r.license ?? '',
-    category: r.category ?? 'model',
-    tags: (r.tags ?? []).join(','),
-    size: r.size,
-    torrent_data: Buffer.from(r.torrent).toString('base64'),
-  };
-  const res = await fetch(`${registryBase(trackerUrl)}/api/registry`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(opts.key ? { 'X-Weightless-Key': opts.key } : {}) },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  if (!res.ok) throw new Error(`tracker registry answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-}
 
 /** GET /api/registry/search: up to `limit` registry entries as unsigned catalog entries. */
 export async function searchRegistry(trackerUrl: string, q = '', limit = 100): Promise<StoredEntry[]> {

@@ -7,6 +7,7 @@
   lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...] [--url-seed URL ...]
       downloads into DIR from the given peers; prints stats every second and {"event": "done", ...} once complete,
       then exits 0 (or 1 on an error / timeout).
+  Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out.
 
 The session listens on 127.0.0.1 only, with uTP, DHT, LSD, UPnP and NAT-PMP off (libtorrent's loopback uTP is slow).
 """
@@ -24,6 +25,10 @@ from lt_common import emit, loopback_session
 
 def session(extra=None):
     return loopback_session(**(extra or {}))
+
+
+# peer_info::utp_socket (17_bit in libtorrent 2.0's peer_info.hpp; the Python binding does not export it).
+UTP_SOCKET = 1 << 17
 
 
 def cpu_seconds():
@@ -44,6 +49,8 @@ def stats(h, extra=None):
         "payloadUploaded": s.total_payload_upload,
         "peers": s.num_peers,
         "seeding": s.is_seeding,
+        "utpPeers": sum(1 for p in h.get_peer_info() if int(p.flags) & UTP_SOCKET),
+        "tcpPeers": sum(1 for p in h.get_peer_info() if not int(p.flags) & UTP_SOCKET),
         "cpu": cpu_seconds(),
         "error": str(s.errc.message()) if s.errc.value() else "",
     }
@@ -66,9 +73,20 @@ def main():
     ap.add_argument("--url-seed", action="append", default=[])  # BEP 19 web seeds (bench:hub's reference)
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp")
+    ap.add_argument("--redial", type=float, default=1.0, help="dial the peers again after this many idle seconds")
     args = ap.parse_args()
 
-    ses = session({"upload_rate_limit": args.upload_limit} if args.upload_limit else None)
+    extra = {"upload_rate_limit": args.upload_limit} if args.upload_limit else {}
+    tcp = args.transport in ("tcp", "both")
+    utp = args.transport in ("utp", "both")
+    extra.update({
+        "enable_outgoing_tcp": tcp,
+        "enable_incoming_tcp": tcp,
+        "enable_outgoing_utp": utp,
+        "enable_incoming_utp": utp,
+    })
+    ses = session(extra)
     if args.torrent:
         p = lt.add_torrent_params()
         p.ti = lt.torrent_info(args.torrent)
@@ -101,6 +119,7 @@ def main():
 
     start = time.time()
     last = 0.0
+    last_dial = start
     while True:
         s = h.status()
         if s.errc.value():
@@ -116,7 +135,8 @@ def main():
             emit(stats(h))
             last = time.time()
             # libtorrent may drop a peer it dialled before the other side was ready: dial again while idle.
-            if s.num_peers == 0:
+            if s.num_peers == 0 and time.time() - last_dial >= args.redial:
+                last_dial = time.time()
                 for peer in args.peer:
                     h.connect_peer(peer_tuple(peer))
         time.sleep(0.02)

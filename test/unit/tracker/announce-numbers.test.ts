@@ -43,6 +43,7 @@ describe('announce-numbers fence', () => {
     const client = new (WebTorrent as any)({
       dht: false,
       lsd: false,
+      utp: false, // a bare client: our uTP is put into WebTorrent's slot by the Engine, not here
       utPex: false,
       natUpnp: false,
       natPmp: false,

@@ -1,0 +1,214 @@
+// The application layer's vocabulary: what both faces (src/cli, src/ui) and the control API speak. Plain data only,
+// so it crosses the HTTP border (src/app/control-*.ts) unchanged.
+import type { ListedEntry, SearchQuery, SortKey, SourceState } from '../catalog/store.js';
+import type { TransferStats } from '../engine/transfer.js';
+
+export type { ListedEntry, SearchQuery, SortKey, SourceState, TransferStats };
+
+export type TransferState = 'checking' | 'metadata' | 'downloading' | 'seeding' | 'paused' | 'done' | 'error';
+
+/** One transfer (a seed or a download), as the views, the status bar and `silmaril status` show it. */
+export interface TransferView {
+  /** v1 infohash (hex); the transfer's identity. */
+  id: string;
+  v2?: string;
+  name: string;
+  kind: 'seed' | 'download';
+  /** The folder (or file) holding the content. */
+  path: string;
+  size: number;
+  /** 0..1 of the content held and verified. */
+  progress: number;
+  downloadRate: number;
+  uploadRate: number;
+  downloaded: number;
+  uploaded: number;
+  peers: number;
+  seeds?: number;
+  /** Bytes received from peers that were not seeds (fellow downloaders). */
+  fromPeers?: number;
+  /** Seconds to completion, when downloading with a known rate. */
+  etaSeconds?: number;
+  state: TransferState;
+  /** True once every piece (and v2 merkle root) checked out; undefined while unknown. */
+  verified?: boolean;
+  magnet: string;
+  error?: string;
+  /** Where the download ended (set once it is done). */
+  donePath?: string;
+  /** With the Hugging Face Hub as a web seed: bytes received from the Hub and from peers. */
+  webBytes?: number;
+  peerBytes?: number;
+}
+
+/** A model folder found on disk (workspace folders and the models directory). */
+export interface LocalModelView {
+  path: string;
+  name: string;
+  size: number;
+  files: number;
+  format: string;
+  license?: string;
+  tags: string[];
+  description?: string;
+  parameters?: number;
+  architecture?: string;
+  quantization?: string;
+  contextLength?: number;
+  /** safetensors dtypes seen, e.g. `{ BF16: 290 }`. */
+  dtypes?: Record<string, number>;
+  /** Header problems (a truncated download...): the model is still listed. */
+  warnings?: string[];
+}
+
+export interface Progress {
+  /** 0..1 */
+  fraction: number;
+  message?: string;
+}
+
+/** Long work (hashing, verifying) reports progress and stops on its signal. */
+export interface WorkOptions {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface ShareRequest {
+  /** The model folder (or file). */
+  path: string;
+  /** `org/model`. */
+  name: string;
+  /** Default: the model card's. */
+  license?: string;
+  /** Default: the model card's. */
+  tags?: string[];
+  /** Default: the model card's. */
+  description?: string;
+  /** Announce URLs: in the torrent, the catalog entry, and registered with their registries. */
+  trackers?: string[];
+  pieceLength?: number;
+  /** X-Weightless-Key for the registries (default: the node's key source, then $SILMARIL_REGISTRY_KEY). */
+  registryKey?: string;
+  /** A v1-only torrent, for clients that cannot read hybrids. */
+  v1Only?: boolean;
+  /** Seed it as a BEP 16 super-seed (an initial seed: pieces revealed one by one so peers trade). */
+  superSeed?: boolean;
+  /** A Hugging Face cache snapshot to share in place (`org/name[@rev]`); `path` may then be empty. A `path` inside
+   *  the cache is recognised by itself. */
+  hf?: string;
+}
+
+/** What a share did: the entry's fields as published, where, and what went wrong on the way (never the seed). */
+export type ShareResult = Pick<
+  ListedEntry,
+  'name' | 'publisher' | 'fingerprint' | 'license' | 'tags' | 'size' | 'files' | 'format' | 'v2' | 'magnet'
+> & {
+  v1: string;
+  /** The catalog entry's sequence number (0 when the catalog could not take it). */
+  seq: number;
+  path: string;
+  /** False when the catalog could not take the entry (the seed still runs). */
+  published: boolean;
+  /** Trackers whose registries accepted the registration. */
+  registered: string[];
+  warnings: string[];
+  /** The Hugging Face origin recorded in the entry (a share from the HF cache). */
+  hfRepo?: string;
+  hfCommit?: string;
+};
+
+export interface WithdrawResult {
+  name: string;
+  publisher: string;
+  seq: number;
+}
+
+export interface DownloadRequest {
+  /** A magnet link, an infohash, a .torrent path or its bytes, or a catalog name (`org/model`). */
+  source: string | Uint8Array;
+  /** Destination folder (default: the home's models folder). */
+  outDir?: string;
+  /** `host:port` peers to connect to. */
+  peers?: string[];
+  /** The Hugging Face Hub as a verified web seed for entries that record their Hub origin: false never; otherwise
+   *  while peers deliver less than minRate bytes/s (default: only when no peer has data). */
+  webSeed?: false | { minRate?: number };
+}
+
+export interface SeedRequest {
+  path: string;
+  /** A .torrent made earlier for `path` (base64 over the API); default: make one. */
+  torrent?: Uint8Array;
+  pieceLength?: number;
+  trackers?: string[];
+  /** BEP 16 super-seeding. */
+  superSeed?: boolean;
+}
+
+export interface VerifyOutcome {
+  ok: boolean;
+  /** Damaged files (relative paths, with the reason), empty when ok. */
+  damaged: string[];
+  checkedBytes: number;
+}
+
+export interface DiscoverQuery extends SearchQuery {
+  /** Read the network (DHT pointers, catalog files, registries) first, for at most `timeoutMs`. */
+  refresh?: boolean;
+  timeoutMs?: number;
+}
+
+export interface DiscoverResult {
+  entries: ListedEntry[];
+  total: number;
+  /** Each source the catalog reads, with when it last answered (unix seconds) and its last error. */
+  sources: SourceState[];
+  /** Whether this search read the network first, and whether the refresh finished within its time limit. */
+  refreshed: 'no' | 'complete' | 'timed-out';
+}
+
+/** One of this home's own catalog entries (withdrawn ones are not listed). */
+export type OwnShare = Pick<
+  ListedEntry,
+  | 'name'
+  | 'publisher'
+  | 'license'
+  | 'tags'
+  | 'size'
+  | 'files'
+  | 'format'
+  | 'v1'
+  | 'v2'
+  | 'seq'
+  | 'description'
+  | 'architecture'
+  | 'parameters'
+>;
+
+export interface TrackerStatus {
+  running: boolean;
+  /** Announce URL, when running. */
+  announceUrl?: string;
+  torrents: number;
+  seeders: number;
+  leechers: number;
+}
+
+export interface NodeStatus {
+  pid: number;
+  /** What runs the node: `daemon`, `editor`, or a command. */
+  kind: string;
+  home: string;
+  /** Seconds since the node started. */
+  uptime: number;
+  port?: number;
+  dhtPort?: number;
+  dhtNodes: number;
+  publisher?: string;
+  fingerprint?: string;
+  catalogEntries: number;
+  transfers: TransferView[];
+  tracker: TrackerStatus;
+}
+
+export type ChangeKind = 'transfers' | 'catalog' | 'local' | 'tracker';

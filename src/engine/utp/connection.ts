@@ -1,0 +1,690 @@
+// One uTP connection (BEP 29) as a Node Duplex stream, so WebTorrent's wires run over it as they do over TCP.
+// Reliability: 16-bit sequence numbers, cumulative and selective acks, fast retransmit on three duplicate acks or a
+// SACK gap, a retransmission timer with back-off. Flow: the peer's advertised window. Congestion: LEDBAT
+// (ledbat.ts). Packets are sent by the endpoint (endpoint.ts), which owns the UDP socket and routes what arrives.
+//
+// Wire details follow libtorrent's utp_stream.cpp, the reference peer: the initiator's SYN carries its receive id,
+// the responder answers with ST_STATE whose seq_nr is the next it will send (and so is acked as seq_nr - 1), a FIN
+// takes a sequence number but does not advance ours (later ST_STATEs carry the FIN's), and ST_STATE never takes one.
+import { Duplex } from 'node:stream';
+import { Ledbat, RttEstimator } from './ledbat.js';
+import {
+  HEADER_SIZE,
+  ST_DATA,
+  ST_FIN,
+  ST_RESET,
+  ST_STATE,
+  ST_SYN,
+  buildSack,
+  encodePacket,
+  nowMicros,
+  writeHeader,
+  sackedSeqs,
+  seqAdd,
+  seqDiff,
+  seqLess,
+  type Header,
+  type Packet,
+  type PacketType,
+} from './packet.js';
+
+/** What a connection needs from its endpoint. */
+export interface ConnectionPort {
+  send(buf: Buffer, port: number, address: string): void;
+  /** The connection is finished: stop routing packets to it. */
+  forget(conn: UtpConnection): void;
+  localAddress(): { address: string; port: number; family: string } | undefined;
+  /** The most we may advertise as our receive window (bounded by the shared UDP receive queue). */
+  windowCap(): number;
+}
+
+export interface ConnectionOptions {
+  remoteAddress: string;
+  remotePort: number;
+  recvId: number;
+  sendId: number;
+  /** Largest datagram we send (uTP header included). */
+  packetSize: number;
+  /** Bytes we buffer for the reader before advertising a zero window. */
+  recvWindow: number;
+  /** Bytes of written data we hold before write() asks the writer to wait. */
+  sendBuffer: number;
+}
+
+type State = 'syn_sent' | 'connected' | 'closed';
+
+interface Outgoing {
+  seq: number;
+  buf: Buffer;
+  payload: number;
+  sentAt: number;
+  transmissions: number;
+  inFlight: boolean;
+}
+
+/** SYNs resent twice (at 1 and 3 s; libtorrent's utp_syn_resends is 2): given up 7 s after the first. */
+const SYN_RETRIES = 2;
+/** Consecutive timeouts before the peer is presumed gone (libtorrent's utp_num_resends is 3). */
+const MAX_TIMEOUTS = 3;
+const DUP_ACK_LIMIT = 3;
+const KEEPALIVE_MS = 29_000;
+/** A peer that ignores our window cannot make us hold more than this many windows of out-of-order data. */
+const REORDER_SLACK = 2;
+
+export class UtpConnection extends Duplex {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily = 'IPv4';
+  readonly recvId: number;
+  readonly sendId: number;
+  state: State;
+  /** Counters for stats, tests and the bench. */
+  readonly counters = { packetsSent: 0, packetsReceived: 0, resent: 0, timeouts: 0, fastResends: 0, dropped: 0 };
+  readonly ledbat: Ledbat;
+  readonly rtt = new RttEstimator();
+
+  private readonly port: ConnectionPort;
+  private readonly opts: ConnectionOptions;
+  private readonly maxPayload: number;
+  // send side
+  private seq = 0;
+  private ackedSeq = 0;
+  private readonly outbuf = new Map<number, Outgoing>();
+  private inFlightBytes = 0;
+  private peerWnd = 0;
+  private dupAcks = 0;
+  private lossSeq = 0;
+  private readonly queue: Buffer[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  private readonly waitingWrites: Array<() => void> = [];
+  private finSeq: number | undefined;
+  private finalCallback: ((err?: Error | null) => void) | undefined;
+  private timeouts = 0;
+  private rtoTimer: NodeJS.Timeout | undefined;
+  private synRetries = 0;
+  private synSeq = 0;
+  /** Some packet was marked lost by a timeout and waits to go again. */
+  private resendPending = false;
+  private finAcked = false;
+  private lastSentAt = 0;
+  private keepalive: NodeJS.Timeout | undefined;
+  // receive side
+  private ackNr = 0;
+  private readonly reorder = new Map<number, Buffer>();
+  private reorderBytes = 0;
+  private eofSeq: number | undefined;
+  private replyMicro = 0;
+  private ackScheduled = false;
+  private flushScheduled = false;
+  private advertisedZero = false;
+  private pushedEnd = false;
+  private endPending = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(port: ConnectionPort, opts: ConnectionOptions, initial: 'connect' | Packet) {
+    super({ allowHalfOpen: false, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
+    this.port = port;
+    this.opts = opts;
+    this.remoteAddress = opts.remoteAddress;
+    this.remotePort = opts.remotePort;
+    this.recvId = opts.recvId;
+    this.sendId = opts.sendId;
+    this.maxPayload = opts.packetSize - HEADER_SIZE;
+    this.ledbat = new Ledbat(opts.packetSize, Math.max(opts.sendBuffer, 64 * 1024));
+    this.seq = (Math.random() * 0x10000) & 0xffff;
+    this.ackedSeq = seqAdd(this.seq, -1);
+    this.lossSeq = this.ackedSeq;
+    if (initial === 'connect') {
+      // The SYN takes a sequence number; the responder acks it.
+      this.state = 'syn_sent';
+      this.synSeq = this.seq;
+      this.seq = seqAdd(this.seq, 1);
+      this.sendSyn();
+    } else {
+      // A SYN arrived: we are connected at once and say so with an ST_STATE.
+      this.state = 'connected';
+      this.ackNr = initial.header.seq;
+      this.peerWnd = initial.header.wnd;
+      this.noteTimestamps(initial.header);
+      this.sendState();
+      this.armKeepalive();
+    }
+    // Both directions closed (the peer's FIN read to the end, ours acked): the connection is done.
+    this.once('end', () => this.maybeClose());
+  }
+
+  /** The state that matters when a connection stalls (tests and SILMARIL_UTP_TRACE diagnostics). */
+  describe(): Record<string, unknown> {
+    return {
+      state: this.state,
+      seq: this.seq,
+      ackedSeq: this.ackedSeq,
+      ackNr: this.ackNr,
+      finSeq: this.finSeq,
+      finAcked: this.finAcked,
+      eofSeq: this.eofSeq,
+      outbuf: this.outbuf.size,
+      inFlight: this.inFlightBytes,
+      queued: this.queuedBytes,
+      reorder: this.reorder.size,
+      pending: this.pendingBytes,
+      peerWnd: this.peerWnd,
+      cwnd: Math.round(this.ledbat.cwnd),
+      readableEnded: this.readableEnded,
+      writableFinished: this.writableFinished,
+      counters: this.counters,
+    };
+  }
+
+  // ---- stream plumbing -------------------------------------------------------------------------------------------
+
+  get connected(): boolean {
+    return this.state === 'connected';
+  }
+
+  address(): { address: string; port: number; family: string } | undefined {
+    return this.port.localAddress();
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  setTimeout(): this {
+    return this;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.enqueue(chunk);
+    this.afterEnqueue(cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    for (const c of chunks) this.enqueue(c.chunk);
+    this.afterEnqueue(cb);
+  }
+
+  private enqueue(chunk: Buffer): void {
+    if (!chunk.length) return;
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
+  }
+
+  private afterEnqueue(cb: () => void): void {
+    if (this.queuedBytes <= this.opts.sendBuffer) cb();
+    else this.waitingWrites.push(cb);
+    this.scheduleFlush();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.state === 'closed') return cb();
+    this.finalCallback = cb;
+    this.scheduleFlush();
+  }
+
+  override _read(): void {
+    // The reader caught up: if we had told the peer our window was full, tell it there is room again.
+    if (this.advertisedZero && this.state === 'connected') this.sendState();
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    // An ack still waiting for the end of this tick goes now (often the ack of the peer's FIN).
+    if (this.ackScheduled && this.state === 'connected') this.sendState();
+    if (this.state === 'connected' && this.finSeq === undefined) {
+      // Best effort, not retransmitted: the peer learns we are gone without waiting for its timeout.
+      this.finSeq = this.seq;
+      this.sendControl(ST_FIN, this.seq);
+    }
+    this.shutdown();
+    cb(err);
+  }
+
+  private shutdown(): void {
+    this.state = 'closed';
+    clearTimeout(this.rtoTimer);
+    clearTimeout(this.keepalive);
+    this.rtoTimer = undefined;
+    this.keepalive = undefined;
+    this.outbuf.clear();
+    this.reorder.clear();
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    for (const cb of this.waitingWrites.splice(0)) cb();
+    this.port.forget(this);
+  }
+
+  // ---- sending ---------------------------------------------------------------------------------------------------
+
+  private header(type: PacketType, seq: number, sack?: Uint8Array): Header {
+    return {
+      type,
+      connId: type === ST_SYN ? this.recvId : this.sendId,
+      timestamp: nowMicros(),
+      timestampDiff: this.replyMicro,
+      wnd: this.receiveWindow(),
+      seq,
+      ack: this.ackNr,
+      sack,
+    };
+  }
+
+  private receiveWindow(): number {
+    const used = this.readableLength + this.reorderBytes + this.pendingBytes;
+    const wnd = Math.max(0, Math.min(this.opts.recvWindow, this.port.windowCap()) - used);
+    this.advertisedZero = wnd < this.opts.packetSize;
+    return wnd;
+  }
+
+  private transmit(buf: Buffer): void {
+    this.counters.packetsSent++;
+    this.lastSentAt = Date.now();
+    this.port.send(buf, this.remotePort, this.remoteAddress);
+  }
+
+  private sendSyn(): void {
+    const buf = encodePacket(this.header(ST_SYN, this.synSeq));
+    this.transmit(buf);
+    clearTimeout(this.rtoTimer);
+    this.rtoTimer = setTimeout(() => this.onSynTimeout(), this.rtt.rtoMs * 2 ** this.synRetries);
+    this.rtoTimer.unref?.();
+  }
+
+  private onSynTimeout(): void {
+    if (this.state !== 'syn_sent') return;
+    if (++this.synRetries > SYN_RETRIES) {
+      this.destroy(
+        Object.assign(new Error(`uTP connect to ${this.remoteAddress}:${this.remotePort} timed out`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
+      return;
+    }
+    this.sendSyn();
+  }
+
+  /** ST_STATE: acks what we have, with a SACK for what arrived out of order. Takes no sequence number. */
+  private sendState(): void {
+    this.ackScheduled = false;
+    const sack = this.reorder.size ? buildSack(this.ackNr, 256, (s) => this.reorder.has(s)) : undefined;
+    this.transmit(encodePacket(this.header(ST_STATE, this.seq, sack)));
+  }
+
+  private sendControl(type: PacketType, seq: number): void {
+    this.transmit(encodePacket(this.header(type, seq)));
+  }
+
+  private scheduleAck(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    // One ack for every packet that arrived in this turn of the event loop (libtorrent's defer_ack).
+    setImmediate(() => {
+      if (this.ackScheduled && this.state !== 'closed') this.sendState();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private window(): number {
+    return Math.min(this.ledbat.cwnd, this.peerWnd);
+  }
+
+  /** Sends what the windows allow: retransmissions first, then new data, then our FIN when everything is out. */
+  private flush(): void {
+    if (this.state !== 'connected') return;
+    const window = this.window();
+    // Retransmissions after a timeout, oldest first.
+    if (this.resendPending) {
+      // Up to our FIN when it is out: it holds a sequence number without advancing `seq`.
+      const end = this.finSeq !== undefined ? seqAdd(this.finSeq, 1) : this.seq;
+      for (let s = seqAdd(this.ackedSeq, 1); seqLess(s, end); s = seqAdd(s, 1)) {
+        const o = this.outbuf.get(s);
+        if (!o || o.inFlight) continue;
+        if (this.inFlightBytes > 0 && this.inFlightBytes + o.buf.length > window) return this.armRto();
+        this.resend(o);
+      }
+      this.resendPending = false;
+    }
+    // New data. With nothing in flight one packet always goes: it probes a zero window.
+    while (this.queuedBytes > 0 && this.finSeq === undefined) {
+      const size = Math.min(this.maxPayload, this.queuedBytes);
+      if (this.inFlightBytes > 0 && this.inFlightBytes + size + HEADER_SIZE > window) break;
+      if (this.outbuf.size >= 0x7fff) break; // never let the sequence window wrap onto unacked packets
+      this.sendData(size);
+    }
+    if (this.waitingWrites.length && this.queuedBytes <= this.opts.sendBuffer) {
+      for (const cb of this.waitingWrites.splice(0)) cb();
+    }
+    if (this.finalCallback && this.queuedBytes === 0 && this.finSeq === undefined) {
+      // Our FIN takes the next sequence number but does not advance ours: what we send after it carries the same.
+      this.finSeq = this.seq;
+      const buf = encodePacket(this.header(ST_FIN, this.seq));
+      this.outbuf.set(this.seq, {
+        seq: this.seq,
+        buf,
+        payload: 0,
+        sentAt: Date.now(),
+        transmissions: 1,
+        inFlight: true,
+      });
+      this.inFlightBytes += buf.length;
+      this.transmit(buf);
+    }
+    if (this.ackScheduled && this.counters.packetsSent > 0) {
+      // Data packets carry our ack; a pending ST_STATE is still sent when it must carry a SACK.
+      if (!this.reorder.size) this.ackScheduled = false;
+    }
+    this.armRto();
+  }
+
+  private sendData(size: number): void {
+    // One buffer per packet: the header, then the payload copied straight from the queued writes.
+    const seq = this.seq;
+    this.seq = seqAdd(this.seq, 1);
+    const buf = Buffer.allocUnsafe(HEADER_SIZE + size);
+    writeHeader(buf, this.header(ST_DATA, seq));
+    let at = HEADER_SIZE;
+    const end = HEADER_SIZE + size;
+    while (at < end) {
+      const head = this.queue[this.queueHead];
+      const n = Math.min(head.length, end - at);
+      head.copy(buf, at, 0, n);
+      at += n;
+      if (n === head.length) {
+        this.queue[this.queueHead++] = undefined as unknown as Buffer;
+      } else {
+        this.queue[this.queueHead] = head.subarray(n);
+      }
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    this.queuedBytes -= size;
+    this.outbuf.set(seq, { seq, buf, payload: size, sentAt: Date.now(), transmissions: 1, inFlight: true });
+    this.inFlightBytes += buf.length;
+    this.transmit(buf);
+  }
+
+  private resend(o: Outgoing): void {
+    // A fresh buffer: the first may still sit in the UDP send queue. Timestamps, ack and window are brought up to date.
+    const h = this.header((o.buf[0] >> 4) as PacketType, o.seq);
+    const buf = Buffer.from(o.buf);
+    buf.writeUInt32BE(h.timestamp >>> 0, 4);
+    buf.writeUInt32BE(h.timestampDiff >>> 0, 8);
+    buf.writeUInt32BE(h.wnd, 12);
+    buf.writeUInt16BE(h.ack, 18);
+    o.buf = buf;
+    o.sentAt = Date.now();
+    o.transmissions++;
+    if (!o.inFlight) {
+      o.inFlight = true;
+      this.inFlightBytes += buf.length;
+    }
+    this.counters.resent++;
+    this.transmit(buf);
+  }
+
+  private armRto(): void {
+    if (this.state !== 'connected') return;
+    if (this.outbuf.size === 0) {
+      clearTimeout(this.rtoTimer);
+      this.rtoTimer = undefined;
+      return;
+    }
+    if (this.rtoTimer) return;
+    this.rtoTimer = setTimeout(() => this.onTimeout(), this.rtt.rtoMs);
+    this.rtoTimer.unref?.();
+  }
+
+  private onTimeout(): void {
+    this.rtoTimer = undefined;
+    if (this.state !== 'connected' || this.outbuf.size === 0) return;
+    this.counters.timeouts++;
+    if (++this.timeouts > MAX_TIMEOUTS) {
+      this.destroy(
+        Object.assign(new Error(`uTP connection to ${this.remoteAddress}:${this.remotePort} timed out`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
+      return;
+    }
+    this.ledbat.onTimeout();
+    this.rtt.backOff();
+    // Everything outstanding is presumed lost and goes again as the (now one-packet) window allows.
+    for (const o of this.outbuf.values()) o.inFlight = false;
+    this.inFlightBytes = 0;
+    this.resendPending = true;
+    this.lossSeq = seqAdd(this.seq, -1);
+    this.flush();
+  }
+
+  private armKeepalive(): void {
+    clearTimeout(this.keepalive);
+    this.keepalive = setTimeout(() => {
+      if (this.state !== 'connected') return;
+      // NAT bindings expire on idle UDP flows; an ST_STATE now and then keeps ours open.
+      if (Date.now() - this.lastSentAt >= KEEPALIVE_MS - 100) this.sendState();
+      this.armKeepalive();
+    }, KEEPALIVE_MS);
+    this.keepalive.unref?.();
+  }
+
+  // ---- receiving -------------------------------------------------------------------------------------------------
+
+  private noteTimestamps(h: Header): void {
+    this.replyMicro = (nowMicros() - h.timestamp) >>> 0;
+  }
+
+  /** Called by the endpoint for every packet routed to this connection. */
+  onPacket(p: Packet): void {
+    if (this.state === 'closed') return;
+    const h = p.header;
+    this.counters.packetsReceived++;
+    this.noteTimestamps(h);
+    if (h.type === ST_SYN) {
+      // Our ST_STATE was lost: the initiator asks again.
+      if (seqAdd(this.ackNr, 0) === h.seq) this.sendState();
+      return;
+    }
+    if (h.type === ST_RESET) {
+      // After both FINs a reset only means the peer has forgotten us first: that is a close, not an error.
+      if (this.finSeq !== undefined && this.eofSeq !== undefined) {
+        this.destroy();
+        return;
+      }
+      this.destroy(
+        Object.assign(new Error(`uTP connection reset by ${this.remoteAddress}:${this.remotePort}`), {
+          code: 'ECONNRESET',
+        }),
+      );
+      return;
+    }
+    if (this.state === 'syn_sent') {
+      // Only the ack of our SYN (seq - 1) opens the connection.
+      if (h.ack !== seqAdd(this.seq, -1)) return;
+      this.state = 'connected';
+      clearTimeout(this.rtoTimer);
+      this.rtoTimer = undefined;
+      this.ackedSeq = h.ack;
+      this.lossSeq = h.ack;
+      this.ackNr = seqAdd(h.seq, -1);
+      this.peerWnd = h.wnd;
+      this.armKeepalive();
+      this.emit('connect');
+      if (h.type === ST_STATE) {
+        this.scheduleFlush();
+        return;
+      }
+    }
+    this.onAck(h);
+    if (this.destroyed) return;
+    if (h.type === ST_DATA) this.onData(h.seq, p.payload);
+    else if (h.type === ST_FIN) this.onFin(h.seq);
+  }
+
+  private onAck(h: Header): void {
+    this.peerWnd = h.wnd;
+    const lastSent = this.finSeq ?? seqAdd(this.seq, -1);
+    // An ack for a packet we never sent is forged or corrupt: ignore its ack part (libtorrent does the same).
+    if (seqLess(lastSent, h.ack)) return;
+    const now = Date.now();
+    const inFlightBefore = this.inFlightBytes;
+    const saturated = this.inFlightBytes + this.opts.packetSize > this.window() || this.queuedBytes > 0;
+    let acked = 0;
+    const take = (s: number): void => {
+      const o = this.outbuf.get(s);
+      if (!o) return;
+      if (o.inFlight) this.inFlightBytes -= o.buf.length;
+      if (o.transmissions === 1) this.rtt.sample(now - o.sentAt);
+      acked += o.buf.length;
+      this.outbuf.delete(s);
+    };
+    if (seqLess(this.ackedSeq, h.ack)) {
+      for (let s = seqAdd(this.ackedSeq, 1); ; s = seqAdd(s, 1)) {
+        take(s);
+        if (s === h.ack) break;
+      }
+      this.ackedSeq = h.ack;
+      this.dupAcks = 0;
+      this.timeouts = 0;
+      clearTimeout(this.rtoTimer);
+      this.rtoTimer = undefined;
+    } else if (h.ack === this.ackedSeq && h.type === ST_STATE && this.outbuf.size) {
+      this.dupAcks++;
+    }
+    let lost: number | undefined;
+    if (h.sack) {
+      const sacked = sackedSeqs(h.ack, h.sack);
+      for (const s of sacked) take(s);
+      // Three packets received past a hole: the hole is lost (libtorrent's rule), resend it now.
+      const first = seqAdd(h.ack, 1);
+      if (sacked.length >= DUP_ACK_LIMIT && this.outbuf.has(first)) lost = first;
+    }
+    if (lost === undefined && this.dupAcks >= DUP_ACK_LIMIT && this.outbuf.has(seqAdd(this.ackedSeq, 1))) {
+      lost = seqAdd(this.ackedSeq, 1);
+      this.dupAcks = 0;
+    }
+    if (h.timestampDiff !== 0) this.ledbat.addDelaySample(h.timestampDiff, now);
+    if (acked > 0) this.ledbat.onAck(acked, inFlightBefore, saturated);
+    if (lost !== undefined) {
+      const o = this.outbuf.get(lost)!;
+      if (seqLess(this.lossSeq, lost)) {
+        this.ledbat.onLoss();
+        this.lossSeq = seqAdd(this.seq, -1);
+      }
+      if (o.inFlight) {
+        o.inFlight = false;
+        this.inFlightBytes -= o.buf.length;
+      }
+      this.counters.fastResends++;
+      this.resend(o);
+    }
+    if (this.finSeq !== undefined && !this.finAcked && !this.outbuf.has(this.finSeq)) {
+      this.finAcked = true;
+      const cb = this.finalCallback;
+      this.finalCallback = undefined;
+      cb?.();
+      this.maybeClose();
+      return;
+    }
+    // Also after a pure window update: the peer may have room again.
+    this.flush();
+  }
+
+  private onData(seq: number, payload: Buffer): void {
+    if (this.eofSeq !== undefined && seqLess(this.eofSeq, seq)) return;
+    const next = seqAdd(this.ackNr, 1);
+    if (seq === next) {
+      this.deliver(payload);
+      this.ackNr = seq;
+      this.drainReorder();
+    } else if (seqLess(this.ackNr, seq)) {
+      const ahead = seqDiff(seq, this.ackNr);
+      const room = this.opts.recvWindow * REORDER_SLACK - this.reorderBytes - this.readableLength - this.pendingBytes;
+      if (ahead > 4096 || payload.length > room) {
+        this.counters.dropped++;
+      } else if (!this.reorder.has(seq)) {
+        // A view of the datagram would pin the endpoint's receive buffer: keep a copy.
+        this.reorder.set(seq, Buffer.from(payload));
+        this.reorderBytes += payload.length;
+      }
+    }
+    // Old or duplicate data is acked again: our earlier ack may have been lost.
+    this.scheduleAck();
+  }
+
+  private onFin(seq: number): void {
+    if (this.eofSeq === undefined) this.eofSeq = seq;
+    if (seq === seqAdd(this.ackNr, 1)) this.ackNr = seq;
+    this.scheduleAck();
+    this.maybeEnd();
+  }
+
+  private drainReorder(): void {
+    for (;;) {
+      const n = seqAdd(this.ackNr, 1);
+      if (this.eofSeq === n) {
+        this.ackNr = n;
+        break;
+      }
+      const data = this.reorder.get(n);
+      if (!data) break;
+      this.reorder.delete(n);
+      this.reorderBytes -= data.length;
+      this.deliver(data);
+      this.ackNr = n;
+    }
+    this.maybeEnd();
+  }
+
+  /**
+   * In-order payloads are handed to the reader once per turn of the event loop, concatenated: a reader parsing
+   * BitTorrent messages does far less work on one 64 KiB chunk than on forty-five 1,452-byte ones (TCP reads come
+   * in such chunks too).
+   */
+  private deliver(payload: Buffer): void {
+    if (!payload.length) return;
+    this.pending.push(payload);
+    this.pendingBytes += payload.length;
+    if (this.pending.length === 1) setImmediate(() => this.flushDelivered());
+  }
+
+  private flushDelivered(): void {
+    if (!this.pending.length || this.destroyed) return;
+    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.push(data);
+    if (this.endPending) {
+      this.endPending = false;
+      this.push(null);
+    }
+  }
+
+  private maybeEnd(): void {
+    if (this.eofSeq !== undefined && this.ackNr === this.eofSeq && !this.pushedEnd) {
+      this.pushedEnd = true;
+      // After the data still waiting to be handed over.
+      if (this.pending.length) this.endPending = true;
+      else this.push(null);
+    }
+  }
+
+  private maybeClose(): void {
+    if (this.readableEnded && this.finAcked && !this.destroyed) this.destroy();
+  }
+}

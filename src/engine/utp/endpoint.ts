@@ -1,0 +1,267 @@
+// A uTP endpoint: one UDP socket, the connections that run over it, and the routing between them. It answers
+// SYNs when listening (the server side), opens connections (the client side, from the same port, so a peer sees the
+// port we listen on), and answers packets for unknown connections with ST_RESET so a peer that lost us gives up at
+// once. The API mirrors utp-native's (createServer/listen/connect/address/close), which is what WebTorrent calls.
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { UtpConnection, type ConnectionPort } from './connection.js';
+import { ST_RESET, ST_SYN, decodePacket, encodePacket, nowMicros } from './packet.js';
+
+export interface EndpointOptions {
+  /** Largest datagram we send. 1472 = an Ethernet MTU less IPv4 and UDP headers: what libtorrent sends, and the
+   *  most it reads (its receive buffer is 1500 bytes), so larger packets would break it. */
+  packetSize?: number;
+  /** Per-connection receive window in bytes (advertised to the peer). */
+  recvWindow?: number;
+  /** Per-connection bytes buffered from write() before it pushes back. */
+  sendBuffer?: number;
+  /** At most this many connections at once; further SYNs are reset. */
+  maxConnections?: number;
+}
+
+export const DEFAULT_PACKET_SIZE = 1472;
+const DEFAULT_RECV_WINDOW = 1024 * 1024;
+const DEFAULT_SEND_BUFFER = 1024 * 1024;
+const DEFAULT_MAX_CONNECTIONS = 512;
+/** Kernel socket buffers asked for (capped by net.core.rmem_max / wmem_max). A datagram that arrives while the
+ *  receive queue is full is dropped, and a loss halves the sender's window: on a fast link the queue must hold a
+ *  window's worth while the event loop is busy elsewhere. */
+const SOCKET_RECV_BUFFER = 4 * 1024 * 1024;
+const SOCKET_SEND_BUFFER = 1024 * 1024;
+/** SILMARIL_UTP_TRACE=1 prints every packet on stderr (debugging interop). */
+const TRACE = !!process.env.SILMARIL_UTP_TRACE;
+const TYPES = ['DATA', 'FIN', 'STATE', 'RESET', 'SYN'];
+
+function trace(dir: string, buf: Buffer, address: string, port: number): void {
+  const p = decodePacket(buf);
+  const h = p?.header;
+  process.stderr.write(
+    h
+      ? `utp ${dir} ${address}:${port} ${TYPES[h.type]} id=${h.connId} seq=${h.seq} ack=${h.ack} wnd=${h.wnd} len=${p!.payload.length}${h.sack ? ` sack=${Buffer.from(h.sack).toString('hex')}` : ''}\n`
+      : `utp ${dir} ${address}:${port} malformed ${buf.length} bytes ${buf.subarray(0, 48).toString('hex')}\n`,
+  );
+}
+
+export class UtpEndpoint extends EventEmitter {
+  private socket: dgram.Socket | undefined;
+  private bound: Promise<void> | undefined;
+  private readonly conns = new Map<string, UtpConnection>();
+  private listening = false;
+  private closed = false;
+  private readonly opts: Required<EndpointOptions>;
+  private sendBufferSize = SOCKET_SEND_BUFFER;
+  private recvBufferSize = SOCKET_RECV_BUFFER;
+  /** What the kernel granted for the receive queue (bytes), once bound. */
+  private grantedRecvBuffer = 0;
+  /** Counters for tests and stats. */
+  readonly counters = { malformed: 0, resets: 0, refused: 0 };
+
+  constructor(opts: EndpointOptions = {}) {
+    super();
+    this.opts = {
+      packetSize: opts.packetSize ?? DEFAULT_PACKET_SIZE,
+      recvWindow: opts.recvWindow ?? DEFAULT_RECV_WINDOW,
+      sendBuffer: opts.sendBuffer ?? DEFAULT_SEND_BUFFER,
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    };
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** Binds the UDP socket and accepts incoming connections ('connection' events). */
+  listen(port = 0, host?: string | (() => void), cb?: () => void): this {
+    if (typeof host === 'function') [cb, host] = [host, undefined];
+    this.listening = true;
+    this.bind(port, host).then(
+      () => {
+        this.emit('listening');
+        cb?.();
+      },
+      (err: Error) => this.emit('error', err),
+    );
+    return this;
+  }
+
+  private bind(port = 0, host?: string): Promise<void> {
+    if (this.bound) return this.bound;
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+    this.bound = new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host, () => {
+        socket.off('error', reject);
+        socket.on('error', (err) => this.emit('error', err));
+        this.applyBufferSizes();
+        resolve();
+      });
+    });
+    return this.bound;
+  }
+
+  private applyBufferSizes(): void {
+    if (!this.socket) return;
+    try {
+      this.socket.setSendBufferSize(this.sendBufferSize);
+    } catch {
+      // The kernel caps these (net.core.wmem_max); a smaller buffer still works.
+    }
+    try {
+      this.socket.setRecvBufferSize(this.recvBufferSize);
+    } catch {
+      // As above (net.core.rmem_max).
+    }
+    try {
+      // Linux reports twice what it uses for data (the rest is bookkeeping).
+      this.grantedRecvBuffer = Math.floor(this.socket.getRecvBufferSize() / 2);
+    } catch {
+      this.grantedRecvBuffer = 0;
+    }
+  }
+
+  /** utp-native's API: WebTorrent asks for 1 MiB; we never go below our own defaults. */
+  setSendBufferSize(n: number): void {
+    this.sendBufferSize = Math.max(n, SOCKET_SEND_BUFFER);
+    this.applyBufferSizes();
+  }
+
+  setRecvBufferSize(n: number): void {
+    this.recvBufferSize = Math.max(n, SOCKET_RECV_BUFFER);
+    this.applyBufferSizes();
+  }
+
+  address(): { address: string; port: number; family: string } {
+    const a = this.socket?.address();
+    return a ? { address: a.address, port: a.port, family: a.family } : { address: '0.0.0.0', port: 0, family: 'IPv4' };
+  }
+
+  /** Opens a connection to `host:port` from this endpoint's socket (bound to an ephemeral port if not listening). */
+  connect(port: number, host = '127.0.0.1'): UtpConnection {
+    let recvId = 0;
+    for (let i = 0; i < 64; i++) {
+      recvId = (Math.random() * 0x10000) & 0xffff;
+      if (!this.conns.has(key(host, port, recvId)) && !this.conns.has(key(host, port, (recvId + 1) & 0xffff))) break;
+    }
+    const conn = new UtpConnection(this.port(), this.connOptions(host, port, recvId, (recvId + 1) & 0xffff), 'connect');
+    this.conns.set(key(host, port, recvId), conn);
+    return conn;
+  }
+
+  close(cb?: () => void): void {
+    if (this.closed) {
+      cb?.();
+      return;
+    }
+    this.closed = true;
+    for (const c of [...this.conns.values()]) c.destroy();
+    this.conns.clear();
+    const socket = this.socket;
+    if (!socket) {
+      queueMicrotask(() => {
+        this.emit('close');
+        cb?.();
+      });
+      return;
+    }
+    socket.close(() => {
+      this.emit('close');
+      cb?.();
+    });
+  }
+
+  private connOptions(address: string, port: number, recvId: number, sendId: number) {
+    return {
+      remoteAddress: address,
+      remotePort: port,
+      recvId,
+      sendId,
+      packetSize: this.opts.packetSize,
+      recvWindow: this.opts.recvWindow,
+      sendBuffer: this.opts.sendBuffer,
+    };
+  }
+
+  private port(): ConnectionPort {
+    return {
+      send: (buf, port, address) => {
+        if (this.closed) return;
+        if (TRACE) trace('>', buf, address, port);
+        if (this.socket && this.bound) {
+          this.socket.send(buf, port, address);
+          return;
+        }
+        // A client-only endpoint binds on first use; what is sent meanwhile waits for the bind.
+        this.bind().then(
+          () => this.socket?.send(buf, port, address),
+          () => {},
+        );
+      },
+      forget: (conn) => {
+        const k = key(conn.remoteAddress, conn.remotePort, conn.recvId);
+        if (this.conns.get(k) === conn) this.conns.delete(k);
+      },
+      localAddress: () => this.address(),
+      // A window larger than the kernel's receive queue invites drops whenever our event loop is busy: advertise
+      // at most half of it (the other half for the endpoint's other connections and bursts).
+      windowCap: () => (this.grantedRecvBuffer ? Math.max(16 * 1024, this.grantedRecvBuffer / 2) : Infinity),
+    };
+  }
+
+  private onMessage(msg: Buffer, address: string, port: number): void {
+    if (TRACE) trace('<', msg, address, port);
+    const p = decodePacket(msg);
+    if (!p) {
+      this.counters.malformed++;
+      return;
+    }
+    const h = p.header;
+    if (h.type === ST_SYN) {
+      // The responder's receive id is the SYN's id + 1; a repeated SYN reaches the connection it already made.
+      const recvId = (h.connId + 1) & 0xffff;
+      const existing = this.conns.get(key(address, port, recvId));
+      if (existing) return existing.onPacket(p);
+      if (!this.listening || this.closed) return this.reset(address, port, h.connId, h.seq);
+      if (this.conns.size >= this.opts.maxConnections) {
+        this.counters.refused++;
+        return this.reset(address, port, h.connId, h.seq);
+      }
+      const conn = new UtpConnection(this.port(), this.connOptions(address, port, recvId, h.connId), p);
+      this.conns.set(key(address, port, recvId), conn);
+      this.emit('connection', conn);
+      return;
+    }
+    const conn = this.conns.get(key(address, port, h.connId));
+    if (conn) return conn.onPacket(p);
+    if (h.type === ST_RESET) {
+      // Implementations disagree on which id a reset carries (ours or theirs): a reset closes either.
+      const other =
+        this.conns.get(key(address, port, (h.connId - 1) & 0xffff)) ??
+        this.conns.get(key(address, port, (h.connId + 1) & 0xffff));
+      other?.onPacket(p);
+      return;
+    }
+    // Not ours (a connection we already closed, or a stray): tell the sender.
+    this.reset(address, port, h.connId, h.seq);
+  }
+
+  private reset(address: string, port: number, connId: number, ack: number): void {
+    if (!this.socket) return;
+    this.counters.resets++;
+    const buf = encodePacket({
+      type: ST_RESET,
+      connId,
+      timestamp: nowMicros(),
+      timestampDiff: 0,
+      wnd: 0,
+      seq: (Math.random() * 0x10000) & 0xffff,
+      ack,
+    });
+    this.socket.send(buf, port, address);
+  }
+}
+
+function key(address: string, port: number, recvId: number): string {
+  return `${address}:${port}/${recvId}`;
+}

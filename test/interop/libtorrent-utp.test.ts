@@ -1,0 +1,103 @@
+// uTP (BEP 29) against libtorrent 2.0 (Debian python3-libtorrent) with only uTP on, on both sides: libtorrent's
+// TCP is off (in and out) and silmaril runs with --no-tcp, so no byte can move any other way.
+// - libtorrent downloads from `silmaril seed` over uTP: complete, byte-identical, libtorrent reports uTP peers;
+// - `silmaril get` downloads from a libtorrent seed over uTP: complete, verified, byte-identical.
+// In CI a missing libtorrent is a failure.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  MODEL_FILES,
+  createTorrentFile,
+  killAll,
+  libtorrentSkip,
+  ltPeer,
+  makeFolder,
+  offline,
+  silmaril,
+  snapshot,
+} from '../integration/engine-helpers.js';
+
+const skip = libtorrentSkip();
+const PIECE = 64 * 1024;
+
+let tmp: string;
+let model: string;
+let torrentFile: string;
+let original: Map<string, string>;
+
+before(async () => {
+  if (skip) return;
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-utp-'));
+  model = path.join(tmp, 'src', 'tiny-model');
+  await makeFolder(model, MODEL_FILES);
+  torrentFile = path.join(tmp, 'tiny.torrent');
+  createTorrentFile(model, torrentFile, PIECE);
+  original = await snapshot(model);
+});
+
+after(async () => {
+  killAll();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, async () => {
+  const seeder = silmaril([
+    'seed',
+    model,
+    '--torrent',
+    torrentFile,
+    '--no-tcp',
+    ...offline(path.join(tmp, 'seed-home')),
+  ]);
+  try {
+    const ready = await seeder.waitFor((l) => l.event === 'ready');
+    const save = path.join(tmp, 'lt-get');
+    const lt = ltPeer([
+      'get',
+      '--torrent',
+      torrentFile,
+      '--save',
+      save,
+      '--peer',
+      `127.0.0.1:${ready.port}`,
+      '--transport',
+      'utp',
+      '--timeout',
+      '120',
+    ]);
+    // libtorrent's TCP is off both ways and the seed refuses TCP: a completed download came over uTP.
+    const done = await lt.waitFor((l) => {
+      if (l.event === 'error') throw new Error(`libtorrent: ${l.error}`);
+      return l.event === 'done';
+    }, 120_000);
+    assert.equal(done.progress, 1);
+    assert.deepEqual(await snapshot(path.join(save, 'tiny-model')), original);
+  } finally {
+    seeder.kill();
+  }
+});
+
+test('silmaril get --no-tcp downloads from libtorrent (uTP only)', { skip }, async () => {
+  const lt = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--transport', 'utp']);
+  const ready = await lt.waitFor((l) => l.event === 'ready');
+  const out = path.join(tmp, 'sil-get');
+  const get = silmaril([
+    'get',
+    torrentFile,
+    '--out',
+    out,
+    '--peer',
+    `127.0.0.1:${ready.port}`,
+    '--no-tcp',
+    ...offline(path.join(tmp, 'get-home')),
+  ]);
+  const done = await get.waitFor((l) => l.event === 'done', 120_000);
+  assert.equal(await get.exited, 0);
+  assert.equal(done.verified, true);
+  assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), original);
+  const stats = await lt.waitFor((l) => l.event === 'stats' && l.uploaded > 0, 30_000);
+  assert.ok(stats.uploaded > 0);
+});
