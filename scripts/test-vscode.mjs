@@ -43,6 +43,11 @@ async function runPass(mode, outdir) {
       SILMARIL_TEST_MODE: mode,
       SILMARIL_HOME: join(tmp, 'silmaril-home'),
       SILMARIL_REPO: root,
+      // The Hugging Face cache the extension sees: a folder of this run that test/vscode/hf-*.test.ts fill (the
+      // extension host inherits code-server's environment). The Hub is a dead loopback port: no test reaches out.
+      HF_HUB_CACHE: join(tmp, 'hf-cache'),
+      HF_HOME: join(tmp, 'hf-home'),
+      HF_ENDPOINT: 'http://127.0.0.1:9',
     },
     settings: { 'silmaril.dht.enabled': false, 'silmaril.dht.bootstrap': [] },
   });

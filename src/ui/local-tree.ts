@@ -37,6 +37,7 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
   private models: LocalModelView[] = [];
   private hfRepos: CachedRepo[] = [];
   private scanning?: Promise<void>;
+  private queued?: Promise<void>;
   private lastShown?: string;
   nodes: LocalNode[] = [];
 
@@ -50,7 +51,15 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
   rescan(): Promise<void> {
     const core = this.core();
     if (!core) return Promise.resolve();
-    this.scanning ??= Promise.all([core.localModels(this.roots()), listHfCache().catch(() => ({ repos: [] }))])
+    // A scan in flight may have read the disk before the change this call is about (a model just written, a cache
+    // just filled): one more scan runs after it, shared by every call made meanwhile.
+    if (this.scanning) {
+      return (this.queued ??= this.scanning.then(() => {
+        this.queued = undefined;
+        return this.rescan();
+      }));
+    }
+    this.scanning = Promise.all([core.localModels(this.roots()), listHfCache().catch(() => ({ repos: [] }))])
       .then(
         ([models, hf]) => {
           this.models = models;

@@ -1,6 +1,6 @@
 // Shared by the extension tests: the extension's API, waiting for a condition, the headless CLI as a second node.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
@@ -132,6 +132,35 @@ export function readTree(dir: string, prefix = ''): Map<string, Buffer> {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     if (e.isDirectory()) for (const [k, v] of readTree(dir, rel)) out.set(k, v);
     else out.set(rel, readFileSync(join(dir, rel)));
+  }
+  return out;
+}
+
+/** The Hugging Face cache the extension host sees (scripts/test-vscode.mjs sets HF_HUB_CACHE for the whole run). */
+export function hfCache(): string {
+  const c = process.env.HF_HUB_CACHE;
+  if (!c) throw new Error('HF_HUB_CACHE is not set (scripts/test-vscode.mjs sets it)');
+  return c;
+}
+
+export interface EntryStat {
+  kind: 'file' | 'link' | 'dir';
+  mtimeMs: number;
+  /** A file's bytes, a link's target; empty for a folder. */
+  bytes: Buffer;
+}
+
+/** Every entry under `dir` (links not followed), for "nothing was touched" checks. */
+export function treeStat(dir: string, prefix = '', out = new Map<string, EntryStat>()): Map<string, EntryStat> {
+  for (const e of readdirSync(join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    const full = join(dir, rel);
+    const s = lstatSync(full);
+    if (e.isSymbolicLink()) out.set(rel, { kind: 'link', mtimeMs: s.mtimeMs, bytes: Buffer.from(readlinkSync(full)) });
+    else if (e.isDirectory()) {
+      out.set(rel, { kind: 'dir', mtimeMs: s.mtimeMs, bytes: Buffer.alloc(0) });
+      treeStat(dir, rel, out);
+    } else out.set(rel, { kind: 'file', mtimeMs: s.mtimeMs, bytes: readFileSync(full) });
   }
   return out;
 }
