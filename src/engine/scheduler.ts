@@ -25,6 +25,8 @@ export const PATCHED_TORRENT_MEMBERS = [
 ] as const;
 
 const BLOCK_LENGTH = 1 << 14;
+/** Blocks in the largest piece a torrent may have (256 MiB / 16 KiB): a key space for (piece, block) pairs. */
+const MAX_BLOCKS_PER_PIECE = 1 << 14;
 const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
 /** How long a seed holds back a request for a piece it is still sending to another peer. */
@@ -223,6 +225,9 @@ export class Scheduler {
       if (full()) return;
       if (!has(index) || (spare !== undefined && spare(index))) continue;
       canHelp = true;
+      // Every block already asked of someone: nothing to fill (this loop runs for every block that arrives, over
+      // every started piece, so the skip must be cheap).
+      if (fullyAsked(t.pieces[index])) continue;
       fill(index);
     }
     // 2. New pieces, rarest first, while the in-flight budget allows (a peer that can help with none may start one).
@@ -241,14 +246,16 @@ export class Scheduler {
     // 3. Endgame: nothing left to start anywhere; ask this peer too for blocks still outstanding on others.
     if (full() || this.inflight.size < picker.remaining) return;
     t.__silmarilEndgame = true;
+    // What this peer was already asked for, looked up per block below (a scan of its queue per block was quadratic).
+    const asked = new Set<number>();
+    for (const r of wire.requests as any[]) if (r) asked.add(r.piece * MAX_BLOCKS_PER_PIECE + r.offset / BLOCK_LENGTH);
     for (const index of this.inflight) {
       if (!has(index) || (spare !== undefined && spare(index))) continue;
       const piece = t.pieces[index];
       if (!piece || !piece._buffer) continue;
       for (let b = 0; b < piece._chunks && !full(); b++) {
         if (piece._buffer[b]) continue;
-        const offset = b * BLOCK_LENGTH;
-        if (wire.requests.some((r: any) => r && r.piece === index && r.offset === offset)) continue;
+        if (asked.has(index * MAX_BLOCKS_PER_PIECE + b)) continue;
         t._request(wire, index, false, b);
       }
       if (full()) return;
@@ -392,4 +399,9 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   torrent.once('ready', () => s.start());
   torrent.once('close', () => s.stop());
   return s;
+}
+
+/** True when every block of a started piece is already reserved (asked of some peer) and none was given back. */
+function fullyAsked(piece: any): boolean {
+  return !!piece && piece._reservations >= piece._chunks && !(piece._cancellations?.length > 0);
 }

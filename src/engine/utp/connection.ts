@@ -67,6 +67,10 @@ const SYN_RETRIES = 2;
 /** Consecutive timeouts before the peer is presumed gone (libtorrent's utp_num_resends is 3). */
 const MAX_TIMEOUTS = 3;
 const DUP_ACK_LIMIT = 3;
+/** The congestion window's ceiling. On a fast path the receiver's event loop, not the wire, sets the round trip
+ *  (tens of ms when it is busy hashing and writing), so the window must hold that much data to keep the pipe full;
+ *  the receiver's advertised window bounds it further. */
+const MAX_CWND = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 29_000;
 /** A peer that ignores our window cannot make us hold more than this many windows of out-of-order data. */
 const REORDER_SLACK = 2;
@@ -132,7 +136,7 @@ export class UtpConnection extends Duplex {
     this.recvId = opts.recvId;
     this.sendId = opts.sendId;
     this.maxPayload = opts.packetSize - HEADER_SIZE;
-    this.ledbat = new Ledbat(opts.packetSize, Math.max(opts.sendBuffer, 64 * 1024));
+    this.ledbat = new Ledbat(opts.packetSize, MAX_CWND);
     this.seq = (Math.random() * 0x10000) & 0xffff;
     this.ackedSeq = seqAdd(this.seq, -1);
     this.lossSeq = this.ackedSeq;
@@ -172,6 +176,8 @@ export class UtpConnection extends Duplex {
       pending: this.pendingBytes,
       peerWnd: this.peerWnd,
       cwnd: Math.round(this.ledbat.cwnd),
+      rttMs: Math.round(this.rtt.rttMs),
+      delayMs: Math.round(this.ledbat.queuingDelayUs / 1000),
       readableEnded: this.readableEnded,
       writableFinished: this.writableFinished,
       counters: this.counters,

@@ -45,7 +45,9 @@ export class DialSocket extends Duplex {
     host: string,
     private readonly opts: DialOptions = {},
   ) {
-    super({ allowHalfOpen: false });
+    // A reader-side mark well above one delivery (uTP hands over up to a window per turn of the event loop): with
+    // the default 16 KiB every delivery would pause the connection underneath, shrinking the window it advertises.
+    super({ allowHalfOpen: false, readableHighWaterMark: 1024 * 1024 });
     this.remoteAddress = host;
     this.remotePort = port;
     const useUtp = opts.utp !== false && !!endpoint;

@@ -20,7 +20,7 @@ export interface EndpointOptions {
 }
 
 export const DEFAULT_PACKET_SIZE = 1472;
-const DEFAULT_RECV_WINDOW = 1024 * 1024;
+const DEFAULT_RECV_WINDOW = 4 * 1024 * 1024;
 const DEFAULT_SEND_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 512;
 /** Kernel socket buffers asked for (capped by net.core.rmem_max / wmem_max). A datagram that arrives while the
@@ -29,7 +29,9 @@ const DEFAULT_MAX_CONNECTIONS = 512;
 const SOCKET_RECV_BUFFER = 4 * 1024 * 1024;
 const SOCKET_SEND_BUFFER = 1024 * 1024;
 /** SILMARIL_UTP_TRACE=1 prints every packet on stderr (debugging interop). */
-const TRACE = !!process.env.SILMARIL_UTP_TRACE;
+const TRACE = process.env.SILMARIL_UTP_TRACE === '1';
+/** SILMARIL_UTP_TRACE=stats prints each connection's state once a second instead. */
+const TRACE_STATS = process.env.SILMARIL_UTP_TRACE === 'stats';
 const TYPES = ['DATA', 'FIN', 'STATE', 'RESET', 'SYN'];
 
 function trace(dir: string, buf: Buffer, address: string, port: number): void {
@@ -58,6 +60,12 @@ export class UtpEndpoint extends EventEmitter {
 
   constructor(opts: EndpointOptions = {}) {
     super();
+    if (TRACE_STATS) {
+      const t = setInterval(() => {
+        for (const c of this.conns.values()) process.stderr.write(`utp ${JSON.stringify(c.describe())}\n`);
+      }, 1000);
+      t.unref();
+    }
     this.opts = {
       packetSize: opts.packetSize ?? DEFAULT_PACKET_SIZE,
       recvWindow: opts.recvWindow ?? DEFAULT_RECV_WINDOW,
