@@ -52,6 +52,9 @@ export interface EntryFields {
   hfCommit?: string;
   /** Each real file's Hub blob name (etag: sha256 for LFS files, git blob sha1 for others), in torrent file order. */
   hfEtags?: string[];
+  /** The cache refs (`main`, a tag...) that pointed at hfCommit where it was shared: a download into another cache
+   *  writes them too, so `from_pretrained("org/name")` resolves offline without a revision. */
+  hfRefs?: string[];
 }
 
 /** A verified entry: its fields plus the exact signed record it came in. */
@@ -99,12 +102,14 @@ export function normaliseFields(input: Partial<EntryFields> & Pick<EntryFields, 
   if (input.hfRepo !== undefined) f.hfRepo = input.hfRepo;
   if (input.hfCommit !== undefined) f.hfCommit = input.hfCommit.toLowerCase();
   if (input.hfEtags !== undefined && input.hfEtags.length) f.hfEtags = input.hfEtags.map((e) => e.toLowerCase());
+  if (input.hfRefs !== undefined && input.hfRefs.length) f.hfRefs = [...new Set(input.hfRefs)].sort();
   if (f.deleted) {
     Object.assign(f, { v1: undefined, v2: undefined, size: 0, files: 0, license: '', tags: [], description: '' });
     Object.assign(f, { format: '', architecture: '', parameters: 0, quantization: '', trackers: [], webSeeds: [] });
     delete f.hfRepo;
     delete f.hfCommit;
     delete f.hfEtags;
+    delete f.hfRefs;
   }
   checkFields(f);
   return f;
@@ -161,7 +166,7 @@ function checkFields(f: EntryFields): void {
 }
 
 function checkHf(f: EntryFields): void {
-  if (f.hfRepo === undefined && f.hfCommit === undefined && f.hfEtags === undefined) return;
+  if (f.hfRepo === undefined && f.hfCommit === undefined && f.hfEtags === undefined && f.hfRefs === undefined) return;
   if (f.hfRepo === undefined || f.hfCommit === undefined) bad('a Hugging Face entry needs both hfRepo and hfCommit');
   if (!isHfRepoId(f.hfRepo)) bad(`hfRepo "${f.hfRepo}" is not a Hub repository id`);
   if (!/^[0-9a-f]{40}$/.test(f.hfCommit)) bad('hfCommit must be 40 hex digits');
@@ -169,6 +174,19 @@ function checkHf(f: EntryFields): void {
     if (f.hfEtags.length !== f.files) bad(`hfEtags holds ${f.hfEtags.length} etags for ${f.files} files`);
     for (const e of f.hfEtags) if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(e)) bad(`etag "${e}" is not sha1 or sha256`);
   }
+  if (f.hfRefs !== undefined) {
+    if (f.hfRefs.length > MAX_HF_REFS) bad(`more than ${MAX_HF_REFS} hfRefs`);
+    // A ref becomes a path under refs/ on the downloader's disk: plain names only.
+    for (const r of f.hfRefs) if (!isSafeRef(r)) bad(`hfRef "${r}" is not a plain ref name`);
+  }
+}
+
+const MAX_HF_REFS = 8;
+
+/** `main`, `v1.0`, `pr/3`: letters, digits, `._-`, `/` between non-empty parts that are not `.` or `..`. */
+export function isSafeRef(r: string): boolean {
+  if (!r || r.length > 100 || !/^[A-Za-z0-9._/-]+$/.test(r)) return false;
+  return r.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
 /** The canonical body: optional fields are left out when empty, so a field added later does not change old bytes. */
@@ -188,6 +206,7 @@ export function encodeBody(f: EntryFields): Uint8Array {
     if (f.format) d.format = f.format;
     if (f.hfCommit) d.hfcommit = Buffer.from(f.hfCommit, 'hex');
     if (f.hfEtags?.length) d.hfetags = f.hfEtags.map((e) => Buffer.from(e, 'hex'));
+    if (f.hfRefs?.length) d.hfrefs = f.hfRefs;
     if (f.hfRepo) d.hfrepo = f.hfRepo;
     if (f.license) d.license = f.license;
     if (f.parameters) d.params = f.parameters;
@@ -240,6 +259,7 @@ const KNOWN_KEYS = new Set([
   'format',
   'hfcommit',
   'hfetags',
+  'hfrefs',
   'hfrepo',
   'license',
   'name',
@@ -291,6 +311,7 @@ export function decodeBody(body: Uint8Array): EntryFields {
   };
   if (d.hfrepo !== undefined) f.hfRepo = text(d.hfrepo, 'hfrepo');
   if (d.hfcommit !== undefined) f.hfCommit = hex(d.hfcommit, 20, 'hfcommit');
+  if (d.hfrefs !== undefined) f.hfRefs = textList(d.hfrefs, 'hfrefs');
   if (d.hfetags !== undefined) {
     if (!Array.isArray(d.hfetags) || d.hfetags.length === 0) bad('hfetags is not a non-empty list');
     f.hfEtags = d.hfetags.map((e: unknown) => {
@@ -363,9 +384,9 @@ export function checkSignature(f: EntryFields, body: Uint8Array, sig: Uint8Array
 /** The Hugging Face fields of an entry: from its fields, else read back from its signed record (the store's rows
  *  do not keep them). Undefined when the entry is not a Hub snapshot. */
 export function hfOrigin(
-  e: Pick<EntryFields, 'hfRepo' | 'hfCommit' | 'hfEtags'> & { record?: Uint8Array },
-): { repo: string; commit: string; etags?: string[] } | undefined {
-  let f: Pick<EntryFields, 'hfRepo' | 'hfCommit' | 'hfEtags'> = e;
+  e: Pick<EntryFields, 'hfRepo' | 'hfCommit' | 'hfEtags' | 'hfRefs'> & { record?: Uint8Array },
+): { repo: string; commit: string; etags?: string[]; refs?: string[] } | undefined {
+  let f: Pick<EntryFields, 'hfRepo' | 'hfCommit' | 'hfEtags' | 'hfRefs'> = e;
   if (!f.hfRepo && e.record) {
     try {
       f = decodeBody(splitRecord(e.record).body);
@@ -374,7 +395,7 @@ export function hfOrigin(
     }
   }
   if (!f.hfRepo || !f.hfCommit) return undefined;
-  return { repo: f.hfRepo, commit: f.hfCommit, etags: f.hfEtags };
+  return { repo: f.hfRepo, commit: f.hfCommit, etags: f.hfEtags, ...(f.hfRefs ? { refs: f.hfRefs } : {}) };
 }
 
 /** The merge key: one model name per publisher. */

@@ -181,15 +181,22 @@ test(
       info.repos.map((r) => [r.id.name, r.revisions.map((v) => v.commitOid)]),
       [['org/tiny', [COMMIT_A]]],
     );
+    // A's cache had refs/main at that commit; the signed entry says so, and C's cache gets the same ref, which is how
+    // huggingface_hub resolves a model by name offline (from_pretrained("org/tiny") reads refs/main for the commit;
+    // @huggingface/hub's downloadFileToCacheDir does so only for a commit, so the ref is read here).
+    const main = (await readFile(join(cacheC, 'models--org--tiny', 'refs', 'main'), 'utf8')).trim();
+    assert.equal(main, COMMIT_A);
     for (const f of MODEL) {
-      const p = await downloadFileToCacheDir({
-        repo: 'org/tiny',
-        path: f.path,
-        revision: COMMIT_A,
-        cacheDir: cacheC,
-        hubUrl: 'http://127.0.0.1:9',
-      });
-      assert.deepEqual(await readFile(p), f.bytes, f.path);
+      for (const revision of [COMMIT_A, main]) {
+        const p = await downloadFileToCacheDir({
+          repo: 'org/tiny',
+          path: f.path,
+          revision,
+          cacheDir: cacheC,
+          hubUrl: 'http://127.0.0.1:9',
+        });
+        assert.deepEqual(await readFile(p), f.bytes, `${f.path} at ${revision}`);
+      }
     }
   },
 );

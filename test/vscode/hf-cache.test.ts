@@ -217,7 +217,8 @@ describe('the Hugging Face cache in the editor', function () {
     );
     const repo = join(cache, 'models--org2--remote');
     assert.equal(resolve(rev.path), resolve(join(repo, 'snapshots', COMMIT_C)));
-    // refs/ stays empty: a catalog entry records the commit, not which ref pointed at it.
+    // The sharer's refs/main pointed at the commit; the signed entry carries it, so the ref is written here too.
+    assert.equal(readFileSync(join(repo, 'refs', 'main'), 'utf8').trim(), COMMIT_C);
     for (const f of REMOTE) {
       const link = join(repo, 'snapshots', COMMIT_C, ...f.path.split('/'));
       assert.ok(lstatSync(link).isSymbolicLink(), `${f.path} is a link into blobs/`);

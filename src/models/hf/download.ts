@@ -29,6 +29,8 @@ export interface HfOrigin {
   commit: string;
   /** Blob names in torrent file order (from the signed entry); computed from the content when absent. */
   etags?: string[];
+  /** Refs that pointed at the commit where it was shared (from the signed entry). */
+  refs?: string[];
 }
 
 export interface HfDownloadOptions {
@@ -75,7 +77,8 @@ export async function downloadIntoHfCache(o: HfDownloadOptions): Promise<HfDownl
     repo: o.origin.repo,
     commit: o.origin.commit,
     etags: o.origin.etags,
-    ref: o.ref,
+    // The ref asked for; else the one the sharer's cache had (`main` as a rule), so the model resolves by name.
+    ref: o.ref ?? preferredRef(o.origin.refs),
   };
   const transfer = await o.engine.download(o.torrent ?? o.source, { outDir, peers: o.peers, hub, hfCache });
   const done = installWhenDone(o.engine, transfer);
@@ -212,7 +215,7 @@ export async function prepareHfGet(o: {
     }
   }
   torrent ??= origin.trackers ? await torrentFromRegistry(origin.trackers, v1) : undefined;
-  return { torrent, origin: { repo: origin.repo, commit: origin.commit, etags: origin.etags } };
+  return { torrent, origin: { repo: origin.repo, commit: origin.commit, etags: origin.etags, refs: origin.refs } };
 }
 
 /** The Hub web seed options for a plain download (not into the cache) of a catalog entry that records its Hub
@@ -233,4 +236,10 @@ export async function hubFor(
   }
   const origin = v1 ? hfOriginIn(await entries(), v1) : undefined;
   return origin ? { ...extra, repo: origin.repo, commit: origin.commit } : undefined;
+}
+
+/** `main` when the sharer had it, else the first ref it had. */
+function preferredRef(refs: string[] | undefined): string | undefined {
+  if (!refs?.length) return undefined;
+  return refs.includes('main') ? 'main' : refs[0];
 }

@@ -21,7 +21,7 @@ export interface HfShare {
   /** Default catalog name: the repo id when it has an org (`org/name`), else undefined (the user must give one). */
   defaultName?: string;
   /** The entry's Hugging Face fields. */
-  hf: { hfRepo: string; hfCommit: string; hfEtags: string[] };
+  hf: { hfRepo: string; hfCommit: string; hfEtags: string[]; hfRefs?: string[] };
 }
 
 /** Resolves `source` to a cached snapshot, or undefined when a folder is not part of a Hugging Face cache. */
@@ -51,7 +51,7 @@ export async function createHfTorrent(
     snapshot,
     torrent,
     defaultName: snapshot.repo.includes('/') ? snapshot.repo : undefined,
-    hf: { hfRepo: snapshot.repo, hfCommit: snapshot.commit, hfEtags },
+    hf: { hfRepo: snapshot.repo, hfCommit: snapshot.commit, hfEtags, hfRefs: snapshot.refs },
   };
 }
 
@@ -65,6 +65,6 @@ export function publishWithHf<T>(publish: (hf: Partial<HfShare['hf']>) => T, hf:
     return publish(hf);
   } catch (err) {
     if (!(err instanceof EntryError) || err.reason !== 'oversized') throw err;
-    return publish({ hfRepo: hf.hfRepo, hfCommit: hf.hfCommit });
+    return publish({ hfRepo: hf.hfRepo, hfCommit: hf.hfCommit, hfRefs: hf.hfRefs });
   }
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  decodeBody,
   encodeBody,
   EntryError,
   hfOrigin,
@@ -73,4 +74,19 @@ test('a model with too many files for the entry keeps its repo and commit, witho
     () => publishWithHf(publish, { hfRepo: 'org/many', hfCommit: COMMIT, hfEtags: etags.slice(0, 2) }),
     /2 etags for 150 files/,
   );
+});
+
+test('an entry carries the refs that pointed at its commit; a ref that is not a plain name is refused', () => {
+  const base = { publisher: 'ab'.repeat(32), name: 'org/tiny', seq: 1, v1: 'c'.repeat(40), files: 2, size: 9 };
+  const e = normaliseFields({ ...base, hfRepo: 'org/tiny', hfCommit: COMMIT, hfRefs: ['main', 'v1.0', 'main'] });
+  assert.deepEqual(e.hfRefs, ['main', 'v1.0']);
+  const back = decodeBody(encodeBody(e));
+  assert.deepEqual(back.hfRefs, ['main', 'v1.0']);
+  assert.deepEqual(hfOrigin(back)?.refs, ['main', 'v1.0']);
+  // An entry without refs encodes as before (no key added).
+  const without = normaliseFields({ ...base, hfRepo: 'org/tiny', hfCommit: COMMIT });
+  assert.ok(!Buffer.from(encodeBody(without)).toString('latin1').includes('hfrefs'));
+  for (const bad of ['../x', 'a//b', '/abs', 'a/./b', 'x y', '', 'a'.repeat(101)]) {
+    assert.throws(() => normaliseFields({ ...base, hfRepo: 'org/tiny', hfCommit: COMMIT, hfRefs: [bad] }), /hfRef/);
+  }
 });
