@@ -11,12 +11,12 @@
 // Knobs: BENCH_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
 // BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/), BENCH_TRANSPORT=tcp|utp (peers
 // over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startJsonProcess } from './json-proc.mjs';
 import { MiB, generateModelFolder } from './model-folder.mjs';
 
 const SIZE_MIB = Number(process.env.BENCH_MIB ?? 2048);
@@ -59,40 +59,7 @@ function generate() {
 }
 
 function start(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
-  const lines = [];
-  const waiters = [];
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    let line;
-    try {
-      line = JSON.parse(text);
-    } catch {
-      return;
-    }
-    line.at = performance.now();
-    lines.push(line);
-    for (const w of [...waiters]) {
-      if (!w.pred(line)) continue;
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(line);
-    }
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return {
-    child,
-    lines,
-    exited,
-    waitFor(pred, what) {
-      const seen = lines.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        waiters.push({ pred, resolve });
-        exited.then((code) => reject(new Error(`${what}: exited ${code} first\n${stderr.slice(-2000)}`)));
-      });
-    },
-  };
+  return startJsonProcess(cmd, args, root);
 }
 
 /** utime+stime of a live process, all threads, in seconds. */

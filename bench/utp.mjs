@@ -11,15 +11,15 @@
 //    flow joins through the same queue: LEDBAT sees the queue's delay and backs off, so uTP's share falls.
 // Knobs: BENCH_ROUNDS (3), BENCH_UTP_MIB (256), BENCH_RATE_MIB (4), BENCH_DELAY_MS (20), BENCH_PHASE_S (6),
 // BENCH_PARTS (comma list of connect,throughput,ledbat).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { UtpEndpoint } from '../src/engine/utp/endpoint.ts';
+import { startJsonProcess } from './json-proc.mjs';
 import { MiB, generateModelFolder } from './model-folder.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -35,44 +35,7 @@ const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function start(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
-  const lines = [];
-  const waiters = [];
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  createInterface({ input: child.stdout }).on('line', (text) => {
-    let line;
-    try {
-      line = JSON.parse(text);
-    } catch {
-      return;
-    }
-    line.at = performance.now();
-    lines.push(line);
-    for (const w of [...waiters]) {
-      if (!w.pred(line)) continue;
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(line);
-    }
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return {
-    child,
-    exited,
-    waitFor(pred, what) {
-      const seen = lines.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        waiters.push({ pred, resolve });
-        exited.then((code) => reject(new Error(`${what}: exited ${code} first\n${stderr.slice(-2000)}`)));
-      });
-    },
-    async stop() {
-      child.stdin.end();
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+  return startJsonProcess(cmd, args, root);
 }
 
 // ---- 1. connect time -------------------------------------------------------------------------------------------
