@@ -234,7 +234,8 @@ test(
         entries: async () => [{ ...entry, hfRepo: undefined, hfCommit: undefined, hfEtags: undefined }],
       });
       assert.deepEqual(Buffer.from(got.torrent!), Buffer.from(t.torrentBytes));
-      assert.deepEqual(got.origin, { repo: 'org/tiny', commit: COMMIT_A, etags: share.hf.hfEtags });
+      // Read back from the signed record (the fields above are blanked): with the refs the sharer's cache had.
+      assert.deepEqual(got.origin, { repo: 'org/tiny', commit: COMMIT_A, etags: share.hf.hfEtags, refs: ['main'] });
       // No registry has it, no origin: clear errors, nothing guessed.
       assert.equal(await torrentFromRegistry([addr.announce], 'f'.repeat(40)), undefined);
       await assert.rejects(
