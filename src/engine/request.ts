@@ -157,7 +157,11 @@ export function installRequest(
 
     const onChunk = function (err: Error | null, chunk: Uint8Array) {
       if (self.destroyed) return;
-      if (!self.ready) return self.once('ready', () => onChunk(err, chunk));
+      // (A block may be a view of the shared socket read buffer, valid only now: keep a copy for later.)
+      if (!self.ready) {
+        const kept = chunk && new Uint8Array(chunk);
+        return self.once('ready', () => onChunk(err, kept));
+      }
       if (r[i] === wire) r[i] = null;
       if (piece !== self.pieces[index]) return onUpdateTick();
       if (err) {

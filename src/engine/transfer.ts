@@ -39,6 +39,7 @@ import {
   expectInfoHash,
   faultPeer,
   queuedUploadBytes,
+  readDirect,
   type FaultKind,
 } from './wire-patch.js';
 
@@ -365,6 +366,10 @@ export class Transfer extends EventEmitter {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
+        readDirect(wire, peer.conn, {
+          onBytes: (n) => peer.emit('download', n),
+          throttled: () => peer.throttleGroups?.down?.getEnabled?.() !== false,
+        });
       }
       expectInfoHash(wire, this.id);
       (wire as any).__silmarilSince = Date.now();

@@ -232,7 +232,15 @@ function concatAll(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+/** True when the parser about to run uses its message only before it returns (so a view of a reused read buffer is
+ *  safe): a length prefix, or a piece message, whose block the request's callback copies into its piece buffer. */
+function usesViewOnly(w: any, msg: Uint8Array): boolean {
+  const proto = Wire.prototype as any;
+  return w._parser === proto._onMessageLength || (w._parser === proto._onMessage && msg[0] === 7);
+}
+
 function processChunks(w: any): void {
+  const transient = w.__silmarilTransient === true;
   while (w._bufferSize >= w._parserSize) {
     if (w._cryptoSyncPattern || w._pePending) break;
     const size: number = w._parserSize;
@@ -246,6 +254,8 @@ function processChunks(w: any): void {
       msg = first.subarray(0, size);
       if (first.length === size) w._buffer.shift();
       else w._buffer[0] = first.subarray(size);
+      // From the shared read buffer (readDirect): a handler that may keep its message gets a copy.
+      if (transient && !usesViewOnly(w, msg)) msg = new Uint8Array(msg);
     } else {
       msg = new Uint8Array(size);
       let at = 0;
@@ -261,6 +271,118 @@ function processChunks(w: any): void {
     w._bufferSize -= size;
     w._parser(msg);
   }
+}
+
+/** Takes received bytes into the wire's buffer and parses every complete message. */
+function ingest(w: any, data: Uint8Array): void {
+  if (w.__silmarilFault) return; // dropped: read nothing more from it
+  try {
+    if (w._encryptor) data = w._encryptor.decrypt(data);
+    w._bufferSize += data.length;
+    w._buffer.push(data);
+    // A direct read (up to a whole read buffer) is parsed before it is judged: what stays unparsed must fit.
+    const transient = w.__silmarilTransient === true;
+    if (!transient && w._bufferSize > MAX_BUFFERED_BYTES) {
+      faultPeer(w, 'oversize', `${w._bufferSize} bytes received and not parsed`);
+    } else w._processBuffer();
+    if (transient && w._bufferSize > MAX_BUFFERED_BYTES) {
+      faultPeer(w, 'oversize', `${w._bufferSize} bytes received and not parsed`);
+    }
+  } catch (err) {
+    // A handler (ours, bittorrent-protocol's, an extension's) threw on this peer's bytes: drop the peer.
+    faultPeer(w, 'exception', `message handler threw: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (w.__silmarilFault) {
+    w._buffer = [];
+    w._bufferSize = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Direct socket reads. Each socket read otherwise allocates a fresh 64 KiB buffer (external memory: at loopback
+// speed a full mark-compact every ~100 ms) and passes it through WebTorrent's stream pipeline (socket -> throttle ->
+// counting transform -> wire: three queues per chunk). Here a TCP socket already carrying a wire is switched to
+// Node's `onread` user-buffer mode: the kernel reads into one process-wide 1 MiB buffer, and the wire parses it
+// synchronously in the read callback. Whatever outlives the callback is copied out: a partial message at the end,
+// any message but a length prefix or a piece (the piece's block is copied by its request's callback straight into
+// the piece buffer, request.ts). While bytes read before the switch are still in the pipeline, or the download
+// throttle is on, or the payload is encrypted, reads take the old path (copied into the socket's readable side), so
+// the order of bytes is kept. Node's members used (net.Socket's kBuffer / kBufferCb slots, the handle's
+// useUserBuffer and bytesRead) are checked by directReadBlocker and by test/unit/engine/wire-patch.test.ts.
+
+const READ_BUFFER_BYTES = 1 << 20;
+const PIPED_CHUNK_BYTES = 64 * 1024;
+const dbg = { direct: 0, piped: 0, why: '' };
+if (process.env.DL9_DEBUG) setInterval(() => console.error('dbg', JSON.stringify(dbg)), 1000).unref();
+let readBuffer: Buffer | undefined;
+
+function symbolNamed(o: object, name: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(o).find((sym) => sym.description === name);
+}
+
+/** Why `conn` cannot be read directly (undefined when it can): not a net.Socket of this Node, or already switched. */
+export function directReadBlocker(conn: any): string | undefined {
+  if (!conn || typeof conn !== 'object') return 'no socket';
+  if (typeof conn._handle?.useUserBuffer !== 'function') return 'the socket handle has no useUserBuffer';
+  if (typeof conn._handle.bytesRead !== 'number') return 'the socket handle has no bytesRead';
+  const kBuffer = symbolNamed(conn, 'kBuffer');
+  if (!kBuffer || !symbolNamed(conn, 'kBufferCb')) return 'net.Socket has no kBuffer / kBufferCb slots';
+  if (conn[kBuffer]) return 'already reading into a user buffer';
+  if (typeof conn.push !== 'function') return 'the socket is not a Readable';
+  return undefined;
+}
+
+export interface DirectReadOptions {
+  /** Counts bytes taken directly (what WebTorrent's pipeline counts for the peer's 'download' event). */
+  onBytes: (n: number) => void;
+  /** True while the download throttle is on: its pipeline stage must see every byte. */
+  throttled: () => boolean;
+}
+
+/** Switches `conn` (the socket under wire `w`) to direct reads; false when it cannot be (the pipeline stays). */
+export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean {
+  if (w.__silmarilDirect || directReadBlocker(conn)) return false;
+  const kBuffer = symbolNamed(conn, 'kBuffer')!;
+  const kBufferCb = symbolNamed(conn, 'kBufferCb')!;
+  readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  // Bytes that went the pipeline's way (everything read before the switch, and copies since): until the wire has
+  // parsed them all, new bytes follow them there.
+  let viaPipe: number = conn._handle.bytesRead;
+  w.__silmarilPiped ??= 0;
+  w.__silmarilDirect = true;
+  conn[kBuffer] = readBuffer;
+  conn[kBufferCb] = (nread: number, buf: Buffer): boolean => {
+    if (w.destroyed || w.__silmarilFault) return true; // the wire is gone: its socket closes with it
+    const view = buf.subarray(0, nread);
+    if (viaPipe > w.__silmarilPiped || w._encryptor?._isEncrypted || opts.throttled()) {
+      viaPipe += nread;
+      if (process.env.DL9_DEBUG) {
+        dbg.piped += nread;
+        dbg.why = `${viaPipe} ${w.__silmarilPiped} ${!!w._encryptor} ${opts.throttled()}`;
+      }
+      // In socket-read-sized chunks, as the pipeline always had them (MAX_BUFFERED_BYTES counts on one read).
+      let more = true;
+      for (let at = 0; at < nread; at += PIPED_CHUNK_BYTES) {
+        more = conn.push(Buffer.from(view.subarray(at, at + PIPED_CHUNK_BYTES))) !== false;
+      }
+      return more;
+    }
+    opts.onBytes(nread);
+    if (process.env.DL9_DEBUG) dbg.direct += nread;
+    w.__silmarilTransient = true;
+    try {
+      ingest(w, view);
+    } finally {
+      w.__silmarilTransient = false;
+    }
+    // A message cut off at the end of the read stays buffered: copy it out of the shared buffer.
+    const parts: Uint8Array[] = w._buffer;
+    const last = parts.length ? parts[parts.length - 1] : undefined;
+    if (last && last.buffer === view.buffer) parts[parts.length - 1] = new Uint8Array(last);
+    return true;
+  };
+  conn._handle.useUserBuffer(readBuffer);
+  return true;
 }
 
 export function patchWire(): void {
@@ -292,22 +414,9 @@ export function patchWire(): void {
     return null;
   };
   proto._write = function (this: any, data: Uint8Array, cb: (err: Error | null) => void) {
-    if (this.__silmarilFault) return cb(null); // dropped: read nothing more from it
-    try {
-      if (this._encryptor) data = this._encryptor.decrypt(data);
-      this._bufferSize += data.length;
-      this._buffer.push(data);
-      if (this._bufferSize > MAX_BUFFERED_BYTES) {
-        faultPeer(this, 'oversize', `${this._bufferSize} bytes received and not parsed`);
-      } else this._processBuffer();
-    } catch (err) {
-      // A handler (ours, bittorrent-protocol's, an extension's) threw on this peer's bytes: drop the peer.
-      faultPeer(this, 'exception', `message handler threw: ${(err as Error)?.message ?? String(err)}`);
-    }
-    if (this.__silmarilFault) {
-      this._buffer = [];
-      this._bufferSize = 0;
-    }
+    // Counted for readDirect: bytes that came through the stream pipeline.
+    this.__silmarilPiped = (this.__silmarilPiped ?? 0) + data.length;
+    ingest(this, data);
     cb(null);
   };
 
