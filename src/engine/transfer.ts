@@ -40,6 +40,7 @@ import {
   faultPeer,
   queuedUploadBytes,
   readDirect,
+  writeDirect,
   type FaultKind,
 } from './wire-patch.js';
 
@@ -369,6 +370,10 @@ export class Transfer extends EventEmitter {
         readDirect(wire, peer.conn, {
           onBytes: (n) => peer.emit('download', n),
           throttled: () => peer.throttleGroups?.down?.getEnabled?.() !== false,
+        });
+        writeDirect(wire, peer.conn, {
+          onBytes: (n) => peer.emit('upload', n),
+          throttled: () => peer.throttleGroups?.up?.getEnabled?.() !== false,
         });
       }
       expectInfoHash(wire, this.id);

@@ -19,6 +19,7 @@
 //  - requests: at most MAX_PEER_REQUESTS outstanding per peer (more are dropped), and a block is read from disk for
 //    a peer only while what is queued for it stays under MAX_QUEUED_UPLOAD_BYTES: a peer that does not read gets
 //    nothing more read for it, is choked after SLOW_READER_MS, and dropped after as long again.
+import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
 import {
@@ -312,7 +313,7 @@ function ingest(w: any, data: Uint8Array): void {
 
 const READ_BUFFER_BYTES = 1 << 20;
 const PIPED_CHUNK_BYTES = 64 * 1024;
-const dbg = { direct: 0, piped: 0, why: '' };
+const dbg = { direct: 0, piped: 0, why: '', out: 0 };
 if (process.env.DL9_DEBUG) setInterval(() => console.error('dbg', JSON.stringify(dbg)), 1000).unref();
 let readBuffer: Buffer | undefined;
 
@@ -385,6 +386,41 @@ export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean 
   return true;
 }
 
+/** Direct writes, the other way: WebTorrent pipes each message (a 13-byte header, then a 16 KiB block; a 17-byte
+ *  request) from the wire through a throttle and a counting transform into the socket, three stream queues per
+ *  message. Once everything pushed through that pipeline has reached the socket, and while the upload throttle is
+ *  off, a message is written to the socket at once (still corked per tick by tuneSocket, transfer.ts). */
+export interface DirectWriteOptions {
+  /** Counts bytes written directly (what the pipeline counts for the peer's 'upload' event). */
+  onBytes: (n: number) => void;
+  /** True while the upload throttle is on: its pipeline stage must see every byte. */
+  throttled: () => boolean;
+}
+
+interface DirectOut {
+  conn: any;
+  opts: DirectWriteOptions;
+  /** Bytes pushed into the pipeline, and bytes the pipeline has handed to the socket. */
+  piped: number;
+  arrived: number;
+  writing: boolean;
+}
+
+/** Switches wire `w` to direct writes on `conn`; false when it cannot be (the pipeline stays). */
+export function writeDirect(w: any, conn: any, opts: DirectWriteOptions): boolean {
+  // A net.Socket only: its bytesWritten counts every byte handed to write(), buffered or not.
+  if (w.__silmarilOut || !(conn instanceof Socket) || typeof conn.bytesWritten !== 'number') return false;
+  // Everything written to the socket so far came through the pipeline.
+  const out: DirectOut = { conn, opts, piped: w.__silmarilPushed ?? 0, arrived: conn.bytesWritten, writing: false };
+  const write = conn.write;
+  conn.write = function (this: any, chunk: any, ...rest: unknown[]) {
+    if (!out.writing && chunk && typeof chunk.length === 'number') out.arrived += chunk.length;
+    return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
+  };
+  w.__silmarilOut = out;
+  return true;
+}
+
 export function patchWire(): void {
   if (patched) return;
   patched = true;
@@ -418,6 +454,28 @@ export function patchWire(): void {
     this.__silmarilPiped = (this.__silmarilPiped ?? 0) + data.length;
     ingest(this, data);
     cb(null);
+  };
+
+  // Every outgoing byte is pushed here (messages, and the encryption handshake): counted, and written straight to
+  // the socket once writeDirect allows it.
+  const push = proto._push;
+  proto._push = function (this: any, data: Uint8Array) {
+    const out: DirectOut | undefined = this.__silmarilOut;
+    if (!out || out.piped > out.arrived || out.opts.throttled() || out.conn.destroyed) {
+      if (!this._finished) this.__silmarilPushed = (this.__silmarilPushed ?? 0) + data.length;
+      if (out) out.piped += this._finished ? 0 : data.length;
+      return push.call(this, data);
+    }
+    if (this._finished) return;
+    if (this._encryptor) data = this._encryptor.encrypt(data);
+    out.opts.onBytes(data.length);
+    if (process.env.DL9_DEBUG) dbg.out += data.length;
+    out.writing = true;
+    try {
+      return out.conn.write(data);
+    } finally {
+      out.writing = false;
+    }
   };
 
   proto._onMessageLength = function (this: any, buffer: Uint8Array) {
@@ -531,6 +589,7 @@ export const PATCHED_WIRE_MEMBERS = [
   '_onKeepAlive',
   '_onRequest',
   '_onFinish',
+  '_push',
   'use',
   'piece',
   'reject',
