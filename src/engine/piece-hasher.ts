@@ -103,7 +103,6 @@ export class BufferPool {
       const b = this.free.pop();
       if (b) return b;
     }
-    if (process.env.DL9_DEBUG) console.error("pool alloc", len, this.free.length);
     return new Uint8Array(HAS_SHARED ? new SharedArrayBuffer(len) : new ArrayBuffer(len));
   }
 

@@ -313,8 +313,6 @@ function ingest(w: any, data: Uint8Array): void {
 
 const READ_BUFFER_BYTES = 1 << 20;
 const PIPED_CHUNK_BYTES = 64 * 1024;
-const dbg = { direct: 0, piped: 0, why: '', out: 0 };
-if (process.env.DL9_DEBUG) setInterval(() => console.error('dbg', JSON.stringify(dbg)), 1000).unref();
 let readBuffer: Buffer | undefined;
 
 function symbolNamed(o: object, name: string): symbol | undefined {
@@ -340,6 +338,11 @@ export interface DirectReadOptions {
   throttled: () => boolean;
 }
 
+/** Bytes this wire took from and gave to its socket directly (readDirect, writeDirect), not through the pipeline. */
+export function directBytes(w: any): { in: number; out: number } {
+  return { in: w.__silmarilDirectIn ?? 0, out: w.__silmarilOut?.direct ?? 0 };
+}
+
 /** Switches `conn` (the socket under wire `w`) to direct reads; false when it cannot be (the pipeline stays). */
 export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean {
   if (w.__silmarilDirect || directReadBlocker(conn)) return false;
@@ -350,6 +353,7 @@ export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean 
   // parsed them all, new bytes follow them there.
   let viaPipe: number = conn._handle.bytesRead;
   w.__silmarilPiped ??= 0;
+  w.__silmarilDirectIn = 0;
   w.__silmarilDirect = true;
   conn[kBuffer] = readBuffer;
   conn[kBufferCb] = (nread: number, buf: Buffer): boolean => {
@@ -357,10 +361,6 @@ export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean 
     const view = buf.subarray(0, nread);
     if (viaPipe > w.__silmarilPiped || w._encryptor?._isEncrypted || opts.throttled()) {
       viaPipe += nread;
-      if (process.env.DL9_DEBUG) {
-        dbg.piped += nread;
-        dbg.why = `${viaPipe} ${w.__silmarilPiped} ${!!w._encryptor} ${opts.throttled()}`;
-      }
       // In socket-read-sized chunks, as the pipeline always had them (MAX_BUFFERED_BYTES counts on one read).
       let more = true;
       for (let at = 0; at < nread; at += PIPED_CHUNK_BYTES) {
@@ -369,7 +369,7 @@ export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean 
       return more;
     }
     opts.onBytes(nread);
-    if (process.env.DL9_DEBUG) dbg.direct += nread;
+    w.__silmarilDirectIn += nread;
     w.__silmarilTransient = true;
     try {
       ingest(w, view);
@@ -404,6 +404,8 @@ interface DirectOut {
   piped: number;
   arrived: number;
   writing: boolean;
+  /** Bytes written directly. */
+  direct: number;
 }
 
 /** Switches wire `w` to direct writes on `conn`; false when it cannot be (the pipeline stays). */
@@ -411,7 +413,14 @@ export function writeDirect(w: any, conn: any, opts: DirectWriteOptions): boolea
   // A net.Socket only: its bytesWritten counts every byte handed to write(), buffered or not.
   if (w.__silmarilOut || !(conn instanceof Socket) || typeof conn.bytesWritten !== 'number') return false;
   // Everything written to the socket so far came through the pipeline.
-  const out: DirectOut = { conn, opts, piped: w.__silmarilPushed ?? 0, arrived: conn.bytesWritten, writing: false };
+  const out: DirectOut = {
+    conn,
+    opts,
+    piped: w.__silmarilPushed ?? 0,
+    arrived: conn.bytesWritten,
+    writing: false,
+    direct: 0,
+  };
   const write = conn.write;
   conn.write = function (this: any, chunk: any, ...rest: unknown[]) {
     if (!out.writing && chunk && typeof chunk.length === 'number') out.arrived += chunk.length;
@@ -469,7 +478,7 @@ export function patchWire(): void {
     if (this._finished) return;
     if (this._encryptor) data = this._encryptor.encrypt(data);
     out.opts.onBytes(data.length);
-    if (process.env.DL9_DEBUG) dbg.out += data.length;
+    out.direct += data.length;
     out.writing = true;
     try {
       return out.conn.write(data);
