@@ -22,6 +22,7 @@
 import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
+import { isPooledBlock, releaseBlock } from './block-pool.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_MESSAGE_BYTES,
@@ -481,6 +482,8 @@ export function patchWire(): void {
     out.direct += data.length;
     out.writing = true;
     try {
+      // A pooled served block (block-pool.ts) goes back to the pool once the socket is done with it.
+      if (isPooledBlock(data)) return out.conn.write(data, () => releaseBlock(data));
       return out.conn.write(data);
     } finally {
       out.writing = false;
