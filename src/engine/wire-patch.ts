@@ -563,6 +563,10 @@ export function patchWire(): void {
     }
   };
 
+  // Upstream formats a debug line (an array and a string) for every block sent or received and every request,
+  // even with its debug output off; it can only be on through the DEBUG variable, read at startup.
+  if (!/bittorrent-protocol|\*/.test(process.env.DEBUG ?? '')) proto._debug = function () {};
+
   const startEncryption = proto.startEncryption;
   proto.startEncryption = function (this: any, ...args: unknown[]) {
     if (!msePatched) patchMse(this);
@@ -668,6 +672,7 @@ export const PATCHED_WIRE_MEMBERS = [
   '_onRequest',
   '_onFinish',
   '_push',
+  '_debug',
   'startEncryption',
   'use',
   'piece',
