@@ -31,6 +31,7 @@ import {
   truncatedV2,
 } from './v2-handshake.js';
 import { TorrentHashes } from './v2-wire.js';
+import { Holepunch } from './holepunch.js';
 import {
   FAULT_EVENT,
   attachConn,
@@ -138,6 +139,7 @@ export class Transfer extends EventEmitter {
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
+  private holepunch?: Holepunch;
 
   constructor(
     private readonly host: TransferHost,
@@ -313,6 +315,12 @@ export class Transfer extends EventEmitter {
     if (trees) requestMissingLayers(torrent, trees, this.parsed!.pieceLength);
     fixAnnounceNumbers(torrent); // what trackers are told: announce-numbers.ts
     this.retry?.stop();
+    this.holepunch?.close();
+    this.holepunch = new Holepunch(torrent, {
+      utp: !!this.host.client.utp,
+      pex: this.host.client.utPex !== false,
+      log: (m) => this.host.log.info(`${this.name}: ${m}`),
+    });
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
       // Said once per new reason, then every 10th attempt: the stats line carries it every second.
       if (attempts === 1 || attempts % 10 === 0 || reason !== this.lastDialError.get(addr)) {
@@ -365,6 +373,7 @@ export class Transfer extends EventEmitter {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
+        this.holepunch?.attach(wire, peer);
       }
       expectInfoHash(wire, this.id);
       (wire as any).__silmarilSince = Date.now();
@@ -799,6 +808,7 @@ export class Transfer extends EventEmitter {
     clearInterval(this.hubTimer);
     this.hubEngaged = false;
     this.retry?.stop();
+    this.holepunch?.close();
     clearInterval(this.saveTimer);
     const t = this.torrent;
     if (!t) return;

@@ -5,7 +5,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { UtpConnection, type ConnectionPort } from './connection.js';
-import { ST_RESET, ST_SYN, decodePacket, encodePacket, nowMicros } from './packet.js';
+import { ST_RESET, ST_SYN, decodePacket, encodePacket, nowMicros, type Packet } from './packet.js';
 
 export interface EndpointOptions {
   /** Largest datagram we send. 1472 = an Ethernet MTU less IPv4 and UDP headers: what libtorrent sends, and the
@@ -48,6 +48,8 @@ export class UtpEndpoint extends EventEmitter {
   private socket: dgram.Socket | undefined;
   private bound: Promise<void> | undefined;
   private readonly conns = new Map<string, UtpConnection>();
+  /** Our outgoing connections still waiting for the peer's answer, by `address:port` (simultaneous open). */
+  private readonly dialing = new Map<string, UtpConnection>();
   private listening = false;
   private closed = false;
   private readonly opts: Required<EndpointOptions>;
@@ -56,7 +58,7 @@ export class UtpEndpoint extends EventEmitter {
   /** What the kernel granted for the receive queue (bytes), once bound. */
   private grantedRecvBuffer = 0;
   /** Counters for tests and stats. */
-  readonly counters = { malformed: 0, resets: 0, refused: 0 };
+  readonly counters = { malformed: 0, resets: 0, refused: 0, simultaneous: 0 };
 
   constructor(opts: EndpointOptions = {}) {
     super();
@@ -154,6 +156,13 @@ export class UtpEndpoint extends EventEmitter {
     }
     const conn = new UtpConnection(this.port(), this.connOptions(host, port, recvId, (recvId + 1) & 0xffff), 'connect');
     this.conns.set(key(host, port, recvId), conn);
+    const peer = `${host}:${port}`;
+    this.dialing.set(peer, conn);
+    const done = () => {
+      if (this.dialing.get(peer) === conn) this.dialing.delete(peer);
+    };
+    conn.once('connect', done);
+    conn.once('close', done);
     return conn;
   }
 
@@ -229,6 +238,9 @@ export class UtpEndpoint extends EventEmitter {
       // The responder's receive id is the SYN's id + 1; a repeated SYN reaches the connection it already made.
       const recvId = (h.connId + 1) & 0xffff;
       const existing = this.conns.get(key(address, port, recvId));
+      const mine = this.dialing.get(`${address}:${port}`);
+      if (existing && existing !== mine) return existing.onPacket(p);
+      if (mine?.state === 'syn_sent') return this.simultaneousOpen(mine, p, address, port);
       if (existing) return existing.onPacket(p);
       if (!this.listening || this.closed) return this.reset(address, port, h.connId, h.seq);
       if (this.conns.size >= this.opts.maxConnections) {
@@ -252,6 +264,32 @@ export class UtpEndpoint extends EventEmitter {
     }
     // Not ours (a connection we already closed, or a stray): tell the sender.
     this.reset(address, port, h.connId, h.seq);
+  }
+
+  /**
+   * A SYN from a peer we are dialling ourselves: both sides opened at once, as BEP 55 hole punching makes them do.
+   * Each side sees the other's SYN id and its own, so both keep the connection whose initiator picked the lower id
+   * and exactly one survives: the side that picked the lower id ignores the SYN (its own SYN, retried, gets
+   * through now that the peer's packet opened the way), the other answers it and hands the new connection to
+   * whoever waits on its own attempt ('replaced'), which it then drops without a word (the peer never took it).
+   * Equal ids (or ids one apart, which would share a routing key) are ignored on both sides: both attempts time out
+   * and the dial is tried again with fresh ids.
+   */
+  private simultaneousOpen(mine: UtpConnection, p: Packet, address: string, port: number): void {
+    const h = p.header;
+    const recvId = (h.connId + 1) & 0xffff;
+    if (mine.recvId <= h.connId || mine.recvId === recvId || this.closed || !this.listening) return;
+    const conn = new UtpConnection(this.port(), this.connOptions(address, port, recvId, h.connId), p);
+    this.conns.set(key(address, port, recvId), conn);
+    this.dialing.delete(`${address}:${port}`);
+    this.counters.simultaneous++;
+    if (mine.listenerCount('replaced')) {
+      mine.emit('replaced', conn);
+      mine.destroy();
+    } else {
+      mine.destroy(Object.assign(new Error('superseded by the peer\'s own connection'), { code: 'ECONNRESET' }));
+      this.emit('connection', conn);
+    }
   }
 
   private reset(address: string, port: number, connId: number, ack: number): void {
