@@ -137,7 +137,7 @@ export function formatAddress(raw: Uint8Array): string {
   // The longest run of two or more zero groups (the first of equals) becomes '::'.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

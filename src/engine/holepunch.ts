@@ -111,12 +111,21 @@ class Budget {
 export class Holepunch {
   private readonly wires = new Map<any, WireInfo>();
   private readonly learned = new Map<string, Learned>();
+  /** Endpoints we dialled on a `connect`, to say how the punched connection came up. */
+  private readonly punching = new Map<string, number>();
   private readonly now: () => number;
   private readonly connectsIn: Budget;
   private readonly rendezvousOut: Budget;
   private timer: NodeJS.Timeout | undefined;
   /** Counters (tests, stats). */
-  readonly counters = { rendezvousSent: 0, rendezvousRelayed: 0, connectsDialled: 0, errorsSent: 0, dropped: 0 };
+  readonly counters = {
+    rendezvousSent: 0,
+    rendezvousRelayed: 0,
+    connectsDialled: 0,
+    punched: 0,
+    errorsSent: 0,
+    dropped: 0,
+  };
 
   constructor(
     private readonly torrent: any,
@@ -133,6 +142,7 @@ export class Holepunch {
 
   close(): void {
     clearInterval(this.timer);
+    this.punching.clear();
     this.wires.clear();
     this.learned.clear();
   }
@@ -156,6 +166,12 @@ export class Holepunch {
     };
     info.endpoint = this.endpointOf(info);
     this.wires.set(wire, info);
+    const punchedAt = info.endpoint && this.punching.get(info.endpoint);
+    if (punchedAt && this.now() - punchedAt < PUNCH_RETRY_MS) {
+      this.punching.delete(info.endpoint!);
+      this.counters.punched++;
+      this.opts.log(`ut_holepunch: connected to ${info.endpoint} over ${overUtp ? 'uTP' : 'TCP'}`);
+    }
     wire.once('close', () => {
       this.wires.delete(wire);
       for (const l of this.learned.values()) l.via.delete(wire);
@@ -256,13 +272,15 @@ export class Holepunch {
     const fromAddress = normaliseAddress(from.wire.remoteAddress);
     // A non-local peer cannot point us at a local address (libtorrent's rule), nor at ourselves or IPv6 (WebTorrent
     // dials uTP only over IPv4).
-    if (!fromAddress || (isLocalAddress(m.address) && !isLocalAddress(fromAddress))) return void this.counters.dropped++;
+    if (!fromAddress || (isLocalAddress(m.address) && !isLocalAddress(fromAddress)))
+      return void this.counters.dropped++;
     if (parseAddress(m.address)?.length !== 4) return void this.counters.dropped++;
     if (this.connectedTo(key)) return;
     if (!from.connectsIn.take() || !this.connectsIn.take()) return void this.counters.dropped++;
     const t = this.torrent;
     if (!t || t.destroyed) return;
     this.counters.connectsDialled++;
+    if (this.punching.size < 1000) this.punching.set(key, this.now());
     this.opts.log(`ut_holepunch: dialling ${key} over uTP (introduced by ${fromAddress})`);
     // A dial already waiting out its back-off would hold the slot: start afresh, now.
     t.removePeer(key);
@@ -299,7 +317,7 @@ export class Holepunch {
         l.punchedAt = now;
         l.attempts++;
         this.counters.rendezvousSent++;
-        this.opts.log(`ut_holepunch: ${key} not reachable directly; asking ${via.remoteAddress} to introduce us`);
+        this.opts.log(`ut_holepunch: asking ${via.remoteAddress} to introduce us to ${key} (not reachable directly)`);
         this.send(via, { type: HP_RENDEZVOUS, address: address!, port, error: 0 });
       }
     }

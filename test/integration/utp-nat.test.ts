@@ -119,23 +119,30 @@ test(
     direct.kill('SIGKILL');
     await direct.exited;
 
-    // (b) The internet side: a relay that downloads too slowly to ever hold a piece.
-    const relay = node(net.pub, 'relay', [
-      'get',
-      torrent,
-      '--out',
-      path.join(tmp, 'relay'),
-      '--tracker',
-      announce,
-      '--port',
-      String(RELAY_PORT),
-      '--download-limit',
-      '1',
-      '--verbose',
-    ]);
-    // B finds the relay at its next announce and dials it (the relay is public). A does not announce: it is given the
-    // relay and learns B only from the relay's PEX, so the only way A and B meet is the hole punch.
-    await stderrMatch(relay, /ut_holepunch|peer/, 1).catch(() => {});
+    // (b) The internet side: a relay and a second public peer C, both downloading too slowly to ever hold a piece.
+    // C joins first, then B finds both at its next announce and dials them (they are public; they cannot dial B).
+    // So B has just had its first PEX message from each of them, and PEX allows one a minute: B hears of A only
+    // through the relay's `connect`. (When both sides learn of each other through PEX at the same moment they dial
+    // each other at once and meet without BEP 55; that is a hole punch too, but not the one under test.)
+    const slow = (home: string, port: number) =>
+      node(net!.pub, home, [
+        'get',
+        torrent,
+        '--out',
+        path.join(tmp, home),
+        '--tracker',
+        announce,
+        '--port',
+        String(port),
+        '--download-limit',
+        '1',
+        '--verbose',
+      ]);
+    const relay = slow('relay', RELAY_PORT);
+    const c = slow('c', RELAY_PORT + 1);
+    await relay.waitFor((l) => l.peers >= 2, 90_000);
+    await c.waitFor((l) => l.peers >= 2, 90_000);
+    // A does not announce: it is given the relay and learns B only from PEX.
     const a = node(net.a, 'a', [
       'get',
       torrent,
@@ -150,9 +157,18 @@ test(
     const done = await a.waitFor((l) => l.event === 'done', 180_000);
     assert.equal(done.verified, true);
     assert.deepEqual(await snapshot(path.join(tmp, 'a', 'nat-model')), original);
-    const punched = await stderrMatch(b, /ut_holepunch: dialling/, 1000);
-    t.diagnostic(`B: ${punched}`);
-    t.diagnostic(`A: ${a.stderr.filter((l) => /holepunch/.test(l)).join(' | ')}`);
-    for (const p of [a, b, relay, tracker]) p.kill('SIGTERM');
+    // Both were told to dial, and the connection A downloaded over is the punched one, over uTP.
+    await stderrMatch(a, /ut_holepunch: asking 10\.77\.0\.1 to introduce us to 10\.77\.0\.3:6882/, 1000);
+    await stderrMatch(b, /ut_holepunch: dialling 10\.77\.0\.2:6881 over uTP/, 1000);
+    await stderrMatch(a, /ut_holepunch: dialling 10\.77\.0\.3:6882 over uTP/, 1000);
+    const punched = await Promise.any([
+      stderrMatch(a, /ut_holepunch: connected to 10\.77\.0\.3:6882 over uTP/, 1000),
+      stderrMatch(b, /ut_holepunch: connected to 10\.77\.0\.2:6881 over uTP/, 1000),
+    ]);
+    t.diagnostic(punched);
+    const since = (p: Proc) => p.stderr.filter((l) => /holepunch/.test(l)).join(' | ');
+    t.diagnostic(`A: ${since(a)}`);
+    t.diagnostic(`B: ${since(b)}`);
+    for (const p of [a, b, c, relay, tracker]) p.kill('SIGTERM');
   },
 );

@@ -287,7 +287,7 @@ export class UtpEndpoint extends EventEmitter {
       mine.emit('replaced', conn);
       mine.destroy();
     } else {
-      mine.destroy(Object.assign(new Error('superseded by the peer\'s own connection'), { code: 'ECONNRESET' }));
+      mine.destroy(Object.assign(new Error("superseded by the peer's own connection"), { code: 'ECONNRESET' }));
       this.emit('connection', conn);
     }
   }
