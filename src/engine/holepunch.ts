@@ -29,6 +29,7 @@ import {
   decodeHolepunch,
   encodeHolepunch,
   endpointKey,
+  formatAddress,
   holepunchErrorName,
   isLocalAddress,
   normaliseAddress,
@@ -67,6 +68,8 @@ export interface HolepunchOptions {
   /** Send PEX (public torrents with PEX on). */
   pex: boolean;
   log: (message: string) => void;
+  /** The port we listen on (TCP and uTP), sent in the extended handshake. */
+  listenPort?: () => number | undefined;
   now?: () => number;
 }
 
@@ -180,6 +183,12 @@ export class Holepunch {
     wire.on('extended', (ext: string) => {
       if (ext === 'handshake') info.endpoint = this.endpointOf(info);
     });
+    // BEP 10's `p`: without it a peer we dialled cannot tell others where we listen, and libtorrent leaves a peer
+    // that connected to it out of its PEX messages altogether (ut_pex.cpp, send_peer).
+    const port = this.opts.listenPort?.();
+    if (port && port > 0 && port <= 0xffff && wire.extendedHandshake && wire.extendedHandshake.p === undefined) {
+      wire.extendedHandshake.p = port;
+    }
     if (this.opts.utp) wire.use(holepunchExtension(this));
     if (this.opts.pex && wire.ut_pex) {
       wire.ut_pex.on('peer', (addr: string, flags: { supportsUtHolepunch?: boolean }) =>
@@ -289,8 +298,8 @@ export class Holepunch {
 
   private onPexPeer(wire: any, addr: string, flags: { supportsUtHolepunch?: boolean }): void {
     if (!this.opts.utp || !flags?.supportsUtHolepunch) return;
-    const [a] = splitKey(addr);
-    if (!a || parseAddress(a)?.length !== 4) return;
+    const [a, port] = splitKey(addr);
+    if (!a || parseAddress(a)?.length !== 4 || this.isSelf(a, port)) return;
     let l = this.learned.get(addr);
     if (!l) {
       if (this.learned.size >= 1000) return;
@@ -298,6 +307,23 @@ export class Holepunch {
       this.learned.set(addr, l);
     }
     l.via.add(wire);
+  }
+
+  /** Our own endpoint as peers see it (libtorrent's PEX lists the receiver too): our listen port at the address a
+   *  peer reports for us in its extended handshake (BEP 10 `yourip`). */
+  private isSelf(address: string, port: number): boolean {
+    if (port !== this.opts.listenPort?.()) return false;
+    for (const info of this.wires.values()) {
+      const yourip = info.wire.peerExtendedHandshake?.yourip;
+      if (yourip instanceof Uint8Array && (yourip.length === 4 || yourip.length === 16)) {
+        if (
+          formatAddress(yourip.length === 16 ? (parseAddress(formatAddress(yourip)) ?? yourip) : yourip) === address
+        ) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   private tick(): void {

@@ -319,6 +319,7 @@ export class Transfer extends EventEmitter {
     this.holepunch = new Holepunch(torrent, {
       utp: !!this.host.client.utp,
       pex: this.host.client.utPex !== false,
+      listenPort: () => this.host.client.address?.()?.port,
       log: (m) => this.host.log.info(`${this.name}: ${m}`),
     });
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {

@@ -50,6 +50,7 @@ export class UtpEndpoint extends EventEmitter {
   private readonly conns = new Map<string, UtpConnection>();
   /** Our outgoing connections still waiting for the peer's answer, by `address:port` (simultaneous open). */
   private readonly dialing = new Map<string, UtpConnection>();
+  private readonly synAgainAt = new WeakMap<UtpConnection, number>();
   private listening = false;
   private closed = false;
   private readonly opts: Required<EndpointOptions>;
@@ -269,16 +270,27 @@ export class UtpEndpoint extends EventEmitter {
   /**
    * A SYN from a peer we are dialling ourselves: both sides opened at once, as BEP 55 hole punching makes them do.
    * Each side sees the other's SYN id and its own, so both keep the connection whose initiator picked the lower id
-   * and exactly one survives: the side that picked the lower id ignores the SYN (its own SYN, retried, gets
-   * through now that the peer's packet opened the way), the other answers it and hands the new connection to
-   * whoever waits on its own attempt ('replaced'), which it then drops without a word (the peer never took it).
-   * Equal ids (or ids one apart, which would share a routing key) are ignored on both sides: both attempts time out
-   * and the dial is tried again with fresh ids.
+   * and exactly one survives: the side that picked the lower id ignores the SYN and sends its own again at once
+   * (the peer's packet just opened the way through the peer's NAT; waiting for the retry timer could miss it, as
+   * the last retry may have gone out before), the other answers it and hands the new connection to whoever waits on
+   * its own attempt ('replaced'), which it then drops without a word (the peer never took it). With equal ids (or
+   * ids one apart, which would share a routing key) both sides keep their own: both attempts time out and the dial
+   * is tried again with fresh ids.
    */
   private simultaneousOpen(mine: UtpConnection, p: Packet, address: string, port: number): void {
     const h = p.header;
     const recvId = (h.connId + 1) & 0xffff;
-    if (mine.recvId <= h.connId || mine.recvId === recvId || this.closed || !this.listening) return;
+    if (this.closed || !this.listening) return;
+    if (mine.recvId <= h.connId || mine.recvId === recvId) {
+      // Ours is kept: send it again now rather than at its next retry (the peer's SYN just opened its NAT for it),
+      // at most every 200 ms whatever the peer sends.
+      const now = Date.now();
+      if (now - (this.synAgainAt.get(mine) ?? 0) >= 200) {
+        this.synAgainAt.set(mine, now);
+        mine.synAgain();
+      }
+      return;
+    }
     const conn = new UtpConnection(this.port(), this.connOptions(address, port, recvId, h.connId), p);
     this.conns.set(key(address, port, recvId), conn);
     this.dialing.delete(`${address}:${port}`);
