@@ -31,7 +31,7 @@ interface Node {
   clock: { offset: number };
 }
 
-function makeNode(name: string, opts: { utp?: boolean } = {}): Node {
+function makeNode(name: string, opts: { utp?: boolean; listenPort?: number } = {}): Node {
   const dials: string[] = [];
   const clock = { offset: 0 };
   const torrent = {
@@ -44,6 +44,7 @@ function makeNode(name: string, opts: { utp?: boolean } = {}): Node {
     utp: opts.utp !== false,
     pex: true,
     log: () => {},
+    listenPort: () => opts.listenPort,
     now: () => Date.now() + clock.offset,
   });
   return { name, hp, dials, clock };
@@ -165,5 +166,40 @@ test('a hostile relay cannot make us dial local addresses, IPv6, or at a high ra
     assert.equal(a.hp.counters.dropped, 45 - a.dials.length);
   } finally {
     for (const n of [evil, a]) n.hp.close();
+  }
+});
+
+test('our extended handshake names our listen port; PEX naming ourselves starts no hole punch', async () => {
+  const [relay, a] = [makeNode('relay'), makeNode('a', { listenPort: 6881 })];
+  try {
+    const x: any = new Wire('tcp');
+    const y: any = new Wire('tcp');
+    x.pipe(y).pipe(x);
+    for (const [w, node, addr] of [
+      [x, a, '8.8.4.4:6890'],
+      [y, relay, '5.5.5.5:40000'],
+    ] as const) {
+      w.remoteAddress = addr.split(':')[0];
+      w.remotePort = Number(addr.split(':')[1]);
+      w.use(utPex());
+      node.hp.attach(w, { type: w === x ? 'tcpOutgoing' : 'tcpIncoming' });
+    }
+    // The relay tells A what address it sees A at (BEP 10 yourip), as libtorrent does.
+    y.extendedHandshake.yourip = Buffer.from([5, 5, 5, 5]);
+    const shaken = Promise.all([new Promise((r) => x.once('extended', r)), new Promise((r) => y.once('extended', r))]);
+    y.on('handshake', () => y.handshake(INFO_HASH, randomBytes(20).toString('hex'), { dht: false }));
+    x.handshake(INFO_HASH, randomBytes(20).toString('hex'), { dht: false });
+    await shaken;
+    assert.equal(y.peerExtendedHandshake.p, 6881, 'A told the relay its listen port');
+    // libtorrent's PEX lists the receiver too: A at its own public endpoint, flagged holepunch.
+    const pexed: string[] = [];
+    x.ut_pex.on('peer', (p: string) => pexed.push(p));
+    y.extended('ut_pex', { added: Buffer.from([5, 5, 5, 5, 0x1a, 0xe1]), 'added.f': Buffer.from([0x0c]) });
+    await until(() => pexed.length === 1, 'A reads the PEX');
+    a.clock.offset = 10 * DIRECT_GRACE_MS;
+    await tick();
+    assert.equal(a.hp.counters.rendezvousSent, 0, 'no rendezvous for ourselves');
+  } finally {
+    for (const n of [relay, a]) n.hp.close();
   }
 });
