@@ -88,8 +88,15 @@ interface WireInfo {
   connectsOut: Budget;
 }
 
+/** ut_pex's decoded flags (0x02 is `isSender`: a seed). */
+interface PexFlags {
+  supportsUtHolepunch?: boolean;
+  isSender?: boolean;
+}
+
 interface Learned {
   at: number;
+  seed: boolean;
   via: Set<any>;
   punchedAt: number;
   attempts: number;
@@ -191,9 +198,7 @@ export class Holepunch {
     }
     if (this.opts.utp) wire.use(holepunchExtension(this));
     if (this.opts.pex && wire.ut_pex) {
-      wire.ut_pex.on('peer', (addr: string, flags: { supportsUtHolepunch?: boolean }) =>
-        this.onPexPeer(wire, addr, flags),
-      );
+      wire.ut_pex.on('peer', (addr: string, flags: PexFlags) => this.onPexPeer(wire, addr, flags));
     }
   }
 
@@ -296,14 +301,14 @@ export class Holepunch {
     t.addPeer(key, 'ut_holepunch');
   }
 
-  private onPexPeer(wire: any, addr: string, flags: { supportsUtHolepunch?: boolean }): void {
+  private onPexPeer(wire: any, addr: string, flags: PexFlags): void {
     if (!this.opts.utp || !flags?.supportsUtHolepunch) return;
     const [a, port] = splitKey(addr);
     if (!a || parseAddress(a)?.length !== 4 || this.isSelf(a, port)) return;
     let l = this.learned.get(addr);
     if (!l) {
       if (this.learned.size >= 1000) return;
-      l = { at: this.now(), via: new Set(), punchedAt: -Infinity, attempts: 0 };
+      l = { at: this.now(), seed: !!flags.isSender, via: new Set(), punchedAt: -Infinity, attempts: 0 };
       this.learned.set(addr, l);
     }
     l.via.add(wire);
@@ -336,6 +341,8 @@ export class Holepunch {
           continue;
         }
         if (now - l.at < DIRECT_GRACE_MS || now - l.punchedAt < PUNCH_RETRY_MS) continue;
+        // A seed has nothing to get from another seed.
+        if (l.seed && this.torrent.done) continue;
         const via = [...l.via].find((w) => !w.destroyed && this.supports(w));
         if (!via) continue;
         if (!this.rendezvousOut.take()) break;
