@@ -68,6 +68,8 @@ export interface HolepunchOptions {
   /** Send PEX (public torrents with PEX on). */
   pex: boolean;
   log: (message: string) => void;
+  /** Routine detail (each PEX message sent). */
+  debug?: (message: string) => void;
   /** The port we listen on (TCP and uTP), sent in the extended handshake. */
   listenPort?: () => number | undefined;
   now?: () => number;
@@ -388,6 +390,9 @@ export class Holepunch {
       return;
     }
     to.pexLastAt = now;
+    this.opts.debug?.(
+      `ut_pex: sent ${added.length} added, ${dropped.length} dropped to ${to.endpoint ?? w.remoteAddress}`,
+    );
     for (const k of added) to.pexSent.add(k);
     for (const k of dropped) to.pexSent.delete(k);
   }

@@ -321,6 +321,7 @@ export class Transfer extends EventEmitter {
       pex: this.host.client.utPex !== false,
       listenPort: () => this.host.client.address?.()?.port,
       log: (m) => this.host.log.info(`${this.name}: ${m}`),
+      debug: (m) => this.host.log.debug(`${this.name}: ${m}`),
     });
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
       // Said once per new reason, then every 10th attempt: the stats line carries it every second.

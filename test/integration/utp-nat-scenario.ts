@@ -148,6 +148,12 @@ export async function runHolepunchScenario(
   const c = slow('c', RELAY_PORT + 1);
   await relay.waitFor((l) => l.peers >= 2, 90_000);
   await c.waitFor((l) => l.peers >= 2, 90_000);
+  // B has had its first PEX message from both (C's log says so; libtorrent's first goes out as soon as it has two
+  // peers, the relay's own log says so when it is silmaril): only then may A come.
+  await stderrMatch(c, /ut_pex: sent \d+ added, \d+ dropped to 10\.77\.0\.3:6882/, 90_000);
+  if (relayKind === 'silmaril') {
+    await stderrMatch(relay, /ut_pex: sent \d+ added, \d+ dropped to 10\.77\.0\.3:6882/, 90_000);
+  }
   // A does not announce: it is given the relay and learns B only from PEX.
   const a = node(tmp, net.a, 'a', [
     'get',
