@@ -138,6 +138,9 @@ export class Transfer extends EventEmitter {
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
+  /** The node's own business (a catalog file it publishes or follows), not a model a user shares or fetches: the
+   *  application layer hides it from model views and refuses to stop it unless forced (src/app/views.ts). */
+  readonly system: boolean;
 
   constructor(
     private readonly host: TransferHost,
@@ -158,6 +161,7 @@ export class Transfer extends EventEmitter {
       hub?: HubSeed;
       /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
       hfCache?: HfCacheTarget;
+      system?: boolean;
     },
   ) {
     super();
@@ -180,6 +184,7 @@ export class Transfer extends EventEmitter {
     });
     this.hub = init.hub;
     this.hfCache = init.hfCache;
+    this.system = !!init.system;
     if (this.hub) {
       const hub = this.hub;
       const failed = this.guard.pieceFailed.bind(this.guard);
@@ -701,6 +706,7 @@ export class Transfer extends EventEmitter {
       peers: this.peers,
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
       hfCache: this.hfCache,
+      ...(this.system ? { system: true } : {}),
     };
   }
 
