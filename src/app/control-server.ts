@@ -13,7 +13,6 @@ import { homeLayout } from './layout.js';
 import type { AppNode } from './node.js';
 import { BadRequestError, NotFoundError } from './node.js';
 import { SystemTransferError } from './errors.js';
-import { activeTransfers } from './views.js';
 import type { ChangeKind, DiscoverQuery, ListedEntry, OwnShare, SortKey, TransferView } from './types.js';
 import { API_PREFIX, NODE_FILE_VERSION, type NodeFile } from './control-protocol.js';
 
