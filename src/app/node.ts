@@ -10,6 +10,7 @@ import { EngineTransport } from '../catalog/engine-transport.js';
 import { normaliseFields } from '../catalog/entry.js';
 import type { KeyStore } from '../catalog/identity.js';
 import { CatalogService } from '../catalog/service.js';
+import { SwarmCounter, type PeerCount } from '../catalog/swarm-counts.js';
 import type { EngineOptions } from '../engine/engine.js';
 import { contentRootIn, realFiles } from '../engine/layout.js';
 import type { Transfer } from '../engine/transfer.js';
@@ -107,6 +108,9 @@ export class AppNode extends EventEmitter implements NodeApi {
   private opening?: Promise<CatalogService>;
   private tracker?: Tracker;
   private control?: ControlServer;
+  /** Seeders and downloaders per catalog entry (swarm-counts.ts), counted for the entries faces ask about. */
+  private counter?: SwarmCounter;
+  private countedFire?: NodeJS.Timeout;
   private catalogOnline = false;
   private publishedVersion = -1;
   private tick?: NodeJS.Timeout;
@@ -152,6 +156,18 @@ export class AppNode extends EventEmitter implements NodeApi {
         log: this.log,
       });
       this.unsubscribe = service.catalog.onChange(() => this.fire('catalog'));
+      this.counter = new SwarmCounter(service.catalog.store, {
+        self: (v1, v2) => this.selfCount(v1, v2),
+        log: this.log,
+        // New counts show in the views: one `catalog` change per couple of seconds at most, not one per entry.
+        onCounted: () => {
+          this.countedFire ??= setTimeout(() => {
+            this.countedFire = undefined;
+            this.fire('catalog');
+          }, 2000);
+          this.countedFire.unref?.();
+        },
+      });
       this.service = service;
       return service;
     })();
@@ -275,6 +291,10 @@ export class AppNode extends EventEmitter implements NodeApi {
     this.stopping ??= (async () => {
       clearInterval(this.tick);
       clearInterval(this.watcher);
+      clearTimeout(this.countedFire);
+      this.countedFire = undefined;
+      this.counter?.stop();
+      this.counter = undefined;
       this.started = false;
       await this.control?.stop().catch((err: Error) => this.log.warn(`control API stop: ${err.message}`));
       this.control = undefined;
@@ -763,8 +783,32 @@ export class AppNode extends EventEmitter implements NodeApi {
       clearTimeout(timer);
       if (refreshed === 'timed-out') await service.catalog.save().catch(() => {});
     }
-    const { entries, total } = service.catalog.search(search);
-    return { entries, total, sources: service.catalog.store.sources(), refreshed };
+    const found = service.catalog.search(search);
+    const entries = this.counter ? this.counter.withSelf(found.entries) : found.entries;
+    // The entries shown are the ones worth counting (each at most once per 10 min, in the background); only a node
+    // that runs (daemon, editor) counts: a one-off command must not wait on trackers.
+    if (this.started) this.counter?.want(entries.slice(0, 100));
+    return { entries, total: found.total, sources: service.catalog.store.sources(), refreshed };
+  }
+
+  /** Counts one catalog entry now (our seed, the entry's trackers) and stores the result; tests and `--count`. */
+  async countEntry(e: { v1?: string; v2?: string; trackers: string[] }) {
+    await this.openCatalog();
+    return this.counter?.count(e);
+  }
+
+  /** What this node knows first hand about a swarm: we hold every byte (one seeder, plus connected seeds), or we
+   *  are one of its downloaders. */
+  private selfCount(v1: string | undefined, v2: string | undefined): PeerCount | undefined {
+    const engine = this.node?.engine;
+    if (!engine) return undefined;
+    let t = v1 ? engine.get(v1) : undefined;
+    if (!t && v2) t = [...engine.transfers.values()].find((x) => x.infoHashV2 === v2);
+    if (!t || t.status === 'paused' || t.status === 'error') return undefined;
+    const v = transferView(t, this.home);
+    const seeds = v.seeds ?? 0;
+    const others = Math.max(0, v.peers - seeds);
+    return v.complete ? { seeders: 1 + seeds, leechers: others } : { seeders: seeds, leechers: others + 1 };
   }
 
   async shares(): Promise<OwnShare[]> {
