@@ -8,11 +8,12 @@ import { lockOwner, describeOwner } from '../app/lock.js';
 export const usage = `usage: silmaril status [options]
 Shows the node running this home (daemon or editor): its transfers, catalog and tracker. Exit code 3: none runs.
   --json                 one JSON object: {running, pid, kind, uptime, port, dhtPort, transfers: [...], ...}
+  --all                  list the node's system transfers too (its catalog files), tagged "system"
   --home DIR             state directory
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, {});
+  const { values } = parseCommand(argv, { all: { type: 'boolean' } });
   const home = resolveHome(values.home);
   const client = await ControlClient.connect(home);
   if (!client) {
@@ -22,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     else process.stdout.write(`no node is running for ${home}\n`);
     return 3;
   }
-  const s = await client.status();
+  const s = await client.status({ all: !!values.all });
   if (values.json) {
     jsonLine({ running: true, ...s });
     return 0;
@@ -32,12 +33,12 @@ export async function run(argv: string[]): Promise<number> {
     `peers on TCP ${s.port ?? '-'}, DHT ${s.dhtPort ? `UDP ${s.dhtPort} (${s.dhtNodes} nodes)` : 'off'}`,
     `publisher ${s.fingerprint ?? '-'}, ${s.catalogEntries} catalog entries`,
     s.tracker.running ? `tracker ${s.tracker.announceUrl} (${s.tracker.torrents} torrents)` : 'tracker off',
-    `${s.transfers.length} transfer(s)`,
+    `${s.transfers.filter((t) => !t.system).length} transfer(s), ${s.activeTransfers} active`,
   ];
   for (const t of s.transfers) {
     const pct = `${(t.progress * 100).toFixed(1)}%`;
     out.push(
-      `  ${t.state.padEnd(11)} ${t.kind.padEnd(8)} ${pct.padStart(6)}  ${t.name}  ${human(t.size)}  down ${human(t.downloadRate)}/s up ${human(t.uploadRate)}/s  peers ${t.peers}  ${t.id}`,
+      `  ${t.state.padEnd(11)} ${(t.system ? 'system' : t.kind).padEnd(8)} ${pct.padStart(6)}  ${t.name}  ${human(t.size)}  down ${human(t.downloadRate)}/s up ${human(t.uploadRate)}/s  peers ${t.peers}  ${t.id}`,
     );
   }
   process.stdout.write(out.join('\n') + '\n');
