@@ -490,6 +490,33 @@ export class AppNode extends EventEmitter implements NodeApi {
       onProgress: (done: number, total: number) =>
         work.onProgress?.({ fraction: total ? done / total : 1, message: `hashing ${basename(path)}` }),
     };
+    // This very folder already seeds under one of our entries with another name: said before hours of hashing.
+    const seeding = [...engine.transfers.values()].find(
+      (t) => t.kind === 'seed' && !t.system && t.parsed && t.contentRoot === path,
+    );
+    const early = seeding && this.duplicateOf(seeding.id, seeding.infoHashV2, name, catalog);
+    if (seeding?.parsed && early && !req.allowDuplicate) {
+      const real = seeding.parsed.files.filter((f) => !f.pad);
+      return {
+        publisher: service.identity.publisher,
+        fingerprint: service.identity.fingerprint,
+        license,
+        tags,
+        size: real.reduce((n, f) => n + f.length, 0),
+        files: real.length,
+        format: model?.format ?? '',
+        v1: seeding.id,
+        v2: seeding.infoHashV2,
+        magnet: seeding.magnetURI,
+        path,
+        registered: [],
+        name,
+        seq: 0,
+        published: false,
+        warnings: [`these bytes are already shared as ${early.name}: nothing published`],
+        duplicateOf: early,
+      };
+    }
     const hfShare = snapshot ? await createHfTorrent(snapshot, options) : undefined;
     const created = hfShare ? hfShare.torrent : await createTorrent(path, options);
     work.signal?.throwIfAborted();

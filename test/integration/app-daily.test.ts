@@ -9,7 +9,7 @@
 // - seeders per entry: counted from our own seed and from a tracker scrape, with when;
 // - stop sharing with `withdraw` removes the entry from the other node's discover.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -143,6 +143,14 @@ test('sharing the same bytes again under another name says duplicateOf and publi
   assert.equal(again.published, false);
   assert.deepEqual(again.duplicateOf, { name: 'acme/tiny', path: model });
   assert.equal((await a.shares()).length, before, 'no second entry');
+  // The same bytes in another folder (same torrent): found once hashed.
+  const twin = path.join(tmp, 'twin', 'tiny');
+  await cp(model, twin, { recursive: true });
+  const fromTwin = await a.share({ path: twin, name: 'acme/tiny-twin', license: 'mit' });
+  assert.equal(fromTwin.v1, shared.v1);
+  assert.deepEqual(fromTwin.duplicateOf, { name: 'acme/tiny', path: model });
+  assert.equal(fromTwin.published, false);
+  assert.equal((await a.shares()).length, before);
   // Through the API too.
   const api = (await ControlClient.connect(a.home))!;
   const viaApi = await api.share({ path: model, name: 'acme/tiny-copy', license: 'mit' });
