@@ -10,6 +10,7 @@ import { EngineTransport } from '../catalog/engine-transport.js';
 import { normaliseFields } from '../catalog/entry.js';
 import type { KeyStore } from '../catalog/identity.js';
 import { CatalogService } from '../catalog/service.js';
+import { dhtScrape } from '../catalog/dht-scrape.js';
 import { SwarmCounter, type PeerCount } from '../catalog/swarm-counts.js';
 import type { EngineOptions } from '../engine/engine.js';
 import { contentRootIn, realFiles } from '../engine/layout.js';
@@ -158,6 +159,10 @@ export class AppNode extends EventEmitter implements NodeApi {
       this.unsubscribe = service.catalog.onChange(() => this.fire('catalog'));
       this.counter = new SwarmCounter(service.catalog.store, {
         self: (v1, v2) => this.selfCount(v1, v2),
+        dht: async (v1) => {
+          const dht = this.node?.engine.dht;
+          return dht ? dhtScrape(dht, v1) : undefined;
+        },
         log: this.log,
         // New counts show in the views: one `catalog` change per couple of seconds at most, not one per entry.
         onCounted: () => {
