@@ -62,7 +62,7 @@ import type {
   WithdrawResult,
   WorkOptions,
 } from './types.js';
-import { activeTransfers, ownShare, transferView } from './views.js';
+import { activeTransfers, isSystemTransfer, ownShare, transferView } from './views.js';
 
 export interface AppNodeOptions {
   home: string;
@@ -851,8 +851,15 @@ export class AppNode extends EventEmitter implements NodeApi {
       .map(ownShare);
   }
 
+  /** Model folders under these roots; a folder of the node's own (under `<home>/catalogs`, when a root holds the
+   *  home) is flagged `system`. */
   async localModels(roots: string[]): Promise<LocalModelView[]> {
-    return scanLocalModels(roots, this.log);
+    const models = await scanLocalModels(roots, this.log);
+    return models.map((m) =>
+      isSystemTransfer({ system: false, contentRoot: m.path, outDir: undefined }, this.home)
+        ? { ...m, system: true }
+        : m,
+    );
   }
 
   async status(opts: TransferListOptions = {}): Promise<NodeStatus> {

@@ -31,7 +31,12 @@ export async function run(argv: string[]): Promise<number> {
   const out: string[] = [
     `${s.kind} pid ${s.pid}, up ${s.uptime}s, home ${s.home}`,
     `peers on TCP ${s.port ?? '-'}, DHT ${s.dhtPort ? `UDP ${s.dhtPort} (${s.dhtNodes} nodes)` : 'off'}`,
-    `publisher ${s.fingerprint ?? '-'}, ${s.catalogEntries} catalog entries`,
+    `publisher ${s.fingerprint ?? '-'}, ${s.catalogEntries} catalog entries` +
+      (s.catalogPublish?.state === 'published'
+        ? ', catalog published on the DHT'
+        : s.catalogPublish
+          ? `, catalog ${s.catalogPublish.message ?? s.catalogPublish.state}`
+          : ''),
     s.tracker.running ? `tracker ${s.tracker.announceUrl} (${s.tracker.torrents} torrents)` : 'tracker off',
     `${s.transfers.filter((t) => !t.system).length} transfer(s), ${s.activeTransfers} active`,
   ];
