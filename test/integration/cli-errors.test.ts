@@ -487,7 +487,7 @@ test('--help: the main help lists every command and the exit codes; a command he
     assert.match(main.stdout, new RegExp(`^  ${name} +\\S`, 'm'), name);
   assert.match(
     main.stdout,
-    /^exit codes:\n  0 +success\n  1 +failure: .*\n  2 +usage: .*\n  3 +status, stop: .*\n  130 +interrupted/m,
+    /^exit codes:\n {2}0 +success\n {2}1 +failure: .*\n {2}2 +usage: .*\n {2}3 +status, stop: .*\n {2}130 +interrupted/m,
   );
   const get = await silmaril(['get', '--help']);
   assert.equal(get.code, 0);
