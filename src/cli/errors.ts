@@ -145,8 +145,9 @@ export function describeError(err: unknown, command?: string, usageLine?: string
   switch (e.name) {
     case 'TorrentError':
     case 'HomeBusyError':
-    case 'NotFoundError':
     case 'DiskSpaceError':
+      return { line: line(e.message, 'free some space, or choose another --out'), code: EXIT.failure };
+    case 'NotFoundError':
     case 'HfCacheError':
     case 'HubError':
     case 'EntryError':
