@@ -143,10 +143,10 @@ export function describeError(err: unknown, command?: string, usageLine?: string
     return { line: line(outer + errno.problem, errno.hint), code: EXIT.failure, stack: e.stack };
   }
   switch (e.name) {
-    case 'TorrentError':
-    case 'HomeBusyError':
     case 'DiskSpaceError':
       return { line: line(e.message, 'free some space, or choose another --out'), code: EXIT.failure };
+    case 'TorrentError':
+    case 'HomeBusyError':
     case 'NotFoundError':
     case 'HfCacheError':
     case 'HubError':

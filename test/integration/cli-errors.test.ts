@@ -230,6 +230,11 @@ function cases(): [string[], number, string | RegExp][] {
       'silmaril seed: no such torrent file: nope.torrent (check the path)',
     ],
     [
+      ['seed', 'tiny', '--torrent', 'junk.torrent'],
+      1,
+      'silmaril seed: junk.torrent: not a torrent: it does not start with a bencoded dictionary',
+    ],
+    [
       ['seed', 'tiny', '--upload-limit', '0'],
       2,
       'silmaril seed: --upload-limit must be a whole number from 1 to 10000000, got "0" (see silmaril seed --help)',
