@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type {
   CatalogModel,
   CoreOptions,
+  DownloadOutcome,
   LocalModelView,
   Progress,
   SearchQuery,
@@ -190,7 +191,8 @@ export class NodeCore implements UiCore {
         pieceLength: req.pieceLength,
         v1Only: req.v1Only,
         superSeed: this.options.superSeed,
-      },
+        allowDuplicate: req.allowDuplicate,
+      } as Parameters<NodeApi['share']>[0],
       { onProgress, signal },
     );
     this.fire('transfers');
@@ -202,14 +204,25 @@ export class NodeCore implements UiCore {
       published: r.published,
       registered: r.registered,
       warnings: r.warnings,
+      duplicateOf: (r as { duplicateOf?: { name: string; path: string } }).duplicateOf,
     };
   }
 
-  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
+  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<DownloadOutcome> {
     const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
     const t = await this.api().download({ source: model.magnet, outDir, webSeed });
     this.fire('transfers');
-    return t;
+    return t as DownloadOutcome;
+  }
+
+  async copyPresent(id: string, dest: string): Promise<{ path: string; verified: boolean }> {
+    const api = this.api() as NodeApi & {
+      copyPresent?(id: string, dest: string): Promise<{ path: string; verified: boolean }>;
+    };
+    if (!api.copyPresent) throw new Error('this node cannot copy a model it holds (update the daemon of this home)');
+    const r = await api.copyPresent(id, dest);
+    this.fire('local');
+    return r;
   }
 
   /** Downloads a catalog model into the Hugging Face cache; the transfer shows as usual. The editor's own node
@@ -248,10 +261,16 @@ export class NodeCore implements UiCore {
     this.fire('local');
   }
 
-  async stopSharing(id: string): Promise<void> {
-    await this.api().stopSharing(id);
+  async stopSharing(id: string, opts: { withdraw?: boolean } = {}): Promise<{ withdrawn: string[] }> {
+    const stop = this.api().stopSharing as (
+      id: string,
+      opts?: { withdraw?: boolean },
+    ) => Promise<void | { withdrawn?: { name: string }[] }>;
+    const r = await stop.call(this.api(), id, { withdraw: opts.withdraw === true });
     this.fire('transfers');
     this.fire('local');
+    if (opts.withdraw) this.fire('catalog');
+    return { withdrawn: (r && r.withdrawn ? r.withdrawn : []).map((w) => w.name) };
   }
 
   verify(id: string, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<VerifyResult> {

@@ -160,7 +160,7 @@ describe('share and download through the commands', function () {
 
   it('Stop Sharing stops the seed and the folder shows as not shared', async () => {
     const node = a.controller.local.getChildren().find((n) => n.transfer?.id === shared.v1);
-    await vscode.commands.executeCommand('silmaril.stopSharing', node);
+    await vscode.commands.executeCommand('silmaril.stopSharing', node, { withdraw: false });
     const after = a.controller.local.getChildren().find((n) => n.path === join(workspace, 'tiny-model'));
     assert.equal(after?.state, 'notShared');
   });
