@@ -192,7 +192,7 @@ export class NodeCore implements UiCore {
         v1Only: req.v1Only,
         superSeed: this.options.superSeed,
         allowDuplicate: req.allowDuplicate,
-      } as Parameters<NodeApi['share']>[0],
+      },
       { onProgress, signal },
     );
     this.fire('transfers');
@@ -204,7 +204,7 @@ export class NodeCore implements UiCore {
       published: r.published,
       registered: r.registered,
       warnings: r.warnings,
-      duplicateOf: (r as { duplicateOf?: { name: string; path: string } }).duplicateOf,
+      duplicateOf: r.duplicateOf,
     };
   }
 
@@ -212,15 +212,11 @@ export class NodeCore implements UiCore {
     const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
     const t = await this.api().download({ source: model.magnet, outDir, webSeed });
     this.fire('transfers');
-    return t as DownloadOutcome;
+    return t;
   }
 
   async copyPresent(id: string, dest: string): Promise<{ path: string; verified: boolean }> {
-    const api = this.api() as NodeApi & {
-      copyPresent?(id: string, dest: string): Promise<{ path: string; verified: boolean }>;
-    };
-    if (!api.copyPresent) throw new Error('this node cannot copy a model it holds (update the daemon of this home)');
-    const r = await api.copyPresent(id, dest);
+    const r = await this.api().copyPresent(id, dest);
     this.fire('local');
     return r;
   }
@@ -262,15 +258,11 @@ export class NodeCore implements UiCore {
   }
 
   async stopSharing(id: string, opts: { withdraw?: boolean } = {}): Promise<{ withdrawn: string[] }> {
-    const stop = this.api().stopSharing as (
-      id: string,
-      opts?: { withdraw?: boolean },
-    ) => Promise<void | { withdrawn?: { name: string }[] }>;
-    const r = await stop.call(this.api(), id, { withdraw: opts.withdraw === true });
+    const r = await this.api().stopSharing(id, { withdraw: opts.withdraw === true });
     this.fire('transfers');
     this.fire('local');
     if (opts.withdraw) this.fire('catalog');
-    return { withdrawn: (r && r.withdrawn ? r.withdrawn : []).map((w) => w.name) };
+    return { withdrawn: r.withdrawn.map((w) => w.name) };
   }
 
   verify(id: string, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<VerifyResult> {
