@@ -176,7 +176,8 @@ export class NodeCore implements UiCore {
 
   transfers(): TransferView[] {
     if (this.remote) return this.remoteTransfers;
-    return this.local?.started ? this.local.transfersNow() : [];
+    // Every transfer, the node's own catalog files included: the views decide what to show (src/ui/system.ts).
+    return this.local?.started ? this.local.transfersNow({ all: true }) : [];
   }
 
   async share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult> {

@@ -89,6 +89,7 @@ describe('system transfers', () => {
     id: 'c'.repeat(40),
     name: 'catalog.bin',
     path: `/home/u/.silmaril/catalogs/${'d'.repeat(40)}/catalog.bin`,
+    system: true,
   });
   const model = transfer({ id: 'a'.repeat(40), name: 'tiny', path: '/ws/tiny' });
 
@@ -96,6 +97,9 @@ describe('system transfers', () => {
     assert.equal(isSystemTransfer({ ...model, system: true } as any), true);
     assert.equal(isSystemTransfer({ ...catalog, system: false } as any), false);
     assert.equal(isSystemTransfer(catalog), true);
+    const older = { ...catalog } as Partial<typeof catalog>;
+    delete older.system;
+    assert.equal(isSystemTransfer(older as typeof catalog), true, 'a node without the flag: by the catalog path');
     assert.equal(isSystemTransfer(model), false);
   });
 
@@ -117,5 +121,19 @@ describe('silmaril.dht.bootstrap', () => {
     assert.equal(bootstrapSetting(null), undefined);
     assert.deepEqual(bootstrapSetting(['none']), []);
     assert.deepEqual(bootstrapSetting([' 127.0.0.1:6881 ', '']), ['127.0.0.1:6881']);
+  });
+});
+
+describe('Show Details', () => {
+  it('names the model once and holds the whole magnet link, escaped', async () => {
+    const { detailsHtml } = await import('../../../src/ui/details-panel.js');
+    const magnet = `magnet:?xt=urn:btih:${'0'.repeat(40)}&xt=urn:btmh:1220${'1'.repeat(64)}&dn=tiny&tr=http%3A%2F%2F127.0.0.1%3A1%2Fannounce`;
+    const html = detailsHtml(entry({ magnet, name: 'acme/<b>tiny</b>' }), 'signed', 'NONCE');
+    const body = html.slice(html.indexOf('<body>'));
+    assert.equal(body.split('acme/&#60;b&#62;tiny&#60;/b&#62;').length - 1, 1, 'the name once, escaped');
+    assert.ok(!body.includes('<b>tiny'), 'no markup from data');
+    assert.ok(body.includes(magnet.replace(/&/g, '&#38;')), 'the whole magnet, escaped');
+    assert.match(html, /script-src 'nonce-NONCE'/);
+    assert.match(body, /<button id="copy"[^>]*>Copy Magnet<\/button>/);
   });
 });
