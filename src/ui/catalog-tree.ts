@@ -28,7 +28,7 @@ export function conflictNote(m: CatalogModel): string | undefined {
 const TRUST_LABEL: Record<Trust, string> = {
   trusted: 'trusted publisher',
   signed: 'signed',
-  unsigned: 'unsigned (Go network)',
+  unsigned: 'unsigned',
 };
 
 export class OrgNode {
@@ -164,7 +164,7 @@ export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownStri
   md.appendMarkdown(`**${escapeMd(m.name)}**  \n`);
   if (m.description) md.appendMarkdown(`${escapeMd(m.description)}\n\n`);
   md.appendMarkdown(
-    `$(law) ${escapeMd(m.license || 'no license')} · $(database) ${formatBytes(m.size)} in ${m.files} files · ${escapeMd(m.format || 'other')}  \n`,
+    `$(law) ${escapeMd(m.license || 'no license')} · $(database) ${formatBytes(m.size)}${m.files ? ` in ${m.files} file${m.files === 1 ? '' : 's'}` : ''} · ${escapeMd(m.format || 'other')}  \n`,
   );
   if (m.architecture || m.parameters) {
     md.appendMarkdown(
@@ -172,7 +172,9 @@ export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownStri
     );
   }
   md.appendMarkdown(
-    `$(${trust === 'unsigned' ? 'unverified' : 'verified'}) ${TRUST_LABEL[trust]} · publisher \`${m.fingerprint}\`  \n`,
+    trust === 'unsigned'
+      ? `$(unverified) unsigned listing: no publisher key vouches for it  \n`
+      : `$(verified) ${TRUST_LABEL[trust]} · publisher \`${m.fingerprint}\`  \n`,
   );
   if (m.conflicts?.length) {
     md.appendMarkdown(

@@ -87,7 +87,7 @@ export function detailsMarkdown(model: CatalogModel, trust: string): string {
     '',
     model.description ? `${model.description}\n` : '',
     `- license: ${model.license || 'no license'}`,
-    `- size: ${formatBytes(model.size)} in ${model.files} files, ${model.format || 'other'}`,
+    `- size: ${formatBytes(model.size)}${model.files ? ` in ${model.files} files` : ''}, ${model.format || 'other'}`,
     model.architecture ? `- architecture: ${model.architecture}` : '',
     `- swarm: ${swarm.counts}${swarm.when ? ` (${swarm.when})` : ''}`,
     `- publisher: ${trust}, \`${model.fingerprint}\` (key \`${model.publisher}\`)`,

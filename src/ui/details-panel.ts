@@ -18,14 +18,16 @@ export function detailsHtml(m: CatalogModel, trust: string, nonce: string): stri
     `<tr><th scope="row">${esc(k)}</th><td>${code ? `<code>${esc(v)}</code>` : esc(v)}</td></tr>`;
   const rows = [
     row('License', m.license || 'no license'),
-    row('Size', `${formatBytes(m.size)} in ${m.files} file${m.files === 1 ? '' : 's'}`),
+    row('Size', `${formatBytes(m.size)}${m.files ? ` in ${m.files} file${m.files === 1 ? '' : 's'}` : ''}`),
     row('Format', m.format || 'other'),
     m.architecture ? row('Architecture', m.architecture) : '',
     m.parameters ? row('Parameters', `${(m.parameters / 1e6).toFixed(1)}M`) : '',
     m.quantization ? row('Quantization', m.quantization) : '',
     row('Swarm', `${swarm.counts}${swarm.when ? ` (${swarm.when})` : ''}`),
-    row('Publisher', `${trust} · ${m.fingerprint}`),
-    row('Publisher key', m.publisher, true),
+    trust === 'unsigned'
+      ? row('Publisher', 'unsigned listing (no publisher key)')
+      : row('Publisher', `${trust} · ${m.fingerprint}`),
+    trust === 'unsigned' ? '' : row('Publisher key', m.publisher, true),
     m.tags.length ? row('Tags', m.tags.join(', ')) : '',
     row('Source', m.source),
     row('v1 infohash', m.v1 ?? '-', true),
