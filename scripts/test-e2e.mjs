@@ -444,6 +444,7 @@ async function main() {
     });
 
     await step('download-present: downloading bytes already here says where they are (Open / Copy)', page, async () => {
+      await palette(page, 'Notifications: Clear All Notifications');
       const model = paneRows(page, 'Catalog').filter({ hasText: 'tiny-model' }).first();
       const item = await contextMenuItem(page, model, 'Download into Workspace');
       await item.click();
@@ -459,6 +460,7 @@ async function main() {
       const buttons = await notificationButtons(note);
       if (!buttons.includes('Open') || !buttons.includes('Copy into Workspace'))
         throw new Error(`the message offers ${JSON.stringify(buttons)}`);
+      await page.waitForTimeout(600); // the toast fades in
       await shot(page, 'download-present');
       await note.hover();
       await note
