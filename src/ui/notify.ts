@@ -23,6 +23,12 @@ export async function openFolder(path: string): Promise<void> {
 /** A download finished: where it is, whether it verified, and Open Folder / Reveal. */
 export async function notifyDownloadDone(t: TransferView): Promise<void> {
   const path = t.donePath ?? t.path;
+  if (t.verified === false) {
+    void vscode.window.showErrorMessage(
+      `Silmaril: ${t.name} finished but did not verify: some bytes do not match the torrent (${path}). Run Verify Model to see which files.`,
+    );
+    return;
+  }
   const reveal = revealLabel(path);
   const choice = await vscode.window.showInformationMessage(
     `Silmaril: ${t.name} downloaded${t.verified ? ' and verified' : ''}: ${path}`,
