@@ -10,6 +10,7 @@ import { EngineTransport } from '../catalog/engine-transport.js';
 import { normaliseFields } from '../catalog/entry.js';
 import type { KeyStore } from '../catalog/identity.js';
 import { CatalogService } from '../catalog/service.js';
+import { dhtScrape } from '../catalog/dht-scrape.js';
 import { SwarmCounter, type PeerCount } from '../catalog/swarm-counts.js';
 import type { EngineOptions } from '../engine/engine.js';
 import { contentRootIn, realFiles } from '../engine/layout.js';
@@ -61,7 +62,7 @@ import type {
   WithdrawResult,
   WorkOptions,
 } from './types.js';
-import { activeTransfers, ownShare, transferView } from './views.js';
+import { activeTransfers, isSystemTransfer, ownShare, transferView } from './views.js';
 
 export interface AppNodeOptions {
   home: string;
@@ -158,6 +159,10 @@ export class AppNode extends EventEmitter implements NodeApi {
       this.unsubscribe = service.catalog.onChange(() => this.fire('catalog'));
       this.counter = new SwarmCounter(service.catalog.store, {
         self: (v1, v2) => this.selfCount(v1, v2),
+        dht: async (v1) => {
+          const dht = this.node?.engine.dht;
+          return dht ? dhtScrape(dht, v1) : undefined;
+        },
         log: this.log,
         // New counts show in the views: one `catalog` change per couple of seconds at most, not one per entry.
         onCounted: () => {
@@ -490,6 +495,33 @@ export class AppNode extends EventEmitter implements NodeApi {
       onProgress: (done: number, total: number) =>
         work.onProgress?.({ fraction: total ? done / total : 1, message: `hashing ${basename(path)}` }),
     };
+    // This very folder already seeds under one of our entries with another name: said before hours of hashing.
+    const seeding = [...engine.transfers.values()].find(
+      (t) => t.kind === 'seed' && !t.system && t.parsed && t.contentRoot === path,
+    );
+    const early = seeding && this.duplicateOf(seeding.id, seeding.infoHashV2, name, catalog);
+    if (seeding?.parsed && early && !req.allowDuplicate) {
+      const real = seeding.parsed.files.filter((f) => !f.pad);
+      return {
+        publisher: service.identity.publisher,
+        fingerprint: service.identity.fingerprint,
+        license,
+        tags,
+        size: real.reduce((n, f) => n + f.length, 0),
+        files: real.length,
+        format: model?.format ?? '',
+        v1: seeding.id,
+        v2: seeding.infoHashV2,
+        magnet: seeding.magnetURI,
+        path,
+        registered: [],
+        name,
+        seq: 0,
+        published: false,
+        warnings: [`these bytes are already shared as ${early.name}: nothing published`],
+        duplicateOf: early,
+      };
+    }
     const hfShare = snapshot ? await createHfTorrent(snapshot, options) : undefined;
     const created = hfShare ? hfShare.torrent : await createTorrent(path, options);
     work.signal?.throwIfAborted();
@@ -819,8 +851,15 @@ export class AppNode extends EventEmitter implements NodeApi {
       .map(ownShare);
   }
 
+  /** Model folders under these roots; a folder of the node's own (under `<home>/catalogs`, when a root holds the
+   *  home) is flagged `system`. */
   async localModels(roots: string[]): Promise<LocalModelView[]> {
-    return scanLocalModels(roots, this.log);
+    const models = await scanLocalModels(roots, this.log);
+    return models.map((m) =>
+      isSystemTransfer({ system: false, contentRoot: m.path, outDir: undefined }, this.home)
+        ? { ...m, system: true }
+        : m,
+    );
   }
 
   async status(opts: TransferListOptions = {}): Promise<NodeStatus> {

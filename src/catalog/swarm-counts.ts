@@ -1,9 +1,9 @@
 // Seeders and downloaders per catalog entry, from real sources: our own seeding (we seed it: one seeder, plus the
 // connected peers that are seeds), a scrape of the entry's trackers (HTTP BEP 48 and UDP BEP 15, through
-// bittorrent-tracker's client, the one WebTorrent announces with). Counts are kept in the store by infohash with
-// when and how they were taken (store.ts, swarm_counts), and refreshed in the background at a modest pace: only
-// entries a face asked about (the ones shown or searched), each at most once per `minIntervalMs`, one scrape at a
-// time. BEP 33 DHT scrapes are not done: bittorrent-dht neither sends nor answers them (docs/protocols.md).
+// bittorrent-tracker's client, the one WebTorrent announces with) and a BEP 33 DHT scrape (dht-scrape.ts). Counts
+// are kept in the store by infohash with when and how they were taken (store.ts, swarm_counts), and refreshed in the
+// background at a modest pace: only entries a face asked about (the ones shown or searched), each at most once per
+// `minIntervalMs`, one entry at a time.
 import { Client as TrackerClient } from 'bittorrent-tracker';
 import { silentLogger, type Logger } from '../log.js';
 import type { CatalogStore, ListedEntry, SwarmCount } from './store.js';
@@ -16,6 +16,8 @@ export interface PeerCount {
 export interface SwarmCounterOptions {
   /** What this node knows first hand: undefined when it does not hold these bytes. */
   self?: (v1: string | undefined, v2: string | undefined) => PeerCount | undefined;
+  /** A BEP 33 DHT scrape of a v1 infohash (undefined: no node answered). */
+  dht?: (v1: string) => Promise<PeerCount | undefined>;
   /** Each entry is counted again at most this often (default 10 min). */
   minIntervalMs?: number;
   /** Per tracker scrape (default 5 s). */
@@ -119,8 +121,12 @@ export class SwarmCounter {
     if (mine) found.push(['self', mine]);
     if (e.v1) {
       const trackers = e.trackers.filter((t) => SCRAPABLE.test(t)).slice(0, this.opts.maxTrackers ?? 3);
-      const scrapes = await Promise.all(trackers.map((t) => scrapeTracker(t, e.v1!, this.opts.scrapeTimeoutMs)));
+      const [dht, ...scrapes] = await Promise.all([
+        this.opts.dht?.(e.v1).catch(() => undefined),
+        ...trackers.map((t) => scrapeTracker(t, e.v1!, this.opts.scrapeTimeoutMs)),
+      ]);
       for (const s of scrapes) if (s) found.push(['tracker', s]);
+      if (dht) found.push(['dht', dht]);
     }
     if (!found.length) return undefined;
     // Sources overlap (a tracker counts us too): the largest figure of each kind, not their sum.

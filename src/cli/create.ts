@@ -8,6 +8,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
 import { existingPath } from './paths.js';
+import { explainCodes } from './errors.js';
 import { formatBytes, plural } from '../shared/format.js';
 import { createTorrent } from '../app/tools.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../app/tools.js';
@@ -181,7 +182,9 @@ async function registerCreated(
   for (const r of await registerWithTrackers(trackers, created, {}, { apiKey })) {
     if (r.error) {
       ok = false;
-      process.stderr.write(`silmaril: could not register with ${r.tracker}: ${r.error} (the torrent was written)\n`);
+      process.stderr.write(
+        `silmaril create: could not register with ${r.tracker}: ${explainCodes(r.error)} (the torrent was written; check the tracker URL, or pass --no-register)\n`,
+      );
     } else if (r.outcome?.status === 'registered') {
       process.stderr.write(`silmaril: registered with ${r.outcome.registry}\n`);
     } else if (r.outcome) {

@@ -93,6 +93,14 @@ export function describeErrno(err: Errno): { problem: string; hint?: string } | 
   return undefined;
 }
 
+/** Words for a raw error code left at the end of a message by a lower layer ("…: ECONNREFUSED"). */
+export function explainCodes(text: string): string {
+  return text.replace(/\b(E[A-Z]{3,}|EAI_AGAIN)\b/g, (code) => {
+    const d = describeErrno({ name: 'Error', message: '', code });
+    return d ? d.problem.replace(/ by the server$| to the server$/, '') : code;
+  });
+}
+
 function e2where(err: Errno): string {
   if (err.address === undefined && err.port === undefined) return '';
   const host = err.address?.includes(':') ? `[${err.address}]` : (err.address ?? '');
@@ -135,10 +143,11 @@ export function describeError(err: unknown, command?: string, usageLine?: string
     return { line: line(outer + errno.problem, errno.hint), code: EXIT.failure, stack: e.stack };
   }
   switch (e.name) {
+    case 'DiskSpaceError':
+      return { line: line(e.message, 'free some space, or choose another --out'), code: EXIT.failure };
     case 'TorrentError':
     case 'HomeBusyError':
     case 'NotFoundError':
-    case 'DiskSpaceError':
     case 'HfCacheError':
     case 'HubError':
     case 'EntryError':

@@ -83,6 +83,14 @@ function human(s: TransferStats, waitedS: number): string {
   return `${formatPercent(s.progress)} ${formatBytes(s.verifiedBytes)} of ${formatBytes(s.totalBytes)}  ↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}  ${plural(s.peers, 'peer')} (${plural(s.seeds, 'seed')})${web}  ${formatEta(s.eta)} left${why}\n`;
 }
 
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function isFile(p: string): boolean {
   try {
     return existsSync(p) && statSync(p).isFile();
@@ -98,6 +106,8 @@ const isCatalogName = (arg: string) => CATALOG_NAME.test(arg) && !/\.torrent$/i.
 /** What the argument names: a catalog name, or a magnet, infohash or .torrent file (usage errors otherwise). */
 function classify(arg: string): DownloadSource | { kind: 'name'; name: string } {
   if (isCatalogName(arg)) return { kind: 'name', name: arg };
+  if (!arg.startsWith('magnet:') && isDir(arg))
+    throw new UsageError(`${arg} is a folder, not a torrent file`, { hint: 'give the .torrent file' });
   const looksLikePath = /\.torrent$/i.test(arg) || /^[.~]|[/\\]/.test(arg);
   if (!arg.startsWith('magnet:') && looksLikePath && !isFile(arg)) {
     if (existsSync(arg))
@@ -108,8 +118,7 @@ function classify(arg: string): DownloadSource | { kind: 'name'; name: string } 
     return classifySource(arg, isFile);
   } catch (err) {
     if (!(err instanceof TorrentError)) throw err;
-    if (/^[0-9a-f]{16,}$/i.test(arg))
-      throw new UsageError(err.message, { hint: 'an infohash is 40 hex digits (v1) or 64 (v2): check it is whole' });
+    if (/^[0-9a-f]{16,}$/i.test(arg)) throw new UsageError(err.message, { hint: 'check the hash was copied whole' });
     if (arg.startsWith('magnet:'))
       throw new UsageError(err.message, {
         hint: 'copy the whole magnet link, in quotes: silmaril get "magnet:?xt=..."',

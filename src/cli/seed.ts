@@ -12,7 +12,7 @@ import {
   untilSignal,
 } from './engine-options.js';
 import { parsePieceLength } from './create.js';
-import { readTorrentFile } from '../app/node.js';
+import { loadTorrent } from './info.js';
 import { useNode, type Session } from '../app/session.js';
 
 /** One line for `silmaril --help`. */
@@ -43,13 +43,13 @@ export async function run(argv: string[]): Promise<number> {
   const pieceLength = parsePieceLength(values['piece-length']);
   // Checked before a node starts: a path or option that is wrong never leaves a half-started node behind.
   await existingPath(target, undefined, 'file or folder to seed');
-  if (values.torrent !== undefined) await existingPath(values.torrent, 'file', 'torrent file');
+  // Read and checked here, so a bad file is named in the error (and no node starts for it).
+  const torrent = values.torrent !== undefined ? (await loadTorrent(values.torrent)).torrentBytes : undefined;
   const nodeOpts = nodeOptions(values, log, 'seed');
   const stopped = untilSignal();
   let isReady = false;
   let session: Session | undefined;
   const serve = async (): Promise<number> => {
-    const torrent = values.torrent ? await readTorrentFile(values.torrent) : undefined;
     session = await useNode(nodeOpts);
     const view = await session.api.seed({
       path: target,

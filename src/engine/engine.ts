@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { parseMagnet } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
+import { forgetEmptyTables } from './dht-tables.js';
 import { contentRootIn } from './layout.js';
 import { RateLimiter } from './rate.js';
 import { markFiles } from './resume.js';
@@ -144,6 +145,8 @@ export class Engine extends EventEmitter {
     this.utp = configureTransports(client, { utp: o.utp !== false, tcp: o.tcp !== false });
     if (client.dht) {
       client.dht.on('error', (err: Error) => this.log.warn(`dht: ${err.message}`));
+      // Announces made before the DHT found a node would otherwise go to nobody for 5 minutes (dht-tables.ts).
+      forgetEmptyTables(client.dht);
     }
   }
 
