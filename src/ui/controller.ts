@@ -156,6 +156,7 @@ export class Controller implements vscode.Disposable {
         void this.local.rescan();
         await core.start();
         this.engine = 'running';
+        void vscode.commands.executeCommand('setContext', 'silmaril.engineFailed', false);
         this.log.info(`engine started in ${Math.round(performance.now() - t0)} ms`);
         const tracker = trackerSettings();
         if (tracker.enabled) {
@@ -166,6 +167,8 @@ export class Controller implements vscode.Disposable {
         }
       } catch (err) {
         this.engine = 'failed';
+        // The Catalog's welcome view says so, with Show Log (an empty catalog would look like "no models").
+        void vscode.commands.executeCommand('setContext', 'silmaril.engineFailed', true);
         this.log.error(`the engine could not start: ${(err as Error).stack ?? err}`);
       }
       this.redraw();
