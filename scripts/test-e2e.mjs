@@ -169,6 +169,23 @@ async function contextMenuItem(page, row, label) {
   }
 }
 
+/** Picks `label` in `row`'s context menu and returns the modal dialog it opens; tried again when the menu closed
+ *  before the click landed (a tree redrawn under it). `shotName`: photograph the open menu. */
+async function menuToDialog(page, row, label, shotName) {
+  const dialog = page.locator('.monaco-dialog-box');
+  for (let attempt = 1; ; attempt++) {
+    const item = await contextMenuItem(page, row, label);
+    if (shotName) await shot(page, shotName);
+    await item.click();
+    try {
+      await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+      return dialog;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
 /** Accepts the Share Folder prompts (name, license, tags) with the proposed values. */
 async function acceptSharePrompts(page) {
   for (const title of ['(1/3)', '(2/3)', '(3/3)']) {
@@ -355,11 +372,7 @@ async function main() {
       await model.waitFor({ state: 'visible' });
       await model.hover();
       await shot(page, 'catalog');
-      const item = await contextMenuItem(page, model, 'Download into Workspace');
-      await shot(page, 'catalog-context-menu');
-      await item.click();
-      const dialog = page.locator('.monaco-dialog-box');
-      await dialog.waitFor({ state: 'visible' });
+      const dialog = await menuToDialog(page, model, 'Download into Workspace', 'catalog-context-menu');
       await page.waitForTimeout(300);
       await shot(page, 'download-confirm');
       await dialog.locator('.monaco-button', { hasText: 'Download' }).first().click();
@@ -446,10 +459,7 @@ async function main() {
     await step('download-present: downloading bytes already here says where they are (Open / Copy)', page, async () => {
       await palette(page, 'Notifications: Clear All Notifications');
       const model = paneRows(page, 'Catalog').filter({ hasText: 'tiny-model' }).first();
-      const item = await contextMenuItem(page, model, 'Download into Workspace');
-      await item.click();
-      const dialog = page.locator('.monaco-dialog-box');
-      await dialog.waitFor({ state: 'visible' });
+      const dialog = await menuToDialog(page, model, 'Download into Workspace');
       await dialog.locator('.monaco-button', { hasText: 'Download' }).first().click();
       const note = page
         .locator('.notification-list-item', { hasText: /tiny-model is already on this machine/ })

@@ -55,6 +55,7 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   private queryText = '';
   private models: CatalogModel[] = [];
   private loaded = false;
+  private lastShown?: string;
   view?: vscode.TreeView<Node>;
 
   constructor(
@@ -90,8 +91,14 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const core = this.core();
     if (!core) return;
     try {
-      this.models = await core.searchCatalog({ sort: 'name', limit: 2000, ...this.query });
+      const models = await core.searchCatalog({ sort: 'name', limit: 2000, ...this.query });
+      const shown = signature(models);
+      this.models = models;
       this.loaded = true;
+      // Swarm counts arrive every few seconds: redraw only when something shown changed, or a redraw would close a
+      // context menu or a tooltip under the user's pointer for nothing.
+      if (shown === this.lastShown) return;
+      this.lastShown = shown;
     } catch (err) {
       this.log.error(`catalog search failed: ${(err as Error).message}`);
     }
@@ -154,6 +161,31 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
 }
 
 /** The view's description while filtered: the query in the search box's own syntax (`tiny format:gguf`). */
+/** What the tree shows of a page of models (not when each was counted: the tooltip computes "N min ago" itself). */
+function signature(models: CatalogModel[]): string {
+  return JSON.stringify(
+    models.map((m) => [
+      m.publisher,
+      m.name,
+      m.seq,
+      m.v1,
+      m.license,
+      m.size,
+      m.files,
+      m.format,
+      m.signed,
+      m.trusted,
+      m.source,
+      m.seeders,
+      m.leechers,
+      m.countedAt === null,
+      m.conflicts,
+      m.tags,
+      m.description,
+    ]),
+  );
+}
+
 export function describeQuery(q: SearchQuery): string {
   return formatSearch(q);
 }
