@@ -234,8 +234,10 @@ async function ledbat() {
   const neck = new Bottleneck(RATE, 1 * MiB, DELAY_MS);
   neck.onRoom = [];
   // uTP: sender endpoint -> relay socket -> receiver endpoint; the data direction goes through the bottleneck.
-  const rx = new UtpEndpoint();
-  const tx = new UtpEndpoint();
+  // Packets as on a real link (MTU discovery from 1,400 up to an Ethernet MTU), not loopback's 64 KB.
+  const link = { pathMtu: { floor: 1400, ceiling: 1472 } };
+  const rx = new UtpEndpoint(link);
+  const tx = new UtpEndpoint(link);
   await new Promise((r) => rx.listen(0, '127.0.0.1', r));
   await new Promise((r) => tx.listen(0, '127.0.0.1', r));
   const relay = dgram.createSocket('udp4');

@@ -9,6 +9,7 @@
 import { Duplex } from 'node:stream';
 import { Ledbat, RttEstimator } from './ledbat.js';
 import {
+  DEFAULT_PACKET_SIZE,
   HEADER_SIZE,
   ST_DATA,
   ST_FIN,
@@ -43,8 +44,12 @@ export interface ConnectionOptions {
   remotePort: number;
   recvId: number;
   sendId: number;
-  /** Largest datagram we send (uTP header included). */
-  packetSize: number;
+  /** The largest datagram we read, advertised to the peer (our EXT_MAX_DATAGRAM extension). */
+  maxDatagram: number;
+  /** What the path to the peer is known to carry (floor) and at most could (ceiling), in datagram bytes. Packets
+   *  are sent at the floor; one at a time, a probe at the midpoint raises the floor when acked and lowers the
+   *  ceiling when lost (libtorrent's MTU discovery). Both are further capped by what the peer reads. */
+  pathMtu: { floor: number; ceiling: number };
   /** Bytes we buffer for the reader before advertising a zero window. */
   recvWindow: number;
   /** Bytes of written data we hold before write() asks the writer to wait. */
@@ -67,6 +72,8 @@ const SYN_RETRIES = 2;
 /** Consecutive timeouts before the peer is presumed gone (libtorrent's utp_num_resends is 3). */
 const MAX_TIMEOUTS = 3;
 const DUP_ACK_LIMIT = 3;
+/** At most this many packets fast-resent per incoming ack (libtorrent resends up to 5 per SACK). */
+const MAX_FAST_RESENDS = 5;
 /** The congestion window's ceiling. On a fast path the receiver's event loop, not the wire, sets the round trip
  *  (tens of ms when it is busy hashing and writing), so the window must hold that much data to keep the pipe full;
  *  the receiver's advertised window bounds it further. */
@@ -74,6 +81,8 @@ const MAX_CWND = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 29_000;
 /** A peer that ignores our window cannot make us hold more than this many windows of out-of-order data. */
 const REORDER_SLACK = 2;
+/** Payloads at least this large (on average) go to the reader as they are, not concatenated. */
+const LARGE_PAYLOAD = 8 * 1024;
 
 export class UtpConnection extends Duplex {
   readonly remoteAddress: string;
@@ -89,7 +98,12 @@ export class UtpConnection extends Duplex {
 
   private readonly port: ConnectionPort;
   private readonly opts: ConnectionOptions;
-  private readonly maxPayload: number;
+  /** Datagram sizes: what the path is known to carry, its most, and the probe in flight (see pathMtu). */
+  private mtuFloor: number;
+  private mtuCeiling: number;
+  private mtuProbeSeq: number | undefined;
+  /** The largest datagram the peer reads (its EXT_MAX_DATAGRAM; libtorrent's 1,500-byte reads otherwise). */
+  private peerMaxDatagram = DEFAULT_PACKET_SIZE;
   // send side
   private seq = 0;
   private ackedSeq = 0;
@@ -98,6 +112,8 @@ export class UtpConnection extends Duplex {
   private peerWnd = 0;
   private dupAcks = 0;
   private lossSeq = 0;
+  /** Packets before this one were fast-resent already: a second fast resend waits for the timer. */
+  private fastResendSeq = 0;
   private readonly queue: Buffer[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
@@ -106,6 +122,9 @@ export class UtpConnection extends Duplex {
   private finalCallback: ((err?: Error | null) => void) | undefined;
   private timeouts = 0;
   private rtoTimer: NodeJS.Timeout | undefined;
+  /** When the retransmission timer is due (ms, Date.now()); the timer itself is re-armed lazily, so an ack costs
+   *  no timer churn. */
+  private rtoDeadline: number | undefined;
   private synRetries = 0;
   private synSeq = 0;
   /** Some packet was marked lost by a timeout and waits to go again. */
@@ -120,7 +139,10 @@ export class UtpConnection extends Duplex {
   private eofSeq: number | undefined;
   private replyMicro = 0;
   private ackScheduled = false;
-  private flushScheduled = false;
+  private flushWanted = false;
+  /** One setImmediate per connection per event-loop turn does all deferred work: hand data to the reader, send
+   *  what the windows allow, and ack what arrived (once, for every packet of the turn, as libtorrent's defer_ack). */
+  private turnScheduled = false;
   private advertisedZero = false;
   private pushedEnd = false;
   private endPending = false;
@@ -135,11 +157,13 @@ export class UtpConnection extends Duplex {
     this.remotePort = opts.remotePort;
     this.recvId = opts.recvId;
     this.sendId = opts.sendId;
-    this.maxPayload = opts.packetSize - HEADER_SIZE;
-    this.ledbat = new Ledbat(opts.packetSize, MAX_CWND);
+    this.mtuCeiling = Math.min(opts.pathMtu.ceiling, this.peerMaxDatagram);
+    this.mtuFloor = Math.min(opts.pathMtu.floor, this.mtuCeiling);
+    this.ledbat = new Ledbat(this.mtuFloor, MAX_CWND);
     this.seq = (Math.random() * 0x10000) & 0xffff;
     this.ackedSeq = seqAdd(this.seq, -1);
     this.lossSeq = this.ackedSeq;
+    this.fastResendSeq = this.seq;
     if (initial === 'connect') {
       // The SYN takes a sequence number; the responder acks it.
       this.state = 'syn_sent';
@@ -151,8 +175,10 @@ export class UtpConnection extends Duplex {
       this.state = 'connected';
       this.ackNr = initial.header.seq;
       this.peerWnd = initial.header.wnd;
+      this.notePeerMaxDatagram(initial.header);
       this.noteTimestamps(initial.header);
-      this.sendState();
+      // The answer to a SYN tells a peer that announced its datagram size ours.
+      this.sendState(initial.header.maxDatagram !== undefined);
       this.armKeepalive();
     }
     // Both directions closed (the peer's FIN read to the end, ours acked): the connection is done.
@@ -176,6 +202,7 @@ export class UtpConnection extends Duplex {
       pending: this.pendingBytes,
       peerWnd: this.peerWnd,
       cwnd: Math.round(this.ledbat.cwnd),
+      mtu: [this.mtuFloor, this.mtuCeiling],
       rttMs: Math.round(this.rtt.rttMs),
       delayMs: Math.round(this.ledbat.queuingDelayUs / 1000),
       readableEnded: this.readableEnded,
@@ -256,6 +283,7 @@ export class UtpConnection extends Duplex {
     clearTimeout(this.rtoTimer);
     clearTimeout(this.keepalive);
     this.rtoTimer = undefined;
+    this.rtoDeadline = undefined;
     this.keepalive = undefined;
     this.outbuf.clear();
     this.reorder.clear();
@@ -268,8 +296,8 @@ export class UtpConnection extends Duplex {
 
   // ---- sending ---------------------------------------------------------------------------------------------------
 
-  private header(type: PacketType, seq: number, sack?: Uint8Array): Header {
-    return {
+  private header(type: PacketType, seq: number, sack?: Uint8Array, announce = false): Header {
+    const h: Header = {
       type,
       connId: type === ST_SYN ? this.recvId : this.sendId,
       timestamp: nowMicros(),
@@ -279,12 +307,27 @@ export class UtpConnection extends Duplex {
       ack: this.ackNr,
       sack,
     };
+    if (announce) h.maxDatagram = this.opts.maxDatagram;
+    return h;
+  }
+
+  /** The peer said how large a datagram it reads (or did not: then it is libtorrent's 1,500-byte buffer). */
+  private notePeerMaxDatagram(h: Header): void {
+    this.peerMaxDatagram = Math.max(DEFAULT_PACKET_SIZE, Math.min(h.maxDatagram ?? DEFAULT_PACKET_SIZE, 0xffff));
+    this.mtuCeiling = Math.min(this.opts.pathMtu.ceiling, this.peerMaxDatagram);
+    this.mtuFloor = Math.min(this.opts.pathMtu.floor, this.mtuCeiling);
+    this.ledbat.setMtu(this.mtuFloor);
+  }
+
+  /** The datagram size in use (the floor of the MTU search: what the path is known to carry). */
+  get packetSize(): number {
+    return this.mtuFloor;
   }
 
   private receiveWindow(): number {
     const used = this.readableLength + this.reorderBytes + this.pendingBytes;
     const wnd = Math.max(0, Math.min(this.opts.recvWindow, this.port.windowCap()) - used);
-    this.advertisedZero = wnd < this.opts.packetSize;
+    this.advertisedZero = wnd < this.mtuFloor;
     return wnd;
   }
 
@@ -295,7 +338,7 @@ export class UtpConnection extends Duplex {
   }
 
   private sendSyn(): void {
-    const buf = encodePacket(this.header(ST_SYN, this.synSeq));
+    const buf = encodePacket(this.header(ST_SYN, this.synSeq, undefined, true));
     this.transmit(buf);
     clearTimeout(this.rtoTimer);
     this.rtoTimer = setTimeout(() => this.onSynTimeout(), this.rtt.rtoMs * 2 ** this.synRetries);
@@ -316,10 +359,10 @@ export class UtpConnection extends Duplex {
   }
 
   /** ST_STATE: acks what we have, with a SACK for what arrived out of order. Takes no sequence number. */
-  private sendState(): void {
+  private sendState(announce = false): void {
     this.ackScheduled = false;
     const sack = this.reorder.size ? buildSack(this.ackNr, 256, (s) => this.reorder.has(s)) : undefined;
-    this.transmit(encodePacket(this.header(ST_STATE, this.seq, sack)));
+    this.transmit(encodePacket(this.header(ST_STATE, this.seq, sack, announce)));
   }
 
   private sendControl(type: PacketType, seq: number): void {
@@ -327,21 +370,34 @@ export class UtpConnection extends Duplex {
   }
 
   private scheduleAck(): void {
-    if (this.ackScheduled) return;
     this.ackScheduled = true;
-    // One ack for every packet that arrived in this turn of the event loop (libtorrent's defer_ack).
-    setImmediate(() => {
-      if (this.ackScheduled && this.state !== 'closed') this.sendState();
-    });
+    this.scheduleTurn();
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
+    this.flushWanted = true;
+    this.scheduleTurn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    setImmediate(() => this.endOfTurn());
+  }
+
+  /**
+   * After every packet of this event-loop turn was processed: the reader gets the data (and may answer at once),
+   * new data goes out carrying our ack, and an ST_STATE goes only if no data packet carried the ack (or a SACK must).
+   */
+  private endOfTurn(): void {
+    this.turnScheduled = false;
+    if (this.pending.length) this.flushDelivered();
+    if (this.state === 'closed') return;
+    if (this.flushWanted) {
+      this.flushWanted = false;
       this.flush();
-    });
+    }
+    if (this.ackScheduled && this.state === 'connected') this.sendState();
   }
 
   private window(): number {
@@ -366,9 +422,18 @@ export class UtpConnection extends Duplex {
     }
     // New data. With nothing in flight one packet always goes: it probes a zero window.
     while (this.queuedBytes > 0 && this.finSeq === undefined) {
-      const size = Math.min(this.maxPayload, this.queuedBytes);
+      // One packet at a time is an MTU probe at the midpoint of what the path may carry, once the window is wide
+      // enough that the probe's loss can be told from congestion (libtorrent's rule: cwnd over 3 packets).
+      const probeSize = (this.mtuFloor + this.mtuCeiling + 1) >> 1;
+      const probe =
+        this.mtuProbeSeq === undefined &&
+        this.mtuFloor < this.mtuCeiling &&
+        this.ledbat.cwnd > 3 * this.mtuFloor &&
+        this.queuedBytes >= probeSize - HEADER_SIZE;
+      const size = Math.min((probe ? probeSize : this.mtuFloor) - HEADER_SIZE, this.queuedBytes);
       if (this.inFlightBytes > 0 && this.inFlightBytes + size + HEADER_SIZE > window) break;
       if (this.outbuf.size >= 0x7fff) break; // never let the sequence window wrap onto unacked packets
+      if (probe) this.mtuProbeSeq = this.seq;
       this.sendData(size);
     }
     if (this.waitingWrites.length && this.queuedBytes <= this.opts.sendBuffer) {
@@ -388,10 +453,6 @@ export class UtpConnection extends Duplex {
       });
       this.inFlightBytes += buf.length;
       this.transmit(buf);
-    }
-    if (this.ackScheduled && this.counters.packetsSent > 0) {
-      // Data packets carry our ack; a pending ST_STATE is still sent when it must carry a SACK.
-      if (!this.reorder.size) this.ackScheduled = false;
     }
     this.armRto();
   }
@@ -422,6 +483,8 @@ export class UtpConnection extends Duplex {
     this.queuedBytes -= size;
     this.outbuf.set(seq, { seq, buf, payload: size, sentAt: Date.now(), transmissions: 1, inFlight: true });
     this.inFlightBytes += buf.length;
+    // This packet carries our ack: a pending ST_STATE is still sent when it must carry a SACK.
+    if (!this.reorder.size) this.ackScheduled = false;
     this.transmit(buf);
   }
 
@@ -444,20 +507,40 @@ export class UtpConnection extends Duplex {
     this.transmit(buf);
   }
 
+  /** Starts the retransmission clock if something is outstanding and it is not running. */
   private armRto(): void {
     if (this.state !== 'connected') return;
     if (this.outbuf.size === 0) {
-      clearTimeout(this.rtoTimer);
-      this.rtoTimer = undefined;
+      this.rtoDeadline = undefined;
       return;
     }
+    if (this.rtoDeadline !== undefined) return;
+    this.rtoDeadline = Date.now() + this.rtt.rtoMs;
+    this.armRtoTimer(this.rtt.rtoMs);
+  }
+
+  private armRtoTimer(ms: number): void {
     if (this.rtoTimer) return;
-    this.rtoTimer = setTimeout(() => this.onTimeout(), this.rtt.rtoMs);
+    this.rtoTimer = setTimeout(() => this.onRtoTimer(), ms);
     this.rtoTimer.unref?.();
   }
 
-  private onTimeout(): void {
+  /** An ack that moves things forward restarts the clock (the timer notices when it fires). */
+  private restartRto(): void {
+    this.timeouts = 0;
+    this.rtoDeadline = undefined;
+  }
+
+  private onRtoTimer(): void {
     this.rtoTimer = undefined;
+    if (this.rtoDeadline === undefined) return;
+    const left = this.rtoDeadline - Date.now();
+    if (left > 0) return this.armRtoTimer(left);
+    this.rtoDeadline = undefined;
+    this.onTimeout();
+  }
+
+  private onTimeout(): void {
     if (this.state !== 'connected' || this.outbuf.size === 0) return;
     this.counters.timeouts++;
     if (++this.timeouts > MAX_TIMEOUTS) {
@@ -470,12 +553,28 @@ export class UtpConnection extends Duplex {
     }
     this.ledbat.onTimeout();
     this.rtt.backOff();
+    // A probe among the lost says nothing sure about the path, but the search must not stall on it: search lower.
+    const probe = this.mtuProbeSeq !== undefined ? this.outbuf.get(this.mtuProbeSeq) : undefined;
+    if (probe) this.probeLost(probe);
     // Everything outstanding is presumed lost and goes again as the (now one-packet) window allows.
     for (const o of this.outbuf.values()) o.inFlight = false;
     this.inFlightBytes = 0;
     this.resendPending = true;
     this.lossSeq = seqAdd(this.seq, -1);
     this.flush();
+  }
+
+  /** The MTU probe was lost: the path carries less than its size. */
+  private probeLost(o: Outgoing): void {
+    this.mtuCeiling = Math.max(this.mtuFloor, o.buf.length - 1);
+    this.mtuProbeSeq = undefined;
+  }
+
+  /** The MTU probe arrived: the path carries that much. */
+  private probeAcked(o: Outgoing): void {
+    this.mtuFloor = Math.min(this.mtuCeiling, Math.max(this.mtuFloor, o.buf.length));
+    this.ledbat.setMtu(this.mtuFloor);
+    this.mtuProbeSeq = undefined;
   }
 
   private armKeepalive(): void {
@@ -525,8 +624,10 @@ export class UtpConnection extends Duplex {
       this.state = 'connected';
       clearTimeout(this.rtoTimer);
       this.rtoTimer = undefined;
+      this.notePeerMaxDatagram(h);
       this.ackedSeq = h.ack;
       this.lossSeq = h.ack;
+      this.fastResendSeq = this.seq;
       this.ackNr = seqAdd(h.seq, -1);
       this.peerWnd = h.wnd;
       this.armKeepalive();
@@ -549,13 +650,17 @@ export class UtpConnection extends Duplex {
     if (seqLess(lastSent, h.ack)) return;
     const now = Date.now();
     const inFlightBefore = this.inFlightBytes;
-    const saturated = this.inFlightBytes + this.opts.packetSize > this.window() || this.queuedBytes > 0;
+    const saturated = this.inFlightBytes + this.mtuFloor > this.window() || this.queuedBytes > 0;
     let acked = 0;
+    // The round trip is the quickest among the packets this ack covers (libtorrent's min_rtt): the others may have
+    // waited at the receiver behind a hole, and would inflate the estimate and so the retransmission timeout.
+    let minRtt = Infinity;
     const take = (s: number): void => {
       const o = this.outbuf.get(s);
       if (!o) return;
       if (o.inFlight) this.inFlightBytes -= o.buf.length;
-      if (o.transmissions === 1) this.rtt.sample(now - o.sentAt);
+      if (o.transmissions === 1) minRtt = Math.min(minRtt, now - o.sentAt);
+      if (s === this.mtuProbeSeq) this.probeAcked(o);
       acked += o.buf.length;
       this.outbuf.delete(s);
     };
@@ -566,31 +671,47 @@ export class UtpConnection extends Duplex {
       }
       this.ackedSeq = h.ack;
       this.dupAcks = 0;
-      this.timeouts = 0;
-      clearTimeout(this.rtoTimer);
-      this.rtoTimer = undefined;
+      this.restartRto();
     } else if (h.ack === this.ackedSeq && h.type === ST_STATE && this.outbuf.size) {
       this.dupAcks++;
     }
-    let lost: number | undefined;
+    if (seqLess(this.fastResendSeq, seqAdd(this.ackedSeq, 1))) this.fastResendSeq = seqAdd(this.ackedSeq, 1);
+    const lost: Outgoing[] = [];
     if (h.sack) {
       const sacked = sackedSeqs(h.ack, h.sack);
       for (const s of sacked) take(s);
-      // Three packets received past a hole: the hole is lost (libtorrent's rule), resend it now.
-      const first = seqAdd(h.ack, 1);
-      if (sacked.length >= DUP_ACK_LIMIT && this.outbuf.has(first)) lost = first;
+      // A hole with at least DUP_ACK_LIMIT packets received after it is lost (libtorrent's parse_sack): every such
+      // hole is resent now, not one per round trip, and none twice (fastResendSeq), or a burst of drops at a full
+      // queue takes seconds to repair while the window sits full of packets that are gone.
+      if (sacked.length >= DUP_ACK_LIMIT) {
+        const limit = sacked[sacked.length - DUP_ACK_LIMIT];
+        let s = seqLess(this.fastResendSeq, seqAdd(h.ack, 1)) ? seqAdd(h.ack, 1) : this.fastResendSeq;
+        for (; seqLess(s, limit) && lost.length < MAX_FAST_RESENDS; s = seqAdd(s, 1)) {
+          const o = this.outbuf.get(s);
+          if (o) lost.push(o);
+        }
+      }
     }
-    if (lost === undefined && this.dupAcks >= DUP_ACK_LIMIT && this.outbuf.has(seqAdd(this.ackedSeq, 1))) {
-      lost = seqAdd(this.ackedSeq, 1);
+    if (!lost.length && this.dupAcks >= DUP_ACK_LIMIT) {
+      const first = seqAdd(this.ackedSeq, 1);
+      const o = this.outbuf.get(first);
+      if (o && !seqLess(first, this.fastResendSeq)) lost.push(o);
       this.dupAcks = 0;
     }
+    if (minRtt !== Infinity) this.rtt.sample(minRtt);
     if (h.timestampDiff !== 0) this.ledbat.addDelaySample(h.timestampDiff, now);
     if (acked > 0) this.ledbat.onAck(acked, inFlightBefore, saturated);
-    if (lost !== undefined) {
-      const o = this.outbuf.get(lost)!;
-      if (seqLess(this.lossSeq, lost)) {
+    let cut = false;
+    for (const o of lost) {
+      this.fastResendSeq = seqAdd(o.seq, 1);
+      if (o.seq === this.mtuProbeSeq) {
+        // A lost probe says the path is narrower than it, not that it is congested: no window cut.
+        this.probeLost(o);
+      } else if (!cut && seqLess(this.lossSeq, o.seq)) {
+        // Halve once per window: later holes of the same burst cost nothing more.
         this.ledbat.onLoss();
         this.lossSeq = seqAdd(this.seq, -1);
+        cut = true;
       }
       if (o.inFlight) {
         o.inFlight = false;
@@ -658,23 +779,27 @@ export class UtpConnection extends Duplex {
   }
 
   /**
-   * In-order payloads are handed to the reader once per turn of the event loop, concatenated: a reader parsing
-   * BitTorrent messages does far less work on one 64 KiB chunk than on forty-five 1,452-byte ones (TCP reads come
-   * in such chunks too).
+   * In-order payloads are handed to the reader once per turn of the event loop. Small ones are concatenated: a
+   * reader parsing BitTorrent messages does far less work on one 64 KiB chunk than on forty-five 1,452-byte ones
+   * (TCP reads come in such chunks too). Large ones (loopback or jumbo packets) are pushed as they are, without a
+   * copy: each is a view of its own datagram.
    */
   private deliver(payload: Buffer): void {
     if (!payload.length) return;
     this.pending.push(payload);
     this.pendingBytes += payload.length;
-    if (this.pending.length === 1) setImmediate(() => this.flushDelivered());
+    this.scheduleTurn();
   }
 
   private flushDelivered(): void {
     if (!this.pending.length || this.destroyed) return;
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    const parts = this.pending;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.push(data);
+    if (parts.length === 1) this.push(parts[0]);
+    else if (bytes / parts.length >= LARGE_PAYLOAD) for (const p of parts) this.push(p);
+    else this.push(Buffer.concat(parts, bytes));
     if (this.endPending) {
       this.endPending = false;
       this.push(null);

@@ -4,13 +4,25 @@
 // once. The API mirrors utp-native's (createServer/listen/connect/address/close), which is what WebTorrent calls.
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import { UtpConnection, type ConnectionPort } from './connection.js';
-import { ST_RESET, ST_SYN, decodePacket, encodePacket, nowMicros } from './packet.js';
+import {
+  DEFAULT_PACKET_SIZE,
+  MAX_DATAGRAM,
+  ST_RESET,
+  ST_SYN,
+  decodePacket,
+  encodePacket,
+  nowMicros,
+} from './packet.js';
 
 export interface EndpointOptions {
-  /** Largest datagram we send. 1472 = an Ethernet MTU less IPv4 and UDP headers: what libtorrent sends, and the
-   *  most it reads (its receive buffer is 1500 bytes), so larger packets would break it. */
+  /** Caps the datagrams we send (MTU discovery stays under it). Default: no cap beyond the path's and the peer's:
+   *  1,472 bytes to a peer that does not say it reads more (libtorrent reads 1,500), up to 64,000 over loopback. */
   packetSize?: number;
+  /** The path to every peer, as MTU discovery would start from it (tests and the bench emulate a real link over
+   *  loopback with it). Default: per peer address (pathMtu below). */
+  pathMtu?: { floor: number; ceiling: number };
   /** Per-connection receive window in bytes (advertised to the peer). */
   recvWindow?: number;
   /** Per-connection bytes buffered from write() before it pushes back. */
@@ -19,8 +31,14 @@ export interface EndpointOptions {
   maxConnections?: number;
 }
 
-export const DEFAULT_PACKET_SIZE = 1472;
-const DEFAULT_RECV_WINDOW = 4 * 1024 * 1024;
+export { DEFAULT_PACKET_SIZE };
+/** Over loopback (MTU 65,536) the path is known: packets this large from the start, ~44 times fewer than at 1,472,
+ *  and per-packet work (a syscall, an ack, a timer check) is what uTP costs over TCP there. Under MAX_DATAGRAM with
+ *  room for the header's extensions. */
+export const LOOPBACK_PACKET_SIZE = 64_000;
+/** A datagram every path is assumed to carry (tunnels and PPPoE shave a little off 1,500): where MTU discovery on a
+ *  real link starts, probing up towards the interface's MTU. */
+export const SAFE_PACKET_SIZE = 1400;const DEFAULT_RECV_WINDOW = 4 * 1024 * 1024;
 const DEFAULT_SEND_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 512;
 /** Kernel socket buffers asked for (capped by net.core.rmem_max / wmem_max). A datagram that arrives while the
@@ -50,7 +68,7 @@ export class UtpEndpoint extends EventEmitter {
   private readonly conns = new Map<string, UtpConnection>();
   private listening = false;
   private closed = false;
-  private readonly opts: Required<EndpointOptions>;
+  private readonly opts: Required<Omit<EndpointOptions, 'pathMtu'>> & Pick<EndpointOptions, 'pathMtu'>;
   private sendBufferSize = SOCKET_SEND_BUFFER;
   private recvBufferSize = SOCKET_RECV_BUFFER;
   /** What the kernel granted for the receive queue (bytes), once bound. */
@@ -67,10 +85,11 @@ export class UtpEndpoint extends EventEmitter {
       t.unref();
     }
     this.opts = {
-      packetSize: opts.packetSize ?? DEFAULT_PACKET_SIZE,
+      packetSize: opts.packetSize ?? MAX_DATAGRAM,
       recvWindow: opts.recvWindow ?? DEFAULT_RECV_WINDOW,
       sendBuffer: opts.sendBuffer ?? DEFAULT_SEND_BUFFER,
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      pathMtu: opts.pathMtu,
     };
   }
 
@@ -185,7 +204,8 @@ export class UtpEndpoint extends EventEmitter {
       remotePort: port,
       recvId,
       sendId,
-      packetSize: this.opts.packetSize,
+      maxDatagram: MAX_DATAGRAM,
+      pathMtu: this.opts.pathMtu ?? pathMtu(address, this.opts.packetSize),
       recvWindow: this.opts.recvWindow,
       sendBuffer: this.opts.sendBuffer,
     };
@@ -272,4 +292,33 @@ export class UtpEndpoint extends EventEmitter {
 
 function key(address: string, port: number, recvId: number): string {
   return `${address}:${port}/${recvId}`;
+}
+
+/** What the path to `address` is known to carry and at most could, as datagram sizes (capped by `cap`). */
+export function pathMtu(address: string, cap: number): { floor: number; ceiling: number } {
+  if (address.startsWith('127.')) {
+    const size = Math.min(cap, LOOPBACK_PACKET_SIZE);
+    return { floor: size, ceiling: size };
+  }
+  const ceiling = Math.min(cap, Math.max(DEFAULT_PACKET_SIZE, largestInterfaceMtu() - 28));
+  return { floor: Math.min(ceiling, SAFE_PACKET_SIZE), ceiling };
+}
+
+let interfaceMtu: number | undefined;
+/** The largest MTU among the machine's non-loopback interfaces (Linux /sys; 1,500 elsewhere), read once. */
+function largestInterfaceMtu(): number {
+  if (interfaceMtu !== undefined) return interfaceMtu;
+  interfaceMtu = 1500;
+  try {
+    let best = 0;
+    for (const name of fs.readdirSync('/sys/class/net')) {
+      if (name === 'lo') continue;
+      const mtu = Number(fs.readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+      if (Number.isFinite(mtu) && mtu > best) best = mtu;
+    }
+    if (best >= 576) interfaceMtu = Math.min(best, 65535);
+  } catch {
+    // Not Linux, or /sys unreadable: assume Ethernet.
+  }
+  return interfaceMtu;
 }
