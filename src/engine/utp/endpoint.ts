@@ -38,7 +38,8 @@ export { DEFAULT_PACKET_SIZE };
 export const LOOPBACK_PACKET_SIZE = 64_000;
 /** A datagram every path is assumed to carry (tunnels and PPPoE shave a little off 1,500): where MTU discovery on a
  *  real link starts, probing up towards the interface's MTU. */
-export const SAFE_PACKET_SIZE = 1400;const DEFAULT_RECV_WINDOW = 4 * 1024 * 1024;
+export const SAFE_PACKET_SIZE = 1400;
+const DEFAULT_RECV_WINDOW = 4 * 1024 * 1024;
 const DEFAULT_SEND_BUFFER = 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 512;
 /** Kernel socket buffers asked for (capped by net.core.rmem_max / wmem_max). A datagram that arrives while the

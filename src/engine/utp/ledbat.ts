@@ -40,7 +40,8 @@ export class Ledbat {
   setMtu(mtu: number): void {
     const before = this.mtu;
     this.mtu = mtu;
-    if (this.cwnd < 2 * mtu && this.cwnd <= 2 * before) this.cwnd = Math.max(this.cwnd, Math.min(2 * mtu, this.maxCwnd));
+    if (this.cwnd < 2 * mtu && this.cwnd <= 2 * before)
+      this.cwnd = Math.max(this.cwnd, Math.min(2 * mtu, this.maxCwnd));
     this.cwnd = Math.max(this.cwnd, mtu);
   }
 
