@@ -172,7 +172,7 @@ test('MTU discovery: probes that arrive raise the packet size, a lost probe lowe
   conn.write(data);
   const received = new Map<number, Buffer>();
   const seen = new Set<number>();
-  let ack = 5000;
+  let ack: number;
   let first: number | undefined;
   for (let i = 0; i < 5000; i++) {
     await turn();
