@@ -72,8 +72,14 @@ const SYN_RETRIES = 2;
 /** Consecutive timeouts before the peer is presumed gone (libtorrent's utp_num_resends is 3). */
 const MAX_TIMEOUTS = 3;
 const DUP_ACK_LIMIT = 3;
-/** At most this many packets fast-resent per incoming ack (libtorrent resends up to 5 per SACK). */
-const MAX_FAST_RESENDS = 5;
+/** At most this many packets fast-resent per incoming ack (libtorrent resends up to 5 per SACK; the time rule can
+ *  find a whole lost burst at once). */
+const MAX_FAST_RESENDS = 32;
+/** A hole is lost once a packet sent this much later (or a quarter round trip, if longer) has arrived: packets
+ *  reordered by less are not resent. */
+const MIN_REORDER_MS = 4;
+/** The tail-loss probe waits at least this long. */
+const MIN_PROBE_MS = 10;
 /** The congestion window's ceiling. On a fast path the receiver's event loop, not the wire, sets the round trip
  *  (tens of ms when it is busy hashing and writing), so the window must hold that much data to keep the pipe full;
  *  the receiver's advertised window bounds it further. */
@@ -92,7 +98,15 @@ export class UtpConnection extends Duplex {
   readonly sendId: number;
   state: State;
   /** Counters for stats, tests and the bench. */
-  readonly counters = { packetsSent: 0, packetsReceived: 0, resent: 0, timeouts: 0, fastResends: 0, dropped: 0 };
+  readonly counters = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    resent: 0,
+    timeouts: 0,
+    fastResends: 0,
+    tailProbes: 0,
+    dropped: 0,
+  };
   readonly ledbat: Ledbat;
   readonly rtt = new RttEstimator();
 
@@ -122,9 +136,12 @@ export class UtpConnection extends Duplex {
   private finalCallback: ((err?: Error | null) => void) | undefined;
   private timeouts = 0;
   private rtoTimer: NodeJS.Timeout | undefined;
-  /** When the retransmission timer is due (ms, Date.now()); the timer itself is re-armed lazily, so an ack costs
+  /** When the retransmission timer is due (ms, performance.now()); the timer itself is re-armed lazily, so an ack costs
    *  no timer churn. */
   private rtoDeadline: number | undefined;
+  private probeDeadline: number | undefined;
+  /** When the most recently sent of the packets the peer has acked was sent (RACK, RFC 8985). */
+  private rackSentAt = 0;
   private synRetries = 0;
   private synSeq = 0;
   /** Some packet was marked lost by a timeout and waits to go again. */
@@ -447,7 +464,7 @@ export class UtpConnection extends Duplex {
         seq: this.seq,
         buf,
         payload: 0,
-        sentAt: Date.now(),
+        sentAt: performance.now(),
         transmissions: 1,
         inFlight: true,
       });
@@ -481,7 +498,7 @@ export class UtpConnection extends Duplex {
       this.queueHead = 0;
     }
     this.queuedBytes -= size;
-    this.outbuf.set(seq, { seq, buf, payload: size, sentAt: Date.now(), transmissions: 1, inFlight: true });
+    this.outbuf.set(seq, { seq, buf, payload: size, sentAt: performance.now(), transmissions: 1, inFlight: true });
     this.inFlightBytes += buf.length;
     // This packet carries our ack: a pending ST_STATE is still sent when it must carry a SACK.
     if (!this.reorder.size) this.ackScheduled = false;
@@ -497,7 +514,7 @@ export class UtpConnection extends Duplex {
     buf.writeUInt32BE(h.wnd, 12);
     buf.writeUInt16BE(h.ack, 18);
     o.buf = buf;
-    o.sentAt = Date.now();
+    o.sentAt = performance.now();
     o.transmissions++;
     if (!o.inFlight) {
       o.inFlight = true;
@@ -515,8 +532,12 @@ export class UtpConnection extends Duplex {
       return;
     }
     if (this.rtoDeadline !== undefined) return;
-    this.rtoDeadline = Date.now() + this.rtt.rtoMs;
-    this.armRtoTimer(this.rtt.rtoMs);
+    const now = performance.now();
+    this.rtoDeadline = now + this.rtt.rtoMs;
+    // The tail-loss probe goes first, after about two round trips without an ack (see onRtoTimer).
+    const pto = Math.max(2 * this.rtt.rttMs + 2, MIN_PROBE_MS);
+    this.probeDeadline = this.rtt.rttMs > 0 && pto < this.rtt.rtoMs ? now + pto : undefined;
+    this.armRtoTimer(this.probeDeadline !== undefined ? pto : this.rtt.rtoMs);
   }
 
   private armRtoTimer(ms: number): void {
@@ -529,15 +550,35 @@ export class UtpConnection extends Duplex {
   private restartRto(): void {
     this.timeouts = 0;
     this.rtoDeadline = undefined;
+    this.probeDeadline = undefined;
   }
 
   private onRtoTimer(): void {
     this.rtoTimer = undefined;
     if (this.rtoDeadline === undefined) return;
-    const left = this.rtoDeadline - Date.now();
-    if (left > 0) return this.armRtoTimer(left);
+    const now = performance.now();
+    if (this.probeDeadline !== undefined && now >= this.probeDeadline) {
+      this.probeDeadline = undefined;
+      this.sendTailProbe();
+    }
+    const next = Math.min(this.rtoDeadline, this.probeDeadline ?? Infinity) - now;
+    if (next > 0) return this.armRtoTimer(next);
     this.rtoDeadline = undefined;
     this.onTimeout();
+  }
+
+  /**
+   * Tail-loss probe (RFC 8985's TLP): nothing was acked for about two round trips, so the last packets of a burst
+   * may all be lost, and with nothing after them to SACK only the retransmission timeout (500 ms at least) would
+   * find out. The newest outstanding packet goes again: if it arrives past a hole, its SACK shows the receiver what
+   * is missing, and the packets sent well before it are resent at once (time-based loss detection in onAck).
+   */
+  private sendTailProbe(): void {
+    if (this.state !== 'connected' || this.outbuf.size === 0) return;
+    const newest = this.outbuf.get(this.finSeq ?? seqAdd(this.seq, -1));
+    if (!newest) return;
+    this.counters.tailProbes++;
+    this.resend(newest);
   }
 
   private onTimeout(): void {
@@ -648,7 +689,7 @@ export class UtpConnection extends Duplex {
     const lastSent = this.finSeq ?? seqAdd(this.seq, -1);
     // An ack for a packet we never sent is forged or corrupt: ignore its ack part (libtorrent does the same).
     if (seqLess(lastSent, h.ack)) return;
-    const now = Date.now();
+    const now = performance.now();
     const inFlightBefore = this.inFlightBytes;
     const saturated = this.inFlightBytes + this.mtuFloor > this.window() || this.queuedBytes > 0;
     let acked = 0;
@@ -660,6 +701,7 @@ export class UtpConnection extends Duplex {
       if (!o) return;
       if (o.inFlight) this.inFlightBytes -= o.buf.length;
       if (o.transmissions === 1) minRtt = Math.min(minRtt, now - o.sentAt);
+      if (o.sentAt > this.rackSentAt) this.rackSentAt = o.sentAt;
       if (s === this.mtuProbeSeq) this.probeAcked(o);
       acked += o.buf.length;
       this.outbuf.delete(s);
@@ -680,15 +722,19 @@ export class UtpConnection extends Duplex {
     if (h.sack) {
       const sacked = sackedSeqs(h.ack, h.sack);
       for (const s of sacked) take(s);
-      // A hole with at least DUP_ACK_LIMIT packets received after it is lost (libtorrent's parse_sack): every such
-      // hole is resent now, not one per round trip, and none twice (fastResendSeq), or a burst of drops at a full
-      // queue takes seconds to repair while the window sits full of packets that are gone.
-      if (sacked.length >= DUP_ACK_LIMIT) {
-        const limit = sacked[sacked.length - DUP_ACK_LIMIT];
-        let s = seqLess(this.fastResendSeq, seqAdd(h.ack, 1)) ? seqAdd(h.ack, 1) : this.fastResendSeq;
-        for (; seqLess(s, limit) && lost.length < MAX_FAST_RESENDS; s = seqAdd(s, 1)) {
+      // A hole is lost when at least DUP_ACK_LIMIT packets after it arrived (libtorrent's parse_sack; once per
+      // packet, fastResendSeq), or when a packet sent well after it arrived (RACK: this also finds a resend that
+      // was lost again, and, after a tail-loss probe, a whole lost burst). Every such hole is resent now, not one per
+      // round trip, or a burst of drops at a full queue takes seconds to repair while the window sits full of
+      // packets that are gone.
+      if (sacked.length) {
+        const limit = sacked.length >= DUP_ACK_LIMIT ? sacked[sacked.length - DUP_ACK_LIMIT] : h.ack;
+        const last = sacked[sacked.length - 1];
+        const sentBefore = this.rackSentAt - Math.max(MIN_REORDER_MS, this.rtt.rttMs / 4);
+        for (let s = seqAdd(h.ack, 1); seqLess(s, last) && lost.length < MAX_FAST_RESENDS; s = seqAdd(s, 1)) {
           const o = this.outbuf.get(s);
-          if (o) lost.push(o);
+          if (!o) continue;
+          if ((seqLess(s, limit) && !seqLess(s, this.fastResendSeq)) || o.sentAt < sentBefore) lost.push(o);
         }
       }
     }
@@ -703,7 +749,7 @@ export class UtpConnection extends Duplex {
     if (acked > 0) this.ledbat.onAck(acked, inFlightBefore, saturated);
     let cut = false;
     for (const o of lost) {
-      this.fastResendSeq = seqAdd(o.seq, 1);
+      if (!seqLess(o.seq, this.fastResendSeq)) this.fastResendSeq = seqAdd(o.seq, 1);
       if (o.seq === this.mtuProbeSeq) {
         // A lost probe says the path is narrower than it, not that it is congested: no window cut.
         this.probeLost(o);
