@@ -140,6 +140,7 @@ export class UtpConnection extends Duplex {
    *  no timer churn. */
   private rtoDeadline: number | undefined;
   private probeDeadline: number | undefined;
+  private rtoTimerAt = 0;
   /** When the most recently sent of the packets the peer has acked was sent (RACK, RFC 8985). */
   private rackSentAt = 0;
   private synRetries = 0;
@@ -540,8 +541,14 @@ export class UtpConnection extends Duplex {
     this.armRtoTimer(this.probeDeadline !== undefined ? pto : this.rtt.rtoMs);
   }
 
+  /** Makes sure the timer fires within `ms`: a running timer due by then is kept (it re-arms itself lazily). */
   private armRtoTimer(ms: number): void {
-    if (this.rtoTimer) return;
+    const at = performance.now() + ms;
+    if (this.rtoTimer) {
+      if (this.rtoTimerAt <= at) return;
+      clearTimeout(this.rtoTimer);
+    }
+    this.rtoTimerAt = at;
     this.rtoTimer = setTimeout(() => this.onRtoTimer(), ms);
     this.rtoTimer.unref?.();
   }

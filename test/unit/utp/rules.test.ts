@@ -137,6 +137,37 @@ test('every hole a SACK reveals is resent at once, and not again on the next SAC
   conn.destroy();
 });
 
+test('a lost tail is found by a probe, not a timeout: the newest packet goes again, its SACK brings the rest', async () => {
+  const { conn, sent } = connected();
+  conn.write(randomBytes(200 * 1400));
+  await turn();
+  while (sent.length < 8) {
+    const last = sent.at(-1)!.packet.header.seq;
+    sent.length = 0;
+    conn.onPacket({ header: header({ type: ST_STATE, seq: 5000, ack: last }), payload: Buffer.alloc(0) });
+  }
+  // Every packet of this flight is lost: no ack comes. About two round trips later the newest goes again.
+  const seqs = sent.map((s) => s.packet.header.seq);
+  sent.length = 0;
+  for (let i = 0; i < 300 && conn.counters.tailProbes === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(conn.counters.tailProbes, 1);
+  assert.equal(conn.counters.timeouts, 0, 'the probe came before the retransmission timeout');
+  assert.deepEqual(
+    sent.map((s) => s.packet.header.seq),
+    [seqs.at(-1)],
+  );
+  // It arrived past the holes: the peer SACKs it alone, and everything sent before it goes again at once.
+  sent.length = 0;
+  const ack = seqAdd(seqs[0], -1);
+  const sack = buildSack(ack, 256, (s) => s === seqs.at(-1));
+  conn.onPacket({ header: header({ type: ST_STATE, seq: 5000, ack, sack }), payload: Buffer.alloc(0) });
+  assert.deepEqual(
+    sent.slice(0, seqs.length - 1).map((s) => s.packet.header.seq),
+    seqs.slice(0, -1),
+  );
+  conn.destroy();
+});
+
 test('a peer that does not say it reads more (libtorrent) never gets a datagram over 1,472 bytes', async () => {
   // Over loopback the path carries 64 KB; libtorrent would truncate such a datagram to 1,500 bytes.
   const { conn, sent } = connected({ pathMtu: { floor: 64_000, ceiling: 64_000 } });
