@@ -37,6 +37,9 @@ export interface ConnectionPort {
   localAddress(): { address: string; port: number; family: string } | undefined;
   /** The most we may advertise as our receive window (bounded by the shared UDP receive queue). */
   windowCap(): number;
+  /** Calls conn.endOfTurn() once this turn of the event loop is over (the endpoint batches all its connections
+   *  into one setImmediate). */
+  defer(conn: UtpConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -158,8 +161,8 @@ export class UtpConnection extends Duplex {
   private replyMicro = 0;
   private ackScheduled = false;
   private flushWanted = false;
-  /** One setImmediate per connection per event-loop turn does all deferred work: hand data to the reader, send
-   *  what the windows allow, and ack what arrived (once, for every packet of the turn, as libtorrent's defer_ack). */
+  /** Deferred work, done once per event-loop turn (endOfTurn): hand data to the reader, send what the windows
+   *  allow, and ack what arrived (once, for every packet of the turn, as libtorrent's defer_ack). */
   private turnScheduled = false;
   private advertisedZero = false;
   private pushedEnd = false;
@@ -400,14 +403,14 @@ export class UtpConnection extends Duplex {
   private scheduleTurn(): void {
     if (this.turnScheduled) return;
     this.turnScheduled = true;
-    setImmediate(() => this.endOfTurn());
+    this.port.defer(this);
   }
 
   /**
    * After every packet of this event-loop turn was processed: the reader gets the data (and may answer at once),
    * new data goes out carrying our ack, and an ST_STATE goes only if no data packet carried the ack (or a SACK must).
    */
-  private endOfTurn(): void {
+  endOfTurn(): void {
     this.turnScheduled = false;
     if (this.pending.length) this.flushDelivered();
     if (this.state === 'closed') return;

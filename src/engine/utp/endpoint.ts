@@ -76,6 +76,8 @@ export class UtpEndpoint extends EventEmitter {
   private grantedRecvBuffer = 0;
   /** Counters for tests and stats. */
   readonly counters = { malformed: 0, resets: 0, refused: 0 };
+  /** Connections with work deferred to the end of this event-loop turn: one setImmediate serves them all. */
+  private deferred: UtpConnection[] = [];
 
   constructor(opts: EndpointOptions = {}) {
     super();
@@ -232,10 +234,19 @@ export class UtpEndpoint extends EventEmitter {
         if (this.conns.get(k) === conn) this.conns.delete(k);
       },
       localAddress: () => this.address(),
+      defer: (conn) => {
+        if (this.deferred.push(conn) === 1) setImmediate(() => this.endOfTurn());
+      },
       // A window larger than the kernel's receive queue invites drops whenever our event loop is busy: advertise
       // at most half of it (the other half for the endpoint's other connections and bursts).
       windowCap: () => (this.grantedRecvBuffer ? Math.max(16 * 1024, this.grantedRecvBuffer / 2) : Infinity),
     };
+  }
+
+  private endOfTurn(): void {
+    const conns = this.deferred;
+    this.deferred = [];
+    for (const c of conns) c.endOfTurn();
   }
 
   private onMessage(msg: Buffer, address: string, port: number): void {

@@ -35,6 +35,7 @@ function scripted(mode: 'connect' | Packet, opts: Partial<ConnectionOptions> = {
     forget: () => {},
     localAddress: () => undefined,
     windowCap: () => Infinity,
+    defer: (c) => setImmediate(() => c.endOfTurn()),
   };
   const conn = new UtpConnection(
     port,
