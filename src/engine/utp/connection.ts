@@ -31,7 +31,8 @@ import {
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionPort {
-  send(buf: Buffer, port: number, address: string): void;
+  /** One datagram: a buffer, or its parts in order (sent gathered, without a copy). */
+  send(buf: Buffer | Buffer[], port: number, address: string): void;
   /** The connection is finished: stop routing packets to it. */
   forget(conn: UtpConnection): void;
   localAddress(): { address: string; port: number; family: string } | undefined;
@@ -63,7 +64,12 @@ type State = 'syn_sent' | 'connected' | 'closed';
 
 interface Outgoing {
   seq: number;
-  buf: Buffer;
+  /** The header (and for a FIN, all of it): rewritten into a fresh buffer on every resend. */
+  head: Buffer;
+  /** The payload, as views of the written chunks (no copy; see sendData). */
+  body: Buffer[];
+  /** Datagram bytes. */
+  size: number;
   payload: number;
   sentAt: number;
   transmissions: number;
@@ -90,6 +96,9 @@ const MAX_CWND = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 29_000;
 /** A peer that ignores our window cannot make us hold more than this many windows of out-of-order data. */
 const REORDER_SLACK = 2;
+/** A packet whose payload spans more written chunks than this is copied into one buffer: gathering many tiny
+ *  views costs more than the copy. */
+const MAX_GATHER = 8;
 /** Payloads at least this large (on average) go to the reader as they are, not concatenated. */
 const LARGE_PAYLOAD = 8 * 1024;
 
@@ -352,7 +361,7 @@ export class UtpConnection extends Duplex {
     return wnd;
   }
 
-  private transmit(buf: Buffer): void {
+  private transmit(buf: Buffer | Buffer[]): void {
     this.counters.packetsSent++;
     this.lastSentAt = Date.now();
     this.port.send(buf, this.remotePort, this.remoteAddress);
@@ -436,7 +445,7 @@ export class UtpConnection extends Duplex {
       for (let s = seqAdd(this.ackedSeq, 1); seqLess(s, end); s = seqAdd(s, 1)) {
         const o = this.outbuf.get(s);
         if (!o || o.inFlight) continue;
-        if (this.inFlightBytes > 0 && this.inFlightBytes + o.buf.length > window) return this.armRto();
+        if (this.inFlightBytes > 0 && this.inFlightBytes + o.size > window) return this.armRto();
         this.resend(o);
       }
       this.resendPending = false;
@@ -466,7 +475,9 @@ export class UtpConnection extends Duplex {
       const buf = encodePacket(this.header(ST_FIN, this.seq));
       this.outbuf.set(this.seq, {
         seq: this.seq,
-        buf,
+        head: buf,
+        body: [],
+        size: buf.length,
         payload: 0,
         sentAt: performance.now(),
         transmissions: 1,
@@ -479,53 +490,66 @@ export class UtpConnection extends Duplex {
   }
 
   private sendData(size: number): void {
-    // One buffer per packet: the header, then the payload copied straight from the queued writes.
+    // The header in its own small buffer, the payload as views of the queued writes, sent gathered (sendmsg with
+    // an iovec): no per-packet copy of up to 64 KB. A resend needs only a new header.
     const seq = this.seq;
     this.seq = seqAdd(this.seq, 1);
-    const buf = Buffer.allocUnsafe(HEADER_SIZE + size);
-    writeHeader(buf, this.header(ST_DATA, seq));
-    let at = HEADER_SIZE;
-    const end = HEADER_SIZE + size;
-    while (at < end) {
-      const head = this.queue[this.queueHead];
-      const n = Math.min(head.length, end - at);
-      head.copy(buf, at, 0, n);
-      at += n;
-      if (n === head.length) {
+    const head = Buffer.allocUnsafe(HEADER_SIZE);
+    writeHeader(head, this.header(ST_DATA, seq));
+    let body: Buffer[] = [];
+    let left = size;
+    while (left > 0) {
+      const chunk = this.queue[this.queueHead];
+      const n = Math.min(chunk.length, left);
+      left -= n;
+      if (n === chunk.length) {
+        body.push(chunk);
         this.queue[this.queueHead++] = undefined as unknown as Buffer;
       } else {
-        this.queue[this.queueHead] = head.subarray(n);
+        body.push(chunk.subarray(0, n));
+        this.queue[this.queueHead] = chunk.subarray(n);
       }
     }
+    if (body.length > MAX_GATHER) body = [Buffer.concat(body, size)];
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
     this.queuedBytes -= size;
-    this.outbuf.set(seq, { seq, buf, payload: size, sentAt: performance.now(), transmissions: 1, inFlight: true });
-    this.inFlightBytes += buf.length;
+    const o: Outgoing = {
+      seq,
+      head,
+      body,
+      size: HEADER_SIZE + size,
+      payload: size,
+      sentAt: performance.now(),
+      transmissions: 1,
+      inFlight: true,
+    };
+    this.outbuf.set(seq, o);
+    this.inFlightBytes += o.size;
     // This packet carries our ack: a pending ST_STATE is still sent when it must carry a SACK.
     if (!this.reorder.size) this.ackScheduled = false;
-    this.transmit(buf);
+    this.transmit([head, ...body]);
   }
 
   private resend(o: Outgoing): void {
-    // A fresh buffer: the first may still sit in the UDP send queue. Timestamps, ack and window are brought up to date.
-    const h = this.header((o.buf[0] >> 4) as PacketType, o.seq);
-    const buf = Buffer.from(o.buf);
+    // A fresh header: the first may still sit in the UDP send queue. Timestamps, ack and window are brought up to date.
+    const h = this.header((o.head[0] >> 4) as PacketType, o.seq);
+    const buf = Buffer.from(o.head);
     buf.writeUInt32BE(h.timestamp >>> 0, 4);
     buf.writeUInt32BE(h.timestampDiff >>> 0, 8);
     buf.writeUInt32BE(h.wnd, 12);
     buf.writeUInt16BE(h.ack, 18);
-    o.buf = buf;
+    o.head = buf;
     o.sentAt = performance.now();
     o.transmissions++;
     if (!o.inFlight) {
       o.inFlight = true;
-      this.inFlightBytes += buf.length;
+      this.inFlightBytes += o.size;
     }
     this.counters.resent++;
-    this.transmit(buf);
+    this.transmit(o.body.length ? [buf, ...o.body] : buf);
   }
 
   /** Starts the retransmission clock if something is outstanding and it is not running. */
@@ -617,13 +641,13 @@ export class UtpConnection extends Duplex {
 
   /** The MTU probe was lost: the path carries less than its size. */
   private probeLost(o: Outgoing): void {
-    this.mtuCeiling = Math.max(this.mtuFloor, o.buf.length - 1);
+    this.mtuCeiling = Math.max(this.mtuFloor, o.size - 1);
     this.mtuProbeSeq = undefined;
   }
 
   /** The MTU probe arrived: the path carries that much. */
   private probeAcked(o: Outgoing): void {
-    this.mtuFloor = Math.min(this.mtuCeiling, Math.max(this.mtuFloor, o.buf.length));
+    this.mtuFloor = Math.min(this.mtuCeiling, Math.max(this.mtuFloor, o.size));
     this.ledbat.setMtu(this.mtuFloor);
     this.mtuProbeSeq = undefined;
   }
@@ -709,11 +733,11 @@ export class UtpConnection extends Duplex {
     const take = (s: number): void => {
       const o = this.outbuf.get(s);
       if (!o) return;
-      if (o.inFlight) this.inFlightBytes -= o.buf.length;
+      if (o.inFlight) this.inFlightBytes -= o.size;
       if (o.transmissions === 1) minRtt = Math.min(minRtt, now - o.sentAt);
       if (o.sentAt > this.rackSentAt) this.rackSentAt = o.sentAt;
       if (s === this.mtuProbeSeq) this.probeAcked(o);
-      acked += o.buf.length;
+      acked += o.size;
       this.outbuf.delete(s);
     };
     if (seqLess(this.ackedSeq, h.ack)) {
@@ -771,7 +795,7 @@ export class UtpConnection extends Duplex {
       }
       if (o.inFlight) {
         o.inFlight = false;
-        this.inFlightBytes -= o.buf.length;
+        this.inFlightBytes -= o.size;
       }
       this.counters.fastResends++;
       this.resend(o);

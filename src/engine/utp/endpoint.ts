@@ -218,7 +218,7 @@ export class UtpEndpoint extends EventEmitter {
     return {
       send: (buf, port, address) => {
         if (this.closed) return;
-        if (TRACE) trace('>', buf, address, port);
+        if (TRACE) trace('>', Array.isArray(buf) ? Buffer.concat(buf) : buf, address, port);
         if (this.socket && this.bound) {
           this.socket.send(buf, port, address);
           return;

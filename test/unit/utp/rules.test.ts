@@ -31,7 +31,10 @@ interface Sent {
 function scripted(mode: 'connect' | Packet, opts: Partial<ConnectionOptions> = {}) {
   const sent: Sent[] = [];
   const port: ConnectionPort = {
-    send: (buf) => sent.push({ packet: decodePacket(Buffer.from(buf))!, size: buf.length }),
+    send: (parts) => {
+      const buf = Buffer.concat(Array.isArray(parts) ? parts : [parts]);
+      sent.push({ packet: decodePacket(buf)!, size: buf.length });
+    },
     forget: () => {},
     localAddress: () => undefined,
     windowCap: () => Infinity,
