@@ -41,6 +41,8 @@ export interface ConnectionPort {
   /** Calls conn.endOfTurn() once this turn of the event loop is over (the endpoint batches all its connections
    *  into one setImmediate). */
   defer(conn: UtpConnection): void;
+  /** Calls conn.sendDelayedAck() within DELAYED_ACK_MS (one timer for the endpoint's connections). */
+  delayAck(conn: UtpConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -99,6 +101,10 @@ const REORDER_SLACK = 2;
 /** A packet whose payload spans more written chunks than this is copied into one buffer: gathering many tiny
  *  views costs more than the copy. */
 const MAX_GATHER = 8;
+/** An ack is sent for at least every this many in-order data packets (TCP's delayed-ack rule). */
+const ACK_EVERY = 2;
+/** Payloads shorter than this end a burst: acked at once. */
+const FULL_PACKET = 1000;
 /** Payloads at least this large (on average) go to the reader as they are, not concatenated. */
 const LARGE_PAYLOAD = 8 * 1024;
 
@@ -169,6 +175,10 @@ export class UtpConnection extends Duplex {
   private eofSeq: number | undefined;
   private replyMicro = 0;
   private ackScheduled = false;
+  /** The pending ack must not wait for a second packet (see endOfTurn). */
+  private ackNow = false;
+  /** In-order data packets received since our last ack. */
+  private unacked = 0;
   private flushWanted = false;
   /** Deferred work, done once per event-loop turn (endOfTurn): hand data to the reader, send what the windows
    *  allow, and ack what arrived (once, for every packet of the turn, as libtorrent's defer_ack). */
@@ -390,7 +400,7 @@ export class UtpConnection extends Duplex {
 
   /** ST_STATE: acks what we have, with a SACK for what arrived out of order. Takes no sequence number. */
   private sendState(announce = false): void {
-    this.ackScheduled = false;
+    this.clearPendingAck();
     const sack = this.reorder.size ? buildSack(this.ackNr, 256, (s) => this.reorder.has(s)) : undefined;
     this.transmit(encodePacket(this.header(ST_STATE, this.seq, sack, announce)));
   }
@@ -399,9 +409,21 @@ export class UtpConnection extends Duplex {
     this.transmit(encodePacket(this.header(type, seq)));
   }
 
-  private scheduleAck(): void {
+  private scheduleAck(now: boolean): void {
     this.ackScheduled = true;
+    if (now) this.ackNow = true;
     this.scheduleTurn();
+  }
+
+  private clearPendingAck(): void {
+    this.ackScheduled = false;
+    this.ackNow = false;
+    this.unacked = 0;
+  }
+
+  /** The delayed-ack timer fired: an ack still pending goes now. */
+  sendDelayedAck(): void {
+    if (this.ackScheduled && this.state === 'connected') this.sendState();
   }
 
   private scheduleFlush(): void {
@@ -427,7 +449,13 @@ export class UtpConnection extends Duplex {
       this.flushWanted = false;
       this.flush();
     }
-    if (this.ackScheduled && this.state === 'connected') this.sendState();
+    if (this.ackScheduled && this.state === 'connected') {
+      // Delayed ack (TCP's rule, RFC 1122/5681): at least every second full-sized packet, at once for anything that
+      // tells the sender about a loss, a FIN, a short packet (the end of a burst) or a duplicate; a lone full-sized
+      // packet waits up to DELAYED_ACK_MS for a second. Half the acks: each costs a datagram on both sides.
+      if (this.ackNow || this.unacked >= ACK_EVERY || this.reorder.size) this.sendState();
+      else this.port.delayAck(this);
+    }
   }
 
   private window(): number {
@@ -529,7 +557,7 @@ export class UtpConnection extends Duplex {
     this.outbuf.set(seq, o);
     this.inFlightBytes += o.size;
     // This packet carries our ack: a pending ST_STATE is still sent when it must carry a SACK.
-    if (!this.reorder.size) this.ackScheduled = false;
+    if (!this.reorder.size) this.clearPendingAck();
     this.transmit([head, ...body]);
   }
 
@@ -818,7 +846,12 @@ export class UtpConnection extends Duplex {
     if (seq === next) {
       this.deliver(payload);
       this.ackNr = seq;
+      const filled = this.reorder.size > 0;
       this.drainReorder();
+      this.unacked++;
+      // A short packet ends a burst (nothing may follow to make a pair); a filled hole is news for the sender.
+      this.scheduleAck(filled || payload.length < FULL_PACKET);
+      return;
     } else if (seqLess(this.ackNr, seq)) {
       const ahead = seqDiff(seq, this.ackNr);
       const room = this.opts.recvWindow * REORDER_SLACK - this.reorderBytes - this.readableLength - this.pendingBytes;
@@ -830,14 +863,14 @@ export class UtpConnection extends Duplex {
         this.reorderBytes += payload.length;
       }
     }
-    // Old or duplicate data is acked again: our earlier ack may have been lost.
-    this.scheduleAck();
+    // Out-of-order data is acked at once (with a SACK); old or duplicate data too: our earlier ack may have been lost.
+    this.scheduleAck(true);
   }
 
   private onFin(seq: number): void {
     if (this.eofSeq === undefined) this.eofSeq = seq;
     if (seq === seqAdd(this.ackNr, 1)) this.ackNr = seq;
-    this.scheduleAck();
+    this.scheduleAck(true);
     this.maybeEnd();
   }
 

@@ -39,6 +39,7 @@ function scripted(mode: 'connect' | Packet, opts: Partial<ConnectionOptions> = {
     localAddress: () => undefined,
     windowCap: () => Infinity,
     defer: (c) => setImmediate(() => c.endOfTurn()),
+    delayAck: (c) => setTimeout(() => c.sendDelayedAck(), 5),
   };
   const conn = new UtpConnection(
     port,
@@ -94,6 +95,36 @@ test('acks wait for the end of the event-loop turn: one ST_STATE for a burst of 
   assert.equal(states.length, 1, `${states.length} acks for 10 packets in one turn`);
   assert.equal(states[0].packet.header.ack, 710, 'the one ack covers them all');
   assert.equal(Buffer.concat(got).length, 10_000);
+  conn.destroy();
+});
+
+test('delayed ack: a lone full-sized packet waits for a second (or the timer); a short one is acked at once', async () => {
+  const syn: Packet = { header: header({ type: ST_SYN, seq: 300, ack: 0, connId: 99 }), payload: Buffer.alloc(0) };
+  const { conn, sent } = scripted(syn);
+  conn.on('data', () => {});
+  sent.length = 0;
+  const data = (seq: number, len: number) =>
+    conn.onPacket({ header: header({ type: ST_DATA, seq, ack: 0 }), payload: Buffer.alloc(len) });
+  const acks = () => sent.filter((s) => s.packet.header.type === ST_STATE).map((s) => s.packet.header.ack);
+  data(301, 1400);
+  await turn();
+  assert.deepEqual(acks(), [], 'one full-sized packet: the ack waits for a second');
+  data(302, 1400);
+  await turn();
+  assert.deepEqual(acks(), [302], 'the second full-sized packet is acked with the first');
+  data(303, 1400);
+  await turn();
+  assert.deepEqual(acks(), [302]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(acks(), [302, 303], 'the delayed-ack timer acks a lone packet');
+  data(304, 200);
+  await turn();
+  assert.deepEqual(acks(), [302, 303, 304], 'a short packet (the end of a burst) is acked at once');
+  data(306, 1400);
+  await turn();
+  assert.equal(acks().length, 4, 'a packet past a hole is acked at once');
+  assert.equal(sent.at(-1)!.packet.header.ack, 304);
+  assert.ok(sent.at(-1)!.packet.header.sack, 'with a SACK');
   conn.destroy();
 });
 
