@@ -519,7 +519,9 @@ export class UtpConnection extends Duplex {
 
   private sendData(size: number): void {
     // The header in its own small buffer, the payload as views of the queued writes, sent gathered (sendmsg with
-    // an iovec): no per-packet copy of up to 64 KB. A resend needs only a new header.
+    // an iovec): no per-packet copy of up to 64 KB. A resend needs only a new header. The views live until acked:
+    // a writer must not change a chunk after write() (Node's streams make no copy either; bittorrent-protocol's
+    // messages, its RC4 output and WebTorrent's piece reads are all fresh buffers).
     const seq = this.seq;
     this.seq = seqAdd(this.seq, 1);
     const head = Buffer.allocUnsafe(HEADER_SIZE);
