@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { UtpConnection, type ConnectionOptions, type ConnectionPort } from '../../../src/engine/utp/connection.js';
+import { LOOPBACK_PACKET_SIZE, SAFE_PACKET_SIZE, pathMtu } from '../../../src/engine/utp/endpoint.js';
 import { Ledbat, TARGET_DELAY_US } from '../../../src/engine/utp/ledbat.js';
 import {
   DEFAULT_PACKET_SIZE,
@@ -304,4 +305,14 @@ test('window growth: slow start doubles per round trip under the target, then LE
   // A larger packet size (MTU discovery) never leaves the window under one packet.
   l.setMtu(9000);
   assert.ok(l.cwnd >= 9000);
+});
+
+test('path MTU: loopback is known (64,000 bytes at once); other paths search up from 1,400; a cap holds', () => {
+  assert.deepEqual(pathMtu('127.0.0.1', MAX_DATAGRAM), { floor: LOOPBACK_PACKET_SIZE, ceiling: LOOPBACK_PACKET_SIZE });
+  assert.ok(LOOPBACK_PACKET_SIZE <= MAX_DATAGRAM - 40, 'room for the header and its extensions');
+  const lan = pathMtu('192.168.1.20', MAX_DATAGRAM);
+  assert.equal(lan.floor, SAFE_PACKET_SIZE);
+  assert.ok(lan.ceiling >= DEFAULT_PACKET_SIZE && lan.ceiling <= 65535 - 28, `ceiling ${lan.ceiling}`);
+  assert.deepEqual(pathMtu('127.0.0.1', 1472), { floor: 1472, ceiling: 1472 });
+  assert.deepEqual(pathMtu('10.0.0.1', 1300), { floor: 1300, ceiling: 1300 });
 });
