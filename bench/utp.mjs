@@ -266,6 +266,9 @@ async function ledbat() {
   await new Promise((r) => tx.listen(0, '127.0.0.1', r));
   const relay = dgram.createSocket('udp4');
   await new Promise((r) => relay.bind(0, '127.0.0.1', r));
+  // The relay's own socket must not be the bottleneck: a window's burst would overflow the default 208 KB queue.
+  relay.setRecvBufferSize(8 * MiB);
+  relay.setSendBufferSize(8 * MiB);
   const rxPort = rx.address().port;
   const txPort = tx.address().port;
   let open = true;
