@@ -12,12 +12,18 @@ export const VERSION = 1;
 export const HEADER_SIZE = 20;
 const EXT_NONE = 0;
 const EXT_SACK = 1;
+/** libutp's "extension bits" (8 bytes, all zero from us): see EXT_MAX_DATAGRAM for why we send it. */
+const EXT_BITS = 2;
 /**
  * Our own extension (BEP 29 lets a receiver skip extensions it does not know; libtorrent and libutp do): "I read
  * datagrams up to this many bytes", as a u16 followed by two zero bytes. Sent on the SYN and on the ST_STATE that
  * answers it. libtorrent reads at most 1,500 bytes per datagram and silently truncates the rest, so packets larger
  * than DEFAULT_PACKET_SIZE go only to a peer that said it reads them. 77 is unused by BEP 29 (1), libutp (2) and
  * libtorrent (3, close reason).
+ *
+ * It is never the header's first extension: libutp (Transmission, µTorrent, utp-native) takes a packet whose first
+ * extension type is 3 or more for its old version-0 format and answers gibberish (seen against Transmission 3.00).
+ * Without a SACK first, libutp's own EXT_BITS (8 zero bytes) goes first and ours is chained after it.
  */
 export const EXT_MAX_DATAGRAM = 77;
 /** The most any peer is assumed to read: an Ethernet MTU less IPv4 and UDP headers (libtorrent reads 1,500 bytes). */
@@ -63,7 +69,7 @@ export function writeHeader(buf: Buffer, h: Header, extension = EXT_NONE): void 
 
 /** Bytes the header and its extensions take (the payload starts there). */
 export function headerLength(h: Header): number {
-  return HEADER_SIZE + (h.sack ? 2 + h.sack.length : 0) + (h.maxDatagram ? 6 : 0);
+  return HEADER_SIZE + (h.sack ? 2 + h.sack.length : 0) + (h.maxDatagram ? (h.sack ? 6 : 16) : 0);
 }
 
 /** Builds one datagram: header, optional SACK and max-datagram extensions, then the payload. */
@@ -80,7 +86,10 @@ export function writeHeaderAndExtensions(buf: Buffer, h: Header): number {
   const sackLen = h.sack ? h.sack.length : 0;
   const exts: number[] = [];
   if (sackLen) exts.push(EXT_SACK);
-  if (h.maxDatagram) exts.push(EXT_MAX_DATAGRAM);
+  if (h.maxDatagram) {
+    if (!sackLen) exts.push(EXT_BITS);
+    exts.push(EXT_MAX_DATAGRAM);
+  }
   writeHeader(buf, h, exts.length ? exts[0] : EXT_NONE);
   let at = HEADER_SIZE;
   for (let i = 0; i < exts.length; i++) {
@@ -89,6 +98,10 @@ export function writeHeaderAndExtensions(buf: Buffer, h: Header): number {
       buf[at++] = sackLen;
       buf.set(h.sack!, at);
       at += sackLen;
+    } else if (exts[i] === EXT_BITS) {
+      buf[at++] = 8;
+      buf.fill(0, at, at + 8);
+      at += 8;
     } else {
       buf[at++] = 4;
       buf.writeUInt16BE(Math.min(0xffff, h.maxDatagram!), at);

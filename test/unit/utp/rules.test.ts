@@ -16,6 +16,7 @@ import {
   ST_SYN,
   buildSack,
   decodePacket,
+  encodePacket,
   nowMicros,
   seqAdd,
   seqLess,
@@ -315,4 +316,20 @@ test('path MTU: loopback is known (64,000 bytes at once); other paths search up 
   assert.ok(lan.ceiling >= DEFAULT_PACKET_SIZE && lan.ceiling <= 65535 - 28, `ceiling ${lan.ceiling}`);
   assert.deepEqual(pathMtu('127.0.0.1', 1472), { floor: 1472, ceiling: 1472 });
   assert.deepEqual(pathMtu('10.0.0.1', 1300), { floor: 1300, ceiling: 1300 });
+});
+
+test('our max-datagram extension is never first: libutp takes a first extension type of 3 or more for uTP v0', () => {
+  // Transmission 3.00 answered such a SYN with a 23-byte version-0 packet; with libutp's extension bits first it
+  // answers ST_STATE.
+  const syn = encodePacket(header({ type: ST_SYN, seq: 1, ack: 0, maxDatagram: MAX_DATAGRAM }));
+  assert.ok(syn[1] < 3, `first extension ${syn[1]}`);
+  assert.equal(decodePacket(syn)!.header.maxDatagram, MAX_DATAGRAM);
+  const withSack = encodePacket(
+    header({ type: ST_STATE, seq: 1, ack: 0, maxDatagram: 1500, sack: Uint8Array.of(1, 0, 0, 0) }),
+  );
+  assert.equal(withSack[1], 1, 'a SACK goes first');
+  const h = decodePacket(withSack)!.header;
+  assert.equal(h.maxDatagram, 1500);
+  assert.deepEqual([...h.sack!], [1, 0, 0, 0]);
+  assert.equal(decodePacket(encodePacket(header({ type: ST_STATE, seq: 1, ack: 0 })))!.header.maxDatagram, undefined);
 });
