@@ -1,7 +1,7 @@
 // The catalog as one object: the merge index (who wins), the sql.js store (search, persistence) and our own
 // publisher identity. Every source feeds records through ingest(); nothing but a newer signed entry replaces one.
 import { join } from 'node:path';
-import { encodeCatalog } from './catalog-file.js';
+import { encodeCatalog, readCatalogFile } from './catalog-file.js';
 import { normaliseFields, signEntry, type CatalogEntry, type EntryFields } from './entry.js';
 import type { Identity } from './identity.js';
 import { EntryIndex, totalDropped, type MergeOptions, type MergeResult } from './merge.js';
@@ -49,6 +49,32 @@ export class Catalog {
     opts: MergeOptions = {},
   ) {
     return this.record(await this.index.mergeAsync(records, (jobs) => sharedVerifyPool().verify(jobs), opts), source);
+  }
+
+  /**
+   * Merges a catalog file (either version). Chunks of a version 2 file that this store merged before (under the
+   * same publisher restriction, or none) are not inflated again: their records count as unchanged. Throws
+   * CatalogFileError for a file over a limit (nothing is merged then).
+   */
+  async ingestFile(
+    file: Uint8Array,
+    source: { id: string; kind: string; pointerSeq?: number; infohash?: string },
+    opts: MergeOptions = {},
+  ) {
+    const scope = opts.publisher ?? '*';
+    const read = await readCatalogFile(
+      file,
+      (digest) =>
+        this.store.chunkSeen(`${digest}:*`) ??
+        (opts.publisher !== undefined ? this.store.chunkSeen(`${digest}:${scope}`) : undefined),
+    );
+    const merged = await this.index.mergeAsync(read.records, (jobs) => sharedVerifyPool().verify(jobs), opts);
+    merged.stats.seen += read.skipped.records;
+    merged.stats.unchanged += read.skipped.records;
+    const result = this.record(merged, source);
+    // After the upsert: a chunk is marked seen only once its records are in the store (both saved together).
+    this.store.markChunksSeen(read.chunks.map((c) => ({ id: `${c.digest}:${scope}`, records: c.records })));
+    return { ...result, skipped: read.skipped };
   }
 
   /** Bumped whenever one of our own entries changes, whoever brought it (publish, another process, a source). */

@@ -137,6 +137,9 @@ CREATE TABLE IF NOT EXISTS sources (
   pointer_seq INTEGER, infohash TEXT, dropped INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+-- Catalog file chunks (version 2) whose records were merged into this store, as "<sha256>:<publisher or *>", with
+-- their record count: a later catalog carrying the same chunk does not inflate it again (catalog.ts ingestFile).
+CREATE TABLE IF NOT EXISTS seen_chunks (id TEXT PRIMARY KEY, records INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /** 2: rows found by a key hash instead of a unique text key. */
@@ -695,6 +698,24 @@ export class CatalogStore {
         s.dropped,
       ],
     );
+    this.dirty = true;
+  }
+
+  /** The record count of a catalog chunk merged before (see seen_chunks), or undefined. */
+  chunkSeen(id: string): number | undefined {
+    const res = this.db.exec('SELECT records FROM seen_chunks WHERE id = ?', [id]);
+    return res.length ? (res[0].values[0][0] as number) : undefined;
+  }
+
+  /** Remembers catalog chunks whose records are now in this store (saved with them, atomically). */
+  markChunksSeen(chunks: { id: string; records: number }[]): void {
+    if (!chunks.length) return;
+    const stmt = this.db.prepare('INSERT OR REPLACE INTO seen_chunks (id, records) VALUES (?, ?)');
+    try {
+      for (const c of chunks) stmt.run([c.id, c.records]);
+    } finally {
+      stmt.free();
+    }
     this.dirty = true;
   }
 
