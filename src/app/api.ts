@@ -19,6 +19,8 @@ export interface NodeApi {
   /** Seeds a folder (or file) without publishing it. */
   seed(req: T.SeedRequest, work?: T.WorkOptions): Promise<T.TransferView>;
   download(req: T.DownloadRequest): Promise<T.TransferView>;
+  /** Downloads into the Hugging Face cache (blobs, snapshot links, refs); `done` settles once the snapshot is in. */
+  downloadIntoHfCache(req: T.HfDownloadRequest): Promise<T.HfDownloadStarted>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Stops a transfer and forgets it; `deleteFiles` removes a download's files too. */
@@ -31,6 +33,10 @@ export interface NodeApi {
   discover(query: T.DiscoverQuery): Promise<T.DiscoverResult>;
   /** This home's own catalog entries (withdrawn ones left out). */
   shares(): Promise<T.OwnShare[]>;
+
+  /** Starts the embedded tracker (HTTP + UDP announce, scrape, registry API) in the node; running already: as is. */
+  startTracker(host: string | undefined, port: number): Promise<T.TrackerStatus>;
+  stopTracker(): Promise<void>;
 
   /** Fires when transfers (at least once a second while any runs), the catalog or the tracker change. */
   onChange(listener: (what: T.ChangeKind) => void): { dispose(): void };
