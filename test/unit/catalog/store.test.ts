@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../../src/catalog/catalog.js';
 import { Identity } from '../../../src/catalog/identity.js';
-import { ftsQuery } from '../../../src/catalog/store.js';
+import { CatalogStore, ftsQuery } from '../../../src/catalog/store.js';
 import { signEntry } from '../../../src/catalog/entry.js';
 import { fingerprint } from '../../../src/catalog/identity.js';
 import { loadSqlJs } from '../../../src/shared/sqljs.js';
@@ -311,4 +311,44 @@ test('a store written by the previous schema is read back: signed and unsigned e
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a bulk load (one batch of thousands) indexes tags, licenses and formats as row-by-row writes do', async () => {
+  const TAGS = ['llm', 'chat', 'audio', 'gguf', 'vision'];
+  const entries = Array.from({ length: 5200 }, (_, i) =>
+    makeEntry(alice, `bulk/m${i}`, 1, {
+      tags: [TAGS[i % 5], TAGS[(i + 2) % 5]],
+      license: i % 3 ? 'mit' : 'apache-2.0',
+      format: i % 2 ? 'gguf' : 'safetensors',
+      size: 1000 + i,
+    }),
+  );
+  const bulk = await CatalogStore.open();
+  const rows = await CatalogStore.open();
+  bulk.upsert(entries, 'test', { fresh: new Set(entries.map((e) => `${e.publisher}/${e.name}`)) });
+  for (let i = 0; i < entries.length; i += 100) rows.upsert(entries.slice(i, i + 100), 'test');
+  // A second bulk batch that replaces rows (new versions with other tags) and adds some.
+  const next = entries.slice(0, 5100).map((e, i) => makeEntry(alice, e.name, 2, { tags: [TAGS[(i + 1) % 5]] }));
+  bulk.upsert(next, 'test');
+  rows.upsert(next, 'test');
+  for (const q of [
+    { tags: ['llm'] },
+    { tags: ['chat', 'vision'] },
+    { tags: ['gguf'], license: 'mit' },
+    { license: 'APACHE-2.0', sort: 'size' as const, descending: true },
+    { format: 'gguf', minSize: 6000 },
+    { text: 'm51', tags: ['audio'] },
+  ]) {
+    const a = bulk.search({ ...q, limit: 10_000 });
+    const b = rows.search({ ...q, limit: 10_000 });
+    assert.ok(b.total > 0, JSON.stringify(q));
+    assert.equal(a.total, b.total, JSON.stringify(q));
+    assert.deepEqual(
+      a.entries.map((e) => `${e.name}@${e.seq}`).sort(),
+      b.entries.map((e) => `${e.name}@${e.seq}`).sort(),
+      JSON.stringify(q),
+    );
+  }
+  bulk.close();
+  rows.close();
 });
