@@ -11,12 +11,11 @@ const QUERIES = 200;
 const { Identity } = await import('../src/catalog/identity.ts');
 const { signEntry } = await import('../src/catalog/entry.ts');
 const { Catalog } = await import('../src/catalog/catalog.ts');
-const { encodeCatalog, encodeCatalogV1, readCatalogFile } = await import('../src/catalog/catalog-file.ts');
+const { encodeCatalog, encodeCatalogV1 } = await import('../src/catalog/catalog-file.ts');
 const { verifySignature, verifySignatureNacl } = await import('../src/catalog/ed25519.ts');
 const { sharedVerifyPool } = await import('../src/catalog/verify-pool.ts');
 // The pool Catalog.ingestFile uses.
 const pool = sharedVerifyPool();
-const verifyMany = (jobs) => pool.verify(jobs);
 const { splitRecord, decodeBody } = await import('../src/catalog/entry.ts');
 const { createHash } = await import('node:crypto');
 
@@ -89,20 +88,11 @@ const catalog = await Catalog.open({ home: dir });
 const store = catalog.store;
 let cpu0 = process.cpuUsage();
 let t = performance.now();
-const read1 = await readCatalogFile(file);
-const tDecode = ms(t);
-const res = await catalog.index.mergeAsync(read1.records, verifyMany);
-const tMerge = ms(t);
-const cpuMerge = process.cpuUsage(cpu0);
-store.upsert(res.changed, 'bench', { fresh: res.added });
-store.markChunksSeen(read1.chunks.map((c) => ({ id: `${c.digest}:*`, records: c.records })));
+const res = await catalog.ingestFile(file, { id: 'bench', kind: 'bench' });
 const tFull = ms(t);
 const cpuFull = process.cpuUsage(cpu0);
 console.log(
-  `  read ${read1.chunks.length} chunks ${fmt(tDecode)} ms, parse+verify (${pool.size} worker threads)+merge ${fmt(tMerge - tDecode)} ms (${fmt(cpuMs(cpuMerge))} ms CPU), sql.js index ${fmt(tFull - tMerge)} ms (${fmt(cpuMs(cpuFull) - cpuMs(cpuMerge))} ms CPU)`,
-);
-console.log(
-  `full verify+merge+index: ${fmt(tFull)} ms wall, ${fmt(cpuMs(cpuFull))} ms CPU, added ${res.stats.added}; goal 10000 ms -> ${(tFull / 10000).toFixed(2)}x of goal (CPU ${(cpuMs(cpuFull) / 10000).toFixed(2)}x)`,
+  `full verify+merge+index (${pool.size} verify threads, each verified batch indexed while the next is verified): ${fmt(tFull)} ms wall, ${fmt(cpuMs(cpuFull))} ms CPU, added ${res.stats.added}; goal 10000 ms -> ${(tFull / 10000).toFixed(2)}x of goal (its CPU time fits in ${(cpuMs(cpuFull) / 2 / 10000).toFixed(2)}x of 2 cores × 10 s)`,
 );
 
 // Incremental: the same publisher's catalog a while later, with 1,000 new entries (chunks already merged are skipped).
@@ -124,7 +114,7 @@ t = performance.now();
 const resV1 = await catalogV1.ingestFile(fileV1, { id: 'bench', kind: 'bench' });
 const tIncV1 = ms(t);
 console.log(
-  `  the same from a version 1 file (${(fileV1.length / 1e6).toFixed(2)} MB, inflated whole): ${fmt(tIncV1)} ms wall, ${fmt(cpuMs(process.cpuUsage(cpu0)))} ms CPU (added ${resV1.stats.added})`,
+  `  the same 1,000 from a version 1 file (${(fileV1.length / 1e6).toFixed(2)} MB, inflated whole, every record screened; empty store): ${fmt(tIncV1)} ms wall, ${fmt(cpuMs(process.cpuUsage(cpu0)))} ms CPU (added ${resV1.stats.added})`,
 );
 catalogV1.close();
 
