@@ -352,3 +352,39 @@ test('a bulk load (one batch of thousands) indexes tags, licenses and formats as
   bulk.close();
   rows.close();
 });
+
+test('a bulk load fed in pieces equals one upsert, and a save waits until its indexes are built', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'silmaril-bulk-'));
+  try {
+    const entries = Array.from({ length: 9100 }, (_, i) =>
+      makeEntry(bob, `piece/m${i}`, 1, { tags: [i % 2 ? 'odd' : 'even'], description: `piece number ${i}` }),
+    );
+    const one = await CatalogStore.open();
+    one.upsert(entries, 'test');
+    const store = await CatalogStore.open(join(dir, 'catalog.sqlite'));
+    const load = store.bulkLoad('test');
+    // A small piece first (row by row), then a bulk piece, then the rest.
+    load.write(entries.slice(0, 100));
+    load.write(entries.slice(100, 6100));
+    let saved = false;
+    const saving = store.save().then(() => (saved = true));
+    load.write(entries.slice(6100));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(saved, false, 'save waits for the load to finish');
+    load.finish();
+    await saving;
+    for (const q of [{ text: 'number 9099' }, { tags: ['odd'] }, { text: 'piece', tags: ['even'] }]) {
+      assert.equal(store.search(q).total, one.search(q).total, JSON.stringify(q));
+    }
+    store.close();
+    // What was saved has the full text of every piece.
+    const again = await CatalogStore.open(join(dir, 'catalog.sqlite'));
+    assert.equal(again.search({ text: 'number 1234' }).total, 1);
+    assert.equal(again.search({ text: 'number 9099' }).total, 1);
+    assert.equal(again.count(), 9100);
+    again.close();
+    one.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
