@@ -85,7 +85,7 @@ function compareAge(a: CatalogEntry, b: CatalogEntry): number {
   return compareKeys(a, b);
 }
 
-/** 32 bits of the record's signature (its last 65 bytes are `<64-byte signature>e`). */
+/** 32 bits of the record's signature, its bytes 32-35 (a record ends `<64-byte signature>e`). */
 function boundaryHash(record: Uint8Array): number {
   const i = record.length - 33;
   if (i < 0) return 1;
