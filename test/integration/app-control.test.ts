@@ -283,6 +283,19 @@ test("an editor attached to a daemon starts and stops the daemon's embedded trac
     // A bad port is a clear 400 from the API.
     const client = (await ControlClient.connect(home))!;
     await assert.rejects(client.startTracker('127.0.0.1', 70_000), /port must be 0 to 65535/);
+    // The other new routes' refusals: a registry that is not http(s), an HF download nobody started.
+    await assert.rejects(
+      client.call('GET', '/discover?registry=ftp%3A%2F%2Fx'),
+      /registry must be an http\(s\) tracker URL/,
+    );
+    await assert.rejects(
+      client.call('GET', `/transfers/${'a'.repeat(40)}/hf`),
+      /no download into the Hugging Face cache/,
+    );
+    await assert.rejects(
+      client.call('POST', '/models/download', { magnet: 'magnet:?xt=urn:btih:' + 'a'.repeat(40), hf_cache: 3 }),
+      /hf_cache must be true or a folder/,
+    );
     await core.stopTracker();
     assert.equal(daemon.trackerStatus().running, false);
     assert.equal(core.trackerStatus().running, false);
