@@ -14,6 +14,7 @@ import { MAX_PEERS_PER_TRANSFER, MAX_PEER_REQUESTS } from './limits.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
+import { RateMeter } from './rate-meter.js';
 import { installRequest, type PadRanges } from './request.js';
 import { installScheduler, type Scheduler } from './scheduler.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
@@ -31,6 +32,7 @@ import {
   truncatedV2,
 } from './v2-handshake.js';
 import { TorrentHashes } from './v2-wire.js';
+import { Holepunch } from './holepunch.js';
 import {
   FAULT_EVENT,
   attachConn,
@@ -140,6 +142,13 @@ export class Transfer extends EventEmitter {
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
+  private holepunch?: Holepunch;
+  /** The node's own business (a catalog file it publishes or follows), not a model a user shares or fetches: the
+   *  application layer hides it from model views and refuses to stop it unless forced (src/app/views.ts). */
+  readonly system: boolean;
+  /** Payload rates (piece blocks only), which fall to 0 when nothing moves: rate-meter.ts says why not WebTorrent's. */
+  private readonly downMeter = new RateMeter();
+  private readonly upMeter = new RateMeter();
 
   constructor(
     private readonly host: TransferHost,
@@ -160,6 +169,7 @@ export class Transfer extends EventEmitter {
       hub?: HubSeed;
       /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
       hfCache?: HfCacheTarget;
+      system?: boolean;
     },
   ) {
     super();
@@ -182,6 +192,7 @@ export class Transfer extends EventEmitter {
     });
     this.hub = init.hub;
     this.hfCache = init.hfCache;
+    this.system = !!init.system;
     if (this.hub) {
       const hub = this.hub;
       const failed = this.guard.pieceFailed.bind(this.guard);
@@ -315,6 +326,14 @@ export class Transfer extends EventEmitter {
     if (trees) requestMissingLayers(torrent, trees, this.parsed!.pieceLength);
     fixAnnounceNumbers(torrent); // what trackers are told: announce-numbers.ts
     this.retry?.stop();
+    this.holepunch?.close();
+    this.holepunch = new Holepunch(torrent, {
+      utp: !!this.host.client.utp,
+      pex: this.host.client.utPex !== false,
+      listenPort: () => this.host.client.address?.()?.port,
+      log: (m) => this.host.log.info(`${this.name}: ${m}`),
+      debug: (m) => this.host.log.debug(`${this.name}: ${m}`),
+    });
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
       // Said once per new reason, then every 10th attempt: the stats line carries it every second.
       if (attempts === 1 || attempts % 10 === 0 || reason !== this.lastDialError.get(addr)) {
@@ -363,10 +382,14 @@ export class Transfer extends EventEmitter {
     };
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
+      // bittorrent-protocol's `download`/`upload`: piece payload only (web seeds' wires included).
+      (wire as any).on('download', (n: number) => this.downMeter.add(n));
+      (wire as any).on('upload', (n: number) => this.upMeter.add(n));
       for (const peer of torrent._peers?.values() ?? []) {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
+        this.holepunch?.attach(wire, peer);
         readDirect(wire, peer.conn, {
           onBytes: (n) => peer.emit('download', n),
           throttled: () => peer.throttleGroups?.down?.getEnabled?.() !== false,
@@ -656,7 +679,7 @@ export class Transfer extends EventEmitter {
         }
       } else if (this.completed) verifiedBytes = totalBytes;
     }
-    const downloadRate = t ? t.downloadSpeed : 0;
+    const downloadRate = t ? this.downMeter.rate() : 0;
     const wires: any[] = t?.wires ?? [];
     const left = totalBytes - verifiedBytes;
     return {
@@ -670,7 +693,7 @@ export class Transfer extends EventEmitter {
       downloaded: this.downloadedBase + (t?.received ?? 0),
       uploaded: this.uploadedBase + (t?.uploaded ?? 0),
       downloadRate,
-      uploadRate: t ? t.uploadSpeed : 0,
+      uploadRate: t ? this.upMeter.rate() : 0,
       peers: wires.length,
       seeds: wires.filter((w) => w.isSeeder).length,
       eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
@@ -711,6 +734,7 @@ export class Transfer extends EventEmitter {
       peers: this.peers,
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
       hfCache: this.hfCache,
+      ...(this.system ? { system: true } : {}),
     };
   }
 
@@ -809,6 +833,7 @@ export class Transfer extends EventEmitter {
     clearInterval(this.hubTimer);
     this.hubEngaged = false;
     this.retry?.stop();
+    this.holepunch?.close();
     clearInterval(this.saveTimer);
     const t = this.torrent;
     if (!t) return;

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type {
   CatalogModel,
   CoreOptions,
+  DownloadOutcome,
   LocalModelView,
   Progress,
   SearchQuery,
@@ -175,7 +176,8 @@ export class NodeCore implements UiCore {
 
   transfers(): TransferView[] {
     if (this.remote) return this.remoteTransfers;
-    return this.local?.started ? this.local.transfersNow() : [];
+    // Every transfer, the node's own catalog files included: the views decide what to show (src/ui/system.ts).
+    return this.local?.started ? this.local.transfersNow({ all: true }) : [];
   }
 
   async share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult> {
@@ -190,6 +192,7 @@ export class NodeCore implements UiCore {
         pieceLength: req.pieceLength,
         v1Only: req.v1Only,
         superSeed: this.options.superSeed,
+        allowDuplicate: req.allowDuplicate,
       },
       { onProgress, signal },
     );
@@ -202,28 +205,30 @@ export class NodeCore implements UiCore {
       published: r.published,
       registered: r.registered,
       warnings: r.warnings,
+      duplicateOf: r.duplicateOf,
     };
   }
 
-  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
+  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<DownloadOutcome> {
     const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
     const t = await this.api().download({ source: model.magnet, outDir, webSeed });
     this.fire('transfers');
     return t;
   }
 
-  /** Downloads a catalog model into the Hugging Face cache; the transfer shows as usual. The editor's own node
-   *  only (an attached daemon does not do it yet). */
+  async copyPresent(id: string, dest: string): Promise<{ path: string; verified: boolean }> {
+    const r = await this.api().copyPresent(id, dest);
+    this.fire('local');
+    return r;
+  }
+
+  /** Downloads a catalog model into the Hugging Face cache (the editor's node, or the daemon it is attached to);
+   *  the transfer shows as usual. */
   async downloadIntoHfCache(
     model: { magnet: string; name: string; v1?: string },
     opts: { cacheDir?: string; webSeed?: boolean } = {},
   ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }> {
-    if (!this.local) {
-      throw new Error(
-        "Download into Hugging Face Cache runs in the editor's own node: stop the daemon of this home first",
-      );
-    }
-    const d = await this.local.downloadIntoHfCache({
+    const d = await this.api().downloadIntoHfCache({
       source: model.magnet,
       cacheDir: opts.cacheDir,
       webSeed: opts.webSeed === false ? false : undefined,
@@ -248,10 +253,12 @@ export class NodeCore implements UiCore {
     this.fire('local');
   }
 
-  async stopSharing(id: string): Promise<void> {
-    await this.api().stopSharing(id);
+  async stopSharing(id: string, opts: { withdraw?: boolean } = {}): Promise<{ withdrawn: string[] }> {
+    const r = await this.api().stopSharing(id, { withdraw: opts.withdraw === true });
     this.fire('transfers');
     this.fire('local');
+    if (opts.withdraw) this.fire('catalog');
+    return { withdrawn: r.withdrawn.map((w) => w.name) };
   }
 
   verify(id: string, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<VerifyResult> {
@@ -281,17 +288,26 @@ export class NodeCore implements UiCore {
     return describeFolder(folder);
   }
 
+  /** Starts the embedded tracker in the node this editor uses: its own, or the daemon it is attached to (which
+   *  then serves it, through the control API's /tracker/start). */
   async startTracker(host: string, port: number): Promise<TrackerStatus> {
     if (this.remote) {
-      throw new Error(
-        `the ${this.remote.node.kind} (pid ${this.remote.node.pid}) runs this home: start its tracker with \`silmaril daemon --tracker-port\``,
-      );
+      const status = await this.remote.startTracker(host, port);
+      if (this.remoteStatus) this.remoteStatus = { ...this.remoteStatus, tracker: status };
+      this.fire('tracker');
+      return status;
     }
     if (!this.local) throw new Error('the engine is not running yet');
     return this.local.startTracker(host, port);
   }
 
   async stopTracker(): Promise<void> {
+    if (this.remote) {
+      await this.remote.stopTracker();
+      if (this.remoteStatus) this.remoteStatus = { ...this.remoteStatus, tracker: await this.remote.trackerStatus() };
+      this.fire('tracker');
+      return;
+    }
     await this.local?.stopTracker();
   }
 
