@@ -150,9 +150,16 @@ export function describeError(err: unknown, command?: string, usageLine?: string
         line: line(e.message, 'check the repo name, or point HF_HUB_CACHE at the cache that holds it'),
         code: EXIT.failure,
       };
+    case 'NotFoundError':
+      return {
+        line: line(
+          e.message,
+          /catalog/.test(e.message) ? 'silmaril discover lists the models this home knows' : undefined,
+        ),
+        code: EXIT.failure,
+      };
     case 'TorrentError':
     case 'HomeBusyError':
-    case 'NotFoundError':
     case 'HubError':
     case 'EntryError':
     case 'CatalogFileError':

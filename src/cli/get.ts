@@ -6,7 +6,7 @@
 // magnet), or a catalog name (org/model); anything else is a one-line usage error (exit 2). While no peer has sent
 // the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
 import { existsSync, statSync } from 'node:fs';
-import { expectArgs, intOption, parseCommand, jsonLine, UsageError } from './args.js';
+import { CliError, expectArgs, intOption, parseCommand, jsonLine, UsageError } from './args.js';
 import { outputFolder } from './paths.js';
 import { formatBytes, formatEta, formatPercent, formatRate, plural } from '../shared/format.js';
 import { loadTorrent, printWarnings } from './info.js';
@@ -234,7 +234,12 @@ export async function run(argv: string[]): Promise<number> {
     const stats = local ? local.stats() : await api.transferStats(t.id);
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
-    return outcome.verified ? 0 : 1;
+    if (!outcome.verified)
+      throw new CliError(
+        `${outcome.path} was downloaded but does not verify`,
+        'run the same get again: it re-checks what is on disk and fetches the bad pieces',
+      );
+    return 0;
   };
   let code = 1;
   try {

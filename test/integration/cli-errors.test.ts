@@ -150,6 +150,11 @@ function cases(): [string[], number, string | RegExp][] {
       2,
       'silmaril get: --out needs a value (write --out=VALUE for a value that starts with "-")',
     ],
+    [
+      ['get', 'acme/nothing-here', '--no-dht', '--no-lsd'],
+      1,
+      'silmaril get: model acme/nothing-here not found in the catalog (silmaril discover lists the models this home knows)',
+    ],
     [['get', V1, '--out', 'a-file'], 2, 'silmaril get: --out a-file is a file, not a folder (choose a folder)'],
     [
       ['get', V1, '--out', 'a-file/sub'],
