@@ -9,7 +9,6 @@ export class DiskSpaceError extends Error {
   override name = 'DiskSpaceError';
 }
 
-
 /** Bytes still to be written: real files minus what is already on disk for them. */
 export async function bytesStillNeeded(contentRoot: string, parsed: ParsedTorrent): Promise<number> {
   let need = 0;
