@@ -389,6 +389,29 @@ test('a port in use and an unreachable registry are failures (exit 1) in words, 
   );
   assert.equal(created.code, 1);
   assert.ok(existsSync(join(dir, 'reg.torrent')), 'the torrent was written');
+
+  // discover reading a registry that does not answer: no results, and the source's error in words.
+  const found = await silmaril([
+    'discover',
+    '--tracker',
+    url,
+    '--timeout',
+    '5',
+    '--dht-bootstrap',
+    '',
+    '--home',
+    join(dir, 'h-reg'),
+  ]);
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(
+    found.stdout,
+    'No models found (the catalog this home knows is empty). A source could not be read (listed below).\n',
+  );
+  assert.match(
+    found.stderr,
+    new RegExp(`tracker:${url.replace(/[.?]/g, '\\$&')} \\(0 entries, never read, last error: could not connect\\)`),
+  );
+  assert.doesNotMatch(found.stderr, /fetch failed|ECONNREFUSED/);
 });
 
 test('status and stop with no node running this home: one line on stdout, exit 3', async () => {
