@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli } from './daemon-helpers.js';
+import { cli, Daemons } from './daemon-helpers.js';
 
 interface Run {
   code: number;
@@ -535,4 +535,44 @@ test('--help: the main help lists every command and the exit codes; a command he
   // --help wins over anything else wrong on the line.
   assert.equal((await silmaril(['verify', '--bogus', '--help'])).code, 0);
   assert.equal((await silmaril(['help', 'verify'])).code, 0);
+});
+
+test('sizes in list, discover, info and status are written by the one formatter: 256 KiB, never 0.00 GB', async () => {
+  const q = join(dir, 'quarter');
+  await mkdir(q);
+  await writeFile(join(q, 'weights.gguf'), randomBytes(262_144));
+  const qHome = join(dir, 'q-home');
+  const shared = await silmaril(['share', q, '--name', 'acme/quarter', '--license', 'mit', '--home', qHome]);
+  assert.equal(shared.code, 0, shared.stderr);
+  const v1 = /xt=urn:btih:([0-9a-f]{40})/.exec(shared.stdout)![1];
+
+  const list = await silmaril(['list', '--home', qHome]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^share  acme/quarter  mit  256 KiB  v1 ${v1}$`, 'm'));
+
+  const found = await silmaril(['discover', 'quarter', '--offline', '--home', qHome]);
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(found.stdout, /^acme\/quarter {2}mit {2}256 KiB {2}\[/m);
+  assert.match(found.stdout, /^1 of 1 shown$/m);
+
+  const t = join(dir, 'quarter.torrent');
+  assert.equal((await silmaril(['create', q, '--out', t])).code, 0);
+  const info = await silmaril(['info', t]);
+  assert.match(info.stdout, /^size {10}256 KiB \(262144 bytes\) in 1 file$/m);
+  assert.match(info.stdout, /^ {5}256 KiB {2}quarter\/weights\.gguf$/m);
+
+  // status asks the daemon of the home: the share it seeds, and no sub-KiB rate noise.
+  const daemons = new Daemons();
+  try {
+    await daemons.start(qHome, '');
+    const status = await silmaril(['status', '--home', qHome]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      new RegExp(`^  seeding +seed +100%  quarter  256 KiB  ↓ 0 B/s ↑ 0 B/s  0 peers  ${v1}$`, 'm'),
+    );
+    for (const r of [list, found, info, status]) assert.doesNotMatch(r.stdout, /\bGB\b|\d\.\d\d GB|NaN/);
+  } finally {
+    await daemons.stopAll();
+  }
 });
