@@ -5,7 +5,7 @@
 // came from and how fresh they are.
 import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
 import { explainCodes } from './errors.js';
-import { formatAgo, formatBytes, plural } from '../shared/format.js';
+import { formatAgo, formatBytes, formatDuration, plural } from '../shared/format.js';
 import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
 import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
@@ -129,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
       ];
       const line = () =>
         process.stderr.write(
-          `searching the network (${what.join(', ')})... ${Math.round((Date.now() - t0) / 1000)}s of at most ${timeoutMs / 1000}s${process.stderr.isTTY ? '\r' : '\n'}`,
+          `searching the network (${what.join(', ')})... ${formatDuration(Math.round((Date.now() - t0) / 1000))} of at most ${formatDuration(timeoutMs / 1000)}${process.stderr.isTTY ? '\r' : '\n'}`,
         );
       line();
       ticker = setInterval(line, process.stderr.isTTY ? 1000 : 5000);
