@@ -68,6 +68,7 @@ before(async () => {
   assert.equal(made.code, 0, made.stderr);
   await writeFile(join(dir, 'junk.torrent'), 'hello');
   await writeFile(join(dir, 'a-file'), 'not a folder');
+  await mkdir(join(dir, 'empty'));
   busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   busyPort = (busy.address() as { port: number }).port;
@@ -223,6 +224,26 @@ function cases(): [string[], number, string | RegExp][] {
       ['create', 'tiny', '--out', 'tiny/x.torrent'],
       2,
       /^silmaril create: refusing to write \/.*\/tiny\/x\.torrent inside the folder being shared \(choose an --out outside it\)$/,
+    ],
+    [
+      ['create', 'tiny', '--out', 'a-file/x.torrent'],
+      2,
+      'silmaril create: --out a-file is a file, not a folder (choose a folder)',
+    ],
+    [
+      ['create', 'tiny', '--out', 'empty'],
+      2,
+      'silmaril create: --out empty is a folder (give a file name: --out empty/tiny.torrent)',
+    ],
+    [
+      ['create', 'empty'],
+      1,
+      /^silmaril create: nothing to share in \/.*\/empty: no files \(put the files in it, or give a file itself\)$/,
+    ],
+    [
+      ['verify', 'tiny.torrent', 'a-file'],
+      2,
+      'silmaril verify: a-file is a file, but tiny.torrent holds several files (give the folder that holds them)',
     ],
     // info
     [['info'], 2, 'silmaril info: missing <torrent> (usage: silmaril info <torrent> [--json])'],
