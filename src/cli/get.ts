@@ -208,10 +208,16 @@ export async function run(argv: string[]): Promise<number> {
       if (d.reused.length && !json)
         process.stderr.write(`${d.reused.length} files already in the cache: not fetched\n`);
       if (json) jsonLine({ event: 'hf-reused', files: d.reused.map((p) => p.join('/')) });
-      t = d.transfer;
+      t = { ...d.transfer, status: 'started' };
       hfDone = d.done;
     } else {
       t = await api.download({ source, outDir: outDir ?? process.cwd(), peers, webSeed });
+      if (t.status === 'present') {
+        // This node already holds every byte (seeded or downloaded from another folder): nothing to fetch.
+        if (json) jsonLine({ event: 'present', path: t.path, id: t.id });
+        else process.stdout.write(`already here (this node seeds it): ${t.path}\n`);
+        return 0;
+      }
     }
     let outcome: { path: string; verified: boolean };
     // In this process the transfer itself answers to the end (an installed HF download leaves the engine).
@@ -263,7 +269,8 @@ async function followRemote(
   for (;;) {
     const v = await session.api.transfer(id);
     onStats(await session.api.transferStats(id));
-    if (v.state === 'done' && v.verified !== undefined) return { path: v.donePath ?? v.path, verified: v.verified };
+    if ((v.state === 'done' || v.complete) && v.verified !== undefined)
+      return { path: v.donePath ?? v.path, verified: v.verified };
     if (v.state === 'error') throw new Error(`${v.name}: ${v.error ?? 'failed'}`);
     await new Promise((r) => setTimeout(r, 1000));
   }

@@ -11,11 +11,12 @@ export const summary = 'Shows what the node running this home is doing.';
 export const usage = `usage: silmaril status [options]
 Shows the node running this home (daemon or editor): its transfers, catalog and tracker. Exit code 3: none runs.
   --json                 one JSON object: {running, pid, kind, uptime, port, dhtPort, transfers: [...], ...}
+  --all                  list the node's system transfers too (its catalog files), tagged "system"
   --home DIR             state directory
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, {});
+  const { values, positionals } = parseCommand(argv, { all: { type: 'boolean' } });
   expectArgs(positionals, []);
   const home = resolveHome(values.home);
   const client = await ControlClient.connect(home);
@@ -26,30 +27,30 @@ export async function run(argv: string[]): Promise<number> {
     else process.stdout.write(`no node is running for ${home} (start one with: silmaril daemon)\n`);
     return 3;
   }
-  const s = await client.status();
+  const s = await client.status({ all: !!values.all });
   if (values.json) {
     jsonLine({ running: true, ...s });
     return 0;
   }
+  const models = s.transfers.filter((t) => !t.system);
   const out: string[] = [
     `${s.kind} pid ${s.pid}, up ${formatDuration(s.uptime)}, home ${s.home}`,
     `peers on TCP ${s.port ?? '-'}, DHT ${s.dhtPort ? `UDP ${s.dhtPort} (${s.dhtNodes} nodes)` : 'off'}`,
-    `publisher ${s.fingerprint ?? '-'}, ${plural(s.catalogEntries, 'catalog entry', 'catalog entries')}`,
+    `publisher ${s.fingerprint ?? '-'}, ${plural(s.catalogEntries, 'catalog entry', 'catalog entries')}` +
+      (s.catalogPublish?.state === 'published'
+        ? ', catalog published on the DHT'
+        : s.catalogPublish
+          ? `, catalog ${s.catalogPublish.message ?? s.catalogPublish.state}`
+          : ''),
     s.tracker.running ? `tracker ${s.tracker.announceUrl} (${s.tracker.torrents} torrents)` : 'tracker off',
+    // System transfers (the node's catalog files, with --all) are neither counted nor active.
+    models.length
+      ? `${plural(models.length, 'transfer')}, ${s.activeTransfers} active`
+      : 'no transfers (silmaril get or share starts one)',
   ];
-  // The node's own catalog files are its business: counted apart, not listed among the user's transfers.
-  const isSystem = (t: (typeof s.transfers)[number]) => (t as { system?: boolean }).system === true;
-  const mine = s.transfers.filter((t) => !isSystem(t));
-  const system = s.transfers.length - mine.length;
-  const extra = system ? ` (and ${plural(system, 'catalog file')} the node keeps)` : '';
-  out.push(
-    mine.length
-      ? `${plural(mine.length, 'transfer')}${extra}`
-      : `no transfers${extra} (silmaril get or share starts one)`,
-  );
-  for (const t of mine) {
+  for (const t of s.transfers) {
     out.push(
-      `  ${t.state.padEnd(11)} ${t.kind.padEnd(8)} ${formatPercent(t.progress).padStart(6)}  ${t.name}  ${formatBytes(t.size)}  ↓ ${formatRate(t.downloadRate)} ↑ ${formatRate(t.uploadRate)}  ${plural(t.peers, 'peer')}  ${t.id}`,
+      `  ${t.state.padEnd(11)} ${(t.system ? 'system' : t.kind).padEnd(8)} ${formatPercent(t.progress).padStart(6)}  ${t.name}  ${formatBytes(t.size)}  ↓ ${formatRate(t.downloadRate)} ↑ ${formatRate(t.uploadRate)}  ${plural(t.peers, 'peer')}  ${t.id}`,
     );
   }
   process.stdout.write(out.join('\n') + '\n');
