@@ -365,6 +365,8 @@ function cases(): [string[], number, string | RegExp][] {
       'silmaril stop: --timeout must be a whole number from 1 to 3600, got "-1" (see silmaril stop --help)',
     ],
     [['tracker', 'x'], 2, 'silmaril tracker: takes no arguments, got "x" (usage: silmaril tracker [options])'],
+    [['tracker', '--db', 'a-file/t.db'], 2, 'silmaril tracker: --db a-file is a file, not a folder (choose a folder)'],
+    [['tracker', '--db', 'empty'], 2, 'silmaril tracker: --db empty is a folder (give a file name, e.g. tracker.db)'],
     [
       ['tracker', '--port', '-1'],
       2,
