@@ -52,10 +52,16 @@ process.on('exit', () => {
 });
 process.on('SIGINT', () => process.exit(130));
 
-function start(cmd, args) {
+// BENCH_LOG_DIR=dir: every process's stderr is kept there as <swarm>-<n>-<role>.log (with SILMARIL_SWARM_TRACE=1,
+// silmaril peers write one line a second of what each of their wires is doing).
+function start(cmd, args, logName) {
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
   const p = { child, lines: [], waiters: [], stderr: '' };
   procs.add(p);
+  if (process.env.BENCH_LOG_DIR && logName) {
+    fs.mkdirSync(process.env.BENCH_LOG_DIR, { recursive: true });
+    child.stderr.pipe(fs.createWriteStream(path.join(process.env.BENCH_LOG_DIR, `${logName}.log`)));
+  }
   child.stderr.on('data', (d) => (p.stderr = (p.stderr + d).slice(-4000)));
   createInterface({ input: child.stdout }).on('line', (text) => {
     let line;
@@ -189,7 +195,7 @@ async function runSwarm(kind, n) {
         '--json',
         '--no-dht',
         '--no-lsd',
-      ]);
+      ], `${kind}-${n}-seed`);
   await seed.waitFor((l) => l.event === 'ready', 60_000);
   const t0 = performance.now();
   const downloaders = Array.from({ length: n }, (_, i) =>
@@ -206,7 +212,7 @@ async function runSwarm(kind, n) {
           '--json',
           '--no-dht',
           '--no-lsd',
-        ]),
+        ], `${kind}-${n}-d${i}`),
   );
   const results = await Promise.all(
     downloaders.map(async (d) => {
