@@ -136,7 +136,7 @@ export class Scheduler {
       return undefined;
     };
     const outgoing = (w: any) => !!peerOf(w)?.type?.includes('Outgoing');
-    const keepNew = (id < t.client.peerId) === outgoing(wire);
+    const keepNew = id < t.client.peerId === outgoing(wire);
     const [drop, kept] = keepNew ? [other, wire] : [wire, other];
     drop.__silmarilDuplicate = true;
     const addr = outgoing(drop) ? peerOf(drop)?.addr : undefined;
@@ -410,7 +410,10 @@ export class Scheduler {
       const desc = ws.map((w) => {
         const f = (b: boolean, c: string) => (b ? c : '-');
         return (
-          f(w.peerInterested, 'I') + f(!w.amChoking, 'U') + f(w.amInterested, 'i') + f(!w.peerChoking, 'u') +
+          f(w.peerInterested, 'I') +
+          f(!w.amChoking, 'U') +
+          f(w.amInterested, 'i') +
+          f(!w.peerChoking, 'u') +
           f(w.isSeeder, 'S') +
           `q${w.peerRequests?.length ?? 0}s${(w.peerRequests ?? []).filter((r: any) => r.__started).length}` +
           `g${w.__silmarilGate?.reads ?? '?'}r${w.requests?.length ?? 0}`
