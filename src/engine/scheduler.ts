@@ -136,7 +136,7 @@ export class Scheduler {
       return undefined;
     };
     const outgoing = (w: any) => !!peerOf(w)?.type?.includes('Outgoing');
-    const keepNew = id < t.client.peerId === outgoing(wire);
+    const keepNew = keepsNewConnection(t.client.peerId, id, outgoing(wire));
     const [drop, kept] = keepNew ? [other, wire] : [wire, other];
     drop.__silmarilDuplicate = true;
     const addr = outgoing(drop) ? peerOf(drop)?.addr : undefined;
@@ -462,6 +462,14 @@ export class Scheduler {
       else if (!onlyFill || !w.peerInterested || w.isSeeder) w.choke();
     }
   }
+}
+
+/**
+ * Two connections to one peer: does the new one stay (and the old one go)? The one the peer with the greater peer id
+ * opened stays (libtorrent's rule), so both ends close the same one. Peer ids as lowercase hex.
+ */
+export function keepsNewConnection(ourId: string, theirId: string, newIsOutgoing: boolean): boolean {
+  return theirId < ourId === newIsOutgoing;
 }
 
 /** Installs the scheduler on a WebTorrent torrent just added (before its metadata). */
