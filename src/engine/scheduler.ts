@@ -219,16 +219,19 @@ export class Scheduler {
     wire.emit = (event: string, ...args: any[]) => {
       if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
       const index: number = args[0];
+      const picker = this.picker!;
+      const takesReject = !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
       const verdict = this.owners.request(
         wire,
         index,
         Date.now(),
         (w, i) => this.peers.get(w)?.avail.has(i) ?? false,
         (w) => w.destroyed,
+        takesReject ? { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas } : undefined,
       );
       if (verdict === 'serve') return emit.call(wire, event, ...args);
       const done: ((err: Error | null) => void) | undefined = args[3];
-      if (wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]) {
+      if (takesReject) {
         // The callback with an error sends the reject and frees the wire's read slot (wire-patch.ts). Not from
         // inside the wire's own loop over its requests, which this call would shorten under it.
         this.rejected++;

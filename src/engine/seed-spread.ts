@@ -9,6 +9,10 @@
 //    BEP 6 reject at once, and picks another piece for `REJECT_BACKOFF_MS` (`RejectBackoff`); by then the first peer
 //    usually has the piece and it comes from there;
 //  - any other peer's request is held back a moment, then served if it is still wanted.
+// And while some piece is still on the seed alone, a silmaril downloader asking for a piece other peers already have
+// gets the same reject ('elsewhere'): the seed's upload goes to pieces only it can give, the rest is traded among
+// the downloaders, and the seed uploads the torrent about once. (A downloader only asks a seed for a piece its
+// unchoking peers have not got, but peers that choke it may have it.)
 // A peer owns a piece while it keeps asking for its blocks: ownership lapses `OWNER_IDLE_MS` after its last request
 // for it (choked, gone, or got it elsewhere), so a piece never stays locked to a peer that stopped fetching it.
 
@@ -19,7 +23,19 @@ export const REJECT_BACKOFF_MS = 1000;
 /** A peer owns a piece for this long after its last request for a block of it. */
 export const OWNER_IDLE_MS = 2000;
 
-export type Verdict = 'serve' | 'duplicate';
+/**
+ * 'duplicate': another peer is being sent the piece now. 'elsewhere': other peers have the piece while some piece
+ * nobody but us has is left: our upload goes to those first, the requester gets this one from its peers.
+ */
+export type Verdict = 'serve' | 'duplicate' | 'elsewhere';
+
+/** What the seed knows of the swarm, for the 'elsewhere' rule (only for peers that take a reject well). */
+export interface Spread {
+  /** Connected peers other than the requester that have piece i (seeds included). */
+  othersHave(i: number): number;
+  /** Pieces no connected peer has. */
+  nobodyElseHas: number;
+}
 
 export class PieceOwners<W> {
   private owners = new Map<number, { wire: W; at: number }>();
@@ -34,7 +50,9 @@ export class PieceOwners<W> {
     now: number,
     has: (w: W, i: number) => boolean,
     gone: (w: W) => boolean = () => false,
+    spread?: Spread,
   ): Verdict {
+    if (spread && spread.nobodyElseHas > 0 && spread.othersHave(index) > 0) return 'elsewhere';
     const o = this.owners.get(index);
     if (!o || o.wire === wire || gone(o.wire) || now - o.at >= OWNER_IDLE_MS) {
       this.owners.set(index, { wire, at: now });

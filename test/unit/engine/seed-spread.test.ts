@@ -74,3 +74,14 @@ test('two connections to one peer: both ends keep the one the greater peer id op
     }
   }
 });
+
+test("while some piece is on the seed alone, a piece others have is 'elsewhere'; served once every piece is out", () => {
+  const o = new PieceOwners<string>();
+  const have = new Map([[1, 2]]); // piece 1: two other peers have it
+  const spread = (nobodyElseHas: number) => ({ othersHave: (i: number) => have.get(i) ?? 0, nobodyElseHas });
+  assert.equal(o.request('b', 1, 0, nobodyHas, undefined, spread(5)), 'elsewhere');
+  assert.equal(o.request('b', 2, 0, nobodyHas, undefined, spread(5)), 'serve', 'a piece only the seed has');
+  assert.equal(o.request('c', 2, 1, nobodyHas, undefined, spread(5)), 'duplicate');
+  assert.equal(o.request('b', 1, 2, nobodyHas, undefined, spread(0)), 'serve', 'nothing fresh left: any piece');
+  assert.equal(o.request('c', 1, 3, nobodyHas), 'duplicate', 'without the rule (a peer that takes no reject)');
+});
