@@ -314,7 +314,12 @@ export class Engine extends EventEmitter {
       try {
         let t: Transfer;
         if (rec.kind === 'seed' && bytes) {
-          t = await this.seed(rec.contentRoot, { torrent: bytes, uploadLimit: rec.uploadLimit, paused: rec.paused });
+          t = await this.seed(rec.contentRoot, {
+            torrent: bytes,
+            uploadLimit: rec.uploadLimit,
+            paused: rec.paused,
+            superSeed: rec.superSeed,
+          });
         } else if (rec.kind === 'download' && rec.outDir) {
           const byV2 = rec.infoHashV2 && truncatedV2(rec.infoHashV2) === rec.infoHashV1;
           t = await this.download(byV2 ? `magnet:?xt=urn:btmh:1220${rec.infoHashV2}` : rec.infoHashV1, {

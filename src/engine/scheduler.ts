@@ -424,7 +424,11 @@ export class Scheduler {
       });
       process.stderr.write(
         `[swarm] ${(performance.now() / 1000).toFixed(1)} up ${(up / 1048576).toFixed(2)} down ${(down / 1048576).toFixed(2)} ` +
-          `dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.deferred} rejected ${this.rejected} ` +
+          `mem ${Object.entries(process.memoryUsage())
+            .map(([k, v]) => `${k}=${Math.round(v / 1048576)}`)
+            .join(
+              ',',
+            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.deferred} rejected ${this.rejected} ` +
           `cache ${JSON.stringify(serveCacheStats())} ${desc.join(' ')}\n`,
       );
     }, 1000);
