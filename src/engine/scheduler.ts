@@ -8,6 +8,7 @@
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
 //   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
+//   Torrent#_update()                  a pass over every wire per call (per block) -> one per microtask turn
 // and read: Torrent#pieces, #_reservations, #bitfield, #wires, #done, #ready, #_peers (Peer#wire, #type, #addr),
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
@@ -491,6 +492,19 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
     else wire.uninterested();
   };
   torrent._rechoke = () => s.rechoke();
+  // Every block that arrives asks for a pass over every wire (request.ts, and upstream on each have / unchoke...);
+  // a burst of blocks parsed from one socket read made as many passes. One pass per turn of the microtask queue
+  // does the same work once.
+  const update = torrent._update;
+  let updateQueued = false;
+  torrent._update = function (this: any) {
+    if (updateQueued) return;
+    updateQueued = true;
+    queueMicrotask(() => {
+      updateQueued = false;
+      update.call(this);
+    });
+  };
   torrent.alwaysChokeSeeders = false; // the choker never unchokes a seed; upstream's extra choke() calls misfire
   // Upstream unchokes every peer the moment it is interested, which defeats any choker: leave that listener out.
   // Super-seeding: the peer is first told we have nothing (BEP 16), then given pieces one by one.
