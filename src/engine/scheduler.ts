@@ -9,6 +9,7 @@
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
 //   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
 //   Torrent#_update()                  a pass over every wire per call (per block) -> one per microtask turn
+//   Torrent#_rarityMap                 O(pieces x wires) recount per wire / bitfield -> a stub (destroyed)
 // and read: Torrent#pieces, #_reservations, #bitfield, #wires, #done, #ready, #_peers (Peer#wire, #type, #addr),
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
@@ -547,6 +548,14 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
     return addPeer.call(this, peer, ...rest);
   };
   torrent.on('wire', (wire: any) => s.onWire(wire));
+  // Upstream's RarityMap serves only its own rarest-first, which ours replaced, yet recounts every piece of every wire
+  // on each new wire and bitfield (O(pieces x wires) each time): retired once the metadata is in.
+  const retireRarityMap = () => {
+    torrent._rarityMap?.destroy?.();
+    torrent._rarityMap = { getRarestPiece: () => -1, destroy: () => {} };
+  };
+  if (torrent._rarityMap) retireRarityMap();
+  else torrent.once('metadata', retireRarityMap);
   torrent.on('verified', (index: number) => s.onVerified(index));
   torrent.once('ready', () => s.start());
   torrent.once('close', () => s.stop());
