@@ -6,25 +6,35 @@ import type * as T from './types.js';
 export interface NodeApi {
   /** `local`: this process runs the node; `remote`: another process does (the CLI talks to it over HTTP). */
   readonly where: 'local' | 'remote';
-  status(): Promise<T.NodeStatus>;
-  transfers(): Promise<T.TransferView[]>;
+  /** `all`: the transfers listed include the node's system ones (catalog files); they are left out by default. */
+  status(opts?: T.TransferListOptions): Promise<T.NodeStatus>;
+  /** Model transfers; with `all`, the node's system transfers (catalog files) too, each flagged `system`. */
+  transfers(opts?: T.TransferListOptions): Promise<T.TransferView[]>;
   transfer(id: string): Promise<T.TransferView>;
   /** Engine stats of one transfer (what `get --json` prints). */
   transferStats(id: string): Promise<T.TransferStats>;
 
-  /** Makes the torrent, seeds it, publishes the signed catalog entry, registers it with the trackers. */
+  /** Makes the torrent, seeds it, publishes the signed catalog entry, registers it with the trackers. When one of
+   *  this node's entries already names the same bytes under another name, nothing is seeded or published unless
+   *  `allowDuplicate`: the result says `duplicateOf`. */
   share(req: T.ShareRequest, work?: T.WorkOptions): Promise<T.ShareResult>;
   /** Publishes a tombstone for one of this home's entries (it disappears everywhere). */
   withdraw(name: string): Promise<T.WithdrawResult>;
   /** Seeds a folder (or file) without publishing it. */
   seed(req: T.SeedRequest, work?: T.WorkOptions): Promise<T.TransferView>;
-  download(req: T.DownloadRequest): Promise<T.TransferView>;
+  /** Starts a download; `status: 'present'` when this node already holds every byte (seeded or downloaded from
+   *  another folder): nothing is fetched and `path` says where the bytes are. */
+  download(req: T.DownloadRequest): Promise<T.DownloadResult>;
+  /** Copies the bytes of a complete transfer (a `present` download) to `<dest>/<name>`, then verifies the copy. */
+  copyPresent(id: string, dest: string, work?: T.WorkOptions): Promise<T.CopyPresentResult>;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
-  /** Stops a transfer and forgets it; `deleteFiles` removes a download's files too. */
-  cancel(id: string, deleteFiles?: boolean): Promise<void>;
-  /** Stops seeding (the files stay; the catalog entry stays unless withdrawn). */
-  stopSharing(id: string): Promise<void>;
+  /** Stops a transfer and forgets it; `deleteFiles` removes a download's files too. A system transfer (a catalog
+   *  file) is refused with SystemTransferError unless `force`. */
+  cancel(id: string, deleteFiles?: boolean, opts?: T.StopOptions): Promise<void>;
+  /** Stops seeding (the files stay); `withdraw` also withdraws this node's catalog entries for these bytes. A
+   *  system transfer is refused unless `force`. */
+  stopSharing(id: string, opts?: T.StopSharingOptions): Promise<T.StopSharingResult>;
   verify(id: string, work?: T.WorkOptions): Promise<T.VerifyOutcome>;
   torrentFile(id: string): Promise<Uint8Array>;
 

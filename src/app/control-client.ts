@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { findHfSnapshot } from '../models/hf/share.js';
 import type { NodeApi } from './api.js';
 import { API_PREFIX, type NodeFile } from './control-protocol.js';
+import { SystemTransferError } from './errors.js';
 import { homeLayout } from './layout.js';
 import { processAlive } from './lock.js';
 import type * as T from './types.js';
@@ -89,7 +90,8 @@ export class ControlClient implements NodeApi {
               );
               return;
             }
-            if ((res.statusCode ?? 500) >= 400)
+            if (res.statusCode === 409 && json?.code === 'system-transfer') reject(new SystemTransferError(json.error));
+            else if ((res.statusCode ?? 500) >= 400)
               reject(new ControlApiError(json?.error ?? `HTTP ${res.statusCode}`, res.statusCode!));
             else resolve(json as T);
           });
@@ -105,8 +107,8 @@ export class ControlClient implements NodeApi {
     });
   }
 
-  async status(): Promise<T.NodeStatus> {
-    const s = await this.call('GET', '/status');
+  async status(opts: T.TransferListOptions = {}): Promise<T.NodeStatus> {
+    const s = await this.call('GET', `/status${opts.all ? '?all=1' : ''}`);
     return {
       pid: s.pid,
       kind: s.kind,
@@ -119,12 +121,14 @@ export class ControlClient implements NodeApi {
       fingerprint: s.fingerprint,
       catalogEntries: s.catalog_entries,
       transfers: (s.transfers as { view: T.TransferView }[]).map((t) => t.view),
+      activeTransfers: s.active_transfers,
+      catalogPublish: s.catalog_publish,
       tracker: s.tracker,
     };
   }
 
-  async transfers(): Promise<T.TransferView[]> {
-    const r = await this.call('GET', '/transfers');
+  async transfers(opts: T.TransferListOptions = {}): Promise<T.TransferView[]> {
+    const r = await this.call('GET', `/transfers${opts.all ? '?all=1' : ''}`);
     return (r.transfers as { view: T.TransferView }[]).map((t) => t.view);
   }
 
@@ -156,6 +160,7 @@ export class ControlClient implements NodeApi {
         registry_key: req.registryKey,
         v1_only: req.v1Only,
         super_seed: req.superSeed,
+        allow_duplicate: req.allowDuplicate,
       },
       0,
     );
@@ -182,7 +187,7 @@ export class ControlClient implements NodeApi {
     return r.transfer.view;
   }
 
-  async download(req: T.DownloadRequest): Promise<T.TransferView> {
+  async download(req: T.DownloadRequest): Promise<T.DownloadResult> {
     const r = await this.call('POST', '/models/download', {
       ...(typeof req.source === 'string'
         ? { source: /\.torrent$/i.test(req.source) ? resolve(req.source) : req.source }
@@ -190,7 +195,11 @@ export class ControlClient implements NodeApi {
       out_dir: req.outDir === undefined ? undefined : resolve(req.outDir),
       peers: req.peers,
     });
-    return r.transfer.view;
+    return { ...r.transfer.view, status: r.status ?? 'started', path: r.path ?? r.transfer.view.path };
+  }
+
+  copyPresent(id: string, dest: string): Promise<T.CopyPresentResult> {
+    return this.call('POST', `/transfers/${encodeURIComponent(id)}/copy`, { dest: resolve(dest) }, 0);
   }
 
   async pause(id: string): Promise<void> {
@@ -201,12 +210,19 @@ export class ControlClient implements NodeApi {
     await this.call('PUT', `/transfers/${encodeURIComponent(id)}/resume`);
   }
 
-  async cancel(id: string, deleteFiles = false): Promise<void> {
-    await this.call('DELETE', `/transfers/${encodeURIComponent(id)}${deleteFiles ? '?delete_files=true' : ''}`);
+  async cancel(id: string, deleteFiles = false, opts: T.StopOptions = {}): Promise<void> {
+    const q = new URLSearchParams();
+    if (deleteFiles) q.set('delete_files', 'true');
+    if (opts.force) q.set('force', 'true');
+    await this.call('DELETE', `/transfers/${encodeURIComponent(id)}${q.size ? `?${q}` : ''}`);
   }
 
-  stopSharing(id: string): Promise<void> {
-    return this.cancel(id, false);
+  async stopSharing(id: string, opts: T.StopSharingOptions = {}): Promise<T.StopSharingResult> {
+    const r = await this.call('POST', `/transfers/${encodeURIComponent(id)}/stop-sharing`, {
+      withdraw: !!opts.withdraw,
+      force: !!opts.force,
+    });
+    return { id: r.transfer_id, withdrawn: r.withdrawn };
   }
 
   verify(id: string): Promise<T.VerifyOutcome> {
@@ -251,7 +267,11 @@ export class ControlClient implements NodeApi {
 
   /** Server-sent events: each `transfers`, `catalog`, `tracker` or `local` event calls the listener. The stream
    *  reconnects while the node's process lives; `onGone` is called once it has ended. */
-  onChange(listener: (what: T.ChangeKind, data?: unknown) => void, onGone?: () => void): { dispose(): void } {
+  onChange(
+    listener: (what: T.ChangeKind, data?: unknown) => void,
+    onGone?: () => void,
+    opts: T.TransferListOptions = {},
+  ): { dispose(): void } {
     let closed = false;
     let current: ReturnType<typeof request> | undefined;
     let retry: NodeJS.Timeout | undefined;
@@ -270,7 +290,7 @@ export class ControlClient implements NodeApi {
         {
           host: '127.0.0.1',
           port: this.node.port,
-          path: `${API_PREFIX}/events`,
+          path: `${API_PREFIX}/events${opts.all ? '?all=1' : ''}`,
           headers: { Authorization: `Bearer ${this.node.token}`, Accept: 'text/event-stream' },
         },
         (res) => {

@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../shared/atomic-file.js';
 import { homeLayout } from './layout.js';
 import type { AppNode } from './node.js';
 import { BadRequestError, NotFoundError } from './node.js';
+import { SystemTransferError } from './errors.js';
 import type { ChangeKind, DiscoverQuery, ListedEntry, OwnShare, SortKey, TransferView } from './types.js';
 import { API_PREFIX, NODE_FILE_VERSION, type NodeFile } from './control-protocol.js';
 
@@ -32,7 +33,8 @@ type Handler = (req: IncomingMessage, url: URL, params: string[]) => Promise<unk
 export class ControlServer {
   private readonly server: Server;
   private readonly token = randomBytes(32).toString('hex');
-  private readonly streams = new Set<ServerResponse>();
+  /** Open event streams, each with whether it asked for system transfers too (`?all=1`). */
+  private readonly streams = new Map<ServerResponse, { all: boolean }>();
   private readonly routes: [method: string, path: RegExp, handler: Handler][];
   private readonly nodeJson: string;
   private changeSub?: { dispose(): void };
@@ -70,7 +72,7 @@ export class ControlServer {
     await writeFileAtomic(s.nodeJson, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 });
     s.changeSub = node.onChange((what) => s.broadcast(what));
     s.keepAlive = setInterval(() => {
-      for (const r of s.streams) r.write(': keep-alive\n\n');
+      for (const r of s.streams.keys()) r.write(': keep-alive\n\n');
     }, 15_000);
     s.keepAlive.unref();
     opts.log.info(`control API on http://127.0.0.1:${s.port}${API_PREFIX} (token in ${s.nodeJson})`);
@@ -80,7 +82,7 @@ export class ControlServer {
   async stop(): Promise<void> {
     clearInterval(this.keepAlive);
     this.changeSub?.dispose();
-    for (const r of this.streams) r.end();
+    for (const r of this.streams.keys()) r.end();
     this.streams.clear();
     // Only our own node.json: a node started since may have written its own.
     try {
@@ -114,7 +116,7 @@ export class ControlServer {
         throw new HttpError(401, `missing or wrong bearer token (the token is in ${this.nodeJson})`);
       }
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      if (req.method === 'GET' && path === `${API_PREFIX}/events`) return this.openStream(res);
+      if (req.method === 'GET' && path === `${API_PREFIX}/events`) return this.openStream(res, allParam(url));
       for (const [method, re, handler] of this.routes) {
         const m = re.exec(path);
         if (!m) continue;
@@ -130,6 +132,10 @@ export class ControlServer {
       if (this.routes.some(([, re]) => re.test(path))) throw new HttpError(405, `${req.method} not allowed on ${path}`);
       this.send(res, 404, { error: 'endpoint not found', path });
     } catch (err) {
+      if (err instanceof SystemTransferError) {
+        if (!res.headersSent) this.send(res, 409, { error: err.message, code: 'system-transfer' });
+        return;
+      }
       const status =
         err instanceof HttpError
           ? err.status
@@ -171,12 +177,12 @@ export class ControlServer {
 
   // ---- server-sent events: `transfers` (once a second while the node runs), `catalog`, `tracker`, `local`
 
-  private openStream(res: ServerResponse): void {
+  private openStream(res: ServerResponse, all: boolean): void {
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write(': silmaril events\n\n');
-    this.streams.add(res);
+    this.streams.set(res, { all });
     res.on('close', () => this.streams.delete(res));
-    this.write(res, 'transfers', { transfers: this.node.transfersNow().map(goTransfer) });
+    this.write(res, 'transfers', { transfers: this.node.transfersNow({ all }).map(goTransfer) });
   }
 
   private write(res: ServerResponse, event: string, data: unknown): void {
@@ -186,16 +192,18 @@ export class ControlServer {
   private lastTransfers = '';
   private broadcast(what: ChangeKind): void {
     if (!this.streams.size) return;
-    let data: unknown = {};
     if (what === 'transfers') {
-      const transfers = this.node.transfersNow().map(goTransfer);
-      const text = JSON.stringify(transfers);
+      const all = this.node.transfersNow({ all: true }).map(goTransfer);
+      const text = JSON.stringify(all);
       // The tick fires every second; an idle node sends nothing new.
       if (text === this.lastTransfers) return;
       this.lastTransfers = text;
-      data = { transfers };
-    } else if (what === 'tracker') data = this.node.trackerStatus();
-    for (const r of this.streams) this.write(r, what, data);
+      const models = all.filter((t) => !t.view.system);
+      for (const [r, o] of this.streams) this.write(r, what, { transfers: o.all ? all : models });
+      return;
+    }
+    const data = what === 'tracker' ? this.node.trackerStatus() : {};
+    for (const r of this.streams.keys()) this.write(r, what, data);
   }
 
   // ---- routes
@@ -208,14 +216,15 @@ export class ControlServer {
       [
         'GET',
         p('/status'),
-        async () => {
-          const s = await n.status();
+        async (_req, url) => {
+          const s = await n.status({ all: allParam(url) });
           const transfers = s.transfers;
           return {
             pid: s.pid,
             uptime: goDuration(s.uptime),
             uptime_seconds: s.uptime,
-            active_transfers: transfers.filter((t) => t.state !== 'paused' && t.state !== 'error').length,
+            // System transfers (catalog files) are never counted: they are the node's business, not the user's.
+            active_transfers: s.activeTransfers,
             total_peers: transfers.reduce((a, t) => a + t.peers, 0),
             dht_nodes: s.dhtNodes,
             kind: s.kind,
@@ -225,6 +234,7 @@ export class ControlServer {
             publisher: s.publisher,
             fingerprint: s.fingerprint,
             catalog_entries: s.catalogEntries,
+            catalog_publish: s.catalogPublish,
             tracker: s.tracker,
             transfers: transfers.map(goTransfer),
           };
@@ -264,7 +274,7 @@ export class ControlServer {
         'GET',
         p('/transfers'),
         async (_req, url) => {
-          let list = n.transfersNow();
+          let list = n.transfersNow({ all: allParam(url) });
           const status = url.searchParams.get('status');
           if (status) list = list.filter((t) => goStatus(t) === status);
           return { transfers: list.map(goTransfer), count: list.length };
@@ -286,10 +296,34 @@ export class ControlServer {
       ],
       ['POST', p('/transfers/([^/]+)/verify'), async (_req, _url, [id]) => n.verify(id)],
       [
+        'POST',
+        p('/transfers/([^/]+)/copy'),
+        async (req, _url, [id]) => {
+          const dest = str(await readJson(req), 'dest');
+          if (!dest) throw new HttpError(400, 'must specify dest (a folder)');
+          return n.copyPresent(id, dest);
+        },
+      ],
+      [
+        'POST',
+        p('/transfers/([^/]+)/stop-sharing'),
+        async (req, _url, [id]) => {
+          const b = await readJson(req);
+          const r = await n.stopSharing(id, { withdraw: bool(b, 'withdraw'), force: bool(b, 'force') });
+          return {
+            message: r.withdrawn.length ? 'sharing stopped and catalog entry withdrawn' : 'sharing stopped',
+            transfer_id: r.id,
+            withdrawn: r.withdrawn,
+          };
+        },
+      ],
+      [
         'DELETE',
         p('/transfers/([^/]+)'),
         async (_req, url, [id]) => {
-          await n.cancel(id, url.searchParams.get('delete_files') === 'true');
+          await n.cancel(id, url.searchParams.get('delete_files') === 'true', {
+            force: url.searchParams.get('force') === 'true',
+          });
           return { message: 'transfer cancelled', transfer_id: id };
         },
       ],
@@ -328,7 +362,16 @@ export class ControlServer {
       registryKey: str(b, 'registry_key'),
       v1Only: b.v1_only === true,
       superSeed: b.super_seed === true,
+      allowDuplicate: b.allow_duplicate === true,
     });
+    if (result.duplicateOf && !result.published) {
+      return {
+        message: `already shared as ${result.duplicateOf.name}: nothing published (allow_duplicate to publish anyway)`,
+        model_name: result.name,
+        info_hash: result.v1,
+        result,
+      };
+    }
     return {
       message: 'model published and seeding started',
       model_name: result.name,
@@ -350,7 +393,9 @@ export class ControlServer {
       transfer_id: t.id,
       model_name: str(b, 'model_name') ?? t.name,
       info_hash: t.id,
-      message: 'download started',
+      message: t.status === 'present' ? `already here: ${t.path}` : 'download started',
+      status: t.status,
+      path: t.path,
       transfer: goTransfer(t),
     };
   }
@@ -435,6 +480,19 @@ function str(b: Record<string, unknown>, k: string): string | undefined {
   return v;
 }
 
+function bool(b: Record<string, unknown>, k: string): boolean {
+  const v = b[k];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new HttpError(400, `${k} must be true or false`);
+  return v;
+}
+
+/** `?all=1` (or `true`): system transfers (catalog files) included. */
+function allParam(url: URL): boolean {
+  const v = url.searchParams.get('all');
+  return v === '1' || v === 'true';
+}
+
 function int(b: Record<string, unknown>, k: string): number | undefined {
   const v = b[k];
   if (v === undefined || v === null) return undefined;
@@ -464,6 +522,8 @@ function goDuration(seconds: number): string {
 }
 
 function goStatus(t: TransferView): string {
+  // A finished download is `seeding` in our views; Go names it completed.
+  if (t.kind === 'download' && t.complete) return 'completed';
   switch (t.state) {
     case 'done':
       return 'completed';
@@ -496,6 +556,7 @@ export function goTransfer(t: TransferView) {
     seeders: t.seeds ?? 0,
     ...(t.etaSeconds !== undefined ? { eta_seconds: t.etaSeconds } : {}),
     ...(t.error ? { error: t.error } : {}),
+    system: t.system,
     view: t,
   };
 }

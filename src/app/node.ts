@@ -4,13 +4,16 @@
 // the CLI and the editor call it, in this process or through the control API of the process that runs the node.
 // See docs/architecture.md.
 import { EventEmitter } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { EngineTransport } from '../catalog/engine-transport.js';
 import { normaliseFields } from '../catalog/entry.js';
 import type { KeyStore } from '../catalog/identity.js';
 import { CatalogService } from '../catalog/service.js';
+import { dhtScrape } from '../catalog/dht-scrape.js';
+import { SwarmCounter, type PeerCount } from '../catalog/swarm-counts.js';
 import type { EngineOptions } from '../engine/engine.js';
+import { contentRootIn, realFiles } from '../engine/layout.js';
 import type { Transfer } from '../engine/transfer.js';
 import { silentLogger, type Logger } from '../log.js';
 import { describeModel, scanModels } from '../models/inventory.js';
@@ -31,26 +34,35 @@ import { registerWithTrackers } from '../tracker/registry-client.js';
 import { Tracker } from '../tracker/tracker.js';
 import type { NodeApi } from './api.js';
 import { ControlServer } from './control-server.js';
+import { SystemTransferError } from './errors.js';
 import { homeLayout, prepareHome, type HomeLayout } from './layout.js';
 import type {
   ChangeKind,
+  CopyPresentResult,
   DiscoverQuery,
   DiscoverResult,
   DownloadRequest,
+  DownloadResult,
+  DuplicateOf,
   LocalModelView,
   NodeStatus,
   OwnShare,
+  PublishState,
   SeedRequest,
   ShareRequest,
   ShareResult,
+  StopOptions,
+  StopSharingOptions,
+  StopSharingResult,
   TrackerStatus,
+  TransferListOptions,
   TransferStats,
   TransferView,
   VerifyOutcome,
   WithdrawResult,
   WorkOptions,
 } from './types.js';
-import { ownShare, transferView } from './views.js';
+import { activeTransfers, isSystemTransfer, ownShare, transferView } from './views.js';
 
 export interface AppNodeOptions {
   home: string;
@@ -85,7 +97,8 @@ export interface AppNodeOptions {
 
 const TORRENT_TRACKER = /^(https?|udp):\/\//;
 
-/** Events: `change` (ChangeKind), `published` ({feedSeq, index, indexSeq, acks}), `refreshed` ({entries}). */
+/** Events: `change` (ChangeKind), `published` ({feedSeq, index, indexSeq, acks}: at least one DHT node stored it),
+ *  `publish-pending` ({feedSeq, message}: no DHT node did yet; retried), `refreshed` ({entries}). */
 export class AppNode extends EventEmitter implements NodeApi {
   readonly where = 'local' as const;
   readonly home: string;
@@ -96,6 +109,9 @@ export class AppNode extends EventEmitter implements NodeApi {
   private opening?: Promise<CatalogService>;
   private tracker?: Tracker;
   private control?: ControlServer;
+  /** Seeders and downloaders per catalog entry (swarm-counts.ts), counted for the entries faces ask about. */
+  private counter?: SwarmCounter;
+  private countedFire?: NodeJS.Timeout;
   private catalogOnline = false;
   private publishedVersion = -1;
   private tick?: NodeJS.Timeout;
@@ -141,6 +157,22 @@ export class AppNode extends EventEmitter implements NodeApi {
         log: this.log,
       });
       this.unsubscribe = service.catalog.onChange(() => this.fire('catalog'));
+      this.counter = new SwarmCounter(service.catalog.store, {
+        self: (v1, v2) => this.selfCount(v1, v2),
+        dht: async (v1) => {
+          const dht = this.node?.engine.dht;
+          return dht ? dhtScrape(dht, v1) : undefined;
+        },
+        log: this.log,
+        // New counts show in the views: one `catalog` change per couple of seconds at most, not one per entry.
+        onCounted: () => {
+          this.countedFire ??= setTimeout(() => {
+            this.countedFire = undefined;
+            this.fire('catalog');
+          }, 2000);
+          this.countedFire.unref?.();
+        },
+      });
       this.service = service;
       return service;
     })();
@@ -176,6 +208,7 @@ export class AppNode extends EventEmitter implements NodeApi {
           transport: new EngineTransport(engine, this.home),
           dht: o.catalog?.dhtPort === undefined ? engine.dht : undefined,
         });
+        if (service.dhtSource) service.dhtSource.onPublished = (r) => this.onPublished(r);
         this.catalogOnline = true;
       }
       // One tick a second drives every view and the API's event stream (stats come per transfer at that pace).
@@ -227,21 +260,46 @@ export class AppNode extends EventEmitter implements NodeApi {
     }
     this.publishing = true;
     try {
-      const r = await service.publish();
+      // Said (and `published` emitted) by onPublished, for this pass and the DHT source's retries alike.
+      await service.publish();
       this.publishedVersion = version;
-      this.emit('published', { feedSeq: r.feedSeq, index: r.index.infohash, indexSeq: r.index.seq, acks: r.acks });
-      this.log.info(`catalog published (feed seq ${r.feedSeq})`);
     } catch (err) {
+      this.publishState = { state: 'failed', at: Date.now(), message: (err as Error).message };
       this.log.warn(`catalog publish: ${(err as Error).message}`);
     } finally {
       this.publishing = false;
     }
   }
 
+  /** The last publish pass of this node's catalog on the DHT (status, `silmaril status`, the editor). */
+  publishState?: PublishState;
+
+  /** A publish pass ended: `published` only when at least one DHT node stored it; otherwise it is pending and the
+   *  DHT source retries (with back-off, and as soon as the DHT finds a node). */
+  private onPublished(r: { feedSeq: number; index: { infohash: string; seq: number }; acks: number }): void {
+    if (r.acks > 0) {
+      this.publishState = { state: 'published', at: Date.now(), acks: r.acks };
+      this.emit('published', { feedSeq: r.feedSeq, index: r.index.infohash, indexSeq: r.index.seq, acks: r.acks });
+      this.log.info(`catalog published on the DHT (feed seq ${r.feedSeq}, stored by ${r.acks} node(s))`);
+    } else {
+      const message = 'not published yet: no DHT nodes (will retry)';
+      const again = this.publishState?.state === 'pending';
+      this.publishState = { state: 'pending', at: Date.now(), acks: 0, message };
+      this.emit('publish-pending', { feedSeq: r.feedSeq, message });
+      // Once, not at every retry of the back-off.
+      if (!again) this.log.warn(`catalog ${message}`);
+    }
+    this.fire('catalog');
+  }
+
   async stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.tick);
       clearInterval(this.watcher);
+      clearTimeout(this.countedFire);
+      this.countedFire = undefined;
+      this.counter?.stop();
+      this.counter = undefined;
       this.started = false;
       await this.control?.stop().catch((err: Error) => this.log.warn(`control API stop: ${err.message}`));
       this.control = undefined;
@@ -297,18 +355,29 @@ export class AppNode extends EventEmitter implements NodeApi {
 
   // ---- transfers
 
-  /** The transfers now (the editor's views read this synchronously). */
-  transfersNow(): TransferView[] {
+  /** The transfers now (the editor's views read this synchronously); the node's system transfers (catalog files)
+   *  only with `all`. */
+  transfersNow(opts: TransferListOptions = {}): TransferView[] {
     if (!this.node) return [];
-    return [...this.node.engine.transfers.values()].map(transferView);
+    const all = [...this.node.engine.transfers.values()].map((t) => transferView(t, this.home));
+    return opts.all ? all : all.filter((t) => !t.system);
   }
 
-  async transfers(): Promise<TransferView[]> {
-    return this.transfersNow();
+  async transfers(opts: TransferListOptions = {}): Promise<TransferView[]> {
+    return this.transfersNow(opts);
   }
 
   async transfer(id: string): Promise<TransferView> {
-    return transferView(this.engineTransfer(id));
+    return transferView(this.engineTransfer(id), this.home);
+  }
+
+  /** Refuses to stop one of the node's own transfers unless forced. */
+  private guardSystem(t: Transfer, what: string, opts: StopOptions = {}): void {
+    if (opts.force || !transferView(t, this.home).system) return;
+    throw new SystemTransferError(
+      `${t.name} (${t.id}) is one of this node's catalog files, not a model: ${what} it only with force ` +
+        `(the catalog would stop being served)`,
+    );
   }
 
   async transferStats(id: string): Promise<TransferStats> {
@@ -335,15 +404,30 @@ export class AppNode extends EventEmitter implements NodeApi {
     this.fire('transfers');
   }
 
-  async cancel(id: string, deleteFiles = false): Promise<void> {
-    this.engineTransfer(id);
+  async cancel(id: string, deleteFiles = false, opts: StopOptions = {}): Promise<void> {
+    this.guardSystem(this.engineTransfer(id), 'cancel', opts);
     await this.engine().remove(id.toLowerCase(), { removeFiles: deleteFiles });
     this.fire('transfers');
     this.fire('local');
   }
 
-  async stopSharing(id: string): Promise<void> {
-    return this.cancel(id, false);
+  async stopSharing(id: string, opts: StopSharingOptions = {}): Promise<StopSharingResult> {
+    const t = this.engineTransfer(id);
+    this.guardSystem(t, 'stop sharing', opts);
+    await this.engine().remove(t.id, { removeFiles: false });
+    const withdrawn: WithdrawResult[] = [];
+    if (opts.withdraw) {
+      // Every live entry of ours naming these bytes (by either hash): others stop seeing a model nobody seeds.
+      const service = await this.openCatalog();
+      for (const e of service.catalog.ownEntries()) {
+        if (e.deleted) continue;
+        if (e.v1 !== t.id && !(t.infoHashV2 && e.v2 === t.infoHashV2)) continue;
+        withdrawn.push(await this.withdraw(e.name));
+      }
+    }
+    this.fire('transfers');
+    this.fire('local');
+    return { id: t.id, withdrawn };
   }
 
   async torrentFile(id: string): Promise<Uint8Array> {
@@ -411,9 +495,64 @@ export class AppNode extends EventEmitter implements NodeApi {
       onProgress: (done: number, total: number) =>
         work.onProgress?.({ fraction: total ? done / total : 1, message: `hashing ${basename(path)}` }),
     };
+    // This very folder already seeds under one of our entries with another name: said before hours of hashing.
+    const seeding = [...engine.transfers.values()].find(
+      (t) => t.kind === 'seed' && !t.system && t.parsed && t.contentRoot === path,
+    );
+    const early = seeding && this.duplicateOf(seeding.id, seeding.infoHashV2, name, catalog);
+    if (seeding?.parsed && early && !req.allowDuplicate) {
+      const real = seeding.parsed.files.filter((f) => !f.pad);
+      return {
+        publisher: service.identity.publisher,
+        fingerprint: service.identity.fingerprint,
+        license,
+        tags,
+        size: real.reduce((n, f) => n + f.length, 0),
+        files: real.length,
+        format: model?.format ?? '',
+        v1: seeding.id,
+        v2: seeding.infoHashV2,
+        magnet: seeding.magnetURI,
+        path,
+        registered: [],
+        name,
+        seq: 0,
+        published: false,
+        warnings: [`these bytes are already shared as ${early.name}: nothing published`],
+        duplicateOf: early,
+      };
+    }
     const hfShare = snapshot ? await createHfTorrent(snapshot, options) : undefined;
     const created = hfShare ? hfShare.torrent : await createTorrent(path, options);
     work.signal?.throwIfAborted();
+    const base = {
+      publisher: service.identity.publisher,
+      fingerprint: service.identity.fingerprint,
+      license,
+      tags,
+      size: created.length,
+      files: created.files.length,
+      format: model?.format ?? '',
+      v1: created.infoHashV1,
+      v2: created.infoHashV2,
+      magnet: created.magnet,
+      path,
+      registered: [] as string[],
+      ...(snapshot ? { hfRepo: snapshot.repo, hfCommit: snapshot.commit } : {}),
+    };
+    // The same bytes already shared under another name: say so rather than publish a second entry for them (the
+    // same name again is an update of that entry, which goes on).
+    const duplicateOf = this.duplicateOf(created.infoHashV1, created.infoHashV2, name, catalog);
+    if (duplicateOf && !req.allowDuplicate) {
+      return {
+        ...base,
+        name,
+        seq: 0,
+        published: false,
+        warnings: [`these bytes are already shared as ${duplicateOf.name || duplicateOf.path}: nothing published`],
+        duplicateOf,
+      };
+    }
     work.onProgress?.({ fraction: 1, message: 'seeding' });
     // Seeded first: a catalog entry is published only for content this node serves.
     await engine.seed(path, { torrent: created.torrentBytes, trusted: true, superSeed: req.superSeed });
@@ -463,24 +602,30 @@ export class AppNode extends EventEmitter implements NodeApi {
     this.fire('transfers');
     this.fire('local');
     return {
+      ...base,
       name: entry?.name ?? name,
-      publisher: service.identity.publisher,
-      fingerprint: service.identity.fingerprint,
-      license,
       tags: entry?.tags ?? tags,
-      size: created.length,
-      files: created.files.length,
-      format: entry?.format ?? model?.format ?? '',
-      v1: created.infoHashV1,
-      v2: created.infoHashV2,
-      magnet: created.magnet,
+      format: entry?.format ?? base.format,
       seq: entry?.seq ?? 0,
-      path,
       published: !!entry,
       registered,
       warnings,
-      ...(snapshot ? { hfRepo: snapshot.repo, hfCommit: snapshot.commit } : {}),
+      ...(duplicateOf ? { duplicateOf } : {}),
     };
+  }
+
+  /** This node's live catalog entry for these bytes under another name, with where they are seeded from. */
+  private duplicateOf(
+    v1: string,
+    v2: string | undefined,
+    name: string,
+    catalog: CatalogService['catalog'],
+  ): DuplicateOf | undefined {
+    const same = (e: { v1?: string; v2?: string }) => e.v1 === v1 || (!!v2 && e.v2 === v2);
+    const own = catalog.ownEntries().filter((e) => !e.deleted && same(e));
+    if (!own.length || own.some((e) => e.name === name)) return undefined;
+    const seed = this.node?.engine.get(v1);
+    return { name: own[0].name, path: seed?.contentRoot ?? '' };
   }
 
   private async register(
@@ -529,9 +674,10 @@ export class AppNode extends EventEmitter implements NodeApi {
     return transferView(t);
   }
 
-  async download(req: DownloadRequest): Promise<TransferView> {
+  async download(req: DownloadRequest): Promise<DownloadResult> {
     const engine = this.engine();
     const source = await this.resolveSource(req.source);
+    const known = new Set(engine.transfers.keys());
     // A catalog entry that records its Hugging Face origin: the Hub can help, as a verified web seed.
     const hub =
       req.webSeed === false ? undefined : await hubFor(source, () => this.catalogEntries(), { ...req.webSeed });
@@ -540,8 +686,53 @@ export class AppNode extends EventEmitter implements NodeApi {
       peers: req.peers,
       hub,
     });
+    const view = transferView(t, this.home);
+    // Asked for bytes this node already holds in full (seeded from another folder, or downloaded before): nothing
+    // is fetched; the face offers to open them where they are or copy them (copyPresent).
+    if (known.has(t.id) && view.complete) return { ...view, status: 'present', path: view.path };
     this.fire('transfers');
-    return transferView(t);
+    return { ...view, status: 'started' };
+  }
+
+  async copyPresent(id: string, dest: string, work: WorkOptions = {}): Promise<CopyPresentResult> {
+    const t = this.engineTransfer(id);
+    const view = transferView(t, this.home);
+    if (!view.complete || !t.parsed || !t.contentRoot) {
+      throw new BadRequestError(`${t.name} is not complete on this node: nothing to copy`);
+    }
+    const parsed = t.parsed;
+    const target = contentRootIn(resolve(dest), parsed);
+    if (resolve(target) === resolve(t.contentRoot)) return { path: target, verified: true, bytes: 0 };
+    if (await stat(target).catch(() => undefined)) {
+      throw new BadRequestError(`${target} already exists: choose another folder`);
+    }
+    const files = realFiles(t.contentRoot, parsed);
+    const total = files.reduce((n, f) => n + f.file.length, 0);
+    let bytes = 0;
+    try {
+      for (const [i, f] of files.entries()) {
+        work.signal?.throwIfAborted();
+        const to = realFiles(target, parsed)[i].path;
+        await mkdir(dirname(to), { recursive: true });
+        await copyFile(f.path, to);
+        bytes += f.file.length;
+        work.onProgress?.({
+          fraction: total ? (bytes / total) * 0.5 : 0.5,
+          message: `copying ${f.file.path.join('/')}`,
+        });
+      }
+      const res = await verifyTorrent(parsed, target, {
+        signal: work.signal,
+        onProgress: (done, all) =>
+          work.onProgress?.({ fraction: 0.5 + (all ? done / all : 1) * 0.5, message: 'verifying' }),
+      });
+      this.fire('local');
+      return { path: target, verified: res.ok, bytes };
+    } catch (err) {
+      // Stopped or failed half way: no half copy is left looking like a model.
+      await rm(target, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
   }
 
   private async catalogEntries() {
@@ -624,8 +815,32 @@ export class AppNode extends EventEmitter implements NodeApi {
       clearTimeout(timer);
       if (refreshed === 'timed-out') await service.catalog.save().catch(() => {});
     }
-    const { entries, total } = service.catalog.search(search);
-    return { entries, total, sources: service.catalog.store.sources(), refreshed };
+    const found = service.catalog.search(search);
+    const entries = this.counter ? this.counter.withSelf(found.entries) : found.entries;
+    // The entries shown are the ones worth counting (each at most once per 10 min, in the background); only a node
+    // that runs (daemon, editor) counts: a one-off command must not wait on trackers.
+    if (this.started) this.counter?.want(entries.slice(0, 100));
+    return { entries, total: found.total, sources: service.catalog.store.sources(), refreshed };
+  }
+
+  /** Counts one catalog entry now (our seed, the entry's trackers) and stores the result; tests and `--count`. */
+  async countEntry(e: { v1?: string; v2?: string; trackers: string[] }) {
+    await this.openCatalog();
+    return this.counter?.count(e);
+  }
+
+  /** What this node knows first hand about a swarm: we hold every byte (one seeder, plus connected seeds), or we
+   *  are one of its downloaders. */
+  private selfCount(v1: string | undefined, v2: string | undefined): PeerCount | undefined {
+    const engine = this.node?.engine;
+    if (!engine) return undefined;
+    let t = v1 ? engine.get(v1) : undefined;
+    if (!t && v2) t = [...engine.transfers.values()].find((x) => x.infoHashV2 === v2);
+    if (!t || t.status === 'paused' || t.status === 'error') return undefined;
+    const v = transferView(t, this.home);
+    const seeds = v.seeds ?? 0;
+    const others = Math.max(0, v.peers - seeds);
+    return v.complete ? { seeders: 1 + seeds, leechers: others } : { seeders: seeds, leechers: others + 1 };
   }
 
   async shares(): Promise<OwnShare[]> {
@@ -636,13 +851,21 @@ export class AppNode extends EventEmitter implements NodeApi {
       .map(ownShare);
   }
 
+  /** Model folders under these roots; a folder of the node's own (under `<home>/catalogs`, when a root holds the
+   *  home) is flagged `system`. */
   async localModels(roots: string[]): Promise<LocalModelView[]> {
-    return scanLocalModels(roots, this.log);
+    const models = await scanLocalModels(roots, this.log);
+    return models.map((m) =>
+      isSystemTransfer({ system: false, contentRoot: m.path, outDir: undefined }, this.home)
+        ? { ...m, system: true }
+        : m,
+    );
   }
 
-  async status(): Promise<NodeStatus> {
+  async status(opts: TransferListOptions = {}): Promise<NodeStatus> {
     const service = this.service;
     const dht = this.node?.engine.dht;
+    const all = this.transfersNow({ all: true });
     return {
       pid: process.pid,
       kind: this.options.kind,
@@ -654,7 +877,9 @@ export class AppNode extends EventEmitter implements NodeApi {
       publisher: service?.identity.publisher,
       fingerprint: service?.identity.fingerprint,
       catalogEntries: service?.catalog.store.count() ?? 0,
-      transfers: this.transfersNow(),
+      transfers: opts.all ? all : all.filter((t) => !t.system),
+      activeTransfers: activeTransfers(all),
+      catalogPublish: this.publishState,
       tracker: this.trackerStatus(),
     };
   }

@@ -5,6 +5,9 @@ import type { TransferStats } from '../engine/transfer.js';
 
 export type { ListedEntry, SearchQuery, SortKey, SourceState, TransferStats };
 
+/** One name for where a transfer is, computed in one place (src/app/views.ts, `transferState`) for every view: a
+ *  finished download that serves its bytes is `seeding`, like a share. `done` is no longer produced (kept so older
+ *  faces and nodes still parse). */
 export type TransferState = 'checking' | 'metadata' | 'downloading' | 'seeding' | 'paused' | 'done' | 'error';
 
 /** One transfer (a seed or a download), as the views, the status bar and `silmaril status` show it. */
@@ -30,6 +33,11 @@ export interface TransferView {
   /** Seconds to completion, when downloading with a known rate. */
   etaSeconds?: number;
   state: TransferState;
+  /** Every piece is held and verified (a share, or a download that finished). */
+  complete: boolean;
+  /** The node's own business (a catalog file it publishes or follows, `<home>/catalogs/...`): hidden from model views
+   *  and from the active-transfers count, refused by stop/cancel/stop-sharing unless forced. */
+  system: boolean;
   /** True once every piece (and v2 merkle root) checked out; undefined while unknown. */
   verified?: boolean;
   magnet: string;
@@ -59,6 +67,8 @@ export interface LocalModelView {
   dtypes?: Record<string, number>;
   /** Header problems (a truncated download...): the model is still listed. */
   warnings?: string[];
+  /** A folder of the node's own (a catalog file under `<home>/catalogs`): not a model; faces hide it. */
+  system?: boolean;
 }
 
 export interface Progress {
@@ -96,6 +106,16 @@ export interface ShareRequest {
   /** A Hugging Face cache snapshot to share in place (`org/name[@rev]`); `path` may then be empty. A `path` inside
    *  the cache is recognised by itself. */
   hf?: string;
+  /** Publish a second catalog entry even when this node already shares the same bytes (same infohash). */
+  allowDuplicate?: boolean;
+}
+
+/** The share already existing for the same bytes (same v1 infohash): a seed of this node or one of its entries. */
+export interface DuplicateOf {
+  /** The catalog name of our entry for these bytes ('' when they are only seeded, never published). */
+  name: string;
+  /** Where the bytes are seeded from ('' when our entry names them but no seed runs). */
+  path: string;
 }
 
 /** What a share did: the entry's fields as published, where, and what went wrong on the way (never the seed). */
@@ -115,6 +135,9 @@ export type ShareResult = Pick<
   /** The Hugging Face origin recorded in the entry (a share from the HF cache). */
   hfRepo?: string;
   hfCommit?: string;
+  /** Set when these bytes were already shared by this node: without `allowDuplicate`, nothing new was published
+   *  (`published` false, `seq` that of the existing entry or 0). */
+  duplicateOf?: DuplicateOf;
 };
 
 export interface WithdrawResult {
@@ -133,6 +156,42 @@ export interface DownloadRequest {
   /** The Hugging Face Hub as a verified web seed for entries that record their Hub origin: false never; otherwise
    *  while peers deliver less than minRate bytes/s (default: only when no peer has data). */
   webSeed?: false | { minRate?: number };
+}
+
+/** What a download did. `started`: a transfer runs (or already ran) for it, `path` where it lands. `present`: this
+ *  node already holds every byte (a seed or a finished download, from another folder): nothing is fetched, `path` is
+ *  where the bytes are (open them there, or `copyPresent` them where wanted). */
+export interface DownloadResult extends TransferView {
+  status: 'started' | 'present';
+}
+
+export interface CopyPresentResult {
+  /** The copied folder (or file): `<dest>/<torrent name>`. */
+  path: string;
+  /** Every piece of the copy checked against the torrent (v1 and v2 hashes). */
+  verified: boolean;
+  bytes: number;
+}
+
+export interface TransferListOptions {
+  /** Include the node's system transfers (catalog files); default: leave them out. */
+  all?: boolean;
+}
+
+export interface StopOptions {
+  /** Allowed on a system transfer (a catalog file): otherwise refused with SystemTransferError. */
+  force?: boolean;
+}
+
+export interface StopSharingOptions extends StopOptions {
+  /** Also withdraw (tombstone) this node's catalog entries for these bytes, so others stop seeing them. */
+  withdraw?: boolean;
+}
+
+export interface StopSharingResult {
+  id: string;
+  /** The entries withdrawn (empty without `withdraw`, or when no entry of ours names these bytes). */
+  withdrawn: WithdrawResult[];
 }
 
 export interface SeedRequest {
@@ -207,8 +266,23 @@ export interface NodeStatus {
   publisher?: string;
   fingerprint?: string;
   catalogEntries: number;
+  /** Every transfer, system ones included (each says `system`). */
   transfers: TransferView[];
+  /** Transfers that move or serve model bytes now: not paused, not failed, not system. */
+  activeTransfers: number;
+  /** The last catalog publish on the DHT (undefined before the first try). */
+  catalogPublish?: PublishState;
   tracker: TrackerStatus;
+}
+
+/** Whether this node's catalog pointer reached the DHT: `published` only when a put was stored by at least one node. */
+export interface PublishState {
+  state: 'published' | 'pending' | 'failed';
+  /** Unix ms of the last attempt. */
+  at: number;
+  /** Nodes that stored the put (published), or why it is pending/failed (`no DHT nodes (will retry)`). */
+  acks?: number;
+  message?: string;
 }
 
 export type ChangeKind = 'transfers' | 'catalog' | 'local' | 'tracker';

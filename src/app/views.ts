@@ -1,6 +1,8 @@
-// Engine transfers and catalog entries in the application layer's terms (src/app/types.ts).
+// Engine transfers and catalog entries in the application layer's terms (src/app/types.ts). Every face (the CLI,
+// the editor's views, the control API) gets its transfer states and its system flag from here, so they agree.
+import { sep } from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
-import type { Transfer } from '../engine/transfer.js';
+import type { Transfer, TransferStats } from '../engine/transfer.js';
 import type { OwnShare, TransferState, TransferView } from './types.js';
 
 const STATUS: Record<string, TransferState> = {
@@ -13,14 +15,42 @@ const STATUS: Record<string, TransferState> = {
   error: 'error',
 };
 
-export function transferView(t: Transfer): TransferView {
+/** Whether every piece is held and verified: a share, or a download that finished (and passed its final check). */
+export function isComplete(t: Pick<Transfer, 'kind' | 'doneInfo'>, s: Pick<TransferStats, 'progress'>): boolean {
+  return s.progress === 1 && (t.kind === 'seed' || t.doneInfo?.verified === true);
+}
+
+/**
+ * The one state name of a transfer. A finished download serves its bytes like a share does: `seeding`, in
+ * Transfers, in Local Models and over the API alike (the engine reports `downloading` again for a finished download
+ * that was paused and resumed, and `seeding` as soon as the last piece is in, before the final check: neither is
+ * what a user is told).
+ */
+export function transferState(
+  t: Pick<Transfer, 'kind' | 'doneInfo'>,
+  s: Pick<TransferStats, 'status' | 'progress'>,
+): TransferState {
+  const state = STATUS[s.status] ?? 'checking';
+  if (state === 'paused' || state === 'error' || state === 'metadata' || state === 'checking') return state;
+  if (isComplete(t, s)) return 'seeding';
+  // Every piece passed its SHA-1 but the whole-download check (v2 roots, file sizes) did not.
+  if (t.kind === 'download' && t.doneInfo && !t.doneInfo.verified) return 'error';
+  // The last piece is in but the whole-download check still runs.
+  if (state === 'seeding') return t.kind === 'download' ? 'checking' : 'seeding';
+  return state;
+}
+
+/** The node's own transfers: flagged by whoever started them (the catalog transport), or kept under
+ *  `<home>/catalogs` (records written before the flag existed). */
+export function isSystemTransfer(t: Pick<Transfer, 'system' | 'contentRoot' | 'outDir'>, home?: string): boolean {
+  if (t.system) return true;
+  if (!home) return false;
+  const catalogs = home.replace(/[\\/]+$/, '') + sep + 'catalogs' + sep;
+  return [t.contentRoot, t.outDir].some((p) => !!p && (p + sep).startsWith(catalogs));
+}
+
+export function transferView(t: Transfer, home?: string): TransferView {
   const s = t.stats();
-  let state = STATUS[s.status] ?? 'checking';
-  // A download that holds every verified piece is done, whatever the engine calls it (it reports "downloading"
-  // again for a finished download that was paused and resumed).
-  if (t.kind === 'download' && (state === 'seeding' || (state === 'downloading' && s.progress === 1 && t.doneInfo))) {
-    state = 'done';
-  }
   return {
     id: t.id,
     v2: t.infoHashV2,
@@ -37,14 +67,21 @@ export function transferView(t: Transfer): TransferView {
     seeds: s.seeds,
     fromPeers: s.fromPeers,
     etaSeconds: s.eta ?? undefined,
-    state,
+    state: transferState(t, s),
+    complete: isComplete(t, s),
+    system: isSystemTransfer(t, home),
     verified: t.doneInfo ? t.doneInfo.verified : t.kind === 'seed' ? true : undefined,
     magnet: t.magnetURI,
-    error: t.error?.message,
+    error: t.error?.message ?? (t.doneInfo && !t.doneInfo.verified ? 'the download failed verification' : undefined),
     donePath: t.doneInfo?.path,
     webBytes: s.webBytes,
     peerBytes: s.peerBytes,
   };
+}
+
+/** Transfers counted as "active" (the status bar, `status`): moving or serving model bytes, not the node's own. */
+export function activeTransfers(list: TransferView[]): number {
+  return list.filter((t) => !t.system && t.state !== 'paused' && t.state !== 'error').length;
 }
 
 export function ownShare(e: CatalogEntry): OwnShare {

@@ -49,7 +49,7 @@ export class EngineTransport implements CatalogTransport {
   }
 
   private async seed(ih: string, path: string, torrent: Uint8Array) {
-    if (!this.engine.get(ih)) await this.engine.seed(path, { torrent, trusted: true });
+    if (!this.engine.get(ih)) await this.engine.seed(path, { torrent, trusted: true, system: true });
     await this.hold(ih, this.published);
   }
 
@@ -82,7 +82,7 @@ export class EngineTransport implements CatalogTransport {
     const max = opts.maxBytes ?? MAX_CATALOG_BYTES;
     const have = await stat(path).catch(() => undefined);
     if (!have) {
-      const t = await this.engine.download(infohash, { outDir: dir });
+      const t = await this.engine.download(infohash, { outDir: dir, system: true });
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
           void this.engine.remove(infohash).catch(() => {});

@@ -2,6 +2,7 @@
 // sources, and periodic follow/republish with jitter. The CLI daemon and the editor both use this.
 import DHT from 'bittorrent-dht';
 import { Catalog } from './catalog.js';
+import { forgetEmptyTables } from '../engine/dht-tables.js';
 import { FileKeyStore, loadOrCreateIdentity, type Identity, type KeyStore } from './identity.js';
 import { dhtVerify, PointerClient } from './pointers.js';
 import { DhtSource } from './sources/dht.js';
@@ -124,6 +125,7 @@ export class CatalogService {
 
   private attach(dht: any): void {
     this.dht = dht;
+    if (!forgetEmptyTables(dht)) this.log.warn('catalog: bittorrent-dht changed (no _tables): publishes may lag');
     this.pointers = new PointerClient(dht, this.log);
     if (this.opts.transport) {
       this.dhtSource = new DhtSource(this.catalog, this.pointers, this.opts.transport, this.log);

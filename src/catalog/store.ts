@@ -44,10 +44,28 @@ export interface ListedEntry {
   description: string;
   created: number;
   seq: number;
+  /** Seeders last counted for these bytes (swarm-counts.ts: our own seed, tracker scrape, DHT scrape); 0 until
+   *  counted (`countedAt` null). */
   seeders: number;
+  /** Downloaders last counted (0 until counted). */
+  leechers: number;
+  /** When the counts were taken (unix ms), or null: never counted. */
+  countedAt: number | null;
+  /** Where the counts came from: `self`, `tracker`, `dht`, joined with `+`; undefined until counted. */
+  countedBy?: string;
   source: string;
   trackers: string[];
   webSeeds: string[];
+}
+
+/** A swarm count (src/catalog/swarm-counts.ts). */
+export interface SwarmCount {
+  seeders: number;
+  leechers: number;
+  /** Unix ms. */
+  countedAt: number;
+  /** `self`, `tracker`, `dht`, joined with `+`. */
+  countedBy: string;
 }
 
 export interface SearchResult {
@@ -137,6 +155,12 @@ CREATE TABLE IF NOT EXISTS sources (
   pointer_seq INTEGER, infohash TEXT, dropped INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+-- Swarm counts by infohash (v1 or v2 hex), kept apart from the signed entries: several entries may name the same
+-- bytes, and a count is the swarm's, not the publisher's. counted_at: unix ms.
+CREATE TABLE IF NOT EXISTS swarm_counts (
+  infohash TEXT PRIMARY KEY, seeders INTEGER NOT NULL, leechers INTEGER NOT NULL, counted_at INTEGER NOT NULL,
+  counted_by TEXT NOT NULL
+) WITHOUT ROWID;
 `;
 
 /** 2: rows found by a key hash instead of a unique text key. */
@@ -548,6 +572,7 @@ export class CatalogStore {
       stmt.free();
     }
     this.markConflicts(entries);
+    this.fillCounts(entries);
     let counted: number;
     if (!walkCount && hits !== undefined && !filtered) counted = hits;
     else if (walkCount) counted = stepped;
@@ -624,6 +649,44 @@ export class CatalogStore {
   setSeeders(infohash: string, seeders: number): void {
     this.db.run('UPDATE entries SET seeders = ? WHERE v1 = ? OR v2 = ?', [seeders, infohash, infohash]);
     this.dirty = true;
+  }
+
+  /** Records a swarm count for these bytes (src/catalog/swarm-counts.ts); the entries' `seeders` (sorting) follow. */
+  setCounts(infohash: string, c: SwarmCount): void {
+    const ih = infohash.toLowerCase();
+    this.db.run(
+      'INSERT OR REPLACE INTO swarm_counts (infohash, seeders, leechers, counted_at, counted_by) VALUES (?, ?, ?, ?, ?)',
+      [ih, c.seeders, c.leechers, c.countedAt, c.countedBy],
+    );
+    this.db.run('UPDATE entries SET seeders = ? WHERE v1 = ? OR v2 = ?', [c.seeders, ih, ih]);
+    this.dirty = true;
+  }
+
+  /** The last count for these bytes, if any. */
+  counts(infohash: string): SwarmCount | undefined {
+    const stmt = this.db.prepare(
+      'SELECT seeders, leechers, counted_at, counted_by FROM swarm_counts WHERE infohash = ?',
+    );
+    try {
+      stmt.bind([infohash.toLowerCase()]);
+      if (!stmt.step()) return undefined;
+      const [seeders, leechers, countedAt, countedBy] = stmt.get() as [number, number, number, string];
+      return { seeders, leechers, countedAt, countedBy };
+    } finally {
+      stmt.free();
+    }
+  }
+
+  /** Fills a page's `seeders`, `leechers`, `countedAt` from the swarm counts (by v1, else v2). */
+  private fillCounts(entries: ListedEntry[]): void {
+    for (const e of entries) {
+      const c = (e.v1 && this.counts(e.v1)) || (e.v2 && this.counts(e.v2)) || undefined;
+      if (!c) continue;
+      e.seeders = c.seeders;
+      e.leechers = c.leechers;
+      e.countedAt = c.countedAt;
+      e.countedBy = c.countedBy;
+    }
   }
 
   private scalar(sql: string, params: (string | number)[]): number {
@@ -809,6 +872,8 @@ function toListed(row: Record<string, any>, trust: TrustList): ListedEntry {
     created: f.created,
     seq: f.seq,
     seeders: row.seeders,
+    leechers: 0,
+    countedAt: null,
     source: row.source,
     trackers: f.trackers,
     webSeeds: f.webSeeds,

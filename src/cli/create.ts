@@ -6,12 +6,18 @@
 // The torrent is never written inside the folder being shared (it would change what is shared).
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseCommand, jsonLine, UsageError } from './args.js';
+import { expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
+import { existingPath } from './paths.js';
+import { explainCodes } from './errors.js';
+import { formatBytes, plural } from '../shared/format.js';
 import { createTorrent } from '../app/tools.js';
 import { MAX_PIECE_LENGTH, MIN_PIECE_LENGTH, isValidPieceLength } from '../app/tools.js';
-import { human, INTERRUPTED, withProgress } from './progress.js';
+import { INTERRUPTED, withProgress } from './progress.js';
 import { registerWithTrackers } from '../app/tools.js';
 import { writeFileAtomic } from '../app/tools.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Makes a hybrid BitTorrent v1+v2 .torrent of a folder or a file.';
 
 export const usage = `usage: silmaril create <path> [options]
 Makes a hybrid BitTorrent v1+v2 torrent of a folder or a file.
@@ -51,6 +57,7 @@ export function parsePieceLength(value: string | undefined): number | undefined 
   if (!isValidPieceLength(n)) {
     throw new UsageError(
       `--piece-length must be a power of two from ${MIN_PIECE_LENGTH / 1024}K to ${MAX_PIECE_LENGTH / 1024 / 1024}M, got "${value}"`,
+      { hint: 'e.g. 256K or 4M; leave it out for automatic' },
     );
   }
   return n;
@@ -61,10 +68,12 @@ function checkUrl(value: string, flag: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`--${flag} must be a URL, got "${value}"`);
+    throw new UsageError(`--${flag} must be a URL, got "${value}"`, {
+      hint: 'e.g. http://tracker.example:6969/announce',
+    });
   }
   if (!/^(https?|udp|wss?):$/.test(url.protocol))
-    throw new UsageError(`--${flag}: unsupported URL scheme in "${value}"`);
+    throw new UsageError(`--${flag} must be an http, https, udp, ws or wss URL, got "${value}"`);
   return value;
 }
 
@@ -75,8 +84,7 @@ function isInside(dir: string, file: string): boolean {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
-  if (positionals.length !== 1)
-    throw new UsageError(`create takes one path, got ${positionals.length} (see silmaril create --help)`);
+  expectArgs(positionals, ['<path>']);
   const source = path.resolve(positionals[0]);
   const pieceLength = parsePieceLength(values['piece-length']);
   const trackers = (values.tracker ?? []).map((t) => checkUrl(t, 'tracker'));
@@ -87,18 +95,21 @@ export async function run(argv: string[]): Promise<number> {
   if (values.name !== undefined && (!values.name || /[/\\\0]/.test(values.name) || /^\.\.?$/.test(values.name))) {
     throw new UsageError(`--name must be a plain name (no slashes), got "${values.name}"`);
   }
-  const sourceStat = await stat(source).catch(() => undefined);
-  if (!sourceStat) throw new UsageError(`no such file or folder: ${positionals[0]}`);
+  const sourceStat = (await existingPath(positionals[0])).stat;
 
   // Decide the output before hashing anything, so a refusal costs nothing.
   const defaultName = values.name ?? path.basename(source);
   const explicitOut = values.out !== undefined;
   const out = path.resolve(values.out ?? `${defaultName}.torrent`);
   if (sourceStat.isDirectory() && isInside(source, out)) {
-    throw new UsageError(`refusing to write ${out} inside the folder being shared; choose another --out`);
+    throw new UsageError(`refusing to write ${out} inside the folder being shared`, {
+      hint: 'choose an --out outside it',
+    });
   }
   if (!explicitOut && (await stat(out).catch(() => undefined))) {
-    throw new UsageError(`${out} already exists; pass --out ${path.basename(out)} to replace it, or another path`);
+    throw new UsageError(`${out} already exists`, {
+      hint: `pass --out ${path.basename(out)} to replace it, or another path`,
+    });
   }
 
   const created = await withProgress('hashing', values.json, (signal, onProgress) =>
@@ -127,7 +138,8 @@ export async function run(argv: string[]): Promise<number> {
     try {
       await writeFile(out, created.torrentBytes, { flag: 'wx' });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(`${out} already exists`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new UsageError(`${out} already exists`, { hint: `pass --out ${path.basename(out)} to replace it` });
       throw err;
     }
   }
@@ -148,8 +160,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(
       `${out}\n` +
         `  name        ${summary.name}\n` +
-        `  size        ${human(summary.size)} in ${summary.files} file${summary.files === 1 ? '' : 's'}\n` +
-        `  pieces      ${created.pieceCount} of ${human(summary.pieceLength)}\n` +
+        `  size        ${formatBytes(summary.size)} in ${plural(summary.files, 'file')}\n` +
+        `  pieces      ${created.pieceCount} of ${formatBytes(summary.pieceLength)}\n` +
         `  v1          ${summary.v1}\n` +
         (summary.v2 ? `  v2          ${summary.v2}\n` : `  v2          none (v1-only)\n`) +
         `  magnet      ${summary.magnet}\n`,
@@ -170,7 +182,9 @@ async function registerCreated(
   for (const r of await registerWithTrackers(trackers, created, {}, { apiKey })) {
     if (r.error) {
       ok = false;
-      process.stderr.write(`silmaril: could not register with ${r.tracker}: ${r.error} (the torrent was written)\n`);
+      process.stderr.write(
+        `silmaril create: could not register with ${r.tracker}: ${explainCodes(r.error)} (the torrent was written; check the tracker URL, or pass --no-register)\n`,
+      );
     } else if (r.outcome?.status === 'registered') {
       process.stderr.write(`silmaril: registered with ${r.outcome.registry}\n`);
     } else if (r.outcome) {

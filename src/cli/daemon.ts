@@ -2,9 +2,12 @@
 // DHT node, publishes this home's catalog entries (feed + shared index) and republishes them when they change,
 // follows the catalog, can run the embedded tracker (--tracker-port), and serves the control API that the other
 // commands (and the editor) use while it runs. Runs until SIGINT/SIGTERM or `silmaril stop`.
-import { intOption, jsonLine, parseCommand } from './args.js';
+import { expectArgs, intOption, jsonLine, parseCommand } from './args.js';
 import { engineOptionSpec, engineUsage, nodeOptions, stderrLogger, untilSignal } from './engine-options.js';
 import { AppNode } from '../app/node.js';
+
+/** One line for `silmaril --help`. */
+export const summary = "Runs this home's node: seeds its shares, publishes and follows the catalog.";
 
 export const usage = `usage: silmaril daemon [options]
 Keeps this home's shares seeded and the catalog published and followed; serves the control API (docs/protocols.md).
@@ -26,7 +29,8 @@ const options = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, options);
+  const { values, positionals } = parseCommand(argv, options);
+  expectArgs(positionals, []);
   const log = stderrLogger(values.verbose);
   const out = (o: Record<string, unknown>) => (values.json ? jsonLine(o) : process.stdout.write(`${o.event}\n`));
   const base = nodeOptions(values, log, 'daemon');

@@ -4,10 +4,14 @@
 // seconds with a progress line on stderr; --offline searches only what the home holds. Says where the results
 // came from and how fresh they are.
 import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { formatAgo, formatBytes, plural } from '../shared/format.js';
 import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
 import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
 import type { DiscoverResult, SortKey, SourceState } from '../app/types.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Searches the model catalog, reading the network first.';
 
 export const usage = `usage: silmaril discover [QUERY] [options]
 Searches the catalog (name, tags, description), reading the network first when no node runs this home.
@@ -58,12 +62,25 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   const sort = values.sort as SortKey | undefined;
   if (sort && !['name', 'size', 'date', 'seeders'].includes(sort)) {
-    throw new UsageError('--sort must be name, size, date or seeders');
+    throw new UsageError(`--sort must be name, size, date or seeders, got "${sort}"`);
   }
   const timeoutMs = (intOption(values.timeout, 'timeout', 1, 3600) ?? 30) * 1000;
   const home = resolveHome(values.home);
-  for (const k of values.trust ?? []) {
-    if (!normaliseTrustedKey(k)) throw new UsageError(`--trust: not a publisher key or fingerprint: ${k}`);
+  for (const flag of ['trust', 'trust-add', 'trust-remove'] as const) {
+    for (const k of values[flag] ?? []) {
+      if (!normaliseTrustedKey(k))
+        throw new UsageError(`--${flag}: not a publisher key or fingerprint: "${k}"`, {
+          hint: 'give the full 64-hex key or the fingerprint xxxx:xxxx:xxxx:xxxx that discover shows',
+        });
+    }
+  }
+  if (values.publisher !== undefined && !/^[0-9a-f:]+$/i.test(values.publisher.trim())) {
+    throw new UsageError(
+      `--publisher takes a publisher key, a key prefix or a fingerprint, got "${values.publisher}"`,
+      {
+        hint: 'hex digits, or xxxx:xxxx:xxxx:xxxx as discover shows',
+      },
+    );
   }
   const saved =
     values['trust-add']?.length || values['trust-remove']?.length
@@ -84,6 +101,9 @@ export async function run(argv: string[]): Promise<number> {
     signedOnly: values.signed,
     trust: [...saved, ...(values.trust ?? [])],
   };
+  if (query.minSize !== undefined && query.maxSize !== undefined && query.minSize > query.maxSize) {
+    throw new UsageError(`--min-size ${query.minSize} is larger than --max-size ${query.maxSize}`);
+  }
   const log = stderrLogger(values.verbose);
   const base = nodeOptions({ ...values, tracker: [] }, log, 'discover');
   const registries = values.tracker ?? [];
@@ -124,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
       for (const e of result.entries) jsonLine(e);
     } else {
       for (const e of result.entries) {
-        const size = `${(e.size / 1e9).toFixed(2)} GB`;
+        const size = formatBytes(e.size);
         const who = e.trusted
           ? `${e.fingerprint} (trusted)`
           : e.signed
@@ -138,7 +158,8 @@ export async function run(argv: string[]): Promise<number> {
           `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}${flag}${about}\n  ${e.magnet}\n`,
         );
       }
-      process.stdout.write(`${result.entries.length} of ${result.total} shown\n`);
+      if (result.entries.length === 0) process.stdout.write(emptyResult(values, query.text, result, remote));
+      else process.stdout.write(`${result.entries.length} of ${result.total} shown\n`);
     }
     process.stderr.write(provenance(result, remote ? 'the running node of this home' : undefined));
     return 0;
@@ -152,20 +173,34 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** Filters that narrow a search, as the user typed them. */
+const FILTERS = ['license', 'tag', 'publisher', 'format', 'min-size', 'max-size', 'trusted', 'signed'] as const;
+
+/** No entry matched: say so, and what would widen the search. */
+function emptyResult(
+  values: Partial<Record<(typeof FILTERS)[number] | 'offline' | 'tracker', unknown>>,
+  text: string,
+  r: DiscoverResult,
+  remote: boolean,
+): string {
+  const set = FILTERS.filter((f) => values[f] !== undefined && values[f] !== false).map((f) => `--${f}`);
+  const tips: string[] = [];
+  if (text) tips.push('fewer or shorter words');
+  if (set.length) tips.push(`without ${set.join(', ')}`);
+  if (values.offline) tips.push('without --offline, to read the network');
+  else if (r.refreshed === 'timed-out') tips.push('a longer --timeout');
+  if (!remote && !(values.tracker as string[] | undefined)?.length) tips.push('--tracker URL to read a registry too');
+  const what = text ? ` for "${text}"` : '';
+  const where = r.total === 0 && !text && !set.length ? ' (the catalog this home knows is empty)' : '';
+  return `No models found${what}${where}.${tips.length ? ` Widen the search: ${tips.join('; ')}.` : ''}\n`;
+}
+
 /** Where the results came from and how fresh each source is, on stderr. */
 function provenance(r: DiscoverResult, via?: string): string {
-  const now = Date.now() / 1000; // sources keep unix seconds
-  const age = (t?: number) => {
-    if (!t) return 'never read';
-    const s = Math.max(0, Math.round(now - t));
-    return s < 120
-      ? `read ${s}s ago`
-      : s < 7200
-        ? `read ${Math.round(s / 60)} min ago`
-        : `read ${Math.round(s / 3600)} h ago`;
-  };
+  // Sources keep unix seconds.
+  const age = (t?: number) => (t ? `read ${formatAgo(t * 1000)}` : 'never read');
   const src = (s: SourceState) =>
-    `${s.id} (${s.entries} entries, ${age(s.lastUpdate)}${s.lastError ? `, last error: ${s.lastError}` : ''})`;
+    `${s.id} (${plural(s.entries, 'entry', 'entries')}, ${age(s.lastUpdate)}${s.lastError ? `, last error: ${s.lastError}` : ''})`;
   const head =
     r.refreshed === 'complete'
       ? 'the network was read just now'

@@ -6,7 +6,9 @@
 // magnet), or a catalog name (org/model); anything else is a one-line usage error (exit 2). While no peer has sent
 // the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
 import { existsSync, statSync } from 'node:fs';
-import { intOption, parseCommand, jsonLine, UsageError } from './args.js';
+import { expectArgs, intOption, parseCommand, jsonLine, UsageError } from './args.js';
+import { outputFolder } from './paths.js';
+import { formatBytes, formatEta, formatPercent, formatRate, plural } from '../shared/format.js';
 import { loadTorrent, printWarnings } from './info.js';
 import { classifySource, type DownloadSource } from '../app/tools.js';
 import { TorrentError } from '../app/tools.js';
@@ -22,6 +24,9 @@ import {
 } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
 import type { TransferStats } from '../app/types.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Downloads a model (magnet, .torrent, infohash or org/model) and verifies it.';
 
 export const usage = `usage: silmaril get <magnet|torrent|infohash|org/model> [options]
 Downloads a model into a folder; a restart continues where the last run stopped.
@@ -74,11 +79,17 @@ const METADATA_HINT_S =
 function human(s: TransferStats, waitedS: number): string {
   if (s.status === 'metadata')
     return `waiting for metadata from ${s.peers} peer${s.peers === 1 ? '' : 's'}… (${Math.round(waitedS)}s)\n`;
-  const mib = (n: number) => (n / 1048576).toFixed(1);
-  const eta = s.eta === null ? '?' : `${s.eta}s`;
   const why = s.waiting ? `  (${s.waiting})` : '';
-  const web = s.webBytes ? `  from the Hub ${mib(s.webBytes)} MiB` : '';
-  return `${(s.progress * 100).toFixed(1)}% ${mib(s.verifiedBytes)}/${mib(s.totalBytes)} MiB  down ${mib(s.downloadRate)} MiB/s  up ${mib(s.uploadRate)} MiB/s  peers ${s.peers} (${s.seeds} seeds)${web}  eta ${eta}${why}\n`;
+  const web = s.webBytes ? `  ${formatBytes(s.webBytes)} from the Hub` : '';
+  return `${formatPercent(s.progress)} ${formatBytes(s.verifiedBytes)} of ${formatBytes(s.totalBytes)}  ↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}  ${plural(s.peers, 'peer')} (${plural(s.seeds, 'seed')})${web}${s.eta !== null ? `  ${formatEta(s.eta)} left` : ''}${why}\n`;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function isFile(p: string): boolean {
@@ -92,6 +103,32 @@ function isFile(p: string): boolean {
 /** A catalog name: `org/model` (not a file, not a `.torrent` path). */
 const CATALOG_NAME = /^[^/\s:]+\/[^/\s]+$/;
 const isCatalogName = (arg: string) => CATALOG_NAME.test(arg) && !/\.torrent$/i.test(arg) && !isFile(arg);
+
+/** What the argument names: a catalog name, or a magnet, infohash or .torrent file (usage errors otherwise). */
+function classify(arg: string): DownloadSource | { kind: 'name'; name: string } {
+  if (isCatalogName(arg)) return { kind: 'name', name: arg };
+  if (!arg.startsWith('magnet:') && isDir(arg))
+    throw new UsageError(`${arg} is a folder, not a torrent file`, { hint: 'give the .torrent file' });
+  const looksLikePath = /\.torrent$/i.test(arg) || /^[.~]|[/\\]/.test(arg);
+  if (!arg.startsWith('magnet:') && looksLikePath && !isFile(arg)) {
+    if (existsSync(arg))
+      throw new UsageError(`${arg} is a folder, not a torrent file`, { hint: 'give the .torrent file' });
+    throw new UsageError(`no such torrent file: ${arg}`, { hint: 'check the path' });
+  }
+  try {
+    return classifySource(arg, isFile);
+  } catch (err) {
+    if (!(err instanceof TorrentError)) throw err;
+    if (/^[0-9a-f]{16,}$/i.test(arg)) throw new UsageError(err.message, { hint: 'check the hash was copied whole' });
+    if (arg.startsWith('magnet:'))
+      throw new UsageError(err.message, {
+        hint: 'copy the whole magnet link, in quotes: silmaril get "magnet:?xt=..."',
+      });
+    throw new UsageError(`${arg} is not a magnet link, a .torrent file, an infohash or an org/model name`, {
+      hint: 'try: silmaril get magnet:?xt=urn:btih:..., or find a model with silmaril discover',
+    });
+  }
+}
 
 /** The argument as the node takes it: magnet text, an infohash, the bytes of a .torrent (warnings printed), or a
  *  catalog name the node looks up. */
@@ -115,19 +152,17 @@ async function sourceFor(src: DownloadSource | { kind: 'name'; name: string }): 
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(hfCacheArg(argv), options);
-  if (positionals.length !== 1) throw new UsageError('get needs exactly one <magnet|torrent|infohash|org/model>');
+  expectArgs(positionals, ['<magnet|torrent|infohash|org/model>']);
   const arg = positionals[0];
-  let src: DownloadSource | { kind: 'name'; name: string };
-  try {
-    src = isCatalogName(arg) ? { kind: 'name', name: arg } : classifySource(arg, isFile);
-  } catch (err) {
-    if (err instanceof TorrentError) throw new UsageError(err.message);
-    throw err;
-  }
-  const source = await sourceFor(src);
-  const json = values.json;
+  const src = classify(arg);
+  // Every option is checked before a node starts: a usage error never leaves a half-started node behind.
+  const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
   const peers = (values.peer ?? []).map(peerOption);
   const log = stderrLogger(values.verbose);
+  const nodeOpts = nodeOptions(values, log, 'get');
+  const outDir = values['hf-cache'] === undefined ? await outputFolder(values.out ?? process.cwd()) : undefined;
+  const source = await sourceFor(src);
+  const json = values.json;
   const stopped = untilSignal();
   let session: Session | undefined;
   const started = performance.now();
@@ -149,15 +184,16 @@ export async function run(argv: string[]): Promise<number> {
     }
   };
   const fetch = async (): Promise<number> => {
-    session = await useNode(nodeOptions(values, log, 'get'));
+    session = await useNode(nodeOpts);
     const api = session.api;
-    const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
     const webSeed = values['no-web-seed'] ? (false as const) : { minRate };
     let hfDone: Promise<{ snapshot: string; verified: boolean }> | undefined;
     let t: Awaited<ReturnType<typeof api.download>>;
     if (values['hf-cache'] !== undefined) {
       if (!session.local) {
-        throw new UsageError('--hf-cache runs in this process: stop the node running this home first (silmaril stop)');
+        throw new UsageError('--hf-cache downloads in this process, but a node already runs this home', {
+          hint: 'stop it first with silmaril stop',
+        });
       }
       const d = await session.local.downloadIntoHfCache({
         source,
@@ -170,10 +206,16 @@ export async function run(argv: string[]): Promise<number> {
       if (d.reused.length && !json)
         process.stderr.write(`${d.reused.length} files already in the cache: not fetched\n`);
       if (json) jsonLine({ event: 'hf-reused', files: d.reused.map((p) => p.join('/')) });
-      t = d.transfer;
+      t = { ...d.transfer, status: 'started' };
       hfDone = d.done;
     } else {
-      t = await api.download({ source, outDir: values.out ?? process.cwd(), peers, webSeed });
+      t = await api.download({ source, outDir: outDir ?? process.cwd(), peers, webSeed });
+      if (t.status === 'present') {
+        // This node already holds every byte (seeded or downloaded from another folder): nothing to fetch.
+        if (json) jsonLine({ event: 'present', path: t.path, id: t.id });
+        else process.stdout.write(`already here (this node seeds it): ${t.path}\n`);
+        return 0;
+      }
     }
     let outcome: { path: string; verified: boolean };
     // In this process the transfer itself answers to the end (an installed HF download leaves the engine).
@@ -220,7 +262,8 @@ async function followRemote(
   for (;;) {
     const v = await session.api.transfer(id);
     onStats(await session.api.transferStats(id));
-    if (v.state === 'done' && v.verified !== undefined) return { path: v.donePath ?? v.path, verified: v.verified };
+    if ((v.state === 'done' || v.complete) && v.verified !== undefined)
+      return { path: v.donePath ?? v.path, verified: v.verified };
     if (v.state === 'error') throw new Error(`${v.name}: ${v.error ?? 'failed'}`);
     await new Promise((r) => setTimeout(r, 1000));
   }

@@ -6,11 +6,14 @@
 // Pad files are not listed.
 import { once } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
-import { parseCommand, UsageError } from './args.js';
-import { human } from './progress.js';
+import { expectArgs, parseCommand, UsageError } from './args.js';
+import { formatBytes, plural } from '../shared/format.js';
 import { parseTorrent, MAX_TORRENT_BYTES } from '../app/tools.js';
 import { buildMagnet } from '../app/tools.js';
 import { TorrentError, type ParsedTorrent } from '../app/tools.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Shows what a .torrent holds: name, infohashes, size, files, trackers.';
 
 export const usage = `usage: silmaril info <torrent> [--json]
 Shows a torrent's name, version, infohashes, pieces, size, files, trackers and web seeds.
@@ -20,8 +23,8 @@ Shows a torrent's name, version, infohashes, pieces, size, files, trackers and w
 /** Reads and parses a .torrent file; errors name the file. Shared with `silmaril verify`. */
 export async function loadTorrent(file: string): Promise<ParsedTorrent> {
   const st = await stat(file).catch(() => undefined);
-  if (!st) throw new UsageError(`no such torrent file: ${file}`);
-  if (!st.isFile()) throw new UsageError(`${file} is not a file`);
+  if (!st) throw new UsageError(`no such torrent file: ${file}`, { hint: 'check the path' });
+  if (!st.isFile()) throw new UsageError(`${file} is a folder, not a torrent file`, { hint: 'give the .torrent file' });
   if (st.size > MAX_TORRENT_BYTES) throw new TorrentError(`${file}: torrent file larger than 64 MiB`);
   const bytes = await readFile(file);
   try {
@@ -48,7 +51,7 @@ export function magnetOf(t: ParsedTorrent): string {
 }
 
 /** Everything `info --json` prints but the file list (which may hold a million entries: streamed, see run). */
-function summary(t: ParsedTorrent) {
+function summarise(t: ParsedTorrent) {
   let fileCount = 0;
   for (const f of t.files) if (!f.pad) fileCount++;
   return {
@@ -79,7 +82,7 @@ function summary(t: ParsedTorrent) {
 
 /** The object `info --json` prints, whole (small torrents, tests). */
 export function describe(t: ParsedTorrent) {
-  const { head, tail } = summary(t);
+  const { head, tail } = summarise(t);
   const files = t.files.filter((f) => !f.pad).map((f) => ({ path: f.path.join('/'), length: f.length }));
   return { ...head, files, ...tail };
 }
@@ -125,10 +128,9 @@ const versionLabel = { v1: 'v1', v2: 'v2', hybrid: 'hybrid (v1+v2)' } as const;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {});
-  if (positionals.length !== 1)
-    throw new UsageError(`info takes one torrent file, got ${positionals.length}\n${usage}`);
+  expectArgs(positionals, ['<torrent>']);
   const t = await loadTorrent(positionals[0]);
-  const { head, tail } = summary(t);
+  const { head, tail } = summarise(t);
   const d = { ...head, ...tail };
   if (values.json) {
     // The same object as describe(t), written piece by piece: `files` between fileCount and trackers.
@@ -143,8 +145,8 @@ export async function run(argv: string[]): Promise<number> {
     `version       ${versionLabel[t.version]}`,
     ...(d.v1 ? [`v1 infohash   ${d.v1}`] : []),
     ...(d.v2 ? [`v2 infohash   ${d.v2}`] : []),
-    `size          ${human(d.size)} (${d.size} bytes) in ${d.fileCount} file${d.fileCount === 1 ? '' : 's'}`,
-    `pieces        ${d.pieceCount} of ${human(d.pieceLength)}`,
+    `size          ${formatBytes(d.size)} (${d.size} bytes) in ${plural(d.fileCount, 'file')}`,
+    `pieces        ${d.pieceCount} of ${formatBytes(d.pieceLength)}`,
     `private       ${d.private ? 'yes' : 'no'}`,
   ];
   if (t.missingPieceLayers)
@@ -165,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function* textFiles(t: ParsedTorrent, prefix: string): Generator<string> {
-  for (const f of t.files) if (!f.pad) yield `  ${human(f.length).padStart(10)}  ${prefix}${f.path.join('/')}\n`;
+  for (const f of t.files) if (!f.pad) yield `  ${formatBytes(f.length).padStart(10)}  ${prefix}${f.path.join('/')}\n`;
 }
 
 function* chain(...parts: Iterable<string>[]): Generator<string> {

@@ -1,23 +1,16 @@
-// Human sizes, the progress line long commands print on stderr (never with --json), and Ctrl-C handling for them.
-
-export function human(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
-}
+// The progress line long commands print on stderr (never with --json), and Ctrl-C handling for them.
+import { formatBytes, formatPercent, formatRate } from '../shared/format.js';
 
 export interface Progress {
   update(done: number, total: number): void;
   end(): void;
 }
 
-/** `<verb> 42% 1.2 GiB of 3.0 GiB, 300 MiB/s`: redrawn in place on a terminal, one line every 5 s otherwise. */
-export function progressLine(verb: string, stream: NodeJS.WriteStream = process.stderr): Progress {
+/**
+ * `<verb> 42% 1.20 GiB of 3.00 GiB, 300 MiB/s` (or `<verb> 42%` when `done`/`total` are not bytes): redrawn in
+ * place on a terminal, one line every 5 s otherwise.
+ */
+export function progressLine(verb: string, stream: NodeJS.WriteStream = process.stderr, bytes = true): Progress {
   const tty = stream.isTTY;
   const every = tty ? 200 : 5000;
   const started = performance.now();
@@ -30,8 +23,8 @@ export function progressLine(verb: string, stream: NodeJS.WriteStream = process.
       last = now;
       const secs = (now - started) / 1000;
       const rate = secs > 0 ? done / secs : 0;
-      const pct = total ? Math.floor((done / total) * 100) : 100;
-      const line = `${verb} ${pct}% ${human(done)} of ${human(total)}, ${human(rate)}/s`;
+      const pct = `${verb} ${formatPercent(total ? done / total : 1)}`;
+      const line = bytes ? `${pct} ${formatBytes(done)} of ${formatBytes(total)}, ${formatRate(rate)}` : pct;
       if (tty) {
         stream.write(`\r${line}\x1b[K`);
         shown = true;
@@ -57,12 +50,13 @@ export async function withProgress<T>(
   verb: string,
   json: boolean,
   work: (signal: AbortSignal, onProgress?: (done: number, total: number) => void) => Promise<T>,
+  bytes = true,
 ): Promise<T | typeof INTERRUPTED> {
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const progress = json ? undefined : progressLine(verb);
+  const progress = json ? undefined : progressLine(verb, process.stderr, bytes);
   try {
     return await work(controller.signal, progress?.update);
   } catch (err) {

@@ -1,7 +1,8 @@
 // `silmaril seed <path> [--torrent F] [--port N] [--tracker URL]... [--no-dht] [--json]`: serves a folder or file in
 // place, read-only, until SIGINT/SIGTERM. Without --torrent it first makes the hybrid v1+v2 torrent itself. With a
 // daemon running on this home, the daemon seeds it (and keeps seeding it) and this command returns at once.
-import { parseCommand, jsonLine, UsageError } from './args.js';
+import { expectArgs, parseCommand, jsonLine } from './args.js';
+import { existingPath } from './paths.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -11,8 +12,11 @@ import {
   untilSignal,
 } from './engine-options.js';
 import { parsePieceLength } from './create.js';
-import { readTorrentFile } from '../app/node.js';
+import { loadTorrent } from './info.js';
 import { useNode, type Session } from '../app/session.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Serves a folder or a file to peers, in place and read-only.';
 
 export const usage = `usage: silmaril seed <path> [options]
 Serves a folder or a file to peers, in place and read-only, until interrupted (or, with a daemon running on this
@@ -32,17 +36,21 @@ const options = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
-  if (positionals.length !== 1) throw new UsageError('seed needs exactly one <path>');
+  expectArgs(positionals, ['<path>']);
   const target = positionals[0];
   const json = values.json;
   const log = stderrLogger(values.verbose);
   const pieceLength = parsePieceLength(values['piece-length']);
+  // Checked before a node starts: a path or option that is wrong never leaves a half-started node behind.
+  await existingPath(target, undefined, 'file or folder to seed');
+  // Read and checked here, so a bad file is named in the error (and no node starts for it).
+  const torrent = values.torrent !== undefined ? (await loadTorrent(values.torrent)).torrentBytes : undefined;
+  const nodeOpts = nodeOptions(values, log, 'seed');
   const stopped = untilSignal();
   let isReady = false;
   let session: Session | undefined;
   const serve = async (): Promise<number> => {
-    const torrent = values.torrent ? await readTorrentFile(values.torrent) : undefined;
-    session = await useNode(nodeOptions(values, log, 'seed'));
+    session = await useNode(nodeOpts);
     const view = await session.api.seed({
       path: target,
       torrent,

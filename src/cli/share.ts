@@ -1,10 +1,14 @@
 // `silmaril share <path> --name ORG/MODEL --license L [--tags a,b] [--tracker URL] [--json]`: the share workflow of
 // src/app/node.ts. When a daemon (or an editor) runs this home, it does the work and seeds at once; otherwise
 // this process makes the torrent, records the seed in the home (the next daemon seeds it) and publishes the entry.
-import { jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { expectArgs, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { existingPath } from './paths.js';
 import { stderrLogger } from './engine-options.js';
 import { withProgress, INTERRUPTED } from './progress.js';
 import { useNode } from '../app/session.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Publishes a model folder to the catalog, signed, and seeds it.';
 
 export const usage = `usage: silmaril share <path> --name ORG/MODEL --license L [options]
        silmaril share --hf ORG/NAME[@REV] --license L [options]
@@ -46,13 +50,19 @@ export async function run(argv: string[]): Promise<number> {
   const home = resolveHome(values.home);
   const log = stderrLogger(values.verbose);
   if (values.withdraw) {
-    if (!values.name) throw new UsageError('share --withdraw needs --name ORG/MODEL');
+    expectArgs(positionals, []);
+    if (!values.name) throw new UsageError('--withdraw needs --name ORG/MODEL', { hint: 'the name to withdraw' });
   } else {
-    if (positionals.length !== (values.hf ? 0 : 1)) {
-      throw new UsageError(values.hf ? 'share --hf takes no <path>' : 'share needs exactly one <path>');
-    }
-    if (!values.license) throw new UsageError('share needs --license L');
-    if (!values.hf && !values.name) throw new UsageError('share needs --name ORG/MODEL');
+    if (values.hf) {
+      if (positionals.length) throw new UsageError(`--hf takes no <path>, got "${positionals[0]}"`);
+    } else expectArgs(positionals, ['<path>']);
+    if (!values.license)
+      throw new UsageError('--license is missing', {
+        hint: 'e.g. --license apache-2.0; the license the model is under',
+      });
+    if (!values.hf && !values.name)
+      throw new UsageError('--name is missing', { hint: 'e.g. --name acme/tiny-llm: the catalog name, ORG/MODEL' });
+    if (!values.hf) await existingPath(positionals[0], undefined, 'file or folder to share');
   }
   // In this process: the engine only records the seed (no DHT, no LSD); the daemon serves it later.
   const session = await useNode(
@@ -66,22 +76,26 @@ export async function run(argv: string[]): Promise<number> {
       else process.stdout.write(`withdrawn ${t.name} (seq ${t.seq})\n`);
       return 0;
     }
-    const result = await withProgress('hashing', values.json, (signal, update) =>
-      session.api.share(
-        {
-          path: positionals[0] ?? '',
-          name: values.name ?? '',
-          hf: values.hf,
-          v1Only: values['v1-only'],
-          superSeed: values['super-seed'],
-          license: values.license,
-          tags: values.tags !== undefined ? values.tags.split(',') : undefined,
-          description: values.description,
-          trackers: values.tracker ?? [],
-          registryKey: values['api-key'] || values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined,
-        },
-        { signal, onProgress: (p) => update?.(Math.round(p.fraction * 1000), 1000) },
-      ),
+    const result = await withProgress(
+      'hashing',
+      values.json,
+      (signal, update) =>
+        session.api.share(
+          {
+            path: positionals[0] ?? '',
+            name: values.name ?? '',
+            hf: values.hf,
+            v1Only: values['v1-only'],
+            superSeed: values['super-seed'],
+            license: values.license,
+            tags: values.tags !== undefined ? values.tags.split(',') : undefined,
+            description: values.description,
+            trackers: values.tracker ?? [],
+            registryKey: values['api-key'] || values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined,
+          },
+          { signal, onProgress: (p) => update?.(Math.round(p.fraction * 1000), 1000) },
+        ),
+      false, // only a fraction is known here: a percentage, not bytes
     );
     if (result === INTERRUPTED) return 130;
     for (const w of session.local ? [] : result.warnings) log.warn(w);

@@ -1,43 +1,56 @@
 // `silmaril status [--json]`: what the node running this home (a daemon or an editor) is doing: its transfers,
 // catalog and tracker. Exit code 3 when no node runs the home.
-import { jsonLine, parseCommand, resolveHome } from './args.js';
-import { human } from './progress.js';
+import { expectArgs, jsonLine, parseCommand, resolveHome } from './args.js';
+import { formatBytes, formatDuration, formatPercent, formatRate, plural } from '../shared/format.js';
 import { ControlClient } from '../app/control-client.js';
 import { lockOwner, describeOwner } from '../app/lock.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Shows what the node running this home is doing.';
 
 export const usage = `usage: silmaril status [options]
 Shows the node running this home (daemon or editor): its transfers, catalog and tracker. Exit code 3: none runs.
   --json                 one JSON object: {running, pid, kind, uptime, port, dhtPort, transfers: [...], ...}
+  --all                  list the node's system transfers too (its catalog files), tagged "system"
   --home DIR             state directory
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, {});
+  const { values, positionals } = parseCommand(argv, { all: { type: 'boolean' } });
+  expectArgs(positionals, []);
   const home = resolveHome(values.home);
   const client = await ControlClient.connect(home);
   if (!client) {
     const owner = await lockOwner(home);
     if (values.json) jsonLine({ running: false, home, ...(owner ? { busy: owner } : {}) });
     else if (owner) process.stdout.write(`${home}: used by a ${describeOwner(owner)} (no control API)\n`);
-    else process.stdout.write(`no node is running for ${home}\n`);
+    else process.stdout.write(`no node is running for ${home} (start one with: silmaril daemon)\n`);
     return 3;
   }
-  const s = await client.status();
+  const s = await client.status({ all: !!values.all });
   if (values.json) {
     jsonLine({ running: true, ...s });
     return 0;
   }
+  const models = s.transfers.filter((t) => !t.system);
   const out: string[] = [
-    `${s.kind} pid ${s.pid}, up ${s.uptime}s, home ${s.home}`,
+    `${s.kind} pid ${s.pid}, up ${formatDuration(s.uptime)}, home ${s.home}`,
     `peers on TCP ${s.port ?? '-'}, DHT ${s.dhtPort ? `UDP ${s.dhtPort} (${s.dhtNodes} nodes)` : 'off'}`,
-    `publisher ${s.fingerprint ?? '-'}, ${s.catalogEntries} catalog entries`,
+    `publisher ${s.fingerprint ?? '-'}, ${plural(s.catalogEntries, 'catalog entry', 'catalog entries')}` +
+      (s.catalogPublish?.state === 'published'
+        ? ', catalog published on the DHT'
+        : s.catalogPublish
+          ? `, catalog ${s.catalogPublish.message ?? s.catalogPublish.state}`
+          : ''),
     s.tracker.running ? `tracker ${s.tracker.announceUrl} (${s.tracker.torrents} torrents)` : 'tracker off',
-    `${s.transfers.length} transfer(s)`,
+    // System transfers (the node's catalog files, with --all) are neither counted nor active.
+    models.length
+      ? `${plural(models.length, 'transfer')}, ${s.activeTransfers} active`
+      : 'no transfers (silmaril get or share starts one)',
   ];
   for (const t of s.transfers) {
-    const pct = `${(t.progress * 100).toFixed(1)}%`;
     out.push(
-      `  ${t.state.padEnd(11)} ${t.kind.padEnd(8)} ${pct.padStart(6)}  ${t.name}  ${human(t.size)}  down ${human(t.downloadRate)}/s up ${human(t.uploadRate)}/s  peers ${t.peers}  ${t.id}`,
+      `  ${t.state.padEnd(11)} ${(t.system ? 'system' : t.kind).padEnd(8)} ${formatPercent(t.progress).padStart(6)}  ${t.name}  ${formatBytes(t.size)}  ↓ ${formatRate(t.downloadRate)} ↑ ${formatRate(t.uploadRate)}  ${plural(t.peers, 'peer')}  ${t.id}`,
     );
   }
   process.stdout.write(out.join('\n') + '\n');

@@ -2,9 +2,12 @@
 // (HTTP and UDP on one port) until SIGINT/SIGTERM.
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { expectArgs, intOption, jsonLine, parseCommand, resolveHome } from './args.js';
 import { stderrLogger, untilSignal } from './engine-options.js';
 import { Tracker } from '../app/tools.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Runs a BitTorrent tracker with a model registry.';
 
 export const usage = `usage: silmaril tracker [options]
 Runs a BitTorrent tracker with a Weightless-compatible model registry until interrupted.
@@ -47,7 +50,7 @@ const options = {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
-  if (positionals.length > 0) throw new UsageError(`tracker takes no arguments, got "${positionals[0]}"`);
+  expectArgs(positionals, []);
   const port = intOption(values.port, 'port', 0, 65535) ?? 6969;
   const rate = intOption(values['rate-limit'], 'rate-limit', 0, 1_000_000) ?? 20;
   const interval = intOption(values.interval, 'interval', 10, 86400);

@@ -2,19 +2,26 @@
 // <path> is the content: for a multi-file torrent the torrent's folder itself or the folder holding it (if <path>'s
 // own name is the torrent's name it is the folder itself; else <path>/<name> when that folder exists; else <path>
 // itself, e.g. a renamed download); for a single-file torrent the file itself or the folder holding it.
-// Exit 0 only if every byte verifies; 1 when anything is damaged (each damaged file listed with its pieces);
-// 2 on usage errors; 130 when interrupted. --json prints one object:
+// Exit 0 only if every byte verifies; 1 when anything is missing or damaged (each file listed: missing, wrong size,
+// or damaged with its pieces; the summary counts missing and damaged files apart); 2 on usage errors (a torrent or
+// <path> that does not exist included); 130 when interrupted. --json prints one object:
 // {ok, root, v1, v2, bytesChecked, bytesTotal, pieceCount, badPieces, damagedFiles: [{path, reason, badPieces?,
 // badBlocks?, expectedLength, actualLength?}]}.
-import { parseCommand, jsonLine, UsageError } from './args.js';
-import { human, INTERRUPTED, withProgress } from './progress.js';
+import { basename, dirname } from 'node:path';
+import { CliError, expectArgs, parseCommand, jsonLine } from './args.js';
+import { existingPath } from './paths.js';
+import { INTERRUPTED, withProgress } from './progress.js';
+import { formatBytes, plural } from '../shared/format.js';
 import { loadTorrent, printWarnings } from './info.js';
 import { verifyTorrent, type DamagedFile } from '../app/tools.js';
+
+/** One line for `silmaril --help`. */
+export const summary = 'Checks files on disk against a .torrent, every byte.';
 
 export const usage = `usage: silmaril verify <torrent> <path> [--json]
 Checks the content at <path> against the torrent (v1 pieces and v2 merkle roots).
 <path>: the torrent's folder or the folder holding it; for a single-file torrent, the file or its folder.
-Exits 0 only if every byte verifies.
+Exits 0 only if every byte verifies, 1 if a file is missing or damaged, 2 if <torrent> or <path> does not exist.
   --json   print one JSON object with the result
 `;
 
@@ -43,10 +50,10 @@ function describeDamage(d: DamagedFile): string {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, {});
-  if (positionals.length !== 2)
-    throw new UsageError(`verify takes a torrent file and a path, got ${positionals.length} arguments\n${usage}`);
+  expectArgs(positionals, ['<torrent>', '<path>']);
   const torrent = await loadTorrent(positionals[0]);
   printWarnings(torrent, `${positionals[0]}: `);
+  await existingPath(positionals[1], undefined, 'file or folder to verify');
 
   const result = await withProgress('verifying', values.json, (signal, onProgress) =>
     verifyTorrent(torrent, positionals[1], { signal, onProgress }),
@@ -61,15 +68,29 @@ export async function run(argv: string[]): Promise<number> {
   } else if (result.ok) {
     const files = torrent.files.filter((f) => !f.pad).length;
     process.stdout.write(
-      `ok: ${result.root}: all ${human(result.bytesTotal)} in ${files} file${files === 1 ? '' : 's'} verify\n`,
+      `ok: ${result.root}: all ${formatBytes(result.bytesTotal)} in ${plural(files, 'file')} verify\n`,
     );
   } else {
     for (const d of result.damagedFiles) process.stdout.write(`${describeDamage(d)}\n`);
   }
   if (!result.ok) {
-    const n = result.damagedFiles.length;
-    process.stderr.write(`silmaril: verification failed: ${n} damaged file${n === 1 ? '' : 's'} in ${result.root}\n`);
-    return 1;
+    // A missing file is not a damaged one: the fix differs (fetch it vs. repair it), so they are counted apart.
+    const missing = result.damagedFiles.filter((d) => d.reason === 'missing').length;
+    const damaged = result.damagedFiles.length - missing;
+    const counts = [
+      missing ? `${plural(missing, 'file')} missing` : '',
+      damaged ? `${plural(damaged, 'damaged file')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    // `get` re-checks what is on disk and fetches only the bad pieces, when the content sits where it would put it.
+    const inPlace = basename(result.root) === torrent.name;
+    throw new CliError(
+      `verification failed: ${counts} in ${result.root}`,
+      inPlace
+        ? `silmaril get ${positionals[0]} --out ${dirname(result.root)} fetches what is missing or damaged`
+        : undefined,
+    );
   }
   return 0;
 }

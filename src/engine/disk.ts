@@ -3,13 +3,10 @@ import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ParsedTorrent } from '../torrent/types.js';
 import { realFiles } from './layout.js';
+import { formatBytes } from '../shared/format.js';
 
 export class DiskSpaceError extends Error {
   override name = 'DiskSpaceError';
-}
-
-function mib(n: number): string {
-  return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
 /** Bytes still to be written: real files minus what is already on disk for them. */
@@ -45,7 +42,7 @@ export async function preflight(outDir: string, contentRoot: string, parsed: Par
   const free = await freeBytes(outDir);
   if (need > free) {
     throw new DiskSpaceError(
-      `not enough disk space in ${outDir}: ${parsed.name} needs ${mib(need)} more, ${mib(free)} free`,
+      `not enough disk space in ${outDir}: ${parsed.name} needs ${formatBytes(need)} more, ${formatBytes(free)} free`,
     );
   }
 }

@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { parseMagnet } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
+import { forgetEmptyTables } from './dht-tables.js';
 import { contentRootIn } from './layout.js';
 import { RateLimiter } from './rate.js';
 import { markFiles } from './resume.js';
@@ -63,6 +64,8 @@ export interface SeedOptions {
   uploadLimit?: number;
   /** BEP 16 super-seeding (an initial seed spreads different pieces to different peers). */
   superSeed?: boolean;
+  /** The node's own business (a catalog file), not a model: Transfer.system. */
+  system?: boolean;
 }
 
 export interface DownloadOptions {
@@ -77,6 +80,8 @@ export interface DownloadOptions {
   hub?: HubSeedOptions;
   /** A download into the Hugging Face cache (models/hf/download.ts installs it once verified). */
   hfCache?: HfCacheTarget;
+  /** The node's own business (a catalog file), not a model: Transfer.system. */
+  system?: boolean;
 }
 
 export class Engine extends EventEmitter {
@@ -142,6 +147,8 @@ export class Engine extends EventEmitter {
     this.utp = configureTransports(client, { utp: o.utp !== false, tcp: o.tcp !== false });
     if (client.dht) {
       client.dht.on('error', (err: Error) => this.log.warn(`dht: ${err.message}`));
+      // Announces made before the DHT found a node would otherwise go to nobody for 5 minutes (dht-tables.ts).
+      forgetEmptyTables(client.dht);
     }
   }
 
@@ -228,6 +235,7 @@ export class Engine extends EventEmitter {
       uploadLimit: opts.uploadLimit,
       completed: true,
       superSeed: opts.superSeed,
+      system: opts.system,
     });
     return this.launch(t, opts.paused);
   }
@@ -286,6 +294,7 @@ export class Engine extends EventEmitter {
       uploadLimit: opts.uploadLimit,
       hub: opts.hub ? new HubSeed(opts.hub) : undefined,
       hfCache: opts.hfCache,
+      system: opts.system,
     });
     return this.launch(t, opts.paused);
   }
@@ -319,6 +328,7 @@ export class Engine extends EventEmitter {
             uploadLimit: rec.uploadLimit,
             paused: rec.paused,
             superSeed: rec.superSeed,
+            system: rec.system,
           });
         } else if (rec.kind === 'download' && rec.outDir) {
           const byV2 = rec.infoHashV2 && truncatedV2(rec.infoHashV2) === rec.infoHashV1;
@@ -330,6 +340,7 @@ export class Engine extends EventEmitter {
             paused: rec.paused,
             hub: restoredHub(rec.hub),
             hfCache: restoredHfCache(rec.hfCache),
+            system: rec.system,
           });
         } else continue;
         out.push(t);

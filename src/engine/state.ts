@@ -49,6 +49,8 @@ export interface TransferRecord {
   hub?: { repo: string; commit: string };
   /** A download into the Hugging Face cache (models/hf/download.ts): where it is installed once verified. */
   hfCache?: HfCacheTarget;
+  /** The node's own business (a catalog file), not a model: see Transfer.system. */
+  system?: boolean;
 }
 
 export interface HfCacheTarget {
@@ -208,6 +210,7 @@ export function recordFault(id: string, v: unknown): string | undefined {
     if (r[k] !== undefined && !isInt(r[k], -1)) return `bad "${k}"`;
   if (r.peers !== undefined && !(Array.isArray(r.peers) && r.peers.every(isStr))) return 'bad "peers"';
   if (r.superSeed !== undefined && typeof r.superSeed !== 'boolean') return 'bad "superSeed"';
+  if (r.system !== undefined && typeof r.system !== 'boolean') return 'bad "system"';
   return undefined;
 }
 

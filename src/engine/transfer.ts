@@ -14,6 +14,7 @@ import { MAX_PEERS_PER_TRANSFER, MAX_PEER_REQUESTS } from './limits.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
+import { RateMeter } from './rate-meter.js';
 import { installRequest, type PadRanges } from './request.js';
 import { installScheduler, type Scheduler } from './scheduler.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
@@ -39,6 +40,8 @@ import {
   expectInfoHash,
   faultPeer,
   queuedUploadBytes,
+  readDirect,
+  writeDirect,
   type FaultKind,
 } from './wire-patch.js';
 
@@ -138,6 +141,12 @@ export class Transfer extends EventEmitter {
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
+  /** The node's own business (a catalog file it publishes or follows), not a model a user shares or fetches: the
+   *  application layer hides it from model views and refuses to stop it unless forced (src/app/views.ts). */
+  readonly system: boolean;
+  /** Payload rates (piece blocks only), which fall to 0 when nothing moves: rate-meter.ts says why not WebTorrent's. */
+  private readonly downMeter = new RateMeter();
+  private readonly upMeter = new RateMeter();
 
   constructor(
     private readonly host: TransferHost,
@@ -158,6 +167,7 @@ export class Transfer extends EventEmitter {
       hub?: HubSeed;
       /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
       hfCache?: HfCacheTarget;
+      system?: boolean;
     },
   ) {
     super();
@@ -180,6 +190,7 @@ export class Transfer extends EventEmitter {
     });
     this.hub = init.hub;
     this.hfCache = init.hfCache;
+    this.system = !!init.system;
     if (this.hub) {
       const hub = this.hub;
       const failed = this.guard.pieceFailed.bind(this.guard);
@@ -361,10 +372,21 @@ export class Transfer extends EventEmitter {
     };
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
+      // bittorrent-protocol's `download`/`upload`: piece payload only (web seeds' wires included).
+      (wire as any).on('download', (n: number) => this.downMeter.add(n));
+      (wire as any).on('upload', (n: number) => this.upMeter.add(n));
       for (const peer of torrent._peers?.values() ?? []) {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
+        readDirect(wire, peer.conn, {
+          onBytes: (n) => peer.emit('download', n),
+          throttled: () => peer.throttleGroups?.down?.getEnabled?.() !== false,
+        });
+        writeDirect(wire, peer.conn, {
+          onBytes: (n) => peer.emit('upload', n),
+          throttled: () => peer.throttleGroups?.up?.getEnabled?.() !== false,
+        });
       }
       expectInfoHash(wire, this.id);
       (wire as any).__silmarilSince = Date.now();
@@ -646,7 +668,7 @@ export class Transfer extends EventEmitter {
         }
       } else if (this.completed) verifiedBytes = totalBytes;
     }
-    const downloadRate = t ? t.downloadSpeed : 0;
+    const downloadRate = t ? this.downMeter.rate() : 0;
     const wires: any[] = t?.wires ?? [];
     const left = totalBytes - verifiedBytes;
     return {
@@ -660,7 +682,7 @@ export class Transfer extends EventEmitter {
       downloaded: this.downloadedBase + (t?.received ?? 0),
       uploaded: this.uploadedBase + (t?.uploaded ?? 0),
       downloadRate,
-      uploadRate: t ? t.uploadSpeed : 0,
+      uploadRate: t ? this.upMeter.rate() : 0,
       peers: wires.length,
       seeds: wires.filter((w) => w.isSeeder).length,
       eta: !totalBytes ? null : left === 0 ? 0 : downloadRate > 0 ? Math.round(left / downloadRate) : null,
@@ -702,6 +724,7 @@ export class Transfer extends EventEmitter {
       superSeed: this.superSeed || undefined,
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
       hfCache: this.hfCache,
+      ...(this.system ? { system: true } : {}),
     };
   }
 

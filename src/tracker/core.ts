@@ -46,7 +46,7 @@ export class TrackerCore {
   swarmFor(hex: string): Swarm | string {
     const t = this.registry.lookup(hex);
     this.lastTorrent = t;
-    if (t !== undefined) return t.swarm;
+    if (t !== undefined) return this.adoptOpen(t).swarm;
     if (this.registry.isBlocked(hex)) return FAIL_BLOCKED;
     if (!this.config.open) return FAIL_UNREGISTERED;
     let s = this.openSwarms.get(hex);
@@ -61,9 +61,26 @@ export class TrackerCore {
   /** The swarm a scrape of `hex` reports on, if any (blocked and unknown hashes are left out). */
   scrapeSwarm(hex: string): Swarm | undefined {
     const t = this.registry.lookup(hex);
-    if (t !== undefined) return t.swarm;
+    if (t !== undefined) return this.adoptOpen(t).swarm;
     if (!this.config.open || this.registry.isBlocked(hex)) return undefined;
     return this.openSwarms.get(hex);
+  }
+
+  /**
+   * A torrent registered after peers announced it to the open tracker (a share seeds first, then registers) takes
+   * over their open swarm: otherwise its scrape said 0 seeders until each peer's next announce, half an hour later.
+   */
+  private adoptOpen(t: RegisteredTorrent): RegisteredTorrent {
+    for (const h of t.hashes) {
+      const open = this.openSwarms.get(h);
+      if (!open) continue;
+      this.openSwarms.delete(h);
+      if (t.swarm.size === 0) {
+        open.downloaded += t.swarm.downloaded;
+        t.swarm = open;
+      }
+    }
+    return t;
   }
 
   /** After an announce: count a completion once per swarm, durable later for registered torrents. */

@@ -162,7 +162,9 @@ test(
     const statusB = (await silmaril('status', '--home', join(dir, 'b'), '--json')).out[0];
     const keptB = statusB.transfers.find((t: any) => t.id === s.v1);
     assert.equal(keptB?.kind, 'download', 'the daemon holds the download (and seeds it on)');
-    assert.equal(keptB?.state, 'done');
+    // One state name everywhere (issue 12): a finished download that seeds on is `seeding`, and complete.
+    assert.equal(keptB?.state, 'seeding');
+    assert.equal(keptB?.complete, true);
 
     // seed on a home a daemon runs: handed to the daemon, the command returns.
     const other = join(dir, 'models', 'other');

@@ -55,7 +55,7 @@ test(
 
     const bad = await silmaril('share', model, '--name', 'acme/tiny-llama', '--home', home);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /^silmaril: share needs --license L\n$/);
+    assert.match(bad.err, /^silmaril share: --license is missing \(.*\)\n$/);
     const badName = await silmaril('share', model, '--name', '../x', '--license', 'mit', '--home', home);
     assert.notEqual(badName.code, 0);
     assert.equal(badName.err.trim().split('\n').length, 1);

@@ -28,7 +28,10 @@ function getSync(source: string) {
 
 test('anything but a magnet, a .torrent, a 40-hex or a 64-hex hash is a one-line usage error (exit 2)', async () => {
   for (const [arg, re] of [
-    ['not-a-thing', /is not a magnet link, a \.torrent file, a 40-hex v1 infohash or a 64-hex v2 infohash/],
+    [
+      'not-a-thing',
+      /^silmaril get: not-a-thing is not a magnet link, a \.torrent file, an infohash or an org\/model name \(try: silmaril get magnet:/,
+    ],
     ['0123456789abcdef0123456789abcdef0123456789ab', /44 hex digits/],
     ['nowhere/model.torrent', /no such torrent file: nowhere\/model\.torrent/],
     ['magnet:?xt=urn:btih:xyz', /bad magnet link/],

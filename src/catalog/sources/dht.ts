@@ -183,8 +183,14 @@ export class DhtSource {
     this.scheduleRetry(acks);
     const feed: Pointer = { infohash: ownIh, entries: own.length, updated, publishers: [], seq: feedSeq };
     // `index` is kept for callers written for the old shared index: it is the feed pointer now.
-    return { feedSeq, feed, index: feed, acks };
+    const result = { feedSeq, feed, index: feed, acks };
+    this.onPublished?.(result);
+    return result;
   }
+
+  /** Told of every publish pass, the retries after one nobody heard included: `acks` 0 means no DHT node stored
+   *  the feed (or the rendezvous) yet, and a retry is scheduled. */
+  onPublished?: (r: { feedSeq: number; feed: Pointer; index: Pointer; acks: number }) => void;
 
   private retryTimer?: NodeJS.Timeout;
   private retryDelay = 0;

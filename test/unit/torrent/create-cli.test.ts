@@ -89,6 +89,6 @@ test('usage errors exit 2 with one line', () => {
   ]) {
     const r = silmaril(args, dir);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /^silmaril: /, args.join(' '));
+    assert.match(r.stderr, /^silmaril create: [^\n]+\n$/, args.join(' '));
   }
 });

@@ -15,6 +15,8 @@ export function transfer(over: Partial<TransferView> = {}): TransferView {
     uploaded: 4096,
     peers: 1,
     state: 'seeding',
+    complete: true,
+    system: false,
     verified: true,
     magnet: 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567',
     ...over,
