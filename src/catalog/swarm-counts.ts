@@ -46,7 +46,10 @@ export function scrapeTracker(announce: string, v1: string, timeoutMs = 5000): P
     const timer = setTimeout(() => finish(undefined), timeoutMs);
     timer.unref?.();
     try {
-      (TrackerClient as any).scrape({ announce, infoHash: v1 }, (err: Error | null, data: any) => {
+      // bittorrent-tracker 11 wants the hash as hex for HTTP (it converts) but as bytes for UDP (it sends them as is:
+      // a hex string went out as 40 bytes of text, read by the tracker as two unknown hashes, so 0 seeders).
+      const infoHash = /^udp:/i.test(announce) ? Buffer.from(v1, 'hex') : v1;
+      (TrackerClient as any).scrape({ announce, infoHash }, (err: Error | null, data: any) => {
         if (err || !data) return finish(undefined);
         const seeders = Number(data.complete);
         const leechers = Number(data.incomplete);

@@ -18,6 +18,7 @@ import { ControlClient } from '../../src/app/control-client.js';
 import { SystemTransferError } from '../../src/app/errors.js';
 import { AppNode } from '../../src/app/node.js';
 import type { ShareResult } from '../../src/app/types.js';
+import { scrapeTracker } from '../../src/catalog/swarm-counts.js';
 import { CLI, MODEL_FILES, makeFolder, snapshot } from './engine-helpers.js';
 
 let tmp: string;
@@ -263,6 +264,11 @@ test('seeders per entry come from our own seed and a tracker scrape, with when t
   // Counted once: the next search shows the stored figure without counting again (at most once per 10 min).
   const again = (await b!.discover({ text: 'tiny' })).entries.find((e) => e.name === 'acme/tiny')!;
   assert.equal(again.countedAt, counted.countedAt);
+  // The UDP side of the same tracker (BEP 15 scrape) answers the same.
+  const udp = announce.replace(/^http:\/\/([^/]+)\/announce$/, 'udp://$1');
+  assert.match(udp, /^udp:\/\/127\.0\.0\.1:\d+$/);
+  const viaUdp = await scrapeTracker(udp, shared.v1);
+  assert.ok(viaUdp && viaUdp.seeders >= 1, `UDP scrape: ${JSON.stringify(viaUdp)}`);
   // And one asked for now, directly.
   const now = await b!.countEntry(counted);
   assert.equal(now?.countedBy, 'tracker');
