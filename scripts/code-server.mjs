@@ -214,8 +214,20 @@ export async function startCodeServer({
       ...env,
     },
     stdio: ['ignore', log ? 'inherit' : 'pipe', log ? 'inherit' : 'pipe'],
-    detached: false,
+    // Its own process group: stop() ends code-server AND its extension host (which outlives a plain SIGTERM to
+    // code-server for a moment and, stopping its Silmaril node, writes resume files into the profile).
+    detached: true,
   });
+  const group = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+      return true;
+    } catch {
+      return false; // ESRCH: every process of the group is gone
+    }
+  };
+  const orphanGuard = () => group('SIGKILL');
+  process.once('exit', orphanGuard);
   let output = '';
   if (!log) {
     child.stdout.on('data', (d) => (output = (output + d).slice(-20000)));
@@ -229,14 +241,16 @@ export async function startCodeServer({
     throw new Error(`${err.message}\n${output}`, { cause: err });
   }
   const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
+    process.off('exit', orphanGuard);
+    // SIGTERM to the whole group, then wait until no process of it is left (SIGKILL after 10 s): only then is
+    // nothing writing into the profile, and removing it is final (no resume file reappears afterwards).
+    group('SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (group(0) && Date.now() < deadline + 5000) {
+      if (Date.now() > deadline) group('SIGKILL');
+      await new Promise((r) => setTimeout(r, 100));
     }
-    rmSync(profile, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   };
   return { url, port, stop, profile, child, output: () => output };
 }

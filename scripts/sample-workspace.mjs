@@ -1,7 +1,19 @@
 // A small workspace holding one model folder in the Hugging Face layout (config.json, a model card with YAML front
 // matter, a real safetensors file), for `npm start` and the extension tests. Deterministic bytes, a few hundred KiB.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/**
+ * Where `npm start` keeps its sample workspace: outside any clone, so the editor finds no parent git repository
+ * (`$SILMARIL_START_DIR`, else `$XDG_CACHE_HOME/silmaril-start` or `~/.cache/silmaril-start`, else the temp dir).
+ */
+export function sampleWorkspaceDir() {
+  if (process.env.SILMARIL_START_DIR) return join(process.env.SILMARIL_START_DIR, 'sample-workspace');
+  const home = homedir();
+  const cache = process.env.XDG_CACHE_HOME || (home ? join(home, '.cache') : join(tmpdir()));
+  return join(cache, 'silmaril-start', 'sample-workspace');
+}
 
 /** A valid safetensors file: u64 little-endian header length, JSON header, then the tensor bytes. */
 export function safetensors(tensors) {

@@ -1,13 +1,15 @@
-// `npm start` (after `npm run build`): opens the extension in a real VS Code with a sample workspace
-// (.cache/sample-workspace, a tiny model folder). Desktop VS Code (`code --extensionDevelopmentPath`) when `code`
-// is on PATH, otherwise code-server on 127.0.0.1 (installed on demand), printing the URL to open.
+// `npm start` (after `npm run build`): opens the extension in a real VS Code with a sample workspace (a tiny model
+// folder). Desktop VS Code (`code --extensionDevelopmentPath`) when `code` is on PATH, otherwise code-server on
+// 127.0.0.1 (installed on demand), printing the URL to open.
+// The workspace lives outside the clone (sampleWorkspaceDir): inside it, the editor would find the clone's git
+// repository above the folder and ask about it on every load.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { devHostUrl, root, startCodeServer } from './code-server.mjs';
-import { writeSampleWorkspace } from './sample-workspace.mjs';
+import { sampleWorkspaceDir, writeSampleWorkspace } from './sample-workspace.mjs';
 
-const workspace = join(root, '.cache', 'sample-workspace');
+const workspace = sampleWorkspaceDir();
 if (!existsSync(join(workspace, 'tiny-model'))) writeSampleWorkspace(workspace);
 
 const forceServer = process.argv.includes('--code-server');
@@ -23,6 +25,7 @@ if (hasCode) {
   const server = await startCodeServer({ folder: workspace, port, log: false });
   console.log(`code-server (VS Code 1.100.3) is running with the Silmaril extension loaded from ${root}`);
   console.log(`\n  open: ${devHostUrl(server.url, { folder: workspace })}\n`);
+  console.log(`  sample workspace: ${workspace}`);
   console.log('Ctrl+C stops it.');
   const stop = async () => {
     await server.stop();

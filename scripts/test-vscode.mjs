@@ -49,7 +49,7 @@ async function runPass(mode, outdir) {
       HF_HOME: join(tmp, 'hf-home'),
       HF_ENDPOINT: 'http://127.0.0.1:9',
     },
-    settings: { 'silmaril.dht.enabled': false, 'silmaril.dht.bootstrap': [] },
+    settings: { 'silmaril.dht.enabled': false, 'silmaril.dht.bootstrap': ['none'] },
   });
   const browser = await launchBrowser();
   const consoleLines = [];

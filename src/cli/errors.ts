@@ -145,10 +145,14 @@ export function describeError(err: unknown, command?: string, usageLine?: string
   switch (e.name) {
     case 'DiskSpaceError':
       return { line: line(e.message, 'free some space, or choose another --out'), code: EXIT.failure };
+    case 'HfCacheError':
+      return {
+        line: line(e.message, 'check the repo name, or point HF_HUB_CACHE at the cache that holds it'),
+        code: EXIT.failure,
+      };
     case 'TorrentError':
     case 'HomeBusyError':
     case 'NotFoundError':
-    case 'HfCacheError':
     case 'HubError':
     case 'EntryError':
     case 'CatalogFileError':

@@ -7,6 +7,7 @@
 // the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
 import { existsSync, statSync } from 'node:fs';
 import { expectArgs, intOption, parseCommand, jsonLine, UsageError } from './args.js';
+import { outputFolder } from './paths.js';
 import { formatBytes, formatEta, formatPercent, formatRate, plural } from '../shared/format.js';
 import { loadTorrent, printWarnings } from './info.js';
 import { classifySource, type DownloadSource } from '../app/tools.js';
@@ -80,7 +81,7 @@ function human(s: TransferStats, waitedS: number): string {
     return `waiting for metadata from ${s.peers} peer${s.peers === 1 ? '' : 's'}… (${Math.round(waitedS)}s)\n`;
   const why = s.waiting ? `  (${s.waiting})` : '';
   const web = s.webBytes ? `  ${formatBytes(s.webBytes)} from the Hub` : '';
-  return `${formatPercent(s.progress)} ${formatBytes(s.verifiedBytes)} of ${formatBytes(s.totalBytes)}  ↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}  ${plural(s.peers, 'peer')} (${plural(s.seeds, 'seed')})${web}  ${formatEta(s.eta)} left${why}\n`;
+  return `${formatPercent(s.progress)} ${formatBytes(s.verifiedBytes)} of ${formatBytes(s.totalBytes)}  ↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}  ${plural(s.peers, 'peer')} (${plural(s.seeds, 'seed')})${web}${s.eta !== null ? `  ${formatEta(s.eta)} left` : ''}${why}\n`;
 }
 
 function isDir(p: string): boolean {
@@ -159,6 +160,7 @@ export async function run(argv: string[]): Promise<number> {
   const peers = (values.peer ?? []).map(peerOption);
   const log = stderrLogger(values.verbose);
   const nodeOpts = nodeOptions(values, log, 'get');
+  const outDir = values['hf-cache'] === undefined ? await outputFolder(values.out ?? process.cwd()) : undefined;
   const source = await sourceFor(src);
   const json = values.json;
   const stopped = untilSignal();
@@ -207,7 +209,7 @@ export async function run(argv: string[]): Promise<number> {
       t = { ...d.transfer, status: 'started' };
       hfDone = d.done;
     } else {
-      t = await api.download({ source, outDir: values.out ?? process.cwd(), peers, webSeed });
+      t = await api.download({ source, outDir: outDir ?? process.cwd(), peers, webSeed });
       if (t.status === 'present') {
         // This node already holds every byte (seeded or downloaded from another folder): nothing to fetch.
         if (json) jsonLine({ event: 'present', path: t.path, id: t.id });

@@ -1,7 +1,7 @@
 // Paths given on the command line: one that does not exist is a usage error (exit 2) in every command; one that
 // exists but cannot be read is a failure (exit 1). Checked before any work starts, so nothing is half done.
 import { constants, type Stats } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CliError, UsageError } from './args.js';
 
@@ -31,4 +31,38 @@ export async function existingPath(arg: string, kind?: 'file' | 'folder', role?:
     throw new CliError(`cannot read ${arg}: permission denied`, 'check its permissions');
   });
   return { abs, stat: st };
+}
+
+/**
+ * The folder a command writes into (`get --out`): an existing folder this process may write, or one it creates now.
+ * A file in the way is a usage error; a folder that cannot be written or created is a failure, named.
+ */
+export async function outputFolder(arg: string, flag = '--out'): Promise<string> {
+  const abs = resolve(arg);
+  const st = await stat(abs).catch(() => undefined);
+  if (st && !st.isDirectory())
+    throw new UsageError(`${flag} ${arg} is a file, not a folder`, { hint: 'choose a folder' });
+  if (st) {
+    await access(abs, constants.W_OK | constants.X_OK).catch(() => {
+      throw new CliError(
+        `cannot write into ${arg}: permission denied`,
+        `check its permissions, or choose another ${flag}`,
+      );
+    });
+    return abs;
+  }
+  await mkdir(abs, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOTDIR' || err.code === 'EEXIST')
+      throw new UsageError(`${flag} ${arg} cannot be a folder: a file is in its path`, { hint: 'choose a folder' });
+    const why =
+      err.code === 'EACCES' || err.code === 'EPERM'
+        ? 'permission denied'
+        : err.code === 'EROFS'
+          ? 'read-only file system'
+          : err.code === 'ENOSPC'
+            ? 'no space left on the device'
+            : 'the folder cannot be made there';
+    throw new CliError(`cannot create ${flag} ${arg}: ${why}`, `choose another ${flag}`);
+  });
+  return abs;
 }

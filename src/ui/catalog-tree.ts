@@ -2,7 +2,8 @@
 // format, trust badge and seeders in the description and tooltip. Search is a query kept here and run by the core.
 import * as vscode from 'vscode';
 import type { CatalogModel, SearchQuery, UiCore } from './core.js';
-import { formatBytes } from './format.js';
+import { formatBytes, swarmText } from './format.js';
+import { formatSearch, isFiltered } from './search.js';
 
 export type Trust = 'trusted' | 'signed' | 'unsigned';
 
@@ -27,7 +28,7 @@ export function conflictNote(m: CatalogModel): string | undefined {
 const TRUST_LABEL: Record<Trust, string> = {
   trusted: 'trusted publisher',
   signed: 'signed',
-  unsigned: 'unsigned (Go network)',
+  unsigned: 'unsigned',
 };
 
 export class OrgNode {
@@ -50,8 +51,11 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   private readonly changed = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private query: SearchQuery = {};
+  /** What the user typed for the current query, shown again when the search box reopens. */
+  private queryText = '';
   private models: CatalogModel[] = [];
   private loaded = false;
+  private lastShown?: string;
   view?: vscode.TreeView<Node>;
 
   constructor(
@@ -68,9 +72,15 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     return this.models;
   }
 
-  async setQuery(query: SearchQuery): Promise<void> {
+  /** The current query in the search box's syntax: exactly what was typed, else the query written back. */
+  get filterText(): string {
+    return this.queryText || formatSearch(this.query);
+  }
+
+  async setQuery(query: SearchQuery, text?: string): Promise<void> {
     this.query = query;
-    const filtered = Boolean(query.text || query.license || query.format || query.publisher || query.tags?.length);
+    this.queryText = text?.trim() ?? '';
+    const filtered = isFiltered(query);
     await vscode.commands.executeCommand('setContext', 'silmaril.catalogFiltered', filtered);
     if (this.view) this.view.description = filtered ? describeQuery(query) : undefined;
     await this.reload();
@@ -81,8 +91,14 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const core = this.core();
     if (!core) return;
     try {
-      this.models = await core.searchCatalog({ sort: 'name', limit: 2000, ...this.query });
+      const models = await core.searchCatalog({ sort: 'name', limit: 2000, ...this.query });
+      const shown = signature(models);
+      this.models = models;
       this.loaded = true;
+      // Swarm counts arrive every few seconds: redraw only when something shown changed, or a redraw would close a
+      // context menu or a tooltip under the user's pointer for nothing.
+      if (shown === this.lastShown) return;
+      this.lastShown = shown;
     } catch (err) {
       this.log.error(`catalog search failed: ${(err as Error).message}`);
     }
@@ -102,12 +118,8 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     const short = m.name.includes('/') ? m.name.slice(m.name.indexOf('/') + 1) : m.name;
     const item = new vscode.TreeItem(short, vscode.TreeItemCollapsibleState.None);
     item.id = `model:${m.publisher}:${m.name}`;
-    const parts = [
-      m.license || 'no license',
-      formatBytes(m.size),
-      m.format || 'other',
-      `${m.seeders} seeder${m.seeders === 1 ? '' : 's'}`,
-    ];
+    const swarm = swarmText(m);
+    const parts = [m.license || 'no license', formatBytes(m.size), m.format || 'other', swarm.counts];
     const conflict = conflictNote(m);
     item.description = (conflict ? [`⚠ ${conflict}`, ...parts] : parts).join(' · ');
     item.iconPath = new vscode.ThemeIcon(
@@ -120,7 +132,7 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
     item.contextValue = 'catalogModel';
     item.command = { command: 'silmaril.showDetails', title: 'Show Details', arguments: [node] };
     item.accessibilityInformation = {
-      label: `${m.name}, ${parts.join(', ')}, ${TRUST_LABEL[node.trust]}${conflict ? `, ${conflict}` : ''}`,
+      label: `${m.name}, ${parts.join(', ')}${swarm.when ? `, ${swarm.when}` : ''}, ${TRUST_LABEL[node.trust]}${conflict ? `, ${conflict}` : ''}`,
     };
     return item;
   }
@@ -148,14 +160,34 @@ export class CatalogTree implements vscode.TreeDataProvider<Node>, vscode.Dispos
   }
 }
 
+/** The view's description while filtered: the query in the search box's own syntax (`tiny format:gguf`). */
+/** What the tree shows of a page of models (not when each was counted: the tooltip computes "N min ago" itself). */
+function signature(models: CatalogModel[]): string {
+  return JSON.stringify(
+    models.map((m) => [
+      m.publisher,
+      m.name,
+      m.seq,
+      m.v1,
+      m.license,
+      m.size,
+      m.files,
+      m.format,
+      m.signed,
+      m.trusted,
+      m.source,
+      m.seeders,
+      m.leechers,
+      m.countedAt === null,
+      m.conflicts,
+      m.tags,
+      m.description,
+    ]),
+  );
+}
+
 export function describeQuery(q: SearchQuery): string {
-  const bits: string[] = [];
-  if (q.text) bits.push(`“${q.text}”`);
-  if (q.license) bits.push(`license ${q.license}`);
-  if (q.format) bits.push(q.format);
-  if (q.publisher) bits.push(`publisher ${q.publisher}`);
-  if (q.tags?.length) bits.push(q.tags.map((t) => `#${t}`).join(' '));
-  return bits.join(', ');
+  return formatSearch(q);
 }
 
 export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownString {
@@ -164,7 +196,7 @@ export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownStri
   md.appendMarkdown(`**${escapeMd(m.name)}**  \n`);
   if (m.description) md.appendMarkdown(`${escapeMd(m.description)}\n\n`);
   md.appendMarkdown(
-    `$(law) ${escapeMd(m.license || 'no license')} · $(database) ${formatBytes(m.size)} in ${m.files} files · ${escapeMd(m.format || 'other')}  \n`,
+    `$(law) ${escapeMd(m.license || 'no license')} · $(database) ${formatBytes(m.size)}${m.files ? ` in ${m.files} file${m.files === 1 ? '' : 's'}` : ''} · ${escapeMd(m.format || 'other')}  \n`,
   );
   if (m.architecture || m.parameters) {
     md.appendMarkdown(
@@ -172,7 +204,9 @@ export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownStri
     );
   }
   md.appendMarkdown(
-    `$(${trust === 'unsigned' ? 'unverified' : 'verified'}) ${TRUST_LABEL[trust]} · publisher \`${m.fingerprint}\`  \n`,
+    trust === 'unsigned'
+      ? `$(unverified) unsigned listing: no publisher key vouches for it  \n`
+      : `$(verified) ${TRUST_LABEL[trust]} · publisher \`${m.fingerprint}\`  \n`,
   );
   if (m.conflicts?.length) {
     md.appendMarkdown(
@@ -180,12 +214,26 @@ export function modelTooltip(m: CatalogModel, trust: Trust): vscode.MarkdownStri
         `check the publisher before downloading  \n`,
     );
   }
-  md.appendMarkdown(`$(person) ${m.seeders} seeder${m.seeders === 1 ? '' : 's'} · from ${escapeMd(m.source)}  \n`);
-  if (m.tags.length) md.appendMarkdown(m.tags.map((t) => `\`${escapeMd(t)}\``).join(' '));
+  const swarm = swarmText(m);
+  md.appendMarkdown(
+    `$(person) ${swarm.counts}${swarm.when ? ` (${swarm.when})` : ''} · from ${escapeMd(m.source)}  \n`,
+  );
+  if (m.tags.length) md.appendMarkdown(m.tags.map(codeSpan).join(' '));
   return md;
 }
 
-/** Publisher text is shown as text: every Markdown and HTML character escaped (the core already removed controls). */
-function escapeMd(s: string): string {
-  return s.replace(/[\\`*_{}[\]()#+\-.!|<>&~=:]/g, '\\$&');
+/**
+ * Publisher text is shown as text: the characters Markdown or HTML would act on are escaped, and nothing else (a
+ * backslash before `-` or `.` shows up literally in some renderers). The core already removed control characters.
+ */
+export function escapeMd(s: string): string {
+  return s
+    .replace(/[\\`*_[\]<>|#!~$]/g, '\\$&')
+    .replace(/&/g, '&amp;')
+    .replace(/^(\s*)([-+=]|\d+[.)])/gm, '$1\\$2');
+}
+
+/** Text inside a code span is literal (a backslash would show): only a backtick could end it early, so none stay. */
+export function codeSpan(s: string): string {
+  return `\`${s.replace(/`/g, "'")}\``;
 }

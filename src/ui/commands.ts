@@ -5,10 +5,13 @@ import { userInfo } from 'node:os';
 import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { parseSearch } from './search.js';
-import { ModelNode, describeQuery, modelTooltip, trustOf } from './catalog-tree.js';
+import { ModelNode, trustOf } from './catalog-tree.js';
 import type { CatalogModel, ShareResult, TransferView, UiCore } from './core.js';
 import type { Controller } from './controller.js';
-import { formatBytes } from './format.js';
+import { showDetailsPanel } from './details-panel.js';
+import { formatBytes, swarmText } from './format.js';
+import { offerPresent, revealPath } from './notify.js';
+import { isSystemTransfer } from './system.js';
 import { LocalNode } from './local-tree.js';
 import { registryKeyName } from './secrets.js';
 import { pieceLengthSetting, readCoreOptions, trackerSettings } from './settings.js';
@@ -22,6 +25,8 @@ export interface ShareArgs {
   description?: string;
   /** No prompts and no closing notification (tests, automation). */
   quiet?: boolean;
+  /** The answer to "these bytes are already shared" (tests): share anyway, or not. */
+  duplicate?: 'Share Anyway' | 'Cancel';
 }
 
 export interface DownloadArgs {
@@ -30,6 +35,8 @@ export interface DownloadArgs {
   confirm?: boolean;
   /** Errors are thrown to the caller as well as shown. */
   quiet?: boolean;
+  /** The answer to "these bytes are already here" (tests). */
+  present?: 'Open' | 'Copy into Workspace' | 'cancel';
 }
 
 function pathOf(arg: unknown): string | undefined {
@@ -72,6 +79,36 @@ export class DetailsProvider implements vscode.TextDocumentContentProvider {
   }
 }
 
+/** The model page: name once (the heading), the fields, the hashes, the whole magnet. */
+export function detailsMarkdown(model: CatalogModel, trust: string): string {
+  const swarm = swarmText(model);
+  const lines = [
+    `# ${model.name}`,
+    '',
+    model.description ? `${model.description}\n` : '',
+    `- license: ${model.license || 'no license'}`,
+    `- size: ${formatBytes(model.size)}${model.files ? ` in ${model.files} files` : ''}, ${model.format || 'other'}`,
+    model.architecture ? `- architecture: ${model.architecture}` : '',
+    `- swarm: ${swarm.counts}${swarm.when ? ` (${swarm.when})` : ''}`,
+    `- publisher: ${trust}, \`${model.fingerprint}\` (key \`${model.publisher}\`)`,
+    model.tags.length ? `- tags: ${model.tags.join(', ')}` : '',
+    `- v1: \`${model.v1 ?? '-'}\``,
+    `- v2: \`${model.v2 ?? '-'}\``,
+    '',
+    'Magnet link:',
+    '',
+    model.magnet,
+    '',
+  ];
+  return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n');
+}
+
+async function setShowSystem(on: boolean): Promise<void> {
+  await vscode.workspace
+    .getConfiguration('silmaril')
+    .update('showSystemTransfers', on, vscode.ConfigurationTarget.Global);
+}
+
 export function registerCommands(c: Controller): vscode.Disposable[] {
   const log = c.log;
   const run =
@@ -98,8 +135,12 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
     title: string,
     filter: (t: TransferView) => boolean = () => true,
   ) => {
-    if (arg instanceof LocalNode && arg.transfer) return arg.transfer;
-    const all = core.transfers();
+    if (arg instanceof LocalNode && arg.transfer) {
+      if (arg.system) throw new Error(`${arg.name} is the node's own catalog file: it is not stopped from here`);
+      return arg.transfer;
+    }
+    // The node's own catalog files are not the user's to pick (stop, cancel, verify, export).
+    const all = core.transfers().filter((t) => !isSystemTransfer(t));
     if (typeof arg === 'string') {
       const t = all.find((x) => x.id === arg || x.path === arg);
       if (t) return t;
@@ -191,32 +232,57 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
       .map((t) => t.trim().toLowerCase())
       .filter(Boolean);
     const options = readCoreOptions();
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Silmaril: sharing ${name.trim()}`, cancellable: true },
-      async (progress, token) => {
-        const abort = new AbortController();
-        token.onCancellationRequested(() => abort.abort());
-        let last = 0;
-        return core.share(
+    const shareOnce = (allowDuplicate: boolean) =>
+      vscode.window.withProgress(
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `Silmaril: sharing ${name.trim()}`,
+          cancellable: true,
+        },
+        async (progress, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          let last = 0;
+          return core.share(
+            {
+              folder: folder!,
+              name: name.trim(),
+              license: license.trim(),
+              tags,
+              description: opts.description ?? proposed.description,
+              trackers: options.trackers,
+              pieceLength: pieceLengthSetting(vscode.workspace.getConfiguration('silmaril').get<string>('pieceLength')),
+              v1Only: vscode.workspace.getConfiguration('silmaril').get<boolean>('torrent.v1Only') === true,
+              allowDuplicate,
+            },
+            (p) => {
+              const pct = Math.floor(p.fraction * 100);
+              progress.report({ increment: pct - last, message: `${p.message ?? ''} ${pct}%` });
+              last = pct;
+            },
+            abort.signal,
+          );
+        },
+      );
+    let result = await shareOnce(false);
+    if (result.duplicateOf) {
+      // The same bytes are already shared: a second entry under another name would split the swarm's seeders.
+      const dup = result.duplicateOf;
+      const where = dup.path ? ` from ${dup.path}` : '';
+      log.info(`${folder} holds the same bytes as ${dup.name || dup.path} (v1 ${result.v1})`);
+      const answer =
+        opts.duplicate ??
+        (await vscode.window.showWarningMessage(
+          `These bytes are already shared${dup.name ? ` as ${dup.name}` : ''}${where}.`,
           {
-            folder: folder!,
-            name: name.trim(),
-            license: license.trim(),
-            tags,
-            description: opts.description ?? proposed.description,
-            trackers: options.trackers,
-            pieceLength: pieceLengthSetting(vscode.workspace.getConfiguration('silmaril').get<string>('pieceLength')),
-            v1Only: vscode.workspace.getConfiguration('silmaril').get<boolean>('torrent.v1Only') === true,
+            modal: true,
+            detail: `${folder} has the same content (infohash ${result.v1}). Sharing it again publishes a second catalog entry for the same bytes${name.trim() !== dup.name ? ` under the name ${name.trim()}` : ''}; peers already find it${dup.name ? ` as ${dup.name}` : ''}.`,
           },
-          (p) => {
-            const pct = Math.floor(p.fraction * 100);
-            progress.report({ increment: pct - last, message: `${p.message ?? ''} ${pct}%` });
-            last = pct;
-          },
-          abort.signal,
-        );
-      },
-    );
+          'Share Anyway',
+        ));
+      if (answer !== 'Share Anyway') return undefined;
+      result = await shareOnce(true);
+    }
     log.info(`sharing ${name} from ${folder}: ${result.magnet}`);
     for (const w of result.warnings) log.warn(w);
     c.redraw();
@@ -277,6 +343,24 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
         if (go !== 'Download') return undefined;
       }
       const t = await core.download(model, folder);
+      if (t.status === 'present') {
+        // Every byte is already here (seeded or downloaded earlier, from another folder): say where, offer the rest.
+        const dest = folder;
+        log.info(`${model.name} is already on this machine at ${t.path}: nothing to download`);
+        await offerPresent(
+          model.name,
+          t.path,
+          dest,
+          async () => {
+            if (!core.copyPresent) throw new Error('this node cannot copy a model it holds');
+            const r = await core.copyPresent(t.id, dest);
+            log.info(`copied ${model.name} into ${r.path}${r.verified ? ' (verified)' : ''}`);
+            return r.path;
+          },
+          opts.present,
+        );
+        return t;
+      }
       log.info(`downloading ${model.name} into ${folder}`);
       c.redraw();
       void vscode.commands.executeCommand('silmaril.showTransfers');
@@ -322,7 +406,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
       const models = await core.searchCatalog({ ...parseSearch(text), limit: 200 });
       qp.items = models.map((m) => ({
         label: `$(${trustOf(m, trusted) === 'unsigned' ? 'unverified' : 'package'}) ${m.name}`,
-        description: `${m.license} · ${formatBytes(m.size)} · ${m.format} · ${m.seeders} seeders`,
+        description: `${m.license} · ${formatBytes(m.size)} · ${m.format} · ${swarmText(m).counts}`,
         detail: m.description || undefined,
         model: m,
       }));
@@ -350,10 +434,12 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
         : await vscode.window.showInputBox({
             title: 'Silmaril: Search Catalog',
             prompt: 'Words in name, tags or description; filters: license:mit format:gguf tag:x publisher:ab12',
-            value: describeQuery(c.catalog.filter).replace(/[“”]/g, ''),
+            // Exactly what was searched last, in the box's own syntax (`license:mit` stays `license:mit`).
+            value: c.catalog.filterText,
+            valueSelection: [0, c.catalog.filterText.length],
           });
     if (value === undefined) return;
-    await c.catalog.setQuery(parseSearch(value));
+    await c.catalog.setQuery(parseSearch(value), value);
     await vscode.commands.executeCommand('silmaril.catalog.focus');
   });
 
@@ -372,27 +458,45 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
   const details = run('Show Details', async (arg?: unknown) => {
     const model = modelOf(arg);
     if (!model) return;
-    const md = modelTooltip(model, trustOf(model, readCoreOptions().trustedPublishers)).value.replace(
-      /\$\([a-z-]+\) ?/g,
-      '',
-    );
-    const body = `${md}\n\n---\n\nv1 \`${model.v1 ?? '-'}\`  \nv2 \`${model.v2 ?? '-'}\`  \npublisher \`${model.publisher}\`\n\n\`\`\`\n${model.magnet}\n\`\`\`\n`;
-    // A read-only virtual document (no untitled editor asking to be saved), shown as a Markdown preview.
     const uri = vscode.Uri.from({ scheme: DETAILS_SCHEME, path: `/${model.name}.md`, query: String(Date.now()) });
-    detailsDocs.set(uri.toString(), `# ${model.name}\n\n${body}`);
+    const trust = trustOf(model, readCoreOptions().trustedPublishers);
+    // The page as text (tests and screen readers read it), and a panel with the whole magnet and Copy Magnet.
+    detailsDocs.set(uri.toString(), detailsMarkdown(model, trust));
     if (detailsDocs.size > 50) detailsDocs.delete(detailsDocs.keys().next().value!);
-    await vscode.commands
-      .executeCommand('markdown.showPreview', uri)
-      .then(undefined, async () => vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri)));
+    showDetailsPanel(c.context.extensionUri, model, trust, log);
     return uri.toString();
   });
 
-  const stopSharing = run('Stop Sharing', async (arg?: unknown) => {
+  const stopSharing = run('Stop Sharing', async (arg?: unknown, opts: { withdraw?: boolean } = {}) => {
     const core = await c.requireEngine('Stop Sharing');
     const t = await pickTransfer(core, arg, 'Stop sharing');
-    await core.stopSharing(t.id);
-    log.info(`stopped sharing ${t.name}`);
+    let withdraw = opts.withdraw;
+    if (withdraw === undefined) {
+      const choice = await vscode.window.showWarningMessage(
+        `Stop sharing ${t.name}?`,
+        {
+          modal: true,
+          detail:
+            'Peers can no longer download it from this machine. Withdraw its catalog entry too, so nobody finds a ' +
+            'model that no one seeds; keep the entry if it is seeded elsewhere. The files stay where they are.',
+        },
+        'Stop and Withdraw from Catalog',
+        'Stop, Keep Entry',
+      );
+      if (!choice) return undefined;
+      withdraw = choice === 'Stop and Withdraw from Catalog';
+    }
+    const r = await core.stopSharing(t.id, { withdraw });
+    log.info(
+      `stopped sharing ${t.name}${withdraw ? `; withdrawn from the catalog: ${r.withdrawn.join(', ') || 'no entry of ours'}` : ''}`,
+    );
     c.redraw();
+    if (withdraw) await c.catalog.reload();
+    void vscode.window.setStatusBarMessage(
+      `$(debug-stop) Silmaril: stopped sharing ${t.name}${withdraw && r.withdrawn.length ? ', withdrawn from the catalog' : ''}`,
+      5000,
+    );
+    return r;
   });
 
   const verify = run('Verify Model', async (arg?: unknown, opts: { quiet?: boolean } = {}) => {
@@ -446,9 +550,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
   const reveal = run('Reveal in Explorer', async (arg?: unknown) => {
     const p = pathOf(arg) ?? (arg instanceof LocalNode ? arg.path : undefined);
     if (!p) return;
-    const uri = vscode.Uri.file(p);
-    if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand('revealInExplorer', uri);
-    else await vscode.commands.executeCommand('revealFileInOS', uri);
+    await revealPath(p);
   });
 
   const startTracker = run('Start Embedded Tracker', async () => {
@@ -530,5 +632,7 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
     vscode.commands.registerCommand('silmaril.cancelTransfer', cancelTransfer),
     vscode.commands.registerCommand('silmaril.setRegistryKey', setRegistryKey),
     vscode.commands.registerCommand('silmaril.showLog', () => log.show()),
+    vscode.commands.registerCommand('silmaril.showSystemTransfers', () => setShowSystem(true)),
+    vscode.commands.registerCommand('silmaril.hideSystemTransfers', () => setShowSystem(false)),
   ];
 }

@@ -3,13 +3,20 @@
 // change events (stats once a second).
 import * as vscode from 'vscode';
 import { CatalogTree } from './catalog-tree.js';
-import type { UiCore } from './core.js';
+import type { TransferView, UiCore } from './core.js';
+import { notifyDownloadDone } from './notify.js';
 import { LocalTree } from './local-tree.js';
 import type { WebviewMessage } from './messages.js';
 import { SecretKeyStore, registryKeyName } from './secrets.js';
 import { readCoreOptions, trackerSettings } from './settings.js';
 import { StatusBar } from './status-bar.js';
+import { isSystemTransfer, shownTransfers } from './system.js';
 import { TransfersView } from './transfers-view.js';
+
+/** `silmaril.showSystemTransfers`: the node's own catalog files in the views and counts too. */
+export function showSystemTransfers(): boolean {
+  return vscode.workspace.getConfiguration('silmaril').get<boolean>('showSystemTransfers') === true;
+}
 
 /** Settings the engine and catalog service take at start: changing one restarts them (transfers resume). */
 const ENGINE_SETTINGS = [
@@ -40,6 +47,8 @@ export class Controller implements vscode.Disposable {
   /** Bumped on every engine (re)start: tests wait for a restart with it. */
   generation = 0;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Downloads seen unfinished in this session (a download finishing notifies once; one resumed done does not). */
+  private readonly unfinished = new Set<string>();
   /** Resolves once the engine has started (or failed): tests and commands wait on it. */
   ready: Promise<void> = Promise.resolve();
 
@@ -49,13 +58,14 @@ export class Controller implements vscode.Disposable {
   ) {
     const getCore = () => this.core;
     this.catalog = new CatalogTree(getCore, () => readCoreOptions().trustedPublishers, log);
-    this.local = new LocalTree(getCore, () => this.modelRoots(), log);
+    this.local = new LocalTree(getCore, () => this.modelRoots(), log, showSystemTransfers);
     this.transfers = new TransfersView(
       context.extensionUri,
       getCore,
       () => this.engine,
       (m) => this.onWebview(m),
       log,
+      showSystemTransfers,
     );
     this.status = new StatusBar();
     const catalogView = vscode.window.createTreeView('silmaril.catalog', {
@@ -64,6 +74,7 @@ export class Controller implements vscode.Disposable {
     });
     this.catalog.view = catalogView;
     const localView = vscode.window.createTreeView('silmaril.localModels', { treeDataProvider: this.local });
+    void vscode.commands.executeCommand('setContext', 'silmaril.showSystemTransfers', showSystemTransfers());
     this.disposables.push(
       this.catalog,
       this.local,
@@ -80,6 +91,11 @@ export class Controller implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (!e.affectsConfiguration('silmaril')) return;
         if (e.affectsConfiguration('silmaril.trustedPublishers')) void this.catalog.reload();
+        if (e.affectsConfiguration('silmaril.showSystemTransfers')) {
+          void vscode.commands.executeCommand('setContext', 'silmaril.showSystemTransfers', showSystemTransfers());
+          void this.local.rescan();
+          this.redraw();
+        }
         // Settings read when used (tracker address, piece length, trust badges) need no engine restart.
         if (!ENGINE_SETTINGS.some((k) => e.affectsConfiguration(`silmaril.${k}`))) return;
         // Several settings often change together (a settings sync, a test): one restart for all of them.
@@ -140,6 +156,7 @@ export class Controller implements vscode.Disposable {
         void this.local.rescan();
         await core.start();
         this.engine = 'running';
+        void vscode.commands.executeCommand('setContext', 'silmaril.engineFailed', false);
         this.log.info(`engine started in ${Math.round(performance.now() - t0)} ms`);
         const tracker = trackerSettings();
         if (tracker.enabled) {
@@ -150,6 +167,8 @@ export class Controller implements vscode.Disposable {
         }
       } catch (err) {
         this.engine = 'failed';
+        // The Catalog's welcome view says so, with Show Log (an empty catalog would look like "no models").
+        void vscode.commands.executeCommand('setContext', 'silmaril.engineFailed', true);
         this.log.error(`the engine could not start: ${(err as Error).stack ?? err}`);
       }
       this.redraw();
@@ -179,10 +198,25 @@ export class Controller implements vscode.Disposable {
   }
 
   redraw(): void {
-    const transfers = this.core?.started ? this.core.transfers() : [];
-    this.status.update(transfers, this.engine);
+    const all = this.core?.started ? this.core.transfers() : [];
+    this.watchDownloads(all);
+    this.status.update(shownTransfers(all, showSystemTransfers()), this.engine);
     this.local.refresh();
     this.transfers.post();
+  }
+
+  /** A download seen unfinished that now holds every byte: tell the user where it is (once). */
+  private watchDownloads(all: TransferView[]): void {
+    for (const t of all) {
+      if (t.kind !== 'download' || isSystemTransfer(t)) continue;
+      const finished = t.progress >= 1 && (t.state === 'seeding' || t.state === 'done');
+      if (!finished) {
+        if (t.state !== 'error') this.unfinished.add(t.id);
+      } else if (this.unfinished.delete(t.id)) {
+        this.log.info(`${t.name} downloaded into ${t.donePath ?? t.path}${t.verified ? ' (verified)' : ''}`);
+        void notifyDownloadDone(t);
+      }
+    }
   }
 
   /** Requires a trusted workspace and a running engine; says why not otherwise. */
@@ -220,6 +254,12 @@ export class Controller implements vscode.Disposable {
         return;
       case 'stopTracker':
         await vscode.commands.executeCommand('silmaril.stopTracker');
+        return;
+      case 'shareFolder':
+        await vscode.commands.executeCommand('silmaril.shareFolder');
+        return;
+      case 'downloadModel':
+        await vscode.commands.executeCommand('silmaril.downloadModel');
         return;
     }
   }

@@ -25,6 +25,8 @@ export interface ShareRequest {
   pieceLength?: number;
   /** A v1-only torrent (setting `silmaril.torrent.v1Only`). */
   v1Only?: boolean;
+  /** Publish even when this node already shares the same bytes ("Share Anyway"). */
+  allowDuplicate?: boolean;
 }
 
 export interface ShareResult {
@@ -36,7 +38,12 @@ export interface ShareResult {
   /** Trackers that accepted the registration. */
   registered: string[];
   warnings: string[];
+  /** These bytes were already shared by this node (as `name`, from `path`): nothing new was published. */
+  duplicateOf?: { name: string; path: string };
 }
+
+/** A download that started, or bytes this node already holds (`present`: nothing fetched, `path` says where). */
+export type DownloadOutcome = TransferView & { status?: 'started' | 'present' };
 
 export interface VerifyResult {
   ok: boolean;
@@ -86,7 +93,9 @@ export interface UiCore {
 
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
-  download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView>;
+  download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<DownloadOutcome>;
+  /** Copies bytes this node already holds (transfer `id`) into `dest`, checked against the torrent; returns the copy. */
+  copyPresent?(id: string, dest: string): Promise<{ path: string; verified: boolean }>;
   /** Downloads into the Hugging Face cache; `done` settles once the snapshot is in place. */
   downloadIntoHfCache?(
     model: { magnet: string; name: string; v1?: string },
@@ -95,7 +104,8 @@ export interface UiCore {
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   cancel(id: string, deleteFiles: boolean): Promise<void>;
-  stopSharing(id: string): Promise<void>;
+  /** Stops seeding; `withdraw` also withdraws this node's catalog entry for the bytes (others stop seeing it). */
+  stopSharing(id: string, opts?: { withdraw?: boolean }): Promise<{ withdrawn: string[] }>;
   verify(id: string, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<VerifyResult>;
   torrentFile(id: string): Promise<Uint8Array>;
 

@@ -1,30 +1,21 @@
-// Human-readable sizes, rates and durations for the views (binary units, as file managers and torrent clients use).
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+// The views write sizes, rates, times and counts with the one formatter the CLI and the webview use too
+// (src/shared/format.ts, docs/formatting.md); this file re-exports it for the editor layer and adds the catalog's
+// swarm-count wording.
+import { formatAgo } from '../shared/format.js';
 
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '?';
-  let i = 0;
-  while (n >= 1024 && i < UNITS.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${UNITS[i]}`;
-}
+export { formatAgo, formatBytes, formatCount, formatEta, formatRate, plural, RATE_FLOOR } from '../shared/format.js';
 
-export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(Math.max(0, bytesPerSecond))}/s`;
-}
-
-export function formatEta(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '∞';
-  if (seconds < 60) return `${Math.ceil(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
-}
-
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
+/** A swarm count as the catalog shows it: "3 seeders · 1 peer" and "counted 2 min ago", or "not counted yet". */
+export function swarmText(
+  m: { seeders: number; leechers?: number; countedAt?: number | null },
+  now = Date.now(),
+): { counts: string; when: string; counted: boolean } {
+  const at = m.countedAt;
+  if (at === null || (at === undefined && !m.seeders)) return { counts: 'not counted yet', when: '', counted: false };
+  const seeders = `${m.seeders} seeder${m.seeders === 1 ? '' : 's'}`;
+  const leechers = m.leechers ?? 0;
+  const counts = leechers ? `${seeders} · ${leechers} peer${leechers === 1 ? '' : 's'}` : seeders;
+  if (at === undefined) return { counts, when: '', counted: true };
+  // countedAt is unix ms; a value in seconds (an older node) is scaled.
+  return { counts, when: `counted ${formatAgo(at < 1e12 ? at * 1000 : at, now)}`, counted: true };
 }

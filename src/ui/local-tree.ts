@@ -4,7 +4,8 @@ import { basename, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { LocalModelView, TransferView, UiCore } from './core.js';
 import { listHfCache, type CachedRepo } from '../app/tools.js';
-import { formatBytes, formatRate } from './format.js';
+import { formatBytes, formatRate, RATE_FLOOR } from './format.js';
+import { isSystemModel, isSystemTransfer, shownTransfers } from './system.js';
 
 export type SharingState = 'seeding' | 'paused' | 'downloading' | 'notShared';
 
@@ -20,6 +21,11 @@ export class LocalNode {
   get name(): string {
     if (this.hf) return this.hf.repo;
     return this.model?.name ?? this.transfer?.name ?? basename(this.path);
+  }
+
+  /** The node's own catalog file (shown only with Show System Transfers; never offered Stop). */
+  get system(): boolean {
+    return this.transfer ? isSystemTransfer(this.transfer) : this.model ? isSystemModel(this.model) : false;
   }
 
   get state(): SharingState {
@@ -45,7 +51,13 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
     private readonly core: () => UiCore | undefined,
     private readonly roots: () => string[],
     private readonly log: vscode.LogOutputChannel,
+    /** Setting `silmaril.showSystemTransfers`: list the node's catalog files too. */
+    private readonly showSystem: () => boolean = () => false,
   ) {}
+
+  private transfers(core: UiCore): TransferView[] {
+    return core.started ? shownTransfers(core.transfers(), this.showSystem()) : [];
+  }
 
   /** Scans the disk again (model folders come and go), then redraws. */
   rescan(): Promise<void> {
@@ -79,7 +91,7 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
     // Called on every stats tick: redraw only when something shown changed, so an idle tree stays still (a redraw
     // under an open context menu or a hover is a flicker for nothing).
     const core = this.core();
-    const shown = (core?.started ? core.transfers() : [])
+    const shown = (core ? this.transfers(core) : [])
       .map(
         (t) =>
           `${t.id}:${t.state}:${t.peers}:${Math.round(t.uploadRate / 512)}:${Math.round(t.downloadRate / 512)}:${Math.floor(t.progress * 100)}`,
@@ -105,7 +117,8 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
     const state = node.state;
     switch (state) {
       case 'seeding':
-        item.description = `seeding · ${t!.peers} peer${t!.peers === 1 ? '' : 's'} · ↑ ${formatRate(t!.uploadRate)}`;
+        // An idle seed shows no rate at all (not a crawl of keep-alive bytes).
+        item.description = `seeding · ${t!.peers} peer${t!.peers === 1 ? '' : 's'}${t!.uploadRate >= RATE_FLOOR ? ` · ↑ ${formatRate(t!.uploadRate)}` : ''}`;
         item.iconPath = new vscode.ThemeIcon('cloud-upload', new vscode.ThemeColor('charts.green'));
         break;
       case 'paused':
@@ -143,10 +156,16 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
       );
     if (t)
       md.appendMarkdown(
-        `  \n${state} · ${t.peers} peers · ↑ ${formatRate(t.uploadRate)} · ↓ ${formatRate(t.downloadRate)}${t.verified ? ' · verified' : ''}  \n\`${t.id}\``,
+        `  \n${state} · ${t.peers} peer${t.peers === 1 ? '' : 's'} · ↑ ${formatRate(t.uploadRate)} · ↓ ${formatRate(t.downloadRate)}${t.verified ? ' · verified' : ''}  \n\`${t.id}\``,
       );
+    if (node.system) {
+      item.description = `system · catalog file${state === 'seeding' ? ' · seeding' : ''} · ${size}`;
+      item.iconPath = new vscode.ThemeIcon('gear');
+      md.appendMarkdown(`  \nThe node's own catalog file: it keeps the catalog reachable and is not a model.`);
+    }
     item.tooltip = md;
-    item.contextValue = `localModel.${state}`;
+    // System items get their own context value: no menu offers Stop Sharing or Verify on them.
+    item.contextValue = node.system ? 'localModel.system' : `localModel.${state}`;
     return item;
   }
 
@@ -155,10 +174,11 @@ export class LocalTree implements vscode.TreeDataProvider<LocalNode>, vscode.Dis
     const core = this.core();
     if (!core) return [];
     if (this.models.length === 0 && !this.scanning) void this.rescan();
-    const transfers = core.started ? core.transfers() : [];
+    const transfers = this.transfers(core);
     const byPath = new Map(transfers.map((t) => [resolve(t.path), t]));
     const nodes: LocalNode[] = [];
     for (const m of this.models) {
+      if (isSystemModel(m) && !this.showSystem()) continue;
       const p = resolve(m.path);
       nodes.push(new LocalNode(p, m, byPath.get(p)));
       byPath.delete(p);

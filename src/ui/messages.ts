@@ -22,6 +22,8 @@ export interface TransferRow {
   /** Bytes from the Hugging Face Hub and from peers (null without a Hub web seed). */
   webBytes?: number | null;
   peerBytes?: number | null;
+  /** The node's own catalog file (shown only with Show System Transfers): no Pause or Cancel is offered. */
+  system?: boolean;
 }
 
 /** Host → webview. */
@@ -38,7 +40,7 @@ export type HostMessage = {
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'pause' | 'resume' | 'cancel' | 'reveal'; id: string }
-  | { type: 'startTracker' | 'stopTracker' };
+  | { type: 'startTracker' | 'stopTracker' | 'shareFolder' | 'downloadModel' };
 
 const ID = /^[0-9a-f]{40}$/;
 const ACTIONS = new Set(['pause', 'resume', 'cancel', 'reveal']);
@@ -47,7 +49,13 @@ export function parseWebviewMessage(raw: unknown): WebviewMessage | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const m = raw as Record<string, unknown>;
   const keys = Object.keys(m);
-  if (m.type === 'ready' || m.type === 'startTracker' || m.type === 'stopTracker') {
+  if (
+    m.type === 'ready' ||
+    m.type === 'startTracker' ||
+    m.type === 'stopTracker' ||
+    m.type === 'shareFolder' ||
+    m.type === 'downloadModel'
+  ) {
     return keys.length === 1 ? { type: m.type } : undefined;
   }
   if (
@@ -87,7 +95,8 @@ function isRow(r: unknown): r is TransferRow {
     (x.verified === null || typeof x.verified === 'boolean') &&
     (x.error === null || typeof x.error === 'string') &&
     (x.webBytes == null || count(x.webBytes)) &&
-    (x.peerBytes == null || count(x.peerBytes))
+    (x.peerBytes == null || count(x.peerBytes)) &&
+    (x.system === undefined || typeof x.system === 'boolean')
   );
 }
 

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type {
   CatalogModel,
   CoreOptions,
+  DownloadOutcome,
   LocalModelView,
   Progress,
   SearchQuery,
@@ -175,7 +176,8 @@ export class NodeCore implements UiCore {
 
   transfers(): TransferView[] {
     if (this.remote) return this.remoteTransfers;
-    return this.local?.started ? this.local.transfersNow() : [];
+    // Every transfer, the node's own catalog files included: the views decide what to show (src/ui/system.ts).
+    return this.local?.started ? this.local.transfersNow({ all: true }) : [];
   }
 
   async share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult> {
@@ -190,6 +192,7 @@ export class NodeCore implements UiCore {
         pieceLength: req.pieceLength,
         v1Only: req.v1Only,
         superSeed: this.options.superSeed,
+        allowDuplicate: req.allowDuplicate,
       },
       { onProgress, signal },
     );
@@ -202,14 +205,21 @@ export class NodeCore implements UiCore {
       published: r.published,
       registered: r.registered,
       warnings: r.warnings,
+      duplicateOf: r.duplicateOf,
     };
   }
 
-  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<TransferView> {
+  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<DownloadOutcome> {
     const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
     const t = await this.api().download({ source: model.magnet, outDir, webSeed });
     this.fire('transfers');
     return t;
+  }
+
+  async copyPresent(id: string, dest: string): Promise<{ path: string; verified: boolean }> {
+    const r = await this.api().copyPresent(id, dest);
+    this.fire('local');
+    return r;
   }
 
   /** Downloads a catalog model into the Hugging Face cache; the transfer shows as usual. The editor's own node
@@ -248,10 +258,12 @@ export class NodeCore implements UiCore {
     this.fire('local');
   }
 
-  async stopSharing(id: string): Promise<void> {
-    await this.api().stopSharing(id);
+  async stopSharing(id: string, opts: { withdraw?: boolean } = {}): Promise<{ withdrawn: string[] }> {
+    const r = await this.api().stopSharing(id, { withdraw: opts.withdraw === true });
     this.fire('transfers');
     this.fire('local');
+    if (opts.withdraw) this.fire('catalog');
+    return { withdrawn: r.withdrawn.map((w) => w.name) };
   }
 
   verify(id: string, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<VerifyResult> {

@@ -17,7 +17,7 @@ export function readCoreOptions(): CoreOptions {
   const c = vscode.workspace.getConfiguration('silmaril');
   const home = resolveHome();
   const modelsDirectory = c.get<string>('modelsDirectory')?.trim() || join(home, 'models');
-  const bootstrap = c.get<string[] | null>('dht.bootstrap');
+  const bootstrap = bootstrapSetting(c.get<string[] | null>('dht.bootstrap'));
   return {
     home,
     modelsDirectory: modelsDirectory.startsWith('~/') ? join(homedir(), modelsDirectory.slice(2)) : modelsDirectory,
@@ -25,7 +25,7 @@ export function readCoreOptions(): CoreOptions {
     // Both off would leave no way to reach peers: then both stay on (and the setting's description says so).
     ...transports(c.get<boolean>('peers.utp') ?? true, c.get<boolean>('peers.tcp') ?? true),
     dht: c.get<boolean>('dht.enabled') ?? true,
-    dhtBootstrap: Array.isArray(bootstrap) ? bootstrap : undefined,
+    dhtBootstrap: bootstrap,
     trackers: c.get<string[]>('trackers') ?? [],
     downloadLimit: (c.get<number>('downloadLimit') ?? 0) * 1024,
     uploadLimit: (c.get<number>('uploadLimit') ?? 0) * 1024,
@@ -35,6 +35,18 @@ export function readCoreOptions(): CoreOptions {
     node: nodeSetting(c.get<string>('node')),
     hfWebSeed: c.get<boolean>('huggingFace.webSeed') ?? true,
   };
+}
+
+/**
+ * `silmaril.dht.bootstrap`: empty (or an old `null`) means the public bootstrap nodes, `["none"]` none at all (a
+ * private network), anything else exactly those `host:port` nodes.
+ */
+export function bootstrapSetting(value: string[] | null | undefined): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const nodes = value.map((v) => String(v).trim()).filter(Boolean);
+  if (nodes.length === 0) return undefined;
+  if (nodes.some((n) => n.toLowerCase() === 'none')) return [];
+  return nodes;
 }
 
 /** `silmaril.node`; anything unknown is `auto`. */

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { TransferView } from './core.js';
 import { formatRate } from './format.js';
+import { isSystemTransfer } from './system.js';
 
 export class StatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;
@@ -32,9 +33,11 @@ export class StatusBar implements vscode.Disposable {
     }
     const up = transfers.reduce((s, t) => s + t.uploadRate, 0);
     const down = transfers.reduce((s, t) => s + t.downloadRate, 0);
+    // The node's own catalog files are not "active transfers" to a user (they are counted only when shown).
     const active = transfers.filter((t) => t.state !== 'paused' && t.state !== 'error').length;
+    const system = transfers.filter(isSystemTransfer).length;
     this.item.text = `$(arrow-up) ${formatRate(up)} $(arrow-down) ${formatRate(down)} $(arrow-swap) ${active}`;
-    this.item.tooltip = `Silmaril: ${active} active transfer${active === 1 ? '' : 's'} (${transfers.length} in all). Click to show Transfers.`;
+    this.item.tooltip = `Silmaril: ${active} active transfer${active === 1 ? '' : 's'} (${transfers.length} in all${system ? `, ${system} of them the node's own catalog files` : ''}). Click to show Transfers.`;
   }
 
   dispose(): void {

@@ -6,13 +6,15 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { TransferView, UiCore } from './core.js';
 import { type HostMessage, type TransferRow, type WebviewMessage, parseWebviewMessage } from './messages.js';
+import { isSystemTransfer, shownTransfers } from './system.js';
 
 export function toRow(t: TransferView): TransferRow {
   return {
     id: t.id,
     name: t.name,
     kind: t.kind,
-    state: t.state,
+    // One state name in every view: a finished download serves its bytes, so it is `seeding` (as in Local Models).
+    state: t.state === 'done' ? 'seeding' : t.state,
     progress: Math.min(1, Math.max(0, t.progress)),
     size: t.size,
     downloadRate: t.downloadRate,
@@ -24,6 +26,7 @@ export function toRow(t: TransferView): TransferRow {
     error: t.error ?? null,
     webBytes: t.webBytes ?? null,
     peerBytes: t.peerBytes ?? null,
+    system: isSystemTransfer(t),
   };
 }
 
@@ -40,6 +43,8 @@ export class TransfersView implements vscode.WebviewViewProvider, vscode.Disposa
     private readonly engineState: () => HostMessage['engine'],
     private readonly onAction: (m: WebviewMessage) => Promise<void>,
     private readonly log: vscode.LogOutputChannel,
+    /** Setting `silmaril.showSystemTransfers`. */
+    private readonly showSystem: () => boolean = () => false,
   ) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -78,7 +83,7 @@ export class TransfersView implements vscode.WebviewViewProvider, vscode.Disposa
     const core = this.core();
     const msg: HostMessage = {
       type: 'state',
-      transfers: core?.started ? core.transfers().map(toRow) : [],
+      transfers: core?.started ? shownTransfers(core.transfers(), this.showSystem()).map(toRow) : [],
       tracker: core?.trackerStatus() ?? { running: false, torrents: 0, seeders: 0, leechers: 0 },
       trusted: vscode.workspace.isTrusted,
       engine: this.engineState(),
@@ -111,7 +116,11 @@ export class TransfersView implements vscode.WebviewViewProvider, vscode.Disposa
 <div id="notice" class="notice" hidden></div>
 <section id="tracker" class="tracker" aria-label="Embedded tracker"></section>
 <ul id="list" class="list" aria-label="Transfers"></ul>
-<p id="empty" class="empty" hidden>No transfers. Share a folder or download a model from the catalog.</p>
+<div id="empty" class="empty" hidden>
+<p>No transfers yet. Share a model folder so peers can download it, or download a model from the catalog.</p>
+<p class="actions"><button type="button" class="action primary" data-action="shareFolder">Share a Folder</button>
+<button type="button" class="action" data-action="downloadModel">Download a Model</button></p>
+</div>
 <script nonce="${nonce}" src="${js}"></script>
 </body>
 </html>`;

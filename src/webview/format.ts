@@ -1,36 +1,30 @@
-// How the Transfers page writes sizes, rates and times (pure: unit-tested under node).
+// How the Transfers page writes a row's figures (pure: unit-tested under node), with the one formatter the CLI and
+// the tree views use (src/shared/format.ts).
+import { formatBytes, formatEta, formatRate, RATE_FLOOR } from '../shared/format.js';
 import type { TransferRow } from '../ui/messages.js';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-export function shortBytes(n: number): string {
-  let i = 0;
-  while (n >= 1024 && i < UNITS.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${UNITS[i]}`;
-}
+export const shortBytes = formatBytes;
 
 export function eta(s: number | null): string {
   if (s === null) return '';
-  if (s < 60) return `${Math.ceil(s)} s left`;
-  if (s < 3600) return `${Math.floor(s / 60)} min left`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min left`;
+  return `${formatEta(s)} left`;
 }
 
-/** `downloading · 1.00 MiB · ↓ 2.00 KiB/s · ↑ 0 B/s · 3 peers · 5 s left` */
+/** Non-breaking spaces inside one figure: the card wraps between figures, never inside "2 peers". */
+const keep = (s: string) => s.replace(/ /g, '\u00a0');
+
+/**
+ * `downloading · 1.00 MiB · ↓ 2.00 MiB/s · 3 peers · 5 s left`. A rate shows only while something moves (a download
+ * in progress always shows its ↓): an idle seed or a finished download has no "↓ 1 B/s ↑ 1 B/s".
+ */
 export function rowStats(r: TransferRow): string {
-  const parts = [
-    r.state,
-    shortBytes(r.size),
-    `↓ ${shortBytes(r.downloadRate)}/s`,
-    `↑ ${shortBytes(r.uploadRate)}/s`,
-    `${r.peers} peer${r.peers === 1 ? '' : 's'}`,
-  ];
+  const parts = [r.system ? `${r.state} (system)` : r.state, formatBytes(r.size)];
+  if (r.state === 'downloading' || r.downloadRate >= RATE_FLOOR) parts.push(`↓ ${formatRate(r.downloadRate)}`);
+  if (r.uploadRate >= RATE_FLOOR) parts.push(`↑ ${formatRate(r.uploadRate)}`);
+  parts.push(`${r.peers} peer${r.peers === 1 ? '' : 's'}`);
   // What fellow downloaders (not seeds) gave: the swarm at work.
-  if (r.fromPeers > 0) parts.push(`${shortBytes(r.fromPeers)} from peers`);
+  if (r.fromPeers > 0) parts.push(`${formatBytes(r.fromPeers)} from peers`);
   if (r.state === 'downloading' && r.etaSeconds !== null) parts.push(eta(r.etaSeconds));
-  if (r.webBytes) parts.push(`${shortBytes(r.webBytes)} from the Hub, ${shortBytes(r.peerBytes ?? 0)} from peers`);
-  return parts.join(' · ');
+  if (r.webBytes) parts.push(`${formatBytes(r.webBytes)} from the Hub, ${formatBytes(r.peerBytes ?? 0)} from peers`);
+  return parts.map(keep).join(' · ');
 }

@@ -64,9 +64,11 @@ function drawRow(r: TransferRow): HTMLElement {
   li.append(info);
   if (r.error) li.append(el('div', 'error', r.error));
   const actions = el('div', 'actions');
-  if (r.state === 'paused') actions.append(button('Resume', 'resume', r.id, `Resume ${r.name}`));
+  // The node's own catalog file: nothing here stops it by accident (no Pause, no Cancel).
+  if (r.system) info.append(el('span', 'badge system', 'system: the catalog'));
+  else if (r.state === 'paused') actions.append(button('Resume', 'resume', r.id, `Resume ${r.name}`));
   else if (r.state !== 'error') actions.append(button('Pause', 'pause', r.id, `Pause ${r.name}`));
-  actions.append(button('Cancel', 'cancel', r.id, `Cancel ${r.name}`));
+  if (!r.system) actions.append(button('Cancel', 'cancel', r.id, `Cancel ${r.name}`));
   actions.append(button('Reveal', 'reveal', r.id, `Reveal ${r.name} in the Explorer`));
   li.append(actions);
   return li;
@@ -115,7 +117,7 @@ function draw(m: HostMessage): void {
   for (const li of [...list.children] as HTMLElement[]) if (!keep.has(li.dataset.id || '')) li.remove();
   let prev: HTMLElement | null = null;
   for (const r of m.transfers) {
-    const shape = `${r.state}|${r.verified}|${r.error}|${r.name}`;
+    const shape = `${r.state}|${r.verified}|${r.error}|${r.name}|${r.system}`;
     let li = list.querySelector<HTMLElement>(`li[data-id="${r.id}"]`);
     if (li && li.dataset.shape === shape) updateRow(li, r);
     else {
@@ -131,14 +133,15 @@ function draw(m: HostMessage): void {
     }
     prev = li;
   }
-  empty.hidden = m.transfers.length > 0;
+  empty.hidden = m.transfers.length > 0 || m.engine !== 'running';
 }
 
 document.addEventListener('click', (e) => {
   const b = (e.target as HTMLElement).closest('button[data-action]');
   if (!(b instanceof HTMLElement)) return;
   const action = b.dataset.action;
-  if (action === 'startTracker' || action === 'stopTracker') vscode.postMessage({ type: action });
+  if (action === 'startTracker' || action === 'stopTracker' || action === 'shareFolder' || action === 'downloadModel')
+    vscode.postMessage({ type: action });
   else if (b.dataset.id && (action === 'pause' || action === 'resume' || action === 'cancel' || action === 'reveal')) {
     vscode.postMessage({ type: action, id: b.dataset.id });
   }

@@ -150,6 +150,12 @@ function cases(): [string[], number, string | RegExp][] {
       2,
       'silmaril get: --out needs a value (write --out=VALUE for a value that starts with "-")',
     ],
+    [['get', V1, '--out', 'a-file'], 2, 'silmaril get: --out a-file is a file, not a folder (choose a folder)'],
+    [
+      ['get', V1, '--out', 'a-file/sub'],
+      2,
+      'silmaril get: --out a-file/sub cannot be a folder: a file is in its path (choose a folder)',
+    ],
     [
       ['get', V1, '--dht-bootstrap', 'nonsense'],
       2,

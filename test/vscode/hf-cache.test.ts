@@ -56,7 +56,7 @@ describe('the Hugging Face cache in the editor', function () {
     // Leave the engine as the next test file expects it: no seed of ours, DHT off.
     for (const s of [shared, sharedRepo]) {
       const node = a.controller.local.getChildren().find((n) => s && n.transfer?.id === s.v1);
-      if (node) await vscode.commands.executeCommand('silmaril.stopSharing', node);
+      if (node) await vscode.commands.executeCommand('silmaril.stopSharing', node, { withdraw: false });
     }
     if (dhtOn) {
       const gen = a.controller.generation;

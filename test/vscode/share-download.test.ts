@@ -92,6 +92,37 @@ describe('share and download through the commands', function () {
     assert.deepEqual(a.controller.catalog.filter, {});
   });
 
+  it('Download of bytes already here says so and copies them, verified, where asked (Copy into Workspace)', async () => {
+    const entry = a.controller.catalog.all.find((m) => m.name === 'vscode-test/tiny-model');
+    assert.ok(entry, 'our share is in the catalog');
+    const dest = join(testTmp(), 'copy-dest');
+    const t = await vscode.commands.executeCommand<TransferView & { status?: string }>(
+      'silmaril.downloadIntoWorkspace',
+      entry,
+      { folder: dest, confirm: false, present: 'Copy into Workspace' },
+    );
+    assert.equal(t?.status, 'present', 'the node knows it holds these bytes');
+    assert.equal(t.path, join(workspace, 'tiny-model'), 'and says where they are');
+    const copied = await waitFor('the copy to land', () => existsSync(join(dest, 'tiny-model', 'config.json')));
+    assert.ok(copied);
+    const want = readTree(join(workspace, 'tiny-model'));
+    const got = readTree(join(dest, 'tiny-model'));
+    for (const [k, v] of want) assert.ok(got.get(k)?.equals(v), `${k} is byte-identical`);
+  });
+
+  it('Share Folder of bytes already shared under another name asks first; Cancel publishes nothing', async () => {
+    const before = a.controller.catalog.all.length;
+    const result = await vscode.commands.executeCommand<ShareResult | undefined>(
+      'silmaril.shareFolder',
+      vscode.Uri.file(join(workspace, 'tiny-model')),
+      { name: 'vscode-test/tiny-model-again', license: 'apache-2.0', tags: [], quiet: true, duplicate: 'Cancel' },
+    );
+    assert.equal(result, undefined, 'nothing shared');
+    await a.controller.catalog.reload();
+    assert.equal(a.controller.catalog.all.length, before);
+    assert.ok(!a.controller.catalog.all.some((m) => m.name === 'vscode-test/tiny-model-again'));
+  });
+
   it('downloads a model served by a headless node into the workspace, verified', async () => {
     const tmp = mkdtempSync(join(testTmp(), 'headless-'));
     const source = writeModel(join(tmp, 'data', 'remote-model'), 7);
@@ -158,11 +189,16 @@ describe('share and download through the commands', function () {
     );
   });
 
-  it('Stop Sharing stops the seed and the folder shows as not shared', async () => {
+  it('Stop Sharing stops the seed and the folder shows as not shared; Withdraw takes the entry off the catalog', async () => {
     const node = a.controller.local.getChildren().find((n) => n.transfer?.id === shared.v1);
-    await vscode.commands.executeCommand('silmaril.stopSharing', node);
+    await vscode.commands.executeCommand('silmaril.stopSharing', node, { withdraw: true });
     const after = a.controller.local.getChildren().find((n) => n.path === join(workspace, 'tiny-model'));
     assert.equal(after?.state, 'notShared');
+    await a.controller.catalog.reload();
+    assert.ok(
+      !a.controller.catalog.all.some((m) => m.name === 'vscode-test/tiny-model' && m.signed !== false),
+      'our signed entry is withdrawn',
+    );
   });
 });
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseHostMessage, parseWebviewMessage, type HostMessage } from '../../../src/ui/messages.js';
-import { parseSearch } from '../../../src/ui/search.js';
+import { formatSearch, parseSearch } from '../../../src/ui/search.js';
 import { eta, rowStats, shortBytes } from '../../../src/webview/format.js';
 
 const ID = '0123456789abcdef0123456789abcdef01234567';
@@ -88,9 +88,29 @@ describe('host → webview messages', () => {
     assert.equal(eta(null), '');
     assert.equal(eta(5.2), '6 s left');
     assert.equal(eta(3 * 3600 + 30 * 60), '3 h 30 min left');
+    // A figure never wraps inside itself (the card wrapped "0 / peers"): non-breaking spaces within, plain between.
+    const plain = (s: string) => s.replace(/\u00a0/g, ' ');
     assert.equal(
-      rowStats(row as HostMessage['transfers'][number]),
-      'downloading · 1.00 KiB · ↓ 10 B/s · ↑ 0 B/s · 2 peers · 51 s left',
+      plain(rowStats(row as HostMessage['transfers'][number])),
+      'downloading · 1.00 KiB · ↓ 0 B/s · 2 peers · 51 s left',
+    );
+    assert.ok(rowStats(row as HostMessage['transfers'][number]).includes('2\u00a0peers'));
+  });
+
+  it('shows no rate on an idle seed or a finished download (no "↓ 1 B/s ↑ 1 B/s")', () => {
+    const plain = (s: string) => s.replace(/\u00a0/g, ' ');
+    const seed = { ...row, kind: 'seed', state: 'seeding', progress: 1, etaSeconds: null, peers: 0 };
+    assert.equal(
+      plain(rowStats({ ...seed, downloadRate: 1, uploadRate: 1 } as HostMessage['transfers'][number])),
+      'seeding · 1.00 KiB · 0 peers',
+    );
+    assert.equal(
+      plain(rowStats({ ...seed, downloadRate: 300, uploadRate: 250 } as HostMessage['transfers'][number])),
+      'seeding · 1.00 KiB · 0 peers',
+    );
+    assert.equal(
+      plain(rowStats({ ...seed, uploadRate: 2 * 1024 * 1024, peers: 3 } as HostMessage['transfers'][number])),
+      'seeding · 1.00 KiB · ↑ 2.00 MiB/s · 3 peers',
     );
   });
 });
@@ -105,5 +125,22 @@ describe('catalog search syntax', () => {
       publisher: 'ab12',
     });
     assert.deepEqual(parseSearch('   '), {});
+  });
+
+  it('formatSearch writes a query back in the same syntax: what was searched is what the box shows again', () => {
+    for (const text of [
+      'license:mit',
+      'tiny format:gguf',
+      'llama chat license:apache-2.0 format:safetensors tag:code tag:q4 publisher:ab12',
+      'tag:text-generation',
+      '',
+    ]) {
+      assert.equal(formatSearch(parseSearch(text)), text, text);
+      assert.deepEqual(parseSearch(formatSearch(parseSearch(text))), parseSearch(text), text);
+    }
+    // Not "license mit" (a text search for two words) nor "tiny, gguf".
+    assert.deepEqual(parseSearch(formatSearch({ license: 'mit' })), { license: 'mit' });
+    assert.deepEqual(parseSearch(formatSearch({ text: 'tiny', format: 'gguf' })), { text: 'tiny', format: 'gguf' });
+    assert.equal(formatSearch(parseSearch('  tiny   FORMAT:gguf ')), 'tiny format:gguf');
   });
 });

@@ -81,6 +81,34 @@ describe('Local Models view', () => {
     assert.equal(changed.fired, after1 + 1);
   });
 
+  it("hides the node's own catalog files unless Show System Transfers is on, and never offers Stop on them", async () => {
+    const core = new FakeCore();
+    const catalogPath = `/home/u/.silmaril/catalogs/${'d'.repeat(40)}`;
+    core.models = [model('/models/a', 'a'), { ...model(catalogPath, 'catalog'), system: true } as any];
+    core.list = [
+      transfer({ id: 'a'.repeat(40), path: '/models/a', name: 'a' }),
+      transfer({ id: 'c'.repeat(40), path: `${catalogPath}/catalog.bin`, name: 'catalog.bin', system: true } as any),
+    ];
+    let show = false;
+    const tree = new LocalTree(
+      () => core as unknown as UiCore,
+      () => ['/models'],
+      log,
+      () => show,
+    );
+    await tree.rescan();
+    assert.deepEqual(
+      tree.getChildren().map((n) => n.name),
+      ['a'],
+    );
+    show = true;
+    const nodes = tree.getChildren();
+    assert.equal(nodes.length, 3);
+    const system = nodes.filter((n) => n.system).map((n) => tree.getTreeItem(n));
+    assert.ok(system.length >= 1);
+    for (const item of system) assert.equal(item.contextValue, 'localModel.system');
+  });
+
   it('shows nothing before the node exists', () => {
     const tree = new LocalTree(
       () => undefined,
