@@ -597,3 +597,22 @@ test('sizes in list, discover, info and status are written by the one formatter:
     await daemons.stopAll();
   }
 });
+
+test('sharing the same bytes under a second name publishes nothing and says how to go on (exit 1)', async () => {
+  const dupHome = join(dir, 'dup-home');
+  const first = await silmaril(['share', 'tiny', '--name', 'acme/tiny', '--license', 'mit', '--home', dupHome]);
+  assert.equal(first.code, 0, first.stderr);
+  const again = await silmaril(['share', 'tiny', '--name', 'acme/tiny-copy', '--license', 'mit', '--home', dupHome]);
+  assert.equal(
+    oneLine(again, 'share twice'),
+    'silmaril share: these bytes are already shared as acme/tiny: nothing published (--name acme/tiny updates that entry; --allow-duplicate publishes a second one)',
+  );
+  assert.equal(again.code, 1);
+  const list = await silmaril(['list', '--home', dupHome]);
+  assert.doesNotMatch(list.stdout, /tiny-copy/);
+  const forced = await silmaril([
+    ...['share', 'tiny', '--name', 'acme/tiny-copy', '--license', 'mit', '--home', dupHome, '--allow-duplicate'],
+  ]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match((await silmaril(['list', '--home', dupHome])).stdout, /^share {2}acme\/tiny-copy /m);
+});
