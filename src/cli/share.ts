@@ -22,6 +22,8 @@ running on this home, the daemon seeds it and publishes it on the DHT at once.
   --description TEXT     one paragraph (default: the model card's)
   --tracker URL          announce URL; its registry gets the torrent too (repeatable)
   --api-key K            X-Weightless-Key for the registry (or $SILMARIL_REGISTRY_KEY; --registry-key is an alias)
+  --super-seed           seed it as a BEP 16 super-seed: pieces revealed one by one so downloaders trade (an
+                         initial seed; kept across restarts)
   --v1-only              a v1-only torrent for peers on clients that cannot read hybrids (see create --help)
   --allow-duplicate      publish even when these bytes are already shared under another name (default: refuse)
   --withdraw             publish a tombstone for --name instead (the entry disappears everywhere)
@@ -40,6 +42,7 @@ const options = {
   withdraw: { type: 'boolean', default: false },
   'v1-only': { type: 'boolean', default: false },
   'allow-duplicate': { type: 'boolean', default: false },
+  'super-seed': { type: 'boolean', default: false },
   hf: { type: 'string' },
   verbose: { type: 'boolean', default: false },
 } as const;
@@ -85,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
             name: values.name ?? '',
             hf: values.hf,
             v1Only: values['v1-only'],
+            superSeed: values['super-seed'],
             license: values.license,
             tags: values.tags !== undefined ? values.tags.split(',') : undefined,
             description: values.description,
