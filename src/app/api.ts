@@ -29,7 +29,8 @@ export interface NodeApi {
   copyPresent(id: string, dest: string, work?: T.WorkOptions): Promise<T.CopyPresentResult>;
   /** Downloads into the Hugging Face cache (blobs, snapshot links, refs); `done` settles once the snapshot is in. */
   downloadIntoHfCache(req: T.HfDownloadRequest): Promise<T.HfDownloadStarted>;
-  pause(id: string): Promise<void>;
+  /** Pauses a transfer; a system transfer (a catalog file) only with `force`. */
+  pause(id: string, opts?: T.StopOptions): Promise<void>;
   resume(id: string): Promise<void>;
   /** Stops a transfer and forgets it; `deleteFiles` removes a download's files too. A system transfer (a catalog
    *  file) is refused with SystemTransferError unless `force`. */

@@ -249,8 +249,8 @@ export class ControlClient implements NodeApi {
     return this.call('GET', '/tracker');
   }
 
-  async pause(id: string): Promise<void> {
-    await this.call('PUT', `/transfers/${encodeURIComponent(id)}/pause`);
+  async pause(id: string, opts: T.StopOptions = {}): Promise<void> {
+    await this.call('PUT', `/transfers/${encodeURIComponent(id)}/pause${opts.force ? '?force=true' : ''}`);
   }
 
   async resume(id: string): Promise<void> {

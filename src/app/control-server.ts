@@ -296,7 +296,10 @@ export class ControlServer {
       [
         'PUT',
         p('/transfers/([^/]+)/pause'),
-        async (_req, _url, [id]) => (await n.pause(id), { message: 'transfer paused', transfer_id: id }),
+        async (_req, url, [id]) => (
+          await n.pause(id, { force: url.searchParams.get('force') === 'true' }),
+          { message: 'transfer paused', transfer_id: id }
+        ),
       ],
       [
         'PUT',

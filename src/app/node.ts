@@ -397,8 +397,10 @@ export class AppNode extends EventEmitter implements NodeApi {
     return this.engineTransfer(id);
   }
 
-  async pause(id: string): Promise<void> {
-    await this.engineTransfer(id).pause();
+  async pause(id: string, opts: StopOptions = {}): Promise<void> {
+    const t = this.engineTransfer(id);
+    this.guardSystem(t, 'pause', opts);
+    await t.pause();
     this.fire('transfers');
   }
 

@@ -64,7 +64,7 @@ export interface SwarmCount {
   leechers: number;
   /** Unix ms. */
   countedAt: number;
-  /** `self`, `tracker`, `dht`, joined with `+`. */
+  /** `self`, `tracker`, `dht`, joined with `+`; `registry`: the figure a tracker registry lists. */
   countedBy: string;
 }
 

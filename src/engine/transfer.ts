@@ -732,6 +732,7 @@ export class Transfer extends EventEmitter {
       downloadLimit: this.downLimit.bytesPerSecond,
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
+      superSeed: this.superSeed || undefined,
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
       hfCache: this.hfCache,
       ...(this.system ? { system: true } : {}),

@@ -19,7 +19,6 @@
 //  - requests: at most MAX_PEER_REQUESTS outstanding per peer (more are dropped), and a block is read from disk for
 //    a peer only while what is queued for it stays under MAX_QUEUED_UPLOAD_BYTES: a peer that does not read gets
 //    nothing more read for it, is choked after SLOW_READER_MS, and dropped after as long again.
-import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
@@ -432,64 +431,6 @@ export function writeDirect(w: any, conn: any, opts: DirectWriteOptions): boolea
   return true;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The protocol-encryption (MSE) handshake's Diffie-Hellman. Upstream builds a node:crypto DiffieHellman per
-// connection from the 768-bit prime, and node:crypto checks that prime each time: about 60 ms of CPU per connection
-// on each side, on the critical path of every connection. The group is fixed (MSE: P below, generator 2) and the
-// exponents are 160 bits, so BigInt arithmetic does it in well under a millisecond. Same results as node:crypto
-// (test/unit/engine/wire-patch.test.ts checks them against each other).
-
-const MSE_PRIME = BigInt(
-  '0xffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74020bbea63b139b22514a08798e3404ddef9519b3cd3a431b302b0a6df25f14374fe1356d6d51c245e485b576625e7ec6f44c42e9a63a36210000000000090563',
-);
-const MSE_KEY_BYTES = 96;
-
-function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  base %= mod;
-  while (exp > 0n) {
-    if (exp & 1n) result = (result * base) % mod;
-    exp >>= 1n;
-    base = (base * base) % mod;
-  }
-  return result;
-}
-
-function toBytes(n: bigint, size: number): Buffer {
-  return Buffer.from(n.toString(16).padStart(size * 2, '0'), 'hex');
-}
-
-/** The two DiffieHellman members MSE uses, for its fixed group: 96-byte big-endian keys and secret. */
-export class MseDh {
-  private readonly x = BigInt('0x' + randomBytes(20).toString('hex'));
-
-  generateKeys(): Buffer {
-    return toBytes(modPow(2n, this.x, MSE_PRIME), MSE_KEY_BYTES);
-  }
-
-  computeSecret(other: Uint8Array): Buffer {
-    const y = BigInt('0x' + (Buffer.from(other.buffer, other.byteOffset, other.length).toString('hex') || '0'));
-    return toBytes(modPow(y, this.x, MSE_PRIME), MSE_KEY_BYTES);
-  }
-}
-
-let msePatched = false;
-
-/** Gives bittorrent-protocol's MessageStreamEncryptor our DH (reached through a wire's encryptor: not exported). */
-function patchMse(w: any): void {
-  const enc = w._encryptor;
-  if (msePatched || !enc) return;
-  msePatched = true;
-  const mseProto = Object.getPrototypeOf(enc);
-  if (!Object.getOwnPropertyDescriptor(mseProto, 'dh')?.get) return; // upstream changed: keep its own
-  Object.defineProperty(mseProto, 'dh', {
-    configurable: true,
-    get(this: any) {
-      return (this._dh ??= new MseDh());
-    },
-  });
-}
-
 export function patchWire(): void {
   if (patched) return;
   patched = true;
@@ -519,7 +460,6 @@ export function patchWire(): void {
     return null;
   };
   proto._write = function (this: any, data: Uint8Array, cb: (err: Error | null) => void) {
-    if (!msePatched) patchMse(this);
     // Counted for readDirect: bytes that came through the stream pipeline.
     this.__silmarilPiped = (this.__silmarilPiped ?? 0) + data.length;
     ingest(this, data);
@@ -566,12 +506,6 @@ export function patchWire(): void {
   // Upstream formats a debug line (an array and a string) for every block sent or received and every request,
   // even with its debug output off; it can only be on through the DEBUG variable, read at startup.
   if (!/bittorrent-protocol|\*/.test(process.env.DEBUG ?? '')) proto._debug = function () {};
-
-  const startEncryption = proto.startEncryption;
-  proto.startEncryption = function (this: any, ...args: unknown[]) {
-    if (!msePatched) patchMse(this);
-    return startEncryption.apply(this, args);
-  };
 
   const onHandshake = proto._onHandshake;
   proto._onHandshake = function (this: any, infoHashBuffer: Uint8Array, ...rest: unknown[]) {
@@ -673,7 +607,6 @@ export const PATCHED_WIRE_MEMBERS = [
   '_onFinish',
   '_push',
   '_debug',
-  'startEncryption',
   'use',
   'piece',
   'reject',
