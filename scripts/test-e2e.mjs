@@ -416,6 +416,7 @@ async function main() {
     });
 
     await step('catalog-seeders: entries show real seeders and when they were counted', page, async () => {
+      await palette(page, 'Notifications: Clear All Notifications');
       const header = page.locator('.pane-header', { hasText: 'Catalog' }).first();
       const text = await until(
         'remote-model to show a counted seeder',
