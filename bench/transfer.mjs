@@ -1,14 +1,15 @@
 // `npm run bench:transfer`: download speed and CPU over loopback TCP, silmaril against libtorrent 2.0, one run.
 //
 // A model-like folder (generated once, cached under os.tmpdir()): two safetensors shards, a tokenizer and small json
-// files, about BENCH_MIB MiB (default 2048), as one hybrid torrent (our automatic piece length). Four pairs, one
+// files, about BENCH_MIB MiB (default 2048), as one hybrid torrent per piece size (BENCH_PIECE_MIB: a comma list of
+// MiB, e.g. 1,4,16; default our automatic piece length), one table per piece size. Four pairs, one
 // after the other, each a fresh seeder and a fresh downloader writing into an empty folder:
 //   libtorrent -> libtorrent (the reference), silmaril -> libtorrent, libtorrent -> silmaril, silmaril -> silmaril.
 // Time runs from the downloader's start until every piece is in and hash-checked ("complete"); silmaril's final
 // whole-download v1+v2 check afterwards is reported separately. CPU seconds per process come from /proc (seeders)
 // and from the downloaders' own accounting (process.cpuUsage / os.times), all threads included.
 // Each pair runs BENCH_ROUNDS times (default 3), rounds interleaved; the medians are printed.
-// Knobs: BENCH_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
+// Knobs: BENCH_MIB, BENCH_PIECE_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
 // BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/), BENCH_TRANSPORT=tcp|utp (peers
 // over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON).
 import { spawnSync } from 'node:child_process';
@@ -22,6 +23,12 @@ import { MiB, generateModelFolder } from './model-folder.mjs';
 const SIZE_MIB = Number(process.env.BENCH_MIB ?? 2048);
 const PAIRS = (process.env.BENCH_PAIRS ?? 'll,sl,ls,ss').split(',');
 const PROF = process.env.BENCH_PROF === '1';
+/** Piece sizes in MiB, or [undefined] for the automatic one. */
+const PIECES = process.env.BENCH_PIECE_MIB ? process.env.BENCH_PIECE_MIB.split(',').map(Number) : [undefined];
+for (const p of PIECES) {
+  if (p !== undefined && !(p > 0 && Number.isInteger(Math.log2(p * 1024))))
+    throw new Error('BENCH_PIECE_MIB: powers of two, in MiB (e.g. 0.5,1,4,16)');
+}
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PYTHON = '/usr/bin/python3';
 const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'tcp';
@@ -34,7 +41,9 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 
 const cacheDir = path.join(os.tmpdir(), `silmaril-bench-transfer-${SIZE_MIB}`);
 const model = path.join(cacheDir, 'bench-model');
-const torrentFile = path.join(cacheDir, 'bench-model.torrent');
+const autoTorrent = path.join(cacheDir, 'bench-model.torrent');
+/** The torrent the pairs run now (one per piece size, made once next to the shared folder). */
+let torrentFile = autoTorrent;
 const work = path.join(os.tmpdir(), `silmaril-bench-transfer-work-${process.pid}`);
 
 function generate() {
@@ -49,13 +58,38 @@ function generate() {
       'model.safetensors.index.json': { weight_map: {} },
     },
     (folder) => {
-      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', torrentFile, '--json'], {
+      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', autoTorrent, '--json'], {
         encoding: 'utf8',
       });
       if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
       return r.stdout;
     },
   );
+}
+
+/** The torrent of the folder with `pieceMib` MiB pieces (automatic when undefined), created on first use. */
+function torrentFor(pieceMib) {
+  if (pieceMib === undefined) {
+    return {
+      file: autoTorrent,
+      pieceLength: JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength,
+    };
+  }
+  const pieceLength = pieceMib * MiB;
+  const file = path.join(cacheDir, `bench-model-${pieceLength / 1024}K.torrent`);
+  if (!fs.existsSync(file)) {
+    const tmp = `${file}.tmp`;
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'create', model, '--out', tmp, '--piece-length', `${pieceLength / 1024}K`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
+    fs.renameSync(tmp, file);
+  }
+  return { file, pieceLength };
 }
 
 function start(cmd, args) {
@@ -165,8 +199,34 @@ async function runPair(pair) {
 async function main() {
   if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
   generate();
+  const all = [];
+  for (const pieceMib of PIECES) {
+    const t = torrentFor(pieceMib);
+    torrentFile = t.file;
+    all.push({ pieceLength: t.pieceLength, results: await benchPieceSize(t.pieceLength) });
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+  if (PIECES.length > 1) {
+    console.log('\nspeed ratio to libtorrent -> libtorrent, per piece size');
+    console.log(`${'pair'.padEnd(24)} ${all.map((a) => `${a.pieceLength / 1024} KiB`.padStart(10)).join(' ')}`);
+    for (const pair of PAIRS) {
+      const cells = all.map((a) => {
+        const ref = a.results.find((r) => r.pair === 'll');
+        const r = a.results.find((x) => x.pair === pair);
+        return (ref ? `${(r.mibps / ref.mibps).toFixed(2)}x` : `${r.mibps.toFixed(0)}MiB/s`).padStart(10);
+      });
+      console.log(`${`${NAMES[pair[0]]} -> ${NAMES[pair[1]]}`.padEnd(24)} ${cells.join(' ')}`);
+    }
+  }
+  if (process.env.BENCH_JSON === '1') {
+    const runs = all.map((a) => ({ transport: TRANSPORT, pieceLength: a.pieceLength, results: a.results }));
+    console.log(JSON.stringify(runs.length === 1 ? runs[0] : { transport: TRANSPORT, runs }));
+  }
+}
+
+async function benchPieceSize(pieceLength) {
   console.log(
-    `torrent: ${SIZE_MIB} MiB, ${JSON.parse(fs.readFileSync(path.join(cacheDir, '.complete'), 'utf8')).pieceLength / 1024} KiB pieces, loopback ${TRANSPORT === 'tcp' ? 'TCP' : 'uTP'}, median of ${ROUNDS} rounds`,
+    `\ntorrent: ${SIZE_MIB} MiB, ${pieceLength / 1024} KiB pieces, loopback ${TRANSPORT === 'tcp' ? 'TCP' : 'uTP'}, median of ${ROUNDS} rounds`,
   );
   // Rounds interleave the pairs so that load from elsewhere on the machine hits them alike; medians are reported.
   const runs = Object.fromEntries(PAIRS.map((p) => [p, []]));
@@ -197,15 +257,14 @@ async function main() {
   }
   const ref = results.find((r) => r.pair === 'll');
   if (ref) {
-    console.log('\nratios to libtorrent -> libtorrent (speed: higher is better; CPU per byte: lower is better)');
+    console.log('ratios to libtorrent -> libtorrent (speed: higher is better; CPU per byte: lower is better)');
     for (const r of results) {
       console.log(
         `${NAMES[r.pair[0]].padEnd(10)} -> ${NAMES[r.pair[1]].padEnd(10)} speed ${(r.mibps / ref.mibps).toFixed(2)}x  seeder cpu ${(r.seedCpu / ref.seedCpu).toFixed(2)}x  downloader cpu ${(r.getCpu / ref.getCpu).toFixed(2)}x`,
       );
     }
   }
-  fs.rmSync(work, { recursive: true, force: true });
-  if (process.env.BENCH_JSON === '1') console.log(JSON.stringify({ transport: TRANSPORT, results }));
+  return results;
 }
 
 main().catch((err) => {

@@ -1,7 +1,9 @@
 // SHA-1 of downloaded pieces on a worker thread, so the main thread keeps reading sockets while a piece is hashed
-// (about a fifth of a downloader's CPU at loopback speed). The piece's buffer is transferred to the worker and back,
-// never copied. The worker is a few lines of plain JS run with `eval` (no extra bundle entry); if workers are
-// unavailable, hashing falls back to the main thread.
+// (about a fifth of a downloader's CPU at loopback speed). Piece buffers are SharedArrayBuffers from a pool: the
+// worker reads them in place, so nothing is copied, transferred or allocated per piece. (Transferring an ArrayBuffer
+// to the worker and back counts as a fresh external allocation each time it lands; two per piece drove V8 into a
+// full mark-compact about every 100 ms at loopback speed.) The worker is a few lines of plain JS run with `eval` (no
+// extra bundle entry); if workers or shared memory are unavailable, hashing falls back to the main thread.
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
@@ -9,20 +11,20 @@ const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 parentPort.on('message', (m) => {
-  const digest = createHash('sha1').update(new Uint8Array(m.buf, 0, m.len)).digest('hex');
-  parentPort.postMessage({ id: m.id, buf: m.buf, digest }, [m.buf]);
+  const digest = createHash('sha1').update(new Uint8Array(m.buf, m.off, m.len)).digest('hex');
+  parentPort.postMessage({ id: m.id, digest });
 });
 `;
 
-/** `digest` is null when the piece was lost with a dead worker: fetch it again, blame nobody. */
-export interface Hashed {
-  buf: Uint8Array;
-  digest: string | null;
-}
+const HAS_SHARED = typeof SharedArrayBuffer === 'function';
 
 interface Pending {
-  resolve: (r: Hashed) => void;
-  len: number;
+  resolve: (digest: string) => void;
+  buf: Uint8Array;
+}
+
+function sha1(buf: Uint8Array): string {
+  return createHash('sha1').update(buf).digest('hex');
 }
 
 export class PieceHasher {
@@ -36,11 +38,11 @@ export class PieceHasher {
     try {
       // No execArgv: the worker runs plain JS and needs none of the parent's loaders.
       const w = new Worker(WORKER_CODE, { eval: true, execArgv: [] });
-      w.on('message', (m: { id: number; buf: ArrayBuffer; digest: string }) => {
+      w.on('message', (m: { id: number; digest: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
-        p.resolve({ buf: new Uint8Array(m.buf, 0, p.len), digest: m.digest });
+        p.resolve(m.digest);
       });
       w.on('error', () => this.fallback());
       w.on('exit', () => this.fallback());
@@ -53,26 +55,24 @@ export class PieceHasher {
     return this.worker;
   }
 
-  /** Hashes anything still queued on this thread once the worker is gone (their buffers were not transferred). */
+  /** The worker is gone: hash what it still had on this thread (the buffers never left). */
   private fallback(): void {
     this.failed = true;
     this.worker = undefined;
-    // Buffers handed to a dead worker are lost: those pieces are fetched again.
-    for (const p of this.pending.values()) p.resolve({ buf: new Uint8Array(p.len), digest: null });
+    const left = [...this.pending.values()];
     this.pending.clear();
+    for (const p of left) p.resolve(sha1(p.buf));
   }
 
-  /**
-   * Hex SHA-1 of `buf`, which must own its whole ArrayBuffer from offset 0 (it is transferred away meanwhile):
-   * use the returned `buf` afterwards.
-   */
-  hash(buf: Uint8Array): Promise<Hashed> {
-    const w = buf.byteOffset === 0 ? this.start() : undefined;
-    if (!w) return Promise.resolve({ buf, digest: createHash('sha1').update(buf).digest('hex') });
+  /** Hex SHA-1 of `buf`. `buf` must not change until the promise settles (the worker reads it in place). */
+  hash(buf: Uint8Array): Promise<string> {
+    const shared = HAS_SHARED && buf.buffer instanceof SharedArrayBuffer;
+    const w = shared ? this.start() : undefined;
+    if (!w) return Promise.resolve(sha1(buf));
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve, len: buf.length });
-      w.postMessage({ id, buf: buf.buffer, len: buf.length }, [buf.buffer as ArrayBuffer]);
+      this.pending.set(id, { resolve, buf });
+      w.postMessage({ id, buf: buf.buffer, off: buf.byteOffset, len: buf.length });
     });
   }
 
@@ -84,27 +84,34 @@ export class PieceHasher {
   }
 }
 
-/** Reusable piece buffers (each owning its ArrayBuffer): a download allocates one piece-sized buffer per piece
- *  otherwise, and that churn of large external allocations is what drives the garbage collector. */
-export class BufferPool {
-  private readonly free: ArrayBuffer[] = [];
+/** Bytes of free piece buffers a pool keeps for reuse (at least MIN_FREE buffers, whatever the piece size). */
+const POOL_FREE_BYTES = 64 * 1024 * 1024;
+const MIN_FREE = 4;
 
-  constructor(
-    readonly size: number,
-    private readonly max = 32,
-  ) {}
+/** Reusable piece buffers over shared memory (see the top of this file): a download would otherwise allocate one
+ *  piece-sized buffer per piece, and that churn of large external allocations is what drives the garbage collector. */
+export class BufferPool {
+  private readonly free: Uint8Array[] = [];
+  private readonly max: number;
+
+  constructor(readonly size: number) {
+    this.max = Math.max(MIN_FREE, Math.floor(POOL_FREE_BYTES / size));
+  }
 
   take(len: number): Uint8Array {
     if (len === this.size) {
-      const ab = this.free.pop();
-      if (ab) return new Uint8Array(ab);
+      const b = this.free.pop();
+      if (b) return b;
     }
-    return new Uint8Array(new ArrayBuffer(len));
+    return new Uint8Array(HAS_SHARED ? new SharedArrayBuffer(len) : new ArrayBuffer(len));
   }
 
   release(buf: Uint8Array): void {
-    if (buf.byteOffset === 0 && buf.buffer.byteLength === this.size && this.free.length < this.max) {
-      this.free.push(buf.buffer as ArrayBuffer);
-    }
+    if (buf.byteOffset === 0 && buf.length === this.size && this.free.length < this.max) this.free.push(buf);
+  }
+
+  /** Lets the free buffers go (the download is complete or closed). */
+  clear(): void {
+    this.free.length = 0;
   }
 }

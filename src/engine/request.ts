@@ -1,7 +1,8 @@
 // Our replacement for WebTorrent's Torrent#_request (installed per torrent). Same scheduling as upstream, with:
 //  - each received block remembered with the wire that sent it, so a piece failing its hash blames the right peer
 //    (PeerGuard), which upstream cannot do (it drops the piece's sources before hashing);
-//  - pieces assembled into pooled buffers and hashed (SHA-1) on a worker thread (piece-hasher.ts).
+//  - blocks copied into pooled piece buffers (shared memory) as they arrive, and whole pieces hashed (SHA-1) on a
+//    worker thread that reads them in place (piece-hasher.ts).
 import Piece from 'torrent-piece';
 import type { PeerGuard } from './peer-guard.js';
 import { BufferPool, PieceHasher } from './piece-hasher.js';
@@ -23,6 +24,8 @@ function piecePipelineLength(wire: any, duration: number, pieceLength: number): 
 
 /** Which wire sent each block of a piece still being assembled. */
 const senders = new WeakMap<object, any[]>();
+/** The pooled buffer each piece being downloaded is assembled in (a piece dropped half-way leaves it to the GC). */
+const buffers = new WeakMap<object, Uint8Array>();
 
 /** [start, end) ranges of the piece stream that are pad files (known zeros). */
 export type PadRanges = [number, number][];
@@ -154,7 +157,11 @@ export function installRequest(
 
     const onChunk = function (err: Error | null, chunk: Uint8Array) {
       if (self.destroyed) return;
-      if (!self.ready) return self.once('ready', () => onChunk(err, chunk));
+      // (A block may be a view of the shared socket read buffer, valid only now: keep a copy for later.)
+      if (!self.ready) {
+        const kept = chunk && new Uint8Array(chunk);
+        return self.once('ready', () => onChunk(err, kept));
+      }
       if (r[i] === wire) r[i] = null;
       if (piece !== self.pieces[index]) return onUpdateTick();
       if (err) {
@@ -166,33 +173,39 @@ export function installRequest(
 
       let who = senders.get(piece);
       if (!who) senders.set(piece, (who = []));
+      // Each block goes straight into the piece's pooled buffer as it arrives, so the socket's read buffer it came
+      // in is let go at once and a complete piece needs no assembly. A block already in (an endgame duplicate) is
+      // neither copied nor counted again.
+      let buf = buffers.get(piece);
+      if (!buf) buffers.set(piece, (buf = pool.take(piece.length)));
       const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
-      for (let b = 0; b < blocks; b++) if (!who[reservation + b]) who[reservation + b] = padBlock ? null : wire;
-
-      if (!piece.set(reservation, chunk, wire)) return onUpdateTick();
-
-      // Assemble into a pooled buffer (no per-piece allocation); the block views are kept for blame if it fails.
-      const parts: Uint8Array[] = [];
-      const buf = pool.take(piece.length);
-      for (let b = 0; b < piece._chunks; b++) {
-        const block: Uint8Array = piece.get(b);
-        parts.push(block);
-        buf.set(block, b * BLOCK_LENGTH);
+      for (let b = 0; b < blocks; b++) {
+        if (piece._buffer[reservation + b]) continue;
+        const from = b * BLOCK_LENGTH;
+        const to = Math.min(chunk.length, from + BLOCK_LENGTH);
+        buf.set(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to), chunkOffset + from);
+        if (!who[reservation + b]) who[reservation + b] = padBlock ? null : wire;
       }
+      if (!piece.set(reservation, buf.subarray(chunkOffset, chunkOffset + chunk.length), wire)) {
+        return onUpdateTick();
+      }
+
       // What Piece#flush() does, minus its concatenation.
       piece._buffer = null;
       piece._cancellations = null;
       piece.sources = null;
       piece._flushed = true;
       senders.delete(piece);
+      buffers.delete(piece);
+      const full = buf;
 
-      void hasher.hash(buf).then(({ buf: hashed, digest }) => {
-        if (self.destroyed || piece !== self.pieces[index]) return pool.release(hashed);
+      void hasher.hash(full).then((digest) => {
+        if (self.destroyed || piece !== self.pieces[index]) return pool.release(full);
         if (digest === self._hashes[index]) {
-          guard.piecePassed(index, hashed);
+          guard.piecePassed(index, full);
           copyWhenServedFromMemory(self.store);
-          self.store.put(index, hashed, (putErr: Error | null) => {
-            pool.release(hashed);
+          self.store.put(index, full, (putErr: Error | null) => {
+            pool.release(full);
             if (self.destroyed) return;
             if (putErr) {
               self._destroy(putErr);
@@ -203,18 +216,21 @@ export function installRequest(
             for (const w of self.wires) w.have(index);
             onPieceDone?.(index);
             self._checkDone();
+            if (self.done) pool.clear();
             onUpdateTick();
           });
           return;
         }
-        pool.release(hashed);
-        if (digest !== null) {
-          guard.pieceFailed(
-            index,
-            parts.map((data, b) => ({ offset: b * BLOCK_LENGTH, data, wire: who[b] })).filter((k) => k.wire),
-          );
-          self.emit('warning', new Error(`Piece ${index} failed verification`));
+        // Blame keeps the failed blocks until a good copy arrives: copies, the buffer goes back to the pool.
+        const kept: { offset: number; data: Uint8Array; wire: any }[] = [];
+        for (let b = 0; b * BLOCK_LENGTH < full.length; b++) {
+          if (!who[b]) continue;
+          const data = Buffer.from(full.subarray(b * BLOCK_LENGTH, Math.min(full.length, (b + 1) * BLOCK_LENGTH)));
+          kept.push({ offset: b * BLOCK_LENGTH, data, wire: who[b] });
         }
+        pool.release(full);
+        guard.pieceFailed(index, kept);
+        self.emit('warning', new Error(`Piece ${index} failed verification`));
         self.pieces[index] = new Piece(piece.length);
         onUpdateTick();
       });

@@ -3,14 +3,32 @@
 // SERVE_READ_BYTES of a piece around the asked block, not the whole piece: peers ask for a piece's blocks in a row,
 // but a peer asking one block of each of many large pieces must not make us read and hold every one of them.
 // A served block is a copy: a view would keep its whole read window alive for as long as it waits in a socket.
+import { takeBlock } from './block-pool.js';
 import { MAX_SERVE_READS, SERVE_CACHE_BYTES, SERVE_READ_BYTES } from './limits.js';
 
-type Reader = (start: number, length: number) => Promise<Buffer>;
+/** Reads [start, start+length) of the piece stream, into `into` when given (a pooled window of that length). */
+type Reader = (start: number, length: number, into?: Buffer) => Promise<Buffer>;
 
 interface Entry {
   owner: object;
   bytes: number;
   data: Promise<Buffer>;
+  /** serveBlock calls waiting for or copying from this window. */
+  users: number;
+  evicted: boolean;
+  /** The pooled buffer the window is read into; it goes back to the pool once evicted and unused. */
+  pooled?: Buffer;
+}
+
+// Windows are reused: a fresh 256 KiB buffer per read is an external allocation, and at loopback speed that churn
+// drove V8 into a full mark-compact several times a second on a seed.
+const MAX_FREE_WINDOWS = 32;
+const freeWindows: Buffer[] = [];
+
+function recycle(e: Entry): void {
+  const b = e.pooled;
+  e.pooled = undefined;
+  if (b && freeWindows.length < MAX_FREE_WINDOWS) freeWindows.push(b);
 }
 
 const entries = new Map<string, Entry>();
@@ -28,6 +46,8 @@ function evict(key: string): void {
   if (!e) return;
   entries.delete(key);
   cachedBytes -= e.bytes;
+  e.evicted = true;
+  if (e.users === 0) recycle(e);
 }
 
 async function throttled<T>(job: () => Promise<T>): Promise<T> {
@@ -71,18 +91,31 @@ export async function serveBlock(
     entries.set(key, e);
   } else {
     const bytes = windowEnd - windowAt;
-    const data = throttled(() => read(windowAt, bytes));
-    e = { owner, bytes, data };
+    const pooled =
+      bytes === SERVE_READ_BYTES ? (freeWindows.pop() ?? Buffer.allocUnsafeSlow(SERVE_READ_BYTES)) : undefined;
+    const data = throttled(() => read(windowAt, bytes, pooled));
+    e = { owner, bytes, data, users: 0, evicted: false, pooled };
     entries.set(key, e);
     cachedBytes += bytes;
     const mine = e;
     data.catch(() => {
+      // A failed read may still have other parts writing into the buffer: never reuse it.
+      mine.pooled = undefined;
       if (entries.get(key) === mine) evict(key);
     });
     while (cachedBytes > SERVE_CACHE_BYTES && entries.size > 1) evict(entries.keys().next().value as string);
   }
-  const window = await e.data;
-  return Buffer.from(window.subarray(start - windowAt, start - windowAt + length));
+  const entry = e;
+  entry.users++;
+  try {
+    const window = await entry.data;
+    const block = takeBlock(length); // pooled: a direct socket write gives it back (block-pool.ts)
+    block.set(window.subarray(start - windowAt, start - windowAt + length));
+    return block;
+  } finally {
+    entry.users--;
+    if (entry.evicted && entry.users === 0) recycle(entry);
+  }
 }
 
 /** Forgets everything cached for `owner` (its store closed or went idle). */

@@ -105,7 +105,7 @@ export class PieceStore {
       pace
         .then(() => {
           this.armIdle();
-          return serveBlock(this, (s, n) => this.read(s, n), pieceStart, size, pieceStart + offset, length);
+          return serveBlock(this, (s, n, into) => this.read(s, n, into), pieceStart, size, pieceStart + offset, length);
         })
         .then(
           (block) => done(null, block),
@@ -138,9 +138,10 @@ export class PieceStore {
     this.idleTimer.unref?.();
   }
 
-  /** Reads [start, start+length) of the piece stream into one fresh buffer: zeros for pads, no concatenation. */
-  async read(start: number, length: number): Promise<Buffer> {
-    const out = Buffer.allocUnsafe(length);
+  /** Reads [start, start+length) of the piece stream into one buffer (`into`, else a fresh one): zeros for pads,
+   *  no concatenation. */
+  async read(start: number, length: number, into?: Buffer): Promise<Buffer> {
+    const out = into && into.length === length ? into : Buffer.allocUnsafe(length);
     const end = start + length;
     const jobs: Promise<void>[] = [];
     for (const seg of this.overlapping(start, end)) {

@@ -40,6 +40,8 @@ import {
   expectInfoHash,
   faultPeer,
   queuedUploadBytes,
+  readDirect,
+  writeDirect,
   type FaultKind,
 } from './wire-patch.js';
 
@@ -377,6 +379,14 @@ export class Transfer extends EventEmitter {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
+        readDirect(wire, peer.conn, {
+          onBytes: (n) => peer.emit('download', n),
+          throttled: () => peer.throttleGroups?.down?.getEnabled?.() !== false,
+        });
+        writeDirect(wire, peer.conn, {
+          onBytes: (n) => peer.emit('upload', n),
+          throttled: () => peer.throttleGroups?.up?.getEnabled?.() !== false,
+        });
       }
       expectInfoHash(wire, this.id);
       (wire as any).__silmarilSince = Date.now();

@@ -19,8 +19,10 @@
 //  - requests: at most MAX_PEER_REQUESTS outstanding per peer (more are dropped), and a block is read from disk for
 //    a peer only while what is queued for it stays under MAX_QUEUED_UPLOAD_BYTES: a peer that does not read gets
 //    nothing more read for it, is choked after SLOW_READER_MS, and dropped after as long again.
+import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
+import { isPooledBlock, releaseBlock } from './block-pool.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_MESSAGE_BYTES,
@@ -232,7 +234,15 @@ function concatAll(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+/** True when the parser about to run uses its message only before it returns (so a view of a reused read buffer is
+ *  safe): a length prefix, or a piece message, whose block the request's callback copies into its piece buffer. */
+function usesViewOnly(w: any, msg: Uint8Array): boolean {
+  const proto = Wire.prototype as any;
+  return w._parser === proto._onMessageLength || (w._parser === proto._onMessage && msg[0] === 7);
+}
+
 function processChunks(w: any): void {
+  const transient = w.__silmarilTransient === true;
   while (w._bufferSize >= w._parserSize) {
     if (w._cryptoSyncPattern || w._pePending) break;
     const size: number = w._parserSize;
@@ -246,6 +256,8 @@ function processChunks(w: any): void {
       msg = first.subarray(0, size);
       if (first.length === size) w._buffer.shift();
       else w._buffer[0] = first.subarray(size);
+      // From the shared read buffer (readDirect): a handler that may keep its message gets a copy.
+      if (transient && !usesViewOnly(w, msg)) msg = new Uint8Array(msg);
     } else {
       msg = new Uint8Array(size);
       let at = 0;
@@ -261,6 +273,162 @@ function processChunks(w: any): void {
     w._bufferSize -= size;
     w._parser(msg);
   }
+}
+
+/** Takes received bytes into the wire's buffer and parses every complete message. */
+function ingest(w: any, data: Uint8Array): void {
+  if (w.__silmarilFault) return; // dropped: read nothing more from it
+  try {
+    if (w._encryptor) data = w._encryptor.decrypt(data);
+    w._bufferSize += data.length;
+    w._buffer.push(data);
+    // A direct read (up to a whole read buffer) is parsed before it is judged: what stays unparsed must fit.
+    const transient = w.__silmarilTransient === true;
+    if (!transient && w._bufferSize > MAX_BUFFERED_BYTES) {
+      faultPeer(w, 'oversize', `${w._bufferSize} bytes received and not parsed`);
+    } else w._processBuffer();
+    if (transient && w._bufferSize > MAX_BUFFERED_BYTES) {
+      faultPeer(w, 'oversize', `${w._bufferSize} bytes received and not parsed`);
+    }
+  } catch (err) {
+    // A handler (ours, bittorrent-protocol's, an extension's) threw on this peer's bytes: drop the peer.
+    faultPeer(w, 'exception', `message handler threw: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (w.__silmarilFault) {
+    w._buffer = [];
+    w._bufferSize = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Direct socket reads. Each socket read otherwise allocates a fresh 64 KiB buffer (external memory: at loopback
+// speed a full mark-compact every ~100 ms) and passes it through WebTorrent's stream pipeline (socket -> throttle ->
+// counting transform -> wire: three queues per chunk). Here a TCP socket already carrying a wire is switched to
+// Node's `onread` user-buffer mode: the kernel reads into one process-wide 1 MiB buffer, and the wire parses it
+// synchronously in the read callback. Whatever outlives the callback is copied out: a partial message at the end,
+// any message but a length prefix or a piece (the piece's block is copied by its request's callback straight into
+// the piece buffer, request.ts). While bytes read before the switch are still in the pipeline, or the download
+// throttle is on, or the payload is encrypted, reads take the old path (copied into the socket's readable side), so
+// the order of bytes is kept. Node's members used (net.Socket's kBuffer / kBufferCb slots, the handle's
+// useUserBuffer and bytesRead) are checked by directReadBlocker and by test/unit/engine/wire-patch.test.ts.
+
+const READ_BUFFER_BYTES = 1 << 20;
+const PIPED_CHUNK_BYTES = 64 * 1024;
+let readBuffer: Buffer | undefined;
+
+function symbolNamed(o: object, name: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(o).find((sym) => sym.description === name);
+}
+
+/** Why `conn` cannot be read directly (undefined when it can): not a net.Socket of this Node, or already switched. */
+export function directReadBlocker(conn: any): string | undefined {
+  if (!conn || typeof conn !== 'object') return 'no socket';
+  if (typeof conn._handle?.useUserBuffer !== 'function') return 'the socket handle has no useUserBuffer';
+  if (typeof conn._handle.bytesRead !== 'number') return 'the socket handle has no bytesRead';
+  const kBuffer = symbolNamed(conn, 'kBuffer');
+  if (!kBuffer || !symbolNamed(conn, 'kBufferCb')) return 'net.Socket has no kBuffer / kBufferCb slots';
+  if (conn[kBuffer]) return 'already reading into a user buffer';
+  if (typeof conn.push !== 'function') return 'the socket is not a Readable';
+  return undefined;
+}
+
+export interface DirectReadOptions {
+  /** Counts bytes taken directly (what WebTorrent's pipeline counts for the peer's 'download' event). */
+  onBytes: (n: number) => void;
+  /** True while the download throttle is on: its pipeline stage must see every byte. */
+  throttled: () => boolean;
+}
+
+/** Bytes this wire took from and gave to its socket directly (readDirect, writeDirect), not through the pipeline. */
+export function directBytes(w: any): { in: number; out: number } {
+  return { in: w.__silmarilDirectIn ?? 0, out: w.__silmarilOut?.direct ?? 0 };
+}
+
+/** Switches `conn` (the socket under wire `w`) to direct reads; false when it cannot be (the pipeline stays). */
+export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean {
+  if (w.__silmarilDirect || directReadBlocker(conn)) return false;
+  const kBuffer = symbolNamed(conn, 'kBuffer')!;
+  const kBufferCb = symbolNamed(conn, 'kBufferCb')!;
+  readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  // Bytes that went the pipeline's way (everything read before the switch, and copies since): until the wire has
+  // parsed them all, new bytes follow them there.
+  let viaPipe: number = conn._handle.bytesRead;
+  w.__silmarilPiped ??= 0;
+  w.__silmarilDirectIn = 0;
+  w.__silmarilDirect = true;
+  conn[kBuffer] = readBuffer;
+  conn[kBufferCb] = (nread: number, buf: Buffer): boolean => {
+    if (w.destroyed || w.__silmarilFault) return true; // the wire is gone: its socket closes with it
+    const view = buf.subarray(0, nread);
+    if (viaPipe > w.__silmarilPiped || w._encryptor?._isEncrypted || opts.throttled()) {
+      viaPipe += nread;
+      // In socket-read-sized chunks, as the pipeline always had them (MAX_BUFFERED_BYTES counts on one read).
+      let more = true;
+      for (let at = 0; at < nread; at += PIPED_CHUNK_BYTES) {
+        more = conn.push(Buffer.from(view.subarray(at, at + PIPED_CHUNK_BYTES))) !== false;
+      }
+      return more;
+    }
+    opts.onBytes(nread);
+    w.__silmarilDirectIn += nread;
+    w.__silmarilTransient = true;
+    try {
+      ingest(w, view);
+    } finally {
+      w.__silmarilTransient = false;
+    }
+    // A message cut off at the end of the read stays buffered: copy it out of the shared buffer.
+    const parts: Uint8Array[] = w._buffer;
+    const last = parts.length ? parts[parts.length - 1] : undefined;
+    if (last && last.buffer === view.buffer) parts[parts.length - 1] = new Uint8Array(last);
+    return true;
+  };
+  conn._handle.useUserBuffer(readBuffer);
+  return true;
+}
+
+/** Direct writes, the other way: WebTorrent pipes each message (a 13-byte header, then a 16 KiB block; a 17-byte
+ *  request) from the wire through a throttle and a counting transform into the socket, three stream queues per
+ *  message. Once everything pushed through that pipeline has reached the socket, and while the upload throttle is
+ *  off, a message is written to the socket at once (still corked per tick by tuneSocket, transfer.ts). */
+export interface DirectWriteOptions {
+  /** Counts bytes written directly (what the pipeline counts for the peer's 'upload' event). */
+  onBytes: (n: number) => void;
+  /** True while the upload throttle is on: its pipeline stage must see every byte. */
+  throttled: () => boolean;
+}
+
+interface DirectOut {
+  conn: any;
+  opts: DirectWriteOptions;
+  /** Bytes pushed into the pipeline, and bytes the pipeline has handed to the socket. */
+  piped: number;
+  arrived: number;
+  writing: boolean;
+  /** Bytes written directly. */
+  direct: number;
+}
+
+/** Switches wire `w` to direct writes on `conn`; false when it cannot be (the pipeline stays). */
+export function writeDirect(w: any, conn: any, opts: DirectWriteOptions): boolean {
+  // A net.Socket only: its bytesWritten counts every byte handed to write(), buffered or not.
+  if (w.__silmarilOut || !(conn instanceof Socket) || typeof conn.bytesWritten !== 'number') return false;
+  // Everything written to the socket so far came through the pipeline.
+  const out: DirectOut = {
+    conn,
+    opts,
+    piped: w.__silmarilPushed ?? 0,
+    arrived: conn.bytesWritten,
+    writing: false,
+    direct: 0,
+  };
+  const write = conn.write;
+  conn.write = function (this: any, chunk: any, ...rest: unknown[]) {
+    if (!out.writing && chunk && typeof chunk.length === 'number') out.arrived += chunk.length;
+    return (write as (...a: unknown[]) => boolean).apply(this, [chunk, ...rest]);
+  };
+  w.__silmarilOut = out;
+  return true;
 }
 
 export function patchWire(): void {
@@ -292,23 +460,34 @@ export function patchWire(): void {
     return null;
   };
   proto._write = function (this: any, data: Uint8Array, cb: (err: Error | null) => void) {
-    if (this.__silmarilFault) return cb(null); // dropped: read nothing more from it
-    try {
-      if (this._encryptor) data = this._encryptor.decrypt(data);
-      this._bufferSize += data.length;
-      this._buffer.push(data);
-      if (this._bufferSize > MAX_BUFFERED_BYTES) {
-        faultPeer(this, 'oversize', `${this._bufferSize} bytes received and not parsed`);
-      } else this._processBuffer();
-    } catch (err) {
-      // A handler (ours, bittorrent-protocol's, an extension's) threw on this peer's bytes: drop the peer.
-      faultPeer(this, 'exception', `message handler threw: ${(err as Error)?.message ?? String(err)}`);
-    }
-    if (this.__silmarilFault) {
-      this._buffer = [];
-      this._bufferSize = 0;
-    }
+    // Counted for readDirect: bytes that came through the stream pipeline.
+    this.__silmarilPiped = (this.__silmarilPiped ?? 0) + data.length;
+    ingest(this, data);
     cb(null);
+  };
+
+  // Every outgoing byte is pushed here (messages, and the encryption handshake): counted, and written straight to
+  // the socket once writeDirect allows it.
+  const push = proto._push;
+  proto._push = function (this: any, data: Uint8Array) {
+    const out: DirectOut | undefined = this.__silmarilOut;
+    if (!out || out.piped > out.arrived || out.opts.throttled() || out.conn.destroyed) {
+      if (!this._finished) this.__silmarilPushed = (this.__silmarilPushed ?? 0) + data.length;
+      if (out) out.piped += this._finished ? 0 : data.length;
+      return push.call(this, data);
+    }
+    if (this._finished) return;
+    if (this._encryptor) data = this._encryptor.encrypt(data);
+    out.opts.onBytes(data.length);
+    out.direct += data.length;
+    out.writing = true;
+    try {
+      // A pooled served block (block-pool.ts) goes back to the pool once the socket is done with it.
+      if (isPooledBlock(data)) return out.conn.write(data, () => releaseBlock(data));
+      return out.conn.write(data);
+    } finally {
+      out.writing = false;
+    }
   };
 
   proto._onMessageLength = function (this: any, buffer: Uint8Array) {
@@ -422,6 +601,7 @@ export const PATCHED_WIRE_MEMBERS = [
   '_onKeepAlive',
   '_onRequest',
   '_onFinish',
+  '_push',
   'use',
   'piece',
   'reject',

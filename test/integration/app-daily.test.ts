@@ -9,6 +9,7 @@
 // - seeders per entry: counted from our own seed and from a tracker scrape, with when;
 // - stop sharing with `withdraw` removes the entry from the other node's discover.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { ControlClient } from '../../src/app/control-client.js';
 import { SystemTransferError } from '../../src/app/errors.js';
 import { AppNode } from '../../src/app/node.js';
 import type { ShareResult } from '../../src/app/types.js';
-import { MODEL_FILES, makeFolder, snapshot } from './engine-helpers.js';
+import { CLI, MODEL_FILES, makeFolder, snapshot } from './engine-helpers.js';
 
 let tmp: string;
 let model: string;
@@ -135,6 +136,28 @@ test('the catalog torrents are system transfers: hidden, not counted, not stoppa
     (await a.transfers({ all: true })).some((t) => t.id === sys.id),
     'still there',
   );
+
+  // `silmaril status` (dist/cli.js, through A's control API) hides them; `--all` shows them tagged "system".
+  // Asynchronously: the node answering it runs in this process.
+  const cliStatus = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [CLI, 'status', '--home', a.home, ...args],
+        { timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  const plain = await cliStatus();
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /1 transfer, 1 active/);
+  assert.doesNotMatch(plain.stdout, /\bsystem\b/);
+  assert.ok(plain.stdout.includes(shared.v1));
+  assert.ok(!plain.stdout.includes(sys.id));
+  const withAll = await cliStatus('--all');
+  assert.equal(withAll.code, 0, withAll.stderr);
+  assert.match(withAll.stdout, new RegExp(`\\bsystem\\b.*${sys.id}`));
+  assert.match(withAll.stdout, /1 transfer, 1 active/, 'still one model transfer, one active');
 });
 
 test('sharing the same bytes again under another name says duplicateOf and publishes nothing', async () => {

@@ -9,6 +9,7 @@
 import { Duplex } from 'node:stream';
 import { Ledbat, RttEstimator } from './ledbat.js';
 import {
+  DEFAULT_PACKET_SIZE,
   HEADER_SIZE,
   ST_DATA,
   ST_FIN,
@@ -30,12 +31,18 @@ import {
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionPort {
-  send(buf: Buffer, port: number, address: string): void;
+  /** One datagram: a buffer, or its parts in order (sent gathered, without a copy). */
+  send(buf: Buffer | Buffer[], port: number, address: string): void;
   /** The connection is finished: stop routing packets to it. */
   forget(conn: UtpConnection): void;
   localAddress(): { address: string; port: number; family: string } | undefined;
   /** The most we may advertise as our receive window (bounded by the shared UDP receive queue). */
   windowCap(): number;
+  /** Calls conn.endOfTurn() once this turn of the event loop is over (the endpoint batches all its connections
+   *  into one setImmediate). */
+  defer(conn: UtpConnection): void;
+  /** Calls conn.sendDelayedAck() within DELAYED_ACK_MS (one timer for the endpoint's connections). */
+  delayAck(conn: UtpConnection): void;
 }
 
 export interface ConnectionOptions {
@@ -43,8 +50,12 @@ export interface ConnectionOptions {
   remotePort: number;
   recvId: number;
   sendId: number;
-  /** Largest datagram we send (uTP header included). */
-  packetSize: number;
+  /** The largest datagram we read, advertised to the peer (our EXT_MAX_DATAGRAM extension). */
+  maxDatagram: number;
+  /** What the path to the peer is known to carry (floor) and at most could (ceiling), in datagram bytes. Packets
+   *  are sent at the floor; one at a time, a probe at the midpoint raises the floor when acked and lowers the
+   *  ceiling when lost (libtorrent's MTU discovery). Both are further capped by what the peer reads. */
+  pathMtu: { floor: number; ceiling: number };
   /** Bytes we buffer for the reader before advertising a zero window. */
   recvWindow: number;
   /** Bytes of written data we hold before write() asks the writer to wait. */
@@ -55,7 +66,12 @@ type State = 'syn_sent' | 'connected' | 'closed';
 
 interface Outgoing {
   seq: number;
-  buf: Buffer;
+  /** The header (and for a FIN, all of it): rewritten into a fresh buffer on every resend. */
+  head: Buffer;
+  /** The payload, as views of the written chunks (no copy; see sendData). */
+  body: Buffer[];
+  /** Datagram bytes. */
+  size: number;
   payload: number;
   sentAt: number;
   transmissions: number;
@@ -67,6 +83,14 @@ const SYN_RETRIES = 2;
 /** Consecutive timeouts before the peer is presumed gone (libtorrent's utp_num_resends is 3). */
 const MAX_TIMEOUTS = 3;
 const DUP_ACK_LIMIT = 3;
+/** At most this many packets fast-resent per incoming ack (libtorrent resends up to 5 per SACK; the time rule can
+ *  find a whole lost burst at once). */
+const MAX_FAST_RESENDS = 32;
+/** A hole is lost once a packet sent this much later (or a quarter round trip, if longer) has arrived: packets
+ *  reordered by less are not resent. */
+const MIN_REORDER_MS = 4;
+/** The tail-loss probe waits at least this long. */
+const MIN_PROBE_MS = 10;
 /** The congestion window's ceiling. On a fast path the receiver's event loop, not the wire, sets the round trip
  *  (tens of ms when it is busy hashing and writing), so the window must hold that much data to keep the pipe full;
  *  the receiver's advertised window bounds it further. */
@@ -74,6 +98,15 @@ const MAX_CWND = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 29_000;
 /** A peer that ignores our window cannot make us hold more than this many windows of out-of-order data. */
 const REORDER_SLACK = 2;
+/** A packet whose payload spans more written chunks than this is copied into one buffer: gathering many tiny
+ *  views costs more than the copy. */
+const MAX_GATHER = 8;
+/** An ack is sent for at least every this many in-order data packets (TCP's delayed-ack rule). */
+const ACK_EVERY = 2;
+/** Payloads shorter than this end a burst: acked at once. */
+const FULL_PACKET = 1000;
+/** Payloads at least this large (on average) go to the reader as they are, not concatenated. */
+const LARGE_PAYLOAD = 8 * 1024;
 
 export class UtpConnection extends Duplex {
   readonly remoteAddress: string;
@@ -83,13 +116,26 @@ export class UtpConnection extends Duplex {
   readonly sendId: number;
   state: State;
   /** Counters for stats, tests and the bench. */
-  readonly counters = { packetsSent: 0, packetsReceived: 0, resent: 0, timeouts: 0, fastResends: 0, dropped: 0 };
+  readonly counters = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    resent: 0,
+    timeouts: 0,
+    fastResends: 0,
+    tailProbes: 0,
+    dropped: 0,
+  };
   readonly ledbat: Ledbat;
   readonly rtt = new RttEstimator();
 
   private readonly port: ConnectionPort;
   private readonly opts: ConnectionOptions;
-  private readonly maxPayload: number;
+  /** Datagram sizes: what the path is known to carry, its most, and the probe in flight (see pathMtu). */
+  private mtuFloor: number;
+  private mtuCeiling: number;
+  private mtuProbeSeq: number | undefined;
+  /** The largest datagram the peer reads (its EXT_MAX_DATAGRAM; libtorrent's 1,500-byte reads otherwise). */
+  private peerMaxDatagram = DEFAULT_PACKET_SIZE;
   // send side
   private seq = 0;
   private ackedSeq = 0;
@@ -98,6 +144,8 @@ export class UtpConnection extends Duplex {
   private peerWnd = 0;
   private dupAcks = 0;
   private lossSeq = 0;
+  /** Packets before this one were fast-resent already: a second fast resend waits for the timer. */
+  private fastResendSeq = 0;
   private readonly queue: Buffer[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
@@ -106,6 +154,13 @@ export class UtpConnection extends Duplex {
   private finalCallback: ((err?: Error | null) => void) | undefined;
   private timeouts = 0;
   private rtoTimer: NodeJS.Timeout | undefined;
+  /** When the retransmission timer is due (ms, performance.now()); the timer itself is re-armed lazily, so an ack costs
+   *  no timer churn. */
+  private rtoDeadline: number | undefined;
+  private probeDeadline: number | undefined;
+  private rtoTimerAt = 0;
+  /** When the most recently sent of the packets the peer has acked was sent (RACK, RFC 8985). */
+  private rackSentAt = 0;
   private synRetries = 0;
   private synSeq = 0;
   /** Some packet was marked lost by a timeout and waits to go again. */
@@ -120,7 +175,14 @@ export class UtpConnection extends Duplex {
   private eofSeq: number | undefined;
   private replyMicro = 0;
   private ackScheduled = false;
-  private flushScheduled = false;
+  /** The pending ack must not wait for a second packet (see endOfTurn). */
+  private ackNow = false;
+  /** In-order data packets received since our last ack. */
+  private unacked = 0;
+  private flushWanted = false;
+  /** Deferred work, done once per event-loop turn (endOfTurn): hand data to the reader, send what the windows
+   *  allow, and ack what arrived (once, for every packet of the turn, as libtorrent's defer_ack). */
+  private turnScheduled = false;
   private advertisedZero = false;
   private pushedEnd = false;
   private endPending = false;
@@ -135,11 +197,13 @@ export class UtpConnection extends Duplex {
     this.remotePort = opts.remotePort;
     this.recvId = opts.recvId;
     this.sendId = opts.sendId;
-    this.maxPayload = opts.packetSize - HEADER_SIZE;
-    this.ledbat = new Ledbat(opts.packetSize, MAX_CWND);
+    this.mtuCeiling = Math.min(opts.pathMtu.ceiling, this.peerMaxDatagram);
+    this.mtuFloor = Math.min(opts.pathMtu.floor, this.mtuCeiling);
+    this.ledbat = new Ledbat(this.mtuFloor, MAX_CWND);
     this.seq = (Math.random() * 0x10000) & 0xffff;
     this.ackedSeq = seqAdd(this.seq, -1);
     this.lossSeq = this.ackedSeq;
+    this.fastResendSeq = this.seq;
     if (initial === 'connect') {
       // The SYN takes a sequence number; the responder acks it.
       this.state = 'syn_sent';
@@ -151,8 +215,10 @@ export class UtpConnection extends Duplex {
       this.state = 'connected';
       this.ackNr = initial.header.seq;
       this.peerWnd = initial.header.wnd;
+      this.notePeerMaxDatagram(initial.header);
       this.noteTimestamps(initial.header);
-      this.sendState();
+      // The answer to a SYN tells a peer that announced its datagram size ours.
+      this.sendState(initial.header.maxDatagram !== undefined);
       this.armKeepalive();
     }
     // Both directions closed (the peer's FIN read to the end, ours acked): the connection is done.
@@ -176,6 +242,7 @@ export class UtpConnection extends Duplex {
       pending: this.pendingBytes,
       peerWnd: this.peerWnd,
       cwnd: Math.round(this.ledbat.cwnd),
+      mtu: [this.mtuFloor, this.mtuCeiling],
       rttMs: Math.round(this.rtt.rttMs),
       delayMs: Math.round(this.ledbat.queuingDelayUs / 1000),
       readableEnded: this.readableEnded,
@@ -256,6 +323,7 @@ export class UtpConnection extends Duplex {
     clearTimeout(this.rtoTimer);
     clearTimeout(this.keepalive);
     this.rtoTimer = undefined;
+    this.rtoDeadline = undefined;
     this.keepalive = undefined;
     this.outbuf.clear();
     this.reorder.clear();
@@ -268,8 +336,8 @@ export class UtpConnection extends Duplex {
 
   // ---- sending ---------------------------------------------------------------------------------------------------
 
-  private header(type: PacketType, seq: number, sack?: Uint8Array): Header {
-    return {
+  private header(type: PacketType, seq: number, sack?: Uint8Array, announce = false): Header {
+    const h: Header = {
       type,
       connId: type === ST_SYN ? this.recvId : this.sendId,
       timestamp: nowMicros(),
@@ -279,23 +347,38 @@ export class UtpConnection extends Duplex {
       ack: this.ackNr,
       sack,
     };
+    if (announce) h.maxDatagram = this.opts.maxDatagram;
+    return h;
+  }
+
+  /** The peer said how large a datagram it reads (or did not: then it is libtorrent's 1,500-byte buffer). */
+  private notePeerMaxDatagram(h: Header): void {
+    this.peerMaxDatagram = Math.max(DEFAULT_PACKET_SIZE, Math.min(h.maxDatagram ?? DEFAULT_PACKET_SIZE, 0xffff));
+    this.mtuCeiling = Math.min(this.opts.pathMtu.ceiling, this.peerMaxDatagram);
+    this.mtuFloor = Math.min(this.opts.pathMtu.floor, this.mtuCeiling);
+    this.ledbat.setMtu(this.mtuFloor);
+  }
+
+  /** The datagram size in use (the floor of the MTU search: what the path is known to carry). */
+  get packetSize(): number {
+    return this.mtuFloor;
   }
 
   private receiveWindow(): number {
     const used = this.readableLength + this.reorderBytes + this.pendingBytes;
     const wnd = Math.max(0, Math.min(this.opts.recvWindow, this.port.windowCap()) - used);
-    this.advertisedZero = wnd < this.opts.packetSize;
+    this.advertisedZero = wnd < this.mtuFloor;
     return wnd;
   }
 
-  private transmit(buf: Buffer): void {
+  private transmit(buf: Buffer | Buffer[]): void {
     this.counters.packetsSent++;
     this.lastSentAt = Date.now();
     this.port.send(buf, this.remotePort, this.remoteAddress);
   }
 
   private sendSyn(): void {
-    const buf = encodePacket(this.header(ST_SYN, this.synSeq));
+    const buf = encodePacket(this.header(ST_SYN, this.synSeq, undefined, true));
     this.transmit(buf);
     clearTimeout(this.rtoTimer);
     this.rtoTimer = setTimeout(() => this.onSynTimeout(), this.rtt.rtoMs * 2 ** this.synRetries);
@@ -316,32 +399,63 @@ export class UtpConnection extends Duplex {
   }
 
   /** ST_STATE: acks what we have, with a SACK for what arrived out of order. Takes no sequence number. */
-  private sendState(): void {
-    this.ackScheduled = false;
+  private sendState(announce = false): void {
+    this.clearPendingAck();
     const sack = this.reorder.size ? buildSack(this.ackNr, 256, (s) => this.reorder.has(s)) : undefined;
-    this.transmit(encodePacket(this.header(ST_STATE, this.seq, sack)));
+    this.transmit(encodePacket(this.header(ST_STATE, this.seq, sack, announce)));
   }
 
   private sendControl(type: PacketType, seq: number): void {
     this.transmit(encodePacket(this.header(type, seq)));
   }
 
-  private scheduleAck(): void {
-    if (this.ackScheduled) return;
+  private scheduleAck(now: boolean): void {
     this.ackScheduled = true;
-    // One ack for every packet that arrived in this turn of the event loop (libtorrent's defer_ack).
-    setImmediate(() => {
-      if (this.ackScheduled && this.state !== 'closed') this.sendState();
-    });
+    if (now) this.ackNow = true;
+    this.scheduleTurn();
+  }
+
+  private clearPendingAck(): void {
+    this.ackScheduled = false;
+    this.ackNow = false;
+    this.unacked = 0;
+  }
+
+  /** The delayed-ack timer fired: an ack still pending goes now. */
+  sendDelayedAck(): void {
+    if (this.ackScheduled && this.state === 'connected') this.sendState();
   }
 
   private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
+    this.flushWanted = true;
+    this.scheduleTurn();
+  }
+
+  private scheduleTurn(): void {
+    if (this.turnScheduled) return;
+    this.turnScheduled = true;
+    this.port.defer(this);
+  }
+
+  /**
+   * After every packet of this event-loop turn was processed: the reader gets the data (and may answer at once),
+   * new data goes out carrying our ack, and an ST_STATE goes only if no data packet carried the ack (or a SACK must).
+   */
+  endOfTurn(): void {
+    this.turnScheduled = false;
+    if (this.pending.length) this.flushDelivered();
+    if (this.state === 'closed') return;
+    if (this.flushWanted) {
+      this.flushWanted = false;
       this.flush();
-    });
+    }
+    if (this.ackScheduled && this.state === 'connected') {
+      // Delayed ack (TCP's rule, RFC 1122/5681): at least every second full-sized packet, at once for anything that
+      // tells the sender about a loss, a FIN, a short packet (the end of a burst) or a duplicate; a lone full-sized
+      // packet waits up to DELAYED_ACK_MS for a second. Half the acks: each costs a datagram on both sides.
+      if (this.ackNow || this.unacked >= ACK_EVERY || this.reorder.size) this.sendState();
+      else this.port.delayAck(this);
+    }
   }
 
   private window(): number {
@@ -359,16 +473,25 @@ export class UtpConnection extends Duplex {
       for (let s = seqAdd(this.ackedSeq, 1); seqLess(s, end); s = seqAdd(s, 1)) {
         const o = this.outbuf.get(s);
         if (!o || o.inFlight) continue;
-        if (this.inFlightBytes > 0 && this.inFlightBytes + o.buf.length > window) return this.armRto();
+        if (this.inFlightBytes > 0 && this.inFlightBytes + o.size > window) return this.armRto();
         this.resend(o);
       }
       this.resendPending = false;
     }
     // New data. With nothing in flight one packet always goes: it probes a zero window.
     while (this.queuedBytes > 0 && this.finSeq === undefined) {
-      const size = Math.min(this.maxPayload, this.queuedBytes);
+      // One packet at a time is an MTU probe at the midpoint of what the path may carry, once the window is wide
+      // enough that the probe's loss can be told from congestion (libtorrent's rule: cwnd over 3 packets).
+      const probeSize = (this.mtuFloor + this.mtuCeiling + 1) >> 1;
+      const probe =
+        this.mtuProbeSeq === undefined &&
+        this.mtuFloor < this.mtuCeiling &&
+        this.ledbat.cwnd > 3 * this.mtuFloor &&
+        this.queuedBytes >= probeSize - HEADER_SIZE;
+      const size = Math.min((probe ? probeSize : this.mtuFloor) - HEADER_SIZE, this.queuedBytes);
       if (this.inFlightBytes > 0 && this.inFlightBytes + size + HEADER_SIZE > window) break;
       if (this.outbuf.size >= 0x7fff) break; // never let the sequence window wrap onto unacked packets
+      if (probe) this.mtuProbeSeq = this.seq;
       this.sendData(size);
     }
     if (this.waitingWrites.length && this.queuedBytes <= this.opts.sendBuffer) {
@@ -380,84 +503,149 @@ export class UtpConnection extends Duplex {
       const buf = encodePacket(this.header(ST_FIN, this.seq));
       this.outbuf.set(this.seq, {
         seq: this.seq,
-        buf,
+        head: buf,
+        body: [],
+        size: buf.length,
         payload: 0,
-        sentAt: Date.now(),
+        sentAt: performance.now(),
         transmissions: 1,
         inFlight: true,
       });
       this.inFlightBytes += buf.length;
       this.transmit(buf);
     }
-    if (this.ackScheduled && this.counters.packetsSent > 0) {
-      // Data packets carry our ack; a pending ST_STATE is still sent when it must carry a SACK.
-      if (!this.reorder.size) this.ackScheduled = false;
-    }
     this.armRto();
   }
 
   private sendData(size: number): void {
-    // One buffer per packet: the header, then the payload copied straight from the queued writes.
+    // The header in its own small buffer, the payload as views of the queued writes, sent gathered (sendmsg with
+    // an iovec): no per-packet copy of up to 64 KB. A resend needs only a new header. The views live until acked:
+    // a writer must not change a chunk after write() (Node's streams make no copy either; bittorrent-protocol's
+    // messages, its RC4 output and WebTorrent's piece reads are all fresh buffers).
     const seq = this.seq;
     this.seq = seqAdd(this.seq, 1);
-    const buf = Buffer.allocUnsafe(HEADER_SIZE + size);
-    writeHeader(buf, this.header(ST_DATA, seq));
-    let at = HEADER_SIZE;
-    const end = HEADER_SIZE + size;
-    while (at < end) {
-      const head = this.queue[this.queueHead];
-      const n = Math.min(head.length, end - at);
-      head.copy(buf, at, 0, n);
-      at += n;
-      if (n === head.length) {
+    const head = Buffer.allocUnsafe(HEADER_SIZE);
+    writeHeader(head, this.header(ST_DATA, seq));
+    let body: Buffer[] = [];
+    let left = size;
+    while (left > 0) {
+      const chunk = this.queue[this.queueHead];
+      const n = Math.min(chunk.length, left);
+      left -= n;
+      if (n === chunk.length) {
+        body.push(chunk);
         this.queue[this.queueHead++] = undefined as unknown as Buffer;
       } else {
-        this.queue[this.queueHead] = head.subarray(n);
+        body.push(chunk.subarray(0, n));
+        this.queue[this.queueHead] = chunk.subarray(n);
       }
     }
+    if (body.length > MAX_GATHER) body = [Buffer.concat(body, size)];
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
     this.queuedBytes -= size;
-    this.outbuf.set(seq, { seq, buf, payload: size, sentAt: Date.now(), transmissions: 1, inFlight: true });
-    this.inFlightBytes += buf.length;
-    this.transmit(buf);
+    const o: Outgoing = {
+      seq,
+      head,
+      body,
+      size: HEADER_SIZE + size,
+      payload: size,
+      sentAt: performance.now(),
+      transmissions: 1,
+      inFlight: true,
+    };
+    this.outbuf.set(seq, o);
+    this.inFlightBytes += o.size;
+    // This packet carries our ack: a pending ST_STATE is still sent when it must carry a SACK.
+    if (!this.reorder.size) this.clearPendingAck();
+    this.transmit([head, ...body]);
   }
 
   private resend(o: Outgoing): void {
-    // A fresh buffer: the first may still sit in the UDP send queue. Timestamps, ack and window are brought up to date.
-    const h = this.header((o.buf[0] >> 4) as PacketType, o.seq);
-    const buf = Buffer.from(o.buf);
+    // A fresh header: the first may still sit in the UDP send queue. Timestamps, ack and window are brought up to date.
+    const h = this.header((o.head[0] >> 4) as PacketType, o.seq);
+    const buf = Buffer.from(o.head);
     buf.writeUInt32BE(h.timestamp >>> 0, 4);
     buf.writeUInt32BE(h.timestampDiff >>> 0, 8);
     buf.writeUInt32BE(h.wnd, 12);
     buf.writeUInt16BE(h.ack, 18);
-    o.buf = buf;
-    o.sentAt = Date.now();
+    o.head = buf;
+    o.sentAt = performance.now();
     o.transmissions++;
     if (!o.inFlight) {
       o.inFlight = true;
-      this.inFlightBytes += buf.length;
+      this.inFlightBytes += o.size;
     }
     this.counters.resent++;
-    this.transmit(buf);
+    this.transmit(o.body.length ? [buf, ...o.body] : buf);
   }
 
+  /** Starts the retransmission clock if something is outstanding and it is not running. */
   private armRto(): void {
     if (this.state !== 'connected') return;
     if (this.outbuf.size === 0) {
-      clearTimeout(this.rtoTimer);
-      this.rtoTimer = undefined;
+      this.rtoDeadline = undefined;
       return;
     }
-    if (this.rtoTimer) return;
-    this.rtoTimer = setTimeout(() => this.onTimeout(), this.rtt.rtoMs);
+    if (this.rtoDeadline !== undefined) return;
+    const now = performance.now();
+    this.rtoDeadline = now + this.rtt.rtoMs;
+    // The tail-loss probe goes first, after about two round trips without an ack (see onRtoTimer).
+    const pto = Math.max(2 * this.rtt.rttMs + 2, MIN_PROBE_MS);
+    this.probeDeadline = this.rtt.rttMs > 0 && pto < this.rtt.rtoMs ? now + pto : undefined;
+    this.armRtoTimer(this.probeDeadline !== undefined ? pto : this.rtt.rtoMs);
+  }
+
+  /** Makes sure the timer fires within `ms`: a running timer due by then is kept (it re-arms itself lazily). */
+  private armRtoTimer(ms: number): void {
+    const at = performance.now() + ms;
+    if (this.rtoTimer) {
+      if (this.rtoTimerAt <= at) return;
+      clearTimeout(this.rtoTimer);
+    }
+    this.rtoTimerAt = at;
+    this.rtoTimer = setTimeout(() => this.onRtoTimer(), ms);
     this.rtoTimer.unref?.();
   }
 
-  private onTimeout(): void {
+  /** An ack that moves things forward restarts the clock (the timer notices when it fires). */
+  private restartRto(): void {
+    this.timeouts = 0;
+    this.rtoDeadline = undefined;
+    this.probeDeadline = undefined;
+  }
+
+  private onRtoTimer(): void {
     this.rtoTimer = undefined;
+    if (this.rtoDeadline === undefined) return;
+    const now = performance.now();
+    if (this.probeDeadline !== undefined && now >= this.probeDeadline) {
+      this.probeDeadline = undefined;
+      this.sendTailProbe();
+    }
+    const next = Math.min(this.rtoDeadline, this.probeDeadline ?? Infinity) - now;
+    if (next > 0) return this.armRtoTimer(next);
+    this.rtoDeadline = undefined;
+    this.onTimeout();
+  }
+
+  /**
+   * Tail-loss probe (RFC 8985's TLP): nothing was acked for about two round trips, so the last packets of a burst
+   * may all be lost, and with nothing after them to SACK only the retransmission timeout (500 ms at least) would
+   * find out. The newest outstanding packet goes again: if it arrives past a hole, its SACK shows the receiver what
+   * is missing, and the packets sent well before it are resent at once (time-based loss detection in onAck).
+   */
+  private sendTailProbe(): void {
+    if (this.state !== 'connected' || this.outbuf.size === 0) return;
+    const newest = this.outbuf.get(this.finSeq ?? seqAdd(this.seq, -1));
+    if (!newest) return;
+    this.counters.tailProbes++;
+    this.resend(newest);
+  }
+
+  private onTimeout(): void {
     if (this.state !== 'connected' || this.outbuf.size === 0) return;
     this.counters.timeouts++;
     if (++this.timeouts > MAX_TIMEOUTS) {
@@ -470,12 +658,28 @@ export class UtpConnection extends Duplex {
     }
     this.ledbat.onTimeout();
     this.rtt.backOff();
+    // A probe among the lost says nothing sure about the path, but the search must not stall on it: search lower.
+    const probe = this.mtuProbeSeq !== undefined ? this.outbuf.get(this.mtuProbeSeq) : undefined;
+    if (probe) this.probeLost(probe);
     // Everything outstanding is presumed lost and goes again as the (now one-packet) window allows.
     for (const o of this.outbuf.values()) o.inFlight = false;
     this.inFlightBytes = 0;
     this.resendPending = true;
     this.lossSeq = seqAdd(this.seq, -1);
     this.flush();
+  }
+
+  /** The MTU probe was lost: the path carries less than its size. */
+  private probeLost(o: Outgoing): void {
+    this.mtuCeiling = Math.max(this.mtuFloor, o.size - 1);
+    this.mtuProbeSeq = undefined;
+  }
+
+  /** The MTU probe arrived: the path carries that much. */
+  private probeAcked(o: Outgoing): void {
+    this.mtuFloor = Math.min(this.mtuCeiling, Math.max(this.mtuFloor, o.size));
+    this.ledbat.setMtu(this.mtuFloor);
+    this.mtuProbeSeq = undefined;
   }
 
   private armKeepalive(): void {
@@ -525,8 +729,10 @@ export class UtpConnection extends Duplex {
       this.state = 'connected';
       clearTimeout(this.rtoTimer);
       this.rtoTimer = undefined;
+      this.notePeerMaxDatagram(h);
       this.ackedSeq = h.ack;
       this.lossSeq = h.ack;
+      this.fastResendSeq = this.seq;
       this.ackNr = seqAdd(h.seq, -1);
       this.peerWnd = h.wnd;
       this.armKeepalive();
@@ -547,16 +753,21 @@ export class UtpConnection extends Duplex {
     const lastSent = this.finSeq ?? seqAdd(this.seq, -1);
     // An ack for a packet we never sent is forged or corrupt: ignore its ack part (libtorrent does the same).
     if (seqLess(lastSent, h.ack)) return;
-    const now = Date.now();
+    const now = performance.now();
     const inFlightBefore = this.inFlightBytes;
-    const saturated = this.inFlightBytes + this.opts.packetSize > this.window() || this.queuedBytes > 0;
+    const saturated = this.inFlightBytes + this.mtuFloor > this.window() || this.queuedBytes > 0;
     let acked = 0;
+    // The round trip is the quickest among the packets this ack covers (libtorrent's min_rtt): the others may have
+    // waited at the receiver behind a hole, and would inflate the estimate and so the retransmission timeout.
+    let minRtt = Infinity;
     const take = (s: number): void => {
       const o = this.outbuf.get(s);
       if (!o) return;
-      if (o.inFlight) this.inFlightBytes -= o.buf.length;
-      if (o.transmissions === 1) this.rtt.sample(now - o.sentAt);
-      acked += o.buf.length;
+      if (o.inFlight) this.inFlightBytes -= o.size;
+      if (o.transmissions === 1) minRtt = Math.min(minRtt, now - o.sentAt);
+      if (o.sentAt > this.rackSentAt) this.rackSentAt = o.sentAt;
+      if (s === this.mtuProbeSeq) this.probeAcked(o);
+      acked += o.size;
       this.outbuf.delete(s);
     };
     if (seqLess(this.ackedSeq, h.ack)) {
@@ -566,35 +777,55 @@ export class UtpConnection extends Duplex {
       }
       this.ackedSeq = h.ack;
       this.dupAcks = 0;
-      this.timeouts = 0;
-      clearTimeout(this.rtoTimer);
-      this.rtoTimer = undefined;
+      this.restartRto();
     } else if (h.ack === this.ackedSeq && h.type === ST_STATE && this.outbuf.size) {
       this.dupAcks++;
     }
-    let lost: number | undefined;
+    if (seqLess(this.fastResendSeq, seqAdd(this.ackedSeq, 1))) this.fastResendSeq = seqAdd(this.ackedSeq, 1);
+    const lost: Outgoing[] = [];
     if (h.sack) {
       const sacked = sackedSeqs(h.ack, h.sack);
       for (const s of sacked) take(s);
-      // Three packets received past a hole: the hole is lost (libtorrent's rule), resend it now.
-      const first = seqAdd(h.ack, 1);
-      if (sacked.length >= DUP_ACK_LIMIT && this.outbuf.has(first)) lost = first;
+      // A hole is lost when at least DUP_ACK_LIMIT packets after it arrived (libtorrent's parse_sack; once per
+      // packet, fastResendSeq), or when a packet sent well after it arrived (RACK: this also finds a resend that
+      // was lost again, and, after a tail-loss probe, a whole lost burst). Every such hole is resent now, not one per
+      // round trip, or a burst of drops at a full queue takes seconds to repair while the window sits full of
+      // packets that are gone.
+      if (sacked.length) {
+        const limit = sacked.length >= DUP_ACK_LIMIT ? sacked[sacked.length - DUP_ACK_LIMIT] : h.ack;
+        const last = sacked[sacked.length - 1];
+        const sentBefore = this.rackSentAt - Math.max(MIN_REORDER_MS, this.rtt.rttMs / 4);
+        for (let s = seqAdd(h.ack, 1); seqLess(s, last) && lost.length < MAX_FAST_RESENDS; s = seqAdd(s, 1)) {
+          const o = this.outbuf.get(s);
+          if (!o) continue;
+          if ((seqLess(s, limit) && !seqLess(s, this.fastResendSeq)) || o.sentAt < sentBefore) lost.push(o);
+        }
+      }
     }
-    if (lost === undefined && this.dupAcks >= DUP_ACK_LIMIT && this.outbuf.has(seqAdd(this.ackedSeq, 1))) {
-      lost = seqAdd(this.ackedSeq, 1);
+    if (!lost.length && this.dupAcks >= DUP_ACK_LIMIT) {
+      const first = seqAdd(this.ackedSeq, 1);
+      const o = this.outbuf.get(first);
+      if (o && !seqLess(first, this.fastResendSeq)) lost.push(o);
       this.dupAcks = 0;
     }
+    if (minRtt !== Infinity) this.rtt.sample(minRtt);
     if (h.timestampDiff !== 0) this.ledbat.addDelaySample(h.timestampDiff, now);
     if (acked > 0) this.ledbat.onAck(acked, inFlightBefore, saturated);
-    if (lost !== undefined) {
-      const o = this.outbuf.get(lost)!;
-      if (seqLess(this.lossSeq, lost)) {
+    let cut = false;
+    for (const o of lost) {
+      if (!seqLess(o.seq, this.fastResendSeq)) this.fastResendSeq = seqAdd(o.seq, 1);
+      if (o.seq === this.mtuProbeSeq) {
+        // A lost probe says the path is narrower than it, not that it is congested: no window cut.
+        this.probeLost(o);
+      } else if (!cut && seqLess(this.lossSeq, o.seq)) {
+        // Halve once per window: later holes of the same burst cost nothing more.
         this.ledbat.onLoss();
         this.lossSeq = seqAdd(this.seq, -1);
+        cut = true;
       }
       if (o.inFlight) {
         o.inFlight = false;
-        this.inFlightBytes -= o.buf.length;
+        this.inFlightBytes -= o.size;
       }
       this.counters.fastResends++;
       this.resend(o);
@@ -617,7 +848,12 @@ export class UtpConnection extends Duplex {
     if (seq === next) {
       this.deliver(payload);
       this.ackNr = seq;
+      const filled = this.reorder.size > 0;
       this.drainReorder();
+      this.unacked++;
+      // A short packet ends a burst (nothing may follow to make a pair); a filled hole is news for the sender.
+      this.scheduleAck(filled || payload.length < FULL_PACKET);
+      return;
     } else if (seqLess(this.ackNr, seq)) {
       const ahead = seqDiff(seq, this.ackNr);
       const room = this.opts.recvWindow * REORDER_SLACK - this.reorderBytes - this.readableLength - this.pendingBytes;
@@ -629,14 +865,14 @@ export class UtpConnection extends Duplex {
         this.reorderBytes += payload.length;
       }
     }
-    // Old or duplicate data is acked again: our earlier ack may have been lost.
-    this.scheduleAck();
+    // Out-of-order data is acked at once (with a SACK); old or duplicate data too: our earlier ack may have been lost.
+    this.scheduleAck(true);
   }
 
   private onFin(seq: number): void {
     if (this.eofSeq === undefined) this.eofSeq = seq;
     if (seq === seqAdd(this.ackNr, 1)) this.ackNr = seq;
-    this.scheduleAck();
+    this.scheduleAck(true);
     this.maybeEnd();
   }
 
@@ -658,23 +894,27 @@ export class UtpConnection extends Duplex {
   }
 
   /**
-   * In-order payloads are handed to the reader once per turn of the event loop, concatenated: a reader parsing
-   * BitTorrent messages does far less work on one 64 KiB chunk than on forty-five 1,452-byte ones (TCP reads come
-   * in such chunks too).
+   * In-order payloads are handed to the reader once per turn of the event loop. Small ones are concatenated: a
+   * reader parsing BitTorrent messages does far less work on one 64 KiB chunk than on forty-five 1,452-byte ones
+   * (TCP reads come in such chunks too). Large ones (loopback or jumbo packets) are pushed as they are, without a
+   * copy: each is a view of its own datagram.
    */
   private deliver(payload: Buffer): void {
     if (!payload.length) return;
     this.pending.push(payload);
     this.pendingBytes += payload.length;
-    if (this.pending.length === 1) setImmediate(() => this.flushDelivered());
+    this.scheduleTurn();
   }
 
   private flushDelivered(): void {
     if (!this.pending.length || this.destroyed) return;
-    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    const parts = this.pending;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.push(data);
+    if (parts.length === 1) this.push(parts[0]);
+    else if (bytes / parts.length >= LARGE_PAYLOAD) for (const p of parts) this.push(p);
+    else this.push(Buffer.concat(parts, bytes));
     if (this.endPending) {
       this.endPending = false;
       this.push(null);

@@ -29,11 +29,20 @@ export class Ledbat {
   private readonly recent: number[] = [];
 
   constructor(
-    private readonly mtu: number,
+    private mtu: number,
     private readonly maxCwnd: number,
     private readonly targetUs = TARGET_DELAY_US,
   ) {
     this.cwnd = 2 * mtu;
+  }
+
+  /** The packet size changed (MTU discovery): the window never holds less than one packet, nor starts below two. */
+  setMtu(mtu: number): void {
+    const before = this.mtu;
+    this.mtu = mtu;
+    if (this.cwnd < 2 * mtu && this.cwnd <= 2 * before)
+      this.cwnd = Math.max(this.cwnd, Math.min(2 * mtu, this.maxCwnd));
+    this.cwnd = Math.max(this.cwnd, mtu);
   }
 
   /** A timestamp-difference sample (µs, includes the clocks' offset); returns the queuing delay it implies. */

@@ -12,6 +12,24 @@ export const VERSION = 1;
 export const HEADER_SIZE = 20;
 const EXT_NONE = 0;
 const EXT_SACK = 1;
+/** libutp's "extension bits" (8 bytes, all zero from us): see EXT_MAX_DATAGRAM for why we send it. */
+const EXT_BITS = 2;
+/**
+ * Our own extension (BEP 29 lets a receiver skip extensions it does not know; libtorrent and libutp do): "I read
+ * datagrams up to this many bytes", as a u16 followed by two zero bytes. Sent on the SYN and on the ST_STATE that
+ * answers it. libtorrent reads at most 1,500 bytes per datagram and silently truncates the rest, so packets larger
+ * than DEFAULT_PACKET_SIZE go only to a peer that said it reads them. 77 is unused by BEP 29 (1), libutp (2) and
+ * libtorrent (3, close reason).
+ *
+ * It is never the header's first extension: libutp (Transmission, µTorrent, utp-native) takes a packet whose first
+ * extension type is 3 or more for its old version-0 format and answers gibberish (seen against Transmission 3.00).
+ * Without a SACK first, libutp's own EXT_BITS (8 zero bytes) goes first and ours is chained after it.
+ */
+export const EXT_MAX_DATAGRAM = 77;
+/** The most any peer is assumed to read: an Ethernet MTU less IPv4 and UDP headers (libtorrent reads 1,500 bytes). */
+export const DEFAULT_PACKET_SIZE = 1472;
+/** The largest UDP payload over IPv4. */
+export const MAX_DATAGRAM = 65507;
 /** Our SACK bitmask covers ack_nr+2 .. ack_nr+2+SACK_BITS-1 (libtorrent sends up to 32 bytes too). */
 export const SACK_BYTES_MAX = 32;
 
@@ -28,6 +46,8 @@ export interface Header {
   ack: number;
   /** Selective-ack bitmask: bit i (LSB first in each byte) = packet ack+2+i received. */
   sack?: Uint8Array;
+  /** Our extension (EXT_MAX_DATAGRAM): the largest datagram the sender reads. */
+  maxDatagram?: number;
 }
 
 export interface Packet {
@@ -47,22 +67,49 @@ export function writeHeader(buf: Buffer, h: Header, extension = EXT_NONE): void 
   buf.writeUInt16BE(h.ack & 0xffff, 18);
 }
 
-/** Builds one datagram: header, optional SACK extension, then the payload. */
+/** Bytes the header and its extensions take (the payload starts there). */
+export function headerLength(h: Header): number {
+  return HEADER_SIZE + (h.sack ? 2 + h.sack.length : 0) + (h.maxDatagram ? (h.sack ? 6 : 16) : 0);
+}
+
+/** Builds one datagram: header, optional SACK and max-datagram extensions, then the payload. */
 export function encodePacket(h: Header, payload?: Uint8Array): Buffer {
-  const sackLen = h.sack ? h.sack.length : 0;
-  const extLen = sackLen ? 2 + sackLen : 0;
   const payloadLen = payload ? payload.length : 0;
-  const buf = Buffer.allocUnsafe(HEADER_SIZE + extLen + payloadLen);
-  writeHeader(buf, h, sackLen ? EXT_SACK : EXT_NONE);
-  let at = HEADER_SIZE;
-  if (sackLen) {
-    buf[at++] = EXT_NONE; // next extension
-    buf[at++] = sackLen;
-    buf.set(h.sack!, at);
-    at += sackLen;
-  }
+  const buf = Buffer.allocUnsafe(headerLength(h) + payloadLen);
+  const at = writeHeaderAndExtensions(buf, h);
   if (payloadLen) buf.set(payload!, at);
   return buf;
+}
+
+/** Writes the header and its extensions at the start of `buf`; returns where the payload starts. */
+export function writeHeaderAndExtensions(buf: Buffer, h: Header): number {
+  const sackLen = h.sack ? h.sack.length : 0;
+  const exts: number[] = [];
+  if (sackLen) exts.push(EXT_SACK);
+  if (h.maxDatagram) {
+    if (!sackLen) exts.push(EXT_BITS);
+    exts.push(EXT_MAX_DATAGRAM);
+  }
+  writeHeader(buf, h, exts.length ? exts[0] : EXT_NONE);
+  let at = HEADER_SIZE;
+  for (let i = 0; i < exts.length; i++) {
+    buf[at++] = i + 1 < exts.length ? exts[i + 1] : EXT_NONE; // next extension
+    if (exts[i] === EXT_SACK) {
+      buf[at++] = sackLen;
+      buf.set(h.sack!, at);
+      at += sackLen;
+    } else if (exts[i] === EXT_BITS) {
+      buf[at++] = 8;
+      buf.fill(0, at, at + 8);
+      at += 8;
+    } else {
+      buf[at++] = 4;
+      buf.writeUInt16BE(Math.min(0xffff, h.maxDatagram!), at);
+      buf.writeUInt16BE(0, at + 2);
+      at += 4;
+    }
+  }
+  return at;
 }
 
 /** Parses a datagram; undefined when it is not a well-formed uTP v1 packet. Unknown extensions are skipped. */
@@ -73,6 +120,7 @@ export function decodePacket(buf: Buffer): Packet | undefined {
   let ext = buf[1];
   let at = HEADER_SIZE;
   let sack: Uint8Array | undefined;
+  let maxDatagram: number | undefined;
   // Each extension: [next type][length][bytes]. Bounded by the datagram, so a hostile chain ends quickly.
   while (ext !== EXT_NONE) {
     if (at + 2 > buf.length) return undefined;
@@ -83,6 +131,8 @@ export function decodePacket(buf: Buffer): Packet | undefined {
       // BEP 29 says a multiple of 4 bytes; libtorrent sends as few bytes as its bitmask needs (1 and up).
       if (len === 0) return undefined;
       sack = buf.subarray(at + 2, at + 2 + len);
+    } else if (ext === EXT_MAX_DATAGRAM && len >= 2) {
+      maxDatagram = buf.readUInt16BE(at + 2);
     }
     at += 2 + len;
     ext = next;
@@ -97,6 +147,7 @@ export function decodePacket(buf: Buffer): Packet | undefined {
       seq: buf.readUInt16BE(16),
       ack: buf.readUInt16BE(18),
       sack,
+      ...(maxDatagram ? { maxDatagram } : {}),
     },
     payload: buf.subarray(at),
   };

@@ -42,3 +42,68 @@ test('one block of each of many 16 MiB pieces: bounded cache, window-sized reads
   dropServed(owner);
   assert.equal(serveCacheStats().cachedBytes, 0);
 });
+
+// Windows are read into reused buffers: a window goes back to the pool only once it is evicted and no block is
+// still being copied from it, so under heavy eviction every served block still holds its own bytes.
+test('reused windows never serve another window’s bytes, under eviction and concurrent readers', async () => {
+  const owner = {};
+  const fill = (start: number, b: Buffer) => {
+    for (let at = 0; at < b.length; at += 4) b.writeUInt32BE((start + at) % 2 ** 32, at);
+  };
+  let reused = 0;
+  const seen = new Set<Buffer>();
+  const read = async (start: number, length: number, into?: Buffer) => {
+    await new Promise((r) => setImmediate(r));
+    const b = into ?? Buffer.alloc(length);
+    if (into && seen.has(into)) reused++;
+    if (into) seen.add(into);
+    fill(start, b);
+    await new Promise((r) => setImmediate(r)); // other reads land meanwhile
+    return b;
+  };
+  const windows = (3 * SERVE_CACHE_BYTES) / SERVE_READ_BYTES;
+  // A window evicted while its read is still in flight must not be reused then: window 0's read fills its buffer
+  // and then stalls while enough other windows pass through to evict it.
+  let release!: () => void;
+  const stalled = new Promise<void>((r) => (release = r));
+  const first = serveBlock(
+    owner,
+    async (start, length, into) => {
+      const b = into ?? Buffer.alloc(length);
+      fill(start, b);
+      await stalled;
+      return b;
+    },
+    0,
+    windows * SERVE_READ_BYTES,
+    0,
+    16384,
+  );
+  for (let w0 = 1; w0 < windows; w0 += 32) {
+    const batch: Promise<Buffer>[] = [];
+    for (let w = w0; w < Math.min(windows, w0 + 32); w++) {
+      batch.push(serveBlock(owner, read, 0, windows * SERVE_READ_BYTES, w * SERVE_READ_BYTES, 16384));
+    }
+    await Promise.all(batch);
+  }
+  release();
+  const b0 = await first;
+  for (let at = 0; at < b0.length; at += 4096) assert.equal(b0.readUInt32BE(at), at, 'window 0 kept its bytes');
+  // Then in batches of 32 concurrent blocks (two per window), so that evicted windows come back and are reused.
+  for (let round = 0; round < 2; round++) {
+    for (let w0 = 0; w0 < windows; w0 += 16) {
+      const jobs: Promise<[number, Buffer]>[] = [];
+      for (let w = w0; w < w0 + 16; w++) {
+        for (const k of [0, 1]) {
+          const start = w * SERVE_READ_BYTES + ((round * 7 + w + k * 5) % 16) * 16384;
+          jobs.push(serveBlock(owner, read, 0, windows * SERVE_READ_BYTES, start, 16384).then((b) => [start, b]));
+        }
+      }
+      for (const [start, b] of await Promise.all(jobs)) {
+        for (let at = 0; at < b.length; at += 4096) assert.equal(b.readUInt32BE(at), (start + at) % 2 ** 32);
+      }
+    }
+  }
+  assert.ok(reused > 0, 'windows were reused');
+  dropServed(owner);
+});

@@ -130,7 +130,7 @@ test('the disk-space preflight refuses a download larger than the free space, wi
     assert.ok(err instanceof DiskSpaceError);
     assert.match(
       err.message,
-      /^not enough disk space in .*out-huge: huge-model needs [\d.]+ MiB more, [\d.]+ MiB free$/,
+      /^not enough disk space in .*out-huge: huge-model needs [\d.]+ [KMGTP]?i?B more, [\d.]+ [KMGTP]?i?B free$/,
     );
     return true;
   });

@@ -117,3 +117,85 @@ test("a handler that throws on a peer's bytes drops that peer and is counted, no
   assert.equal(wireFaults.count, before + 1);
   assert.match(wireFaults.last, /boom/);
 });
+
+// Direct socket I/O (readDirect / writeDirect) relies on members of Node's net.Socket (its onread slots, the
+// handle's useUserBuffer and bytesRead); when a Node release drops one, this fails, and the engine keeps
+// WebTorrent's stream pipeline.
+test("this Node's sockets can be read directly", async () => {
+  const { directReadBlocker } = await import('../../../src/engine/wire-patch.js');
+  const net = await import('node:net');
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const sock = net.connect((server.address() as import('node:net').AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+  assert.equal(directReadBlocker(sock), undefined);
+  sock.destroy();
+  server.close();
+});
+
+// Two wires over real loopback TCP, wired as WebTorrent does (socket piped into the wire and back); once both
+// handshakes are through, both sockets switch to direct reads and writes. Blocks larger than a socket read, sent
+// back to back, must arrive byte for byte, carried by the direct path, and bytes read before the switch must not
+// be overtaken by bytes read after it.
+test('blocks cross a direct-read, direct-write loopback socket byte for byte', async () => {
+  const { readDirect, writeDirect, directBytes } = await import('../../../src/engine/wire-patch.js');
+  const net = await import('node:net');
+  patchWire();
+  const infoHash = crypto.randomBytes(20).toString('hex');
+  const blocks = Array.from({ length: 200 }, (_, i) => crypto.randomBytes(16384 + (i % 3) * 7));
+  const counts = { down: 0, up: 0 };
+  const direct = (wire: any, conn: any) => {
+    readDirect(wire, conn, { onBytes: (n) => (counts.down += n), throttled: () => false });
+    writeDirect(wire, conn, { onBytes: (n) => (counts.up += n), throttled: () => false });
+  };
+  const sender = new Wire() as any;
+  const accepted = new Promise<import('node:net').Socket>((resolve) => {
+    const server = net.createServer((s) => {
+      server.close();
+      resolve(s);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const client = net.connect((server.address() as import('node:net').AddressInfo).port, '127.0.0.1');
+      client.once('connect', () => clientReady(client));
+    });
+  });
+  const receiver = new Wire() as any;
+  let clientSock!: import('node:net').Socket;
+  const clientReady = (c: import('node:net').Socket) => {
+    clientSock = c;
+    c.pipe(receiver).pipe(c);
+    receiver.handshake(infoHash, crypto.randomBytes(20));
+  };
+  const serverSock = await accepted;
+  serverSock.pipe(sender).pipe(serverSock);
+  sender.on('handshake', () => {
+    sender.handshake(infoHash, crypto.randomBytes(20));
+    direct(sender, serverSock);
+    sender.unchoke();
+  });
+  sender.on('request', (i: number, _o: number, _l: number, respond: (e: null, b: Uint8Array) => void) =>
+    respond(null, blocks[i]),
+  );
+  const got: Buffer[] = [];
+  await new Promise<void>((resolve) => {
+    receiver.on('handshake', () => direct(receiver, clientSock));
+    receiver.on('unchoke', () => {
+      blocks.forEach((b, i) =>
+        receiver.request(i, 0, b.length, (err: Error | null, buf: Uint8Array) => {
+          assert.equal(err, null);
+          got[i] = Buffer.from(buf); // a view of the shared read buffer: copied now, as request.ts does
+          if (got.filter(Boolean).length === blocks.length) resolve();
+        }),
+      );
+    });
+  });
+  blocks.forEach((b, i) => assert.ok(got[i].equals(b), `block ${i}`));
+  const total = blocks.reduce((n, b) => n + b.length, 0);
+  assert.ok(directBytes(receiver).in >= total, `received directly: ${directBytes(receiver).in} of ${total}`);
+  assert.ok(directBytes(sender).out >= total, `sent directly: ${directBytes(sender).out} of ${total}`);
+  assert.ok(counts.down >= total && counts.up >= total, 'direct bytes are counted for the peer');
+  sender.destroy();
+  receiver.destroy();
+  serverSock.destroy();
+  clientSock.destroy();
+});
