@@ -3,7 +3,8 @@
 import { sep } from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Transfer, TransferStats } from '../engine/transfer.js';
-import type { OwnShare, TransferState, TransferView } from './types.js';
+import { formatAgo, plural } from '../shared/format.js';
+import type { ListedEntry, OwnShare, TransferState, TransferView } from './types.js';
 
 const STATUS: Record<string, TransferState> = {
   metadata: 'metadata',
@@ -82,6 +83,17 @@ export function transferView(t: Transfer, home?: string): TransferView {
 /** Transfers counted as "active" (the status bar, `status`): moving or serving model bytes, not the node's own. */
 export function activeTransfers(list: TransferView[]): number {
   return list.filter((t) => !t.system && t.state !== 'paused' && t.state !== 'error').length;
+}
+
+/** What a face says of an entry's swarm: "3 seeders · 1 downloader · counted 2 min ago", or "not counted yet". */
+export function swarmText(
+  e: Pick<ListedEntry, 'seeders' | 'leechers' | 'countedAt'>,
+  now: number = Date.now(),
+): string {
+  if (e.countedAt === null || e.countedAt === undefined) return 'not counted yet';
+  const parts = [plural(e.seeders, 'seeder')];
+  if (e.leechers) parts.push(plural(e.leechers, 'downloader'));
+  return `${parts.join(' · ')} · counted ${formatAgo(e.countedAt, now)}`;
 }
 
 export function ownShare(e: CatalogEntry): OwnShare {

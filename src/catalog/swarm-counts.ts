@@ -37,16 +37,24 @@ const SCRAPABLE = /^(https?|udp):\/\//i;
 export function scrapeTracker(announce: string, v1: string, timeoutMs = 5000): Promise<PeerCount | undefined> {
   return new Promise((resolve) => {
     let done = false;
+    let client: { destroy?: () => void } | undefined;
     const finish = (r: PeerCount | undefined) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      // A tracker that never answered: its socket and retry timers go now, not at the library's own timeout.
+      try {
+        client?.destroy?.();
+      } catch {}
       resolve(r);
     };
     const timer = setTimeout(() => finish(undefined), timeoutMs);
     timer.unref?.();
     try {
-      (TrackerClient as any).scrape({ announce, infoHash: v1 }, (err: Error | null, data: any) => {
+      // bittorrent-tracker 11 wants the hash as hex for HTTP (it converts) but as bytes for UDP (it sends them as is:
+      // a hex string went out as 40 bytes of text, read by the tracker as two unknown hashes, so 0 seeders).
+      const infoHash = /^udp:/i.test(announce) ? Buffer.from(v1, 'hex') : v1;
+      client = (TrackerClient as any).scrape({ announce, infoHash }, (err: Error | null, data: any) => {
         if (err || !data) return finish(undefined);
         const seeders = Number(data.complete);
         const leechers = Number(data.incomplete);

@@ -16,7 +16,7 @@ Keeps this home's shares seeded and the catalog published and followed; serves t
   --catalog-dht-port N   UDP port of the catalog's DHT node (pointers)
   --refresh N            seconds between catalog follow passes (default 600, +-25% jitter)
   --silmaril-go          also read the Go Silmaril network (untrusted entries)
-  --json                 one JSON line per event: ready, published, refreshed, stopped
+  --json                 one JSON line per event: ready, published, publish-pending, refreshed, stopped
 ${engineUsage}`;
 
 const options = {
@@ -52,6 +52,8 @@ export async function run(argv: string[]): Promise<number> {
     await Promise.race([node.start(), stopped]);
     if (!node.started) return 0;
     node.on('published', (r) => out({ event: 'published', ...r }));
+    // No DHT node stored it yet (retried): never reported as published.
+    node.on('publish-pending', (r) => out({ event: 'publish-pending', ...r }));
     node.on('refreshed', (r) => out({ event: 'refreshed', ...r }));
     const id = node.identity()!;
     const status = await node.status();

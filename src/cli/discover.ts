@@ -9,6 +9,7 @@ import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal }
 import { useNode, type Session } from '../app/session.js';
 import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
 import type { DiscoverResult, SortKey, SourceState } from '../app/types.js';
+import { swarmText } from '../app/views.js';
 
 /** One line for `silmaril --help`. */
 export const summary = 'Searches the model catalog, reading the network first.';
@@ -155,7 +156,7 @@ export async function run(argv: string[]): Promise<number> {
           : '';
         const about = e.description ? `\n  ${e.description.slice(0, 200)}` : '';
         process.stdout.write(
-          `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}${flag}${about}\n  ${e.magnet}\n`,
+          `${e.name}  ${e.license || '-'}  ${size}  [${e.tags.join(', ')}]  ${who}  ${swarmText(e)}${flag}${about}\n  ${e.magnet}\n`,
         );
       }
       if (result.entries.length === 0) process.stdout.write(emptyResult(values, query.text, result, remote));

@@ -18,6 +18,7 @@ import { ControlClient } from '../../src/app/control-client.js';
 import { SystemTransferError } from '../../src/app/errors.js';
 import { AppNode } from '../../src/app/node.js';
 import type { ShareResult } from '../../src/app/types.js';
+import { scrapeTracker } from '../../src/catalog/swarm-counts.js';
 import { CLI, MODEL_FILES, makeFolder, snapshot } from './engine-helpers.js';
 
 let tmp: string;
@@ -34,6 +35,15 @@ const logger = (who: string) => ({
   warn: (m: string) => logs.push(`${who} warn ${m}`),
   error: (m: string) => logs.push(`${who} error ${m}`),
 });
+
+/** dist/cli.js, asynchronously: the node it talks to (through the control API) runs in this process. */
+function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
@@ -138,23 +148,13 @@ test('the catalog torrents are system transfers: hidden, not counted, not stoppa
   );
 
   // `silmaril status` (dist/cli.js, through A's control API) hides them; `--all` shows them tagged "system".
-  // Asynchronously: the node answering it runs in this process.
-  const cliStatus = (...args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        [CLI, 'status', '--home', a.home, ...args],
-        { timeout: 60_000 },
-        (err, stdout, stderr) => resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  const plain = await cliStatus();
+  const plain = await cli('status', '--home', a.home);
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, /1 transfer, 1 active/);
   assert.doesNotMatch(plain.stdout, /\bsystem\b/);
   assert.ok(plain.stdout.includes(shared.v1));
   assert.ok(!plain.stdout.includes(sys.id));
-  const withAll = await cliStatus('--all');
+  const withAll = await cli('status', '--home', a.home, '--all');
   assert.equal(withAll.code, 0, withAll.stderr);
   assert.match(withAll.stdout, new RegExp(`\\bsystem\\b.*${sys.id}`));
   assert.match(withAll.stdout, /1 transfer, 1 active/, 'still one model transfer, one active');
@@ -193,6 +193,9 @@ test('a download of bytes this node already holds says present, and copyPresent 
   const viaApi = await api.download({ source: shared.magnet, outDir: path.join(tmp, 'elsewhere') });
   assert.equal(viaApi.status, 'present');
   assert.equal(viaApi.path, model);
+  const get = await cli('get', shared.magnet, '--home', a.home, '--out', path.join(tmp, 'elsewhere'));
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(get.stdout, `already here (this node seeds it): ${model}\n`);
 
   const copied = await a.copyPresent(shared.v1, path.join(tmp, 'copy'));
   assert.equal(copied.path, path.join(tmp, 'copy', 'tiny'));
@@ -234,6 +237,11 @@ test('seeders per entry come from our own seed and a tracker scrape, with when t
   assert.ok(mine.seeders >= 1, `seeders ${mine.seeders}`);
   assert.ok(mine.countedAt && mine.countedAt <= Date.now());
   assert.match(mine.countedBy ?? '', /self/);
+  // `silmaril discover` (through A's control API) says so.
+  const listed = await cli('discover', 'tiny', '--home', a.home);
+  assert.equal(listed.code, 0, listed.stderr);
+  // (B, holding a copy and connected, counts as a second seeder: A sees it as a seed among its peers.)
+  assert.match(listed.stdout, /acme\/tiny .*\b[12] seeders? · counted (just now|\d+ s ago)/);
 
   // B: from A's embedded tracker (the entry names it, A announced there), counted in the background for the
   // entries B's searches show. B's own copy would count as "self": it goes first, so the figure is the tracker's.
@@ -256,6 +264,11 @@ test('seeders per entry come from our own seed and a tracker scrape, with when t
   // Counted once: the next search shows the stored figure without counting again (at most once per 10 min).
   const again = (await b!.discover({ text: 'tiny' })).entries.find((e) => e.name === 'acme/tiny')!;
   assert.equal(again.countedAt, counted.countedAt);
+  // The UDP side of the same tracker (BEP 15 scrape) answers the same.
+  const udp = announce.replace(/^http:\/\/([^/]+)\/announce$/, 'udp://$1');
+  assert.match(udp, /^udp:\/\/127\.0\.0\.1:\d+$/);
+  const viaUdp = await scrapeTracker(udp, shared.v1);
+  assert.ok(viaUdp && viaUdp.seeders >= 1, `UDP scrape: ${JSON.stringify(viaUdp)}`);
   // And one asked for now, directly.
   const now = await b!.countEntry(counted);
   assert.equal(now?.countedBy, 'tracker');

@@ -2,7 +2,7 @@
 // share; the catalog's own torrents are system transfers, flagged or found under <home>/catalogs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { activeTransfers, isSystemTransfer, transferState } from '../../../src/app/views.js';
+import { activeTransfers, isSystemTransfer, swarmText, transferState } from '../../../src/app/views.js';
 import type { TransferView } from '../../../src/app/types.js';
 
 const seed = { kind: 'seed' as const, doneInfo: undefined };
@@ -52,5 +52,15 @@ test('active transfers leave out system, paused and failed ones', () => {
       v({ state: 'error' }),
     ]),
     2,
+  );
+});
+
+test('swarm text: counts with when, or "not counted yet"', () => {
+  const now = 1_800_000_000_000;
+  assert.equal(swarmText({ seeders: 0, leechers: 0, countedAt: null }, now), 'not counted yet');
+  assert.equal(swarmText({ seeders: 3, leechers: 0, countedAt: now - 120_000 }, now), '3 seeders · counted 2 min ago');
+  assert.equal(
+    swarmText({ seeders: 1, leechers: 2, countedAt: now - 1000 }, now),
+    '1 seeder · 2 downloaders · counted just now',
   );
 });

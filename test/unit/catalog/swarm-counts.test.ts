@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../../src/catalog/catalog.js';
 import { Identity } from '../../../src/catalog/identity.js';
-import { SwarmCounter } from '../../../src/catalog/swarm-counts.js';
+import { scrapeTracker, SwarmCounter } from '../../../src/catalog/swarm-counts.js';
 import { makeEntry } from './helpers.js';
 
 const alice = Identity.generate();
@@ -79,4 +79,18 @@ test('the counter asks each entry at most once per interval, one at a time, and 
   assert.equal(dhtCalls, 1, 'counted just now: not again within 10 min');
   counter.stop();
   c.close();
+});
+
+test('a tracker that does not answer gives no count (not a false 0)', async () => {
+  const { createSocket } = await import('node:dgram');
+  // A UDP port that swallows packets, and an HTTP port nobody listens on.
+  const silent = createSocket('udp4');
+  await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+  const port = silent.address().port;
+  try {
+    assert.equal(await scrapeTracker(`udp://127.0.0.1:${port}`, 'a'.repeat(40), 500), undefined);
+    assert.equal(await scrapeTracker('http://127.0.0.1:1/announce', 'a'.repeat(40), 2000), undefined);
+  } finally {
+    silent.close();
+  }
 });
