@@ -6,8 +6,9 @@
 // The torrent is never written inside the folder being shared (it would change what is shared).
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
-import { existingPath } from './paths.js';
+import { CliError, expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
+import { TorrentError } from '../app/tools.js';
+import { existingPath, outputFolder } from './paths.js';
 import { explainCodes } from './errors.js';
 import { formatBytes, plural } from '../shared/format.js';
 import { createTorrent } from '../app/tools.js';
@@ -106,11 +107,19 @@ export async function run(argv: string[]): Promise<number> {
       hint: 'choose an --out outside it',
     });
   }
-  if (!explicitOut && (await stat(out).catch(() => undefined))) {
+  const outStat = await stat(out).catch(() => undefined);
+  if (outStat?.isDirectory()) {
+    throw new UsageError(`--out ${values.out ?? out} is a folder`, {
+      hint: `give a file name: --out ${path.join(values.out ?? '.', `${defaultName}.torrent`)}`,
+    });
+  }
+  if (!explicitOut && outStat) {
     throw new UsageError(`${out} already exists`, {
       hint: `pass --out ${path.basename(out)} to replace it, or another path`,
     });
   }
+  // The folder it goes into: made now (not after an hour of hashing), and refused now if a file is in the way.
+  await outputFolder(path.dirname(values.out ?? out), '--out');
 
   const created = await withProgress('hashing', values.json, (signal, onProgress) =>
     createTorrent(source, {
@@ -123,6 +132,10 @@ export async function run(argv: string[]): Promise<number> {
       v1Only: values['v1-only'],
       signal,
       onProgress,
+    }).catch((err: Error) => {
+      if (err instanceof TorrentError && /nothing to share/.test(err.message))
+        throw new CliError(err.message, 'put the files in it, or give a file itself');
+      throw err;
     }),
   );
   if (created === INTERRUPTED) {

@@ -5,6 +5,7 @@
 import { expectArgs, intOption, jsonLine, parseCommand } from './args.js';
 import { engineOptionSpec, engineUsage, nodeOptions, stderrLogger, untilSignal } from './engine-options.js';
 import { AppNode } from '../app/node.js';
+import { plural } from '../shared/format.js';
 
 /** One line for `silmaril --help`. */
 export const summary = "Runs this home's node: seeds its shares, publishes and follows the catalog.";
@@ -28,11 +29,37 @@ const options = {
   'silmaril-go': { type: 'boolean', default: false },
 } as const;
 
+/** One line in words per event (the --json form has every field). */
+function describe(o: Record<string, unknown>): string {
+  switch (o.event) {
+    case 'ready': {
+      const seeding = (o.seeding as string[] | undefined)?.length ?? 0;
+      return [
+        `ready: seeding ${plural(seeding, 'share')}`,
+        `peers on TCP port ${o.port ?? '-'}`,
+        o.dhtPort ? `DHT on UDP port ${o.dhtPort}` : 'DHT off',
+        `control API on 127.0.0.1:${o.controlPort}`,
+        ...(o.tracker ? [`tracker ${o.tracker}`] : []),
+      ].join(', ');
+    }
+    case 'published': {
+      // Honest about the DHT: a put no node stored is not "published".
+      const acks = typeof o.acks === 'number' ? o.acks : undefined;
+      if (acks === 0) return `catalog not yet on the DHT: no node stored it (feed seq ${o.feedSeq}); retrying`;
+      return `catalog published on the DHT (feed seq ${o.feedSeq}${acks ? `, stored by ${plural(acks, 'node')}` : ''})`;
+    }
+    case 'refreshed':
+      return `catalog followed: ${plural(Number(o.entries ?? 0), 'entry', 'entries')} known`;
+    default:
+      return String(o.event);
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(argv, options);
   expectArgs(positionals, []);
   const log = stderrLogger(values.verbose);
-  const out = (o: Record<string, unknown>) => (values.json ? jsonLine(o) : process.stdout.write(`${o.event}\n`));
+  const out = (o: Record<string, unknown>) => (values.json ? jsonLine(o) : process.stdout.write(`${describe(o)}\n`));
   const base = nodeOptions(values, log, 'daemon');
   const trackerPort = intOption(values['tracker-port'], 'tracker-port', 0, 65535);
   const node = new AppNode({

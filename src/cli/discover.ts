@@ -4,7 +4,8 @@
 // seconds with a progress line on stderr; --offline searches only what the home holds. Says where the results
 // came from and how fresh they are.
 import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
-import { formatAgo, formatBytes, plural } from '../shared/format.js';
+import { explainCodes } from './errors.js';
+import { formatAgo, formatBytes, formatDuration, plural } from '../shared/format.js';
 import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
 import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
@@ -129,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
       ];
       const line = () =>
         process.stderr.write(
-          `searching the network (${what.join(', ')})... ${Math.round((Date.now() - t0) / 1000)}s of at most ${timeoutMs / 1000}s${process.stderr.isTTY ? '\r' : '\n'}`,
+          `searching the network (${what.join(', ')})... ${formatDuration(Math.round((Date.now() - t0) / 1000))} of at most ${formatDuration(timeoutMs / 1000)}${process.stderr.isTTY ? '\r' : '\n'}`,
         );
       line();
       ticker = setInterval(line, process.stderr.isTTY ? 1000 : 5000);
@@ -191,9 +192,17 @@ function emptyResult(
   if (values.offline) tips.push('without --offline, to read the network');
   else if (r.refreshed === 'timed-out') tips.push('a longer --timeout');
   if (!remote && !(values.tracker as string[] | undefined)?.length) tips.push('--tracker URL to read a registry too');
+
   const what = text ? ` for "${text}"` : '';
   const where = r.total === 0 && !text && !set.length ? ' (the catalog this home knows is empty)' : '';
-  return `No models found${what}${where}.${tips.length ? ` Widen the search: ${tips.join('; ')}.` : ''}\n`;
+  const failed = r.sources.filter((s) => s.lastError).length;
+  const broken = failed ? ` ${failed === 1 ? 'A source' : `${failed} sources`} could not be read (listed below).` : '';
+  return `No models found${what}${where}.${tips.length ? ` Widen the search: ${tips.join('; ')}.` : ''}${broken}\n`;
+}
+
+/** A source's last error in words ("fetch failed" says nothing of why). */
+function sourceError(e: string): string {
+  return e === 'fetch failed' ? 'could not connect' : explainCodes(e);
 }
 
 /** Where the results came from and how fresh each source is, on stderr. */
@@ -201,7 +210,7 @@ function provenance(r: DiscoverResult, via?: string): string {
   // Sources keep unix seconds.
   const age = (t?: number) => (t ? `read ${formatAgo(t * 1000)}` : 'never read');
   const src = (s: SourceState) =>
-    `${s.id} (${plural(s.entries, 'entry', 'entries')}, ${age(s.lastUpdate)}${s.lastError ? `, last error: ${s.lastError}` : ''})`;
+    `${s.id} (${plural(s.entries, 'entry', 'entries')}, ${age(s.lastUpdate)}${s.lastError ? `, last error: ${sourceError(s.lastError)}` : ''})`;
   const head =
     r.refreshed === 'complete'
       ? 'the network was read just now'

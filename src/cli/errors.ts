@@ -142,7 +142,8 @@ export function describeError(err: unknown, command?: string, usageLine?: string
     const outer = e.code ? '' : e.message && e.message !== 'fetch failed' ? `${e.message}: ` : '';
     return { line: line(outer + errno.problem, errno.hint), code: EXIT.failure, stack: e.stack };
   }
-  switch (e.name) {
+  const status = (e as Error & { status?: number }).status;
+  switch (e.name === 'ControlApiError' && status === 404 ? 'ControlApiError 404' : e.name) {
     case 'DiskSpaceError':
       return { line: line(e.message, 'free some space, or choose another --out'), code: EXIT.failure };
     case 'HfCacheError':
@@ -150,9 +151,18 @@ export function describeError(err: unknown, command?: string, usageLine?: string
         line: line(e.message, 'check the repo name, or point HF_HUB_CACHE at the cache that holds it'),
         code: EXIT.failure,
       };
+    case 'NotFoundError':
+    case 'ControlApiError 404':
+      return {
+        line: line(
+          e.message,
+          /catalog/.test(e.message) ? 'silmaril discover lists the models this home knows' : undefined,
+        ),
+        code: EXIT.failure,
+      };
     case 'TorrentError':
     case 'HomeBusyError':
-    case 'NotFoundError':
+    case 'SystemTransferError':
     case 'HubError':
     case 'EntryError':
     case 'CatalogFileError':
@@ -160,11 +170,9 @@ export function describeError(err: unknown, command?: string, usageLine?: string
       return { line: line(e.message), code: EXIT.failure };
     case 'BadRequestError':
       return { line: line(e.message, help), code: EXIT.usage };
-    case 'ControlApiError': {
-      const status = (e as Error & { status?: number }).status;
+    case 'ControlApiError':
       if (status === 400) return { line: line(e.message, help), code: EXIT.usage };
       return { line: line(e.message), code: EXIT.failure };
-    }
   }
   return {
     line: line(e.message || e.name, 'run again with SILMARIL_DEBUG=1 for details'),

@@ -6,9 +6,9 @@
 // magnet), or a catalog name (org/model); anything else is a one-line usage error (exit 2). While no peer has sent
 // the metadata, the progress line says so, and --verbose explains what a 40-hex hash that finds nothing may be.
 import { existsSync, statSync } from 'node:fs';
-import { expectArgs, intOption, parseCommand, jsonLine, UsageError } from './args.js';
+import { CliError, expectArgs, intOption, parseCommand, jsonLine, UsageError } from './args.js';
 import { outputFolder } from './paths.js';
-import { formatBytes, formatEta, formatPercent, formatRate, plural } from '../shared/format.js';
+import { formatBytes, formatDuration, formatEta, formatPercent, formatRate, plural } from '../shared/format.js';
 import { loadTorrent, printWarnings } from './info.js';
 import { classifySource, type DownloadSource } from '../app/tools.js';
 import { TorrentError } from '../app/tools.js';
@@ -78,7 +78,7 @@ const METADATA_HINT_S =
 
 function human(s: TransferStats, waitedS: number): string {
   if (s.status === 'metadata')
-    return `waiting for metadata from ${s.peers} peer${s.peers === 1 ? '' : 's'}… (${Math.round(waitedS)}s)\n`;
+    return `waiting for metadata from ${plural(s.peers, 'peer')}… (${formatDuration(Math.round(waitedS))})\n`;
   const why = s.waiting ? `  (${s.waiting})` : '';
   const web = s.webBytes ? `  ${formatBytes(s.webBytes)} from the Hub` : '';
   return `${formatPercent(s.progress)} ${formatBytes(s.verifiedBytes)} of ${formatBytes(s.totalBytes)}  ↓ ${formatRate(s.downloadRate)} ↑ ${formatRate(s.uploadRate)}  ${plural(s.peers, 'peer')} (${plural(s.seeds, 'seed')})${web}${s.eta !== null ? `  ${formatEta(s.eta)} left` : ''}${why}\n`;
@@ -174,7 +174,9 @@ export async function run(argv: string[]): Promise<number> {
     else process.stderr.write(human(s, waited));
     if (s.status === 'metadata' && values.verbose && waited >= nextHint) {
       nextHint = waited + METADATA_HINT_S;
-      process.stderr.write(`silmaril: no metadata for ${id} after ${Math.round(waited)} s from ${s.peers} peer(s)\n`);
+      process.stderr.write(
+        `silmaril: no metadata for ${id} after ${formatDuration(Math.round(waited))} from ${plural(s.peers, 'peer')}\n`,
+      );
       if (src.kind === 'v1' && !hinted) {
         hinted = true;
         process.stderr.write(
@@ -240,7 +242,12 @@ export async function run(argv: string[]): Promise<number> {
     const stats = local ? local.stats() : await api.transferStats(t.id);
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
-    return outcome.verified ? 0 : 1;
+    if (!outcome.verified)
+      throw new CliError(
+        `${outcome.path} was downloaded but does not verify`,
+        'run the same get again: it re-checks what is on disk and fetches the bad pieces',
+      );
+    return 0;
   };
   let code = 1;
   try {

@@ -24,7 +24,13 @@ Shows a torrent's name, version, infohashes, pieces, size, files, trackers and w
 export async function loadTorrent(file: string): Promise<ParsedTorrent> {
   const st = await stat(file).catch(() => undefined);
   if (!st) throw new UsageError(`no such torrent file: ${file}`, { hint: 'check the path' });
-  if (!st.isFile()) throw new UsageError(`${file} is a folder, not a torrent file`, { hint: 'give the .torrent file' });
+  if (!st.isFile())
+    throw new UsageError(
+      st.isDirectory() ? `${file} is a folder, not a torrent file` : `${file} is not a regular file`,
+      {
+        hint: 'give the .torrent file',
+      },
+    );
   if (st.size > MAX_TORRENT_BYTES) throw new TorrentError(`${file}: torrent file larger than 64 MiB`);
   const bytes = await readFile(file);
   try {

@@ -32,7 +32,6 @@ export async function run(argv: string[]): Promise<number> {
     jsonLine({ running: true, ...s });
     return 0;
   }
-  const models = s.transfers.filter((t) => !t.system);
   const out: string[] = [
     `${s.kind} pid ${s.pid}, up ${formatDuration(s.uptime)}, home ${s.home}`,
     `peers on TCP ${s.port ?? '-'}, DHT ${s.dhtPort ? `UDP ${s.dhtPort} (${s.dhtNodes} nodes)` : 'off'}`,
@@ -43,12 +42,18 @@ export async function run(argv: string[]): Promise<number> {
           ? `, catalog ${s.catalogPublish.message ?? s.catalogPublish.state}`
           : ''),
     s.tracker.running ? `tracker ${s.tracker.announceUrl} (${s.tracker.torrents} torrents)` : 'tracker off',
-    // System transfers (the node's catalog files, with --all) are neither counted nor active.
-    models.length
-      ? `${plural(models.length, 'transfer')}, ${s.activeTransfers} active`
-      : 'no transfers (silmaril get or share starts one)',
   ];
-  for (const t of s.transfers) {
+  // The node's own catalog files are its business: counted apart, not listed among the user's transfers.
+  const isSystem = (t: (typeof s.transfers)[number]) => (t as { system?: boolean }).system === true;
+  const mine = s.transfers.filter((t) => !isSystem(t));
+  const system = s.transfers.length - mine.length;
+  const extra = system ? ` (and ${plural(system, 'catalog file')} the node keeps)` : '';
+  out.push(
+    mine.length
+      ? `${plural(mine.length, 'transfer')}${extra}`
+      : `no transfers${extra} (silmaril get or share starts one)`,
+  );
+  for (const t of mine) {
     out.push(
       `  ${t.state.padEnd(11)} ${(t.system ? 'system' : t.kind).padEnd(8)} ${formatPercent(t.progress).padStart(6)}  ${t.name}  ${formatBytes(t.size)}  ↓ ${formatRate(t.downloadRate)} ↑ ${formatRate(t.uploadRate)}  ${plural(t.peers, 'peer')}  ${t.id}`,
     );

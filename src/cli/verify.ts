@@ -8,7 +8,7 @@
 // {ok, root, v1, v2, bytesChecked, bytesTotal, pieceCount, badPieces, damagedFiles: [{path, reason, badPieces?,
 // badBlocks?, expectedLength, actualLength?}]}.
 import { basename, dirname } from 'node:path';
-import { CliError, expectArgs, parseCommand, jsonLine } from './args.js';
+import { CliError, expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
 import { existingPath } from './paths.js';
 import { INTERRUPTED, withProgress } from './progress.js';
 import { formatBytes, plural } from '../shared/format.js';
@@ -53,7 +53,12 @@ export async function run(argv: string[]): Promise<number> {
   expectArgs(positionals, ['<torrent>', '<path>']);
   const torrent = await loadTorrent(positionals[0]);
   printWarnings(torrent, `${positionals[0]}: `);
-  await existingPath(positionals[1], undefined, 'file or folder to verify');
+  const target = await existingPath(positionals[1], undefined, 'file or folder to verify');
+  if (!torrent.singleFile && !target.stat.isDirectory()) {
+    throw new UsageError(`${positionals[1]} is a file, but ${positionals[0]} holds several files`, {
+      hint: 'give the folder that holds them',
+    });
+  }
 
   const result = await withProgress('verifying', values.json, (signal, onProgress) =>
     verifyTorrent(torrent, positionals[1], { signal, onProgress }),

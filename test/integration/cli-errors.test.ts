@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli } from './daemon-helpers.js';
+import { cli, Daemons } from './daemon-helpers.js';
 
 interface Run {
   code: number;
@@ -68,6 +68,7 @@ before(async () => {
   assert.equal(made.code, 0, made.stderr);
   await writeFile(join(dir, 'junk.torrent'), 'hello');
   await writeFile(join(dir, 'a-file'), 'not a folder');
+  await mkdir(join(dir, 'empty'));
   busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   busyPort = (busy.address() as { port: number }).port;
@@ -150,6 +151,11 @@ function cases(): [string[], number, string | RegExp][] {
       2,
       'silmaril get: --out needs a value (write --out=VALUE for a value that starts with "-")',
     ],
+    [
+      ['get', 'acme/nothing-here', '--no-dht', '--no-lsd'],
+      1,
+      'silmaril get: model acme/nothing-here not found in the catalog (silmaril discover lists the models this home knows)',
+    ],
     [['get', V1, '--out', 'a-file'], 2, 'silmaril get: --out a-file is a file, not a folder (choose a folder)'],
     [
       ['get', V1, '--out', 'a-file/sub'],
@@ -218,6 +224,26 @@ function cases(): [string[], number, string | RegExp][] {
       ['create', 'tiny', '--out', 'tiny/x.torrent'],
       2,
       /^silmaril create: refusing to write \/.*\/tiny\/x\.torrent inside the folder being shared \(choose an --out outside it\)$/,
+    ],
+    [
+      ['create', 'tiny', '--out', 'a-file/x.torrent'],
+      2,
+      'silmaril create: --out a-file is a file, not a folder (choose a folder)',
+    ],
+    [
+      ['create', 'tiny', '--out', 'empty'],
+      2,
+      'silmaril create: --out empty is a folder (give a file name: --out empty/tiny.torrent)',
+    ],
+    [
+      ['create', 'empty'],
+      1,
+      /^silmaril create: nothing to share in \/.*\/empty: no files \(put the files in it, or give a file itself\)$/,
+    ],
+    [
+      ['verify', 'tiny.torrent', 'a-file'],
+      2,
+      'silmaril verify: a-file is a file, but tiny.torrent holds several files (give the folder that holds them)',
     ],
     // info
     [['info'], 2, 'silmaril info: missing <torrent> (usage: silmaril info <torrent> [--json])'],
@@ -384,6 +410,29 @@ test('a port in use and an unreachable registry are failures (exit 1) in words, 
   );
   assert.equal(created.code, 1);
   assert.ok(existsSync(join(dir, 'reg.torrent')), 'the torrent was written');
+
+  // discover reading a registry that does not answer: no results, and the source's error in words.
+  const found = await silmaril([
+    'discover',
+    '--tracker',
+    url,
+    '--timeout',
+    '5',
+    '--dht-bootstrap',
+    '',
+    '--home',
+    join(dir, 'h-reg'),
+  ]);
+  assert.equal(found.code, 0, found.stderr);
+  assert.equal(
+    found.stdout,
+    'No models found (the catalog this home knows is empty). A source could not be read (listed below).\n',
+  );
+  assert.match(
+    found.stderr,
+    new RegExp(`tracker:${url.replace(/[.?]/g, '\\$&')} \\(0 entries, never read, last error: could not connect\\)`),
+  );
+  assert.doesNotMatch(found.stderr, /fetch failed|ECONNREFUSED/);
 });
 
 test('status and stop with no node running this home: one line on stdout, exit 3', async () => {
@@ -507,4 +556,44 @@ test('--help: the main help lists every command and the exit codes; a command he
   // --help wins over anything else wrong on the line.
   assert.equal((await silmaril(['verify', '--bogus', '--help'])).code, 0);
   assert.equal((await silmaril(['help', 'verify'])).code, 0);
+});
+
+test('sizes in list, discover, info and status are written by the one formatter: 256 KiB, never 0.00 GB', async () => {
+  const q = join(dir, 'quarter');
+  await mkdir(q);
+  await writeFile(join(q, 'weights.gguf'), randomBytes(262_144));
+  const qHome = join(dir, 'q-home');
+  const shared = await silmaril(['share', q, '--name', 'acme/quarter', '--license', 'mit', '--home', qHome]);
+  assert.equal(shared.code, 0, shared.stderr);
+  const v1 = /xt=urn:btih:([0-9a-f]{40})/.exec(shared.stdout)![1];
+
+  const list = await silmaril(['list', '--home', qHome]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^share  acme/quarter  mit  256 KiB  v1 ${v1}$`, 'm'));
+
+  const found = await silmaril(['discover', 'quarter', '--offline', '--home', qHome]);
+  assert.equal(found.code, 0, found.stderr);
+  assert.match(found.stdout, /^acme\/quarter {2}mit {2}256 KiB {2}\[/m);
+  assert.match(found.stdout, /^1 of 1 shown$/m);
+
+  const t = join(dir, 'quarter.torrent');
+  assert.equal((await silmaril(['create', q, '--out', t])).code, 0);
+  const info = await silmaril(['info', t]);
+  assert.match(info.stdout, /^size {10}256 KiB \(262144 bytes\) in 1 file$/m);
+  assert.match(info.stdout, /^ {5}256 KiB {2}quarter\/weights\.gguf$/m);
+
+  // status asks the daemon of the home: the share it seeds, and no sub-KiB rate noise.
+  const daemons = new Daemons();
+  try {
+    await daemons.start(qHome, '');
+    const status = await silmaril(['status', '--home', qHome]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      new RegExp(`^  seeding +seed +100%  quarter  256 KiB  ↓ 0 B/s ↑ 0 B/s  0 peers  ${v1}$`, 'm'),
+    );
+    for (const r of [list, found, info, status]) assert.doesNotMatch(r.stdout, /\bGB\b|\d\.\d\d GB|NaN/);
+  } finally {
+    await daemons.stopAll();
+  }
 });

@@ -74,3 +74,17 @@ test('typos find their option or command; unrelated words do not', () => {
   assert.equal(closest('--zzzzzz', ['--out', '--port']), undefined);
   assert.equal(closest('x', ['get']), undefined);
 });
+
+test('errors of a running node (control API) keep their meaning: 400 is usage, 404 a failure with the same fix', () => {
+  const api = (message: string, status: number) =>
+    Object.assign(new Error(message), { name: 'ControlApiError', status });
+  const bad = describeError(api('name must look like org/model, got "../x"', 400), 'share');
+  assert.equal(bad.line, 'silmaril share: name must look like org/model, got "../x" (see silmaril share --help)\n');
+  assert.equal(bad.code, EXIT.usage);
+  const missing = describeError(api('model acme/x not found in the catalog', 404), 'get');
+  assert.equal(
+    missing.line,
+    'silmaril get: model acme/x not found in the catalog (silmaril discover lists the models this home knows)\n',
+  );
+  assert.equal(missing.code, EXIT.failure);
+});
