@@ -6,10 +6,12 @@
 //   sx  the same with `silmaril seed --super-seed` (BEP 16), with --super-seed
 // Printed per swarm: time until every downloader is done (from the start of the first), the ideal (size / seed
 // rate), the seed's upload as a multiple of the torrent, bytes each downloader got from peers other than the seed
-// (min / mean, as a multiple of the torrent), each downloader's peak memory (VmHWM, max / mean), and the ratios to
+// (min / mean, as a multiple of the torrent), each downloader's peak memory (VmHWM, max / mean), the CPU seconds a
+// downloader (mean) and the seed used (on a busy machine the swarm's total CPU decides its time), and the ratios to
 // the libtorrent swarm of the same N (time, seed upload).
 // Goal (issue 9): seed upload <= 1.25x and all done within 1.5x of the ideal, at every N.
 // Flags: --mib 128 --piece-kib 1024 --n 4,8,16 --rate-mib 8 --swarms lt,ls,ss --super-seed (adds sx) --timeout 300
+// --utp (silmaril peers over uTP too; off by default: the libtorrent peers run TCP only, so all do)
 // (A super-seed looks like a downloader to its peers, so in sx "from non-seeds" includes what the seed sent.)
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -29,6 +31,7 @@ const { values: flags } = parseArgs({
     swarms: { type: 'string', default: 'lt,ls,ss' },
     'super-seed': { type: 'boolean', default: false },
     timeout: { type: 'string', default: '300' },
+    utp: { type: 'boolean', default: false },
   },
 });
 const MiB = 1024 * 1024;
@@ -39,6 +42,7 @@ const RATE = Number(flags['rate-mib']) * MiB;
 const SWARMS = flags.swarms.split(',');
 if (flags['super-seed'] && !SWARMS.includes('sx')) SWARMS.push('sx');
 const TIMEOUT_MS = Number(flags.timeout) * 1000;
+const NO_UTP = flags.utp ? [] : ['--no-utp'];
 const PYTHON = '/usr/bin/python3';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = path.join(root, 'dist', 'cli.js');
@@ -52,10 +56,18 @@ process.on('exit', () => {
 });
 process.on('SIGINT', () => process.exit(130));
 
-function start(cmd, args) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
+// BENCH_LOG_DIR=dir: every process's stderr is kept there as <swarm>-<n>-<role>.log (with SILMARIL_SWARM_TRACE=1,
+// silmaril peers write one line a second of what each of their wires is doing).
+// BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": extra node flags for the silmaril processes.
+function start(cmd, args, logName) {
+  const extra = cmd === process.execPath && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
+  const child = spawn(cmd, [...extra, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
   const p = { child, lines: [], waiters: [], stderr: '' };
   procs.add(p);
+  if (process.env.BENCH_LOG_DIR && logName) {
+    fs.mkdirSync(process.env.BENCH_LOG_DIR, { recursive: true });
+    child.stderr.pipe(fs.createWriteStream(path.join(process.env.BENCH_LOG_DIR, `${logName}.log`)));
+  }
   child.stderr.on('data', (d) => (p.stderr = (p.stderr + d).slice(-4000)));
   createInterface({ input: child.stdout }).on('line', (text) => {
     let line;
@@ -95,6 +107,16 @@ function peakRss(pid) {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds (user + system) a live process has used so far. */
+function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
   } catch {
     return NaN;
   }
@@ -175,43 +197,53 @@ async function runSwarm(kind, n) {
   const ltSeed = kind === 'lt' || kind === 'ls';
   const seed = ltSeed
     ? start(PYTHON, [LT, torrent, path.join(work, 'seed'), '--seed', '--upload-limit', String(RATE)])
-    : start(process.execPath, [
-        CLI,
-        'seed',
-        model,
-        '--torrent',
-        torrent,
-        '--upload-limit',
-        String(Math.round(RATE / 1024)),
-        ...(kind === 'sx' ? ['--super-seed'] : []),
-        '--home',
-        path.join(dir, 'seed-home'),
-        '--json',
-        '--no-dht',
-        '--no-lsd',
-      ]);
+    : start(
+        process.execPath,
+        [
+          CLI,
+          'seed',
+          model,
+          '--torrent',
+          torrent,
+          '--upload-limit',
+          String(Math.round(RATE / 1024)),
+          ...(kind === 'sx' ? ['--super-seed'] : []),
+          ...NO_UTP,
+          '--home',
+          path.join(dir, 'seed-home'),
+          '--json',
+          '--no-dht',
+          '--no-lsd',
+        ],
+        `${kind}-${n}-seed`,
+      );
   await seed.waitFor((l) => l.event === 'ready', 60_000);
   const t0 = performance.now();
   const downloaders = Array.from({ length: n }, (_, i) =>
     kind === 'lt'
       ? start(PYTHON, [LT, torrent, path.join(dir, `d${i}`)])
-      : start(process.execPath, [
-          CLI,
-          'get',
-          torrent,
-          '--out',
-          path.join(dir, `d${i}`),
-          '--home',
-          path.join(dir, `h${i}`),
-          '--json',
-          '--no-dht',
-          '--no-lsd',
-        ]),
+      : start(
+          process.execPath,
+          [
+            CLI,
+            'get',
+            torrent,
+            '--out',
+            path.join(dir, `d${i}`),
+            '--home',
+            path.join(dir, `h${i}`),
+            '--json',
+            '--no-dht',
+            '--no-lsd',
+            ...NO_UTP,
+          ],
+          `${kind}-${n}-d${i}`,
+        ),
   );
   const results = await Promise.all(
     downloaders.map(async (d) => {
       const done = await d.waitFor((l) => l.event === 'done');
-      return { done, rss: peakRss(d.child.pid) };
+      return { done, rss: peakRss(d.child.pid), cpu: cpuSeconds(d.child.pid) };
     }),
   );
   const allDone = (Math.max(...results.map((r) => r.done.at)) - t0) / 1000;
@@ -221,6 +253,7 @@ async function runSwarm(kind, n) {
   }
   // Stop the seed first (its upload total), then the downloaders (libtorrent's per-peer totals).
   let seedUp;
+  const seedCpu = cpuSeconds(seed.child.pid);
   if (ltSeed) {
     const stopping = seed.waitFor((l) => l.event === 'stopped', 30_000);
     await stop(seed, 'stdin');
@@ -243,7 +276,7 @@ async function runSwarm(kind, n) {
       if (process.env.BENCH_VERBOSE) {
         const d = results[i].done;
         console.log(
-          `  d${i}: fromPeers ${(d.fromPeers / SIZE).toFixed(2)} fromSeeds ${(d.fromSeeds / SIZE).toFixed(2)} downloaded ${(d.downloaded / SIZE).toFixed(2)} uploaded ${(d.uploaded / SIZE).toFixed(2)}`,
+          `  d${i}: fromPeers ${(d.fromPeers / SIZE).toFixed(2)} fromSeeds ${(d.fromSeeds / SIZE).toFixed(2)} downloaded ${(d.downloaded / SIZE).toFixed(2)} uploaded ${(d.uploaded / SIZE).toFixed(2)} cpu ${JSON.stringify(d.cpu)}`,
         );
       }
       await stop(d, 'signal');
@@ -259,6 +292,8 @@ async function runSwarm(kind, n) {
     fromPeersMean: fromPeers.reduce((a, b) => a + b, 0) / n / SIZE,
     rssMax: Math.max(...results.map((r) => r.rss)) / MiB,
     rssMean: results.reduce((a, r) => a + r.rss, 0) / n / MiB,
+    cpuMean: results.reduce((a, r) => a + r.cpu, 0) / n,
+    seedCpu,
   };
 }
 
@@ -289,7 +324,8 @@ for (const n of NS) {
       `N=${String(n).padStart(2)} ${NAMES[kind].padEnd(31)} all done ${r.allDone.toFixed(1).padStart(6)} s ` +
         `(${(r.allDone / ideal).toFixed(2)}x ideal ${ideal.toFixed(1)} s)  seed up ${r.seedUp.toFixed(2)}x  ` +
         `from non-seeds min ${r.fromPeersMin.toFixed(2)}x mean ${r.fromPeersMean.toFixed(2)}x  ` +
-        `peak RSS max ${r.rssMax.toFixed(0)} MiB mean ${r.rssMean.toFixed(0)} MiB  ${goal}${vs}`,
+        `peak RSS max ${r.rssMax.toFixed(0)} MiB mean ${r.rssMean.toFixed(0)} MiB  ` +
+        `CPU s per downloader ${r.cpuMean.toFixed(1)} seed ${r.seedCpu.toFixed(1)}  ${goal}${vs}`,
     );
     rows.push(r);
   }

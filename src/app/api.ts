@@ -27,7 +27,10 @@ export interface NodeApi {
   download(req: T.DownloadRequest): Promise<T.DownloadResult>;
   /** Copies the bytes of a complete transfer (a `present` download) to `<dest>/<name>`, then verifies the copy. */
   copyPresent(id: string, dest: string, work?: T.WorkOptions): Promise<T.CopyPresentResult>;
-  pause(id: string): Promise<void>;
+  /** Downloads into the Hugging Face cache (blobs, snapshot links, refs); `done` settles once the snapshot is in. */
+  downloadIntoHfCache(req: T.HfDownloadRequest): Promise<T.HfDownloadStarted>;
+  /** Pauses a transfer; a system transfer (a catalog file) only with `force`. */
+  pause(id: string, opts?: T.StopOptions): Promise<void>;
   resume(id: string): Promise<void>;
   /** Stops a transfer and forgets it; `deleteFiles` removes a download's files too. A system transfer (a catalog
    *  file) is refused with SystemTransferError unless `force`. */
@@ -41,6 +44,10 @@ export interface NodeApi {
   discover(query: T.DiscoverQuery): Promise<T.DiscoverResult>;
   /** This home's own catalog entries (withdrawn ones left out). */
   shares(): Promise<T.OwnShare[]>;
+
+  /** Starts the embedded tracker (HTTP + UDP announce, scrape, registry API) in the node; running already: as is. */
+  startTracker(host: string | undefined, port: number): Promise<T.TrackerStatus>;
+  stopTracker(): Promise<void>;
 
   /** Fires when transfers (at least once a second while any runs), the catalog or the tracker change. */
   onChange(listener: (what: T.ChangeKind) => void): { dispose(): void };

@@ -23,6 +23,18 @@ export class ControlApiError extends Error {
   }
 }
 
+/** A download's source as the API takes it: bytes in base64, a .torrent path made absolute (the node runs in
+ *  another folder), other strings as they are. */
+function sourceBody(source: string | Uint8Array): Record<string, string> {
+  if (typeof source !== 'string') return { torrent: Buffer.from(source).toString('base64') };
+  return { source: /\.torrent$/i.test(source) ? resolve(source) : source };
+}
+
+function webSeedBody(w: T.DownloadRequest['webSeed']): Record<string, unknown> {
+  if (w === false) return { web_seed: false };
+  return w?.minRate ? { web_seed_below: w.minRate } : {};
+}
+
 /** The node file of a home whose node is alive, or undefined. */
 export async function readNodeFile(home: string): Promise<NodeFile | undefined> {
   try {
@@ -189,11 +201,10 @@ export class ControlClient implements NodeApi {
 
   async download(req: T.DownloadRequest): Promise<T.DownloadResult> {
     const r = await this.call('POST', '/models/download', {
-      ...(typeof req.source === 'string'
-        ? { source: /\.torrent$/i.test(req.source) ? resolve(req.source) : req.source }
-        : { torrent: Buffer.from(req.source).toString('base64') }),
+      ...sourceBody(req.source),
       out_dir: req.outDir === undefined ? undefined : resolve(req.outDir),
       peers: req.peers,
+      ...webSeedBody(req.webSeed),
     });
     return { ...r.transfer.view, status: r.status ?? 'started', path: r.path ?? r.transfer.view.path };
   }
@@ -202,8 +213,44 @@ export class ControlClient implements NodeApi {
     return this.call('POST', `/transfers/${encodeURIComponent(id)}/copy`, { dest: resolve(dest) }, 0);
   }
 
-  async pause(id: string): Promise<void> {
-    await this.call('PUT', `/transfers/${encodeURIComponent(id)}/pause`);
+  /** The node downloads into the cache folder this process names (its HF_HUB_CACHE, resolved here); `done` follows
+   *  the node's install of the snapshot (`GET /transfers/:id/hf`, polled). */
+  async downloadIntoHfCache(req: T.HfDownloadRequest): Promise<T.HfDownloadStarted> {
+    const r = await this.call('POST', '/models/download', {
+      ...sourceBody(req.source),
+      hf_cache: req.cacheDir === undefined ? true : resolve(req.cacheDir),
+      hf_repo: req.repoSpec,
+      hf_ref: req.ref,
+      peers: req.peers,
+      ...webSeedBody(req.webSeed),
+    });
+    const id: string = r.transfer_id;
+    const done = (async () => {
+      for (;;) {
+        const job = await this.call('GET', `/transfers/${encodeURIComponent(id)}/hf`);
+        if (job.state === 'done') return { snapshot: job.snapshot as string, verified: job.verified === true };
+        if (job.state === 'failed') throw new Error(job.error ?? 'the download into the Hugging Face cache failed');
+        await new Promise((ok) => setTimeout(ok, 500));
+      }
+    })();
+    done.catch(() => {});
+    return { transfer: r.transfer.view, reused: r.reused ?? [], done };
+  }
+
+  startTracker(host: string | undefined, port: number): Promise<T.TrackerStatus> {
+    return this.call('POST', '/tracker/start', { host, port });
+  }
+
+  async stopTracker(): Promise<void> {
+    await this.call('POST', '/tracker/stop');
+  }
+
+  trackerStatus(): Promise<T.TrackerStatus> {
+    return this.call('GET', '/tracker');
+  }
+
+  async pause(id: string, opts: T.StopOptions = {}): Promise<void> {
+    await this.call('PUT', `/transfers/${encodeURIComponent(id)}/pause${opts.force ? '?force=true' : ''}`);
   }
 
   async resume(id: string): Promise<void> {
@@ -251,6 +298,7 @@ export class ControlClient implements NodeApi {
     if (query.signedOnly) set('signed', true);
     for (const k of Array.isArray(query.trust) ? query.trust : [...(query.trust?.keys ?? [])]) q.append('trust', k);
     if (query.refresh) set('refresh', true);
+    for (const r of query.registries ?? []) if (/^https?:\/\//.test(r)) q.append('registry', r);
     set('timeout_ms', query.timeoutMs);
     const r = await this.call('GET', `/discover?${q}`);
     return {

@@ -283,11 +283,23 @@ export class ControlServer {
       ['POST', p('/seed'), async (req) => this.seed(await readJson(req))],
       ['GET', p('/transfers/([^/]+)'), async (_req, _url, [id]) => goTransfer(await n.transfer(id))],
       ['GET', p('/transfers/([^/]+)/stats'), async (_req, _url, [id]) => n.transferStats(id)],
+      [
+        'GET',
+        p('/transfers/([^/]+)/hf'),
+        async (_req, _url, [id]) => {
+          const job = this.hfJobs.get(id);
+          if (!job) throw new HttpError(404, `no download into the Hugging Face cache with id ${id}`);
+          return job;
+        },
+      ],
       ['GET', p('/transfers/([^/]+)/torrent'), async (_req, _url, [id]) => n.torrentFile(id)],
       [
         'PUT',
         p('/transfers/([^/]+)/pause'),
-        async (_req, _url, [id]) => (await n.pause(id), { message: 'transfer paused', transfer_id: id }),
+        async (_req, url, [id]) => (
+          await n.pause(id, { force: url.searchParams.get('force') === 'true' }),
+          { message: 'transfer paused', transfer_id: id }
+        ),
       ],
       [
         'PUT',
@@ -327,6 +339,19 @@ export class ControlServer {
           return { message: 'transfer cancelled', transfer_id: id };
         },
       ],
+      // The embedded tracker: an editor attached to this node (or a script) starts and stops it here.
+      ['GET', p('/tracker'), async () => n.trackerStatus()],
+      [
+        'POST',
+        p('/tracker/start'),
+        async (req) => {
+          const b = await readJson(req);
+          const port = int(b, 'port') ?? 6969;
+          if (port > 65535) throw new HttpError(400, 'port must be 0 to 65535');
+          return n.startTracker(str(b, 'host'), port);
+        },
+      ],
+      ['POST', p('/tracker/stop'), async () => (await n.stopTracker(), n.trackerStatus())],
       [
         'POST',
         p('/admin/shutdown'),
@@ -381,6 +406,13 @@ export class ControlServer {
     };
   }
 
+  /** Downloads into the Hugging Face cache started through the API, by transfer id: what `GET .../hf` answers once
+   *  the transfer has left the node (its files became the cache's blobs). */
+  private readonly hfJobs = new Map<
+    string,
+    { state: 'running' | 'done' | 'failed'; snapshot?: string; verified?: boolean; error?: string }
+  >();
+
   private async download(b: Record<string, unknown>) {
     const torrent = str(b, 'torrent');
     const source: string | Uint8Array | undefined = torrent
@@ -388,7 +420,38 @@ export class ControlServer {
       : (str(b, 'magnet') ?? str(b, 'info_hash') ?? str(b, 'source') ?? str(b, 'model_name'));
     if (!source) throw new HttpError(400, 'must specify model_name, info_hash, magnet or torrent');
     const peers = list(b, 'peers');
-    const t = await this.node.download({ source, outDir: str(b, 'out_dir'), peers });
+    if (b.web_seed !== undefined && typeof b.web_seed !== 'boolean')
+      throw new HttpError(400, 'web_seed must be true or false');
+    const webSeed = b.web_seed === false ? (false as const) : { minRate: int(b, 'web_seed_below') };
+    // `hf_cache`: true for the node's default cache folder, or the folder (the caller's HF_HUB_CACHE).
+    if (b.hf_cache !== undefined && b.hf_cache !== false) {
+      if (b.hf_cache !== true && typeof b.hf_cache !== 'string') {
+        throw new HttpError(400, 'hf_cache must be true or a folder');
+      }
+      const d = await this.node.downloadIntoHfCache({
+        source,
+        repoSpec: str(b, 'hf_repo'),
+        cacheDir: b.hf_cache === true ? undefined : str(b, 'hf_cache'),
+        ref: str(b, 'hf_ref'),
+        peers,
+        webSeed,
+      });
+      const id = d.transfer.id;
+      this.hfJobs.set(id, { state: 'running' });
+      d.done.then(
+        (r) => this.hfJobs.set(id, { state: 'done', snapshot: r.snapshot, verified: r.verified }),
+        (err: Error) => this.hfJobs.set(id, { state: 'failed', error: err.message }),
+      );
+      return {
+        transfer_id: id,
+        model_name: str(b, 'model_name') ?? d.transfer.name,
+        info_hash: id,
+        message: 'download into the Hugging Face cache started',
+        reused: d.reused,
+        transfer: goTransfer(d.transfer),
+      };
+    }
+    const t = await this.node.download({ source, outDir: str(b, 'out_dir'), peers, webSeed });
     return {
       transfer_id: t.id,
       model_name: str(b, 'model_name') ?? t.name,
@@ -443,6 +506,10 @@ export class ControlServer {
       trust: q.getAll('trust'),
       refresh: q.get('refresh') === 'true',
       timeoutMs: num('timeout_ms'),
+      registries: q.getAll('registry').map((r) => {
+        if (!/^https?:\/\/[^\s]+$/.test(r)) throw new HttpError(400, `registry must be an http(s) tracker URL: ${r}`);
+        return r;
+      }),
     };
     const r = await this.node.discover(query);
     const models = r.entries.map(goDiscovered);

@@ -32,6 +32,7 @@ import { parseTorrent } from '../torrent/parse.js';
 import { verifyTorrent } from '../torrent/verify.js';
 import { registerWithTrackers } from '../tracker/registry-client.js';
 import { Tracker } from '../tracker/tracker.js';
+import { refreshRegistry } from '../catalog/sources/tracker.js';
 import type { NodeApi } from './api.js';
 import { ControlServer } from './control-server.js';
 import { SystemTransferError } from './errors.js';
@@ -55,6 +56,8 @@ import type {
   StopSharingOptions,
   StopSharingResult,
   TrackerStatus,
+  HfDownloadRequest,
+  HfDownloadStarted,
   TransferListOptions,
   TransferStats,
   TransferView,
@@ -394,8 +397,10 @@ export class AppNode extends EventEmitter implements NodeApi {
     return this.engineTransfer(id);
   }
 
-  async pause(id: string): Promise<void> {
-    await this.engineTransfer(id).pause();
+  async pause(id: string, opts: StopOptions = {}): Promise<void> {
+    const t = this.engineTransfer(id);
+    this.guardSystem(t, 'pause', opts);
+    await t.pause();
     this.fire('transfers');
   }
 
@@ -742,14 +747,7 @@ export class AppNode extends EventEmitter implements NodeApi {
   /** Downloads into the Hugging Face cache (blobs, snapshot links, refs), the origin from the catalog entry or
    *  `repoSpec`; `done` settles once the snapshot is in place. In this process only (the CLI's `get --hf-cache`,
    *  the editor's Download into Hugging Face Cache). */
-  async downloadIntoHfCache(o: {
-    source: string | Uint8Array;
-    repoSpec?: string;
-    cacheDir?: string;
-    ref?: string;
-    peers?: string[];
-    webSeed?: false | { minRate?: number };
-  }): Promise<{ transfer: TransferView; reused: string[][]; done: Promise<{ snapshot: string; verified: boolean }> }> {
+  async downloadIntoHfCache(o: HfDownloadRequest): Promise<HfDownloadStarted> {
     const engine = this.engine();
     const source = await this.resolveSource(o.source);
     const hf = await prepareHfGet({
@@ -806,12 +804,20 @@ export class AppNode extends EventEmitter implements NodeApi {
    *  through it), for at most `timeoutMs`. */
   async discover(query: DiscoverQuery): Promise<DiscoverResult> {
     const service = await this.openCatalog();
-    const { refresh, timeoutMs, ...search } = query;
+    const { refresh, timeoutMs, registries, ...search } = query;
     let refreshed: DiscoverResult['refreshed'] = 'no';
-    if (refresh) {
+    const extra = (registries ?? []).filter((t) => /^https?:\/\//.test(t));
+    if (refresh || extra.length) {
       let timer: NodeJS.Timeout | undefined;
       const limit = new Promise<'timed-out'>((r) => (timer = setTimeout(() => r('timed-out'), timeoutMs ?? 30_000)));
-      refreshed = await Promise.race([service.refresh(true).then(() => 'complete' as const), limit]);
+      const read = async () => {
+        // Registries asked for by this search only (the node's own are read by its refresh).
+        for (const t of extra) await refreshRegistry(service.catalog, t);
+        if (refresh) await service.refresh(true);
+        else await service.catalog.save();
+        return 'complete' as const;
+      };
+      refreshed = await Promise.race([read(), limit]);
       clearTimeout(timer);
       if (refreshed === 'timed-out') await service.catalog.save().catch(() => {});
     }

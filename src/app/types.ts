@@ -215,6 +215,31 @@ export interface DiscoverQuery extends SearchQuery {
   /** Read the network (DHT pointers, catalog files, registries) first, for at most `timeoutMs`. */
   refresh?: boolean;
   timeoutMs?: number;
+  /** Tracker registries (http(s) announce URLs) to read once for this search, besides the node's own sources
+   *  (`discover --tracker` through a running node). */
+  registries?: string[];
+}
+
+/** A download into the Hugging Face cache (`get --hf-cache`): the origin from the catalog entry or `repoSpec`. */
+export interface HfDownloadRequest {
+  /** A magnet, an infohash, a .torrent path, or the .torrent's bytes. */
+  source: string | Uint8Array;
+  /** `ORG/NAME@COMMIT` when no catalog entry records the origin. */
+  repoSpec?: string;
+  /** The cache folder (default HF_HUB_CACHE / HF_HOME / ~/.cache/huggingface/hub of the node's process). */
+  cacheDir?: string;
+  /** refs/<ref> to point at the commit once installed. */
+  ref?: string;
+  peers?: string[];
+  webSeed?: false | { minRate?: number };
+}
+
+export interface HfDownloadStarted {
+  transfer: TransferView;
+  /** Files the cache already held (not fetched). */
+  reused: string[][];
+  /** Settles once the snapshot is in place (the transfer then leaves the node: its files became blobs). */
+  done: Promise<{ snapshot: string; verified: boolean }>;
 }
 
 export interface DiscoverResult {

@@ -1,7 +1,7 @@
 // The catalog as one object: the merge index (who wins), the sql.js store (search, persistence) and our own
 // publisher identity. Every source feeds records through ingest(); nothing but a newer signed entry replaces one.
 import { join } from 'node:path';
-import { encodeCatalog } from './catalog-file.js';
+import { encodeCatalog, readCatalogFile } from './catalog-file.js';
 import { normaliseFields, signEntry, type CatalogEntry, type EntryFields } from './entry.js';
 import type { Identity } from './identity.js';
 import { EntryIndex, totalDropped, type MergeOptions, type MergeResult } from './merge.js';
@@ -48,14 +48,63 @@ export class Catalog {
     source: { id: string; kind: string; pointerSeq?: number; infohash?: string },
     opts: MergeOptions = {},
   ) {
-    return this.record(await this.index.mergeAsync(records, (jobs) => sharedVerifyPool().verify(jobs), opts), source);
+    return this.record(await this.mergeIntoStore(records, source.id, opts), source, true);
+  }
+
+  /**
+   * Merges on the verify pool and writes each verified batch to the store as it comes (store.ts bulkLoad), so the
+   * index is built while the next batches are verified, and the main thread is held in pieces, not all at once.
+   */
+  private async mergeIntoStore(records: Iterable<Uint8Array>, sourceId: string, opts: MergeOptions) {
+    const load = this.store.bulkLoad(sourceId);
+    try {
+      return await this.index.mergeAsync(
+        records,
+        (jobs) => sharedVerifyPool().verify(jobs),
+        opts,
+        (entries, fresh) => load.write(entries, fresh),
+      );
+    } finally {
+      load.finish();
+    }
+  }
+
+  /**
+   * Merges a catalog file (either version). Chunks of a version 2 file that this store merged before (under the
+   * same publisher restriction, or none) are not inflated again: their records count as unchanged. Throws
+   * CatalogFileError for a file over a limit (nothing is merged then).
+   */
+  async ingestFile(
+    file: Uint8Array,
+    source: { id: string; kind: string; pointerSeq?: number; infohash?: string },
+    opts: MergeOptions = {},
+  ) {
+    const scope = opts.publisher ?? '*';
+    const read = await readCatalogFile(
+      file,
+      (digest) =>
+        this.store.chunkSeen(`${digest}:*`) ??
+        (opts.publisher !== undefined ? this.store.chunkSeen(`${digest}:${scope}`) : undefined),
+    );
+    const merged = await this.mergeIntoStore(read.records, source.id, opts);
+    merged.stats.seen += read.skipped.records;
+    merged.stats.unchanged += read.skipped.records;
+    const result = this.record(merged, source, true);
+    // After the upsert: a chunk is marked seen only once its records are in the store (both saved together).
+    this.store.markChunksSeen(read.chunks.map((c) => ({ id: `${c.digest}:${scope}`, records: c.records })));
+    return { ...result, skipped: read.skipped };
   }
 
   /** Bumped whenever one of our own entries changes, whoever brought it (publish, another process, a source). */
   ownVersion = 0;
 
-  private record(result: MergeResult, source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
-    if (result.changed.length) this.store.upsert(result.changed, source.id, { fresh: result.added });
+  /** Records a merge's outcome; `written`: its entries are in the store already (mergeIntoStore). */
+  private record(
+    result: MergeResult,
+    source: { id: string; kind: string; pointerSeq?: number; infohash?: string },
+    written = false,
+  ) {
+    if (result.changed.length && !written) this.store.upsert(result.changed, source.id, { fresh: result.added });
     const me = this.identity?.publisher;
     if (me && result.changed.some((e) => e.publisher === me)) this.ownVersion++;
     const dropped = totalDropped(result.stats);

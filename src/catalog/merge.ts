@@ -145,10 +145,19 @@ export class EntryIndex {
     return candidates;
   }
 
-  /** Phase 3: apply verified candidates in order, exactly as if they had been merged one by one. */
-  private apply(candidates: Candidate[], ok: boolean[], stats: MergeStats): MergeResult {
-    const changed = new Map<string, CatalogEntry>();
-    const added = new Set<string>();
+  /**
+   * Phase 3: apply verified candidates in order, exactly as if they had been merged one by one. Called once per
+   * verified batch, in order; `changed` and `added` gather the whole merge, the return value this batch's part.
+   */
+  private apply(
+    candidates: Candidate[],
+    ok: ArrayLike<boolean>,
+    stats: MergeStats,
+    changed: Map<string, CatalogEntry>,
+    added: Set<string>,
+  ): { entries: CatalogEntry[]; fresh: Set<string> } {
+    const batch = new Map<string, CatalogEntry>();
+    const fresh = new Set<string>();
     candidates.forEach((c, i) => {
       if (!ok[i]) {
         stats.dropped.signature++;
@@ -166,11 +175,13 @@ export class EntryIndex {
       else {
         stats.added++;
         added.add(c.key);
+        fresh.add(c.key);
       }
       this.put(c.key, entry);
       changed.set(c.key, entry);
+      batch.set(c.key, entry);
     });
-    return { stats, changed: [...changed.values()], added };
+    return { entries: [...batch.values()], fresh };
   }
 
   /**
@@ -181,39 +192,64 @@ export class EntryIndex {
     const stats = emptyStats();
     const candidates = this.screen(records, stats, opts);
     const ok = candidates.map((c) => verifySignature(c.body, c.sig, Buffer.from(c.f.publisher, 'hex')));
-    return this.apply(candidates, ok, stats);
+    const changed = new Map<string, CatalogEntry>();
+    const added = new Set<string>();
+    this.apply(candidates, ok, stats, changed, added);
+    return { stats, changed: [...changed.values()], added };
   }
 
   /**
    * The same, with the signatures checked by `verifyMany` (a worker pool for big catalogs). Records are screened in
-   * slices and each slice goes to the verifiers at once, so parsing the next slice overlaps verifying this one.
-   * Screening only reads the index (apply writes it, after every slice), so the result is the same as in one piece.
+   * slices and each batch of candidates goes to the verifiers at once, so parsing the next slice overlaps verifying
+   * this one. Screening only reads the index; batches are applied in order once all are screened, so the result is
+   * the same as in one piece. `onBatch` receives each verified batch's winners as it is applied (a store writes
+   * them while the next batches are still being verified); `changed` in the result still holds them all.
    */
   async mergeAsync(
     records: Iterable<Uint8Array>,
     verifyMany: (jobs: VerifyJob[]) => Promise<boolean[]>,
     opts: MergeOptions = {},
+    onBatch?: (entries: CatalogEntry[], fresh: Set<string>) => void,
   ): Promise<MergeResult> {
     const stats = emptyStats();
-    const candidates: Candidate[] = [];
-    const verdicts: Promise<boolean[]>[] = [];
+    const batches: { candidates: Candidate[]; verdict: Promise<boolean[]> }[] = [];
     // Candidates go to the verifiers in batches of MERGE_SLICE, not one batch per slice of records: a catalog that
     // mostly repeats what we hold leaves a few new records per slice, which together are worth the worker threads.
-    let sent = 0;
+    let pending: Candidate[] = [];
     const send = (): void => {
-      const batch = candidates.slice(sent);
-      sent = candidates.length;
-      verdicts.push(
-        verifyMany(batch.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') }))),
-      );
+      const candidates = pending;
+      pending = [];
+      batches.push({
+        candidates,
+        verdict: verifyMany(
+          candidates.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') })),
+        ),
+      });
     };
     for (const slice of slices(records, MERGE_SLICE)) {
-      for (const c of this.screen(slice, stats, opts)) candidates.push(c);
-      if (candidates.length - sent >= MERGE_SLICE) send();
+      for (const c of this.screen(slice, stats, opts)) pending.push(c);
+      if (pending.length >= MERGE_SLICE) send();
     }
-    if (candidates.length > sent) send();
-    const ok = (await Promise.all(verdicts)).flat();
-    return this.apply(candidates, ok, stats);
+    if (pending.length) send();
+    // Every verdict is awaited even if one fails (no unhandled rejection left behind), then applied in order.
+    const settled = batches.map((b) =>
+      b.verdict.then(
+        (ok) => ({ ok }),
+        (err: unknown) => ({ err }),
+      ),
+    );
+    const changed = new Map<string, CatalogEntry>();
+    const added = new Set<string>();
+    for (let i = 0; i < batches.length; i++) {
+      const r = await settled[i];
+      if ('err' in r) {
+        await Promise.all(settled);
+        throw r.err;
+      }
+      const part = this.apply(batches[i].candidates, r.ok, stats, changed, added);
+      if (onBatch && part.entries.length) onBatch(part.entries, part.fresh);
+    }
+    return { stats, changed: [...changed.values()], added };
   }
 
   /** Every entry (tombstones included) sorted by key: the content of a catalog file. */

@@ -64,7 +64,7 @@ export interface SwarmCount {
   leechers: number;
   /** Unix ms. */
   countedAt: number;
-  /** `self`, `tracker`, `dht`, joined with `+`. */
+  /** `self`, `tracker`, `dht`, joined with `+`; `registry`: the figure a tracker registry lists. */
   countedBy: string;
 }
 
@@ -140,10 +140,10 @@ CREATE INDEX IF NOT EXISTS entries_name ON entries(deleted, name COLLATE NOCASE)
 CREATE INDEX IF NOT EXISTS entries_size ON entries(deleted, size);
 CREATE INDEX IF NOT EXISTS entries_created ON entries(deleted, created);
 CREATE INDEX IF NOT EXISTS entries_seeders ON entries(deleted, seeders);
-CREATE INDEX IF NOT EXISTS entries_license ON entries(license COLLATE NOCASE);
+-- No index on license or format: a handful of values each, so a filter on them walks the sort order's index
+-- (search) at no loss, and each index cost ~10% of a bulk load. Stores from before drop them (migrate).
 CREATE INDEX IF NOT EXISTS entries_publisher ON entries(publisher);
 CREATE INDEX IF NOT EXISTS entries_fingerprint ON entries(fingerprint);
-CREATE INDEX IF NOT EXISTS entries_format ON entries(format);
 CREATE INDEX IF NOT EXISTS entries_v1 ON entries(v1);
 CREATE INDEX IF NOT EXISTS entries_v2 ON entries(v2);
 CREATE TABLE IF NOT EXISTS entry_tags (tag TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (tag, id)) WITHOUT ROWID;
@@ -161,6 +161,9 @@ CREATE TABLE IF NOT EXISTS swarm_counts (
   infohash TEXT PRIMARY KEY, seeders INTEGER NOT NULL, leechers INTEGER NOT NULL, counted_at INTEGER NOT NULL,
   counted_by TEXT NOT NULL
 ) WITHOUT ROWID;
+-- Catalog file chunks (version 2) whose records were merged into this store, as "<sha256>:<publisher or *>", with
+-- their record count: a later catalog carrying the same chunk does not inflate it again (catalog.ts ingestFile).
+CREATE TABLE IF NOT EXISTS seen_chunks (id TEXT PRIMARY KEY, records INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /** 2: rows found by a key hash instead of a unique text key. */
@@ -171,10 +174,8 @@ const SECONDARY_INDEXES = [
   'entries_size',
   'entries_created',
   'entries_seeders',
-  'entries_license',
   'entries_publisher',
   'entries_fingerprint',
-  'entries_format',
   'entries_v1',
   'entries_v2',
 ];
@@ -200,6 +201,14 @@ const WALK_COUNT_CAP = 200;
 const COLUMNS =
   'id, publisher, fingerprint, name, seq, deleted, v1, v2, size, files, license, tags, description, format, ' +
   'architecture, parameters, quantization, created, trackers, webseeds, trusted, source, seeders';
+
+/** See CatalogStore.bulkLoad. */
+export interface BulkLoad {
+  /** Writes entries that won a merge; `fresh`: keys among them the store cannot hold yet (no lookup). */
+  write(entries: (CatalogEntry | StoredEntry)[], fresh?: Set<string>): void;
+  /** Builds what a bulk load left for the end. Idempotent. */
+  finish(): void;
+}
 
 export class CatalogStore {
   private dirty = false;
@@ -258,6 +267,7 @@ export class CatalogStore {
       db.run('DROP TABLE IF EXISTS entries_fts; DROP TABLE IF EXISTS entry_tags; DROP TABLE IF EXISTS entries;');
     }
     db.run(SCHEMA);
+    db.run('DROP INDEX IF EXISTS entries_license; DROP INDEX IF EXISTS entries_format;');
     if (rows.length) {
       this.upsert(rows, 'local', { fresh: new Set(rows.map((r) => `${r.publisher}/${r.name}`)) });
       for (const r of rows) {
@@ -305,11 +315,118 @@ export class CatalogStore {
    * this replaces whatever the store held under the same key.
    */
   upsert(entries: Iterable<CatalogEntry | StoredEntry>, source: string, opts: { fresh?: Set<string> } = {}): number {
-    const db = this.db;
     const list = [...entries];
     if (!list.length) return 0;
     // Big batches (a first catalog fetch) skip per-row full-text updates and rebuild the index once at the end.
-    const bulk = list.length >= BULK_ROWS;
+    if (list.length >= BULK_ROWS) {
+      const load = this.bulkLoad(source);
+      try {
+        load.write(list, opts.fresh);
+      } finally {
+        load.finish();
+      }
+      return list.length;
+    }
+    this.transaction(() => this.writeRows(list, source, opts.fresh, undefined));
+    this.dirty = true;
+    return list.length;
+  }
+
+  /**
+   * An upsert fed in pieces as they come (a big catalog, verified batch by batch on worker threads): each piece is
+   * written while the next ones are still being verified, instead of everything after the last. From the first piece
+   * of BULK_ROWS rows on it is a bulk load: the secondary indexes are dropped once, rows are written without
+   * full-text updates, and finish() (always call it, in a finally) builds tags, indexes and full text once. Smaller
+   * pieces before that are written as upsert() writes them. save() waits for finish(): a file saved mid-load would
+   * lack the full text of the rows written so far.
+   */
+  bulkLoad(source: string): BulkLoad {
+    const db = this.db;
+    let firstNew: number | undefined;
+    let cacheSize: number | undefined;
+    let done = false;
+    let release!: () => void;
+    const open = new Promise<void>((r) => (release = r));
+    this.bulkOpen.add(open);
+    return {
+      write: (entries, fresh) => {
+        if (done) throw new Error('bulk load already finished');
+        if (!entries.length) return;
+        if (firstNew === undefined && entries.length >= BULK_ROWS) {
+          // A bulk load with SQLite's default 2 MB page cache keeps spilling pages (and index sorts) into sql.js's
+          // in-memory file, which grows by copying itself: a 32 MB cache for the load measured ~9% less CPU.
+          cacheSize = db.exec('PRAGMA cache_size')[0].values[0][0] as number;
+          db.run(`PRAGMA cache_size = ${BULK_CACHE_KIB}`);
+          firstNew = (db.exec('SELECT coalesce(max(id), 0) FROM entries')[0].values[0][0] as number) + 1;
+          // Building an index once over sorted rows beats updating B-trees row by row. The key hash index stays:
+          // it finds the rows a piece replaces.
+          this.transaction(() => {
+            for (const name of SECONDARY_INDEXES) db.run(`DROP INDEX IF EXISTS ${name}`);
+          });
+        }
+        this.transaction(() => this.writeRows(entries, source, fresh, firstNew));
+        this.dirty = true;
+      },
+      finish: () => {
+        if (done) return;
+        done = true;
+        try {
+          if (firstNew !== undefined) {
+            const from = firstNew;
+            this.transaction(() => {
+              // The tags column is the tags joined by spaces (a tag holds none: entry.ts); split in SQL, sorted so
+              // the (tag, id) B-tree is filled in order.
+              db.run(
+                `WITH RECURSIVE split(id, tag, rest) AS (
+                   SELECT id, '', tags || ' ' FROM entries WHERE id >= ? AND deleted = 0 AND tags != ''
+                   UNION ALL
+                   SELECT id, substr(rest, 1, instr(rest, ' ') - 1), substr(rest, instr(rest, ' ') + 1) FROM split
+                   WHERE rest != ''
+                 )
+                 INSERT OR IGNORE INTO entry_tags (tag, id) SELECT tag, id FROM split WHERE tag != '' ORDER BY tag, id`,
+                [from],
+              );
+              db.run(SCHEMA); // re-creates the dropped indexes
+              db.run("INSERT INTO entries_fts(entries_fts) VALUES('rebuild')");
+              // One segment instead of a dozen: a common word's hit list is then read in one piece (2-3x faster).
+              db.run("INSERT INTO entries_fts(entries_fts) VALUES('optimize')");
+            });
+          }
+        } finally {
+          if (cacheSize !== undefined) db.run(`PRAGMA cache_size = ${cacheSize}`);
+          this.bulkOpen.delete(open);
+          release();
+        }
+      },
+    };
+  }
+
+  /** Bulk loads not finished yet (save() waits for them). */
+  private readonly bulkOpen = new Set<Promise<void>>();
+
+  private transaction(fn: () => void): void {
+    this.db.run('BEGIN');
+    try {
+      fn();
+      this.db.run('COMMIT');
+    } catch (err) {
+      this.db.run('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /**
+   * The row loop. `bulkFrom`: inside a bulk load whose new rows start at this id (no full-text updates; the new
+   * rows' tags are written at its end); undefined: every index kept up to date row by row.
+   */
+  private writeRows(
+    list: (CatalogEntry | StoredEntry)[],
+    source: string,
+    fresh: Set<string> | undefined,
+    bulkFrom: number | undefined,
+  ): void {
+    const db = this.db;
+    const bulk = bulkFrom !== undefined;
     const find = db.prepare('SELECT id FROM entries WHERE khash = ? AND publisher = ? AND name = ?');
     const update = db.prepare(
       `UPDATE entries SET search_name=?, seq=?, deleted=?, v1=?, v2=?, size=?, files=?, license=?, tags=?, description=?, format=?,
@@ -324,15 +441,7 @@ export class CatalogStore {
     const insertRow = db.prepare(`INSERT INTO entries (${INSERT_COLUMNS}) VALUES (${INSERT_PARAMS})`);
     const insertTag = db.prepare('INSERT OR IGNORE INTO entry_tags (tag, id) VALUES (?, ?)');
     let nextId = (db.exec('SELECT coalesce(max(id), 0) FROM entries')[0].values[0][0] as number) + 1;
-    // A bulk load with SQLite's default 2 MB page cache keeps spilling pages (and index sorts) into sql.js's in-memory
-    // file, which grows by copying itself: a 32 MB cache for the load only measured ~9% less CPU for 100,000 rows.
-    const cacheSize = bulk ? (db.exec('PRAGMA cache_size')[0].values[0][0] as number) : undefined;
-    if (bulk) db.run(`PRAGMA cache_size = ${BULK_CACHE_KIB}`);
-    db.run('BEGIN');
     try {
-      // Building an index once over sorted rows beats updating B-trees row by row. The key hash index stays: it
-      // finds the rows this batch replaces.
-      if (bulk) for (const name of SECONDARY_INDEXES) db.run(`DROP INDEX IF EXISTS ${name}`);
       for (const e of list) {
         const stored = e as Partial<StoredEntry>;
         const trusted = stored.trusted ?? true;
@@ -342,7 +451,7 @@ export class CatalogStore {
         const record = e.record ?? null;
         let existing: number | undefined;
         // Keys the merge just added cannot be in the store yet: no lookup.
-        if (!opts.fresh?.has(key)) {
+        if (!fresh?.has(key)) {
           find.bind([khash, e.publisher, e.name]);
           existing = find.step() ? (find.get()[0] as number) : undefined;
           find.reset();
@@ -413,24 +522,12 @@ export class CatalogStore {
         }
         // Every row is in the full-text index (tombstones too, so a rebuild and row updates agree); search skips them.
         if (!bulk) addFts.run([id, searchName, tags, e.description]);
-        if (!e.deleted) for (const t of e.tags) insertTag.run([t, id]);
+        // A bulk load's new rows get their tags in one statement at the end (no per-tag trip into sql.js).
+        if (!e.deleted && !(bulkFrom !== undefined && id >= bulkFrom)) for (const t of e.tags) insertTag.run([t, id]);
       }
-      if (bulk) {
-        db.run(SCHEMA); // re-creates the dropped indexes
-        db.run("INSERT INTO entries_fts(entries_fts) VALUES('rebuild')");
-        // One segment instead of a dozen: a common word's hit list is then read in one piece (2-3x faster matches).
-        db.run("INSERT INTO entries_fts(entries_fts) VALUES('optimize')");
-      }
-      db.run('COMMIT');
-    } catch (err) {
-      db.run('ROLLBACK');
-      throw err;
     } finally {
       for (const st of [find, update, delTags, delFts, addFts, insertRow, insertTag]) st.free();
-      if (cacheSize !== undefined) db.run(`PRAGMA cache_size = ${cacheSize}`);
     }
-    this.dirty = true;
-    return list.length;
   }
 
   // A publisher signs many entries: hash its key once.
@@ -761,6 +858,24 @@ export class CatalogStore {
     this.dirty = true;
   }
 
+  /** The record count of a catalog chunk merged before (see seen_chunks), or undefined. */
+  chunkSeen(id: string): number | undefined {
+    const res = this.db.exec('SELECT records FROM seen_chunks WHERE id = ?', [id]);
+    return res.length ? (res[0].values[0][0] as number) : undefined;
+  }
+
+  /** Remembers catalog chunks whose records are now in this store (saved with them, atomically). */
+  markChunksSeen(chunks: { id: string; records: number }[]): void {
+    if (!chunks.length) return;
+    const stmt = this.db.prepare('INSERT OR REPLACE INTO seen_chunks (id, records) VALUES (?, ?)');
+    try {
+      for (const c of chunks) stmt.run([c.id, c.records]);
+    } finally {
+      stmt.free();
+    }
+    this.dirty = true;
+  }
+
   getMeta(k: string): string | undefined {
     const res = this.db.exec('SELECT v FROM meta WHERE k = ?', [k]);
     return res.length ? (res[0].values[0][0] as string) : undefined;
@@ -774,6 +889,7 @@ export class CatalogStore {
   /** Writes the whole database to `path` atomically: a crash leaves the old file or the new one, never half of one. */
   async save(): Promise<void> {
     if (!this.path) return;
+    while (this.bulkOpen.size) await Promise.all([...this.bulkOpen]);
     await writeFileAtomic(this.path, this.db.export());
     this.diskStamp = await stampOf(this.path);
     this.dirty = false;

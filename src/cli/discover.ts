@@ -118,8 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     const remote = !session.local;
     const refresh = !values.offline && !remote;
-    if (remote && registries.length)
-      log.warn('--tracker is ignored: the running node reads the registries it was started with');
+
     let ticker: NodeJS.Timeout | undefined;
     if (refresh && !remote && !values.json) {
       const t0 = Date.now();
@@ -137,7 +136,9 @@ export async function run(argv: string[]): Promise<number> {
     }
     let result: DiscoverResult;
     try {
-      result = await session.api.discover({ ...query, refresh, timeoutMs });
+      // Through a running node, --tracker registries are read by that node for this search (not --offline).
+      const extra = remote && !values.offline ? registries : [];
+      result = await session.api.discover({ ...query, refresh, timeoutMs, registries: extra });
     } finally {
       clearInterval(ticker);
       if (ticker && process.stderr.isTTY) process.stderr.write('\x1b[K');

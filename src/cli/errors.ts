@@ -37,7 +37,7 @@ const what = (e: Errno) => (e.path ? ` ${e.path}` : '');
 
 /** A Node system error in words, with its fix; undefined when `err` is not one. */
 export function describeErrno(err: Errno): { problem: string; hint?: string } | undefined {
-  const where = e2where(err);
+  const where = endpointOf(err);
   switch (err.code) {
     case 'ENOENT':
       return { problem: `no such file or folder:${what(err) || ' (unnamed)'}`, hint: 'check the path' };
@@ -101,13 +101,13 @@ export function explainCodes(text: string): string {
   });
 }
 
-function e2where(err: Errno): string {
+function endpointOf(err: Errno): string {
   if (err.address === undefined && err.port === undefined) return '';
   const host = err.address?.includes(':') ? `[${err.address}]` : (err.address ?? '');
   return err.port !== undefined ? `${host}:${err.port}` : host;
 }
 
-/** One line: the first of a multi-line message, joined, without a trailing period. */
+/** One line: the lines of a multi-line message joined with "; ", without a trailing period. */
 function oneLine(s: string): string {
   return s
     .split('\n')

@@ -192,12 +192,8 @@ export async function run(argv: string[]): Promise<number> {
     let hfDone: Promise<{ snapshot: string; verified: boolean }> | undefined;
     let t: Awaited<ReturnType<typeof api.download>>;
     if (values['hf-cache'] !== undefined) {
-      if (!session.local) {
-        throw new UsageError('--hf-cache downloads in this process, but a node already runs this home', {
-          hint: 'stop it first with silmaril stop',
-        });
-      }
-      const d = await session.local.downloadIntoHfCache({
+      // Through a running node too: it downloads into this command's cache folder (resolved here).
+      const d = await api.downloadIntoHfCache({
         source,
         repoSpec: values['hf-repo'],
         cacheDir: values['hf-cache'],
@@ -233,13 +229,14 @@ export async function run(argv: string[]): Promise<number> {
       outcome = await events.whenDone();
     } else {
       log.info(`the running node of this home downloads ${t.name}; following it`);
-      outcome = await followRemote(session, t.id, onStats(t.id));
+      outcome = await followRemote(session, t.id, onStats(t.id), hfDone);
     }
     if (hfDone) {
       const hf = await hfDone;
       outcome = { path: hf.snapshot, verified: hf.verified };
     }
-    const stats = local ? local.stats() : await api.transferStats(t.id);
+    // A remote download into the HF cache has left the node once installed: its last stats were seen while following.
+    const stats = local ? local.stats() : await api.transferStats(t.id).catch(() => lastRemoteStats);
     if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     if (!outcome.verified)
@@ -265,13 +262,32 @@ async function followRemote(
   session: Session,
   id: string,
   onStats: (s: TransferStats) => void,
+  hfDone?: Promise<unknown>,
 ): Promise<{ path: string; verified: boolean }> {
+  // A download into the HF cache ends when the node has installed the snapshot (hfDone), after the transfer is gone.
+  let installed = false;
+  void hfDone?.then(
+    () => (installed = true),
+    () => (installed = true),
+  );
   for (;;) {
-    const v = await session.api.transfer(id);
-    onStats(await session.api.transferStats(id));
-    if ((v.state === 'done' || v.complete) && v.verified !== undefined)
-      return { path: v.donePath ?? v.path, verified: v.verified };
-    if (v.state === 'error') throw new Error(`${v.name}: ${v.error ?? 'failed'}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    if (installed) return { path: '', verified: false };
+    const v = await session.api.transfer(id).catch((err: unknown) => {
+      if (hfDone) return undefined;
+      throw err;
+    });
+    if (v) {
+      const s = await session.api.transferStats(id);
+      lastRemoteStats = s;
+      onStats(s);
+      if (!hfDone && (v.state === 'done' || v.complete) && v.verified !== undefined) {
+        return { path: v.donePath ?? v.path, verified: v.verified };
+      }
+      if (v.state === 'error') throw new Error(`${v.name}: ${v.error ?? 'failed'}`);
+    }
+    await Promise.race([new Promise((r) => setTimeout(r, 1000)), hfDone?.catch(() => {})]);
   }
 }
+
+/** The last stats of a transfer followed on another node. */
+let lastRemoteStats: TransferStats | undefined;

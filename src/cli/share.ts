@@ -1,7 +1,7 @@
 // `silmaril share <path> --name ORG/MODEL --license L [--tags a,b] [--tracker URL] [--json]`: the share workflow of
 // src/app/node.ts. When a daemon (or an editor) runs this home, it does the work and seeds at once; otherwise
 // this process makes the torrent, records the seed in the home (the next daemon seeds it) and publishes the entry.
-import { expectArgs, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { CliError, expectArgs, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
 import { existingPath } from './paths.js';
 import { stderrLogger } from './engine-options.js';
 import { withProgress, INTERRUPTED } from './progress.js';
@@ -22,7 +22,10 @@ running on this home, the daemon seeds it and publishes it on the DHT at once.
   --description TEXT     one paragraph (default: the model card's)
   --tracker URL          announce URL; its registry gets the torrent too (repeatable)
   --api-key K            X-Weightless-Key for the registry (or $SILMARIL_REGISTRY_KEY; --registry-key is an alias)
+  --super-seed           seed it as a BEP 16 super-seed: pieces revealed one by one so downloaders trade (an
+                         initial seed; kept across restarts)
   --v1-only              a v1-only torrent for peers on clients that cannot read hybrids (see create --help)
+  --allow-duplicate      publish even when these bytes are already shared under another name (default: refuse)
   --withdraw             publish a tombstone for --name instead (the entry disappears everywhere)
   --json                 one JSON line: {event:"shared", name, publisher, fingerprint, v1, v2, magnet, seq, ...}
   --home DIR             state directory
@@ -38,6 +41,8 @@ const options = {
   'registry-key': { type: 'string' },
   withdraw: { type: 'boolean', default: false },
   'v1-only': { type: 'boolean', default: false },
+  'allow-duplicate': { type: 'boolean', default: false },
+  'super-seed': { type: 'boolean', default: false },
   hf: { type: 'string' },
   verbose: { type: 'boolean', default: false },
 } as const;
@@ -83,17 +88,30 @@ export async function run(argv: string[]): Promise<number> {
             name: values.name ?? '',
             hf: values.hf,
             v1Only: values['v1-only'],
+            superSeed: values['super-seed'],
             license: values.license,
             tags: values.tags !== undefined ? values.tags.split(',') : undefined,
             description: values.description,
             trackers: values.tracker ?? [],
             registryKey: values['api-key'] || values['registry-key'] || process.env.SILMARIL_REGISTRY_KEY || undefined,
+            allowDuplicate: values['allow-duplicate'],
           },
           { signal, onProgress: (p) => update?.(Math.round(p.fraction * 1000), 1000) },
         ),
       false, // only a fraction is known here: a percentage, not bytes
     );
     if (result === INTERRUPTED) return 130;
+    // The same bytes already shared under another name: nothing was published, and the user is told how to go on.
+    const dup = result.duplicateOf;
+    if (dup && !result.published) {
+      if (values.json) jsonLine({ event: 'duplicate', ...result });
+      throw new CliError(
+        `these bytes are already shared${dup.name ? ` as ${dup.name}` : ` from ${dup.path}`}: nothing published`,
+        dup.name
+          ? `--name ${dup.name} updates that entry; --allow-duplicate publishes a second one`
+          : '--allow-duplicate publishes an entry anyway',
+      );
+    }
     for (const w of session.local ? [] : result.warnings) log.warn(w);
     if (values.json) jsonLine({ event: 'shared', ...result, seededBy: session.local ? 'recorded' : 'node' });
     else {

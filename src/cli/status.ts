@@ -50,12 +50,13 @@ export async function run(argv: string[]): Promise<number> {
   const extra = system ? ` (and ${plural(system, 'catalog file')} the node keeps)` : '';
   out.push(
     mine.length
-      ? `${plural(mine.length, 'transfer')}${extra}`
+      ? `${plural(mine.length, 'transfer')}, ${s.activeTransfers} active${extra}`
       : `no transfers${extra} (silmaril get or share starts one)`,
   );
-  for (const t of mine) {
+  // With --all, the node's catalog files are listed too, tagged "system".
+  for (const t of values.all ? s.transfers : mine) {
     out.push(
-      `  ${t.state.padEnd(11)} ${(t.system ? 'system' : t.kind).padEnd(8)} ${formatPercent(t.progress).padStart(6)}  ${t.name}  ${formatBytes(t.size)}  ↓ ${formatRate(t.downloadRate)} ↑ ${formatRate(t.uploadRate)}  ${plural(t.peers, 'peer')}  ${t.id}`,
+      `  ${t.state.padEnd(11)} ${(isSystem(t) ? 'system' : t.kind).padEnd(8)} ${formatPercent(t.progress).padStart(6)}  ${t.name}  ${formatBytes(t.size)}  ↓ ${formatRate(t.downloadRate)} ↑ ${formatRate(t.uploadRate)}  ${plural(t.peers, 'peer')}  ${t.id}`,
     );
   }
   process.stdout.write(out.join('\n') + '\n');

@@ -1,8 +1,9 @@
 // `silmaril tracker [--host H] [--port N] [--db F] [--open] [--registry-key K]`: runs the tracker and registry
 // (HTTP and UDP on one port) until SIGINT/SIGTERM.
-import { mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { expectArgs, intOption, jsonLine, parseCommand, resolveHome } from './args.js';
+import { expectArgs, intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
+import { outputFolder } from './paths.js';
 import { stderrLogger, untilSignal } from './engine-options.js';
 import { Tracker } from '../app/tools.js';
 
@@ -55,7 +56,9 @@ export async function run(argv: string[]): Promise<number> {
   const rate = intOption(values['rate-limit'], 'rate-limit', 0, 1_000_000) ?? 20;
   const interval = intOption(values.interval, 'interval', 10, 86400);
   const dbPath = values.db ? resolve(values.db) : join(resolveHome(values.home), 'tracker.db');
-  mkdirSync(dirname(dbPath), { recursive: true });
+  if ((await stat(dbPath).catch(() => undefined))?.isDirectory())
+    throw new UsageError(`--db ${values.db ?? dbPath} is a folder`, { hint: 'give a file name, e.g. tracker.db' });
+  await outputFolder(values.db ? dirname(values.db) : dirname(dbPath), values.db ? '--db' : '--home');
   const tracker = new Tracker({
     host: values.host,
     port,

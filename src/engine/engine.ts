@@ -20,6 +20,7 @@ import { serveCacheStats } from './serve-cache.js';
 import { configureTransports, installUtp } from './utp/webtorrent-utp.js';
 import type { PeerTransport } from './utp/transport.js';
 import { patchWire, wireFaults } from './wire-patch.js';
+import { installMseDh } from './mse-dh.js';
 import { installV2Routing, truncatedV2 } from './v2-handshake.js';
 
 export interface EngineOptions {
@@ -132,6 +133,7 @@ export class Engine extends EventEmitter {
     });
     this.client = client;
     installV2Routing(client);
+    installMseDh(); // protocol encryption's key exchange without Node's 40 ms prime check per connection
     client.on('error', (err: Error) => {
       this.log.error(`engine: ${err.message}`);
       // An 'error' event nobody listens to throws: logged is enough, the node and its other transfers go on.
@@ -325,6 +327,7 @@ export class Engine extends EventEmitter {
             torrent: bytes,
             uploadLimit: rec.uploadLimit,
             paused: rec.paused,
+            superSeed: rec.superSeed,
             system: rec.system,
           });
         } else if (rec.kind === 'download' && rec.outDir) {

@@ -48,6 +48,7 @@ export class PiecePicker {
   private readonly prio: Uint8Array;
   private haveCount = 0;
   private wantedMissing = 0;
+  private zeroAvail = 0;
   /** Missing pieces of a priority above normal, kept sorted by index. */
   private high: number[] = [];
   private seqCursor = 0;
@@ -73,6 +74,12 @@ export class PiecePicker {
     for (let i = 0; i < pieceCount; i++) this.pos[this.order[i]] = i;
     this.start = [0, pieceCount];
     this.wantedMissing = pieceCount;
+    this.zeroAvail = pieceCount;
+  }
+
+  /** Pieces that no connected peer has (seeds count as having all): what only we can give. */
+  get nobodyElseHas(): number {
+    return this.seeds > 0 ? 0 : this.zeroAvail;
   }
 
   /** Peers (other than seeds) that have piece `i`, plus the seeds. */
@@ -133,6 +140,7 @@ export class PiecePicker {
   inc(i: number): void {
     const a = this.avail[i];
     this.avail[i] = a + 1;
+    if (a === 0) this.zeroAvail--;
     if (this.pos[i] < 0) return;
     if (a + 2 >= this.start.length) this.start.push(this.start[this.start.length - 1]);
     // Move to the last slot of bucket a, then shrink bucket a by one: the piece is now first of bucket a+1.
@@ -147,6 +155,7 @@ export class PiecePicker {
     const a = this.avail[i];
     if (a === 0) return;
     this.avail[i] = a - 1;
+    if (a === 1) this.zeroAvail++;
     if (this.pos[i] < 0) return;
     const first = this.start[a];
     this.swap(this.pos[i], first);

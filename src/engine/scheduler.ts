@@ -7,11 +7,17 @@
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
-// and read: Torrent#pieces, #_reservations, #bitfield, #wires, #done, #ready, Wire#requests, #peerPieces,
+//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
+//   Torrent#_update()                  a pass over every wire per call (per block) -> one per microtask turn
+//   Torrent#_rarityMap                 O(pieces x wires) recount per wire / bitfield -> a stub (destroyed)
+// and read: Torrent#pieces, #_reservations, #bitfield, #wires, #done, #ready, #_peers (Peer#wire, #type, #addr),
+// Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
 import { PeerAvailability, PiecePicker } from './picker.js';
 import { blockPipelineLength } from './request.js';
+import { DUPLICATE_REJECT_KEY, PieceOwners, RejectBackoff } from './seed-spread.js';
+import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 
 /** Members of WebTorrent's Torrent this file replaces or relies on (the fence test checks them). */
@@ -22,6 +28,7 @@ export const PATCHED_TORRENT_MEMBERS = [
   '_onWireWithMetadata',
   '_request',
   '_update',
+  '_addPeer',
 ] as const;
 
 const BLOCK_LENGTH = 1 << 14;
@@ -31,8 +38,6 @@ const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
 /** How long a seed holds back a request for a piece it is still sending to another peer. */
 const DUPLICATE_DEFER_MS = 1500;
-/** After this long the first recipient of a piece is forgotten (it may never finish it). */
-const DUPLICATE_FORGET_MS = 20_000;
 /** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
 const INFLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -49,6 +54,8 @@ export interface SchedulerOptions {
 
 interface PeerRecord {
   avail: PeerAvailability;
+  /** Pieces this peer (a seed) rejected as duplicates lately: ask others, or it later. */
+  backoff: RejectBackoff;
 }
 
 export class Scheduler {
@@ -63,6 +70,10 @@ export class Scheduler {
   private timer?: NodeJS.Timeout;
   private superSeeder?: SuperSeeder<any>;
   private rechokeSoon = false;
+  private deferred = 0;
+  private rejected = 0;
+  /** Connections closed because we already had one to the same peer. */
+  duplicatesDropped = 0;
 
   constructor(
     private readonly torrent: any,
@@ -86,7 +97,7 @@ export class Scheduler {
   private peerOf(wire: any): PeerRecord {
     let rec = this.peers.get(wire);
     if (rec) return rec;
-    rec = { avail: new PeerAvailability(this.picker!) };
+    rec = { avail: new PeerAvailability(this.picker!), backoff: new RejectBackoff() };
     this.peers.set(wire, rec);
     // What the wire learnt before we counted it (bittorrent-protocol keeps it current in peerPieces).
     const pp = wire.peerPieces;
@@ -97,8 +108,50 @@ export class Scheduler {
     return rec;
   }
 
+  /** Outgoing connections closed as duplicates: address -> the wire to the same peer that was kept. */
+  private readonly duplicateAddrs = new Map<string, any>();
+
+  /** False while we already hold another connection to the peer at `addr` (see dropDuplicate). */
+  mayDial(addr: string): boolean {
+    const kept = this.duplicateAddrs.get(addr);
+    if (kept && !kept.destroyed) return false;
+    this.duplicateAddrs.delete(addr);
+    return true;
+  }
+
+  /**
+   * Two peers that learn of each other (from a tracker, PEX) both dial: two connections between them, which WebTorrent
+   * keeps. Each counts the other twice (availability, seeds), gives it two upload slots, splits requests over both.
+   * As libtorrent (bt_peer_connection.cpp, duplicate_peer_id): the peer with the greater peer id is the one that
+   * initiates, so both ends close the same one of the two. Returns true if `wire` is the one that goes.
+   */
+  private dropDuplicate(wire: any): boolean {
+    const t = this.torrent;
+    const id: string | undefined = wire.peerId;
+    if (!id || wire.type === 'webSeed') return false;
+    const other = (t.wires as any[]).find(
+      (w) => w !== wire && !w.destroyed && !w.__silmarilDuplicate && w.peerId === id && w.type !== 'webSeed',
+    );
+    if (!other) return false;
+    const peerOf = (w: any) => {
+      for (const p of t._peers?.values() ?? []) if (p.wire === w) return p;
+      return undefined;
+    };
+    const outgoing = (w: any) => !!peerOf(w)?.type?.includes('Outgoing');
+    const keepNew = keepsNewConnection(t.client.peerId, id, outgoing(wire));
+    const [drop, kept] = keepNew ? [other, wire] : [wire, other];
+    drop.__silmarilDuplicate = true;
+    const addr = outgoing(drop) ? peerOf(drop)?.addr : undefined;
+    if (addr) this.duplicateAddrs.set(addr, kept);
+    this.duplicatesDropped++;
+    // Not from inside WebTorrent's 'wire' event: it still sends our handshake after it.
+    queueMicrotask(() => drop.destroy());
+    return drop === wire;
+  }
+
   /** Every wire the torrent gets (before the metadata too). */
   onWire(wire: any): void {
+    if (this.dropDuplicate(wire)) return;
     // Upstream marks a peer a seed before its bitfield arrives and never takes it back (then chokes it for good, as
     // it always chokes seeds): read seed status from what we counted instead, and ignore upstream's writes.
     Object.defineProperty(wire, 'isSeeder', {
@@ -133,12 +186,20 @@ export class Scheduler {
       else this.fromPeers += n;
     });
     this.deferDuplicates(wire);
+    // Tell seeds we take a reject of a duplicate request as "pick another piece" (seed-spread.ts); the extended
+    // handshake goes out right after the 'wire' event.
+    if (wire.extendedHandshake) wire.extendedHandshake[DUPLICATE_REJECT_KEY] = 1;
+    wire.on('reject', (i: number) => {
+      const rec = this.peers.get(wire);
+      if (rec?.avail.isSeed) rec.backoff.reject(i, Date.now());
+    });
     wire.on('interested', () => this.soon());
     wire.on('uninterested', () => this.soon());
     wire.once('close', () => {
       this.peers.get(wire)?.avail.close();
       this.peers.delete(wire);
       this.choker.remove(wire);
+      this.owners.remove(wire);
       this.superSeeder?.remove(wire);
       this.soon();
     });
@@ -146,33 +207,51 @@ export class Scheduler {
     queueMicrotask(() => wire.lt_donthave?.on?.('donthave', (i: number) => on((r) => r.avail.dontHave(i))()));
   }
 
-  /** Seeding: the first peer each piece is being served to, and since when. */
-  private servedTo = new Map<number, { wire: any; at: number }>();
+  /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
+  private owners = new PieceOwners<any>();
 
   /**
-   * Seeding: a request for a piece we are still sending to another peer waits a moment (DUPLICATE_DEFER_MS) behind
-   * requests for pieces nobody has yet. By then that peer usually has it and announces it, and a silmaril downloader
-   * cancels what it asked of us and takes the piece from that peer instead; a request still wanted is then served.
-   * So a seed serves fresh pieces first and sends each piece about once.
+   * Seeding: a request for a piece we are still sending to another peer is a duplicate (seed-spread.ts). A silmaril
+   * downloader gets a BEP 6 reject at once and picks another piece; any other peer's request waits a moment
+   * (DUPLICATE_DEFER_MS) and is served if still wanted. By then the first peer usually has the piece and announces
+   * it, and the piece comes from there. So a seed serves fresh pieces first and sends each piece about once.
    */
   private deferDuplicates(wire: any): void {
     const emit = wire.emit;
     wire.emit = (event: string, ...args: any[]) => {
       if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
       const index: number = args[0];
-      const now = Date.now();
-      const first = this.servedTo.get(index);
-      if (!first || first.wire.destroyed || now - first.at > DUPLICATE_FORGET_MS) {
-        this.servedTo.set(index, { wire, at: now });
-        return emit.call(wire, event, ...args);
+      const picker = this.picker!;
+      const takesReject = !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
+      const verdict = this.owners.request(
+        wire,
+        index,
+        Date.now(),
+        (w, i) => this.peers.get(w)?.avail.has(i) ?? false,
+        (w) => w.destroyed,
+        takesReject ? { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas } : undefined,
+      );
+      if (verdict === 'serve') return emit.call(wire, event, ...args);
+      const done: ((err: Error | null) => void) | undefined = args[3];
+      if (takesReject) {
+        // The callback with an error sends the reject and frees the wire's read slot (wire-patch.ts). Not from
+        // inside the wire's own loop over its requests, which this call would shorten under it.
+        this.rejected++;
+        queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));
+        return true;
       }
-      if (first.wire === wire || this.peers.get(first.wire)?.avail.has(index)) return emit.call(wire, event, ...args);
       const [, offset, length] = args;
       const wanted = () =>
         !wire.destroyed &&
         wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length);
+      this.deferred++;
       setTimeout(() => {
+        this.deferred--;
         if (wanted()) emit.call(wire, event, ...args);
+        // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
+        // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
+        // nothing ever again.
+        else done?.(new Error('request cancelled'));
       }, DUPLICATE_DEFER_MS).unref?.();
       return true;
     };
@@ -219,11 +298,19 @@ export class Scheduler {
     // From a seed, only pieces no fellow downloader that unchokes us can give: the seed's upload is what the whole
     // swarm waits on, so what can come from elsewhere does (this keeps its upload near 1x the torrent).
     const spare = rec.avail.isSeed ? this.obtainableElsewhere(wire) : undefined;
+    // And not pieces it just rejected as being sent to another downloader (seed-spread.ts).
+    const now = Date.now();
+    const skip =
+      rec.backoff.size > 0
+        ? (i: number) => rec.backoff.blocked(i, now) || (spare !== undefined && spare(i))
+        : spare !== undefined
+          ? spare
+          : undefined;
     // 1. Pieces already started, so they complete (and can be shared) sooner and memory stays flat.
     let canHelp = false;
     for (const index of this.inflight) {
       if (full()) return;
-      if (!has(index) || (spare !== undefined && spare(index))) continue;
+      if (!has(index) || (skip !== undefined && skip(index))) continue;
       canHelp = true;
       // Every block already asked of someone: nothing to fill (this loop runs for every block that arrives, over
       // every started piece, so the skip must be cheap).
@@ -237,7 +324,7 @@ export class Scheduler {
       // From a seed while others give too: one new piece at a time (the next once the current one is nearly all
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
-      const index = picker.pick(has, (i) => this.inflight.has(i) || (spare !== undefined && spare(i)));
+      const index = picker.pick(has, (i) => this.inflight.has(i) || (skip !== undefined && skip(i)));
       if (index < 0) break;
       this.inflight.add(index);
       canHelp = true;
@@ -250,7 +337,7 @@ export class Scheduler {
     const asked = new Set<number>();
     for (const r of wire.requests as any[]) if (r) asked.add(r.piece * MAX_BLOCKS_PER_PIECE + r.offset / BLOCK_LENGTH);
     for (const index of this.inflight) {
-      if (!has(index) || (spare !== undefined && spare(index))) continue;
+      if (!has(index) || (skip !== undefined && skip(index))) continue;
       const piece = t.pieces[index];
       if (!piece || !piece._buffer) continue;
       for (let b = 0; b < piece._chunks && !full(); b++) {
@@ -310,6 +397,44 @@ export class Scheduler {
   start(): void {
     this.timer = setInterval(() => this.rechoke(), this.opts.rechokeMs ?? RECHOKE_MS);
     this.timer.unref?.();
+    if (process.env.SILMARIL_SWARM_TRACE) this.trace();
+  }
+
+  /** SILMARIL_SWARM_TRACE=1: one line a second on stderr of what each wire is doing (for bench:swarm). */
+  private trace(): void {
+    const t = this.torrent;
+    let lastUp = t.uploaded ?? 0;
+    let lastDown = t.received ?? 0;
+    const timer = setInterval(() => {
+      if (t.destroyed) return clearInterval(timer);
+      const up = t.uploaded - lastUp;
+      const down = t.received - lastDown;
+      lastUp = t.uploaded;
+      lastDown = t.received;
+      const ws = (t.wires as any[]).filter((w) => w.type !== 'webSeed');
+      const desc = ws.map((w) => {
+        const f = (b: boolean, c: string) => (b ? c : '-');
+        return (
+          f(w.peerInterested, 'I') +
+          f(!w.amChoking, 'U') +
+          f(w.amInterested, 'i') +
+          f(!w.peerChoking, 'u') +
+          f(w.isSeeder, 'S') +
+          `q${w.peerRequests?.length ?? 0}s${(w.peerRequests ?? []).filter((r: any) => r.__started).length}` +
+          `g${w.__silmarilGate?.reads ?? '?'}r${w.requests?.length ?? 0}`
+        );
+      });
+      process.stderr.write(
+        `[swarm] ${(performance.now() / 1000).toFixed(1)} up ${(up / 1048576).toFixed(2)} down ${(down / 1048576).toFixed(2)} ` +
+          `mem ${Object.entries(process.memoryUsage())
+            .map(([k, v]) => `${k}=${Math.round(v / 1048576)}`)
+            .join(
+              ',',
+            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.deferred} rejected ${this.rejected} ` +
+          `cache ${JSON.stringify(serveCacheStats())} ${desc.join(' ')}\n`,
+      );
+    }, 1000);
+    timer.unref?.();
   }
 
   stop(): void {
@@ -348,6 +473,14 @@ export class Scheduler {
   }
 }
 
+/**
+ * Two connections to one peer: does the new one stay (and the old one go)? The one the peer with the greater peer id
+ * opened stays (libtorrent's rule), so both ends close the same one. Peer ids as lowercase hex.
+ */
+export function keepsNewConnection(ourId: string, theirId: string, newIsOutgoing: boolean): boolean {
+  return theirId < ourId === newIsOutgoing;
+}
+
 /** Installs the scheduler on a WebTorrent torrent just added (before its metadata). */
 export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Scheduler {
   const s = new Scheduler(torrent, opts);
@@ -360,6 +493,19 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
     else wire.uninterested();
   };
   torrent._rechoke = () => s.rechoke();
+  // Every block that arrives asks for a pass over every wire (request.ts, and upstream on each have / unchoke...);
+  // a burst of blocks parsed from one socket read made as many passes. One pass per turn of the microtask queue
+  // does the same work once.
+  const update = torrent._update;
+  let updateQueued = false;
+  torrent._update = function (this: any) {
+    if (updateQueued) return;
+    updateQueued = true;
+    queueMicrotask(() => {
+      updateQueued = false;
+      update.call(this);
+    });
+  };
   torrent.alwaysChokeSeeders = false; // the choker never unchokes a seed; upstream's extra choke() calls misfire
   // Upstream unchokes every peer the moment it is interested, which defeats any choker: leave that listener out.
   // Super-seeding: the peer is first told we have nothing (BEP 16), then given pieces one by one.
@@ -394,7 +540,22 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
       s.rechoke(true);
     }
   };
+  // Redials of a peer we already hold another connection to (dropDuplicate) are refused: WebTorrent reconnects a
+  // closed outgoing connection, our PeerRetry too.
+  const addPeer = torrent._addPeer;
+  torrent._addPeer = function (this: any, peer: unknown, ...rest: unknown[]) {
+    if (typeof peer === 'string' && !s.mayDial(peer)) return null;
+    return addPeer.call(this, peer, ...rest);
+  };
   torrent.on('wire', (wire: any) => s.onWire(wire));
+  // Upstream's RarityMap serves only its own rarest-first, which ours replaced, yet recounts every piece of every wire
+  // on each new wire and bitfield (O(pieces x wires) each time): retired once the metadata is in.
+  const retireRarityMap = () => {
+    torrent._rarityMap?.destroy?.();
+    torrent._rarityMap = { getRarestPiece: () => -1, destroy: () => {} };
+  };
+  if (torrent._rarityMap) retireRarityMap();
+  else torrent.once('metadata', retireRarityMap);
   torrent.on('verified', (index: number) => s.onVerified(index));
   torrent.once('ready', () => s.start());
   torrent.once('close', () => s.stop());

@@ -42,6 +42,8 @@ export interface TransferRecord {
   downloadLimit?: number;
   uploadLimit?: number;
   peers?: string[];
+  /** A seed that super-seeds (BEP 16) while it is the initial seed. */
+  superSeed?: boolean;
   /** The Hugging Face Hub web seed of this download (hub-seed.ts); the endpoint and token come from the environment
    *  again at restore, never from here. */
   hub?: { repo: string; commit: string };
@@ -207,6 +209,7 @@ export function recordFault(id: string, v: unknown): string | undefined {
   for (const k of ['downloadLimit', 'uploadLimit'] as const)
     if (r[k] !== undefined && !isInt(r[k], -1)) return `bad "${k}"`;
   if (r.peers !== undefined && !(Array.isArray(r.peers) && r.peers.every(isStr))) return 'bad "peers"';
+  if (r.superSeed !== undefined && typeof r.superSeed !== 'boolean') return 'bad "superSeed"';
   if (r.system !== undefined && typeof r.system !== 'boolean') return 'bad "system"';
   return undefined;
 }

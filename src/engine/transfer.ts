@@ -32,6 +32,7 @@ import {
   truncatedV2,
 } from './v2-handshake.js';
 import { TorrentHashes } from './v2-wire.js';
+import { Holepunch } from './holepunch.js';
 import {
   FAULT_EVENT,
   attachConn,
@@ -141,6 +142,7 @@ export class Transfer extends EventEmitter {
   /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
+  private holepunch?: Holepunch;
   /** The node's own business (a catalog file it publishes or follows), not a model a user shares or fetches: the
    *  application layer hides it from model views and refuses to stop it unless forced (src/app/views.ts). */
   readonly system: boolean;
@@ -324,6 +326,14 @@ export class Transfer extends EventEmitter {
     if (trees) requestMissingLayers(torrent, trees, this.parsed!.pieceLength);
     fixAnnounceNumbers(torrent); // what trackers are told: announce-numbers.ts
     this.retry?.stop();
+    this.holepunch?.close();
+    this.holepunch = new Holepunch(torrent, {
+      utp: !!this.host.client.utp,
+      pex: this.host.client.utPex !== false,
+      listenPort: () => this.host.client.address?.()?.port,
+      log: (m) => this.host.log.info(`${this.name}: ${m}`),
+      debug: (m) => this.host.log.debug(`${this.name}: ${m}`),
+    });
     this.retry = new PeerRetry(torrent, this.peers, (addr, reason, waitMs, attempts) => {
       // Said once per new reason, then every 10th attempt: the stats line carries it every second.
       if (attempts === 1 || attempts % 10 === 0 || reason !== this.lastDialError.get(addr)) {
@@ -379,6 +389,7 @@ export class Transfer extends EventEmitter {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
+        this.holepunch?.attach(wire, peer);
         readDirect(wire, peer.conn, {
           onBytes: (n) => peer.emit('download', n),
           throttled: () => peer.throttleGroups?.down?.getEnabled?.() !== false,
@@ -721,6 +732,7 @@ export class Transfer extends EventEmitter {
       downloadLimit: this.downLimit.bytesPerSecond,
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
+      superSeed: this.superSeed || undefined,
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
       hfCache: this.hfCache,
       ...(this.system ? { system: true } : {}),
@@ -822,6 +834,7 @@ export class Transfer extends EventEmitter {
     clearInterval(this.hubTimer);
     this.hubEngaged = false;
     this.retry?.stop();
+    this.holepunch?.close();
     clearInterval(this.saveTimer);
     const t = this.torrent;
     if (!t) return;

@@ -25,3 +25,8 @@ declare module 'ut_metadata' {
   const utMetadata: any;
   export default utMetadata;
 }
+
+declare module 'ut_pex' {
+  const utPex: any;
+  export default utPex;
+}

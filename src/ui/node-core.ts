@@ -222,18 +222,13 @@ export class NodeCore implements UiCore {
     return r;
   }
 
-  /** Downloads a catalog model into the Hugging Face cache; the transfer shows as usual. The editor's own node
-   *  only (an attached daemon does not do it yet). */
+  /** Downloads a catalog model into the Hugging Face cache (the editor's node, or the daemon it is attached to);
+   *  the transfer shows as usual. */
   async downloadIntoHfCache(
     model: { magnet: string; name: string; v1?: string },
     opts: { cacheDir?: string; webSeed?: boolean } = {},
   ): Promise<{ transfer: TransferView; done: Promise<{ snapshot: string; verified: boolean }> }> {
-    if (!this.local) {
-      throw new Error(
-        "Download into Hugging Face Cache runs in the editor's own node: stop the daemon of this home first",
-      );
-    }
-    const d = await this.local.downloadIntoHfCache({
+    const d = await this.api().downloadIntoHfCache({
       source: model.magnet,
       cacheDir: opts.cacheDir,
       webSeed: opts.webSeed === false ? false : undefined,
@@ -293,17 +288,26 @@ export class NodeCore implements UiCore {
     return describeFolder(folder);
   }
 
+  /** Starts the embedded tracker in the node this editor uses: its own, or the daemon it is attached to (which
+   *  then serves it, through the control API's /tracker/start). */
   async startTracker(host: string, port: number): Promise<TrackerStatus> {
     if (this.remote) {
-      throw new Error(
-        `the ${this.remote.node.kind} (pid ${this.remote.node.pid}) runs this home: start its tracker with \`silmaril daemon --tracker-port\``,
-      );
+      const status = await this.remote.startTracker(host, port);
+      if (this.remoteStatus) this.remoteStatus = { ...this.remoteStatus, tracker: status };
+      this.fire('tracker');
+      return status;
     }
     if (!this.local) throw new Error('the engine is not running yet');
     return this.local.startTracker(host, port);
   }
 
   async stopTracker(): Promise<void> {
+    if (this.remote) {
+      await this.remote.stopTracker();
+      if (this.remoteStatus) this.remoteStatus = { ...this.remoteStatus, tracker: await this.remote.trackerStatus() };
+      this.fire('tracker');
+      return;
+    }
     await this.local?.stopTracker();
   }
 

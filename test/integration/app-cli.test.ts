@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cli, Daemons, tinyModel } from './daemon-helpers.js';
+import { addRevision, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
 
 const daemons = new Daemons();
 let dir: string;
@@ -35,9 +36,16 @@ function silmaril(...args: string[]): Promise<Run> {
   return silmarilIn(undefined, ...args);
 }
 
-function silmarilIn(cwd: string | undefined, ...args: string[]): Promise<Run> {
+function silmarilEnv(env: Record<string, string>, ...args: string[]): Promise<Run> {
+  return silmarilIn(undefined, ...args, { env });
+}
+
+function silmarilIn(cwd: string | undefined, ...rest: (string | { env: Record<string, string> })[]): Promise<Run> {
+  const last = rest[rest.length - 1];
+  const env = typeof last === 'object' ? { ...process.env, ...last.env } : undefined;
+  const args = rest.filter((a): a is string => typeof a === 'string');
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 120_000, cwd }, (error, stdout, stderr) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000, cwd, env }, (error, stdout, stderr) => {
       const code = error ? ((error as any).code ?? 1) : 0;
       const out = stdout
         .split('\n')
@@ -48,7 +56,12 @@ function silmarilIn(cwd: string | undefined, ...args: string[]): Promise<Run> {
   });
 }
 
-const daemon = (home: string, bootstrap: string) => daemons.start(home, bootstrap);
+const daemon = (home: string, bootstrap: string, extra: string[] = []) => daemons.start(home, bootstrap, extra);
+
+const HF_MODEL: FakeFile[] = [
+  { path: 'config.json', bytes: Buffer.from('{"architectures":["LlamaForCausalLM"]}\n') },
+  { path: 'model.safetensors', bytes: bytesOf(200_000, 7), lfs: true },
+];
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => daemons.until(what, probe);
 
 test(
@@ -205,3 +218,51 @@ test('Ctrl-C stops discover while it reads the network, and lets go of the home'
   assert.equal(code, 130);
   assert.ok(!existsSync(join(home, 'node.lock')), 'the lock went with it');
 });
+
+test(
+  'through a running daemon: discover --tracker reads that registry, get --hf-cache fills the command’s cache',
+  { timeout: 240_000 },
+  async () => {
+    // T runs the embedded tracker; an HF snapshot shared there is registered in its registry.
+    const cacheA = join(dir, 'hf-cache-a');
+    addRevision(cacheA, 'org/tiny', COMMIT_A, HF_MODEL, ['main']);
+    const t = await daemon(join(dir, 't'), '', ['--tracker-port', '0']);
+    const registry = t.ready.tracker as string;
+    assert.match(registry, /^http:\/\/127\.0\.0\.1:\d+\/announce$/);
+    const shared = await silmarilEnv(
+      { HF_HUB_CACHE: cacheA, HF_HOME: join(dir, 'nowhere') },
+      ...['share', '--hf', 'org/tiny', '--license', 'mit', '--home', join(dir, 't'), '--json'],
+    );
+    assert.equal(shared.code, 0, shared.err);
+    const s = shared.out.find((l) => l.event === 'shared');
+    assert.equal(s.seededBy, 'node');
+
+    // D: another home, its daemon running, no DHT peers: only the registry named on the command line knows the model.
+    const homeD = join(dir, 'd');
+    await daemon(homeD, '', []);
+    const found = await silmaril('discover', 'tiny', '--home', homeD, '--tracker', registry, '--json');
+    assert.equal(found.code, 0, found.err);
+    assert.doesNotMatch(found.err, /ignored/);
+    const hit = found.out.find((e) => e.v1 === s.v1);
+    assert.ok(hit, `the daemon read ${registry} for this search: ${found.stdout}${found.err}`);
+    assert.equal(hit.signed, false, 'a registry listing is unsigned');
+    assert.match(found.err, new RegExp(`tracker:${registry.replace(/[.?]/g, '\\$&')}`));
+    // --offline reads nothing.
+    const offlineD = await silmaril('discover', 'tiny', '--home', join(dir, 'd2'), '--offline', '--json');
+    assert.equal(offlineD.out.length, 0);
+
+    // get --hf-cache through D's daemon: it downloads from T into this command's cache folder, then installs.
+    const cacheB = join(dir, 'hf-cache-b');
+    const got = await silmaril(
+      ...['get', s.magnet, '--hf-cache', cacheB, '--hf-repo', `org/tiny@${COMMIT_A}`, '--hf-ref', 'main'],
+      ...['--peer', `127.0.0.1:${t.ready.port}`, '--no-web-seed', '--home', homeD, '--json'],
+    );
+    assert.equal(got.code, 0, got.err.slice(-2000));
+    const done = got.out.find((e) => e.event === 'done');
+    assert.equal(done?.verified, true, got.stdout);
+    const snapshot = join(cacheB, 'models--org--tiny', 'snapshots', COMMIT_A);
+    assert.equal(done.path, snapshot);
+    for (const f of HF_MODEL) assert.deepEqual(await readFile(join(snapshot, f.path)), f.bytes, f.path);
+    assert.equal((await readFile(join(cacheB, 'models--org--tiny', 'refs', 'main'), 'utf8')).trim(), COMMIT_A);
+  },
+);

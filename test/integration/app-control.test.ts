@@ -1,6 +1,7 @@
 // The application layer in one process: one node per home (a second engine on the same home is refused, a stale
 // lock taken over), the control API's token and Host checks, its Go-compatible routes and shapes, its event
-// stream, and the move of the editor's old tracker.sqlite to the one layout.
+// stream, the move of the editor's old tracker.sqlite to the one layout, and an editor attached to a daemon
+// starting the daemon's embedded tracker.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
@@ -14,6 +15,9 @@ import { HomeBusyError } from '../../src/app/lock.js';
 import { prepareHome } from '../../src/app/layout.js';
 import { ControlClient } from '../../src/app/control-client.js';
 import type { NodeFile } from '../../src/app/control-protocol.js';
+import type { KeyStore } from '../../src/app/keys.js';
+import { silentLogger } from '../../src/log.js';
+import { NodeCore } from '../../src/ui/node-core.js';
 
 let dir: string;
 const nodes: AppNode[] = [];
@@ -237,4 +241,67 @@ test('control API: token, Host and JSON checks; Go-compatible routes with their 
   await node.stop();
   assert.ok(!existsSync(nodeJson), 'node.json goes with the node');
   assert.equal(await ControlClient.connect(home), undefined);
+});
+
+test("an editor attached to a daemon starts and stops the daemon's embedded tracker through the control API", async () => {
+  const home = join(dir, 'tracker-daemon');
+  const daemon = offlineNode(home, 'daemon', true);
+  await daemon.start();
+  const noKeys: KeyStore = { load: async () => undefined, save: async () => {} };
+  const core = new NodeCore(
+    {
+      home,
+      modelsDirectory: join(dir, 'editor-models'),
+      listenPort: 0,
+      dht: false,
+      trackers: [],
+      downloadLimit: 0,
+      uploadLimit: 0,
+      trustedPublishers: [],
+      catalogSources: ['local'],
+      node: 'attach',
+    },
+    noKeys,
+    silentLogger,
+  );
+  await core.start();
+  try {
+    assert.equal(core.mode, 'attached');
+    assert.equal(core.trackerStatus().running, false);
+    // The editor's Start Embedded Tracker: the daemon starts it (no second node, no refusal).
+    const started = await core.startTracker('127.0.0.1', 0);
+    assert.equal(started.running, true);
+    assert.match(started.announceUrl!, /^http:\/\/127\.0\.0\.1:\d+\/announce$/);
+    assert.deepEqual(daemon.trackerStatus(), started, 'the daemon runs it');
+    assert.equal(core.trackerStatus().running, true, 'the editor shows it');
+    // It answers announces (a bencoded reply, here the refusal of an announce without parameters).
+    const res = await fetch(started.announceUrl!);
+    assert.ok(res.status < 500, `tracker answered HTTP ${res.status}`);
+    assert.match(Buffer.from(await res.arrayBuffer()).toString('latin1'), /^d.*failure reason/s);
+    // Asked again: the running one, as is.
+    assert.equal((await core.startTracker('127.0.0.1', 0)).announceUrl, started.announceUrl);
+    // A bad port is a clear 400 from the API.
+    const client = (await ControlClient.connect(home))!;
+    await assert.rejects(client.startTracker('127.0.0.1', 70_000), /port must be 0 to 65535/);
+    // The other new routes' refusals: a registry that is not http(s), an HF download nobody started.
+    await assert.rejects(
+      client.call('GET', '/discover?registry=ftp%3A%2F%2Fx'),
+      /registry must be an http\(s\) tracker URL/,
+    );
+    await assert.rejects(
+      client.call('GET', `/transfers/${'a'.repeat(40)}/hf`),
+      /no download into the Hugging Face cache/,
+    );
+    await assert.rejects(
+      client.call('POST', '/models/download', { magnet: 'magnet:?xt=urn:btih:' + 'a'.repeat(40), hf_cache: 3 }),
+      /hf_cache must be true or a folder/,
+    );
+    await core.stopTracker();
+    assert.equal(daemon.trackerStatus().running, false);
+    assert.equal(core.trackerStatus().running, false);
+    assert.equal((await client.trackerStatus()).running, false);
+  } finally {
+    await core.stop();
+  }
+  assert.equal((await daemon.status()).kind, 'daemon', 'the editor leaving does not stop the daemon');
 });

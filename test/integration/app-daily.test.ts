@@ -128,6 +128,7 @@ test('the catalog torrents are system transfers: hidden, not counted, not stoppa
 
   const sys = system[0];
   await assert.rejects(a.cancel(sys.id), SystemTransferError);
+  await assert.rejects(a.pause(sys.id), SystemTransferError);
   await assert.rejects(a.stopSharing(sys.id), /catalog files.*force/);
 
   // The same over the control API.

@@ -365,6 +365,8 @@ function cases(): [string[], number, string | RegExp][] {
       'silmaril stop: --timeout must be a whole number from 1 to 3600, got "-1" (see silmaril stop --help)',
     ],
     [['tracker', 'x'], 2, 'silmaril tracker: takes no arguments, got "x" (usage: silmaril tracker [options])'],
+    [['tracker', '--db', 'a-file/t.db'], 2, 'silmaril tracker: --db a-file is a file, not a folder (choose a folder)'],
+    [['tracker', '--db', 'empty'], 2, 'silmaril tracker: --db empty is a folder (give a file name, e.g. tracker.db)'],
     [
       ['tracker', '--port', '-1'],
       2,
@@ -596,4 +598,23 @@ test('sizes in list, discover, info and status are written by the one formatter:
   } finally {
     await daemons.stopAll();
   }
+});
+
+test('sharing the same bytes under a second name publishes nothing and says how to go on (exit 1)', async () => {
+  const dupHome = join(dir, 'dup-home');
+  const first = await silmaril(['share', 'tiny', '--name', 'acme/tiny', '--license', 'mit', '--home', dupHome]);
+  assert.equal(first.code, 0, first.stderr);
+  const again = await silmaril(['share', 'tiny', '--name', 'acme/tiny-copy', '--license', 'mit', '--home', dupHome]);
+  assert.equal(
+    oneLine(again, 'share twice'),
+    'silmaril share: these bytes are already shared as acme/tiny: nothing published (--name acme/tiny updates that entry; --allow-duplicate publishes a second one)',
+  );
+  assert.equal(again.code, 1);
+  const list = await silmaril(['list', '--home', dupHome]);
+  assert.doesNotMatch(list.stdout, /tiny-copy/);
+  const forced = await silmaril([
+    ...['share', 'tiny', '--name', 'acme/tiny-copy', '--license', 'mit', '--home', dupHome, '--allow-duplicate'],
+  ]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match((await silmaril(['list', '--home', dupHome])).stdout, /^share {2}acme\/tiny-copy /m);
 });

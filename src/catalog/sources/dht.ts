@@ -2,7 +2,7 @@
 // hold), reads each one's signed feed and merges the catalog it points at, taking only that publisher's records from
 // it; publishes our own catalog to our feed and serves our directory at the rendezvous. Threat model and design:
 // docs/catalog-security.md.
-import { CATALOG_FILE_NAME, decodeCatalogStream, encodeCatalog } from '../catalog-file.js';
+import { CATALOG_FILE_NAME, encodeCatalog } from '../catalog-file.js';
 import type { Catalog } from '../catalog.js';
 import { fingerprint } from '../identity.js';
 import { mapLimit, MAX_DIRECTORY_KEYS, type Directory, type PointerClient, type Pointer } from '../pointers.js';
@@ -66,7 +66,7 @@ export class DhtSource {
     try {
       const file = await this.transport.fetch(pointer.infohash, CATALOG_FILE_NAME);
       const source = { id, kind: 'dht', pointerSeq: pointer.seq, infohash: pointer.infohash };
-      const r = await this.catalog.ingestAsync(await decodeCatalogStream(file), source, { publisher });
+      const r = await this.catalog.ingestFile(file, source, { publisher });
       if (r.stats.foreign) this.log.debug(`catalog: ${id}: ignored ${r.stats.foreign} records of other publishers`);
       this.merged.add(pointer.infohash);
       if (publisher) this.held.set(publisher, Date.now());

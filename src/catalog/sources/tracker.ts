@@ -75,7 +75,17 @@ export async function refreshRegistry(catalog: Catalog, trackerUrl: string, q = 
   try {
     const entries = await searchRegistry(trackerUrl, q);
     catalog.ingestUnsigned(entries, { id, kind: 'tracker' });
-    for (const e of entries) if (e.seeders) catalog.store.setSeeders(e.v1 ?? e.v2!, e.seeders);
+    // The registry's own figure for its swarm, with when: shown as counted (swarm-counts.ts may count it again).
+    const now = Date.now();
+    for (const e of entries) {
+      if (!Number.isSafeInteger(e.seeders) || e.seeders < 0) continue;
+      catalog.store.setCounts(e.v1 ?? e.v2!, {
+        seeders: e.seeders,
+        leechers: 0,
+        countedAt: now,
+        countedBy: 'registry',
+      });
+    }
     return entries.length;
   } catch (err) {
     catalog.sourceFailed(id, 'tracker', (err as Error).message);

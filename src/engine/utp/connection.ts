@@ -398,6 +398,11 @@ export class UtpConnection extends Duplex {
     this.sendSyn();
   }
 
+  /** Sends our SYN again now (the endpoint saw the peer's own SYN: the path is open, as when hole punching). */
+  synAgain(): void {
+    if (this.state === 'syn_sent') this.sendSyn();
+  }
+
   /** ST_STATE: acks what we have, with a SACK for what arrived out of order. Takes no sequence number. */
   private sendState(announce = false): void {
     this.clearPendingAck();

@@ -90,6 +90,13 @@ export class DialSocket extends Duplex {
       sock.off('error', onError);
       this.won(kind, sock);
     });
+    // The peer dialled us at the same moment and its connection is the one both sides keep (endpoint.ts).
+    sock.once('replaced', (next: Duplex) => {
+      sock.off('error', onError);
+      if (this.inner || this.destroyed) return void next.destroy();
+      this.attempts.set(kind, next);
+      this.won(kind, next);
+    });
   }
 
   private failed(kind: Transport, err: Error): void {

@@ -14,6 +14,7 @@ import {
   decodePacket,
   encodePacket,
   nowMicros,
+  type Packet,
 } from './packet.js';
 
 export interface EndpointOptions {
@@ -70,6 +71,9 @@ export class UtpEndpoint extends EventEmitter {
   private socket: dgram.Socket | undefined;
   private bound: Promise<void> | undefined;
   private readonly conns = new Map<string, UtpConnection>();
+  /** Our outgoing connections still waiting for the peer's answer, by `address:port` (simultaneous open). */
+  private readonly dialing = new Map<string, UtpConnection>();
+  private readonly synAgainAt = new WeakMap<UtpConnection, number>();
   private listening = false;
   private closed = false;
   private readonly opts: Required<Omit<EndpointOptions, 'pathMtu'>> & Pick<EndpointOptions, 'pathMtu'>;
@@ -78,7 +82,7 @@ export class UtpEndpoint extends EventEmitter {
   /** What the kernel granted for the receive queue (bytes), once bound. */
   private grantedRecvBuffer = 0;
   /** Counters for tests and stats. */
-  readonly counters = { malformed: 0, resets: 0, refused: 0 };
+  readonly counters = { malformed: 0, resets: 0, refused: 0, simultaneous: 0 };
   /** Connections with work deferred to the end of this event-loop turn: one setImmediate serves them all. */
   private deferred: UtpConnection[] = [];
   /** Connections holding back an ack for a second packet: one timer serves them all. */
@@ -181,6 +185,13 @@ export class UtpEndpoint extends EventEmitter {
     }
     const conn = new UtpConnection(this.port(), this.connOptions(host, port, recvId, (recvId + 1) & 0xffff), 'connect');
     this.conns.set(key(host, port, recvId), conn);
+    const peer = `${host}:${port}`;
+    this.dialing.set(peer, conn);
+    const done = () => {
+      if (this.dialing.get(peer) === conn) this.dialing.delete(peer);
+    };
+    conn.once('connect', done);
+    conn.once('close', done);
     return conn;
   }
 
@@ -276,6 +287,9 @@ export class UtpEndpoint extends EventEmitter {
       // The responder's receive id is the SYN's id + 1; a repeated SYN reaches the connection it already made.
       const recvId = (h.connId + 1) & 0xffff;
       const existing = this.conns.get(key(address, port, recvId));
+      const mine = this.dialing.get(`${address}:${port}`);
+      if (existing && existing !== mine) return existing.onPacket(p);
+      if (mine?.state === 'syn_sent') return this.simultaneousOpen(mine, p, address, port);
       if (existing) return existing.onPacket(p);
       if (!this.listening || this.closed) return this.reset(address, port, h.connId, h.seq);
       if (this.conns.size >= this.opts.maxConnections) {
@@ -299,6 +313,43 @@ export class UtpEndpoint extends EventEmitter {
     }
     // Not ours (a connection we already closed, or a stray): tell the sender.
     this.reset(address, port, h.connId, h.seq);
+  }
+
+  /**
+   * A SYN from a peer we are dialling ourselves: both sides opened at once, as BEP 55 hole punching makes them do.
+   * Each side sees the other's SYN id and its own, so both keep the connection whose initiator picked the lower id
+   * and exactly one survives: the side that picked the lower id ignores the SYN and sends its own again at once
+   * (the peer's packet just opened the way through the peer's NAT; waiting for the retry timer could miss it, as
+   * the last retry may have gone out before), the other answers it and hands the new connection to whoever waits on
+   * its own attempt ('replaced'), which it then drops without a word (the peer never took it). With equal ids (or
+   * ids one apart, which would share a routing key) both sides keep their own: both attempts time out and the dial
+   * is tried again with fresh ids.
+   */
+  private simultaneousOpen(mine: UtpConnection, p: Packet, address: string, port: number): void {
+    const h = p.header;
+    const recvId = (h.connId + 1) & 0xffff;
+    if (this.closed || !this.listening) return;
+    if (mine.recvId <= h.connId || mine.recvId === recvId) {
+      // Ours is kept: send it again now rather than at its next retry (the peer's SYN just opened its NAT for it),
+      // at most every 200 ms whatever the peer sends.
+      const now = Date.now();
+      if (now - (this.synAgainAt.get(mine) ?? 0) >= 200) {
+        this.synAgainAt.set(mine, now);
+        mine.synAgain();
+      }
+      return;
+    }
+    const conn = new UtpConnection(this.port(), this.connOptions(address, port, recvId, h.connId), p);
+    this.conns.set(key(address, port, recvId), conn);
+    this.dialing.delete(`${address}:${port}`);
+    this.counters.simultaneous++;
+    if (mine.listenerCount('replaced')) {
+      mine.emit('replaced', conn);
+      mine.destroy();
+    } else {
+      mine.destroy(Object.assign(new Error("superseded by the peer's own connection"), { code: 'ECONNRESET' }));
+      this.emit('connection', conn);
+    }
   }
 
   private reset(address: string, port: number, connId: number, ack: number): void {

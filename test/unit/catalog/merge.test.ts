@@ -8,6 +8,7 @@ import {
   CatalogFileError,
   decodeCatalog,
   encodeCatalog,
+  encodeCatalogV1,
   MAX_CATALOG_BYTES,
 } from '../../../src/catalog/catalog-file.js';
 import { Identity } from '../../../src/catalog/identity.js';
@@ -144,7 +145,10 @@ test('catalog files are canonical: the same entries in any order give the same b
   const sorted = [...es].sort((a, b) => (a.publisher + a.name < b.publisher + b.name ? -1 : 1)).map((e) => e.record);
   const read = (f: Uint8Array) => decodeCatalog(f).map((r) => Buffer.from(r).toString('hex'));
   const hexes = sorted.map((r) => Buffer.from(r).toString('hex'));
+  // Version 2 (same created time here: then key order); version 1 is sorted by key.
   assert.deepEqual(read(encodeCatalog(es)), hexes);
+  assert.deepEqual(Buffer.from(encodeCatalogV1(es)), Buffer.from(encodeCatalogV1([...es].reverse())));
+  assert.deepEqual(read(encodeCatalogV1(es)), hexes);
   const generic = Buffer.concat([
     Buffer.from('d6:format16:silmaril-catalog7:versioni1e7:entriesl'),
     ...sorted.map((r) => Buffer.concat([Buffer.from(`${r.length}:`), r])),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Catalog } from '../../../src/catalog/catalog.js';
 import { Identity } from '../../../src/catalog/identity.js';
-import { ftsQuery } from '../../../src/catalog/store.js';
+import { CatalogStore, ftsQuery } from '../../../src/catalog/store.js';
 import { signEntry } from '../../../src/catalog/entry.js';
 import { fingerprint } from '../../../src/catalog/identity.js';
 import { loadSqlJs } from '../../../src/shared/sqljs.js';
@@ -308,6 +308,82 @@ test('a store written by the previous schema is read back: signed and unsigned e
     const again = await Catalog.open({ home: dir });
     assert.equal(again.search({}).total, 2);
     again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bulk load (one batch of thousands) indexes tags, licenses and formats as row-by-row writes do', async () => {
+  const TAGS = ['llm', 'chat', 'audio', 'gguf', 'vision'];
+  const entries = Array.from({ length: 5200 }, (_, i) =>
+    makeEntry(alice, `bulk/m${i}`, 1, {
+      tags: [TAGS[i % 5], TAGS[(i + 2) % 5]],
+      license: i % 3 ? 'mit' : 'apache-2.0',
+      format: i % 2 ? 'gguf' : 'safetensors',
+      size: 1000 + i,
+    }),
+  );
+  const bulk = await CatalogStore.open();
+  const rows = await CatalogStore.open();
+  bulk.upsert(entries, 'test', { fresh: new Set(entries.map((e) => `${e.publisher}/${e.name}`)) });
+  for (let i = 0; i < entries.length; i += 100) rows.upsert(entries.slice(i, i + 100), 'test');
+  // A second bulk batch that replaces rows (new versions with other tags) and adds some.
+  const next = entries.slice(0, 5100).map((e, i) => makeEntry(alice, e.name, 2, { tags: [TAGS[(i + 1) % 5]] }));
+  bulk.upsert(next, 'test');
+  rows.upsert(next, 'test');
+  for (const q of [
+    { tags: ['llm'] },
+    { tags: ['chat', 'vision'] },
+    { tags: ['gguf'], license: 'mit' },
+    { license: 'APACHE-2.0', sort: 'size' as const, descending: true },
+    { format: 'gguf', minSize: 6000 },
+    { text: 'm51', tags: ['audio'] },
+  ]) {
+    const a = bulk.search({ ...q, limit: 10_000 });
+    const b = rows.search({ ...q, limit: 10_000 });
+    assert.ok(b.total > 0, JSON.stringify(q));
+    assert.equal(a.total, b.total, JSON.stringify(q));
+    assert.deepEqual(
+      a.entries.map((e) => `${e.name}@${e.seq}`).sort(),
+      b.entries.map((e) => `${e.name}@${e.seq}`).sort(),
+      JSON.stringify(q),
+    );
+  }
+  bulk.close();
+  rows.close();
+});
+
+test('a bulk load fed in pieces equals one upsert, and a save waits until its indexes are built', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'silmaril-bulk-'));
+  try {
+    const entries = Array.from({ length: 9100 }, (_, i) =>
+      makeEntry(bob, `piece/m${i}`, 1, { tags: [i % 2 ? 'odd' : 'even'], description: `piece number ${i}` }),
+    );
+    const one = await CatalogStore.open();
+    one.upsert(entries, 'test');
+    const store = await CatalogStore.open(join(dir, 'catalog.sqlite'));
+    const load = store.bulkLoad('test');
+    // A small piece first (row by row), then a bulk piece, then the rest.
+    load.write(entries.slice(0, 100));
+    load.write(entries.slice(100, 6100));
+    let saved = false;
+    const saving = store.save().then(() => (saved = true));
+    load.write(entries.slice(6100));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(saved, false, 'save waits for the load to finish');
+    load.finish();
+    await saving;
+    for (const q of [{ text: 'number 9099' }, { tags: ['odd'] }, { text: 'piece', tags: ['even'] }]) {
+      assert.equal(store.search(q).total, one.search(q).total, JSON.stringify(q));
+    }
+    store.close();
+    // What was saved has the full text of every piece.
+    const again = await CatalogStore.open(join(dir, 'catalog.sqlite'));
+    assert.equal(again.search({ text: 'number 1234' }).total, 1);
+    assert.equal(again.search({ text: 'number 9099' }).total, 1);
+    assert.equal(again.count(), 9100);
+    again.close();
+    one.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -35,6 +35,8 @@ test('the upstream behaviour worked around is still there', () => {
   // Sends have-all / bitfield through these wire methods: super-seeding swaps them for the call.
   assert.match(src, /wire\.haveAll\(\)/);
   assert.match(src, /wire\.bitfield\(this\.bitfield\)/);
+  // Builds a RarityMap with the metadata (the scheduler destroys it and leaves a stub), used only by upstream's picking.
+  assert.match((Torrent.prototype as any)._onMetadata.toString(), /this\._rarityMap = new RarityMap\(this\)/);
   // Announces each verified piece as 'verified' (the scheduler's hook for its own bookkeeping).
   assert.match((Torrent.prototype as any)._markVerified.toString(), /emit\('verified', index\)/);
 });

@@ -253,3 +253,22 @@ test('picking cost does not grow with the piece count (100,000 pieces)', () => {
   }
   assert.equal(looked, 1000, 'one candidate looked at per pick, whatever the piece count');
 });
+
+test('nobodyElseHas: pieces no connected peer has, kept from have / disconnect; none once a seed is there', () => {
+  const p = new PiecePicker(4);
+  for (let i = 0; i < 4; i++) p.setHave(i); // a seed's own picker: it has everything
+  assert.equal(p.nobodyElseHas, 4);
+  const a = new PeerAvailability(p);
+  a.have(1);
+  a.have(2);
+  const b = new PeerAvailability(p);
+  b.have(2);
+  assert.equal(p.nobodyElseHas, 2);
+  a.close();
+  assert.equal(p.nobodyElseHas, 3, 'piece 1 left with the peer; piece 2 is still on b');
+  const s = new PeerAvailability(p);
+  s.haveAll();
+  assert.equal(p.nobodyElseHas, 0);
+  s.close();
+  assert.equal(p.nobodyElseHas, 3);
+});

@@ -113,5 +113,9 @@ test('recordFault names the first wrong field', () => {
   assert.match(recordFault(id, { ...record(id), files: [{ index: 0, size: 1, mtimeNs: '1e9' }] })!, /mtime/);
   assert.match(recordFault(id, { ...record(id), peers: [5] })!, /peers/);
   assert.match(recordFault(id, { ...record(id), uploadLimit: 1.5 })!, /uploadLimit/);
+  assert.match(recordFault(id, { ...record(id), superSeed: 'yes' as unknown as boolean })!, /superSeed/);
   assert.match(recordFault(id, null)!, /not an object/);
+  // The system flag (a catalog file of the node, src/app/views.ts) is kept across restarts, and checked.
+  assert.equal(recordFault(id, { ...record(id), system: true }), undefined);
+  assert.match(recordFault(id, { ...record(id), system: 'yes' } as unknown as TransferRecord)!, /system/);
 });

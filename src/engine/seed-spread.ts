@@ -1,0 +1,98 @@
+// How a seed keeps from sending the same piece to two downloaders at once, and how a downloader steps aside when
+// told to. Pure bookkeeping (times are passed in); scheduler.ts applies it to the wires.
+//
+// Downloaders pick rarest first with random ties, but while a piece is on its way from the seed to one of them, the
+// others cannot know: each of them may pick it too, and the seed would upload it several times. So the seed tracks,
+// per piece, the one peer it is sending it to (`PieceOwners`). A request for a piece another peer is being sent, and
+// does not have yet, is a duplicate:
+//  - a peer that said it understands (BEP 10 handshake key `DUPLICATE_REJECT_KEY`, a silmaril downloader) gets a
+//    BEP 6 reject at once, and picks another piece for `REJECT_BACKOFF_MS` (`RejectBackoff`); by then the first peer
+//    usually has the piece and it comes from there;
+//  - any other peer's request is held back a moment, then served if it is still wanted.
+// And while some piece is still on the seed alone, a silmaril downloader asking for a piece other peers already have
+// gets the same reject ('elsewhere'): the seed's upload goes to pieces only it can give, the rest is traded among
+// the downloaders, and the seed uploads the torrent about once. (A downloader only asks a seed for a piece its
+// unchoking peers have not got, but peers that choke it may have it.)
+// A peer owns a piece while it keeps asking for its blocks: ownership lapses `OWNER_IDLE_MS` after its last request
+// for it (choked, gone, or got it elsewhere), so a piece never stays locked to a peer that stopped fetching it.
+
+/** Key in our BEP 10 extended handshake: "reject my duplicate requests, I will pick another piece". */
+export const DUPLICATE_REJECT_KEY = 'silmaril_dup_reject';
+/** After a reject from a seed, how long a downloader does not ask that seed for the piece again. */
+export const REJECT_BACKOFF_MS = 1000;
+/** A peer owns a piece for this long after its last request for a block of it. */
+export const OWNER_IDLE_MS = 2000;
+
+/**
+ * 'duplicate': another peer is being sent the piece now. 'elsewhere': other peers have the piece while some piece
+ * nobody but us has is left: our upload goes to those first, the requester gets this one from its peers.
+ */
+export type Verdict = 'serve' | 'duplicate' | 'elsewhere';
+
+/** What the seed knows of the swarm, for the 'elsewhere' rule (only for peers that take a reject well). */
+export interface Spread {
+  /** Connected peers other than the requester that have piece i (seeds included). */
+  othersHave(i: number): number;
+  /** Pieces no connected peer has. */
+  nobodyElseHas: number;
+}
+
+export class PieceOwners<W> {
+  private owners = new Map<number, { wire: W; at: number }>();
+
+  /**
+   * A request from `wire` for a block of piece `index` at time `now` (ms). `has(w, i)`: peer w has piece i.
+   * `gone(w)`: the peer disconnected.
+   */
+  request(
+    wire: W,
+    index: number,
+    now: number,
+    has: (w: W, i: number) => boolean,
+    gone: (w: W) => boolean = () => false,
+    spread?: Spread,
+  ): Verdict {
+    if (spread && spread.nobodyElseHas > 0 && spread.othersHave(index) > 0) return 'elsewhere';
+    const o = this.owners.get(index);
+    if (!o || o.wire === wire || gone(o.wire) || now - o.at >= OWNER_IDLE_MS) {
+      this.owners.set(index, { wire, at: now });
+      return 'serve';
+    }
+    // The owner has it now: it can give it; the requester may still be choked by it, so serve.
+    if (has(o.wire, index)) return 'serve';
+    return 'duplicate';
+  }
+
+  /** A peer left: its pieces are free at once. */
+  remove(wire: W): void {
+    for (const [i, o] of this.owners) if (o.wire === wire) this.owners.delete(i);
+  }
+
+  /** The peer a piece is being sent to now, if any. */
+  ownerOf(index: number, now: number): W | undefined {
+    const o = this.owners.get(index);
+    return o && now - o.at < OWNER_IDLE_MS ? o.wire : undefined;
+  }
+}
+
+/** Downloader side, per seed wire: pieces that seed rejected recently. */
+export class RejectBackoff {
+  private until = new Map<number, number>();
+
+  reject(index: number, now: number): void {
+    this.until.set(index, now + REJECT_BACKOFF_MS);
+  }
+
+  /** True while the piece should not be asked of this seed. */
+  blocked(index: number, now: number): boolean {
+    const u = this.until.get(index);
+    if (u === undefined) return false;
+    if (now < u) return true;
+    this.until.delete(index);
+    return false;
+  }
+
+  get size(): number {
+    return this.until.size;
+  }
+}

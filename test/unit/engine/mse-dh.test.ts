@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { createDiffieHellman } from 'node:crypto';
+import { test } from 'node:test';
+import { encryptorPrototype, installMseDh, MSE_PRIME_HEX, MseDh } from '../../../src/engine/mse-dh.js';
+
+test('MseDh agrees with Node: both ends derive the same 96-byte secret', () => {
+  for (let i = 0; i < 5; i++) {
+    const node = createDiffieHellman(MSE_PRIME_HEX, 'hex', 2);
+    const nodePub = node.generateKeys();
+    const ours = new MseDh();
+    const ourPub = ours.generateKeys();
+    assert.equal(ourPub.length, 96);
+    const s1 = ours.computeSecret(nodePub);
+    const s2 = node.computeSecret(ourPub);
+    assert.equal(s1.length, 96);
+    assert.equal(s1.toString('hex'), Buffer.concat([Buffer.alloc(96 - s2.length), s2]).toString('hex'));
+  }
+  const a = new MseDh();
+  const b = new MseDh();
+  assert.deepEqual(a.computeSecret(b.generateKeys()), b.computeSecret(a.generateKeys()));
+  assert.notDeepEqual(a.generateKeys(), b.generateKeys());
+});
+
+test('MseDh refuses degenerate public keys', () => {
+  const d = new MseDh();
+  assert.throws(() => d.computeSecret(Buffer.alloc(96)), /invalid/);
+  assert.throws(() => d.computeSecret(Buffer.from([1])), /invalid/);
+  assert.throws(() => d.computeSecret(Buffer.from(MSE_PRIME_HEX, 'hex')), /invalid/);
+});
+
+test('fence: bittorrent-protocol still creates its DH in the encryptor `dh` getter, and ours replaces it', () => {
+  const proto = encryptorPrototype();
+  assert.ok(proto, 'Wire#_encryptor (MessageStreamEncryptor) is gone');
+  assert.equal(
+    typeof Object.getOwnPropertyDescriptor(proto, 'dh')?.get,
+    'function',
+    'MessageStreamEncryptor#dh getter is gone',
+  );
+  for (const m of ['generateStepA1', 'handleStepA2', 'generateStepB2']) assert.equal(typeof proto[m], 'function', m);
+  assert.ok(installMseDh());
+  const enc = Object.create(proto);
+  assert.ok(enc.dh instanceof MseDh);
+  assert.equal(enc.dh, enc.dh, 'one per encryptor');
+});

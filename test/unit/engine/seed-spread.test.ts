@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { OWNER_IDLE_MS, PieceOwners, REJECT_BACKOFF_MS, RejectBackoff } from '../../../src/engine/seed-spread.js';
+
+const nobodyHas = () => false;
+
+test('a piece being sent to one peer is a duplicate for another, not for the first', () => {
+  const o = new PieceOwners<string>();
+  assert.equal(o.request('a', 7, 0, nobodyHas), 'serve');
+  assert.equal(o.request('a', 7, 10, nobodyHas), 'serve', 'the owner asks for more blocks');
+  assert.equal(o.request('b', 7, 20, nobodyHas), 'duplicate');
+  assert.equal(o.request('b', 8, 20, nobodyHas), 'serve', 'another piece is free');
+  assert.equal(o.ownerOf(7, 20), 'a');
+});
+
+test('ownership lapses once the owner stops asking, and passes to the next peer', () => {
+  const o = new PieceOwners<string>();
+  o.request('a', 1, 0, nobodyHas);
+  o.request('a', 1, 1000, nobodyHas); // each request of the owner renews it
+  assert.equal(o.request('b', 1, 1000 + OWNER_IDLE_MS - 1, nobodyHas), 'duplicate');
+  assert.equal(o.request('b', 1, 1000 + OWNER_IDLE_MS, nobodyHas), 'serve');
+  assert.equal(o.ownerOf(1, 1000 + OWNER_IDLE_MS), 'b');
+  assert.equal(o.request('a', 1, 1000 + OWNER_IDLE_MS + 1, nobodyHas), 'duplicate');
+});
+
+test('once the owner has the piece, others are served (it may choke them); a peer leaving frees its pieces', () => {
+  const o = new PieceOwners<string>();
+  const has = new Set<string>();
+  o.request('a', 3, 0, nobodyHas);
+  o.request('a', 4, 0, nobodyHas);
+  assert.equal(
+    o.request('b', 3, 5, (w, i) => has.has(`${w}:${i}`)),
+    'duplicate',
+  );
+  has.add('a:3');
+  assert.equal(
+    o.request('b', 3, 6, (w, i) => has.has(`${w}:${i}`)),
+    'serve',
+  );
+  assert.equal(
+    o.request('c', 4, 6, nobodyHas, (w) => w === 'a'),
+    'serve',
+    'owner disconnected',
+  );
+  o.request('a', 5, 7, nobodyHas);
+  o.remove('a');
+  assert.equal(o.request('b', 5, 8, nobodyHas), 'serve');
+});
+
+test('a rejected piece is not asked of that seed again for a while', () => {
+  const b = new RejectBackoff();
+  assert.equal(b.blocked(2, 0), false);
+  b.reject(2, 100);
+  assert.equal(b.size, 1);
+  assert.equal(b.blocked(2, 100 + REJECT_BACKOFF_MS - 1), true);
+  assert.equal(b.blocked(3, 150), false);
+  assert.equal(b.blocked(2, 100 + REJECT_BACKOFF_MS), false);
+  assert.equal(b.size, 0, 'forgotten once over');
+});
+
+test('two connections to one peer: both ends keep the one the greater peer id opened', async () => {
+  const { keepsNewConnection } = await import('../../../src/engine/scheduler.js');
+  const hi = 'ff'.repeat(20);
+  const lo = '2d5757'.padEnd(40, '0');
+  // hi dialled lo (outgoing at hi, incoming at lo) and lo dialled hi; whichever arrives second at each end:
+  for (const hiNewIsOutgoing of [true, false]) {
+    const hiKeepsNew = keepsNewConnection(hi, lo, hiNewIsOutgoing);
+    const hiKeeps = hiKeepsNew === hiNewIsOutgoing ? 'hi-opened' : 'lo-opened';
+    assert.equal(hiKeeps, 'hi-opened');
+    for (const loNewIsOutgoing of [true, false]) {
+      const loKeepsNew = keepsNewConnection(lo, hi, loNewIsOutgoing);
+      const loKeeps = loKeepsNew === loNewIsOutgoing ? 'lo-opened' : 'hi-opened';
+      assert.equal(loKeeps, hiKeeps);
+    }
+  }
+});
+
+test("while some piece is on the seed alone, a piece others have is 'elsewhere'; served once every piece is out", () => {
+  const o = new PieceOwners<string>();
+  const have = new Map([[1, 2]]); // piece 1: two other peers have it
+  const spread = (nobodyElseHas: number) => ({ othersHave: (i: number) => have.get(i) ?? 0, nobodyElseHas });
+  assert.equal(o.request('b', 1, 0, nobodyHas, undefined, spread(5)), 'elsewhere');
+  assert.equal(o.request('b', 2, 0, nobodyHas, undefined, spread(5)), 'serve', 'a piece only the seed has');
+  assert.equal(o.request('c', 2, 1, nobodyHas, undefined, spread(5)), 'duplicate');
+  assert.equal(o.request('b', 1, 2, nobodyHas, undefined, spread(0)), 'serve', 'nothing fresh left: any piece');
+  assert.equal(o.request('c', 1, 3, nobodyHas), 'duplicate', 'without the rule (a peer that takes no reject)');
+});
