@@ -83,20 +83,24 @@ async function until(what, fn, ms = STEP_MS, every = 250) {
 }
 
 /** The frame of a webview (the Transfers view, a details panel) holding `selector`: webviews nest two iframes. */
-async function webviewFrame(page, selector, what = selector) {
-  return until(`the webview with ${what}`, async () => {
-    for (const f of page.frames()) {
-      if (f.isDetached()) continue;
-      if (
-        (await f
-          .locator(selector)
-          .count()
-          .catch(() => 0)) > 0
-      )
-        return f;
-    }
-    return undefined;
-  });
+async function webviewFrame(page, selector, what = selector, ms = STEP_MS) {
+  return until(
+    `the webview with ${what}`,
+    async () => {
+      for (const f of page.frames()) {
+        if (f.isDetached()) continue;
+        if (
+          (await f
+            .locator(selector)
+            .count()
+            .catch(() => 0)) > 0
+        )
+          return f;
+      }
+      return undefined;
+    },
+    ms,
+  );
 }
 
 /** The rows of a sidebar pane, by its title. */
@@ -416,6 +420,7 @@ async function main() {
     });
 
     await step('catalog-seeders: entries show real seeders and when they were counted', page, async () => {
+      await palette(page, 'Notifications: Clear All Notifications');
       const header = page.locator('.pane-header', { hasText: 'Catalog' }).first();
       const text = await until(
         'remote-model to show a counted seeder',
@@ -595,8 +600,15 @@ async function main() {
 
     await step('details-magnet: Show Details has the whole magnet, copyable, and the name once', page, async () => {
       const model = paneRows(page, 'Catalog').filter({ hasText: 'remote-model' }).first();
-      await model.click();
-      const f = await webviewFrame(page, '#magnet', 'the details panel');
+      // A click runs Show Details; one that lands while the tree redraws only selects: click again.
+      let f;
+      for (let attempt = 1; !f; attempt++) {
+        await model.click();
+        f = await webviewFrame(page, '#magnet', 'the details panel', 10_000).catch((err) => {
+          if (attempt === 3) throw err;
+          return undefined;
+        });
+      }
       const magnet = await f.locator('#magnet').inputValue();
       // The whole link, as long as the catalog's, and nothing hidden: the box wraps it (no horizontal overflow).
       const wraps = await f.locator('#magnet').evaluate((el) => el.scrollWidth <= el.clientWidth + 1);

@@ -306,7 +306,8 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
     async (arg?: unknown, opts: DownloadArgs = {}): Promise<TransferView | undefined> => {
       const core = await c.requireEngine('Downloading');
       const model = modelOf(arg);
-      if (!model) throw new Error('choose a model in the Catalog view');
+      // Without a model (the palette, or a menu whose tree item was redrawn meanwhile): choose one from the catalog.
+      if (!model) return vscode.commands.executeCommand<TransferView | undefined>('silmaril.downloadModel', opts);
       let folder = opts.folder;
       if (!folder) {
         const folders = vscode.workspace.workspaceFolders ?? [];
@@ -372,7 +373,8 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
   const downloadIntoHfCache = run('Download into Hugging Face Cache', async (arg?: unknown) => {
     const core = await c.requireEngine('Downloading');
     const model = modelOf(arg);
-    if (!model) throw new Error('choose a model in the Catalog view');
+    if (!model)
+      throw new Error('choose a model in the Catalog view (right-click it, Download into Hugging Face Cache)');
     if (!core.downloadIntoHfCache) throw new Error('this core cannot download into the Hugging Face cache');
     const webSeed = vscode.workspace.getConfiguration('silmaril').get<boolean>('huggingFace.webSeed') ?? true;
     const d = await core.downloadIntoHfCache(model, { webSeed });
