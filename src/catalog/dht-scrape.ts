@@ -43,6 +43,17 @@ export function dhtScrape(dht: any, infohash: string, timeoutMs = 10_000): Promi
     const timer = setTimeout(finish, timeoutMs);
     timer.unref?.();
     const target = Buffer.from(infohash, 'hex');
+    // `_closest` caches the nodes it found as the infohash's table, and `announce()` trusts a cached table instead of
+    // looking up: a download started within 5 min of a scrape would announce without a lookup and never hear of
+    // the peers the DHT holds. Put back whatever table was there before.
+    const key = target.toString('hex');
+    const tables = dht._tables;
+    const prior = typeof tables?.peek === 'function' ? tables.peek(key) : undefined;
+    const restore = () => {
+      if (typeof tables?.remove !== 'function') return;
+      if (prior) tables.set(key, prior);
+      else tables.remove(key);
+    };
     const merge = (into: Uint8Array, f: unknown) => {
       if (!(f instanceof Uint8Array) || f.length !== 256) return false;
       for (let i = 0; i < 256; i++) into[i] |= f[i];
@@ -59,7 +70,10 @@ export function dhtScrape(dht: any, infohash: string, timeoutMs = 10_000): Promi
           if (a || b) answered++;
           return true;
         },
-        () => finish(),
+        () => {
+          restore();
+          finish();
+        },
       );
     } catch {
       finish();

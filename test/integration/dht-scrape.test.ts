@@ -64,3 +64,25 @@ test('a BEP 33 scrape counts a libtorrent seed on a private loopback DHT', { ski
   assert.equal(count.leechers, 0);
   lt.child.stdin?.end();
 });
+
+test('a scrape leaves no cached node table behind: a download started after it still looks its peers up', async () => {
+  const infohash = 'ab'.repeat(20);
+  const ours = await dhtNode();
+  const other = await dhtNode();
+  ours.addNode({ host: '127.0.0.1', port: other.address().port });
+  other.addNode({ host: '127.0.0.1', port: ours.address().port });
+  await new Promise((r) => setTimeout(r, 300));
+  // The seed announces to us, so we hold it in our own peer store, reachable through a lookup only.
+  await new Promise<void>((res, rej) => other.announce(infohash, 6881, (e: Error | null) => (e ? rej(e) : res())));
+  assert.equal(await dhtScrape(ours, infohash, 3000), undefined);
+  assert.equal(ours._tables.peek(infohash), undefined, 'the scrape cached its closest nodes as the table');
+  // WebTorrent announces through announce(): with a cached table it skips the lookup, and so never hears of the peer.
+  const heard = new Promise<boolean>((res) => {
+    const t = setTimeout(() => res(false), 5000);
+    ours.on('peer', (p: { port: number }, h: Buffer) => {
+      if (h.toString('hex') === infohash && p.port === 6881) (clearTimeout(t), res(true));
+    });
+  });
+  ours.announce(infohash, 7000, () => {});
+  assert.ok(await heard, 'announce after a scrape found the peer');
+});
