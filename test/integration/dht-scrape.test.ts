@@ -80,7 +80,9 @@ test('a scrape leaves no cached node table behind: a download started after it s
   const heard = new Promise<boolean>((res) => {
     const t = setTimeout(() => res(false), 5000);
     ours.on('peer', (p: { port: number }, h: Buffer) => {
-      if (h.toString('hex') === infohash && p.port === 6881) (clearTimeout(t), res(true));
+      if (h.toString('hex') !== infohash || p.port !== 6881) return;
+      clearTimeout(t);
+      res(true);
     });
   });
   ours.announce(infohash, 7000, () => {});
