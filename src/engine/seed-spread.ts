@@ -22,6 +22,12 @@ export const DUPLICATE_REJECT_KEY = 'silmaril_dup_reject';
 export const REJECT_BACKOFF_MS = 1000;
 /** A peer owns a piece for this long after its last request for a block of it. */
 export const OWNER_IDLE_MS = 2000;
+/**
+ * A peer refused everything it asked for this long is then served whatever it asks for as long again: owners are
+ * whoever keeps asking, so a peer that asks for every piece and never finishes one (a request flood) would otherwise
+ * lock every honest downloader out (the hostile soak showed it).
+ */
+export const STARVE_MS = 3000;
 
 /**
  * 'duplicate': another peer is being sent the piece now. 'elsewhere': other peers have the piece while some piece
@@ -39,6 +45,10 @@ export interface Spread {
 
 export class PieceOwners<W> {
   private owners = new Map<number, { wire: W; at: number }>();
+  /** Peers refused since: cleared by the next request served to them. */
+  private refusedSince = new Map<W, number>();
+  /** Peers found starved: served whatever they ask until then. */
+  private graceUntil = new Map<W, number>();
 
   /**
    * A request from `wire` for a block of piece `index` at time `now` (ms). `has(w, i)`: peer w has piece i.
@@ -50,6 +60,31 @@ export class PieceOwners<W> {
     now: number,
     has: (w: W, i: number) => boolean,
     gone: (w: W) => boolean = () => false,
+    spread?: Spread,
+  ): Verdict {
+    const grace = this.graceUntil.get(wire);
+    if (grace !== undefined && now < grace) return 'serve';
+    const verdict = this.verdict(wire, index, now, has, gone, spread);
+    if (verdict === 'serve') {
+      this.refusedSince.delete(wire);
+      return verdict;
+    }
+    const since = this.refusedSince.get(wire);
+    if (since === undefined) this.refusedSince.set(wire, now);
+    else if (now - since >= STARVE_MS) {
+      this.refusedSince.delete(wire);
+      this.graceUntil.set(wire, now + STARVE_MS);
+      return 'serve';
+    }
+    return verdict;
+  }
+
+  private verdict(
+    wire: W,
+    index: number,
+    now: number,
+    has: (w: W, i: number) => boolean,
+    gone: (w: W) => boolean,
     spread?: Spread,
   ): Verdict {
     if (spread && spread.nobodyElseHas > 0 && spread.othersHave(index) > 0) return 'elsewhere';
@@ -66,6 +101,8 @@ export class PieceOwners<W> {
   /** A peer left: its pieces are free at once. */
   remove(wire: W): void {
     for (const [i, o] of this.owners) if (o.wire === wire) this.owners.delete(i);
+    this.refusedSince.delete(wire);
+    this.graceUntil.delete(wire);
   }
 
   /** The peer a piece is being sent to now, if any. */

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OWNER_IDLE_MS, PieceOwners, REJECT_BACKOFF_MS, RejectBackoff } from '../../../src/engine/seed-spread.js';
+import {
+  OWNER_IDLE_MS,
+  PieceOwners,
+  REJECT_BACKOFF_MS,
+  RejectBackoff,
+  STARVE_MS,
+} from '../../../src/engine/seed-spread.js';
 
 const nobodyHas = () => false;
 
@@ -84,4 +90,26 @@ test("while some piece is on the seed alone, a piece others have is 'elsewhere';
   assert.equal(o.request('c', 2, 1, nobodyHas, undefined, spread(5)), 'duplicate');
   assert.equal(o.request('b', 1, 2, nobodyHas, undefined, spread(0)), 'serve', 'nothing fresh left: any piece');
   assert.equal(o.request('c', 1, 3, nobodyHas), 'duplicate', 'without the rule (a peer that takes no reject)');
+});
+
+test('a peer asking for every piece cannot lock another out: a peer refused for STARVE_MS is served for as long', () => {
+  const o = new PieceOwners<string>();
+  const has = () => false;
+  let now = 0;
+  // A flood: peer F asks for all 27 pieces every 100 ms and never finishes one.
+  const flood = () => {
+    for (let i = 0; i < 27; i++) o.request('F', i, now, has);
+  };
+  flood();
+  let served = 0;
+  let firstServed = -1;
+  for (; now <= 10_000; now += 100) {
+    flood();
+    if (o.request('B', now % 27, now, has) === 'serve') {
+      served++;
+      if (firstServed < 0) firstServed = now;
+    }
+  }
+  assert.ok(firstServed >= 0 && firstServed <= STARVE_MS, `B first served at ${firstServed} ms`);
+  assert.ok(served >= 30, `B served ${served} of 100 requests over 10 s`);
 });
