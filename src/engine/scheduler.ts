@@ -58,6 +58,13 @@ interface PeerRecord {
   backoff: RejectBackoff;
 }
 
+/**
+ * Off: answering a silmaril downloader's duplicate request with a BEP 6 reject (instead of holding it back a moment,
+ * as for every other peer) let a request flood lock honest downloaders out in the hostile soak
+ * (test/integration/hostile-soak.test.ts). With hold-back only, the swarm test's seed still uploads ~1.05x.
+ */
+const REJECT_DUPLICATES = false;
+
 export class Scheduler {
   picker?: PiecePicker;
   readonly choker: Choker;
@@ -222,7 +229,7 @@ export class Scheduler {
       if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
       const index: number = args[0];
       const picker = this.picker!;
-      const takesReject = !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
+      const takesReject = REJECT_DUPLICATES && !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
       const verdict = this.owners.request(
         wire,
         index,
