@@ -2,7 +2,7 @@
 // whom to upload to (choker.ts). WebTorrent provides the wires.
 //
 // FENCED: this file (with request.ts) is where WebTorrent's private scheduling members are replaced, against the
-// exact pinned webtorrent 3.0.21 (see package.json; test/unit/engine/picker-fence.test.ts fails if one disappears):
+// exact pinned webtorrent 3.0.21 (see package.json; test/unit/engine/internals/webtorrent.test.ts fails if one disappears):
 //   Torrent#_updateWire(wire)          asks a peer for blocks          -> ours: in-flight pieces first, then rarest
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
@@ -241,7 +241,7 @@ export class Scheduler {
       if (verdict === 'serve') return emit.call(wire, event, ...args);
       const done: ((err: Error | null) => void) | undefined = args[3];
       if (takesReject) {
-        // The callback with an error sends the reject and frees the wire's read slot (wire-patch.ts). Not from
+        // The callback with an error sends the reject and frees the wire's read slot (internals/bittorrent-protocol.ts). Not from
         // inside the wire's own loop over its requests, which this call would shorten under it.
         this.rejected++;
         queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));
@@ -256,7 +256,7 @@ export class Scheduler {
         this.deferred--;
         if (wanted()) emit.call(wire, event, ...args);
         // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
-        // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
+        // (internals/bittorrent-protocol.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
         // nothing ever again.
         else done?.(new Error('request cancelled'));
       }, DUPLICATE_DEFER_MS).unref?.();

@@ -44,7 +44,7 @@ import {
   readDirect,
   writeDirect,
   type FaultKind,
-} from './wire-patch.js';
+} from './internals/bittorrent-protocol.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -139,7 +139,7 @@ export class Transfer extends EventEmitter {
   private hubEngaged = false;
   /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
   private hubWires: { downloaded: number }[] = [];
-  /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
+  /** Peers dropped by the wire fence (internals/bittorrent-protocol.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
   private holepunch?: Holepunch;

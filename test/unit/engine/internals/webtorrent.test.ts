@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Wire from 'bittorrent-protocol';
 import Torrent from 'webtorrent/lib/torrent.js';
-import { PATCHED_TORRENT_MEMBERS } from '../../../src/engine/scheduler.js';
+import { PATCHED_TORRENT_MEMBERS } from '../../../../src/engine/scheduler.js';
 
-const root = new URL('../../../', import.meta.url);
+const root = new URL('../../../../', import.meta.url);
 
 test('webtorrent is pinned to the exact version the scheduler was written against', () => {
   const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));

@@ -1,9 +1,9 @@
-// The fence around bittorrent-dht's `_tables` (src/engine/dht-tables.ts): the member is there with the shape the
+// The fence around bittorrent-dht's `_tables` (src/engine/internals/bittorrent-dht.ts): the member is there with the shape the
 // patch relies on, and a put made while the DHT knew no node does not doom the next ones once a node is known.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import DHT from 'bittorrent-dht';
-import { forgetEmptyTables } from '../../../src/engine/dht-tables.js';
+import { forgetEmptyTables } from '../../../../src/engine/internals/bittorrent-dht.js';
 
 function node(): Promise<any> {
   const d = new (DHT as any)({ bootstrap: false, host: '127.0.0.1' });

@@ -6,7 +6,7 @@
 // wire searches for a sync pattern) the original code runs unchanged.
 //
 // It is also the border between the network and bittorrent-protocol / ut_metadata (the one file that touches their
-// internals, against the exact versions pinned in package.json; test/unit/engine/wire-patch.test.ts fails when a
+// internals, against the exact versions pinned in package.json; test/unit/engine/internals/bittorrent-protocol.test.ts fails when a
 // patched member disappears). Every byte a peer sends is untrusted:
 //  - nothing a peer sends can throw out of the parser: a throw in any message handler (ours or a dependency's) is
 //    caught here, counted (`wireFaults`), and costs that peer its connection, never the process;
@@ -22,7 +22,7 @@
 import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
-import { isPooledBlock, releaseBlock } from './block-pool.js';
+import { isPooledBlock, releaseBlock } from '../block-pool.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_MESSAGE_BYTES,
@@ -32,7 +32,7 @@ import {
   MAX_READS_PER_PEER,
   MAX_REQUEST_BYTES,
   SLOW_READER_MS,
-} from './limits.js';
+} from '../limits.js';
 
 let patched = false;
 
@@ -310,7 +310,7 @@ function ingest(w: any, data: Uint8Array): void {
 // the piece buffer, request.ts). While bytes read before the switch are still in the pipeline, or the download
 // throttle is on, or the payload is encrypted, reads take the old path (copied into the socket's readable side), so
 // the order of bytes is kept. Node's members used (net.Socket's kBuffer / kBufferCb slots, the handle's
-// useUserBuffer and bytesRead) are checked by directReadBlocker and by test/unit/engine/wire-patch.test.ts.
+// useUserBuffer and bytesRead) are checked by directReadBlocker and by test/unit/engine/internals/bittorrent-protocol.test.ts.
 
 const READ_BUFFER_BYTES = 1 << 20;
 const PIPED_CHUNK_BYTES = 64 * 1024;
@@ -437,7 +437,7 @@ export function patchWire(): void {
   const proto = Wire.prototype;
   const original = proto._processBuffer;
   const missing = PATCHED_WIRE_MEMBERS.filter((m) => typeof proto[m] !== 'function');
-  if (missing.length) throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (wire-patch.ts)`);
+  if (missing.length) throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (internals/bittorrent-protocol.ts)`);
   proto._processBuffer = function (this: any) {
     if (this._cryptoSyncPattern) {
       if (this._buffer.length > 1) this._buffer = [concatAll(this._buffer, this._bufferSize)];

@@ -4,7 +4,7 @@
 // target went to nobody ("No nodes to query") even after nodes were found: a catalog published before the DHT had
 // bootstrapped stayed unpublished although its retries ran. An empty table serves the operation that made it, then
 // is treated as none: the next put or announce looks up again.
-// test/unit/engine/dht-tables.test.ts fails if the member or its shape goes away.
+// test/unit/engine/internals/bittorrent-dht.test.ts fails if the member or its shape goes away.
 
 interface Tables {
   get(key: string): { count(): number } | undefined;
