@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import Wire from 'bittorrent-protocol';
 import Torrent from 'webtorrent/lib/torrent.js';
-import { PATCHED_TORRENT_MEMBERS } from '../../../../src/engine/scheduler.js';
+import { PATCHED_TORRENT_MEMBERS } from '../../../../src/engine/internals/webtorrent.js';
 
 const root = new URL('../../../../', import.meta.url);
 
