@@ -65,7 +65,8 @@ test('messages split and packed across chunks arrive byte for byte', async () =>
 // The fence touches bittorrent-protocol's and ut_metadata's internals against the exact versions pinned in
 // package.json: when an upgrade renames or removes one of them, this fails (and patchWire refuses to run).
 test('every member the fence patches or reads still exists', async () => {
-  const { PATCHED_WIRE_MEMBERS, PATCHED_UT_METADATA_MEMBERS } = await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  const { PATCHED_WIRE_MEMBERS, PATCHED_UT_METADATA_MEMBERS } =
+    await import('../../../../src/engine/internals/bittorrent-protocol.js');
   const proto = Wire.prototype as any;
   for (const m of PATCHED_WIRE_MEMBERS) assert.equal(typeof proto[m], 'function', `Wire#${m}`);
   const wire = new Wire() as any;
@@ -138,7 +139,8 @@ test("this Node's sockets can be read directly", async () => {
 // back to back, must arrive byte for byte, carried by the direct path, and bytes read before the switch must not
 // be overtaken by bytes read after it.
 test('blocks cross a direct-read, direct-write loopback socket byte for byte', async () => {
-  const { readDirect, writeDirect, directBytes } = await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  const { readDirect, writeDirect, directBytes } =
+    await import('../../../../src/engine/internals/bittorrent-protocol.js');
   const net = await import('node:net');
   patchWire();
   const infoHash = crypto.randomBytes(20).toString('hex');
