@@ -1,9 +1,23 @@
-// The fence around bittorrent-dht's `_tables` (src/engine/internals/bittorrent-dht.ts): the member is there with the shape the
-// patch relies on, and a put made while the DHT knew no node does not doom the next ones once a node is known.
+// The fence around bittorrent-dht 11.0.12 (src/engine/internals/bittorrent-dht.ts): the version is the pinned one,
+// every member the fence reads or patches is there with the shape it relies on, and a put made while the DHT knew no
+// node does not doom the next ones once a node is known. (test/integration/catalog-dht.test.ts and
+// dht-scrape.test.ts drive the lookups over real loopback DHTs.)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import DHT from 'bittorrent-dht';
-import { forgetEmptyTables } from '../../../../src/engine/internals/bittorrent-dht.js';
+import {
+  PATCHED_MEMBERS,
+  PINNED,
+  canLookUp,
+  forgetEmptyTables,
+  keepClosestTable,
+  nodeIdOf,
+  setVerifyIfUnset,
+  storeValue,
+  storedPeers,
+  storedValue,
+} from '../../../../src/engine/internals/bittorrent-dht.js';
+import { assertPinned } from './pinned.js';
 
 function node(): Promise<any> {
   const d = new (DHT as any)({ bootstrap: false, host: '127.0.0.1' });
@@ -38,5 +52,42 @@ test('an immutable put with no nodes, then one with a node: the second reaches i
   } finally {
     await new Promise<void>((r) => a.destroy(() => r()));
     await new Promise<void>((r) => b.destroy(() => r()));
+  }
+});
+
+test('bittorrent-dht is the pinned version', () => {
+  assertPinned(PINNED);
+});
+
+test('every member the fence relies on is there with its shape', async () => {
+  const d = await node();
+  try {
+    for (const m of PATCHED_MEMBERS) assert.ok(m in d, `DHT#${m}`);
+    assert.equal(typeof d._closest, 'function', 'DHT#_closest');
+    assert.equal(typeof d._rpc?.query, 'function', 'DHT#_rpc.query');
+    assert.ok(d._rpc.id instanceof Uint8Array && d._rpc.id.length === 20, 'DHT#_rpc.id');
+    assert.equal(canLookUp(d), true);
+    assert.equal(nodeIdOf(d), d._rpc.id);
+    // The BEP 44 store and the peer store answer as the fence reads them.
+    storeValue(d, 'ab'.repeat(20), { v: Buffer.from('x') });
+    assert.deepEqual(storedValue(d, 'ab'.repeat(20)), { v: Buffer.from('x') });
+    assert.equal(typeof d._peers.get, 'function', 'DHT#_peers.get');
+    assert.ok(Array.isArray(storedPeers(d, 'cd'.repeat(20), 10)), 'DHT#_peers.get returns an array');
+    // _verify: kept when set, set when not.
+    const verify = () => true;
+    assert.equal(d._verify, null, 'DHT#_verify (null without opts.verify)');
+    setVerifyIfUnset(d, verify);
+    assert.equal(d._verify, verify);
+    setVerifyIfUnset(d, () => false);
+    assert.equal(d._verify, verify);
+    // _tables: peek / set / remove, as keepClosestTable restores a table.
+    for (const m of ['peek', 'set', 'remove']) assert.equal(typeof d._tables[m], 'function', `DHT#_tables.${m}`);
+    const key = 'ef'.repeat(20);
+    const restore = keepClosestTable(d, key);
+    d._tables.set(key, { count: () => 0 });
+    restore();
+    assert.equal(d._tables.peek(key), undefined, 'a table the lookup left behind is removed');
+  } finally {
+    await new Promise<void>((r) => d.destroy(() => r()));
   }
 });

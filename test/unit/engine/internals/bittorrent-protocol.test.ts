@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import Wire from 'bittorrent-protocol';
 import { patchWire } from '../../../../src/engine/internals/bittorrent-protocol.js';
+import { assertPinned } from './pinned.js';
 
 test('messages split and packed across chunks arrive byte for byte', async () => {
   patchWire();
@@ -84,21 +85,39 @@ test('every member the fence patches or reads still exists', async () => {
   wire.destroy();
 });
 
+test('the Wire, encryptor and socket members the rest of the engine reaches through the fence still exist', async () => {
+  const { PATCHED_MEMBERS, PATCHED_OTHER_MEMBERS, PINNED, encryptorPrototype, setWriteHighWaterMark } =
+    await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  assertPinned(PINNED);
+  for (const m of PATCHED_OTHER_MEMBERS) assert.ok(PATCHED_MEMBERS.includes(m as any), m);
+  assert.equal(typeof (Wire.prototype as any)._message, 'function', 'Wire#_message (sendRawMessage)');
+  const proto = encryptorPrototype();
+  assert.ok(proto, 'Wire#_encryptor (MessageStreamEncryptor)');
+  assert.equal(typeof Object.getOwnPropertyDescriptor(proto, 'dh')?.get, 'function', 'MessageStreamEncryptor#dh');
+  assert.equal(typeof proto.extractInfoHashFromXor, 'function', 'MessageStreamEncryptor#extractInfoHashFromXor');
+  const { Socket } = await import('node:net');
+  const sock = new Socket() as any;
+  assert.ok(sock._writableState, 'net.Socket#_writableState');
+  setWriteHighWaterMark(sock, 1 << 20);
+  assert.equal(sock.writableHighWaterMark, 1 << 20, 'the write high-water mark took');
+  sock.destroy();
+});
+
 test('the pinned versions are the ones installed', async () => {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(await readFile(new URL('../../../../package.json', import.meta.url), 'utf8'));
   for (const name of ['webtorrent', 'bittorrent-protocol', 'ut_metadata']) {
     const spec: string = pkg.dependencies[name];
     assert.match(spec, /^\d+\.\d+\.\d+$/, `${name} is pinned exactly`);
     const installed = JSON.parse(
-      await readFile(new URL(`../../../node_modules/${name}/package.json`, import.meta.url), 'utf8'),
+      await readFile(new URL(`../../../../node_modules/${name}/package.json`, import.meta.url), 'utf8'),
     ).version;
     assert.equal(installed, spec, name);
   }
   // webtorrent must use this very bittorrent-protocol and ut_metadata (one copy each, the one patched).
   const { existsSync } = await import('node:fs');
   for (const name of ['bittorrent-protocol', 'ut_metadata']) {
-    const nested = new URL(`../../../node_modules/webtorrent/node_modules/${name}`, import.meta.url);
+    const nested = new URL(`../../../../node_modules/webtorrent/node_modules/${name}`, import.meta.url);
     assert.equal(existsSync(nested), false, `webtorrent has its own ${name}`);
   }
 });
