@@ -5,9 +5,10 @@
 // message that spans chunks is copied, exactly its own bytes. During the protocol-encryption handshake (while the
 // wire searches for a sync pattern) the original code runs unchanged.
 //
-// It is also the border between the network and bittorrent-protocol / ut_metadata (the one file that touches their
-// internals, against the exact versions pinned in package.json; test/unit/engine/internals/bittorrent-protocol.test.ts fails when a
-// patched member disappears). Every byte a peer sends is untrusted:
+// It is also the border between the network and bittorrent-protocol / ut_metadata: the fence around them (see
+// ./README.md), the one file that touches their internals, against the exact versions pinned in package.json
+// (PINNED; test/unit/engine/internals/bittorrent-protocol.test.ts fails when a patched member disappears). Every
+// byte a peer sends is untrusted:
 //  - nothing a peer sends can throw out of the parser: a throw in any message handler (ours or a dependency's) is
 //    caught here, counted (`wireFaults`), and costs that peer its connection, never the process;
 //  - a length prefix over MAX_MESSAGE_BYTES drops the peer before any of it is buffered;

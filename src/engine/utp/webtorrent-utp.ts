@@ -1,11 +1,11 @@
 // Reaches into WebTorrent (3.0.21, pinned exactly in package.json) for transports, through the fence
 // src/engine/internals/webtorrent.ts:
-// - `client._utpServer` (a getter over `_connPool.utpServer`): the PeerTransport WebTorrent built through the
-//   utp-native slot, configured here with the engine's settings (it is created after the TCP server listens, with
-//   no arguments, so settings cannot travel through the constructor);
-// - `client._connPool.tcpServer`: with TCP turned off, its connections are refused (the port stays bound, since
-//   WebTorrent reports the TCP server's port as the engine's and the uTP socket shares it).
-// test/unit/utp/webtorrent-utp.test.ts fails when either member goes away.
+// - the client's uTP server (utpServerOf, a getter over its connection pool's): the PeerTransport WebTorrent built
+//   through the utp-native slot, configured here with the engine's settings (it is created after the TCP server
+//   listens, with no arguments, so settings cannot travel through the constructor);
+// - the connection pool's TCP server (tcpServerOf): with TCP turned off, its connections are refused (the port
+//   stays bound, since WebTorrent reports the TCP server's port as the engine's and the uTP socket shares it).
+// test/unit/utp/dial.test.ts and test/unit/engine/internals/webtorrent.test.ts fail when either member goes away.
 import { tcpServerOf, utpServerOf } from '../internals/webtorrent.js';
 import slot from './slot.cjs';
 import { PeerTransport, utpNative } from './transport.js';
