@@ -1,5 +1,6 @@
-// Through the fence src/engine/internals/webtorrent.ts: touches private members of WebTorrent 3.0.21 (Torrent#_startDiscovery, #discovery), torrent-discovery
-// 11.0.21 (Discovery#tracker, #_createTracker, #complete) and bittorrent-tracker 11.2.3 (Client#_getAnnounceOpts).
+// Through the fence src/engine/internals/webtorrent.ts: patches private members of WebTorrent 3.0.21
+// (Torrent#_startDiscovery, #discovery), torrent-discovery 11.0.21 (Discovery#tracker, #_createTracker, #complete)
+// and bittorrent-tracker 11.2.3 (Client#_getAnnounceOpts).
 // test/unit/tracker/announce-numbers.test.ts fails if any of them goes away or the installed versions change.
 //
 // Why (issue 14, item 7): WebTorrent announces `downloaded` as the bytes the torrent *has* (a seed sends its whole
