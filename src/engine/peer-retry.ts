@@ -22,10 +22,9 @@ interface Dial {
   explicit: boolean;
 }
 
-/** What a retry needs from a WebTorrent torrent. */
+/** What a retry needs from a WebTorrent torrent (and the peers it holds, read through hasPeer). */
 export interface DialTorrent {
   destroyed?: boolean;
-  _peers?: Map<string, unknown>;
   addPeer(addr: string): unknown;
 }
 
