@@ -64,8 +64,11 @@ test('every member the fence relies on is there with its shape', async () => {
   try {
     for (const m of PATCHED_MEMBERS) assert.ok(m in d, `DHT#${m}`);
     assert.equal(typeof d._closest, 'function', 'DHT#_closest');
+    // (and the public calls pointers.ts falls back on or makes beside them)
+    for (const fn of ['announce', 'put', 'get', 'lookup']) assert.equal(typeof d[fn], 'function', `DHT#${fn}`);
+    for (const fn of ['get', 'set', 'remove']) assert.equal(typeof d._values[fn], 'function', `DHT#_values.${fn}`);
     assert.equal(typeof d._rpc?.query, 'function', 'DHT#_rpc.query');
-    assert.ok(d._rpc.id instanceof Uint8Array && d._rpc.id.length === 20, 'DHT#_rpc.id');
+    assert.ok(Buffer.isBuffer(d._rpc.id) && d._rpc.id.length === 20, 'DHT#_rpc.id');
     assert.equal(canLookUp(d), true);
     assert.equal(nodeIdOf(d), d._rpc.id);
     // The BEP 44 store and the peer store answer as the fence reads them.
