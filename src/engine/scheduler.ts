@@ -14,6 +14,11 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
+import { PeerAvailability, PiecePicker } from './picker.js';
+import { blockPipelineLength } from './request.js';
+import { DUPLICATE_REJECT_KEY, PieceOwners, RejectBackoff } from './seed-spread.js';
+import { serveCacheStats } from './serve-cache.js';
+import { SuperSeeder } from './super-seed.js';
 import {
   hasRarityMap,
   pieceBlockCount,
@@ -32,11 +37,6 @@ import {
   wrapUpdateWireInterest,
   type Upstream,
 } from './internals/webtorrent.js';
-import { PeerAvailability, PiecePicker } from './picker.js';
-import { blockPipelineLength } from './request.js';
-import { DUPLICATE_REJECT_KEY, PieceOwners, RejectBackoff } from './seed-spread.js';
-import { serveCacheStats } from './serve-cache.js';
-import { SuperSeeder } from './super-seed.js';
 
 /** Members of WebTorrent's Torrent this file replaces or relies on (the fence test checks them). */
 const BLOCK_LENGTH = 1 << 14;
@@ -264,7 +264,7 @@ export class Scheduler {
         this.deferred--;
         if (wanted()) emit.call(wire, event, ...args);
         // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
-        // (internals/bittorrent-protocol.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
+        // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
         // nothing ever again.
         else done?.(new Error('request cancelled'));
       }, DUPLICATE_DEFER_MS).unref?.();
