@@ -4,6 +4,9 @@
 //  - blocks copied into pooled piece buffers (shared memory) as they arrive, and whole pieces hashed (SHA-1) on a
 //    worker thread that reads them in place (piece-hasher.ts).
 import Piece from 'torrent-piece';
+import type { PeerGuard } from './peer-guard.js';
+import { BufferPool, PieceHasher } from './piece-hasher.js';
+import type { RateLimiter } from './rate.js';
 import {
   checkDone,
   destroyTorrent,
@@ -17,9 +20,6 @@ import {
   reservationsOf,
   updateTorrent,
 } from './internals/webtorrent.js';
-import type { PeerGuard } from './peer-guard.js';
-import { BufferPool, PieceHasher } from './piece-hasher.js';
-import type { RateLimiter } from './rate.js';
 
 const PIPELINE_MAX_DURATION = 1;
 const BLOCK_LENGTH = 1 << 14;
