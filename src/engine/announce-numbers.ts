@@ -16,13 +16,14 @@ import {
   setAnnounceOpts,
   wrapCreateTracker,
   wrapStartDiscovery,
+  PINNED,
   type Upstream,
 } from './internals/webtorrent.js';
 
 export const FENCED_VERSIONS = {
-  webtorrent: '3.0.21',
-  'torrent-discovery': '11.0.21',
-  'bittorrent-tracker': '11.2.3',
+  webtorrent: PINNED.webtorrent,
+  'torrent-discovery': PINNED['torrent-discovery'],
+  'bittorrent-tracker': PINNED['bittorrent-tracker'],
 } as const;
 
 export interface AnnounceNumbers {
