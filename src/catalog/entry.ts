@@ -437,15 +437,18 @@ interface BodyReader {
   end: number;
 }
 
-/** A length or an integer's digits: at most 15 (safe integers), no leading zero unless it is the only digit. */
+/**
+ * A length or an integer's digits: at most 16 (every safe integer; one past 2^53 - 1 is refused by checkInt), no
+ * leading zero unless it is the only digit.
+ */
 function readDigits(r: BodyReader): number {
   const { b, end } = r;
   const start = r.pos;
   let pos = start;
   let n = 0;
-  while (pos < end && b[pos] >= 0x30 && b[pos] <= 0x39) n = n * 10 + b[pos++] - 0x30;
+  while (pos < end && b[pos] >= 0x30 && b[pos] <= 0x39) n = n * 10 + (b[pos++] - 0x30);
   const len = pos - start;
-  if (len === 0 || len > 15) bad('body is not canonical (a number of no or too many digits)');
+  if (len === 0 || len > 16) bad('body is not canonical (a number of no or too many digits)');
   if (b[start] === 0x30 && len > 1) bad('body is not canonical (a padded number)');
   r.pos = pos;
   return n;

@@ -96,6 +96,8 @@ test('the body reader refuses every non-canonical form: padding, -0, repeated or
   assert.equal(decodeBody(body).name, 'acme/model');
   malformed(text.replace('4:sizei1000e', '4:sizei01000e'), /canonical/);
   malformed(text.replace('4:sizei1000e', '4:sizei-0e'), /canonical/);
+  // `i-e` (no digits) read as 0 by the generic decoder, and as long as `i0e`: it passed the old length check.
+  malformed(text.replace('3:seqi1e', '3:seqi-e'), /canonical/);
   malformed(text.replace('4:name10:', '4:name010:'), /canonical/);
   malformed(text + 'x', /trailing/);
   malformed(text.slice(0, -1), /bencode/);
@@ -106,4 +108,17 @@ test('the body reader refuses every non-canonical form: padding, -0, repeated or
   malformed(text.replace('4:name10:acme/model', '4:named1:ai1ee'), /not a string, integer or list/);
   malformed(text.replace('4:tagsl3:llme', '4:tagsll3:llmee'), /not a string, integer or list/);
   malformed(text.replace('4:sizei1000e', '4:sizei12345678901234567e'), /canonical/);
+});
+
+test('the body reader takes every safe integer and refuses larger ones, as the generic decoder did', () => {
+  const max = makeEntry(alice, 'acme/big', 1, { size: Number.MAX_SAFE_INTEGER });
+  assert.equal(decodeBody(splitRecord(max.record).body).size, Number.MAX_SAFE_INTEGER);
+  const text = Buffer.from(splitRecord(max.record).body).toString('latin1');
+  for (const n of ['9007199254740992', '99999999999999999']) {
+    assert.throws(
+      () => decodeBody(Buffer.from(text.replace(`4:sizei${Number.MAX_SAFE_INTEGER}e`, `4:sizei${n}e`), 'latin1')),
+      (err: EntryError) => err.reason === 'malformed',
+      n,
+    );
+  }
 });
