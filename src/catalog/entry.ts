@@ -231,12 +231,28 @@ export function signEntry(fields: EntryFields, sign: (msg: Uint8Array) => Uint8A
   return { ...f, record };
 }
 
-function text(v: unknown, what: string): string {
+/**
+ * Short words that repeat over a catalog (licenses, formats, architectures, tags, tracker URLs): one string each,
+ * kept by the merge index, instead of one per entry for the garbage collector to copy and mark.
+ */
+const common = new Map<string, string>();
+function shared(s: string): string {
+  const known = common.get(s);
+  if (known !== undefined) return known;
+  if (common.size >= 65_536) common.clear();
+  common.set(s, s);
+  return s;
+}
+
+function text(v: unknown, what: string, repeats = false): string {
   if (!(v instanceof Uint8Array)) bad(`${what} is not a string`);
   // Most catalog text is ASCII: read it directly (a TextDecoder call costs more than these short strings).
   let ascii = v.length <= 512;
   for (let i = 0; ascii && i < v.length; i++) if (v[i] > 0x7f) ascii = false;
-  if (ascii) return String.fromCharCode.apply(null, v as unknown as number[]);
+  if (ascii) {
+    const s = String.fromCharCode.apply(null, v as unknown as number[]);
+    return repeats && s.length <= MAX_URL_LENGTH ? shared(s) : s;
+  }
   try {
     return utf8.decode(v);
   } catch {
@@ -273,7 +289,7 @@ function publisherHex(v: unknown): string {
 function textList(v: unknown, what: string): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) bad(`${what} is not a list`);
-  return v.map((x) => text(x, what));
+  return v.map((x) => text(x, what, true));
 }
 
 const KNOWN_KEYS = new Set([
@@ -319,13 +335,13 @@ export function decodeBody(body: Uint8Array): EntryFields {
     v2: d.v2 === undefined ? undefined : hex(d.v2, 32, 'v2'),
     size: d.size === undefined ? 0 : num(d.size, 'size'),
     files: d.files === undefined ? 0 : num(d.files, 'files'),
-    license: d.license === undefined ? '' : text(d.license, 'license'),
+    license: d.license === undefined ? '' : text(d.license, 'license', true),
     tags: textList(d.tags, 'tags'),
     description: d.desc === undefined ? '' : text(d.desc, 'desc'),
-    format: d.format === undefined ? '' : text(d.format, 'format'),
-    architecture: d.arch === undefined ? '' : text(d.arch, 'arch'),
+    format: d.format === undefined ? '' : text(d.format, 'format', true),
+    architecture: d.arch === undefined ? '' : text(d.arch, 'arch', true),
     parameters: d.params === undefined ? 0 : num(d.params, 'params'),
-    quantization: d.quant === undefined ? '' : text(d.quant, 'quant'),
+    quantization: d.quant === undefined ? '' : text(d.quant, 'quant', true),
     created: num(d.created, 'created'),
     trackers: textList(d.trackers, 'trackers'),
     webSeeds: textList(d.webseeds, 'webseeds'),
