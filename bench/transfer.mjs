@@ -11,7 +11,8 @@
 // Each pair runs BENCH_ROUNDS times (default 3), rounds interleaved; the medians are printed.
 // Knobs: BENCH_MIB, BENCH_PIECE_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
 // BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/), BENCH_TRANSPORT=tcp|utp (peers
-// over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON).
+// over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON),
+// BENCH_CLI=path (another build's dist/cli.js, to compare two builds on the same machine).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,7 +36,7 @@ const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'tcp';
 if (!['tcp', 'utp'].includes(TRANSPORT)) throw new Error('BENCH_TRANSPORT must be tcp or utp');
 const SIL_TRANSPORT = TRANSPORT === 'tcp' ? ['--no-utp'] : ['--no-tcp'];
 const root = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(root, 'dist', 'cli.js');
+const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(root, 'dist', 'cli.js');
 const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 

@@ -181,6 +181,17 @@ export class PieceStore {
     );
   }
 
+  /** Writes any stretch of the piece stream (a download's blocks as they arrive, incoming-piece.ts); pad bytes are
+   *  skipped. Unverified bytes may land on disk this way: the resume check hashes such pieces again. */
+  writeAt(start: number, buf: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    if (!this.writable) return Promise.reject(new Error('refusing to write into a seeded folder'));
+    if (start < 0 || start + buf.length > this.layout.length) {
+      return Promise.reject(new Error(`write out of range: [${start}, +${buf.length})`));
+    }
+    return this.write(start, buf);
+  }
+
   private async write(start: number, buf: Uint8Array): Promise<void> {
     if (this.beforeWrite) {
       this.writeGate ??= this.beforeWrite();

@@ -347,6 +347,10 @@ export class Transfer extends EventEmitter {
       this.downLimit,
       () => this.padRanges(),
       (index) => this.onPieceVerified(index),
+      {
+        write: (start, data) => (this.store ? this.store.writeAt(start, data) : Promise.reject(new Error('no store'))),
+        read: (start, length) => (this.store ? this.store.read(start, length) : Promise.reject(new Error('no store'))),
+      },
     );
     this.scheduler = installScheduler(torrent, { sequential: this.sequential, superSeed: this.superSeed });
     this.downloadedBase = 0;
