@@ -27,7 +27,18 @@ const hasher = new StreamHasher();
 const windows = new WindowPool(WINDOW_BYTES);
 
 /** Windows held now by every piece being received (for stats and tests). */
-export const incomingStats = { windows: 0, peakWindows: 0 };
+export const incomingStats = { windows: 0, peakWindows: 0, writing: 0, hashing: 0, peakWriting: 0, peakHashing: 0 };
+if (process.env.SILMARIL_PIECE_TRACE)
+  process.on('exit', () =>
+    process.stderr.write(
+      `TRACE windows peak ${incomingStats.peakWindows} allocated ${windows.allocated} ${JSON.stringify(incomingStats)}\n`,
+    ),
+  );
+
+/** Lets the pooled windows go once no piece is being received any more (a download completed). */
+export function releaseIdleWindows(): void {
+  if (incomingStats.windows === 0) windows.clear();
+}
 
 export class IncomingPiece {
   private readonly wins: (Window | null | undefined)[];
@@ -81,6 +92,8 @@ export class IncomingPiece {
   private complete(w: number, win: Window): void {
     this.busy++;
     win.ops++;
+    incomingStats.writing++;
+    incomingStats.peakWriting = Math.max(incomingStats.peakWriting, incomingStats.writing);
     this.write(this.start + w * WINDOW_BYTES, win.buf.subarray(0, win.len)).then(
       () => this.settle(w, win, 'written'),
       (err: Error) => {
@@ -95,12 +108,15 @@ export class IncomingPiece {
       const at = this.nextHash++;
       this.busy++;
       next.ops++;
+      incomingStats.hashing++;
+      incomingStats.peakHashing = Math.max(incomingStats.peakHashing, incomingStats.hashing);
       void hasher.update(this.key, next.buf.subarray(0, next.len)).then(() => this.settle(at, next, 'hashed'));
     }
   }
 
   private settle(w: number, win: Window, what: 'written' | 'hashed'): void {
     win[what] = true;
+    incomingStats[what === 'written' ? 'writing' : 'hashing']--;
     this.busy--;
     win.ops--;
     if (win.ops === 0 && ((win.written && win.hashed) || this.aborted)) this.free(w, win);

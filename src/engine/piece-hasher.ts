@@ -133,8 +133,9 @@ export class StreamHasher {
   }
 }
 
-/** Free windows kept for reuse, process-wide (WINDOW_BYTES each). */
-const MAX_FREE_WINDOWS = 16;
+/** Free windows kept for reuse, process-wide: as many as a fast download has in flight when the disk or the hash
+ *  worker lags (~40 of 1 MiB measured), so windows are reused instead of allocated again; let go once idle. */
+const MAX_FREE_WINDOWS = 64;
 
 /** Reusable window buffers over shared memory (see the top of this file): a fresh large buffer per window would be
  *  an external allocation each time, and that churn is what drives the garbage collector. */
@@ -143,15 +144,24 @@ export class WindowPool {
 
   constructor(readonly size: number) {}
 
+  /** Buffers allocated in all (for tests and stats). */
+  allocated = 0;
+
   take(len: number): Uint8Array {
     const b = len <= this.size ? this.free.pop() : undefined;
     if (b) return b;
+    this.allocated++;
     const bytes = Math.max(len, this.size);
     return new Uint8Array(HAS_SHARED ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
   }
 
   release(buf: Uint8Array): void {
     if (buf.byteOffset === 0 && buf.length === this.size && this.free.length < MAX_FREE_WINDOWS) this.free.push(buf);
+  }
+
+  /** Lets the free windows go (nothing is being received). */
+  clear(): void {
+    this.free.length = 0;
   }
 
   /** Windows kept free now (for tests). */

@@ -5,7 +5,7 @@
 //    of whole pieces assembled in memory and then hashed and written: a piece is verified a moment after its last
 //    block, and memory holds windows, not pieces.
 import Piece from 'torrent-piece';
-import { IncomingPiece, type StreamWriter } from './incoming-piece.js';
+import { IncomingPiece, releaseIdleWindows, type StreamWriter } from './incoming-piece.js';
 import type { PeerGuard } from './peer-guard.js';
 import type { RateLimiter } from './rate.js';
 
@@ -202,6 +202,7 @@ export function installRequest(
             for (const w of self.wires) w.have(index);
             onPieceDone?.(index);
             self._checkDone();
+            if (self.done) releaseIdleWindows();
             onUpdateTick();
             return;
           }
