@@ -283,9 +283,11 @@ export class Transfer extends EventEmitter {
     return new PieceStore(layoutFor(contentRoot, parsed, this.kind === 'download' ? this.outDir : undefined), {
       writable: this.kind === 'download',
       beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
-      servePace: async (n) => {
-        await this.upLimit.take(n);
-        await this.host.upLimit?.take(n);
+      // No promise while neither limit holds the block back (most blocks, and every one without a limit).
+      servePace: (n) => {
+        const global = this.host.upLimit;
+        if (this.upLimit.tryTake(n)) return !global || global.tryTake(n) ? undefined : global.take(n);
+        return this.upLimit.take(n).then(() => global?.take(n));
       },
     });
   }
