@@ -52,11 +52,13 @@ export class StreamHasher {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
+        if (this.pending.size === 0) w.unref();
         p(m.digest ?? '');
       });
       w.on('error', () => this.fallback());
       w.on('exit', () => this.fallback());
-      // After the listeners: adding a 'message' listener refs the worker's port again.
+      // After the listeners: adding a 'message' listener refs the worker's port again. While answers are awaited the
+      // worker is ref'd (see ask), so the process does not exit under a pending hash.
       w.unref();
       this.worker = w;
     } catch {
@@ -73,6 +75,13 @@ export class StreamHasher {
     const left = [...this.pending.values()];
     this.pending.clear();
     for (const p of left) p('');
+  }
+
+  private ask(w: Worker, answer: Answer, message: object): void {
+    const id = this.nextId++;
+    if (this.pending.size === 0) w.ref();
+    this.pending.set(id, answer);
+    w.postMessage({ ...message, id });
   }
 
   /** A new running state; its key is for update, digest and drop. */
@@ -95,11 +104,9 @@ export class StreamHasher {
       return Promise.resolve();
     }
     this.remote.add(key);
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, () => resolve());
-      w.postMessage({ op: 'u', key, id, buf: buf.buffer, off: buf.byteOffset, len: buf.length });
-    });
+    return new Promise((resolve) =>
+      this.ask(w, () => resolve(), { op: 'u', key, buf: buf.buffer, off: buf.byteOffset, len: buf.length }),
+    );
   }
 
   /** Hex SHA-1 of everything given to `key` (an empty string if the worker holding it died); forgets the key. */
@@ -112,11 +119,7 @@ export class StreamHasher {
     this.remote.delete(key);
     const w = this.worker;
     if (!w) return Promise.resolve('');
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      w.postMessage({ op: 'd', key, id });
-    });
+    return new Promise((resolve) => this.ask(w, resolve, { op: 'd', key }));
   }
 
   /** Forgets `key` (its piece was abandoned). */

@@ -157,6 +157,9 @@ export function installRequest(
         onUpdateTick();
         return;
       }
+      // Every block already in (an endgame duplicate, or a late answer) while the piece is being written, hashed or
+      // read back for blame: nothing more to take.
+      if (!piece._buffer) return onUpdateTick();
       if (self.__silmarilEndgame && !isWebSeed) cancelDuplicates(self, wire, index, chunkOffset, chunkLength);
 
       let who = senders.get(piece);

@@ -104,6 +104,19 @@ export interface TransferHost {
 
 const SAVE_INTERVAL_MS = 500;
 
+/** Each WebTorrent torrent's store (made once its metadata is known). */
+const stores = new WeakMap<object, PieceStore>();
+
+/** The store of `torrent`, or a store that refuses everything while it has none. */
+function storeOf(torrent: object): Pick<PieceStore, 'writeAt' | 'read'> {
+  return stores.get(torrent) ?? NO_STORE;
+}
+
+const NO_STORE: Pick<PieceStore, 'writeAt' | 'read'> = {
+  writeAt: () => Promise.reject(new Error('no store yet')),
+  read: () => Promise.reject(new Error('no store yet')),
+};
+
 export class Transfer extends EventEmitter {
   readonly kind: 'seed' | 'download';
   readonly id: string;
@@ -350,8 +363,9 @@ export class Transfer extends EventEmitter {
       () => this.padRanges(),
       (index) => this.onPieceVerified(index),
       {
-        write: (start, data) => (this.store ? this.store.writeAt(start, data) : Promise.reject(new Error('no store'))),
-        read: (start, length) => (this.store ? this.store.read(start, length) : Promise.reject(new Error('no store'))),
+        // This torrent's own store: a late write of a torrent stopped by a pause never lands through the next one's.
+        write: (start, data) => storeOf(torrent).writeAt(start, data),
+        read: (start, length) => storeOf(torrent).read(start, length),
       },
     );
     this.scheduler = installScheduler(torrent, { sequential: this.sequential, superSeed: this.superSeed });
@@ -578,6 +592,7 @@ export class Transfer extends EventEmitter {
     }
     const store = this.makeStore(this.parsed!, this.contentRoot!);
     this.store = store;
+    stores.set(torrent, store);
     return store;
   }
 
