@@ -8,6 +8,19 @@ import Piece from 'torrent-piece';
 import { IncomingPiece, releaseIdleWindows, type StreamWriter } from './incoming-piece.js';
 import type { PeerGuard } from './peer-guard.js';
 import type { RateLimiter } from './rate.js';
+import {
+  checkDone,
+  destroyTorrent,
+  hotswap as takeFromSlower,
+  markPieceFlushed,
+  markVerified,
+  pieceHasBlock,
+  pieceHashOf,
+  pieceStarted,
+  replaceRequest,
+  reservationsOf,
+  updateTorrent,
+} from './internals/webtorrent.js';
 
 const PIPELINE_MAX_DURATION = 1;
 const BLOCK_LENGTH = 1 << 14;
@@ -73,13 +86,7 @@ export function installRequest(
   let wakeup: NodeJS.Timeout | undefined;
 
   // `dupBlock`: endgame (scheduler.ts) asks this wire for a block another wire was already asked for.
-  torrent._request = function request(
-    this: any,
-    wire: any,
-    index: number,
-    hotswap: boolean,
-    dupBlock?: number,
-  ): boolean {
+  replaceRequest(torrent, function request(this: any, wire: any, index: number, hotswap: boolean, dupBlock?: number) {
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     const isWebSeed = wire.type === 'webSeed';
     if (self.bitfield.get(index)) return false;
@@ -96,10 +103,10 @@ export function installRequest(
     let reservation: number;
     if (dup) {
       reservation = dupBlock;
-      if (!piece.init() || piece._buffer[reservation]) return false;
+      if (!piece.init() || pieceHasBlock(piece, reservation)) return false;
     } else {
       reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
-      if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
+      if (reservation === -1 && hotswap && takeFromSlower(self, wire, index)) {
         reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
       }
     }
@@ -108,11 +115,10 @@ export function installRequest(
     const giveBack = () => {
       if (dup) return;
       if (isWebSeed) piece.cancelRemaining(reservation);
-      else if (!piece._buffer?.[reservation]) piece.cancel(reservation);
+      else if (!(pieceStarted(piece) && pieceHasBlock(piece, reservation))) piece.cancel(reservation);
     };
 
-    let r = self._reservations[index];
-    if (!r) r = self._reservations[index] = [];
+    const r = reservationsOf(self, index);
     let i = r.indexOf(null);
     if (i === -1) i = r.length;
     r[i] = wire;
@@ -131,14 +137,14 @@ export function installRequest(
       if (!wakeup) {
         wakeup = setTimeout(() => {
           wakeup = undefined;
-          if (!self.destroyed) self._update();
+          if (!self.destroyed) updateTorrent(self);
         }, limit.waitMs(chunkLength));
         wakeup.unref?.();
       }
       return false;
     }
 
-    const onUpdateTick = () => queueMicrotask(() => self._update());
+    const onUpdateTick = () => queueMicrotask(() => updateTorrent(self));
 
     const onChunk = function (err: Error | null, chunk: Uint8Array) {
       if (self.destroyed) return;
@@ -159,7 +165,7 @@ export function installRequest(
       }
       // Every block already in (an endgame duplicate, or a late answer) while the piece is being written, hashed or
       // read back for blame: nothing more to take.
-      if (!piece._buffer) return onUpdateTick();
+      if (!pieceStarted(piece)) return onUpdateTick();
       if (self.__silmarilEndgame && !isWebSeed) cancelDuplicates(self, wire, index, chunkOffset, chunkLength);
 
       let who = senders.get(piece);
@@ -171,7 +177,7 @@ export function installRequest(
       // copied nor counted again.
       const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
       for (let b = 0; b < blocks; b++) {
-        if (piece._buffer[reservation + b]) continue;
+        if (pieceHasBlock(piece, reservation + b)) continue;
         const from = b * BLOCK_LENGTH;
         const to = Math.min(chunk.length, from + BLOCK_LENGTH);
         sink.add(chunkOffset + from, blocks === 1 ? chunk : chunk.subarray(from, to));
@@ -181,10 +187,7 @@ export function installRequest(
       if (!piece.set(reservation, mark, wire)) return onUpdateTick();
 
       // What Piece#flush() does, minus its concatenation.
-      piece._buffer = null;
-      piece._cancellations = null;
-      piece.sources = null;
-      piece._flushed = true;
+      markPieceFlushed(piece);
       senders.delete(piece);
       incoming.delete(piece);
       const pieceStart = index * self.pieceLength;
@@ -192,7 +195,7 @@ export function installRequest(
       sink.finish().then(
         (digest) => {
           if (self.destroyed || piece !== self.pieces[index]) return;
-          if (digest === self._hashes[index]) {
+          if (digest === pieceHashOf(self, index)) {
             if (guard.expectsCopy(index)) {
               // A failed copy of this piece is kept to find who lied: compare it with this good one, read back.
               io.read(pieceStart, piece.length).then(
@@ -201,10 +204,10 @@ export function installRequest(
               );
             }
             self.pieces[index] = null;
-            self._markVerified(index);
+            markVerified(self, index);
             for (const w of self.wires) w.have(index);
             onPieceDone?.(index);
-            self._checkDone();
+            checkDone(self);
             if (self.done) releaseIdleWindows();
             onUpdateTick();
             return;
@@ -236,12 +239,12 @@ export function installRequest(
           );
         },
         (writeErr: Error) => {
-          if (!self.destroyed) self._destroy(writeErr);
+          if (!self.destroyed) destroyTorrent(self, writeErr);
         },
       );
     };
     if (padBlock) queueMicrotask(() => onChunk(null, Buffer.alloc(chunkLength)));
     else wire.request(index, chunkOffset, chunkLength, onChunk);
     return true;
-  };
+  });
 }
