@@ -35,9 +35,9 @@ if (process.env.SILMARIL_PIECE_TRACE)
     ),
   );
 
-/** Lets the pooled windows go once no piece is being received any more (a download completed). */
+/** Lets the free pooled windows go (a download completed or stopped; others still receiving allocate again). */
 export function releaseIdleWindows(): void {
-  if (incomingStats.windows === 0) windows.clear();
+  windows.clear();
 }
 
 export class IncomingPiece {

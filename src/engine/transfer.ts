@@ -9,6 +9,7 @@ import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { preflight } from './disk.js';
 import { leavesRoot } from './file-pool.js';
+import { releaseIdleWindows } from './incoming-piece.js';
 import { contentRootIn, layoutFor, realFiles } from './layout.js';
 import { MAX_PEERS_PER_TRANSFER, MAX_PEER_REQUESTS } from './limits.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
@@ -878,6 +879,7 @@ export class Transfer extends EventEmitter {
       if (t.destroyed) return resolve();
       t.destroy({ destroyStore: false }, () => resolve());
     });
+    releaseIdleWindows();
     await this.save();
   }
 
