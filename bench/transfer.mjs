@@ -7,11 +7,13 @@
 //   libtorrent -> libtorrent (the reference), silmaril -> libtorrent, libtorrent -> silmaril, silmaril -> silmaril.
 // Time runs from the downloader's start until every piece is in and hash-checked ("complete"); silmaril's final
 // whole-download v1+v2 check afterwards is reported separately. CPU seconds per process come from /proc (seeders)
-// and from the downloaders' own accounting (process.cpuUsage / os.times), all threads included.
+// and from the downloaders' own accounting (process.cpuUsage / os.times), all threads included. "get peak" is the
+// downloader's peak resident memory (VmHWM) when it reports complete.
 // Each pair runs BENCH_ROUNDS times (default 3), rounds interleaved; the medians are printed.
 // Knobs: BENCH_MIB, BENCH_PIECE_MIB, BENCH_ROUNDS, BENCH_PAIRS (comma list of ll,sl,ls,ss), BENCH_KEEP=1 (keep the downloads),
 // BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/), BENCH_TRANSPORT=tcp|utp (peers
-// over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON).
+// over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON),
+// BENCH_CLI=path (another build's dist/cli.js, to compare two builds on the same machine).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,7 +37,7 @@ const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'tcp';
 if (!['tcp', 'utp'].includes(TRANSPORT)) throw new Error('BENCH_TRANSPORT must be tcp or utp');
 const SIL_TRANSPORT = TRANSPORT === 'tcp' ? ['--no-utp'] : ['--no-tcp'];
 const root = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(root, 'dist', 'cli.js');
+const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(root, 'dist', 'cli.js');
 const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
@@ -101,6 +103,16 @@ function procCpu(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** Peak resident memory of a process so far, in MiB (VmHWM). */
+function procPeakMib(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN; // already exited
+  }
 }
 
 function profArgs(tag) {
@@ -179,6 +191,8 @@ async function runPair(pair) {
     const get = leecher(l, path.join(dir, 'out'), path.join(dir, 'home-get'), ready.port);
     const complete = await get.waitFor((x) => x.event === (l === 'l' ? 'done' : 'complete'), 'downloader');
     const seedCpu = procCpu(seed.child.pid) - seedCpu0;
+    // At "complete", before silmaril's final whole-download check (its own reading and hashing).
+    const getPeakMib = procPeakMib(get.child.pid);
     const seconds = (complete.at - t0) / 1000;
     let verifySeconds = 0;
     if (l === 's') {
@@ -187,7 +201,7 @@ async function runPair(pair) {
       verifySeconds = (done.at - complete.at) / 1000;
     }
     await get.exited;
-    return { pair, seconds, mibps: SIZE_MIB / seconds, seedCpu, getCpu: complete.cpu, verifySeconds };
+    return { pair, seconds, mibps: SIZE_MIB / seconds, seedCpu, getCpu: complete.cpu, getPeakMib, verifySeconds };
   } finally {
     seed.child.stdin.end();
     seed.child.kill('SIGTERM');
@@ -248,11 +262,12 @@ async function benchPieceSize(pieceLength) {
       mibps: SIZE_MIB / seconds,
       seedCpu: median(rs.map((x) => x.seedCpu)),
       getCpu: median(rs.map((x) => x.getCpu)),
+      getPeakMib: median(rs.map((x) => x.getPeakMib)),
       verifySeconds: median(rs.map((x) => x.verifySeconds)),
     };
     results.push(r);
     console.log(
-      `${NAMES[pair[0]].padEnd(10)} -> ${NAMES[pair[1]].padEnd(10)} ${r.seconds.toFixed(1).padStart(6)} s ${r.mibps.toFixed(1).padStart(7)} MiB/s  cpu seed ${r.seedCpu.toFixed(1)} s, get ${r.getCpu.toFixed(1)} s${r.verifySeconds ? `  (+${r.verifySeconds.toFixed(1)} s final v1+v2 check)` : ''}`,
+      `${NAMES[pair[0]].padEnd(10)} -> ${NAMES[pair[1]].padEnd(10)} ${r.seconds.toFixed(1).padStart(6)} s ${r.mibps.toFixed(1).padStart(7)} MiB/s  cpu seed ${r.seedCpu.toFixed(1)} s, get ${r.getCpu.toFixed(1)} s, get peak ${r.getPeakMib.toFixed(0)} MiB${r.verifySeconds ? `  (+${r.verifySeconds.toFixed(1)} s final v1+v2 check)` : ''}`,
     );
   }
   const ref = results.find((r) => r.pair === 'll');

@@ -56,6 +56,11 @@ export class PeerGuard {
   }
 
   /** A piece passed: blame whoever had sent a different block for it before. */
+  /** True while a failed copy of piece `index` waits for a good one to compare with (piecePassed). */
+  expectsCopy(index: number): boolean {
+    return this.failed.has(index);
+  }
+
   piecePassed(index: number, good: Uint8Array): void {
     const kept = this.failed.get(index);
     if (!kept) return;

@@ -1,11 +1,12 @@
 // Our replacement for WebTorrent's Torrent#_request (installed per torrent). Same scheduling as upstream, with:
 //  - each received block remembered with the wire that sent it, so a piece failing its hash blames the right peer
 //    (PeerGuard), which upstream cannot do (it drops the piece's sources before hashing);
-//  - blocks copied into pooled piece buffers (shared memory) as they arrive, and whole pieces hashed (SHA-1) on a
-//    worker thread that reads them in place (piece-hasher.ts).
+//  - blocks written to disk and hashed (SHA-1, on a worker) as they arrive, in windows (incoming-piece.ts), instead
+//    of whole pieces assembled in memory and then hashed and written: a piece is verified a moment after its last
+//    block, and memory holds windows, not pieces.
 import Piece from 'torrent-piece';
+import { IncomingPiece, releaseIdleWindows, type StreamWriter } from './incoming-piece.js';
 import type { PeerGuard } from './peer-guard.js';
-import { BufferPool, PieceHasher } from './piece-hasher.js';
 import type { RateLimiter } from './rate.js';
 import {
   checkDone,
@@ -35,10 +36,15 @@ function piecePipelineLength(wire: any, duration: number, pieceLength: number): 
   return 1 + Math.ceil((duration * wire.downloadSpeed()) / pieceLength);
 }
 
-/** Which wire sent each block of a piece still being assembled. */
+/** Which wire sent each block of a piece still being received. */
 const senders = new WeakMap<object, any[]>();
-/** The pooled buffer each piece being downloaded is assembled in (a piece dropped half-way leaves it to the GC). */
-const buffers = new WeakMap<object, Uint8Array>();
+/** Each piece being received, written and hashed as it arrives. */
+const incoming = new WeakMap<object, IncomingPiece>();
+/** What Piece#set stores per block: only whether a block is in counts (the bytes are in the IncomingPiece). */
+const RECEIVED = new Uint8Array(BLOCK_LENGTH);
+
+/** Reads a stretch of the piece stream back from disk (to blame peers for a piece that failed its hash). */
+export type StreamReader = (start: number, length: number) => Promise<Uint8Array>;
 
 /** [start, end) ranges of the piece stream that are pad files (known zeros). */
 export type PadRanges = [number, number][];
@@ -55,26 +61,6 @@ function insidePad(pads: PadRanges, start: number, end: number): boolean {
   }
   return false;
 }
-
-/**
- * WebTorrent keeps a piece being written in memory (immediate-chunk-store) and serves peers views of it; our piece
- * buffers go back to a pool once written, so a view still queued on a socket could see them reused. Serve copies.
- */
-function copyWhenServedFromMemory(store: any): void {
-  if (!store || store.__silmarilCopies) return;
-  store.__silmarilCopies = true;
-  const get = store.get.bind(store);
-  store.get = (index: number, opts: any, cb: any) => {
-    if (typeof opts === 'function') {
-      cb = opts;
-      opts = null;
-    }
-    if (!store.mem?.[index]) return get(index, opts, cb);
-    return get(index, opts, (err: Error | null, b?: Uint8Array) => cb(err, b && Buffer.from(b)));
-  };
-}
-
-const hasher = new PieceHasher();
 
 /** Endgame: a block arrived, so the same request still out on other wires is cancelled (BEP 3 cancel). */
 function cancelDuplicates(torrent: any, from: any, index: number, offset: number, length: number): void {
@@ -94,10 +80,10 @@ export function installRequest(
   guard: PeerGuard,
   limit: RateLimiter,
   pads: () => PadRanges,
-  onPieceDone?: (index: number) => void,
+  onPieceDone: ((index: number) => void) | undefined,
+  io: { write: StreamWriter; read: StreamReader },
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
-  let pool: BufferPool;
 
   // `dupBlock`: endgame (scheduler.ts) asks this wire for a block another wire was already asked for.
   replaceRequest(torrent, function request(this: any, wire: any, index: number, hotswap: boolean, dupBlock?: number) {
@@ -113,7 +99,6 @@ export function installRequest(
 
     const piece = self.pieces[index];
     if (!piece) return false;
-    pool ??= new BufferPool(self.pieceLength);
     const dup = dupBlock !== undefined && !isWebSeed;
     let reservation: number;
     if (dup) {
@@ -169,74 +154,94 @@ export function installRequest(
         return self.once('ready', () => onChunk(err, kept));
       }
       if (r[i] === wire) r[i] = null;
-      if (piece !== self.pieces[index]) return onUpdateTick();
+      if (piece !== self.pieces[index]) {
+        incoming.get(piece)?.abort();
+        return onUpdateTick();
+      }
       if (err) {
         giveBack();
         onUpdateTick();
         return;
       }
+      // Every block already in (an endgame duplicate, or a late answer) while the piece is being written, hashed or
+      // read back for blame: nothing more to take.
+      if (!pieceStarted(piece)) return onUpdateTick();
       if (self.__silmarilEndgame && !isWebSeed) cancelDuplicates(self, wire, index, chunkOffset, chunkLength);
 
       let who = senders.get(piece);
       if (!who) senders.set(piece, (who = []));
-      // Each block goes straight into the piece's pooled buffer as it arrives, so the socket's read buffer it came
-      // in is let go at once and a complete piece needs no assembly. A block already in (an endgame duplicate) is
-      // neither copied nor counted again.
-      let buf = buffers.get(piece);
-      if (!buf) buffers.set(piece, (buf = pool.take(piece.length)));
+      let sink = incoming.get(piece);
+      if (!sink) incoming.set(piece, (sink = new IncomingPiece(piece.length, index * self.pieceLength, io.write)));
+      // Each new block is copied into its window at once (so the socket's read buffer it came in is let go), and
+      // written and hashed as soon as its window is complete. A block already in (an endgame duplicate) is neither
+      // copied nor counted again.
       const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
       for (let b = 0; b < blocks; b++) {
         if (pieceHasBlock(piece, reservation + b)) continue;
         const from = b * BLOCK_LENGTH;
         const to = Math.min(chunk.length, from + BLOCK_LENGTH);
-        buf.set(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to), chunkOffset + from);
+        sink.add(chunkOffset + from, blocks === 1 ? chunk : chunk.subarray(from, to));
         if (!who[reservation + b]) who[reservation + b] = padBlock ? null : wire;
       }
-      if (!piece.set(reservation, buf.subarray(chunkOffset, chunkOffset + chunk.length), wire)) {
-        return onUpdateTick();
-      }
+      const mark = chunk.length <= RECEIVED.length ? RECEIVED.subarray(0, chunk.length) : chunk;
+      if (!piece.set(reservation, mark, wire)) return onUpdateTick();
 
       // What Piece#flush() does, minus its concatenation.
       markPieceFlushed(piece);
       senders.delete(piece);
-      buffers.delete(piece);
-      const full = buf;
+      incoming.delete(piece);
+      const pieceStart = index * self.pieceLength;
 
-      void hasher.hash(full).then((digest) => {
-        if (self.destroyed || piece !== self.pieces[index]) return pool.release(full);
-        if (digest === pieceHashOf(self, index)) {
-          guard.piecePassed(index, full);
-          copyWhenServedFromMemory(self.store);
-          self.store.put(index, full, (putErr: Error | null) => {
-            pool.release(full);
-            if (self.destroyed) return;
-            if (putErr) {
-              destroyTorrent(self, putErr);
-              return;
+      sink.finish().then(
+        (digest) => {
+          if (self.destroyed || piece !== self.pieces[index]) return;
+          if (digest === pieceHashOf(self, index)) {
+            if (guard.expectsCopy(index)) {
+              // A failed copy of this piece is kept to find who lied: compare it with this good one, read back.
+              io.read(pieceStart, piece.length).then(
+                (good) => guard.piecePassed(index, good),
+                () => {},
+              );
             }
             self.pieces[index] = null;
             markVerified(self, index);
             for (const w of self.wires) w.have(index);
             onPieceDone?.(index);
             checkDone(self);
-            if (self.done) pool.clear();
+            if (self.done) releaseIdleWindows();
             onUpdateTick();
-          });
-          return;
-        }
-        // Blame keeps the failed blocks until a good copy arrives: copies, the buffer goes back to the pool.
-        const kept: { offset: number; data: Uint8Array; wire: any }[] = [];
-        for (let b = 0; b * BLOCK_LENGTH < full.length; b++) {
-          if (!who[b]) continue;
-          const data = Buffer.from(full.subarray(b * BLOCK_LENGTH, Math.min(full.length, (b + 1) * BLOCK_LENGTH)));
-          kept.push({ offset: b * BLOCK_LENGTH, data, wire: who[b] });
-        }
-        pool.release(full);
-        guard.pieceFailed(index, kept);
-        self.emit('warning', new Error(`Piece ${index} failed verification`));
-        self.pieces[index] = new Piece(piece.length);
-        onUpdateTick();
-      });
+            return;
+          }
+          // Blame keeps the failed blocks until a good copy arrives: read back from disk, where they were written,
+          // before the piece is asked for again (its new blocks are written over them).
+          self.emit('warning', new Error(`Piece ${index} failed verification`));
+          const again = () => {
+            if (self.destroyed || piece !== self.pieces[index]) return;
+            self.pieces[index] = new Piece(piece.length);
+            onUpdateTick();
+          };
+          io.read(pieceStart, piece.length).then(
+            (full) => {
+              const kept: { offset: number; data: Uint8Array; wire: any }[] = [];
+              for (let b = 0; b * BLOCK_LENGTH < full.length; b++) {
+                if (!who[b]) continue;
+                const end = Math.min(full.length, (b + 1) * BLOCK_LENGTH);
+                kept.push({
+                  offset: b * BLOCK_LENGTH,
+                  data: Buffer.from(full.subarray(b * BLOCK_LENGTH, end)),
+                  wire: who[b],
+                });
+              }
+              guard.pieceFailed(index, kept);
+              again();
+            },
+            () => again(),
+          );
+        },
+        (writeErr: Error) => {
+          if (!self.destroyed) destroyTorrent(self, writeErr);
+        },
+      );
     };
     if (padBlock) queueMicrotask(() => onChunk(null, Buffer.alloc(chunkLength)));
     else wire.request(index, chunkOffset, chunkLength, onChunk);

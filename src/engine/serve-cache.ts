@@ -13,6 +13,8 @@ interface Entry {
   owner: object;
   bytes: number;
   data: Promise<Buffer>;
+  /** The window once read: blocks are then copied out at once, with no promise per block. */
+  ready?: Buffer;
   /** serveBlock calls waiting for or copying from this window. */
   users: number;
   evicted: boolean;
@@ -47,6 +49,7 @@ function evict(key: string): void {
   entries.delete(key);
   cachedBytes -= e.bytes;
   e.evicted = true;
+  e.ready = undefined;
   if (e.users === 0) recycle(e);
 }
 
@@ -68,7 +71,7 @@ const ownerIds = new WeakMap<object, number>();
  * A copy of [start, start+length) of the piece stream of `owner` (a store), which must lie inside the piece at
  * `pieceStart` of `pieceSize` bytes.
  */
-export async function serveBlock(
+export function serveBlock(
   owner: object,
   read: Reader,
   pieceStart: number,
@@ -76,6 +79,19 @@ export async function serveBlock(
   start: number,
   length: number,
 ): Promise<Buffer> {
+  return Promise.resolve(serveBlockNow(owner, read, pieceStart, pieceSize, start, length));
+}
+
+/** serveBlock, but the block itself (not a promise) when its window is already in memory: a seed serves most blocks
+ *  from a window read for an earlier block, and a promise chain per 16 KiB block was a good part of its CPU. */
+export function serveBlockNow(
+  owner: object,
+  read: Reader,
+  pieceStart: number,
+  pieceSize: number,
+  start: number,
+  length: number,
+): Buffer | Promise<Buffer> {
   let id = ownerIds.get(owner);
   if (id === undefined) ownerIds.set(owner, (id = nextOwner++));
   const windowAt = pieceStart + Math.floor((start - pieceStart) / SERVE_READ_BYTES) * SERVE_READ_BYTES;
@@ -89,29 +105,42 @@ export async function serveBlock(
   if (e) {
     entries.delete(key); // most recently used last
     entries.set(key, e);
+    if (e.ready) return copyOut(e.ready, start - windowAt, length);
   } else {
     const bytes = windowEnd - windowAt;
     const pooled =
       bytes === SERVE_READ_BYTES ? (freeWindows.pop() ?? Buffer.allocUnsafeSlow(SERVE_READ_BYTES)) : undefined;
     const data = throttled(() => read(windowAt, bytes, pooled));
-    e = { owner, bytes, data, users: 0, evicted: false, pooled };
-    entries.set(key, e);
+    const made: Entry = { owner, bytes, data, users: 0, evicted: false, pooled };
+    e = made;
+    entries.set(key, made);
     cachedBytes += bytes;
-    const mine = e;
-    data.catch(() => {
-      // A failed read may still have other parts writing into the buffer: never reuse it.
-      mine.pooled = undefined;
-      if (entries.get(key) === mine) evict(key);
-    });
+    data.then(
+      (buf) => {
+        if (!made.evicted) made.ready = buf;
+      },
+      () => {
+        // A failed read may still have other parts writing into the buffer: never reuse it.
+        made.pooled = undefined;
+        if (entries.get(key) === made) evict(key);
+      },
+    );
     while (cachedBytes > SERVE_CACHE_BYTES && entries.size > 1) evict(entries.keys().next().value as string);
   }
-  const entry = e;
+  return copyWhenRead(e, start - windowAt, length);
+}
+
+/** A pooled copy of `length` bytes at `at` of a window (a direct socket write gives it back, block-pool.ts). */
+function copyOut(window: Buffer, at: number, length: number): Buffer {
+  const block = takeBlock(length);
+  block.set(window.subarray(at, at + length));
+  return block;
+}
+
+async function copyWhenRead(entry: Entry, at: number, length: number): Promise<Buffer> {
   entry.users++;
   try {
-    const window = await entry.data;
-    const block = takeBlock(length); // pooled: a direct socket write gives it back (block-pool.ts)
-    block.set(window.subarray(start - windowAt, start - windowAt + length));
-    return block;
+    return copyOut(await entry.data, at, length);
   } finally {
     entry.users--;
     if (entry.evicted && entry.users === 0) recycle(entry);

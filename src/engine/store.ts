@@ -5,7 +5,7 @@
 // Files are opened as needed from a bounded pool shared by the process (file-pool.ts), never one descriptor per file
 // for the store's lifetime; a download's files are opened without following links out of its destination.
 import { sharedFilePool, type FilePool } from './file-pool.js';
-import { dropServed, serveBlock } from './serve-cache.js';
+import { dropServed, serveBlockNow } from './serve-cache.js';
 
 /** One stretch of the v1 piece stream: a real file, or a pad file (zeros, never on disk). */
 export interface StoreSegment {
@@ -42,15 +42,15 @@ export class PieceStore {
   private readonly beforeWrite?: () => Promise<void>;
   private writeGate?: Promise<void>;
 
-  /** Paces block reads served to peers (per-transfer upload limit); piece checks are not paced. */
-  private readonly servePace?: (bytes: number) => Promise<void>;
+  /** Paces block reads served to peers (per-transfer upload limit); piece checks are not paced. Undefined: go now. */
+  private readonly servePace?: (bytes: number) => Promise<void> | undefined;
 
   constructor(
     layout: StoreLayout,
     opts: {
       writable: boolean;
       beforeWrite?: () => Promise<void>;
-      servePace?: (bytes: number) => Promise<void>;
+      servePace?: (bytes: number) => Promise<void> | undefined;
       pool?: FilePool;
     },
   ) {
@@ -100,17 +100,19 @@ export class PieceStore {
     // WebTorrent asks with an explicit offset only when serving a block to a peer: those come from the process-wide
     // serving cache (serve-cache.ts: bounded, shared by all transfers) and are paced by the upload limit.
     if (opts?.offset !== undefined) {
-      const pace = this.servePace ? this.servePace(length) : Promise.resolve();
       const pieceStart = index * this.chunkLength;
-      pace
-        .then(() => {
-          this.armIdle();
-          return serveBlock(this, (s, n, into) => this.read(s, n, into), pieceStart, size, pieceStart + offset, length);
-        })
-        .then(
-          (block) => done(null, block),
-          (err: Error) => done(err),
-        );
+      const serve = () => {
+        this.armIdle();
+        return serveBlockNow(this, this.reader, pieceStart, size, pieceStart + offset, length);
+      };
+      const pace = this.servePace?.(length);
+      const block = pace ? pace.then(serve) : serve();
+      // Answered on a later microtask even when the block is at hand: the wire's request loop must not re-enter.
+      if (!(block instanceof Promise)) return queueMicrotask(() => done(null, block));
+      block.then(
+        (b) => done(null, b),
+        (err: Error) => done(err),
+      );
       return;
     }
     this.read(index * this.chunkLength + offset, length).then(
@@ -119,16 +121,17 @@ export class PieceStore {
     );
   }
 
+  private readonly reader = (s: number, n: number, into?: Buffer) => this.read(s, n, into);
   private lastServe = 0;
   private idleTimer?: NodeJS.Timeout;
 
   /** Drops this store's share of the serving cache once no peer has asked for a block for a while. */
   private armIdle(): void {
-    this.lastServe = performance.now();
+    this.lastServe = Date.now();
     if (this.idleTimer) return;
     const check = () => {
       this.idleTimer = undefined;
-      if (performance.now() - this.lastServe >= SERVE_IDLE_MS) dropServed(this);
+      if (Date.now() - this.lastServe >= SERVE_IDLE_MS) dropServed(this);
       else {
         this.idleTimer = setTimeout(check, SERVE_IDLE_MS);
         this.idleTimer.unref?.();
@@ -179,6 +182,17 @@ export class PieceStore {
       () => done(null),
       (err: Error) => done(err),
     );
+  }
+
+  /** Writes any stretch of the piece stream (a download's blocks as they arrive, incoming-piece.ts); pad bytes are
+   *  skipped. Unverified bytes may land on disk this way: the resume check hashes such pieces again. */
+  writeAt(start: number, buf: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    if (!this.writable) return Promise.reject(new Error('refusing to write into a seeded folder'));
+    if (start < 0 || start + buf.length > this.layout.length) {
+      return Promise.reject(new Error(`write out of range: [${start}, +${buf.length})`));
+    }
+    return this.write(start, buf);
   }
 
   private async write(start: number, buf: Uint8Array): Promise<void> {

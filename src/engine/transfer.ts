@@ -9,6 +9,7 @@ import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import { preflight } from './disk.js';
 import { leavesRoot } from './file-pool.js';
+import { releaseIdleWindows } from './incoming-piece.js';
 import { contentRootIn, layoutFor, realFiles } from './layout.js';
 import { MAX_PEERS_PER_TRANSFER, MAX_PEER_REQUESTS } from './limits.js';
 import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
@@ -111,6 +112,19 @@ export interface TransferHost {
 }
 
 const SAVE_INTERVAL_MS = 500;
+
+/** Each WebTorrent torrent's store (made once its metadata is known). */
+const stores = new WeakMap<object, PieceStore>();
+
+/** The store of `torrent`, or a store that refuses everything while it has none. */
+function storeOf(torrent: object): Pick<PieceStore, 'writeAt' | 'read'> {
+  return stores.get(torrent) ?? NO_STORE;
+}
+
+const NO_STORE: Pick<PieceStore, 'writeAt' | 'read'> = {
+  writeAt: () => Promise.reject(new Error('no store yet')),
+  read: () => Promise.reject(new Error('no store yet')),
+};
 
 export class Transfer extends EventEmitter {
   readonly kind: 'seed' | 'download';
@@ -291,9 +305,11 @@ export class Transfer extends EventEmitter {
     return new PieceStore(layoutFor(contentRoot, parsed, this.kind === 'download' ? this.outDir : undefined), {
       writable: this.kind === 'download',
       beforeWrite: this.outDir ? () => preflight(this.outDir!, contentRoot, parsed) : undefined,
-      servePace: async (n) => {
-        await this.upLimit.take(n);
-        await this.host.upLimit?.take(n);
+      // No promise while neither limit holds the block back (most blocks, and every one without a limit).
+      servePace: (n) => {
+        const global = this.host.upLimit;
+        if (this.upLimit.tryTake(n)) return !global || global.tryTake(n) ? undefined : global.take(n);
+        return this.upLimit.take(n).then(() => global?.take(n));
       },
     });
   }
@@ -355,6 +371,11 @@ export class Transfer extends EventEmitter {
       this.downLimit,
       () => this.padRanges(),
       (index) => this.onPieceVerified(index),
+      {
+        // This torrent's own store: a late write of a torrent stopped by a pause never lands through the next one's.
+        write: (start, data) => storeOf(torrent).writeAt(start, data),
+        read: (start, length) => storeOf(torrent).read(start, length),
+      },
     );
     this.scheduler = installScheduler(torrent, { sequential: this.sequential, superSeed: this.superSeed });
     this.downloadedBase = 0;
@@ -578,6 +599,7 @@ export class Transfer extends EventEmitter {
     }
     const store = this.makeStore(this.parsed!, this.contentRoot!);
     this.store = store;
+    stores.set(torrent, store);
     return store;
   }
 
@@ -857,6 +879,7 @@ export class Transfer extends EventEmitter {
       if (t.destroyed) return resolve();
       t.destroy({ destroyStore: false }, () => resolve());
     });
+    releaseIdleWindows();
     await this.save();
   }
 

@@ -259,7 +259,7 @@ describe('per-block blame with leaf hashes from a libtorrent seed', { skip }, ()
     });
     assert.equal(r.status, 0, r.stderr);
     const { v2 } = JSON.parse(r.stdout).results[0];
-    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--upload-limit', '400000']);
+    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--upload-limit', '1000000']);
     const liar = await startLiar(torrentFile, model);
     const logged: string[] = [];
     const log = (m: string) => logged.push(m);

@@ -360,7 +360,9 @@ export function readDirect(w: any, conn: any, opts: DirectReadOptions): boolean 
   conn[kBuffer] = readBuffer;
   conn[kBufferCb] = (nread: number, buf: Buffer): boolean => {
     if (w.destroyed || w.__silmarilFault) return true; // the wire is gone: its socket closes with it
-    const view = buf.subarray(0, nread);
+    // A plain Uint8Array view, not a Buffer: the parser takes a view of it per message, and a Buffer's subarray
+    // costs a FastBuffer construction each time.
+    const view = new Uint8Array(buf.buffer, buf.byteOffset, nread);
     if (viaPipe > w.__silmarilPiped || w._encryptor?._isEncrypted || opts.throttled()) {
       viaPipe += nread;
       // In socket-read-sized chunks, as the pipeline always had them (MAX_BUFFERED_BYTES counts on one read).

@@ -87,6 +87,12 @@ def main():
         "enable_incoming_utp": utp,
     })
     ses = session(extra)
+    if args.upload_limit:
+        # libtorrent exempts local peers from rate limits unless every address is in the global peer class: without
+        # this, --upload-limit did nothing on loopback (as in lt_swarm_peer.py).
+        f = lt.ip_filter()
+        f.add_rule("0.0.0.0", "255.255.255.255", 1 << lt.session.global_peer_class_id)
+        ses.set_peer_class_filter(f)
     if args.torrent:
         p = lt.add_torrent_params()
         p.ti = lt.torrent_info(args.torrent)
