@@ -16,7 +16,7 @@
 import { Choker, type ChokePeer } from './choker.js';
 import { PeerAvailability, PiecePicker } from './picker.js';
 import { blockPipelineLength } from './request.js';
-import { DUPLICATE_REJECT_KEY, PieceOwners, RejectBackoff } from './seed-spread.js';
+import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 
@@ -36,8 +36,8 @@ const BLOCK_LENGTH = 1 << 14;
 const MAX_BLOCKS_PER_PIECE = 1 << 14;
 const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
-/** How long a seed holds back a request for a piece it is still sending to another peer. */
-const DUPLICATE_DEFER_MS = 1500;
+/** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
+const HOLD_CHECK_MS = 100;
 /** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
 const INFLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -77,7 +77,6 @@ export class Scheduler {
   private timer?: NodeJS.Timeout;
   private superSeeder?: SuperSeeder<any>;
   private rechokeSoon = false;
-  private deferred = 0;
   private rejected = 0;
   /** Connections closed because we already had one to the same peer. */
   duplicatesDropped = 0;
@@ -218,10 +217,11 @@ export class Scheduler {
   private owners = new PieceOwners<any>();
 
   /**
-   * Seeding: a request for a piece we are still sending to another peer is a duplicate (seed-spread.ts). A silmaril
-   * downloader gets a BEP 6 reject at once and picks another piece; any other peer's request waits a moment
-   * (DUPLICATE_DEFER_MS) and is served if still wanted. By then the first peer usually has the piece and announces
-   * it, and the piece comes from there. So a seed serves fresh pieces first and sends each piece about once.
+   * Seeding: a request for a piece we are still sending to another peer is a duplicate (seed-spread.ts). It is held
+   * back while that peer is still fetching the piece, and a moment after it has it (PieceOwners.hold), then served if
+   * still wanted: meanwhile the first peer announces the piece, the requester cancels and gets it from there. So a
+   * seed serves fresh pieces first and sends each piece about once. (With REJECT_DUPLICATES a silmaril downloader
+   * would get a BEP 6 reject at once instead.)
    */
   private deferDuplicates(wire: any): void {
     const emit = wire.emit;
@@ -230,6 +230,7 @@ export class Scheduler {
       const index: number = args[0];
       const picker = this.picker!;
       const takesReject = REJECT_DUPLICATES && !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
+      const owner = this.owners.ownerOf(index, Date.now());
       const verdict = this.owners.request(
         wire,
         index,
@@ -238,7 +239,10 @@ export class Scheduler {
         (w) => w.destroyed,
         takesReject ? { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas } : undefined,
       );
-      if (verdict === 'serve') return emit.call(wire, event, ...args);
+      if (verdict === 'serve') {
+        this.countServed(index, args[2], owner === undefined || owner === wire ? 'fresh' : 'ownerHas');
+        return emit.call(wire, event, ...args);
+      }
       const done: ((err: Error | null) => void) | undefined = args[3];
       if (takesReject) {
         // The callback with an error sends the reject and frees the wire's read slot (wire-patch.ts). Not from
@@ -248,20 +252,60 @@ export class Scheduler {
         return true;
       }
       const [, offset, length] = args;
-      const wanted = () =>
-        !wire.destroyed &&
-        wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length);
-      this.deferred++;
-      setTimeout(() => {
-        this.deferred--;
-        if (wanted()) emit.call(wire, event, ...args);
+      this.held.push({
+        wire,
+        index,
+        since: Date.now(),
+        wanted: () =>
+          !wire.destroyed &&
+          wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length),
+        serve: () => {
+          this.countServed(index, length, 'late');
+          emit.call(wire, event, ...args);
+        },
         // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
         // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
         // nothing ever again.
-        else done?.(new Error('request cancelled'));
-      }, DUPLICATE_DEFER_MS).unref?.();
+        cancel: () => {
+          this.servedWhy.cancelled += length;
+          done?.(new Error('request cancelled'));
+        },
+      });
+      this.holdTimer ??= setInterval(() => this.releaseHeld(), HOLD_CHECK_MS);
+      this.holdTimer.unref?.();
       return true;
     };
+  }
+
+  /** Requests held back as duplicates (deferDuplicates), re-examined every HOLD_CHECK_MS. */
+  private held: (HeldRequest<any> & { wanted(): boolean; serve(): void; cancel(): void })[] = [];
+  private holdTimer?: NodeJS.Timeout;
+
+  private releaseHeld(): void {
+    const now = Date.now();
+    const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
+    const keep: typeof this.held = [];
+    for (const h of this.held) {
+      if (!h.wanted()) h.cancel();
+      else if (this.owners.hold(h, now, has, (w) => w.destroyed) === 'serve') h.serve();
+      else keep.push(h);
+    }
+    this.held = keep;
+    if (!keep.length) {
+      clearInterval(this.holdTimer);
+      this.holdTimer = undefined;
+    }
+  }
+
+  /** Seeding: bytes handed to the server per piece, and why (the trace shows how much went out twice). */
+  private readonly servedBytes = new Map<number, number>();
+  private readonly servedWhy = { fresh: 0, ownerHas: 0, late: 0, cancelled: 0, dup: 0 };
+  private countServed(index: number, length: number, why: 'fresh' | 'ownerHas' | 'late'): void {
+    const before = this.servedBytes.get(index) ?? 0;
+    this.servedBytes.set(index, before + length);
+    const pieceLength = this.torrent.pieceLength;
+    if (before + length > pieceLength) this.servedWhy.dup += Math.min(length, before + length - pieceLength);
+    this.servedWhy[why] += length;
   }
 
   private seedingNow(): boolean {
@@ -437,7 +481,10 @@ export class Scheduler {
             .map(([k, v]) => `${k}=${Math.round(v / 1048576)}`)
             .join(
               ',',
-            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.deferred} rejected ${this.rejected} ` +
+            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.held.length} rejected ${this.rejected} ` +
+          `served ${Object.entries(this.servedWhy)
+            .map(([k, v]) => `${k}=${(v / 1048576).toFixed(1)}`)
+            .join(',')} ` +
           `cache ${JSON.stringify(serveCacheStats())} ${desc.join(' ')}\n`,
       );
     }, 1000);
@@ -446,6 +493,7 @@ export class Scheduler {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.holdTimer);
   }
 
   /** A choking round soon (a peer became interested, left...), not more than once per turn of the event loop. */

@@ -8,7 +8,8 @@
 //  - a peer that said it understands (BEP 10 handshake key `DUPLICATE_REJECT_KEY`, a silmaril downloader) gets a
 //    BEP 6 reject at once, and picks another piece for `REJECT_BACKOFF_MS` (`RejectBackoff`); by then the first peer
 //    usually has the piece and it comes from there;
-//  - any other peer's request is held back a moment, then served if it is still wanted.
+//  - any other peer's request is held back while the owner is still fetching the piece (at most MAX_HOLD_MS), and
+//    once the owner has it a moment more (CANCEL_GRACE_MS) for the requester's cancel, then served if still wanted.
 // And while some piece is still on the seed alone, a silmaril downloader asking for a piece other peers already have
 // gets the same reject ('elsewhere'): the seed's upload goes to pieces only it can give, the rest is traded among
 // the downloaders, and the seed uploads the torrent about once. (A downloader only asks a seed for a piece its
@@ -28,6 +29,24 @@ export const OWNER_IDLE_MS = 2000;
  * lock every honest downloader out (the hostile soak showed it).
  */
 export const STARVE_MS = 3000;
+/**
+ * A held-back request (a duplicate) waits while its piece's owner is still fetching it, at most this long: at a
+ * rate-limited seed shared by 8 peers a 1 MiB piece takes a second or more to reach its owner, so a fixed short
+ * hold-back ran out first and the piece went out twice.
+ */
+export const MAX_HOLD_MS = 5000;
+/** Once the owner has the piece, a held-back request waits this much longer for the requester's cancel. */
+export const CANCEL_GRACE_MS = 750;
+
+/** A request held back by the seed (see PieceOwners.hold). */
+export interface HeldRequest<W> {
+  wire: W;
+  index: number;
+  /** When it was held back (ms). */
+  since: number;
+  /** When its piece's owner was first seen to have the piece. */
+  ownerHadAt?: number;
+}
 
 /**
  * 'duplicate': another peer is being sent the piece now. 'elsewhere': other peers have the piece while some piece
@@ -93,9 +112,32 @@ export class PieceOwners<W> {
       this.owners.set(index, { wire, at: now });
       return 'serve';
     }
-    // The owner has it now: it can give it; the requester may still be choked by it, so serve.
-    if (has(o.wire, index)) return 'serve';
+    // The owner has it now and it can give it; but the requester asked before it heard, so its cancel is on the
+    // way: hold back too (hold() serves it if it is still wanted after CANCEL_GRACE_MS, e.g. the owner chokes it).
     return 'duplicate';
+  }
+
+  /**
+   * A request held back since `held.since`: 'wait' while its piece's owner is still fetching it (up to MAX_HOLD_MS)
+   * or, once the owner has it, CANCEL_GRACE_MS for the requester's cancel; then 'serve' (if it is still wanted, the
+   * caller's check). A starved requester (see STARVE_MS) is served at once.
+   */
+  hold(
+    held: HeldRequest<W>,
+    now: number,
+    has: (w: W, i: number) => boolean,
+    gone: (w: W) => boolean = () => false,
+  ): 'wait' | 'serve' {
+    const grace = this.graceUntil.get(held.wire);
+    if (grace !== undefined && now < grace) return 'serve';
+    const o = this.owners.get(held.index);
+    if (!o || o.wire === held.wire || gone(o.wire)) return 'serve';
+    if (has(o.wire, held.index)) {
+      held.ownerHadAt ??= now;
+      return now - held.ownerHadAt >= CANCEL_GRACE_MS ? 'serve' : 'wait';
+    }
+    if (now - o.at >= OWNER_IDLE_MS) return 'serve';
+    return now - held.since >= MAX_HOLD_MS ? 'serve' : 'wait';
   }
 
   /** A peer left: its pieces are free at once. */
