@@ -241,6 +241,12 @@ export class Scheduler {
       );
       if (verdict === 'serve') {
         this.countServed(index, args[2], owner === undefined || owner === wire ? 'fresh' : 'ownerHas');
+        const cb = args[3];
+        if (typeof cb === 'function')
+          args[3] = (err: Error | null, buf?: Uint8Array) => {
+            if (!err) this.owners.served(wire, index, Date.now());
+            cb(err, buf);
+          };
         return emit.call(wire, event, ...args);
       }
       const done: ((err: Error | null) => void) | undefined = args[3];

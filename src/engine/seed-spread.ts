@@ -14,8 +14,8 @@
 // gets the same reject ('elsewhere'): the seed's upload goes to pieces only it can give, the rest is traded among
 // the downloaders, and the seed uploads the torrent about once. (A downloader only asks a seed for a piece its
 // unchoking peers have not got, but peers that choke it may have it.)
-// A peer owns a piece while it keeps asking for its blocks: ownership lapses `OWNER_IDLE_MS` after its last request
-// for it (choked, gone, or got it elsewhere), so a piece never stays locked to a peer that stopped fetching it.
+// A peer owns a piece while it keeps asking for its blocks and they go out to it: ownership lapses `OWNER_IDLE_MS`
+// after its last request for it or its last block served (choked, gone, or got it elsewhere), so a piece never stays locked to a peer that stopped fetching it.
 
 /** Key in our BEP 10 extended handshake: "reject my duplicate requests, I will pick another piece". */
 export const DUPLICATE_REJECT_KEY = 'silmaril_dup_reject';
@@ -138,6 +138,16 @@ export class PieceOwners<W> {
     }
     if (now - o.at >= OWNER_IDLE_MS) return 'serve';
     return now - held.since >= MAX_HOLD_MS ? 'serve' : 'wait';
+  }
+
+  /**
+   * A block of piece `index` was handed to `wire` (after the upload limit): an owner keeps the piece while blocks
+   * still go out to it, not only while it asks, so a piece whose last requests sat seconds in the rate-limited queue
+   * is not given away as lapsed just before the owner gets it.
+   */
+  served(wire: W, index: number, now: number): void {
+    const o = this.owners.get(index);
+    if (o && o.wire === wire && now > o.at) o.at = now;
   }
 
   /** A peer left: its pieces are free at once. */

@@ -152,3 +152,12 @@ test('a held-back duplicate waits while the owner fetches the piece, then a grac
     'owner gone',
   );
 });
+
+test('an owner keeps its piece while its blocks still go out to it, and only the owner renews it', () => {
+  const o = new PieceOwners<string>();
+  o.request('a', 6, 0, nobodyHas); // every block asked at once, then served slowly at a rate-limited seed
+  o.served('a', 6, 1500);
+  o.served('b', 6, 3000); // not the owner: no effect
+  assert.equal(o.request('b', 6, 1500 + OWNER_IDLE_MS - 1, nobodyHas), 'duplicate', 'still being sent to a');
+  assert.equal(o.request('b', 6, 1500 + OWNER_IDLE_MS, nobodyHas), 'serve', 'lapsed after its last block');
+});
