@@ -38,6 +38,8 @@ const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
+/** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
+const DRAIN_MAX_MS = 2000;
 /** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
 const INFLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -206,6 +208,7 @@ export class Scheduler {
       this.peers.delete(wire);
       this.choker.remove(wire);
       this.owners.remove(wire);
+      this.draining.delete(wire);
       this.superSeeder?.remove(wire);
       this.soon();
     });
@@ -231,6 +234,8 @@ export class Scheduler {
       const picker = this.picker!;
       const takesReject = REJECT_DUPLICATES && !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
       const owner = this.owners.ownerOf(index, Date.now());
+      // A peer whose upload turn is over and that is finishing its pieces (see rechoke): nothing new.
+      if (this.draining.has(wire) && owner !== wire) return this.hold(wire, index, args, emit);
       const verdict = this.owners.request(
         wire,
         index,
@@ -257,33 +262,39 @@ export class Scheduler {
         queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));
         return true;
       }
-      const [, offset, length] = args;
-      this.held.push({
-        wire,
-        index,
-        since: Date.now(),
-        wanted: () =>
-          !wire.destroyed &&
-          wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length),
-        serve: () => {
-          this.countServed(index, length, 'late');
-          emit.call(wire, event, ...args);
-        },
-        // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
-        // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
-        // nothing ever again.
-        cancel: () => {
-          this.servedWhy.cancelled += length;
-          done?.(new Error('request cancelled'));
-        },
-      });
-      this.holdTimer ??= setInterval(() => this.releaseHeld(), HOLD_CHECK_MS);
-      this.holdTimer.unref?.();
-      return true;
+      return this.hold(wire, index, args, emit);
     };
   }
 
+  private hold(wire: any, index: number, args: any[], emit: (...a: any[]) => boolean): true {
+    const [, offset, length, done] = args;
+    this.held.push({
+      wire,
+      index,
+      since: Date.now(),
+      wanted: () =>
+        !wire.destroyed &&
+        wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length),
+      serve: () => {
+        this.countServed(index, length, 'late');
+        emit.call(wire, 'request', ...args);
+      },
+      // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
+      // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
+      // nothing ever again.
+      cancel: () => {
+        this.servedWhy.cancelled += length;
+        done?.(new Error('request cancelled'));
+      },
+    });
+    this.holdTimer ??= setInterval(() => this.releaseHeld(), HOLD_CHECK_MS);
+    this.holdTimer.unref?.();
+    return true;
+  }
+
   /** Requests held back as duplicates (deferDuplicates), re-examined every HOLD_CHECK_MS. */
+  /** Seeding: peers whose upload turn is over, finishing the pieces partly sent to them before they are choked. */
+  private readonly draining = new Map<any, number>();
   private held: (HeldRequest<any> & { wanted(): boolean; serve(): void; cancel(): void })[] = [];
   private holdTimer?: NodeJS.Timeout;
 
@@ -293,11 +304,18 @@ export class Scheduler {
     const keep: typeof this.held = [];
     for (const h of this.held) {
       if (!h.wanted()) h.cancel();
-      else if (this.owners.hold(h, now, has, (w) => w.destroyed) === 'serve') h.serve();
+      else if (!this.draining.has(h.wire) && this.owners.hold(h, now, has, (w) => w.destroyed) === 'serve') h.serve();
       else keep.push(h);
     }
     this.held = keep;
-    if (!keep.length) {
+    for (const [w, since] of this.draining) {
+      if (w.destroyed || w.amChoking) this.draining.delete(w);
+      else if (now - since >= DRAIN_MAX_MS || this.owners.owning(w, now, has) === 0) {
+        this.draining.delete(w);
+        w.choke();
+      }
+    }
+    if (!keep.length && !this.draining.size) {
       clearInterval(this.holdTimer);
       this.holdTimer = undefined;
     }
@@ -527,9 +545,24 @@ export class Scheduler {
     if (onlyFill && !this.choker.hasFreeSlot(peers)) return;
     const seeding = !!t.done || this.picker?.remaining === 0;
     const unchoke = this.choker.rechoke(peers, seeding);
+    const now = Date.now();
+    const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
     for (const w of wires) {
-      if (unchoke.has(w)) w.unchoke();
-      else if (!onlyFill || !w.peerInterested || w.isSeeder) w.choke();
+      if (unchoke.has(w)) {
+        this.draining.delete(w);
+        w.unchoke();
+      } else if (!onlyFill || !w.peerInterested || w.isSeeder) {
+        // Seeding, a turn over mid-piece: the peer first finishes what it was being sent (no new piece meanwhile),
+        // or the rest of that piece would go out again to whoever asks for it next.
+        if (this.seedingNow() && !w.amChoking && w.peerInterested && this.owners.owning(w, now, has) > 0) {
+          if (!this.draining.has(w)) this.draining.set(w, now);
+          this.holdTimer ??= setInterval(() => this.releaseHeld(), HOLD_CHECK_MS);
+          this.holdTimer.unref?.();
+        } else {
+          this.draining.delete(w);
+          w.choke();
+        }
+      }
     }
   }
 }

@@ -150,6 +150,17 @@ export class PieceOwners<W> {
     if (o && o.wire === wire && now > o.at) o.at = now;
   }
 
+  /**
+   * Pieces `wire` owns now and does not have yet (partly sent to it). A seed rotating its upload slots lets such a
+   * peer finish them before choking it (scheduler.ts): choked mid-piece, the rest of the piece went to the next
+   * peer that asked, the whole piece again.
+   */
+  owning(wire: W, now: number, has: (w: W, i: number) => boolean): number {
+    let n = 0;
+    for (const [i, o] of this.owners) if (o.wire === wire && now - o.at < OWNER_IDLE_MS && !has(wire, i)) n++;
+    return n;
+  }
+
   /** A peer left: its pieces are free at once. */
   remove(wire: W): void {
     for (const [i, o] of this.owners) if (o.wire === wire) this.owners.delete(i);

@@ -161,3 +161,17 @@ test('an owner keeps its piece while its blocks still go out to it, and only the
   assert.equal(o.request('b', 6, 1500 + OWNER_IDLE_MS - 1, nobodyHas), 'duplicate', 'still being sent to a');
   assert.equal(o.request('b', 6, 1500 + OWNER_IDLE_MS, nobodyHas), 'serve', 'lapsed after its last block');
 });
+
+test('owning: the pieces partly sent to a peer (a seed lets it finish them before its upload turn ends)', () => {
+  const o = new PieceOwners<string>();
+  const got = new Set<string>();
+  const has = (w: string, i: number) => got.has(`${w}:${i}`);
+  o.request('a', 1, 0, has);
+  o.request('a', 2, 0, has);
+  o.request('b', 3, 0, has);
+  assert.equal(o.owning('a', 10, has), 2);
+  got.add('a:1');
+  assert.equal(o.owning('a', 10, has), 1, 'a piece it has is finished');
+  assert.equal(o.owning('a', OWNER_IDLE_MS, has), 0, 'lapsed: nothing left to finish');
+  assert.equal(o.owning('c', 10, has), 0);
+});
