@@ -14,7 +14,7 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PeerAvailability, PiecePicker } from './picker.js';
+import { PeerAvailability, PiecePicker, seedStripe } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
@@ -399,7 +399,11 @@ export class Scheduler {
       // From a seed while others give too: one new piece at a time (the next once the current one is nearly all
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
-      const index = picker.pick(has, (i) => this.inflight.has(i) || (skip !== undefined && skip(i)));
+      const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
+      // From a seed, this downloader's stripe of the pieces first (picker.ts seedStripe), then any.
+      const stripe = rec.avail.isSeed ? this.stripe() : undefined;
+      let index = stripe ? picker.pick(has, (i) => !stripe(i) || busy(i)) : -1;
+      if (index < 0) index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
       canHelp = true;
@@ -422,6 +426,20 @@ export class Scheduler {
       }
       if (full()) return;
     }
+  }
+
+  private stripeCache?: { at: number; fn: ((i: number) => boolean) | undefined };
+
+  /** This downloader's stripe of the pieces to fetch from seeds (picker.ts seedStripe), recomputed once a second. */
+  private stripe(): ((i: number) => boolean) | undefined {
+    const now = Date.now();
+    if (this.stripeCache && now - this.stripeCache.at < 1000) return this.stripeCache.fn;
+    const ourId: string | undefined = this.torrent.client?.peerId;
+    const ids: string[] = [];
+    for (const [w, r] of this.peers) if (!w.destroyed && !r.avail.isSeed && w.peerId) ids.push(w.peerId);
+    const fn = ourId ? seedStripe(ourId, ids) : undefined;
+    this.stripeCache = { at: now, fn };
+    return fn;
   }
 
   /**
