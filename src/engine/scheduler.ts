@@ -217,7 +217,7 @@ export class Scheduler {
   }
 
   /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
-  private owners = new PieceOwners<any>();
+  private owners = new PieceOwners<any>((w, i) => !w.destroyed && (w.peerRequests as any[]).some((r) => r.piece === i));
 
   /**
    * Seeding: a request for a piece we are still sending to another peer is a duplicate (seed-spread.ts). It is held

@@ -15,7 +15,7 @@
 // the downloaders, and the seed uploads the torrent about once. (A downloader only asks a seed for a piece its
 // unchoking peers have not got, but peers that choke it may have it.)
 // A peer owns a piece while it keeps asking for its blocks and they go out to it: ownership lapses `OWNER_IDLE_MS`
-// after its last request for it or its last block served (choked, gone, or got it elsewhere), so a piece never stays locked to a peer that stopped fetching it.
+// after its last request for it or its last block served, and only once it has no request for it queued at us (choked, gone, or got it elsewhere), so a piece never stays locked to a peer that stopped fetching it.
 
 /** Key in our BEP 10 extended handshake: "reject my duplicate requests, I will pick another piece". */
 export const DUPLICATE_REJECT_KEY = 'silmaril_dup_reject';
@@ -64,6 +64,17 @@ export interface Spread {
 
 export class PieceOwners<W> {
   private owners = new Map<number, { wire: W; at: number }>();
+
+  /**
+   * `fetching(w, i)`: peer w still has requests for piece i queued at us. Its ownership does not lapse then, however
+   * long it has been idle: a CPU-starved downloader that reads its socket slowly is still getting the piece, and
+   * giving it to the next peer sent it twice.
+   */
+  constructor(private readonly fetching: (w: W, i: number) => boolean = () => false) {}
+
+  private lapsed(o: { wire: W; at: number }, index: number, now: number): boolean {
+    return now - o.at >= OWNER_IDLE_MS && !this.fetching(o.wire, index);
+  }
   /** Peers refused since: cleared by the next request served to them. */
   private refusedSince = new Map<W, number>();
   /** Peers found starved: served whatever they ask until then. */
@@ -108,7 +119,7 @@ export class PieceOwners<W> {
   ): Verdict {
     if (spread && spread.nobodyElseHas > 0 && spread.othersHave(index) > 0) return 'elsewhere';
     const o = this.owners.get(index);
-    if (!o || o.wire === wire || gone(o.wire) || now - o.at >= OWNER_IDLE_MS) {
+    if (!o || o.wire === wire || gone(o.wire) || this.lapsed(o, index, now)) {
       this.owners.set(index, { wire, at: now });
       return 'serve';
     }
@@ -136,7 +147,7 @@ export class PieceOwners<W> {
       held.ownerHadAt ??= now;
       return now - held.ownerHadAt >= CANCEL_GRACE_MS ? 'serve' : 'wait';
     }
-    if (now - o.at >= OWNER_IDLE_MS) return 'serve';
+    if (this.lapsed(o, held.index, now)) return 'serve';
     return now - held.since >= MAX_HOLD_MS ? 'serve' : 'wait';
   }
 
@@ -157,7 +168,7 @@ export class PieceOwners<W> {
    */
   owning(wire: W, now: number, has: (w: W, i: number) => boolean): number {
     let n = 0;
-    for (const [i, o] of this.owners) if (o.wire === wire && now - o.at < OWNER_IDLE_MS && !has(wire, i)) n++;
+    for (const [i, o] of this.owners) if (o.wire === wire && !this.lapsed(o, i, now) && !has(wire, i)) n++;
     return n;
   }
 
@@ -171,7 +182,7 @@ export class PieceOwners<W> {
   /** The peer a piece is being sent to now, if any. */
   ownerOf(index: number, now: number): W | undefined {
     const o = this.owners.get(index);
-    return o && now - o.at < OWNER_IDLE_MS ? o.wire : undefined;
+    return o && !this.lapsed(o, index, now) ? o.wire : undefined;
   }
 }
 

@@ -175,3 +175,13 @@ test('owning: the pieces partly sent to a peer (a seed lets it finish them befor
   assert.equal(o.owning('a', OWNER_IDLE_MS, has), 0, 'lapsed: nothing left to finish');
   assert.equal(o.owning('c', 10, has), 0);
 });
+
+test('an owner with requests for the piece still queued at the seed keeps it, however long it is idle', () => {
+  const queued = new Set(['a:5']);
+  const o = new PieceOwners<string>((w, i) => queued.has(`${w}:${i}`));
+  o.request('a', 5, 0, nobodyHas);
+  assert.equal(o.request('b', 5, 10 * OWNER_IDLE_MS, nobodyHas), 'duplicate', 'a slow reader is still getting it');
+  assert.equal(o.ownerOf(5, 10 * OWNER_IDLE_MS), 'a');
+  queued.clear();
+  assert.equal(o.request('b', 5, 10 * OWNER_IDLE_MS, nobodyHas), 'serve', 'nothing queued and idle: lapsed');
+});
