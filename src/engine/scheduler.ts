@@ -242,10 +242,11 @@ export class Scheduler {
         Date.now(),
         (w, i) => this.peers.get(w)?.avail.has(i) ?? false,
         (w) => w.destroyed,
-        takesReject ? { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas } : undefined,
+        // While some piece is on the seed alone, one other peers have is held back ('elsewhere'), for every peer.
+        { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas },
       );
       if (verdict === 'serve') {
-        this.countServed(index, args[2], owner === undefined || owner === wire ? 'fresh' : 'ownerHas');
+        this.countServed(wire, index, args[2], owner === undefined || owner === wire ? 'fresh' : 'ownerHas');
         const cb = args[3];
         if (typeof cb === 'function')
           args[3] = (err: Error | null, buf?: Uint8Array) => {
@@ -262,21 +263,22 @@ export class Scheduler {
         queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));
         return true;
       }
-      return this.hold(wire, index, args, emit);
+      return this.hold(wire, index, args, emit, verdict === 'elsewhere');
     };
   }
 
-  private hold(wire: any, index: number, args: any[], emit: (...a: any[]) => boolean): true {
+  private hold(wire: any, index: number, args: any[], emit: (...a: any[]) => boolean, elsewhere = false): true {
     const [, offset, length, done] = args;
     this.held.push({
       wire,
       index,
+      elsewhere,
       since: Date.now(),
       wanted: () =>
         !wire.destroyed &&
         wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length),
       serve: () => {
-        this.countServed(index, length, 'late');
+        this.countServed(wire, index, length, 'late');
         emit.call(wire, 'request', ...args);
       },
       // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
@@ -302,9 +304,14 @@ export class Scheduler {
     const now = Date.now();
     const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
     const keep: typeof this.held = [];
+    const picker = this.picker;
+    const spread = picker
+      ? { othersHave: (i: number) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas }
+      : undefined;
     for (const h of this.held) {
       if (!h.wanted()) h.cancel();
-      else if (!this.draining.has(h.wire) && this.owners.hold(h, now, has, (w) => w.destroyed) === 'serve') h.serve();
+      else if (!this.draining.has(h.wire) && this.owners.hold(h, now, has, (w) => w.destroyed, spread) === 'serve')
+        h.serve();
       else keep.push(h);
     }
     this.held = keep;
@@ -321,14 +328,28 @@ export class Scheduler {
     }
   }
 
-  /** Seeding: bytes handed to the server per piece, and why (the trace shows how much went out twice). */
+  /**
+   * Seeding: bytes handed to the server per piece, and why (the trace shows how much went out twice): `again`, a
+   * peer sent blocks of a piece it was already sent (re-asked after a choke, a reject, a cancel); `reissue`, a piece
+   * handed to a new owner after the last one lapsed or left.
+   */
   private readonly servedBytes = new Map<number, number>();
-  private readonly servedWhy = { fresh: 0, ownerHas: 0, late: 0, cancelled: 0, dup: 0 };
-  private countServed(index: number, length: number, why: 'fresh' | 'ownerHas' | 'late'): void {
+  private readonly servedTo = new WeakMap<object, Map<number, number>>();
+  private readonly servedWhy = { fresh: 0, ownerHas: 0, late: 0, cancelled: 0, dup: 0, again: 0, reissue: 0 };
+  private countServed(wire: any, index: number, length: number, why: 'fresh' | 'ownerHas' | 'late'): void {
     const before = this.servedBytes.get(index) ?? 0;
     this.servedBytes.set(index, before + length);
     const pieceLength = this.torrent.pieceLength;
-    if (before + length > pieceLength) this.servedWhy.dup += Math.min(length, before + length - pieceLength);
+    let mine = this.servedTo.get(wire);
+    if (!mine) this.servedTo.set(wire, (mine = new Map()));
+    const mineBefore = mine.get(index) ?? 0;
+    mine.set(index, mineBefore + length);
+    if (before + length > pieceLength) {
+      const extra = Math.min(length, before + length - pieceLength);
+      this.servedWhy.dup += extra;
+      if (mineBefore + length > pieceLength) this.servedWhy.again += extra;
+      else if (why === 'fresh') this.servedWhy.reissue += extra;
+    }
     this.servedWhy[why] += length;
   }
 

@@ -46,6 +46,8 @@ export interface HeldRequest<W> {
   since: number;
   /** When its piece's owner was first seen to have the piece. */
   ownerHadAt?: number;
+  /** Held as 'elsewhere' (other peers have the piece while some piece is on the seed alone). */
+  elsewhere?: boolean;
 }
 
 /**
@@ -117,8 +119,10 @@ export class PieceOwners<W> {
     gone: (w: W) => boolean,
     spread?: Spread,
   ): Verdict {
-    if (spread && spread.nobodyElseHas > 0 && spread.othersHave(index) > 0) return 'elsewhere';
     const o = this.owners.get(index);
+    // The owner asking for more of its piece is served even if others have it now: it is half-way through.
+    const continuing = !!o && o.wire === wire && !this.lapsed(o, index, now);
+    if (!continuing && spread && spread.nobodyElseHas > 0 && spread.othersHave(index) > 0) return 'elsewhere';
     if (!o || o.wire === wire || gone(o.wire) || this.lapsed(o, index, now)) {
       this.owners.set(index, { wire, at: now });
       return 'serve';
@@ -130,6 +134,7 @@ export class PieceOwners<W> {
 
   /**
    * A request held back since `held.since`: 'wait' while its piece's owner is still fetching it (up to MAX_HOLD_MS)
+   * or, held as 'elsewhere', while other peers have it and some piece is still on the seed alone (as long)
    * or, once the owner has it, CANCEL_GRACE_MS for the requester's cancel; then 'serve' (if it is still wanted, the
    * caller's check). A starved requester (see STARVE_MS) is served at once.
    */
@@ -138,9 +143,16 @@ export class PieceOwners<W> {
     now: number,
     has: (w: W, i: number) => boolean,
     gone: (w: W) => boolean = () => false,
+    spread?: Spread,
   ): 'wait' | 'serve' {
     const grace = this.graceUntil.get(held.wire);
     if (grace !== undefined && now < grace) return 'serve';
+    if (held.elsewhere) {
+      // Others have it: wait while some piece is still on the seed alone (the requester may get it from them), at
+      // most MAX_HOLD_MS (they may all choke it).
+      const still = !!spread && spread.nobodyElseHas > 0 && spread.othersHave(held.index) > 0;
+      return still && now - held.since < MAX_HOLD_MS ? 'wait' : 'serve';
+    }
     const o = this.owners.get(held.index);
     if (!o || o.wire === held.wire || gone(o.wire)) return 'serve';
     if (has(o.wire, held.index)) {

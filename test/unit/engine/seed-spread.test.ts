@@ -185,3 +185,25 @@ test('an owner with requests for the piece still queued at the seed keeps it, ho
   queued.clear();
   assert.equal(o.request('b', 5, 10 * OWNER_IDLE_MS, nobodyHas), 'serve', 'nothing queued and idle: lapsed');
 });
+
+test("'elsewhere' holds: waits while others have the piece and some piece is on the seed alone; the owner continues", () => {
+  const o = new PieceOwners<string>();
+  const others = new Map([[1, 1]]);
+  let fresh = 3;
+  const spread = {
+    othersHave: (i: number) => others.get(i) ?? 0,
+    get nobodyElseHas() {
+      return fresh;
+    },
+  };
+  assert.equal(o.request('a', 2, 0, nobodyHas, undefined, spread), 'serve');
+  others.set(2, 1); // someone else got piece 2 meanwhile: a, half-way through it, still gets the rest
+  assert.equal(o.request('a', 2, 10, nobodyHas, undefined, spread), 'serve');
+  assert.equal(o.request('b', 1, 10, nobodyHas, undefined, spread), 'elsewhere');
+  const held = { wire: 'b', index: 1, since: 10, elsewhere: true };
+  assert.equal(o.hold(held, 1000, nobodyHas, undefined, spread), 'wait');
+  assert.equal(o.hold(held, 10 + MAX_HOLD_MS, nobodyHas, undefined, spread), 'serve', 'at most MAX_HOLD_MS');
+  assert.equal(o.hold({ ...held, since: 2000 }, 2001, nobodyHas, undefined, spread), 'wait');
+  fresh = 0;
+  assert.equal(o.hold({ ...held, since: 2000 }, 2002, nobodyHas, undefined, spread), 'serve', 'every piece is out');
+});
