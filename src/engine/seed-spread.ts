@@ -180,7 +180,12 @@ export class PieceOwners<W> {
    */
   owning(wire: W, now: number, has: (w: W, i: number) => boolean): number {
     let n = 0;
-    for (const [i, o] of this.owners) if (o.wire === wire && !this.lapsed(o, i, now) && !has(wire, i)) n++;
+    for (const [i, o] of this.owners) {
+      if (o.wire !== wire) continue;
+      // A lapsed entry means nothing any more: dropped, so the map holds only pieces in flight.
+      if (this.lapsed(o, i, now)) this.owners.delete(i);
+      else if (!has(wire, i)) n++;
+    }
     return n;
   }
 
