@@ -74,6 +74,7 @@ interface PeerRecord {
  * (test/integration/hostile-soak.test.ts). With hold-back only, the swarm test's seed still uploads ~1.05x.
  */
 const REJECT_DUPLICATES = false;
+const TRACE = !!process.env.SILMARIL_SWARM_TRACE;
 
 export class Scheduler {
   picker?: PiecePicker;
@@ -435,6 +436,11 @@ export class Scheduler {
       if (index < 0) index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
+      // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
+      if (TRACE && rec.avail.isSeed)
+        process.stderr.write(
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} ${stripe?.(index) ? 'stripe' : 'other'}\n`,
+        );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
     }
