@@ -8,7 +8,8 @@
 // rate), the seed's upload as a multiple of the torrent, bytes each downloader got from peers other than the seed
 // (min / mean, as a multiple of the torrent), each downloader's peak memory (VmHWM, max / mean), the CPU seconds a
 // downloader (mean) and the seed used (on a busy machine the swarm's total CPU decides its time), and the ratios to
-// the libtorrent swarm of the same N (time, seed upload).
+// the libtorrent swarm of the same N (time, seed upload); for silmaril downloaders also the mean time from spawn to
+// the first byte, and from the last piece to done (the final re-verification) with its CPU seconds.
 // Goal (issue 9): seed upload <= 1.25x and all done within 1.5x of the ideal, at every N.
 // Flags: --mib 128 --piece-kib 1024 --n 4,8,16 --rate-mib 8 --swarms lt,ls,ss --super-seed (adds sx) --timeout 300
 // --utp (silmaril peers over uTP too; off by default: the libtorrent peers run TCP only, so all do)
@@ -77,6 +78,9 @@ function start(cmd, args, logName) {
       return;
     }
     line.at = performance.now();
+    // Silmaril downloaders: when the first byte came, and when the last piece was in (before the final check).
+    if (p.firstByteAt === undefined && line.event === 'stats' && line.downloaded > 0) p.firstByteAt = line.at;
+    if (line.event === 'complete') p.complete = line;
     p.lines.push(line);
     if (p.lines.length > 50) p.lines.splice(0, p.lines.length - 50);
     for (const w of [...p.waiters]) {
@@ -243,7 +247,15 @@ async function runSwarm(kind, n) {
   const results = await Promise.all(
     downloaders.map(async (d) => {
       const done = await d.waitFor((l) => l.event === 'done');
-      return { done, rss: peakRss(d.child.pid), cpu: cpuSeconds(d.child.pid) };
+      return {
+        done,
+        rss: peakRss(d.child.pid),
+        cpu: cpuSeconds(d.child.pid),
+        // Spawn to first byte; last piece to done (the final re-verification) and its CPU.
+        firstByte: d.firstByteAt !== undefined ? (d.firstByteAt - t0) / 1000 : NaN,
+        verify: d.complete ? (done.at - d.complete.at) / 1000 : NaN,
+        verifyCpu: d.complete && done.cpu !== undefined ? done.cpu - d.complete.cpu : NaN,
+      };
     }),
   );
   const allDone = (Math.max(...results.map((r) => r.done.at)) - t0) / 1000;
@@ -293,6 +305,9 @@ async function runSwarm(kind, n) {
     rssMax: Math.max(...results.map((r) => r.rss)) / MiB,
     rssMean: results.reduce((a, r) => a + r.rss, 0) / n / MiB,
     cpuMean: results.reduce((a, r) => a + r.cpu, 0) / n,
+    firstByteMean: results.reduce((a, r) => a + r.firstByte, 0) / n,
+    verifyMean: results.reduce((a, r) => a + r.verify, 0) / n,
+    verifyCpuMean: results.reduce((a, r) => a + r.verifyCpu, 0) / n,
     seedCpu,
   };
 }
@@ -325,7 +340,12 @@ for (const n of NS) {
         `(${(r.allDone / ideal).toFixed(2)}x ideal ${ideal.toFixed(1)} s)  seed up ${r.seedUp.toFixed(2)}x  ` +
         `from non-seeds min ${r.fromPeersMin.toFixed(2)}x mean ${r.fromPeersMean.toFixed(2)}x  ` +
         `peak RSS max ${r.rssMax.toFixed(0)} MiB mean ${r.rssMean.toFixed(0)} MiB  ` +
-        `CPU s per downloader ${r.cpuMean.toFixed(1)} seed ${r.seedCpu.toFixed(1)}  ${goal}${vs}`,
+        `CPU s per downloader ${r.cpuMean.toFixed(1)} seed ${r.seedCpu.toFixed(1)}  ` +
+        (Number.isNaN(r.verifyMean)
+          ? ''
+          : `first byte ${r.firstByteMean.toFixed(1)} s, last piece to done ${r.verifyMean.toFixed(1)} s ` +
+            `(${r.verifyCpuMean.toFixed(2)} CPU s)  `) +
+        `${goal}${vs}`,
     );
     rows.push(r);
   }

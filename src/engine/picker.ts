@@ -377,3 +377,18 @@ export class PeerAvailability {
     this.picker.dec(i);
   }
 }
+
+/**
+ * Seed sparing: every downloader of a swarm fetches the pieces only the seed has from it, each picking at random,
+ * and two that pick the same piece make the seed upload it twice. So each takes a stripe first: its rank r among
+ * the sorted peer ids of the downloaders it knows (itself included, seeds not), n of them, and pieces i with
+ * i mod n = r. Downloaders that see the same swarm get disjoint stripes; differing views only overlap a little.
+ * Returns undefined when there is nobody to share with.
+ */
+export function seedStripe(ourId: string, downloaderIds: Iterable<string>): ((i: number) => boolean) | undefined {
+  const ids = [...new Set([...downloaderIds, ourId])].sort();
+  const n = ids.length;
+  if (n <= 1) return undefined;
+  const r = ids.indexOf(ourId);
+  return (i) => i % n === r;
+}

@@ -14,9 +14,9 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PeerAvailability, PiecePicker } from './picker.js';
+import { PeerAvailability, PiecePicker, seedStripe } from './picker.js';
 import { blockPipelineLength } from './request.js';
-import { DUPLICATE_REJECT_KEY, PieceOwners, RejectBackoff } from './seed-spread.js';
+import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 import {
@@ -44,8 +44,10 @@ const BLOCK_LENGTH = 1 << 14;
 const MAX_BLOCKS_PER_PIECE = 1 << 14;
 const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
-/** How long a seed holds back a request for a piece it is still sending to another peer. */
-const DUPLICATE_DEFER_MS = 1500;
+/** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
+const HOLD_CHECK_MS = 100;
+/** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
+const DRAIN_MAX_MS = 2000;
 /** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
 const INFLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -72,6 +74,7 @@ interface PeerRecord {
  * (test/integration/hostile-soak.test.ts). With hold-back only, the swarm test's seed still uploads ~1.05x.
  */
 const REJECT_DUPLICATES = false;
+const TRACE = !!process.env.SILMARIL_SWARM_TRACE;
 
 export class Scheduler {
   picker?: PiecePicker;
@@ -85,7 +88,6 @@ export class Scheduler {
   private timer?: NodeJS.Timeout;
   private superSeeder?: SuperSeeder<any>;
   private rechokeSoon = false;
-  private deferred = 0;
   private rejected = 0;
   /** Connections closed because we already had one to the same peer. */
   duplicatesDropped = 0;
@@ -215,6 +217,7 @@ export class Scheduler {
       this.peers.delete(wire);
       this.choker.remove(wire);
       this.owners.remove(wire);
+      this.draining.delete(wire);
       this.superSeeder?.remove(wire);
       this.soon();
     });
@@ -223,13 +226,14 @@ export class Scheduler {
   }
 
   /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
-  private owners = new PieceOwners<any>();
+  private owners = new PieceOwners<any>((w, i) => !w.destroyed && (w.peerRequests as any[]).some((r) => r.piece === i));
 
   /**
-   * Seeding: a request for a piece we are still sending to another peer is a duplicate (seed-spread.ts). A silmaril
-   * downloader gets a BEP 6 reject at once and picks another piece; any other peer's request waits a moment
-   * (DUPLICATE_DEFER_MS) and is served if still wanted. By then the first peer usually has the piece and announces
-   * it, and the piece comes from there. So a seed serves fresh pieces first and sends each piece about once.
+   * Seeding: a request for a piece we are still sending to another peer is a duplicate (seed-spread.ts). It is held
+   * back while that peer is still fetching the piece, and a moment after it has it (PieceOwners.hold), then served if
+   * still wanted: meanwhile the first peer announces the piece, the requester cancels and gets it from there. So a
+   * seed serves fresh pieces first and sends each piece about once. (With REJECT_DUPLICATES a silmaril downloader
+   * would get a BEP 6 reject at once instead.)
    */
   private deferDuplicates(wire: any): void {
     const emit = wire.emit;
@@ -238,15 +242,28 @@ export class Scheduler {
       const index: number = args[0];
       const picker = this.picker!;
       const takesReject = REJECT_DUPLICATES && !!(wire.hasFast && wire.peerExtendedHandshake?.[DUPLICATE_REJECT_KEY]);
+      const owner = this.owners.ownerOf(index, Date.now());
+      // A peer whose upload turn is over and that is finishing its pieces (see rechoke): nothing new.
+      if (this.draining.has(wire) && owner !== wire) return this.hold(wire, index, args, emit);
       const verdict = this.owners.request(
         wire,
         index,
         Date.now(),
         (w, i) => this.peers.get(w)?.avail.has(i) ?? false,
         (w) => w.destroyed,
-        takesReject ? { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas } : undefined,
+        // While some piece is on the seed alone, one other peers have is held back ('elsewhere'), for every peer.
+        { othersHave: (i) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas },
       );
-      if (verdict === 'serve') return emit.call(wire, event, ...args);
+      if (verdict === 'serve') {
+        this.countServed(wire, index, args[2], owner === undefined || owner === wire ? 'fresh' : 'ownerHas');
+        const cb = args[3];
+        if (typeof cb === 'function')
+          args[3] = (err: Error | null, buf?: Uint8Array) => {
+            if (!err) this.owners.served(wire, index, Date.now());
+            cb(err, buf);
+          };
+        return emit.call(wire, event, ...args);
+      }
       const done: ((err: Error | null) => void) | undefined = args[3];
       if (takesReject) {
         // The callback with an error sends the reject and frees the wire's read slot (internals/bittorrent-protocol.ts). Not from
@@ -255,21 +272,94 @@ export class Scheduler {
         queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));
         return true;
       }
-      const [, offset, length] = args;
-      const wanted = () =>
-        !wire.destroyed &&
-        wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length);
-      this.deferred++;
-      setTimeout(() => {
-        this.deferred--;
-        if (wanted()) emit.call(wire, event, ...args);
-        // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
-        // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
-        // nothing ever again.
-        else done?.(new Error('request cancelled'));
-      }, DUPLICATE_DEFER_MS).unref?.();
-      return true;
+      return this.hold(wire, index, args, emit, verdict === 'elsewhere');
     };
+  }
+
+  private hold(wire: any, index: number, args: any[], emit: (...a: any[]) => boolean, elsewhere = false): true {
+    const [, offset, length, done] = args;
+    this.held.push({
+      wire,
+      index,
+      elsewhere,
+      since: Date.now(),
+      wanted: () =>
+        !wire.destroyed &&
+        wire.peerRequests.some((r: any) => r.piece === index && r.offset === offset && r.length === length),
+      serve: () => {
+        this.countServed(wire, index, length, 'late');
+        emit.call(wire, 'request', ...args);
+      },
+      // Cancelled meanwhile: still answer the callback, which frees the read slot the wire counted for it
+      // (wire-patch.ts); without it every cancelled deferral leaked one, and a wire with all 32 leaked served
+      // nothing ever again.
+      cancel: () => {
+        this.servedWhy.cancelled += length;
+        done?.(new Error('request cancelled'));
+      },
+    });
+    this.holdTimer ??= setInterval(() => this.releaseHeld(), HOLD_CHECK_MS);
+    this.holdTimer.unref?.();
+    return true;
+  }
+
+  /** Requests held back as duplicates (deferDuplicates), re-examined every HOLD_CHECK_MS. */
+  /** Seeding: peers whose upload turn is over, finishing the pieces partly sent to them before they are choked. */
+  private readonly draining = new Map<any, number>();
+  private held: (HeldRequest<any> & { wanted(): boolean; serve(): void; cancel(): void })[] = [];
+  private holdTimer?: NodeJS.Timeout;
+
+  private releaseHeld(): void {
+    const now = Date.now();
+    const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
+    const keep: typeof this.held = [];
+    const picker = this.picker;
+    const spread = picker
+      ? { othersHave: (i: number) => picker.availability(i), nobodyElseHas: picker.nobodyElseHas }
+      : undefined;
+    for (const h of this.held) {
+      if (!h.wanted()) h.cancel();
+      else if (!this.draining.has(h.wire) && this.owners.hold(h, now, has, (w) => w.destroyed, spread) === 'serve')
+        h.serve();
+      else keep.push(h);
+    }
+    this.held = keep;
+    for (const [w, since] of this.draining) {
+      if (w.destroyed || w.amChoking) this.draining.delete(w);
+      else if (now - since >= DRAIN_MAX_MS || this.owners.owning(w, now, has) === 0) {
+        this.draining.delete(w);
+        w.choke();
+      }
+    }
+    if (!keep.length && !this.draining.size) {
+      clearInterval(this.holdTimer);
+      this.holdTimer = undefined;
+    }
+  }
+
+  /**
+   * Seeding: bytes handed to the server per piece, and why (the trace shows how much went out twice): `again`, a
+   * peer sent blocks of a piece it was already sent (re-asked after a choke, a reject, a cancel); `reissue`, a piece
+   * handed to a new owner after the last one lapsed or left.
+   */
+  private readonly servedBytes = new Map<number, number>();
+  private readonly servedTo = new WeakMap<object, Map<number, number>>();
+  private readonly servedWhy = { fresh: 0, ownerHas: 0, late: 0, cancelled: 0, dup: 0, again: 0, reissue: 0 };
+  private countServed(wire: any, index: number, length: number, why: 'fresh' | 'ownerHas' | 'late'): void {
+    const before = this.servedBytes.get(index) ?? 0;
+    this.servedBytes.set(index, before + length);
+    const pieceLength = this.torrent.pieceLength;
+    let mine = this.servedTo.get(wire);
+    if (!mine) this.servedTo.set(wire, (mine = new Map()));
+    const mineBefore = mine.get(index) ?? 0;
+    mine.set(index, mineBefore + length);
+    if (before + length > pieceLength) {
+      const extra = Math.min(length, before + length - pieceLength);
+      this.servedWhy.dup += extra;
+      if (mineBefore + length > pieceLength) this.servedWhy.again += extra;
+      else if (why === 'fresh') this.servedWhy.reissue += extra;
+    }
+    this.servedWhy[why] += length;
   }
 
   private seedingNow(): boolean {
@@ -339,9 +429,18 @@ export class Scheduler {
       // From a seed while others give too: one new piece at a time (the next once the current one is nearly all
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
-      const index = picker.pick(has, (i) => this.inflight.has(i) || (skip !== undefined && skip(i)));
+      const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
+      // From a seed, this downloader's stripe of the pieces first (picker.ts seedStripe), then any.
+      const stripe = rec.avail.isSeed ? this.stripe() : undefined;
+      let index = stripe ? picker.pick(has, (i) => !stripe(i) || busy(i)) : -1;
+      if (index < 0) index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
+      // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
+      if (TRACE && rec.avail.isSeed)
+        process.stderr.write(
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} ${stripe?.(index) ? 'stripe' : 'other'}\n`,
+        );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
     }
@@ -362,6 +461,20 @@ export class Scheduler {
       }
       if (full()) return;
     }
+  }
+
+  private stripeCache?: { at: number; fn: ((i: number) => boolean) | undefined };
+
+  /** This downloader's stripe of the pieces to fetch from seeds (picker.ts seedStripe), recomputed once a second. */
+  private stripe(): ((i: number) => boolean) | undefined {
+    const now = Date.now();
+    if (this.stripeCache && now - this.stripeCache.at < 1000) return this.stripeCache.fn;
+    const ourId: string | undefined = this.torrent.client?.peerId;
+    const ids: string[] = [];
+    for (const [w, r] of this.peers) if (!w.destroyed && !r.avail.isSeed && w.peerId) ids.push(w.peerId);
+    const fn = ourId ? seedStripe(ourId, ids) : undefined;
+    this.stripeCache = { at: now, fn };
+    return fn;
   }
 
   /**
@@ -445,7 +558,10 @@ export class Scheduler {
             .map(([k, v]) => `${k}=${Math.round(v / 1048576)}`)
             .join(
               ',',
-            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.deferred} rejected ${this.rejected} ` +
+            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.held.length} rejected ${this.rejected} ` +
+          `served ${Object.entries(this.servedWhy)
+            .map(([k, v]) => `${k}=${(v / 1048576).toFixed(1)}`)
+            .join(',')} ` +
           `cache ${JSON.stringify(serveCacheStats())} ${desc.join(' ')}\n`,
       );
     }, 1000);
@@ -454,6 +570,7 @@ export class Scheduler {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.holdTimer);
   }
 
   /** A choking round soon (a peer became interested, left...), not more than once per turn of the event loop. */
@@ -481,9 +598,24 @@ export class Scheduler {
     if (onlyFill && !this.choker.hasFreeSlot(peers)) return;
     const seeding = !!t.done || this.picker?.remaining === 0;
     const unchoke = this.choker.rechoke(peers, seeding);
+    const now = Date.now();
+    const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
     for (const w of wires) {
-      if (unchoke.has(w)) w.unchoke();
-      else if (!onlyFill || !w.peerInterested || w.isSeeder) w.choke();
+      if (unchoke.has(w)) {
+        this.draining.delete(w);
+        w.unchoke();
+      } else if (!onlyFill || !w.peerInterested || w.isSeeder) {
+        // Seeding, a turn over mid-piece: the peer first finishes what it was being sent (no new piece meanwhile),
+        // or the rest of that piece would go out again to whoever asks for it next.
+        if (this.seedingNow() && !w.amChoking && w.peerInterested && this.owners.owning(w, now, has) > 0) {
+          if (!this.draining.has(w)) this.draining.set(w, now);
+          this.holdTimer ??= setInterval(() => this.releaseHeld(), HOLD_CHECK_MS);
+          this.holdTimer.unref?.();
+        } else {
+          this.draining.delete(w);
+          w.choke();
+        }
+      }
     }
   }
 }

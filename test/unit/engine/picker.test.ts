@@ -2,7 +2,7 @@
 // priorities and sequential order, and a bucket array that stays consistent through any sequence of changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerAvailability, PiecePicker } from '../../../src/engine/picker.js';
+import { PeerAvailability, PiecePicker, seedStripe } from '../../../src/engine/picker.js';
 
 /** A small deterministic PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number): () => number {
@@ -271,4 +271,20 @@ test('nobodyElseHas: pieces no connected peer has, kept from have / disconnect; 
   assert.equal(p.nobodyElseHas, 0);
   s.close();
   assert.equal(p.nobodyElseHas, 3);
+});
+
+test('seed stripes: downloaders that see the same swarm take disjoint shares of the pieces first, covering all', () => {
+  const ids = ['c1', 'a7', 'f0', '3b'];
+  const stripes = ids.map((me) =>
+    seedStripe(
+      me,
+      ids.filter((x) => x !== me),
+    )!,
+  );
+  for (let i = 0; i < 100; i++) {
+    assert.equal(stripes.filter((s) => s(i)).length, 1, `piece ${i} in exactly one stripe`);
+  }
+  // Seeds and duplicates in the list do not change it; alone, no stripe.
+  assert.equal(seedStripe('a7', ['c1', 'f0', '3b', 'c1'])!(1), stripes[1](1));
+  assert.equal(seedStripe('a7', []), undefined);
 });
