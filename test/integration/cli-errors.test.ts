@@ -162,6 +162,22 @@ function cases(): [string[], number, string | RegExp][] {
       2,
       'silmaril get: --out a-file/sub cannot be a folder: a file is in its path (choose a folder)',
     ],
+    // Node's recursive mkdir never returns under /proc (every mkdir there answers ENOENT): a failure, not a hang.
+    [
+      ['get', V1, '--out', '/proc/x'],
+      1,
+      'silmaril get: cannot create --out /proc/x: the folder cannot be made there (choose another --out)',
+    ],
+    [
+      ['get', V1, '--out', '/proc/x/y/z'],
+      1,
+      'silmaril get: cannot create --out /proc/x/y/z: the folder cannot be made there (choose another --out)',
+    ],
+    [
+      ['create', 'tiny', '--out', '/proc/x/t.torrent'],
+      1,
+      'silmaril create: cannot create --out /proc/x: the folder cannot be made there (choose another --out)',
+    ],
     [
       ['get', V1, '--dht-bootstrap', 'nonsense'],
       2,
