@@ -5,7 +5,8 @@
 // See docs/architecture.md.
 import { EventEmitter } from 'node:events';
 import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { STORE_FILE } from '../catalog/catalog.js';
 import { EngineTransport } from '../catalog/engine-transport.js';
 import { normaliseFields } from '../catalog/entry.js';
 import type { KeyStore } from '../catalog/identity.js';
@@ -89,6 +90,9 @@ export interface AppNodeOptions {
     refreshMs?: number;
     /** The publisher key's store (default: a file in the home; the editor: SecretStorage). */
     keyStore?: KeyStore;
+    /** Open the catalog only when a workflow needs it (a name to look up), and join no catalog network: a one-off
+     *  `get` of a magnet or .torrent neither creates nor loads the catalog database. */
+    lazy?: boolean;
   };
   /** Run the embedded tracker (HTTP + UDP announce, scrape, registry API). */
   tracker?: { host?: string; port: number };
@@ -186,7 +190,7 @@ export class AppNode extends EventEmitter implements NodeApi {
   async start(): Promise<void> {
     if (this.started) return;
     const o = this.options;
-    const service = await this.openCatalog();
+    const service = o.catalog?.lazy ? undefined : await this.openCatalog();
     const node = new SilmarilNode({ home: this.home, kind: o.kind, logger: this.log, engine: o.engine });
     await node.start();
     this.node = node;
@@ -205,7 +209,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       }
       if (o.tracker) await this.startTracker(o.tracker.host, o.tracker.port);
       const network = o.catalog?.network ?? o.engine?.dht !== false;
-      if (network && (engine.dht || o.catalog?.dhtPort !== undefined)) {
+      if (service && network && (engine.dht || o.catalog?.dhtPort !== undefined)) {
         // The engine's DHT node carries the BEP 44 pointers too, unless a separate port was asked for.
         await service.start({
           transport: new EngineTransport(engine, this.home),
@@ -684,8 +688,7 @@ export class AppNode extends EventEmitter implements NodeApi {
     const source = await this.resolveSource(req.source);
     const known = new Set(engine.transfers.keys());
     // A catalog entry that records its Hugging Face origin: the Hub can help, as a verified web seed.
-    const hub =
-      req.webSeed === false ? undefined : await hubFor(source, () => this.catalogEntries(), { ...req.webSeed });
+    const hub = req.webSeed === false ? undefined : await hubFor(source, () => this.knownEntries(), { ...req.webSeed });
     const t = await engine.download(source, {
       outDir: resolve(req.outDir ?? this.layout.models),
       peers: req.peers,
@@ -742,6 +745,14 @@ export class AppNode extends EventEmitter implements NodeApi {
 
   private async catalogEntries() {
     return (await this.openCatalog()).catalog.index.entries.values();
+  }
+
+  /** The catalog's entries for an optional look-up (a Hugging Face origin for the web seed): none, without opening
+   *  it, when the catalog is lazy, not open and this home has no catalog database to read. */
+  private async knownEntries() {
+    if (!this.service && this.options.catalog?.lazy && !(await stat(join(this.home, STORE_FILE)).catch(() => false)))
+      return [];
+    return this.catalogEntries();
   }
 
   /** Downloads into the Hugging Face cache (blobs, snapshot links, refs), the origin from the catalog entry or
