@@ -806,7 +806,8 @@ export class AppNode extends EventEmitter implements NodeApi {
     });
     return {
       ok: res.ok,
-      damaged: res.damagedFiles.map((f) => `${f.path} (${f.reason})`),
+      damaged: res.damagedFiles.map((f) => `${f.path} (${f.reason === 'unreadable' ? `unreadable: ${f.why}` : f.reason})`),
+      unreadable: res.damagedFiles.filter((f) => f.reason === 'unreadable').map((f) => `${f.path} (${f.why})`),
       checkedBytes: res.bytesChecked,
     };
   }

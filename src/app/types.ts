@@ -208,6 +208,9 @@ export interface VerifyOutcome {
   ok: boolean;
   /** Damaged files (relative paths, with the reason), empty when ok. */
   damaged: string[];
+  /** Of those, the files that are there but cannot be read (relative paths, with why): a permission to fix, not
+   *  bytes to fetch again. */
+  unreadable?: string[];
   checkedBytes: number;
 }
 

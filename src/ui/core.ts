@@ -49,6 +49,8 @@ export interface VerifyResult {
   ok: boolean;
   /** Damaged files (relative paths), empty when ok. */
   damaged: string[];
+  /** Of those, the ones that cannot be read (permissions, a folder in a file's place), with why. */
+  unreadable?: string[];
   checkedBytes: number;
 }
 

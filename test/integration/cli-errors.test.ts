@@ -519,6 +519,33 @@ test('verify counts missing files apart from damaged ones, and says how to repai
   );
 });
 
+test('verify tells an unreadable file from a missing one, and says to fix its permissions', async (t) => {
+  // Root reads everything: the verify runs as nobody (65534) when the tests run as root, on a copy it may list.
+  const asRoot = process.getuid?.() === 0;
+  const opts = asRoot ? { uid: 65534, gid: 65534 } : {};
+  const copy = join(dir, 'verify-unreadable');
+  await mkdir(join(copy, 'tiny', 'sub'), { recursive: true });
+  const made = await silmaril(['create', 'tiny', '--out', join(copy, 'tiny.torrent')]);
+  assert.equal(made.code, 0, made.stderr);
+  await writeFile(join(copy, 'tiny', 'sub', 'config.json'), '{"model_type":"tiny"}');
+  await writeFile(join(copy, 'tiny', 'model.safetensors'), randomBytes(300_000));
+  await chmod(dir, 0o755);
+  await chmod(copy, 0o755);
+  await chmod(join(copy, 'tiny'), 0o755);
+  await chmod(join(copy, 'tiny', 'sub'), 0o755);
+  await chmod(join(copy, 'tiny.torrent'), 0o644);
+  await chmod(join(copy, 'tiny', 'sub', 'config.json'), 0o644);
+  await chmod(join(copy, 'tiny', 'model.safetensors'), 0o000);
+  t.after(() => chmod(join(copy, 'tiny', 'model.safetensors'), 0o644));
+  const r = await silmaril(['verify', join(copy, 'tiny.torrent'), join(copy, 'tiny')], opts);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, 'model.safetensors: unreadable (permission denied)\n');
+  assert.equal(
+    oneLine(r, 'verify, unreadable'),
+    `silmaril verify: verification failed: 1 file unreadable in ${join(copy, 'tiny')} (check the permissions of the files named above)`,
+  );
+});
+
 test('an unreadable folder is a failure (exit 1) naming the folder, in create, verify and seed', async (t) => {
   // Root reads everything: the check runs as nobody (65534) when the tests run as root.
   const asRoot = process.getuid?.() === 0;

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, open, unlink, truncate, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, open, unlink, truncate, readdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyTorrent, resolveContentRoot } from '../../../src/torrent/verify.js';
@@ -176,3 +176,31 @@ test('abort stops verification with the signal reason', async () => {
   ac.abort(new Error('stop'));
   await assert.rejects(verifyTorrent(torrent, base, { pool, signal: ac.signal }), /stop/);
 });
+
+for (const kind of ['v1', 'hybrid'] as const) {
+  test(`${kind}: a file that is there but cannot be read is "unreadable", with why, not "missing"`, async () => {
+    // Real unreadable cases even for root (tests run as root: chmod would not stop it): a folder in a file's place,
+    // and a symbolic link loop. Permission denied is covered as another user in test/integration/cli-errors.
+    const base = await tmp();
+    const files = corpus();
+    const { torrent } = buildTorrent(files, kind, PL);
+    const root = join(base, 'content');
+    await writeFiles(root, files);
+    await unlink(join(root, 'one'));
+    await mkdir(join(root, 'one'));
+    await unlink(join(root, 'sub', 'tokenizer.json'));
+    await symlink('tokenizer.json', join(root, 'sub', 'tokenizer.json'));
+    await unlink(join(root, 'a.bin')); // really missing, for contrast
+    const r = await verifyTorrent(torrent, base, { pool });
+    assert.equal(r.ok, false);
+    const by = new Map(r.damagedFiles.map((d) => [d.path, d]));
+    assert.equal(by.get('one')?.reason, 'unreadable');
+    assert.equal(by.get('one')?.why, 'a folder, not a file');
+    assert.equal(by.get('sub/tokenizer.json')?.reason, 'unreadable');
+    assert.equal(by.get('sub/tokenizer.json')?.why, 'a symbolic link loop');
+    assert.equal(by.get('a.bin')?.reason, 'missing');
+    // Hybrid files are piece-aligned: the files around them still verify (in v1, pieces shared with an unreadable
+    // file cannot be confirmed, and flag their neighbours).
+    if (kind === 'hybrid') assert.equal(by.has('sub/big.safetensors'), false);
+  });
+}
