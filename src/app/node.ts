@@ -31,9 +31,10 @@ import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { verifyTorrent } from '../torrent/verify.js';
-import { registerWithTrackers } from '../tracker/registry-client.js';
+import { registerWithTrackers, registryBase, unregisterTorrent } from '../tracker/registry-client.js';
 import { Tracker } from '../tracker/tracker.js';
 import { refreshRegistry } from '../catalog/sources/tracker.js';
+import type { StoredEntry } from '../catalog/store.js';
 import type { NodeApi } from './api.js';
 import { ControlServer } from './control-server.js';
 import { SystemTransferError } from './errors.js';
@@ -651,8 +652,12 @@ export class AppNode extends EventEmitter implements NodeApi {
     return out;
   }
 
+  /** Withdraws one of this home's entries: a signed tombstone, then its listing is removed from the registries it
+   *  was registered with (the entry's HTTP trackers, as share registered it), so that no one (this node included)
+   *  goes on seeing it as an unsigned registry listing. */
   async withdraw(name: string): Promise<WithdrawResult> {
     const service = await this.openCatalog();
+    const live = service.catalog.ownEntries().find((e) => e.name === name && !e.deleted);
     let t;
     try {
       t = service.catalog.withdraw(name);
@@ -661,7 +666,24 @@ export class AppNode extends EventEmitter implements NodeApi {
     }
     await service.catalog.save();
     void this.publishIfChanged();
-    return { name: t.name, publisher: t.publisher, seq: t.seq };
+    const unregistered: string[] = [];
+    const warnings: string[] = [];
+    for (const tracker of (live?.trackers ?? []).filter((u) => /^https?:\/\//.test(u))) {
+      try {
+        const apiKey = await this.options.registryKey?.(tracker);
+        const r = await unregisterTorrent(tracker, { infoHashV1: live!.v1, infoHashV2: live!.v2 }, { apiKey });
+        if (r.status === 'announce-only') continue;
+        if (r.status === 'unregistered') unregistered.push(tracker);
+        // The listing this node read from that registry goes too (the registry will not list it again).
+        service.catalog.store.upsert([unsignedTombstone(tracker, name)], `tracker:${tracker}`);
+      } catch (err) {
+        warnings.push(`${tracker}: ${(err as Error).message}`);
+      }
+    }
+    if (unregistered.length) await service.catalog.save();
+    for (const w of warnings) this.log.warn(`withdraw ${name}: ${w}`);
+    this.fire('catalog');
+    return { name: t.name, publisher: t.publisher, seq: t.seq, unregistered, warnings };
   }
 
   async seed(req: SeedRequest, work: WorkOptions = {}): Promise<TransferView> {
@@ -806,7 +828,9 @@ export class AppNode extends EventEmitter implements NodeApi {
     });
     return {
       ok: res.ok,
-      damaged: res.damagedFiles.map((f) => `${f.path} (${f.reason === 'unreadable' ? `unreadable: ${f.why}` : f.reason})`),
+      damaged: res.damagedFiles.map(
+        (f) => `${f.path} (${f.reason === 'unreadable' ? `unreadable: ${f.why}` : f.reason})`,
+      ),
       unreadable: res.damagedFiles.filter((f) => f.reason === 'unreadable').map((f) => `${f.path} (${f.why})`),
       checkedBytes: res.bytesChecked,
     };
@@ -956,6 +980,33 @@ export async function readTorrentFile(path: string): Promise<Uint8Array> {
   const bytes = await readFile(path);
   parseTorrent(bytes);
   return bytes;
+}
+
+/** A registry listing as searchRegistry stores it (publisher `tracker:<host>`, the entry's name), withdrawn. */
+function unsignedTombstone(tracker: string, name: string): StoredEntry {
+  const base = registryBase(tracker) ?? tracker;
+  const source = `tracker:${new URL(base).host}`;
+  return {
+    publisher: source,
+    name,
+    seq: 0,
+    deleted: true,
+    size: 0,
+    files: 0,
+    license: '',
+    tags: [],
+    description: '',
+    format: '',
+    architecture: '',
+    parameters: 0,
+    quantization: '',
+    created: 0,
+    trackers: [],
+    webSeeds: [],
+    trusted: false,
+    source,
+    seeders: 0,
+  };
 }
 
 /** The request was wrong (400 over the API). */

@@ -144,6 +144,10 @@ export interface WithdrawResult {
   name: string;
   publisher: string;
   seq: number;
+  /** The registries (tracker URLs) the entry's listing was removed from. */
+  unregistered?: string[];
+  /** Registries that could not be reached or refused: the listing may still be there. */
+  warnings?: string[];
 }
 
 export interface DownloadRequest {
