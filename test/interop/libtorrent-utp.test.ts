@@ -13,10 +13,13 @@ import {
   createTorrentFile,
   killAll,
   libtorrentSkip,
-  ltPeer,
+  ltDone,
+  ltGet,
+  ltSeed,
   makeFolder,
   offline,
   silmaril,
+  silmarilGet,
   snapshot,
 } from '../integration/engine-helpers.js';
 
@@ -55,12 +58,7 @@ test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, as
   try {
     const ready = await seeder.waitFor((l) => l.event === 'ready');
     const save = path.join(tmp, 'lt-get');
-    const lt = ltPeer([
-      'get',
-      '--torrent',
-      torrentFile,
-      '--save',
-      save,
+    const lt = ltGet({ torrent: torrentFile }, save, [
       '--peer',
       `127.0.0.1:${ready.port}`,
       '--transport',
@@ -69,10 +67,7 @@ test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, as
       '120',
     ]);
     // libtorrent's TCP is off both ways and the seed refuses TCP: a completed download came over uTP.
-    const done = await lt.waitFor((l) => {
-      if (l.event === 'error') throw new Error(`libtorrent: ${l.error}`);
-      return l.event === 'done';
-    }, 120_000);
+    const done = await ltDone(lt, 120_000);
     assert.equal(done.progress, 1);
     assert.deepEqual(await snapshot(path.join(save, 'tiny-model')), original);
   } finally {
@@ -81,22 +76,9 @@ test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, as
 });
 
 test('silmaril get --no-tcp downloads from libtorrent (uTP only)', { skip }, async () => {
-  const lt = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--transport', 'utp']);
-  const ready = await lt.waitFor((l) => l.event === 'ready');
+  const { proc: lt, port } = await ltSeed(torrentFile, path.dirname(model), ['--transport', 'utp']);
   const out = path.join(tmp, 'sil-get');
-  const get = silmaril([
-    'get',
-    torrentFile,
-    '--out',
-    out,
-    '--peer',
-    `127.0.0.1:${ready.port}`,
-    '--no-tcp',
-    ...offline(path.join(tmp, 'get-home')),
-  ]);
-  const done = await get.waitFor((l) => l.event === 'done', 120_000);
-  assert.equal(await get.exited, 0);
-  assert.equal(done.verified, true);
+  await silmarilGet(torrentFile, out, { peers: [port], home: path.join(tmp, 'get-home'), extra: ['--no-tcp'] });
   assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), original);
   const stats = await lt.waitFor((l) => l.event === 'stats' && l.uploaded > 0, 30_000);
   assert.ok(stats.uploaded > 0);
