@@ -120,6 +120,25 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 }
 
 /**
+ * A one-off command's work, until it ends or the user interrupts it (Ctrl-C, SIGTERM: exit 130; the node saves its
+ * state on the way out, and a rerun resumes); either way the node is then stopped and the process ends now, whatever
+ * the DHT or a tracker still has in flight (stopAndExit). `stopped`: the signal watch, when set up earlier.
+ */
+export async function runInterruptible(
+  work: () => Promise<number>,
+  close: () => Promise<void>,
+  stopped: Promise<unknown> = untilSignal(),
+): Promise<number> {
+  let code = 1;
+  try {
+    code = await Promise.race([work(), stopped.then(() => 130)]);
+    return code;
+  } finally {
+    await stopAndExit({ stop: close }, code);
+  }
+}
+
+/**
  * Stops the node, giving it `ms` to save state and close; then makes sure the process ends with `code` even if some
  * library left a handle open (an unref'd timer: it fires only if something else still keeps the process alive).
  */

@@ -19,7 +19,7 @@ import {
   nodeOptions,
   peerOption,
   stderrLogger,
-  stopAndExit,
+  runInterruptible,
   untilSignal,
 } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
@@ -257,15 +257,8 @@ export async function run(argv: string[]): Promise<number> {
       );
     return 0;
   };
-  let code = 1;
-  try {
-    // Interrupted: the state is saved on the way out and a rerun resumes (a remote node keeps downloading).
-    code = await Promise.race([fetch(), stopped.then(() => 130)]);
-    return code;
-  } finally {
-    // Done: the process ends now, whatever the DHT or a tracker still has in flight (stopAndExit).
-    await stopAndExit({ stop: async () => session?.close() }, code);
-  }
+  // Interrupted, a remote node keeps downloading.
+  return runInterruptible(fetch, async () => session?.close(), stopped);
 }
 
 /** Polls the node that runs the download once a second until it is done (or failed). */

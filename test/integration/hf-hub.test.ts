@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
+import { scanCacheDir } from '@huggingface/hub';
 import { Engine } from '../../src/engine/engine.js';
 import { HubSeed } from '../../src/engine/hub-seed.js';
 import { downloadIntoHfCache, prepareHfGet, torrentFromRegistry } from '../../src/models/hf/download.js';
@@ -16,7 +16,14 @@ import { registerTorrent } from '../../src/tracker/registry-client.js';
 import { Tracker } from '../../src/tracker/tracker.js';
 import { makeEntry } from '../unit/catalog/helpers.js';
 import { createHfTorrent, findHfSnapshot } from '../../src/models/hf/share.js';
-import { addRevision, bytesOf, COMMIT_A, etagFor, type FakeFile } from '../unit/models/hf-fake-cache.js';
+import {
+  addRevision,
+  assertResolvesOffline,
+  bytesOf,
+  COMMIT_A,
+  etagFor,
+  type FakeFile,
+} from '../unit/models/hf-fake-cache.js';
 import { startFakeHub, type FakeHub } from './hf-fake-hub.js';
 
 let tmp: string;
@@ -57,16 +64,7 @@ async function readBack(cache: string, files: FakeFile[]) {
   const info = await scanCacheDir(cache);
   const rev = info.repos.find((r) => r.id.name === 'org/tiny')!.revisions.find((r) => r.commitOid === COMMIT_A);
   assert.ok(rev, 'the snapshot is listed by @huggingface/hub');
-  for (const f of files) {
-    const p = await downloadFileToCacheDir({
-      repo: 'org/tiny',
-      path: f.path,
-      revision: COMMIT_A,
-      cacheDir: cache,
-      hubUrl: 'http://127.0.0.1:9', // offline: nothing listens there
-    });
-    assert.deepEqual(await readFile(p), f.bytes, f.path);
-  }
+  await assertResolvesOffline(cache, 'org/tiny', files);
 }
 
 let shares = 0;

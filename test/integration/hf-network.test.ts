@@ -8,8 +8,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
-import { addRevision, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
+import { scanCacheDir } from '@huggingface/hub';
+import { addRevision, assertResolvesOffline, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
 import { cli, cliJson, Daemons } from './daemon-helpers.js';
 
 const daemons = new Daemons();
@@ -109,17 +109,6 @@ test(
     // @huggingface/hub's downloadFileToCacheDir does so only for a commit, so the ref is read here).
     const main = (await readFile(join(cacheC, 'models--org--tiny', 'refs', 'main'), 'utf8')).trim();
     assert.equal(main, COMMIT_A);
-    for (const f of MODEL) {
-      for (const revision of [COMMIT_A, main]) {
-        const p = await downloadFileToCacheDir({
-          repo: 'org/tiny',
-          path: f.path,
-          revision,
-          cacheDir: cacheC,
-          hubUrl: 'http://127.0.0.1:9',
-        });
-        assert.deepEqual(await readFile(p), f.bytes, `${f.path} at ${revision}`);
-      }
-    }
+    await assertResolvesOffline(cacheC, 'org/tiny', MODEL, [COMMIT_A, main]);
   },
 );
