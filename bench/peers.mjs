@@ -51,15 +51,12 @@ export function createTorrent(folder, out, extra = []) {
   return r.stdout;
 }
 
-/** `silmaril seed <model> --torrent <torrent>` in its own home; `extra`: transport flags; `nodeArgs`: --cpu-prof.... */
-export function silmarilSeed({ model, torrent, home, extra = [], nodeArgs = [] }) {
+/** The bundled CLI as a peer on loopback, JSON lines out, with its own home and no DHT or local discovery. */
+function silmarilPeer(args, { home, extra = [], nodeArgs = [] }) {
   return start(process.execPath, [
     ...nodeArgs,
     CLI,
-    'seed',
-    model,
-    '--torrent',
-    torrent,
+    ...args,
     '--json',
     '--no-dht',
     '--no-lsd',
@@ -69,24 +66,14 @@ export function silmarilSeed({ model, torrent, home, extra = [], nodeArgs = [] }
   ]);
 }
 
+/** `silmaril seed <model> --torrent <torrent>` in its own home; `extra`: transport flags; `nodeArgs`: --cpu-prof.... */
+export function silmarilSeed({ model, torrent, ...peer }) {
+  return silmarilPeer(['seed', model, '--torrent', torrent], peer);
+}
+
 /** `silmaril get <torrent> --out <out>` from the peer on `port`, in its own home. */
-export function silmarilGet({ torrent, out, port, home, extra = [], nodeArgs = [] }) {
-  return start(process.execPath, [
-    ...nodeArgs,
-    CLI,
-    'get',
-    torrent,
-    '--out',
-    out,
-    '--peer',
-    `127.0.0.1:${port}`,
-    '--json',
-    '--no-dht',
-    '--no-lsd',
-    ...extra,
-    '--home',
-    home,
-  ]);
+export function silmarilGet({ torrent, out, port, ...peer }) {
+  return silmarilPeer(['get', torrent, '--out', out, '--peer', `127.0.0.1:${port}`], peer);
 }
 
 /** A libtorrent seed of `torrent`, its data in `save`, over `transport` (tcp, utp or both). */
