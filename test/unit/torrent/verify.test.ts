@@ -190,4 +190,3 @@ test('abort stops verification with the signal reason', async () => {
   ac.abort(new Error('stop'));
   await assert.rejects(verifyTorrent(torrent, base, { pool, signal: ac.signal }), /stop/);
 });
-
