@@ -79,4 +79,24 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/engine/internals/**'],
+    rules: {
+      // A dependency's private members (`x._name`) are touched only in its fenced module under src/engine/internals,
+      // against an exactly pinned version, with a test that fails when one goes away (docs/architecture.md).
+      // Our own per-object marks are spelled `__silmarilX` and stay allowed.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'MemberExpression[computed=false][property.name=/^_[^_]/]',
+          message: "A dependency's private member: go through its fence in src/engine/internals/.",
+        },
+        {
+          selector: 'MemberExpression[computed=true][property.value=/^_[^_]/]',
+          message: "A dependency's private member: go through its fence in src/engine/internals/.",
+        },
+      ],
+    },
+  },
 );

@@ -685,7 +685,19 @@ async function main() {
         console.log(`ok   profile-after-stop (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
     }
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    // Wait for them: a headless node saves its resume records and catalog as it stops, and would otherwise write them
+    // back into the folder removed below.
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const force = setTimeout(() => c.kill('SIGKILL'), 15_000);
+            c.once('exit', () => (clearTimeout(force), resolve()));
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
     // Processes just stopped may still be flushing into it: retry, and never fail a passing run over cleanup.
     if (ok) {
       try {

@@ -5,6 +5,7 @@
 // `_rpc`, the members src/catalog/pointers.ts already fences (its test fails if they go away). bittorrent-dht nodes
 // do not answer scrapes, so on a network of them the count is undefined, never a false 0.
 import type { PeerCount } from './swarm-counts.js';
+import { canLookUp, keepClosestTable, lookUp, nodeIdOf } from '../engine/internals/bittorrent-dht.js';
 
 const M = 2048;
 const K = 2;
@@ -28,7 +29,7 @@ export function bloomAdd(filter: Uint8Array, ip: Uint8Array, sha1: (b: Uint8Arra
 /** Seeds and downloaders of `infohash` by BEP 33 scrape; undefined when no node answered with filters. */
 export function dhtScrape(dht: any, infohash: string, timeoutMs = 10_000): Promise<PeerCount | undefined> {
   return new Promise((resolve) => {
-    if (typeof dht?._closest !== 'function' || !dht._rpc) return resolve(undefined);
+    if (!canLookUp(dht)) return resolve(undefined);
     const seeds = new Uint8Array(256);
     const peers = new Uint8Array(256);
     let answered = 0;
@@ -43,26 +44,20 @@ export function dhtScrape(dht: any, infohash: string, timeoutMs = 10_000): Promi
     const timer = setTimeout(finish, timeoutMs);
     timer.unref?.();
     const target = Buffer.from(infohash, 'hex');
-    // `_closest` caches the nodes it found as the infohash's table, and `announce()` trusts a cached table instead of
+    // The lookup caches the nodes it found as the infohash's table, and `announce()` trusts a cached table instead of
     // looking up: a download started within 5 min of a scrape would announce without a lookup and never hear of
     // the peers the DHT holds. Put back whatever table was there before.
-    const key = target.toString('hex');
-    const tables = dht._tables;
-    const prior = typeof tables?.peek === 'function' ? tables.peek(key) : undefined;
-    const restore = () => {
-      if (typeof tables?.remove !== 'function') return;
-      if (prior) tables.set(key, prior);
-      else tables.remove(key);
-    };
+    const restore = keepClosestTable(dht, target.toString('hex'));
     const merge = (into: Uint8Array, f: unknown) => {
       if (!(f instanceof Uint8Array) || f.length !== 256) return false;
       for (let i = 0; i < 256; i++) into[i] |= f[i];
       return true;
     };
     try {
-      dht._closest(
+      lookUp(
+        dht,
         target,
-        { q: 'get_peers', a: { id: dht._rpc.id, info_hash: target, scrape: 1 } },
+        { q: 'get_peers', a: { id: nodeIdOf(dht), info_hash: target, scrape: 1 } },
         (message: any) => {
           const r = message?.r;
           const a = merge(seeds, r?.BFsd);

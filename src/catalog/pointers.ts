@@ -18,6 +18,16 @@ import { verifySignature } from './ed25519.js';
 import { BDict, decodeStrict } from '../shared/bencode-strict.js';
 import type { Identity } from './identity.js';
 import { silentLogger, type Logger } from '../log.js';
+import {
+  canLookUp,
+  hasLookUp,
+  lookUp,
+  nodeIdOf,
+  queryNode,
+  storedPeers,
+  storedValue,
+  storeValue,
+} from '../engine/internals/bittorrent-dht.js';
 
 export const FEED_SALT = Buffer.from('silmaril:catalog:v1');
 /** The rendezvous infohash: nodes holding catalogs announce themselves here and answer `get` with their directory. */
@@ -181,7 +191,7 @@ export class PointerClient {
    */
   private lookup(target: Buffer, salt: Buffer | undefined): Promise<any | undefined> {
     const dht = this.dht as any;
-    if (typeof dht._closest !== 'function') {
+    if (!hasLookUp(dht)) {
       return new Promise((resolve, reject) =>
         dht.get(target, { salt, cache: false, verify: dhtVerify }, (e: Error | null, r: any) =>
           e ? reject(e) : resolve(r),
@@ -206,9 +216,9 @@ export class PointerClient {
       return true;
     };
     // What this node stores itself counts too (a lone node, or the one answering for what it published).
-    consider(dht._values?.get?.(target.toString('hex')));
+    consider(storedValue(dht, target.toString('hex')));
     return new Promise((resolve, reject) =>
-      dht._closest(target, { q: 'get', a: { id: dht._rpc.id, target } }, onreply, (err: Error | null) =>
+      lookUp(dht, target, { q: 'get', a: { id: nodeIdOf(dht), target } }, onreply, (err: Error | null) =>
         err && !best ? reject(err) : resolve(best),
       ),
     );
@@ -251,7 +261,7 @@ export class PointerClient {
   }
 
   private storeDirectory(): void {
-    if (this.directory) this.dht._values?.set(RENDEZVOUS.toString('hex'), { ...this.directory, id: this.dht._rpc?.id });
+    if (this.directory) storeValue(this.dht, RENDEZVOUS.toString('hex'), { ...this.directory, id: nodeIdOf(this.dht) });
   }
 
   /** Announces this node at the rendezvous (implied port: the address others reach our DHT node at). */
@@ -274,7 +284,7 @@ export class PointerClient {
    */
   async findDirectories(opts: { maxNodes?: number; perHost?: number } = {}): Promise<Directory[]> {
     const dht = this.dht as any;
-    if (typeof dht._closest !== 'function' || !dht._rpc) return [];
+    if (!canLookUp(dht)) return [];
     const maxNodes = opts.maxNodes ?? MAX_RENDEZVOUS_NODES;
     const perHost = opts.perHost ?? MAX_NODES_PER_HOST;
     const found = new Map<string, { host: string; port: number }>();
@@ -284,12 +294,13 @@ export class PointerClient {
       const port = (compact[4] << 8) | compact[5];
       if (port > 0) found.set(`${host}:${port}`, { host, port });
     };
-    for (const c of dht._peers?.get?.(RENDEZVOUS.toString('hex'), 1000) ?? []) add(c);
+    for (const c of storedPeers(dht, RENDEZVOUS.toString('hex'), 1000) ?? []) add(c);
     const fromHost = new Map<string, number>();
     await new Promise<void>((resolve) =>
-      dht._closest(
+      lookUp(
+        dht,
         RENDEZVOUS,
-        { q: 'get_peers', a: { id: dht._rpc.id, info_hash: RENDEZVOUS } },
+        { q: 'get_peers', a: { id: nodeIdOf(dht), info_hash: RENDEZVOUS } },
         (message: any, from: any) => {
           const values = message?.r?.values;
           if (!Array.isArray(values)) return true;
@@ -335,9 +346,10 @@ export class PointerClient {
     const dht = this.dht as any;
     return new Promise((resolve) => {
       try {
-        dht._rpc.query(
+        queryNode(
+          dht,
           node,
-          { q: 'get', a: { id: dht._rpc.id, target: RENDEZVOUS } },
+          { q: 'get', a: { id: nodeIdOf(dht), target: RENDEZVOUS } },
           (err: Error | null, res: any) => {
             if (err) return resolve(undefined);
             resolve(checkDirectory(res?.r, node));
@@ -358,7 +370,7 @@ export class PointerClient {
     this.lastAcks = await this.send(opts);
     const target = dhtTarget(item.k, item.salt).toString('hex');
     // A node answers for what it published: keep it in our own store too.
-    this.dht._values?.set(target, { v: item.v, k: item.k, salt: item.salt, sig, seq: item.seq, id: this.dht._rpc?.id });
+    storeValue(this.dht, target, { v: item.v, k: item.k, salt: item.salt, sig, seq: item.seq, id: nodeIdOf(this.dht) });
     this.cache.delete(target);
     const prev = this.published.get(target);
     if (prev?.timer) clearTimeout(prev.timer);

@@ -2,7 +2,7 @@
 // sources, and periodic follow/republish with jitter. The CLI daemon and the editor both use this.
 import DHT from 'bittorrent-dht';
 import { Catalog } from './catalog.js';
-import { forgetEmptyTables } from '../engine/dht-tables.js';
+import { forgetEmptyTables, setVerifyIfUnset } from '../engine/internals/bittorrent-dht.js';
 import { FileKeyStore, loadOrCreateIdentity, type Identity, type KeyStore } from './identity.js';
 import { dhtVerify, PointerClient } from './pointers.js';
 import { DhtSource } from './sources/dht.js';
@@ -83,7 +83,7 @@ export class CatalogService {
     if (parts.dht) this.opts.dht = parts.dht;
     if (this.opts.dht) {
       // One DHT node per process: the engine's, taught to check BEP 44 signatures (it stores and answers pointers).
-      this.opts.dht._verify ??= dhtVerify;
+      setVerifyIfUnset(this.opts.dht, dhtVerify);
       this.attach(this.opts.dht);
       await this.bootstrapped(this.opts.dht);
       return;

@@ -1,5 +1,6 @@
-// FENCED: touches private members of WebTorrent 3.0.21 (Torrent#_startDiscovery, #discovery), torrent-discovery
-// 11.0.21 (Discovery#tracker, #_createTracker, #complete) and bittorrent-tracker 11.2.3 (Client#_getAnnounceOpts).
+// Through the fence src/engine/internals/webtorrent.ts: patches private members of WebTorrent 3.0.21
+// (Torrent#_startDiscovery, #discovery), torrent-discovery 11.0.21 (Discovery#tracker, #_createTracker, #complete)
+// and bittorrent-tracker 11.2.3 (Client#_getAnnounceOpts).
 // test/unit/tracker/announce-numbers.test.ts fails if any of them goes away or the installed versions change.
 //
 // Why (issue 14, item 7): WebTorrent announces `downloaded` as the bytes the torrent *has* (a seed sends its whole
@@ -10,10 +11,19 @@
 // - left = bytes of pieces not yet verified; the last known value after the torrent is destroyed,
 // - `completed` is sent only by a transfer that received data, and at most once.
 
+import {
+  canWrapStartDiscovery,
+  setAnnounceOpts,
+  wrapCreateTracker,
+  wrapStartDiscovery,
+  PINNED,
+  type Upstream,
+} from './internals/webtorrent.js';
+
 export const FENCED_VERSIONS = {
-  webtorrent: '3.0.21',
-  'torrent-discovery': '11.0.21',
-  'bittorrent-tracker': '11.2.3',
+  webtorrent: PINNED.webtorrent,
+  'torrent-discovery': PINNED['torrent-discovery'],
+  'bittorrent-tracker': PINNED['bittorrent-tracker'],
 } as const;
 
 export interface AnnounceNumbers {
@@ -38,7 +48,7 @@ export function announceNumbers(torrent: any, last: AnnounceNumbers): AnnounceNu
 /** Installs the numbers on one WebTorrent torrent (call right after `client.add`). False when a member this
  *  relies on is missing (another version): then WebTorrent's own numbers are left in place. */
 export function fixAnnounceNumbers(torrent: any): boolean {
-  if (typeof torrent?._startDiscovery !== 'function') return false;
+  if (!canWrapStartDiscovery(torrent)) return false;
   let last: AnnounceNumbers = { uploaded: 0, downloaded: 0 };
   const current = (): AnnounceNumbers => {
     last = announceNumbers(torrent, last);
@@ -52,21 +62,18 @@ export function fixAnnounceNumbers(torrent: any): boolean {
     if (!tracker || tracker.__silmarilNumbers) return;
     tracker.__silmarilNumbers = true;
     // Replaces WebTorrent's closure, which returns nothing once the torrent is destroyed (the `stopped` case).
-    tracker._getAnnounceOpts = current;
+    setAnnounceOpts(tracker, current);
   };
   const patchDiscovery = (discovery: any): void => {
     if (!discovery || discovery.__silmarilNumbers) return;
     discovery.__silmarilNumbers = true;
     patchTracker(discovery.tracker);
-    const createTracker = discovery._createTracker;
-    if (typeof createTracker === 'function') {
-      // A port change makes a new tracker client (and it announces `started` at once): patch it as it is made.
-      discovery._createTracker = function (this: any, ...args: unknown[]) {
-        const t = createTracker.apply(this, args);
-        patchTracker(t);
-        return t;
-      };
-    }
+    // A port change makes a new tracker client (and it announces `started` at once): patch it as it is made.
+    wrapCreateTracker(discovery, function (this: any, createTracker: Upstream, ...args: unknown[]) {
+      const t = createTracker.apply(this, args);
+      patchTracker(t);
+      return t;
+    });
     const complete = discovery.complete;
     discovery.complete = function (this: any, opts?: unknown) {
       // A seed, or a download whose data was already all on disk, downloaded nothing: it completed nothing.
@@ -77,14 +84,13 @@ export function fixAnnounceNumbers(torrent: any): boolean {
   };
 
   if (torrent.discovery) patchDiscovery(torrent.discovery);
-  const start = torrent._startDiscovery;
-  torrent._startDiscovery = function (this: any, ...args: unknown[]) {
+  wrapStartDiscovery(torrent, function (this: any, start: Upstream, ...args: unknown[]) {
     // The tracker client is made and announces `started` inside Discovery's constructor: the options it reads
     // then come from WebTorrent's getAnnounceOpts, which merges ours (`_getAnnounceOpts`) last.
     const r = start.apply(this, args);
     patchDiscovery(this.discovery);
     return r;
-  };
-  torrent._getAnnounceOpts = current;
+  });
+  setAnnounceOpts(torrent, current);
   return true;
 }

@@ -3,6 +3,7 @@
 // a while (TRACKER_PEER_ATTEMPTS; the next announce brings a live one back anyway), at most MAX_TRACKER_PEERS of
 // them. Why each one fails is kept, so the user sees why nothing moves ("no peer reachable: 127.0.0.1:6881 connect
 // ECONNREFUSED, retry in 30 s").
+import { hasPeer } from './internals/webtorrent.js';
 
 /** Waits between attempts to one address, then the last one over and over. */
 export const RETRY_BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000];
@@ -21,10 +22,9 @@ interface Dial {
   explicit: boolean;
 }
 
-/** What a retry needs from a WebTorrent torrent. */
+/** What a retry needs from a WebTorrent torrent (and the peers it holds, read through hasPeer). */
 export interface DialTorrent {
   destroyed?: boolean;
-  _peers?: Map<string, unknown>;
   addPeer(addr: string): unknown;
 }
 
@@ -108,7 +108,7 @@ export class PeerRetry {
     if (t.destroyed) return this.stop();
     const now = this.now();
     for (const [addr, d] of this.dials) {
-      if (d.connected || now < d.nextAt || t._peers?.has(addr)) continue;
+      if (d.connected || now < d.nextAt || hasPeer(t, addr)) continue;
       d.attempts++;
       d.nextAt = now + RETRY_BACKOFF_MS[RETRY_BACKOFF_MS.length - 1]; // until it reports back
       t.addPeer(addr);

@@ -7,6 +7,19 @@ import Piece from 'torrent-piece';
 import type { PeerGuard } from './peer-guard.js';
 import { BufferPool, PieceHasher } from './piece-hasher.js';
 import type { RateLimiter } from './rate.js';
+import {
+  checkDone,
+  destroyTorrent,
+  hotswap as takeFromSlower,
+  markPieceFlushed,
+  markVerified,
+  pieceHasBlock,
+  pieceHashOf,
+  pieceStarted,
+  replaceRequest,
+  reservationsOf,
+  updateTorrent,
+} from './internals/webtorrent.js';
 
 const PIPELINE_MAX_DURATION = 1;
 const BLOCK_LENGTH = 1 << 14;
@@ -87,13 +100,7 @@ export function installRequest(
   let pool: BufferPool;
 
   // `dupBlock`: endgame (scheduler.ts) asks this wire for a block another wire was already asked for.
-  torrent._request = function request(
-    this: any,
-    wire: any,
-    index: number,
-    hotswap: boolean,
-    dupBlock?: number,
-  ): boolean {
+  replaceRequest(torrent, function request(this: any, wire: any, index: number, hotswap: boolean, dupBlock?: number) {
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     const isWebSeed = wire.type === 'webSeed';
     if (self.bitfield.get(index)) return false;
@@ -111,10 +118,10 @@ export function installRequest(
     let reservation: number;
     if (dup) {
       reservation = dupBlock;
-      if (!piece.init() || piece._buffer[reservation]) return false;
+      if (!piece.init() || pieceHasBlock(piece, reservation)) return false;
     } else {
       reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
-      if (reservation === -1 && hotswap && self._hotswap(wire, index)) {
+      if (reservation === -1 && hotswap && takeFromSlower(self, wire, index)) {
         reservation = isWebSeed ? piece.reserveRemaining() : piece.reserve();
       }
     }
@@ -123,11 +130,10 @@ export function installRequest(
     const giveBack = () => {
       if (dup) return;
       if (isWebSeed) piece.cancelRemaining(reservation);
-      else if (!piece._buffer?.[reservation]) piece.cancel(reservation);
+      else if (!(pieceStarted(piece) && pieceHasBlock(piece, reservation))) piece.cancel(reservation);
     };
 
-    let r = self._reservations[index];
-    if (!r) r = self._reservations[index] = [];
+    const r = reservationsOf(self, index);
     let i = r.indexOf(null);
     if (i === -1) i = r.length;
     r[i] = wire;
@@ -146,14 +152,14 @@ export function installRequest(
       if (!wakeup) {
         wakeup = setTimeout(() => {
           wakeup = undefined;
-          if (!self.destroyed) self._update();
+          if (!self.destroyed) updateTorrent(self);
         }, limit.waitMs(chunkLength));
         wakeup.unref?.();
       }
       return false;
     }
 
-    const onUpdateTick = () => queueMicrotask(() => self._update());
+    const onUpdateTick = () => queueMicrotask(() => updateTorrent(self));
 
     const onChunk = function (err: Error | null, chunk: Uint8Array) {
       if (self.destroyed) return;
@@ -180,7 +186,7 @@ export function installRequest(
       if (!buf) buffers.set(piece, (buf = pool.take(piece.length)));
       const blocks = Math.ceil(chunk.length / BLOCK_LENGTH);
       for (let b = 0; b < blocks; b++) {
-        if (piece._buffer[reservation + b]) continue;
+        if (pieceHasBlock(piece, reservation + b)) continue;
         const from = b * BLOCK_LENGTH;
         const to = Math.min(chunk.length, from + BLOCK_LENGTH);
         buf.set(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to), chunkOffset + from);
@@ -191,31 +197,28 @@ export function installRequest(
       }
 
       // What Piece#flush() does, minus its concatenation.
-      piece._buffer = null;
-      piece._cancellations = null;
-      piece.sources = null;
-      piece._flushed = true;
+      markPieceFlushed(piece);
       senders.delete(piece);
       buffers.delete(piece);
       const full = buf;
 
       void hasher.hash(full).then((digest) => {
         if (self.destroyed || piece !== self.pieces[index]) return pool.release(full);
-        if (digest === self._hashes[index]) {
+        if (digest === pieceHashOf(self, index)) {
           guard.piecePassed(index, full);
           copyWhenServedFromMemory(self.store);
           self.store.put(index, full, (putErr: Error | null) => {
             pool.release(full);
             if (self.destroyed) return;
             if (putErr) {
-              self._destroy(putErr);
+              destroyTorrent(self, putErr);
               return;
             }
             self.pieces[index] = null;
-            self._markVerified(index);
+            markVerified(self, index);
             for (const w of self.wires) w.have(index);
             onPieceDone?.(index);
-            self._checkDone();
+            checkDone(self);
             if (self.done) pool.clear();
             onUpdateTick();
           });
@@ -238,5 +241,5 @@ export function installRequest(
     if (padBlock) queueMicrotask(() => onChunk(null, Buffer.alloc(chunkLength)));
     else wire.request(index, chunkOffset, chunkLength, onChunk);
     return true;
-  };
+  });
 }

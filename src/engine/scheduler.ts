@@ -1,8 +1,8 @@
 // The engine's scheduling, installed on one WebTorrent torrent: which blocks to ask each peer for (picker.ts) and
 // whom to upload to (choker.ts). WebTorrent provides the wires.
 //
-// FENCED: this file (with request.ts) is where WebTorrent's private scheduling members are replaced, against the
-// exact pinned webtorrent 3.0.21 (see package.json; test/unit/engine/picker-fence.test.ts fails if one disappears):
+// WebTorrent's private scheduling members are replaced from here and request.ts, through the fence
+// src/engine/internals/webtorrent.ts (pinned webtorrent 3.0.21; test/unit/engine/internals/webtorrent.test.ts):
 //   Torrent#_updateWire(wire)          asks a peer for blocks          -> ours: in-flight pieces first, then rarest
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
@@ -19,18 +19,26 @@ import { blockPipelineLength } from './request.js';
 import { DUPLICATE_REJECT_KEY, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
+import {
+  hasRarityMap,
+  pieceBlockCount,
+  pieceFullyReserved,
+  pieceHasBlock,
+  pieceStarted,
+  replaceRechoke,
+  replaceUpdateWire,
+  requestBlock,
+  stubRarityMap,
+  torrentPeers,
+  updateTorrent,
+  wrapAddPeer,
+  wrapOnWireWithMetadata,
+  wrapUpdate,
+  wrapUpdateWireInterest,
+  type Upstream,
+} from './internals/webtorrent.js';
 
 /** Members of WebTorrent's Torrent this file replaces or relies on (the fence test checks them). */
-export const PATCHED_TORRENT_MEMBERS = [
-  '_updateWire',
-  '_updateWireInterest',
-  '_rechoke',
-  '_onWireWithMetadata',
-  '_request',
-  '_update',
-  '_addPeer',
-] as const;
-
 const BLOCK_LENGTH = 1 << 14;
 /** Blocks in the largest piece a torrent may have (256 MiB / 16 KiB): a key space for (piece, block) pairs. */
 const MAX_BLOCKS_PER_PIECE = 1 << 14;
@@ -141,7 +149,7 @@ export class Scheduler {
     );
     if (!other) return false;
     const peerOf = (w: any) => {
-      for (const p of t._peers?.values() ?? []) if (p.wire === w) return p;
+      for (const p of torrentPeers(t)) if (p.wire === w) return p;
       return undefined;
     };
     const outgoing = (w: any) => !!peerOf(w)?.type?.includes('Outgoing');
@@ -241,7 +249,7 @@ export class Scheduler {
       if (verdict === 'serve') return emit.call(wire, event, ...args);
       const done: ((err: Error | null) => void) | undefined = args[3];
       if (takesReject) {
-        // The callback with an error sends the reject and frees the wire's read slot (wire-patch.ts). Not from
+        // The callback with an error sends the reject and frees the wire's read slot (internals/bittorrent-protocol.ts). Not from
         // inside the wire's own loop over its requests, which this call would shorten under it.
         this.rejected++;
         queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));
@@ -298,7 +306,7 @@ export class Scheduler {
     const full = () => wire.requests.length >= max;
     const fill = (index: number): boolean => {
       let any = false;
-      while (!full() && t._request(wire, index, false)) any = true;
+      while (!full() && requestBlock(t, wire, index, false)) any = true;
       return any;
     };
 
@@ -346,11 +354,11 @@ export class Scheduler {
     for (const index of this.inflight) {
       if (!has(index) || (skip !== undefined && skip(index))) continue;
       const piece = t.pieces[index];
-      if (!piece || !piece._buffer) continue;
-      for (let b = 0; b < piece._chunks && !full(); b++) {
-        if (piece._buffer[b]) continue;
+      if (!piece || !pieceStarted(piece)) continue;
+      for (let b = 0; b < pieceBlockCount(piece) && !full(); b++) {
+        if (pieceHasBlock(piece, b)) continue;
         if (asked.has(index * MAX_BLOCKS_PER_PIECE + b)) continue;
-        t._request(wire, index, false, b);
+        requestBlock(t, wire, index, false, b);
       }
       if (full()) return;
     }
@@ -366,7 +374,7 @@ export class Scheduler {
       if (!r.avail.isSeed || w.destroyed) continue;
       for (const req of [...w.requests]) if (req && req.piece === i) w.cancel(i, req.offset, req.length);
     }
-    queueMicrotask(() => t._update());
+    queueMicrotask(() => updateTorrent(t));
   }
 
   /**
@@ -491,33 +499,30 @@ export function keepsNewConnection(ourId: string, theirId: string, newIsOutgoing
 /** Installs the scheduler on a WebTorrent torrent just added (before its metadata). */
 export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Scheduler {
   const s = new Scheduler(torrent, opts);
-  torrent._updateWire = (wire: any) => s.updateWire(wire);
-  const updateWireInterest = torrent._updateWireInterest;
-  torrent._updateWireInterest = function (this: any, wire: any) {
+  replaceUpdateWire(torrent, (wire: any) => s.updateWire(wire));
+  wrapUpdateWireInterest(torrent, function (this: any, updateWireInterest: Upstream, wire: any) {
     const interested = s.updateInterest(wire);
     if (interested === undefined) return updateWireInterest.call(this, wire);
     if (interested) wire.interested();
     else wire.uninterested();
-  };
-  torrent._rechoke = () => s.rechoke();
+  });
+  replaceRechoke(torrent, () => s.rechoke());
   // Every block that arrives asks for a pass over every wire (request.ts, and upstream on each have / unchoke...);
   // a burst of blocks parsed from one socket read made as many passes. One pass per turn of the microtask queue
   // does the same work once.
-  const update = torrent._update;
   let updateQueued = false;
-  torrent._update = function (this: any) {
+  wrapUpdate(torrent, function (this: any, update: Upstream) {
     if (updateQueued) return;
     updateQueued = true;
     queueMicrotask(() => {
       updateQueued = false;
       update.call(this);
     });
-  };
+  });
   torrent.alwaysChokeSeeders = false; // the choker never unchokes a seed; upstream's extra choke() calls misfire
   // Upstream unchokes every peer the moment it is interested, which defeats any choker: leave that listener out.
   // Super-seeding: the peer is first told we have nothing (BEP 16), then given pieces one by one.
-  const onWireWithMetadata = torrent._onWireWithMetadata;
-  torrent._onWireWithMetadata = function (this: any, wire: any) {
+  wrapOnWireWithMetadata(torrent, function (this: any, onWireWithMetadata: Upstream, wire: any) {
     const once = wire.once;
     wire.once = function (this: any, event: string, fn: (...a: unknown[]) => void) {
       if (event === 'interested') return this;
@@ -546,22 +551,18 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
       if (wire.once !== once) wire.once = once;
       s.rechoke(true);
     }
-  };
+  });
   // Redials of a peer we already hold another connection to (dropDuplicate) are refused: WebTorrent reconnects a
   // closed outgoing connection, our PeerRetry too.
-  const addPeer = torrent._addPeer;
-  torrent._addPeer = function (this: any, peer: unknown, ...rest: unknown[]) {
+  wrapAddPeer(torrent, function (this: any, addPeer: Upstream, peer: unknown, ...rest: unknown[]) {
     if (typeof peer === 'string' && !s.mayDial(peer)) return null;
     return addPeer.call(this, peer, ...rest);
-  };
+  });
   torrent.on('wire', (wire: any) => s.onWire(wire));
   // Upstream's RarityMap serves only its own rarest-first, which ours replaced, yet recounts every piece of every wire
   // on each new wire and bitfield (O(pieces x wires) each time): retired once the metadata is in.
-  const retireRarityMap = () => {
-    torrent._rarityMap?.destroy?.();
-    torrent._rarityMap = { getRarestPiece: () => -1, destroy: () => {} };
-  };
-  if (torrent._rarityMap) retireRarityMap();
+  const retireRarityMap = () => stubRarityMap(torrent);
+  if (hasRarityMap(torrent)) retireRarityMap();
   else torrent.once('metadata', retireRarityMap);
   torrent.on('verified', (index: number) => s.onVerified(index));
   torrent.once('ready', () => s.start());
@@ -571,5 +572,5 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
 
 /** True when every block of a started piece is already reserved (asked of some peer) and none was given back. */
 function fullyAsked(piece: any): boolean {
-  return !!piece && piece._reservations >= piece._chunks && !(piece._cancellations?.length > 0);
+  return pieceFullyReserved(piece);
 }

@@ -42,9 +42,17 @@ import {
   faultPeer,
   queuedUploadBytes,
   readDirect,
+  setWriteHighWaterMark,
   writeDirect,
   type FaultKind,
-} from './wire-patch.js';
+} from './internals/bittorrent-protocol.js';
+import {
+  metadataComplete,
+  torrentPeers,
+  wrapAddPeer,
+  wrapRegisterPeer,
+  type Upstream,
+} from './internals/webtorrent.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -143,7 +151,7 @@ export class Transfer extends EventEmitter {
   private hubEngaged = false;
   /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
   private hubWires: { downloaded: number }[] = [];
-  /** Peers dropped by the wire fence (wire-patch.ts) on this transfer's wires. */
+  /** Peers dropped by the wire fence (internals/bittorrent-protocol.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
   private holepunch?: Holepunch;
@@ -359,19 +367,17 @@ export class Transfer extends EventEmitter {
 
     // Refuse reconnection from or to a banned peer.
     // (_addPeer is also where WebTorrent's own reconnect timer re-adds a dropped peer.)
-    const addPeer = torrent._addPeer.bind(torrent);
-    torrent._addPeer = (peer: unknown, type: string, source?: string) => {
+    wrapAddPeer(torrent, (addPeer: Upstream, peer: unknown, type: string, source?: string) => {
       if (typeof peer === 'string' && this.guard.isBanned(peer)) return null;
-      const added = addPeer(peer, type, source);
+      const added = addPeer.call(torrent, peer, type, source);
       if (added && typeof peer === 'string') {
         if (source === 'tracker') this.retry?.fromTracker(peer);
         if (this.retry?.has(peer)) this.watchDial(peer, added);
       }
       return added;
-    };
+    });
     // Web seed connections are registered here before their first request (no 'wire' event precedes it).
-    const registerPeer = torrent._registerPeer.bind(torrent);
-    torrent._registerPeer = (peer: any) => {
+    wrapRegisterPeer(torrent, (registerPeer: Upstream, peer: any) => {
       if (peer?.type === 'webSeed' && peer.conn) {
         if (this.hub && this.parsed && peer.conn.url === this.hub.url) {
           peer.conn.httpRequest = this.hub.requestFor(this.parsed);
@@ -383,14 +389,14 @@ export class Transfer extends EventEmitter {
         }
         this.padAwareWebSeed(peer.conn);
       }
-      return registerPeer(peer);
-    };
+      return registerPeer.call(torrent, peer);
+    });
     torrent.on('wire', (wire: GuardWire) => {
       if (this.guard.isBanned(wire.peerId) || this.guard.isBanned(wireAddr(wire))) return wire.destroy();
       // bittorrent-protocol's `download`/`upload`: piece payload only (web seeds' wires included).
       (wire as any).on('download', (n: number) => this.downMeter.add(n));
       (wire as any).on('upload', (n: number) => this.upMeter.add(n));
-      for (const peer of torrent._peers?.values() ?? []) {
+      for (const peer of torrentPeers(torrent)) {
         if (peer.wire !== wire || !peer.conn) continue;
         tuneSocket(peer.conn);
         attachConn(wire, peer.conn);
@@ -585,7 +591,7 @@ export class Transfer extends EventEmitter {
     let info: Uint8Array | undefined;
     for (const w of torrent.wires ?? []) {
       // A wire still fetching metadata from another peer holds a half-filled buffer there: take only a complete one.
-      if (!w.ut_metadata?._metadataComplete || !w.ut_metadata.metadata) continue;
+      if (!metadataComplete(w.ut_metadata) || !w.ut_metadata.metadata) continue;
       // The fence checks metadata against the infohash before it is complete; a peer whose metadata still does not
       // match costs itself (dropped and banned), never the download.
       if (metadataMatches(w.ut_metadata.metadata, this.id, this.magnet?.v2)) info ??= w.ut_metadata.metadata;
@@ -905,7 +911,7 @@ export function tuneSocket(conn: any): void {
   conn.__silmarilTuned = true;
   conn.setNoDelay?.(true);
   // With the default 16 KiB mark every 16 KiB block "fills" the socket and the pipe waits for 'drain'.
-  if (conn._writableState) conn._writableState.highWaterMark = SOCKET_HIGH_WATER_MARK;
+  setWriteHighWaterMark(conn, SOCKET_HIGH_WATER_MARK);
   const write = conn.write;
   let corked = false;
   conn.write = function (this: any, ...args: unknown[]) {

@@ -1,4 +1,5 @@
-// FENCED: WebTorrent 3.0.21 / bittorrent-protocol 5.0.9 / ut_metadata 5.0.1 internals, patched per client, per torrent
+// Through the fences src/engine/internals/webtorrent.ts and bittorrent-protocol.ts: WebTorrent 3.0.21 /
+// bittorrent-protocol 5.0.9 / ut_metadata 5.0.1 internals, patched per client, per torrent
 // and per wire (one prototype method only: MSE#extractInfoHashFromXor, below, which just records its result), so
 // that one torrent answers to two 20-byte infohashes (BEP 52):
 //   - WebTorrent#get (client): an incoming handshake's infohash is also looked up among the torrents' aliases;
@@ -22,7 +23,16 @@
 // alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
 import { createHash } from 'node:crypto';
 import bencode from 'bencode';
-import Wire from 'bittorrent-protocol';
+import { encryptorPrototype } from './internals/bittorrent-protocol.js';
+import {
+  metadataComplete,
+  metadataInfoHash,
+  setMetadataInfoHash,
+  wrapAddIncomingPeer,
+  wrapGetByHash,
+  wrapProcessParsedTorrent,
+  type Upstream,
+} from './internals/webtorrent.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import type { PeerGuard } from './peer-guard.js';
 import { BlockBlame } from './v2-blame.js';
@@ -40,14 +50,11 @@ export function installV2Routing(client: any): void {
   if (client.__silmarilV2Routing || typeof client.get !== 'function') return;
   client.__silmarilV2Routing = true;
   recordCryptoHash();
-  const getByHash = client._getByHash?.bind(client);
-  if (getByHash) {
-    client._getByHash = async (infoHashHash: string) => {
-      const found = await getByHash(infoHashHash);
-      if (found) return found;
-      return client.torrents.find((t: any) => t[ALIAS] && req2(t[ALIAS]) === infoHashHash && !t.destroyed) ?? null;
-    };
-  }
+  wrapGetByHash(client, (getByHash) => async (infoHashHash: string) => {
+    const found = await getByHash(infoHashHash);
+    if (found) return found;
+    return client.torrents.find((t: any) => t[ALIAS] && req2(t[ALIAS]) === infoHashHash && !t.destroyed) ?? null;
+  });
   const get = client.get.bind(client);
   client.get = async (id: unknown) => {
     const found = await get(id);
@@ -87,8 +94,7 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
   const v2 = hooks.infoHashV2();
   if (hooks.v2Keyed && v2) {
     const primary = truncatedV2(v2);
-    const process = torrent._processParsedTorrent;
-    torrent._processParsedTorrent = function (this: any, parsedTorrent: any) {
+    wrapProcessParsedTorrent(torrent, function (this: any, process: Upstream, parsedTorrent: any) {
       if (parsedTorrent?.infoHash && parsedTorrent.infoHash !== primary) {
         const v1 = parsedTorrent.infoHash;
         parsedTorrent.infoHash = primary;
@@ -96,14 +102,13 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
         this[ALIAS] = v1;
       }
       return process.call(this, parsedTorrent);
-    };
+    });
   } else if (v2) setAlias(torrent, truncatedV2(v2));
 
-  const addIncoming = torrent._addIncomingPeer;
-  torrent._addIncomingPeer = function (this: any, peer: any) {
+  wrapAddIncomingPeer(torrent, function (this: any, addIncoming: Upstream, peer: any) {
     answerWithAlias(peer, torrent);
     return addIncoming.call(this, peer);
-  };
+  });
 
   torrent.once('ready', () => {
     if (torrent[ALIAS]) announceAlias(torrent, torrent[ALIAS]);
@@ -221,9 +226,7 @@ let cryptoHashRecorded = false;
 function recordCryptoHash(): void {
   if (cryptoHashRecorded) return;
   cryptoHashRecorded = true;
-  const probe: any = new (Wire as any)('tcpIncoming', 1);
-  const proto = probe._encryptor && Object.getPrototypeOf(probe._encryptor);
-  probe.destroy();
+  const proto = encryptorPrototype();
   const extract = proto?.extractInfoHashFromXor;
   if (typeof extract !== 'function') return; // another version: encrypted v2 connections are refused as before
   proto.extractInfoHashFromXor = function (this: any, xorPart: Uint8Array) {
@@ -277,7 +280,7 @@ function checkMetadata(wire: any, hooks: V2Hooks): void {
   if (!ext || typeof ext.setMetadata !== 'function') return;
   const setMetadata = ext.setMetadata;
   ext.setMetadata = async function (this: any, metadata: Uint8Array) {
-    if (this._metadataComplete) return true;
+    if (metadataComplete(this)) return true;
     // The info dict's bytes as upstream will hash them (it pulls `info` out of a whole .torrent).
     let info = metadata;
     try {
@@ -290,14 +293,14 @@ function checkMetadata(wire: any, hooks: V2Hooks): void {
     if (metadata === this.metadata) {
       // Received from this peer: exactly the info dict's bytes.
       const v2 = createHash('sha256').update(metadata).digest('hex');
-      const expected = this._infoHash || wire.__silmarilInfoHash || wire.__silmarilPeerInfoHash;
+      const expected = metadataInfoHash(this) || wire.__silmarilInfoHash || wire.__silmarilPeerInfoHash;
       if (hooks.v2Keyed) {
         if (v2 !== hooks.infoHashV2()) return false;
       } else if (expected && v1 !== expected && truncatedV2(v2) !== expected) return false;
     }
     // Checked above, or the torrent's own (already checked) metadata: upstream's SHA-1 check (and the wire fence's
     // infohash, which it fills in when none is set) must pass.
-    this._infoHash = v1;
+    setMetadataInfoHash(this, v1);
     return setMetadata.call(this, metadata);
   };
 }

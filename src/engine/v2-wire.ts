@@ -11,6 +11,7 @@
 //
 // bittorrent-protocol 5.0.9 emits message ids it does not know as 'unknownmessage' (the whole payload, id first),
 // so receiving needs no patch; sending uses Wire#_message (private; guarded by test/unit/engine/v2-handshake.test.ts).
+import { sendRawMessage } from './internals/bittorrent-protocol.js';
 import {
   BLOCK_SIZE,
   HASH_SIZE,
@@ -251,14 +252,13 @@ export function layerRequest(root: Uint8Array, length: number, pieceLength: numb
 /** The parts of a bittorrent-protocol Wire used here. */
 interface HashWire {
   on(event: 'unknownmessage', fn: (buf: Uint8Array) => void): void;
-  _message(id: number, numbers: number[], data: Uint8Array | null): void;
   destroyed?: boolean;
 }
 
 function send(wire: HashWire, m: HashMessage): void {
   if (wire.destroyed) return;
   const payload = encodeHashMessage(m);
-  wire._message(payload[0], [], payload.subarray(1));
+  sendRawMessage(wire, payload[0], payload.subarray(1));
 }
 
 /**

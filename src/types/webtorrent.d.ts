@@ -15,7 +15,7 @@ declare module 'bittorrent-protocol' {
   export default Wire;
 }
 
-// WebTorrent's Torrent class, read by the scheduler's fence test (test/unit/engine/picker-fence.test.ts).
+// WebTorrent's Torrent class, read by the scheduler's fence test (test/unit/engine/internals/webtorrent.test.ts).
 declare module 'webtorrent/lib/torrent.js' {
   const Torrent: any;
   export default Torrent;

@@ -96,10 +96,10 @@ test('the engine gets our uTP through the utp-native slot and can refuse TCP (fe
   const engine = new Engine({ home, dht: false, lsd: false, tcp: false });
   try {
     await engine.start();
-    // `client._utpServer` is where the fence finds WebTorrent's uTP server: it must be ours, on the engine's port.
+    // The fence's utpServerOf is where the engine finds WebTorrent's uTP server: it must be ours, on the engine's port.
     assert.ok(engine.utp instanceof PeerTransport, 'WebTorrent did not build its uTP server through our slot');
     assert.equal(engine.utp.address().port, engine.port);
-    // `_connPool.tcpServer` is where TCP is refused: a TCP connection is accepted by the kernel, then closed.
+    // The fence's tcpServerOf is where TCP is refused: a TCP connection is accepted by the kernel, then closed.
     const sock = net.connect(engine.port, '127.0.0.1');
     sock.on('error', () => {});
     sock.write(Buffer.from([19, ...Buffer.from('BitTorrent protocol')]));

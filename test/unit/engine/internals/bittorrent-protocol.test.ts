@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import Wire from 'bittorrent-protocol';
-import { patchWire } from '../../../src/engine/wire-patch.js';
+import { patchWire } from '../../../../src/engine/internals/bittorrent-protocol.js';
+import { assertPinned } from './pinned.js';
 
 test('messages split and packed across chunks arrive byte for byte', async () => {
   patchWire();
@@ -65,7 +66,8 @@ test('messages split and packed across chunks arrive byte for byte', async () =>
 // The fence touches bittorrent-protocol's and ut_metadata's internals against the exact versions pinned in
 // package.json: when an upgrade renames or removes one of them, this fails (and patchWire refuses to run).
 test('every member the fence patches or reads still exists', async () => {
-  const { PATCHED_WIRE_MEMBERS, PATCHED_UT_METADATA_MEMBERS } = await import('../../../src/engine/wire-patch.js');
+  const { PATCHED_WIRE_MEMBERS, PATCHED_UT_METADATA_MEMBERS } =
+    await import('../../../../src/engine/internals/bittorrent-protocol.js');
   const proto = Wire.prototype as any;
   for (const m of PATCHED_WIRE_MEMBERS) assert.equal(typeof proto[m], 'function', `Wire#${m}`);
   const wire = new Wire() as any;
@@ -83,27 +85,45 @@ test('every member the fence patches or reads still exists', async () => {
   wire.destroy();
 });
 
+test('the Wire, encryptor and socket members the rest of the engine reaches through the fence still exist', async () => {
+  const { PATCHED_MEMBERS, PATCHED_OTHER_MEMBERS, PINNED, encryptorPrototype, setWriteHighWaterMark } =
+    await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  assertPinned(PINNED);
+  for (const m of PATCHED_OTHER_MEMBERS) assert.ok(PATCHED_MEMBERS.includes(m as any), m);
+  assert.equal(typeof (Wire.prototype as any)._message, 'function', 'Wire#_message (sendRawMessage)');
+  const proto = encryptorPrototype();
+  assert.ok(proto, 'Wire#_encryptor (MessageStreamEncryptor)');
+  assert.equal(typeof Object.getOwnPropertyDescriptor(proto, 'dh')?.get, 'function', 'MessageStreamEncryptor#dh');
+  assert.equal(typeof proto.extractInfoHashFromXor, 'function', 'MessageStreamEncryptor#extractInfoHashFromXor');
+  const { Socket } = await import('node:net');
+  const sock = new Socket() as any;
+  assert.ok(sock._writableState, 'net.Socket#_writableState');
+  setWriteHighWaterMark(sock, 1 << 20);
+  assert.equal(sock.writableHighWaterMark, 1 << 20, 'the write high-water mark took');
+  sock.destroy();
+});
+
 test('the pinned versions are the ones installed', async () => {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(await readFile(new URL('../../../../package.json', import.meta.url), 'utf8'));
   for (const name of ['webtorrent', 'bittorrent-protocol', 'ut_metadata']) {
     const spec: string = pkg.dependencies[name];
     assert.match(spec, /^\d+\.\d+\.\d+$/, `${name} is pinned exactly`);
     const installed = JSON.parse(
-      await readFile(new URL(`../../../node_modules/${name}/package.json`, import.meta.url), 'utf8'),
+      await readFile(new URL(`../../../../node_modules/${name}/package.json`, import.meta.url), 'utf8'),
     ).version;
     assert.equal(installed, spec, name);
   }
   // webtorrent must use this very bittorrent-protocol and ut_metadata (one copy each, the one patched).
   const { existsSync } = await import('node:fs');
   for (const name of ['bittorrent-protocol', 'ut_metadata']) {
-    const nested = new URL(`../../../node_modules/webtorrent/node_modules/${name}`, import.meta.url);
+    const nested = new URL(`../../../../node_modules/webtorrent/node_modules/${name}`, import.meta.url);
     assert.equal(existsSync(nested), false, `webtorrent has its own ${name}`);
   }
 });
 
 test("a handler that throws on a peer's bytes drops that peer and is counted, nothing escapes", async () => {
-  const { wireFaults } = await import('../../../src/engine/wire-patch.js');
+  const { wireFaults } = await import('../../../../src/engine/internals/bittorrent-protocol.js');
   patchWire();
   const wire = new Wire() as any;
   const before = wireFaults.count;
@@ -122,7 +142,7 @@ test("a handler that throws on a peer's bytes drops that peer and is counted, no
 // handle's useUserBuffer and bytesRead); when a Node release drops one, this fails, and the engine keeps
 // WebTorrent's stream pipeline.
 test("this Node's sockets can be read directly", async () => {
-  const { directReadBlocker } = await import('../../../src/engine/wire-patch.js');
+  const { directReadBlocker } = await import('../../../../src/engine/internals/bittorrent-protocol.js');
   const net = await import('node:net');
   const server = net.createServer((s) => s.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -138,7 +158,8 @@ test("this Node's sockets can be read directly", async () => {
 // back to back, must arrive byte for byte, carried by the direct path, and bytes read before the switch must not
 // be overtaken by bytes read after it.
 test('blocks cross a direct-read, direct-write loopback socket byte for byte', async () => {
-  const { readDirect, writeDirect, directBytes } = await import('../../../src/engine/wire-patch.js');
+  const { readDirect, writeDirect, directBytes } =
+    await import('../../../../src/engine/internals/bittorrent-protocol.js');
   const net = await import('node:net');
   patchWire();
   const infoHash = crypto.randomBytes(20).toString('hex');

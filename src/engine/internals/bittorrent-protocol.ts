@@ -5,9 +5,10 @@
 // message that spans chunks is copied, exactly its own bytes. During the protocol-encryption handshake (while the
 // wire searches for a sync pattern) the original code runs unchanged.
 //
-// It is also the border between the network and bittorrent-protocol / ut_metadata (the one file that touches their
-// internals, against the exact versions pinned in package.json; test/unit/engine/wire-patch.test.ts fails when a
-// patched member disappears). Every byte a peer sends is untrusted:
+// It is also the border between the network and bittorrent-protocol / ut_metadata: the fence around them (see
+// ./README.md), the one file that touches their internals, against the exact versions pinned in package.json
+// (PINNED; test/unit/engine/internals/bittorrent-protocol.test.ts fails when a patched member disappears). Every
+// byte a peer sends is untrusted:
 //  - nothing a peer sends can throw out of the parser: a throw in any message handler (ours or a dependency's) is
 //    caught here, counted (`wireFaults`), and costs that peer its connection, never the process;
 //  - a length prefix over MAX_MESSAGE_BYTES drops the peer before any of it is buffered;
@@ -22,7 +23,7 @@
 import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
-import { isPooledBlock, releaseBlock } from './block-pool.js';
+import { isPooledBlock, releaseBlock } from '../block-pool.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_MESSAGE_BYTES,
@@ -32,7 +33,7 @@ import {
   MAX_READS_PER_PEER,
   MAX_REQUEST_BYTES,
   SLOW_READER_MS,
-} from './limits.js';
+} from '../limits.js';
 
 let patched = false;
 
@@ -310,7 +311,7 @@ function ingest(w: any, data: Uint8Array): void {
 // the piece buffer, request.ts). While bytes read before the switch are still in the pipeline, or the download
 // throttle is on, or the payload is encrypted, reads take the old path (copied into the socket's readable side), so
 // the order of bytes is kept. Node's members used (net.Socket's kBuffer / kBufferCb slots, the handle's
-// useUserBuffer and bytesRead) are checked by directReadBlocker and by test/unit/engine/wire-patch.test.ts.
+// useUserBuffer and bytesRead) are checked by directReadBlocker and by test/unit/engine/internals/bittorrent-protocol.test.ts.
 
 const READ_BUFFER_BYTES = 1 << 20;
 const PIPED_CHUNK_BYTES = 64 * 1024;
@@ -437,7 +438,8 @@ export function patchWire(): void {
   const proto = Wire.prototype;
   const original = proto._processBuffer;
   const missing = PATCHED_WIRE_MEMBERS.filter((m) => typeof proto[m] !== 'function');
-  if (missing.length) throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (wire-patch.ts)`);
+  if (missing.length)
+    throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (internals/bittorrent-protocol.ts)`);
   proto._processBuffer = function (this: any) {
     if (this._cryptoSyncPattern) {
       if (this._buffer.length > 1) this._buffer = [concatAll(this._buffer, this._bufferSize)];
@@ -623,3 +625,50 @@ export const PATCHED_UT_METADATA_MEMBERS = [
   '_fetching',
   '_metadataComplete',
 ] as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Named operations for the rest of the engine (mse-dh.ts, v2-handshake.ts, v2-wire.ts, transfer.ts).
+
+/** The MessageStreamEncryptor prototype (reached through a Wire's `_encryptor`: the package exports only Wire), or
+ *  undefined if this bittorrent-protocol has none. */
+export function encryptorPrototype(): any {
+  const probe: any = new (Wire as any)('tcpIncoming', 1);
+  const proto = probe._encryptor && Object.getPrototypeOf(probe._encryptor);
+  probe.destroy();
+  return proto;
+}
+
+/** Replaces the encryptor's `dh` getter (process-wide) by one that keeps `make()`'s result per encryptor (in its
+ *  `_dh` slot, as upstream's getter does). False when this version has no such getter. */
+export function replaceEncryptorDh(make: () => unknown): boolean {
+  const proto = encryptorPrototype();
+  const desc = proto && Object.getOwnPropertyDescriptor(proto, 'dh');
+  if (!desc?.get) return false;
+  Object.defineProperty(proto, 'dh', {
+    configurable: true,
+    get(this: any) {
+      this._dh ??= make();
+      return this._dh;
+    },
+  });
+  return true;
+}
+
+/** Sends a message with id `id` and payload `data` on `wire` (Wire#_message, which frames it). */
+export function sendRawMessage(wire: any, id: number, data: Uint8Array): void {
+  wire._message(id, [], data);
+}
+
+/** Sets a socket's write high-water mark (net.Socket's writable state; Node 20 has no setter). */
+export function setWriteHighWaterMark(conn: any, bytes: number): void {
+  if (conn._writableState) conn._writableState.highWaterMark = bytes;
+}
+
+/** What the rest of the engine relies on besides the patched Wire members: Wire#_message and #_encryptor, the
+ *  encryptor's `dh` getter and `_dh` slot, net.Socket's `_writableState`. */
+export const PATCHED_OTHER_MEMBERS = ['_message', '_encryptor', '_dh', '_writableState'] as const;
+
+/** The version every member above was read in (package.json pins it exactly). */
+export const PINNED = { 'bittorrent-protocol': '5.0.9', ut_metadata: '5.0.1' } as const;
+
+export const PATCHED_MEMBERS = [...PATCHED_WIRE_MEMBERS, ...PATCHED_UT_METADATA_MEMBERS, ...PATCHED_OTHER_MEMBERS];
