@@ -788,8 +788,8 @@ export class AppNode extends EventEmitter implements NodeApi {
       repoSpec: o.repoSpec,
       savedTorrent: async (id) =>
         (await engine.state.loadTorrent(id)) ??
-        (await torrentFromRegistry(hfOriginIn(await this.catalogEntries(), id)?.trackers ?? [], id)),
-      entries: () => this.catalogEntries(),
+        (await torrentFromRegistry(hfOriginIn(await this.knownEntries(), id)?.trackers ?? [], id)),
+      entries: () => this.knownEntries(),
     });
     const d = await downloadIntoHfCache({
       engine,
