@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -243,8 +244,23 @@ export const MODEL_FILES: Record<string, number | string> = {
   'sub/z.txt': 5,
 };
 
-/** `silmaril create <folder> --piece-length N --out <out>` through the bundled CLI; fails the test if it fails. */
-export function createTorrentFile(folder: string, out: string, pieceLength: number): void {
+/** Bytes of MODEL_FILES' real files. */
+export const MODEL_SIZE = Object.values(MODEL_FILES).reduce<number>(
+  (n, v) => n + (typeof v === 'number' ? v : Buffer.byteLength(v)),
+  0,
+);
+
+/** A scratch folder (`<tmpdir>/<prefix>...`) holding the MODEL_FILES model at `src/tiny-model`. */
+export async function modelFixture(prefix: string): Promise<{ tmp: string; model: string }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const model = path.join(tmp, 'src', 'tiny-model');
+  await makeFolder(model, MODEL_FILES);
+  return { tmp, model };
+}
+
+/** `silmaril create <folder> --piece-length N --out <out> ...extra` through the bundled CLI; fails the test if it
+ *  fails. */
+export function createTorrentFile(folder: string, out: string, pieceLength: number, extra: string[] = []): void {
   const made = spawnSync(process.execPath, [
     CLI,
     'create',
@@ -253,6 +269,7 @@ export function createTorrentFile(folder: string, out: string, pieceLength: numb
     String(pieceLength),
     '--out',
     out,
+    ...extra,
   ]);
   assert.equal(made.status, 0, made.stderr?.toString());
 }

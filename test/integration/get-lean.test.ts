@@ -7,20 +7,9 @@
 //   once at the end: its v2 merkle roots are not checked piece by piece (src/engine/verify-done.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  CLI,
-  MODEL_FILES,
-  createTorrentFile,
-  killAll,
-  makeFolder,
-  offline,
-  silmaril,
-  snapshot,
-} from './engine-helpers.js';
+import { createTorrentFile, killAll, MODEL_SIZE, modelFixture, offline, silmaril, snapshot } from './engine-helpers.js';
 
 const PIECE = 64 * 1024;
 let tmp: string;
@@ -28,30 +17,14 @@ let model: string;
 let original: Map<string, string>;
 let hybrid: string;
 let v1only: string;
-const total = Object.values(MODEL_FILES).reduce<number>(
-  (n, v) => n + (typeof v === 'number' ? v : Buffer.byteLength(v)),
-  0,
-);
 
 before(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-get-lean-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-get-lean-'));
   original = await snapshot(model);
   hybrid = path.join(tmp, 'hybrid.torrent');
   createTorrentFile(model, hybrid, PIECE);
   v1only = path.join(tmp, 'v1.torrent');
-  const made = spawnSync(process.execPath, [
-    CLI,
-    'create',
-    model,
-    '--v1-only',
-    '--piece-length',
-    '65536',
-    '--out',
-    v1only,
-  ]);
-  assert.equal(made.status, 0, made.stderr?.toString());
+  createTorrentFile(model, v1only, PIECE, ['--v1-only']);
 });
 
 after(async () => {
@@ -92,7 +65,7 @@ test('get of a v1-only .torrent: no catalog opened, nothing hashed again after t
 
 test('get of a hybrid .torrent: no catalog opened; the v2 roots are checked once at the end', async () => {
   const { done, home } = await getFromSeed(hybrid, 'hybrid', path.join(tmp, 'hybrid-out'));
-  assert.equal(done.finalCheckBytes, total);
+  assert.equal(done.finalCheckBytes, MODEL_SIZE);
   await assertNoCatalog(home);
 });
 

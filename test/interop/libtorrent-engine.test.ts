@@ -6,11 +6,9 @@
 // In CI a missing libtorrent is a failure.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  MODEL_FILES,
   createTorrentFile,
   killAll,
   libtorrentSkip,
@@ -18,13 +16,13 @@ import {
   ltDone,
   ltGet,
   ltSeed,
-  makeFolder,
+  modelFixture,
   mtimes,
   offline,
+  type Proc,
   silmaril,
   silmarilGet,
   snapshot,
-  type Proc,
 } from '../integration/engine-helpers.js';
 
 const skip = libtorrentSkip();
@@ -39,9 +37,7 @@ function noPadFiles(snap: Map<string, string>): void {
 
 before(async () => {
   if (skip) return;
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-engine-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-lt-engine-'));
 });
 
 after(async () => {

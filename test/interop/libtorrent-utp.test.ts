@@ -5,18 +5,16 @@
 // In CI a missing libtorrent is a failure.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  MODEL_FILES,
   createTorrentFile,
   killAll,
   libtorrentSkip,
   ltDone,
   ltGet,
   ltSeed,
-  makeFolder,
+  modelFixture,
   offline,
   silmaril,
   silmarilGet,
@@ -33,9 +31,7 @@ let original: Map<string, string>;
 
 before(async () => {
   if (skip) return;
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-utp-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-lt-utp-'));
   torrentFile = path.join(tmp, 'tiny.torrent');
   createTorrentFile(model, torrentFile, PIECE);
   original = await snapshot(model);

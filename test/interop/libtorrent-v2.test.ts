@@ -14,12 +14,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import Wire from 'bittorrent-protocol';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import os from 'node:os';
 import path from 'node:path';
 import {
-  MODEL_FILES,
   createTorrentFile,
   killAll,
   libtorrentSkip,
@@ -27,7 +25,7 @@ import {
   ltDone,
   ltGet,
   ltSeed,
-  makeFolder,
+  modelFixture,
   offline,
   silmaril,
   silmarilGet,
@@ -43,9 +41,7 @@ let model: string;
 
 before(async () => {
   if (skip) return;
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-v2-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-lt-v2-'));
 });
 
 after(async () => {
