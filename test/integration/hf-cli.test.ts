@@ -8,14 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createHfTorrent, findHfSnapshot } from '../../src/models/hf/share.js';
-import {
-  addRevision,
-  assertResolvesOffline,
-  bytesOf,
-  COMMIT_A,
-  etagFor,
-  type FakeFile,
-} from '../unit/models/hf-fake-cache.js';
+import { addRevision, assertResolvesOffline, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
 import { CLI, killAll, offline, silmaril } from './engine-helpers.js';
 import { startFakeHub, type FakeHub } from './hf-fake-hub.js';
 
@@ -110,7 +103,7 @@ test(
 
     // C: no peer at all, the fake Hub only; the origin comes from the catalog entry (A's catalog, copied).
     hub = await startFakeHub({
-      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL } },
     });
     const homeC = path.join(tmp, 'home-c');
     await mkdir(homeC, { recursive: true });
@@ -161,7 +154,7 @@ test(
     const torrentFile = path.join(tmp, 'big.torrent');
     await writeFile(torrentFile, made.torrent.torrentBytes);
     const slowHub = await startFakeHub({
-      repos: { 'org/big': { commit: COMMIT_A, files: big.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/big': { commit: COMMIT_A, files: big } },
       rate: 300_000,
     });
     try {

@@ -125,7 +125,7 @@ test(
     const { share } = await sharedFromA();
     const hub = await startFakeHub({
       repos: {
-        'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })), gatedToken: 'sekrit' },
+        'org/tiny': { commit: COMMIT_A, files: MODEL, gatedToken: 'sekrit' },
       },
       corrupt: { 'org/tiny/model.safetensors': 1 },
     });
@@ -185,7 +185,7 @@ test('with a slow peer the Hub helps; its bad bytes are caught and fetched again
   const a = await engine('a2');
   await a.seed(snap.snapshotDir, { torrent: share.torrent.torrentBytes, uploadLimit: 32 * 1024 });
   const hub = await startFakeHub({
-    repos: { 'org/tiny': { commit: COMMIT_A, files: small.map((f) => ({ ...f, etag: etagFor(f) })) } },
+    repos: { 'org/tiny': { commit: COMMIT_A, files: small } },
     corrupt: { 'org/tiny/model.safetensors': 1 },
   });
   hubs.push(hub);
@@ -242,7 +242,7 @@ test(
       );
 
       const hub = await startFakeHub({
-        repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+        repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL } },
       });
       hubs.push(hub);
       const g = await engine('g');
@@ -267,7 +267,7 @@ test(
   async () => {
     const { share } = await sharedFromA();
     const hub = await startFakeHub({
-      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL } },
     });
     hubs.push(hub);
     const home = path.join(tmp, 'restore');
