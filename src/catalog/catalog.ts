@@ -7,6 +7,7 @@ import type { Identity } from './identity.js';
 import { EntryIndex, totalDropped, type MergeOptions, type MergeResult } from './merge.js';
 import { sharedVerifyPool } from './verify-pool.js';
 import { CatalogStore, type SearchQuery, type StoredEntry } from './store.js';
+import { VerifiedCache, VERIFIED_FILE } from './verified-cache.js';
 import { silentLogger, type Logger } from '../log.js';
 
 export const STORE_FILE = 'catalog.sqlite';
@@ -21,12 +22,15 @@ export class Catalog {
     readonly store: CatalogStore,
     readonly identity: Identity | undefined,
     private readonly log: Logger,
+    /** Records whose signatures were verified here before (verified-cache.ts): not verified twice. */
+    readonly verified: VerifiedCache,
   ) {}
 
-  /** Opens `<home>/catalog.sqlite` (or an in-memory store when home is undefined). */
+  /** Opens `<home>/catalog.sqlite` and `<home>/verified.bin` (or in memory when home is undefined). */
   static async open(opts: { home?: string; identity?: Identity; log?: Logger } = {}): Promise<Catalog> {
     const store = await CatalogStore.open(opts.home ? join(opts.home, STORE_FILE) : undefined);
-    const catalog = new Catalog(store, opts.identity, opts.log ?? silentLogger);
+    const verified = await VerifiedCache.open(opts.home ? join(opts.home, VERIFIED_FILE) : undefined);
+    const catalog = new Catalog(store, opts.identity, opts.log ?? silentLogger, verified);
     catalog.index.load(store.signedEntries());
     return catalog;
   }
@@ -39,7 +43,7 @@ export class Catalog {
 
   /** Merges signed records from a source and records the source's state. */
   ingest(records: Iterable<Uint8Array>, source: { id: string; kind: string; pointerSeq?: number; infohash?: string }) {
-    return this.record(this.index.merge(records), source);
+    return this.record(this.index.merge(records, { verified: this.verified }), source);
   }
 
   /** ingest() for big catalogs: signatures are checked on worker threads. */
@@ -61,7 +65,7 @@ export class Catalog {
       return await this.index.mergeAsync(
         records,
         (jobs) => sharedVerifyPool().verify(jobs),
-        opts,
+        { ...opts, verified: this.verified },
         (entries, fresh) => load.write(entries, fresh),
       );
     } finally {
@@ -206,6 +210,7 @@ export class Catalog {
   async save(): Promise<void> {
     await this.syncFromDisk();
     if (this.store.isDirty) await this.store.save();
+    await this.verified.save();
   }
 
   close(): void {

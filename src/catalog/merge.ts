@@ -12,6 +12,7 @@ import {
 } from './entry.js';
 import { verifySignature } from './ed25519.js';
 import type { VerifyJob } from './verify-pool.js';
+import { recordDigest, type VerifiedCache } from './verified-cache.js';
 
 export interface MergeStats {
   /** Records looked at. */
@@ -21,6 +22,8 @@ export interface MergeStats {
   updated: number;
   /** The record we already hold. */
   unchanged: number;
+  /** Records whose signature was not checked again: these exact bytes were verified before (verified-cache.ts). */
+  cached: number;
   /** A valid-looking record older than (or tied and losing to) the one we hold: a replay, ignored. */
   stale: number;
   /** Valid-looking records from another publisher than the feed they came in (a feed carries its owner's only). */
@@ -31,6 +34,8 @@ export interface MergeStats {
 export interface MergeOptions {
   /** Only this publisher's records are taken (hex key): the owner of the feed being read. */
   publisher?: string;
+  /** Records verified before (skipped) and where the ones verified now are remembered. */
+  verified?: VerifiedCache;
 }
 
 export function emptyStats(): MergeStats {
@@ -39,6 +44,7 @@ export function emptyStats(): MergeStats {
     added: 0,
     updated: 0,
     unchanged: 0,
+    cached: 0,
     stale: 0,
     foreign: 0,
     dropped: { malformed: 0, oversized: 0, signature: 0 },
@@ -158,6 +164,12 @@ export class EntryIndex {
   ): { entries: CatalogEntry[]; fresh: Set<string> } {
     const batch = new Map<string, CatalogEntry>();
     const fresh = new Set<string>();
+    // A record read from a catalog file is a view into a whole inflated chunk: keep a copy, not the chunk. One buffer
+    // for the batch's records, not one each: 100,000 small ArrayBuffers cost the garbage collector seconds.
+    let bytes = 0;
+    for (let i = 0; i < candidates.length; i++) if (ok[i]) bytes += candidates[i].record.byteLength;
+    const store = new Uint8Array(bytes);
+    let at = 0;
     candidates.forEach((c, i) => {
       if (!ok[i]) {
         stats.dropped.signature++;
@@ -168,9 +180,12 @@ export class EntryIndex {
         stats.stale++;
         return;
       }
-      // A record read from a catalog file is a view into the whole file: keep a copy, not the file.
-      const own = c.record.byteLength === c.record.buffer.byteLength ? c.record : c.record.slice();
-      const entry: CatalogEntry = { ...c.f, record: own };
+      store.set(c.record, at);
+      const own = store.subarray(at, at + c.record.byteLength);
+      at += c.record.byteLength;
+      // The decoded fields become the entry (no copy of them).
+      const entry = c.f as CatalogEntry;
+      entry.record = own;
       if (known) stats.updated++;
       else {
         stats.added++;
@@ -191,7 +206,8 @@ export class EntryIndex {
   merge(records: Iterable<Uint8Array>, opts: MergeOptions = {}): MergeResult {
     const stats = emptyStats();
     const candidates = this.screen(records, stats, opts);
-    const ok = candidates.map((c) => verifySignature(c.body, c.sig, Buffer.from(c.f.publisher, 'hex')));
+    const { todo, verdicts } = consultCache(candidates, opts.verified, stats);
+    const ok = verdicts(todo.map((c) => verifySignature(c.body, c.sig, Buffer.from(c.f.publisher, 'hex'))));
     const changed = new Map<string, CatalogEntry>();
     const added = new Set<string>();
     this.apply(candidates, ok, stats, changed, added);
@@ -216,15 +232,19 @@ export class EntryIndex {
     // Candidates go to the verifiers in batches of MERGE_SLICE, not one batch per slice of records: a catalog that
     // mostly repeats what we hold leaves a few new records per slice, which together are worth the worker threads.
     let pending: Candidate[] = [];
+    // A publisher signs many entries: one key buffer each, not one per record.
+    const keys = new Map<string, Uint8Array>();
+    const keyOf = (hex: string): Uint8Array => {
+      let k = keys.get(hex);
+      if (!k) keys.set(hex, (k = Buffer.from(hex, 'hex')));
+      return k;
+    };
     const send = (): void => {
       const candidates = pending;
       pending = [];
-      batches.push({
-        candidates,
-        verdict: verifyMany(
-          candidates.map((c) => ({ body: c.body, sig: c.sig, pub: Buffer.from(c.f.publisher, 'hex') })),
-        ),
-      });
+      const { todo, verdicts } = consultCache(candidates, opts.verified, stats);
+      const jobs = todo.map((c) => ({ body: c.body, sig: c.sig, pub: keyOf(c.f.publisher) }));
+      batches.push({ candidates, verdict: (jobs.length ? verifyMany(jobs) : Promise.resolve([])).then(verdicts) });
     };
     for (const slice of slices(records, MERGE_SLICE)) {
       for (const c of this.screen(slice, stats, opts)) pending.push(c);
@@ -256,6 +276,28 @@ export class EntryIndex {
   sorted(): CatalogEntry[] {
     return [...this.entries.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, e]) => e);
   }
+}
+
+/**
+ * Splits `candidates` by `cache`: `todo` are those to verify (those whose exact bytes it knows were valid need not be),
+ * `verdicts` turns the verdicts on `todo` into verdicts on all of them (in order) and remembers the valid ones.
+ */
+function consultCache(candidates: Candidate[], cache: VerifiedCache | undefined, stats: MergeStats) {
+  if (!cache) return { todo: candidates, verdicts: (ok: boolean[]) => ok };
+  const digests = candidates.map((c) => recordDigest(c.record));
+  const known = digests.map((d) => cache.has(d));
+  const todo = candidates.filter((_, i) => !known[i]);
+  stats.cached += candidates.length - todo.length;
+  const verdicts = (ok: boolean[]): boolean[] => {
+    const out: boolean[] = new Array<boolean>(candidates.length);
+    let j = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      if (known[i]) out[i] = true;
+      else if ((out[i] = ok[j++])) cache.add(digests[i]);
+    }
+    return out;
+  };
+  return { todo, verdicts };
 }
 
 /** Records screened per slice in mergeAsync: big enough to be worth a trip to the worker threads. */

@@ -388,3 +388,42 @@ test('a bulk load fed in pieces equals one upsert, and a save waits until its in
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a bulk load indexed piece by piece: rows replaced by a later piece, or held before the load, match their new text only', async () => {
+  const store = await CatalogStore.open();
+  const before = Array.from({ length: 50 }, (_, i) =>
+    makeEntry(alice, `keep/m${i}`, 1, { description: `oldword ${i}`, tags: ['before'] }),
+  );
+  store.upsert(before, 'test');
+  const first = Array.from({ length: 5200 }, (_, i) =>
+    makeEntry(alice, `bulk/m${i}`, 1, { description: `firstword ${i}`, tags: ['first'] }),
+  );
+  const load = store.bulkLoad('test');
+  load.write(first, new Set(first.map((e) => `${e.publisher}/${e.name}`)));
+  // A later piece: new versions of 100 rows of the first piece and of every row held before the load.
+  const second = [
+    ...first
+      .slice(0, 100)
+      .map((e, i) => makeEntry(alice, e.name, 2, { description: `secondword ${i}`, tags: ['second'] })),
+    ...before.map((e, i) => makeEntry(alice, e.name, 2, { description: `newword ${i}`, tags: ['after'] })),
+  ];
+  load.write(second);
+  load.finish();
+  assert.equal(store.count(), 5250);
+  assert.equal(store.search({ text: 'firstword' }).total, COUNT_CAP_OR(5100));
+  assert.equal(store.search({ text: 'secondword', limit: 1000 }).total, 100);
+  assert.equal(store.search({ text: 'oldword' }).total, 0);
+  assert.equal(store.search({ text: 'newword', limit: 1000 }).total, 50);
+  assert.equal(store.search({ tags: ['second'], limit: 1000 }).total, 100);
+  assert.equal(store.search({ tags: ['before'] }).total, 0);
+  assert.equal(store.search({ tags: ['after'], limit: 1000 }).total, 50);
+  // `42` is a prefix: 420-429 and 4200-4299 still match; 42 itself was replaced in the same load.
+  assert.equal(store.search({ text: 'firstword 42', limit: 1000 }).total, 110, 'replaced in the same load');
+  assert.equal(store.search({ text: 'firstword 4200' }).total, 1);
+  store.close();
+});
+
+/** Search totals are exact up to the store's cap. */
+function COUNT_CAP_OR(n: number): number {
+  return Math.min(n, 1000);
+}
