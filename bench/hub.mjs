@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startFakeHub } from '../test/integration/hf-fake-hub.ts';
-import { addRevision, bytesOf, etagFor } from '../test/unit/models/hf-fake-cache.ts';
+import { addRevision, bytesOf } from '../test/unit/models/hf-fake-cache.ts';
 import { createHfTorrent, findHfSnapshot } from '../src/models/hf/share.ts';
 
 const MIB = Number(process.env.BENCH_MIB ?? 48);
@@ -91,7 +91,7 @@ try {
   let ref;
   {
     const hub = await startFakeHub({
-      repos: { 'org/bench': { commit: COMMIT, files: files.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/bench': { commit: COMMIT, files: files } },
       rate: HUB,
     });
     const save = path.join(work, 'lt-save');
@@ -114,7 +114,7 @@ try {
   console.log('peers  time_s  vs_hub_alone  vs_libtorrent  hub_share  hub_MiB  peer_MiB');
   for (const n of CASES) {
     const hub = await startFakeHub({
-      repos: { 'org/bench': { commit: COMMIT, files: files.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/bench': { commit: COMMIT, files: files } },
       rate: HUB,
     });
     const seeds = [];

@@ -18,27 +18,32 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startJsonProcess } from './json-proc.mjs';
 import { MiB, generateModelFolder } from './model-folder.mjs';
+import {
+  createTorrent,
+  envChoice,
+  envList,
+  envNumber,
+  libtorrentGet,
+  libtorrentSeed,
+  median,
+  requireBuild,
+  silmarilGet,
+  silmarilSeed,
+} from './peers.mjs';
 
-const SIZE_MIB = Number(process.env.BENCH_MIB ?? 2048);
-const PAIRS = (process.env.BENCH_PAIRS ?? 'll,sl,ls,ss').split(',');
+const SIZE_MIB = envNumber('BENCH_MIB', 2048);
+const PAIRS = envList('BENCH_PAIRS', 'll,sl,ls,ss');
 const PROF = process.env.BENCH_PROF === '1';
 /** Piece sizes in MiB, or [undefined] for the automatic one. */
-const PIECES = process.env.BENCH_PIECE_MIB ? process.env.BENCH_PIECE_MIB.split(',').map(Number) : [undefined];
+const PIECES = process.env.BENCH_PIECE_MIB ? envList('BENCH_PIECE_MIB', '').map(Number) : [undefined];
 for (const p of PIECES) {
   if (p !== undefined && !(p > 0 && Number.isInteger(Math.log2(p * 1024))))
     throw new Error('BENCH_PIECE_MIB: powers of two, in MiB (e.g. 0.5,1,4,16)');
 }
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const PYTHON = '/usr/bin/python3';
-const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'tcp';
-if (!['tcp', 'utp'].includes(TRANSPORT)) throw new Error('BENCH_TRANSPORT must be tcp or utp');
+const ROUNDS = envNumber('BENCH_ROUNDS', 3);
+const TRANSPORT = envChoice('BENCH_TRANSPORT', ['tcp', 'utp']);
 const SIL_TRANSPORT = TRANSPORT === 'tcp' ? ['--no-utp'] : ['--no-tcp'];
-const root = fileURLToPath(new URL('..', import.meta.url));
-const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(root, 'dist', 'cli.js');
-const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 const cacheDir = path.join(os.tmpdir(), `silmaril-bench-transfer-${SIZE_MIB}`);
@@ -59,13 +64,7 @@ function generate() {
       'config.json': { architectures: ['LlamaForCausalLM'] },
       'model.safetensors.index.json': { weight_map: {} },
     },
-    (folder) => {
-      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', autoTorrent, '--json'], {
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
-      return r.stdout;
-    },
+    (folder) => createTorrent(folder, autoTorrent, ['--json']),
   );
 }
 
@@ -81,21 +80,10 @@ function torrentFor(pieceMib) {
   const file = path.join(cacheDir, `bench-model-${pieceLength / 1024}K.torrent`);
   if (!fs.existsSync(file)) {
     const tmp = `${file}.tmp`;
-    const r = spawnSync(
-      process.execPath,
-      [CLI, 'create', model, '--out', tmp, '--piece-length', `${pieceLength / 1024}K`],
-      {
-        encoding: 'utf8',
-      },
-    );
-    if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
+    createTorrent(model, tmp, ['--piece-length', `${pieceLength / 1024}K`]);
     fs.renameSync(tmp, file);
   }
   return { file, pieceLength };
-}
-
-function start(cmd, args) {
-  return startJsonProcess(cmd, args, root);
 }
 
 /** utime+stime of a live process, all threads, in seconds. */
@@ -123,57 +111,14 @@ function profArgs(tag) {
 }
 
 function seeder(kind, home) {
-  if (kind === 'l')
-    return start(PYTHON, [LT, 'seed', '--torrent', torrentFile, '--save', cacheDir, '--transport', TRANSPORT]);
-  return start(process.execPath, [
-    ...profArgs('seed'),
-    CLI,
-    'seed',
-    model,
-    '--torrent',
-    torrentFile,
-    '--json',
-    '--no-dht',
-    '--no-lsd',
-    ...SIL_TRANSPORT,
-    '--home',
-    home,
-  ]);
+  if (kind === 'l') return libtorrentSeed({ torrent: torrentFile, save: cacheDir, transport: TRANSPORT });
+  return silmarilSeed({ model, torrent: torrentFile, home, extra: SIL_TRANSPORT, nodeArgs: profArgs('seed') });
 }
 
 function leecher(kind, out, home, port) {
-  const peer = `127.0.0.1:${port}`;
   if (kind === 'l')
-    return start(PYTHON, [
-      LT,
-      'get',
-      '--torrent',
-      torrentFile,
-      '--save',
-      out,
-      '--peer',
-      peer,
-      '--timeout',
-      '900',
-      '--transport',
-      TRANSPORT,
-    ]);
-  return start(process.execPath, [
-    ...profArgs('get'),
-    CLI,
-    'get',
-    torrentFile,
-    '--out',
-    out,
-    '--peer',
-    peer,
-    '--json',
-    '--no-dht',
-    '--no-lsd',
-    ...SIL_TRANSPORT,
-    '--home',
-    home,
-  ]);
+    return libtorrentGet({ torrent: torrentFile, save: out, port, transport: TRANSPORT, timeoutS: 900 });
+  return silmarilGet({ torrent: torrentFile, out, port, home, extra: SIL_TRANSPORT, nodeArgs: profArgs('get') });
 }
 
 const NAMES = { l: 'libtorrent', s: 'silmaril' };
@@ -211,7 +156,7 @@ async function runPair(pair) {
 }
 
 async function main() {
-  if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
+  requireBuild();
   generate();
   const all = [];
   for (const pieceMib of PIECES) {
@@ -251,7 +196,6 @@ async function benchPieceSize(pieceLength) {
       if (ROUNDS > 1) console.log(`  round ${round + 1} ${pair}: ${r.mibps.toFixed(1)} MiB/s`);
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const results = [];
   for (const pair of PAIRS) {
     const rs = runs[pair];

@@ -19,26 +19,27 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UtpEndpoint } from '../src/engine/utp/endpoint.ts';
-import { startJsonProcess } from './json-proc.mjs';
 import { MiB, generateModelFolder } from './model-folder.mjs';
+import {
+  ROOT as root,
+  createTorrent,
+  envList,
+  envNumber,
+  libtorrentGet,
+  libtorrentSeed,
+  median,
+  requireBuild,
+  silmarilGet,
+  silmarilSeed,
+} from './peers.mjs';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const UTP_MIB = Number(process.env.BENCH_UTP_MIB ?? 256);
-const RATE = Number(process.env.BENCH_RATE_MIB ?? 4) * MiB;
-const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 20);
-const PHASE_S = Number(process.env.BENCH_PHASE_S ?? 6);
-const PARTS = (process.env.BENCH_PARTS ?? 'connect,throughput,ledbat').split(',');
-const PYTHON = '/usr/bin/python3';
-const root = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(root, 'dist', 'cli.js');
-const LT = path.join(root, 'test', 'interop', 'py', 'lt_engine_peer.py');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function start(cmd, args) {
-  return startJsonProcess(cmd, args, root);
-}
+const ROUNDS = envNumber('BENCH_ROUNDS', 3);
+const UTP_MIB = envNumber('BENCH_UTP_MIB', 256);
+const RATE = envNumber('BENCH_RATE_MIB', 4) * MiB;
+const DELAY_MS = envNumber('BENCH_DELAY_MS', 20);
+const PHASE_S = envNumber('BENCH_PHASE_S', 6);
+const PARTS = envList('BENCH_PARTS', 'connect,throughput,ledbat');
 
 // ---- 1. connect time -------------------------------------------------------------------------------------------
 
@@ -48,48 +49,22 @@ async function connectTimes() {
   const { model } = generateModelFolder(
     cacheDir,
     { 'model.safetensors': 4 * MiB + 77, 'config.json': { architectures: ['LlamaForCausalLM'] } },
-    (folder) => {
-      const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', torrentFile, '--json'], {
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
-      return r.stdout;
-    },
+    (folder) => createTorrent(folder, torrentFile, ['--json']),
   );
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'silmaril-bench-utp-'));
   const silSeed = (extra) =>
-    start(process.execPath, [
-      CLI,
-      'seed',
-      model,
-      '--torrent',
-      torrentFile,
-      '--json',
-      '--no-dht',
-      '--no-lsd',
-      '--home',
-      fs.mkdtempSync(path.join(work, 'h')),
-      ...extra,
-    ]);
-  const ltSeed = () => start(PYTHON, [LT, 'seed', '--torrent', torrentFile, '--save', cacheDir, '--transport', 'both']);
+    silmarilSeed({ model, torrent: torrentFile, home: fs.mkdtempSync(path.join(work, 'h')), extra });
+  const ltSeed = () => libtorrentSeed({ torrent: torrentFile, save: cacheDir, transport: 'both' });
   const ltGet = async (port) => {
-    const g = start(PYTHON, [
-      LT,
-      'get',
-      '--torrent',
-      torrentFile,
-      '--save',
-      fs.mkdtempSync(path.join(work, 'o')),
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--transport',
-      'both',
-      '--timeout',
-      '60',
+    const g = libtorrentGet({
+      torrent: torrentFile,
+      save: fs.mkdtempSync(path.join(work, 'o')),
+      port,
+      transport: 'both',
+      timeoutS: 60,
       // Let libtorrent run its own uTP-then-TCP fallback instead of the helper's quick re-dials.
-      '--redial',
-      '30',
-    ]);
+      extra: ['--redial', '30'],
+    });
     const t0 = performance.now();
     const done = await g.waitFor((l) => l.event === 'done', 'libtorrent get');
     await g.exited;
@@ -97,20 +72,12 @@ async function connectTimes() {
   };
   const silGet = async (port) => {
     const t0 = performance.now();
-    const g = start(process.execPath, [
-      CLI,
-      'get',
-      torrentFile,
-      '--out',
-      fs.mkdtempSync(path.join(work, 'o')),
-      '--peer',
-      `127.0.0.1:${port}`,
-      '--json',
-      '--no-dht',
-      '--no-lsd',
-      '--home',
-      fs.mkdtempSync(path.join(work, 'h')),
-    ]);
+    const g = silmarilGet({
+      torrent: torrentFile,
+      out: fs.mkdtempSync(path.join(work, 'o')),
+      port,
+      home: fs.mkdtempSync(path.join(work, 'h')),
+    });
     const done = await g.waitFor((l) => l.event === 'complete', 'silmaril get');
     await g.exited;
     return (done.at - t0) / 1000;
@@ -350,7 +317,7 @@ async function ledbat() {
 }
 
 async function main() {
-  if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
+  requireBuild();
   console.log(`bench:utp on ${os.cpus().length} cores, load average ${loadavg()}`);
   if (PARTS.includes('connect')) await connectTimes();
   if (PARTS.includes('throughput')) await throughput();

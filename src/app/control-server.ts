@@ -265,7 +265,15 @@ export class ControlServer {
         async (_req, _url, [name]) => {
           if (!(await n.shares()).some((s) => s.name === name)) throw new HttpError(404, `model ${name} not found`);
           const w = await n.withdraw(name);
-          return { message: 'model withdrawn', model_name: w.name, name: w.name, seq: w.seq, publisher: w.publisher };
+          return {
+            message: 'model withdrawn',
+            model_name: w.name,
+            name: w.name,
+            seq: w.seq,
+            publisher: w.publisher,
+            unregistered: w.unregistered ?? [],
+            warnings: w.warnings ?? [],
+          };
         },
       ],
       ['GET', p('/discover'), async (_req, url) => this.discover(url)],

@@ -5,7 +5,8 @@
 // See docs/architecture.md.
 import { EventEmitter } from 'node:events';
 import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { STORE_FILE } from '../catalog/catalog.js';
 import { EngineTransport } from '../catalog/engine-transport.js';
 import { normaliseFields } from '../catalog/entry.js';
 import type { KeyStore } from '../catalog/identity.js';
@@ -30,9 +31,10 @@ import { SilmarilNode } from '../node.js';
 import { createTorrent } from '../torrent/create.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { verifyTorrent } from '../torrent/verify.js';
-import { registerWithTrackers } from '../tracker/registry-client.js';
+import { registerWithTrackers, registryBase, unregisterTorrent } from '../tracker/registry-client.js';
 import { Tracker } from '../tracker/tracker.js';
 import { refreshRegistry } from '../catalog/sources/tracker.js';
+import type { StoredEntry } from '../catalog/store.js';
 import type { NodeApi } from './api.js';
 import { ControlServer } from './control-server.js';
 import { SystemTransferError } from './errors.js';
@@ -89,6 +91,9 @@ export interface AppNodeOptions {
     refreshMs?: number;
     /** The publisher key's store (default: a file in the home; the editor: SecretStorage). */
     keyStore?: KeyStore;
+    /** Open the catalog only when a workflow needs it (a name to look up), and join no catalog network: a one-off
+     *  `get` of a magnet or .torrent neither creates nor loads the catalog database. */
+    lazy?: boolean;
   };
   /** Run the embedded tracker (HTTP + UDP announce, scrape, registry API). */
   tracker?: { host?: string; port: number };
@@ -186,7 +191,7 @@ export class AppNode extends EventEmitter implements NodeApi {
   async start(): Promise<void> {
     if (this.started) return;
     const o = this.options;
-    const service = await this.openCatalog();
+    const service = o.catalog?.lazy ? undefined : await this.openCatalog();
     const node = new SilmarilNode({ home: this.home, kind: o.kind, logger: this.log, engine: o.engine });
     await node.start();
     this.node = node;
@@ -205,7 +210,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       }
       if (o.tracker) await this.startTracker(o.tracker.host, o.tracker.port);
       const network = o.catalog?.network ?? o.engine?.dht !== false;
-      if (network && (engine.dht || o.catalog?.dhtPort !== undefined)) {
+      if (service && network && (engine.dht || o.catalog?.dhtPort !== undefined)) {
         // The engine's DHT node carries the BEP 44 pointers too, unless a separate port was asked for.
         await service.start({
           transport: new EngineTransport(engine, this.home),
@@ -647,8 +652,12 @@ export class AppNode extends EventEmitter implements NodeApi {
     return out;
   }
 
+  /** Withdraws one of this home's entries: a signed tombstone, then its listing is removed from the registries it
+   *  was registered with (the entry's HTTP trackers, as share registered it), so that no one (this node included)
+   *  goes on seeing it as an unsigned registry listing. */
   async withdraw(name: string): Promise<WithdrawResult> {
     const service = await this.openCatalog();
+    const live = service.catalog.ownEntries().find((e) => e.name === name && !e.deleted);
     let t;
     try {
       t = service.catalog.withdraw(name);
@@ -657,7 +666,24 @@ export class AppNode extends EventEmitter implements NodeApi {
     }
     await service.catalog.save();
     void this.publishIfChanged();
-    return { name: t.name, publisher: t.publisher, seq: t.seq };
+    const unregistered: string[] = [];
+    const warnings: string[] = [];
+    for (const tracker of (live?.trackers ?? []).filter((u) => /^https?:\/\//.test(u))) {
+      try {
+        const apiKey = await this.options.registryKey?.(tracker);
+        const r = await unregisterTorrent(tracker, { infoHashV1: live!.v1, infoHashV2: live!.v2 }, { apiKey });
+        if (r.status === 'announce-only') continue;
+        if (r.status === 'unregistered') unregistered.push(tracker);
+        // The listing this node read from that registry goes too (the registry will not list it again).
+        service.catalog.store.upsert([unsignedTombstone(tracker, name)], `tracker:${tracker}`);
+      } catch (err) {
+        warnings.push(`${tracker}: ${(err as Error).message}`);
+      }
+    }
+    if (unregistered.length) await service.catalog.save();
+    for (const w of warnings) this.log.warn(`withdraw ${name}: ${w}`);
+    this.fire('catalog');
+    return { name: t.name, publisher: t.publisher, seq: t.seq, unregistered, warnings };
   }
 
   async seed(req: SeedRequest, work: WorkOptions = {}): Promise<TransferView> {
@@ -684,8 +710,7 @@ export class AppNode extends EventEmitter implements NodeApi {
     const source = await this.resolveSource(req.source);
     const known = new Set(engine.transfers.keys());
     // A catalog entry that records its Hugging Face origin: the Hub can help, as a verified web seed.
-    const hub =
-      req.webSeed === false ? undefined : await hubFor(source, () => this.catalogEntries(), { ...req.webSeed });
+    const hub = req.webSeed === false ? undefined : await hubFor(source, () => this.knownEntries(), { ...req.webSeed });
     const t = await engine.download(source, {
       outDir: resolve(req.outDir ?? this.layout.models),
       peers: req.peers,
@@ -744,6 +769,14 @@ export class AppNode extends EventEmitter implements NodeApi {
     return (await this.openCatalog()).catalog.index.entries.values();
   }
 
+  /** The catalog's entries for an optional look-up (a Hugging Face origin for the web seed): none, without opening
+   *  it, when the catalog is lazy, not open and this home has no catalog database to read. */
+  private async knownEntries() {
+    if (!this.service && this.options.catalog?.lazy && !(await stat(join(this.home, STORE_FILE)).catch(() => false)))
+      return [];
+    return this.catalogEntries();
+  }
+
   /** Downloads into the Hugging Face cache (blobs, snapshot links, refs), the origin from the catalog entry or
    *  `repoSpec`; `done` settles once the snapshot is in place. In this process only (the CLI's `get --hf-cache`,
    *  the editor's Download into Hugging Face Cache). */
@@ -755,8 +788,8 @@ export class AppNode extends EventEmitter implements NodeApi {
       repoSpec: o.repoSpec,
       savedTorrent: async (id) =>
         (await engine.state.loadTorrent(id)) ??
-        (await torrentFromRegistry(hfOriginIn(await this.catalogEntries(), id)?.trackers ?? [], id)),
-      entries: () => this.catalogEntries(),
+        (await torrentFromRegistry(hfOriginIn(await this.knownEntries(), id)?.trackers ?? [], id)),
+      entries: () => this.knownEntries(),
     });
     const d = await downloadIntoHfCache({
       engine,
@@ -795,7 +828,10 @@ export class AppNode extends EventEmitter implements NodeApi {
     });
     return {
       ok: res.ok,
-      damaged: res.damagedFiles.map((f) => `${f.path} (${f.reason})`),
+      damaged: res.damagedFiles.map(
+        (f) => `${f.path} (${f.reason === 'unreadable' ? `unreadable: ${f.why}` : f.reason})`,
+      ),
+      unreadable: res.damagedFiles.filter((f) => f.reason === 'unreadable').map((f) => `${f.path} (${f.why})`),
       checkedBytes: res.bytesChecked,
     };
   }
@@ -944,6 +980,33 @@ export async function readTorrentFile(path: string): Promise<Uint8Array> {
   const bytes = await readFile(path);
   parseTorrent(bytes);
   return bytes;
+}
+
+/** A registry listing as searchRegistry stores it (publisher `tracker:<host>`, the entry's name), withdrawn. */
+function unsignedTombstone(tracker: string, name: string): StoredEntry {
+  const base = registryBase(tracker) ?? tracker;
+  const source = `tracker:${new URL(base).host}`;
+  return {
+    publisher: source,
+    name,
+    seq: 0,
+    deleted: true,
+    size: 0,
+    files: 0,
+    license: '',
+    tags: [],
+    description: '',
+    format: '',
+    architecture: '',
+    parameters: 0,
+    quantization: '',
+    created: 0,
+    trackers: [],
+    webSeeds: [],
+    trusted: false,
+    source,
+    seeders: 0,
+  };
 }
 
 /** The request was wrong (400 over the API). */

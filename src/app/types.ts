@@ -144,6 +144,10 @@ export interface WithdrawResult {
   name: string;
   publisher: string;
   seq: number;
+  /** The registries (tracker URLs) the entry's listing was removed from. */
+  unregistered?: string[];
+  /** Registries that could not be reached or refused: the listing may still be there. */
+  warnings?: string[];
 }
 
 export interface DownloadRequest {
@@ -208,6 +212,9 @@ export interface VerifyOutcome {
   ok: boolean;
   /** Damaged files (relative paths, with the reason), empty when ok. */
   damaged: string[];
+  /** Of those, the files that are there but cannot be read (relative paths, with why): a permission to fix, not
+   *  bytes to fetch again. */
+  unreadable?: string[];
   checkedBytes: number;
 }
 

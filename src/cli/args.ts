@@ -153,6 +153,21 @@ export function intOption(value: string | undefined, name: string, min: number, 
 }
 
 /** `--dht-bootstrap a:1,b:2`; an empty value means no bootstrap nodes at all (private test DHTs). */
+/** A tracker or web seed URL given as `--<flag>`: http, https, udp, ws or wss (usage errors otherwise). */
+export function urlOption(value: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--${flag} must be a URL, got "${value}"`, {
+      hint: 'e.g. http://tracker.example:6969/announce',
+    });
+  }
+  if (!/^(https?|udp|wss?):$/.test(url.protocol))
+    throw new UsageError(`--${flag} must be an http, https, udp, ws or wss URL, got "${value}"`);
+  return value;
+}
+
 export function bootstrapOption(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
   const nodes = value

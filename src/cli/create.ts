@@ -6,7 +6,7 @@
 // The torrent is never written inside the folder being shared (it would change what is shared).
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CliError, expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
+import { CliError, expectArgs, parseCommand, jsonLine, UsageError, urlOption } from './args.js';
 import { TorrentError } from '../app/tools.js';
 import { existingPath, outputFolder } from './paths.js';
 import { explainCodes } from './errors.js';
@@ -64,20 +64,6 @@ export function parsePieceLength(value: string | undefined): number | undefined 
   return n;
 }
 
-function checkUrl(value: string, flag: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--${flag} must be a URL, got "${value}"`, {
-      hint: 'e.g. http://tracker.example:6969/announce',
-    });
-  }
-  if (!/^(https?|udp|wss?):$/.test(url.protocol))
-    throw new UsageError(`--${flag} must be an http, https, udp, ws or wss URL, got "${value}"`);
-  return value;
-}
-
 function isInside(dir: string, file: string): boolean {
   const rel = path.relative(dir, file);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
@@ -88,8 +74,8 @@ export async function run(argv: string[]): Promise<number> {
   expectArgs(positionals, ['<path>']);
   const source = path.resolve(positionals[0]);
   const pieceLength = parsePieceLength(values['piece-length']);
-  const trackers = (values.tracker ?? []).map((t) => checkUrl(t, 'tracker'));
-  const webSeeds = (values.webseed ?? []).map((w) => checkUrl(w, 'webseed'));
+  const trackers = (values.tracker ?? []).map((t) => urlOption(t, 'tracker'));
+  const webSeeds = (values.webseed ?? []).map((w) => urlOption(w, 'webseed'));
   if (values['api-key'] !== undefined && trackers.length === 0) {
     throw new UsageError('--api-key needs at least one --tracker');
   }

@@ -6,7 +6,7 @@
 import { intOption, jsonLine, parseCommand, resolveHome, UsageError } from './args.js';
 import { explainCodes } from './errors.js';
 import { formatAgo, formatBytes, formatDuration, plural } from '../shared/format.js';
-import { engineOptionSpec, nodeOptions, stderrLogger, stopAndExit, untilSignal } from './engine-options.js';
+import { engineOptionSpec, nodeOptions, runInterruptible, stderrLogger, untilSignal } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
 import { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../app/tools.js';
 import type { DiscoverResult, SortKey, SourceState } from '../app/types.js';
@@ -167,13 +167,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(provenance(result, remote ? 'the running node of this home' : undefined));
     return 0;
   };
-  let code = 1;
-  try {
-    code = await Promise.race([search(), stopped.then(() => 130)]);
-    return code;
-  } finally {
-    await stopAndExit({ stop: async () => session?.close() }, code);
-  }
+  return runInterruptible(search, async () => session?.close(), stopped);
 }
 
 /** Filters that narrow a search, as the user typed them. */

@@ -1,5 +1,5 @@
 // Options shared by the commands that run the P2P engine (seed, get): ports, DHT, peers, rate limits, logging.
-import { bootstrapOption, intOption, resolveHome, UsageError, type OptionSpec } from './args.js';
+import { bootstrapOption, intOption, resolveHome, UsageError, urlOption, type OptionSpec } from './args.js';
 import type { Logger } from '../log.js';
 import type { AppNodeOptions } from '../app/node.js';
 
@@ -67,23 +67,12 @@ export function nodeOptions(values: EngineValues, logger: Logger, kind: string):
       lsd: !values['no-lsd'],
       utp: !values['no-utp'],
       tcp: !values['no-tcp'],
-      trackers: (values.tracker ?? []).map(checkTracker),
+      trackers: (values.tracker ?? []).map((t) => urlOption(t, 'tracker')),
       downloadLimit: down === undefined ? undefined : down * KIB,
       uploadLimit: up === undefined ? undefined : up * KIB,
       maxConns: intOption(values['max-conns'], 'max-conns', 1, 10_000),
     },
   };
-}
-
-function checkTracker(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`--tracker must be a URL, got "${value}"`);
-  }
-  if (!/^(https?|udp|wss?):$/.test(url.protocol)) throw new UsageError(`--tracker: unsupported URL "${value}"`);
-  return value;
 }
 
 /** `HOST:PORT` (IPv6 as `[addr]:port`). */
@@ -117,6 +106,25 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
+}
+
+/**
+ * A one-off command's work, until it ends or the user interrupts it (Ctrl-C, SIGTERM: exit 130; the node saves its
+ * state on the way out, and a rerun resumes); either way the node is then stopped and the process ends now, whatever
+ * the DHT or a tracker still has in flight (stopAndExit). `stopped`: the signal watch, when set up earlier.
+ */
+export async function runInterruptible(
+  work: () => Promise<number>,
+  close: () => Promise<void>,
+  stopped: Promise<unknown> = untilSignal(),
+): Promise<number> {
+  let code = 1;
+  try {
+    code = await Promise.race([work(), stopped.then(() => 130)]);
+    return code;
+  } finally {
+    await stopAndExit({ stop: close }, code);
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   nodeOptions,
   peerOption,
   stderrLogger,
-  stopAndExit,
+  runInterruptible,
   untilSignal,
 } from './engine-options.js';
 import { useNode, type Session } from '../app/session.js';
@@ -159,7 +159,9 @@ export async function run(argv: string[]): Promise<number> {
   const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
   const peers = (values.peer ?? []).map(peerOption);
   const log = stderrLogger(values.verbose);
-  const nodeOpts = nodeOptions(values, log, 'get');
+  // The catalog is opened only for a look-up (an org/model name, a Hugging Face origin the home's catalog records):
+  // a magnet or a .torrent needs none, and a one-off download joins no catalog network.
+  const nodeOpts = { ...nodeOptions(values, log, 'get'), catalog: { lazy: true } };
   const outDir = values['hf-cache'] === undefined ? await outputFolder(values.out ?? process.cwd()) : undefined;
   const source = await sourceFor(src);
   const json = values.json;
@@ -215,7 +217,8 @@ export async function run(argv: string[]): Promise<number> {
         return 0;
       }
     }
-    let outcome: { path: string; verified: boolean };
+    // finalCheckBytes: what the check after the last piece hashed again (in this process only).
+    let outcome: { path: string; verified: boolean; finalCheckBytes?: number };
     // In this process the transfer itself answers to the end (an installed HF download leaves the engine).
     let local: ReturnType<NonNullable<Session['local']>['transferEvents']> | undefined;
     if (session.local) {
@@ -237,7 +240,15 @@ export async function run(argv: string[]): Promise<number> {
     }
     // A remote download into the HF cache has left the node once installed: its last stats were seen while following.
     const stats = local ? local.stats() : await api.transferStats(t.id).catch(() => lastRemoteStats);
-    if (json) jsonLine({ event: 'done', path: outcome.path, verified: outcome.verified, ...stats, cpu: cpuSeconds() });
+    if (json)
+      jsonLine({
+        event: 'done',
+        path: outcome.path,
+        verified: outcome.verified,
+        ...stats,
+        cpu: cpuSeconds(),
+        ...(outcome.finalCheckBytes !== undefined ? { finalCheckBytes: outcome.finalCheckBytes } : {}),
+      });
     else process.stdout.write(`${outcome.verified ? 'verified' : 'NOT VERIFIED'}: ${outcome.path}\n`);
     if (!outcome.verified)
       throw new CliError(
@@ -246,15 +257,8 @@ export async function run(argv: string[]): Promise<number> {
       );
     return 0;
   };
-  let code = 1;
-  try {
-    // Interrupted: the state is saved on the way out and a rerun resumes (a remote node keeps downloading).
-    code = await Promise.race([fetch(), stopped.then(() => 130)]);
-    return code;
-  } finally {
-    // Done: the process ends now, whatever the DHT or a tracker still has in flight (stopAndExit).
-    await stopAndExit({ stop: async () => session?.close() }, code);
-  }
+  // Interrupted, a remote node keeps downloading.
+  return runInterruptible(fetch, async () => session?.close(), stopped);
 }
 
 /** Polls the node that runs the download once a second until it is done (or failed). */

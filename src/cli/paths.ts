@@ -2,7 +2,7 @@
 // exists but cannot be read is a failure (exit 1). Checked before any work starts, so nothing is half done.
 import { constants, type Stats } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { CliError, UsageError } from './args.js';
 
 export interface ExistingPath {
@@ -51,7 +51,7 @@ export async function outputFolder(arg: string, flag = '--out'): Promise<string>
     });
     return abs;
   }
-  await mkdir(abs, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+  await makeFolder(abs).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOTDIR' || err.code === 'EEXIST')
       throw new UsageError(`${flag} ${arg} cannot be a folder: a file is in its path`, { hint: 'choose a folder' });
     const why =
@@ -65,4 +65,27 @@ export async function outputFolder(arg: string, flag = '--out'): Promise<string>
     throw new CliError(`cannot create ${flag} ${arg}: ${why}`, `choose another ${flag}`);
   });
   return abs;
+}
+
+/**
+ * `mkdir -p`, one level at a time from the nearest folder that exists. Node's `mkdir(..., { recursive: true })` never
+ * returns under a pseudo file system that answers ENOENT to every mkdir (`/proc/x`: it retries the parent, which
+ * exists, forever); one level at a time, that ENOENT is the answer.
+ */
+export async function makeFolder(abs: string): Promise<void> {
+  const missing: string[] = [];
+  let at = abs;
+  while (!(await stat(at).catch(() => undefined))) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const dir of missing) {
+    await mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+      // Made meanwhile by someone else: fine, as long as it is a folder (checked by the next level or the caller).
+      if (err.code !== 'EEXIST') throw err;
+    });
+    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is a file`), { code: 'ENOTDIR' });
+  }
 }

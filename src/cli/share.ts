@@ -74,8 +74,20 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (values.withdraw) {
       const t = await session.api.withdraw(values.name!);
-      if (values.json) jsonLine({ event: 'withdrawn', name: t.name, publisher: t.publisher, seq: t.seq });
-      else process.stdout.write(`withdrawn ${t.name} (seq ${t.seq})\n`);
+      if (values.json)
+        jsonLine({
+          event: 'withdrawn',
+          name: t.name,
+          publisher: t.publisher,
+          seq: t.seq,
+          unregistered: t.unregistered ?? [],
+          warnings: t.warnings ?? [],
+        });
+      else {
+        const from = t.unregistered?.length ? `; removed from the registry of ${t.unregistered.join(', ')}` : '';
+        process.stdout.write(`withdrawn ${t.name} (seq ${t.seq})${from}\n`);
+        for (const w of t.warnings ?? []) process.stderr.write(`silmaril share: warning: ${w}\n`);
+      }
       return 0;
     }
     const result = await withProgress(

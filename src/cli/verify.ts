@@ -2,11 +2,12 @@
 // <path> is the content: for a multi-file torrent the torrent's folder itself or the folder holding it (if <path>'s
 // own name is the torrent's name it is the folder itself; else <path>/<name> when that folder exists; else <path>
 // itself, e.g. a renamed download); for a single-file torrent the file itself or the folder holding it.
-// Exit 0 only if every byte verifies; 1 when anything is missing or damaged (each file listed: missing, wrong size,
-// or damaged with its pieces; the summary counts missing and damaged files apart); 2 on usage errors (a torrent or
+// Exit 0 only if every byte verifies; 1 when anything is missing, unreadable or damaged (each file listed: missing,
+// unreadable with why, wrong size, or damaged with its pieces; the summary counts missing, unreadable and damaged
+// files apart); 2 on usage errors (a torrent or
 // <path> that does not exist included); 130 when interrupted. --json prints one object:
-// {ok, root, v1, v2, bytesChecked, bytesTotal, pieceCount, badPieces, damagedFiles: [{path, reason, badPieces?,
-// badBlocks?, expectedLength, actualLength?}]}.
+// {ok, root, v1, v2, bytesChecked, bytesTotal, pieceCount, badPieces, damagedFiles: [{path, reason, why?,
+// badPieces?, badBlocks?, expectedLength, actualLength?}]} (reason: missing, unreadable, size or content).
 import { basename, dirname } from 'node:path';
 import { CliError, expectArgs, parseCommand, jsonLine, UsageError } from './args.js';
 import { existingPath } from './paths.js';
@@ -41,6 +42,7 @@ export function ranges(ns: number[], max = 20): string {
 
 function describeDamage(d: DamagedFile): string {
   if (d.reason === 'missing') return `${d.path}: missing`;
+  if (d.reason === 'unreadable') return `${d.path}: unreadable (${d.why ?? 'cannot be read'})`;
   if (d.reason === 'size') return `${d.path}: wrong size (${d.actualLength} bytes, expected ${d.expectedLength})`;
   const pieces = d.badPieces ?? [];
   let s = `${d.path}: damaged, piece${pieces.length === 1 ? '' : 's'} ${ranges(pieces)}`;
@@ -79,22 +81,28 @@ export async function run(argv: string[]): Promise<number> {
     for (const d of result.damagedFiles) process.stdout.write(`${describeDamage(d)}\n`);
   }
   if (!result.ok) {
-    // A missing file is not a damaged one: the fix differs (fetch it vs. repair it), so they are counted apart.
+    // A missing file is not a damaged one, nor one that is there but cannot be read: the fix differs (fetch it,
+    // repair it, fix its permissions), so they are counted apart.
     const missing = result.damagedFiles.filter((d) => d.reason === 'missing').length;
-    const damaged = result.damagedFiles.length - missing;
+    const unreadable = result.damagedFiles.filter((d) => d.reason === 'unreadable').length;
+    const damaged = result.damagedFiles.length - missing - unreadable;
     const counts = [
       missing ? `${plural(missing, 'file')} missing` : '',
+      unreadable ? `${plural(unreadable, 'file')} unreadable` : '',
       damaged ? `${plural(damaged, 'damaged file')}` : '',
     ]
       .filter(Boolean)
       .join(' and ');
     // `get` re-checks what is on disk and fetches only the bad pieces, when the content sits where it would put it.
     const inPlace = basename(result.root) === torrent.name;
+    const fetchable = missing + damaged > 0;
     throw new CliError(
       `verification failed: ${counts} in ${result.root}`,
-      inPlace
+      inPlace && fetchable
         ? `silmaril get ${positionals[0]} --out ${dirname(result.root)} fetches what is missing or damaged`
-        : undefined,
+        : unreadable
+          ? 'check the permissions of the files named above'
+          : undefined,
     );
   }
   return 0;

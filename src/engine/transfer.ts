@@ -97,6 +97,8 @@ export interface TransferStats {
 export interface DoneInfo {
   path: string;
   verified: boolean;
+  /** Bytes the final check hashed again after every piece was in (0 when the per-piece checks covered it all). */
+  finalCheckBytes?: number;
 }
 
 /** What the engine lends a transfer. */
@@ -153,6 +155,8 @@ export class Transfer extends EventEmitter {
   doneInfo?: DoneInfo;
   /** Verified pieces while no WebTorrent torrent runs (paused, restored). */
   private knownBits?: Uint8Array;
+  /** Pieces taken from the resume record on trust (files unchanged by size and mtime), not hashed by this process. */
+  private trustedPieces = 0;
   /** WebTorrent has checked the pieces and serves peers. */
   ready = false;
   readonly hub?: HubSeed;
@@ -270,6 +274,7 @@ export class Transfer extends EventEmitter {
       store.close();
       bitfield = res.bitfield;
       this.knownBits = bitfield;
+      this.trustedPieces = res.trusted;
       const have = countBits(bitfield, parsed.pieceCount);
       this.host.log.info(
         `${parsed.name}: ${have}/${parsed.pieceCount} pieces (${res.trusted} trusted from state, ${res.valid}/${res.rechecked} re-checked)`,
@@ -655,10 +660,13 @@ export class Transfer extends EventEmitter {
     this.emit('complete');
     await this.save();
     let verified = false;
+    let finalCheckBytes = 0;
     try {
       await this.createEmptyFiles();
-      const result = await verifyDownload(this.parsed!, this.contentRoot!);
+      const result = await verifyDownload(this.parsed!, this.contentRoot!, { trustedPieces: this.trustedPieces });
       verified = result.ok;
+      finalCheckBytes = result.bytesHashed;
+      this.host.log.info(`${this.name}: final check: ${result.why}`);
       if (!verified)
         this.host.log.error(`${this.name}: verification failed: ${result.problems.slice(0, 3).join('; ')}`);
     } catch (err) {
@@ -667,7 +675,7 @@ export class Transfer extends EventEmitter {
     this.completed = verified;
     this.status = 'seeding';
     await this.save();
-    this.doneInfo = { path: this.contentRoot!, verified };
+    this.doneInfo = { path: this.contentRoot!, verified, finalCheckBytes };
     this.emit('done', this.doneInfo);
   }
 

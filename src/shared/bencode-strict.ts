@@ -130,6 +130,14 @@ export function readKey(r: StrictReader, end: number): string {
   return latin1.decode(readBytes(r, end));
 }
 
+/** Reads the next key of a dictionary (readKey) and refuses one already in `seen`: a duplicate key. */
+export function readNewKey(r: StrictReader, end: number, seen: { has(key: string): boolean }): string {
+  const keyPos = r.pos;
+  const key = readKey(r, end);
+  if (seen.has(key)) r.fail(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
+  return key;
+}
+
 export function readValue(r: StrictReader, end: number, depth: number): BValue {
   if (r.pos >= end) r.fail(`truncated ${r.what}: unexpected end of data`);
   count(r);
@@ -152,11 +160,7 @@ export function readValue(r: StrictReader, end: number, depth: number): BValue {
     for (;;) {
       if (r.pos >= end) r.fail(`truncated ${r.what}: unterminated dictionary`);
       if (r.data[r.pos] === 0x65) break;
-      const keyPos = r.pos;
-      const key = readKey(r, end);
-      if (map.has(key)) {
-        r.fail(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
-      }
+      const key = readNewKey(r, end, map);
       map.set(key, readValue(r, end, depth + 1));
     }
     r.pos++;

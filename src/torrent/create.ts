@@ -204,21 +204,11 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
     }
   }
 
-  const info: Entry[] = [
+  const infoBytes = dict([
     [key('file tree'), encodeTree(tree)],
     [key('meta version'), enc(2)],
-    [key('name'), enc(displayName)],
-    [key('piece length'), enc(pieceLength)],
-    [key('pieces'), enc(piecesBytes)],
-  ];
-  if (walked.singleFile) {
-    info.push([key('length'), enc(length)]);
-    // libtorrent repeats a single file's attributes at the top of info (BEP 47 allows `attr` there).
-    if (files[0].executable) info.push([key('attr'), enc('x')]);
-  } else info.push([key('files'), enc(v1Files)]);
-  if (options.private) info.push([key('private'), enc(1)]);
-  if (options.source) info.push([key('source'), enc(options.source)]);
-  const infoBytes = dict(info);
+    ...v1Info(walked, displayName, pieceLength, piecesBytes, v1Files, options),
+  ]);
 
   // Always present, empty when no file exceeds one piece: libtorrent writes it so, and some readers want the key.
   return finish(infoBytes, [[key('piece layers'), dict(layers)]], walked, displayName, pieceLength, piecesBytes, {
@@ -228,6 +218,32 @@ export async function createTorrent(rootPath: string, options: CreateOptions = {
 }
 
 type Walked = Awaited<ReturnType<typeof walk>>;
+
+/** The v1 keys of info, a hybrid's and a v1-only torrent's alike: name, pieces, and the one file's `length` or the
+ *  `files` list (`v1Files`, pad files included in a hybrid); `private` and `source` when asked for. */
+function v1Info(
+  walked: Walked,
+  displayName: string,
+  pieceLength: number,
+  piecesBytes: Uint8Array,
+  v1Files: object[],
+  options: CreateOptions,
+): Entry[] {
+  const files = walked.files;
+  const info: Entry[] = [
+    [key('name'), enc(displayName)],
+    [key('piece length'), enc(pieceLength)],
+    [key('pieces'), enc(piecesBytes)],
+  ];
+  if (walked.singleFile) {
+    info.push([key('length'), enc(files[0].length)]);
+    // libtorrent repeats a single file's attributes at the top of info (BEP 47 allows `attr` there).
+    if (files[0].executable) info.push([key('attr'), enc('x')]);
+  } else info.push([key('files'), enc(v1Files)]);
+  if (options.private) info.push([key('private'), enc(1)]);
+  if (options.source) info.push([key('source'), enc(options.source)]);
+  return info;
+}
 
 /** The .torrent around `infoBytes`: trackers, web seeds and the other keys outside info; hashes and magnet. */
 function finish(
@@ -308,21 +324,7 @@ async function createV1Only(
   options.signal?.throwIfAborted();
   const piecesBytes = Buffer.concat(sums);
 
-  const info: Entry[] = [
-    [key('name'), enc(displayName)],
-    [key('piece length'), enc(pieceLength)],
-    [key('pieces'), enc(piecesBytes)],
-  ];
-  if (walked.singleFile) {
-    info.push([key('length'), enc(length)]);
-    if (files[0].executable) info.push([key('attr'), enc('x')]);
-  } else {
-    info.push([
-      key('files'),
-      enc(files.map((f) => ({ attr: f.executable ? 'x' : undefined, length: f.length, path: f.path }))),
-    ]);
-  }
-  if (options.private) info.push([key('private'), enc(1)]);
-  if (options.source) info.push([key('source'), enc(options.source)]);
+  const v1Files = files.map((f) => ({ attr: f.executable ? 'x' : undefined, length: f.length, path: f.path }));
+  const info = v1Info(walked, displayName, pieceLength, piecesBytes, v1Files, options);
   return finish(dict(info), [], walked, displayName, pieceLength, piecesBytes, options);
 }

@@ -22,7 +22,7 @@ import {
   BDict,
   decodeStrict as decodeStrictShared,
   readBytes,
-  readKey,
+  readNewKey,
   readValue,
   strictReader,
   type BValue,
@@ -74,9 +74,7 @@ function decodeTop(data: Uint8Array): { top: BDict; infoStart: number; infoEnd: 
   for (;;) {
     if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
     if (data[r.pos] === 0x65) break;
-    const keyPos = r.pos;
-    const key = readKey(r, end);
-    if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
+    const key = readNewKey(r, end, map);
     const valueStart = r.pos;
     map.set(key, key === 'info' && data[r.pos] === 0x64 ? readInfo(r, end) : readValue(r, end, 1));
     if (key === 'info') {
@@ -162,11 +160,7 @@ function readInfo(r: Reader, end: number): BDict {
   for (;;) {
     if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
     if (data[r.pos] === 0x65) break;
-    const keyPos = r.pos;
-    if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
-      fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
-    const key = latin1.decode(readBytes(r, end));
-    if (map.has(key)) fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(key)} at byte ${keyPos}`);
+    const key = readNewKey(r, end, map);
     if (key === 'files' && data[r.pos] === 0x6c) {
       // Same checks as readValue (depth 2 list, entries at depth 3), nothing kept but the span and the count.
       const start = r.pos;
@@ -374,11 +368,7 @@ function parseFileTree(tree: LazySpan, opts: ParseOptions): TorrentFile[] {
       if (r.pos >= end) fault('truncated torrent: unterminated dictionary');
       if (data[r.pos] === 0x65) break;
       const keyPos = r.pos;
-      if (data[keyPos] < 0x30 || data[keyPos] > 0x39)
-        fault(`malformed bencode: dictionary key is not a string at byte ${keyPos}`);
-      const rawKey = latin1.decode(readBytes(r, end));
-      if (seen.has(rawKey))
-        fault(`malformed bencode: duplicate dictionary key ${JSON.stringify(rawKey)} at byte ${keyPos}`);
+      const rawKey = readNewKey(r, end, seen);
       seen.add(rawKey);
       const label = (): string => `file tree "${prefix.join('/')}"`;
       if (rawKey === '') {

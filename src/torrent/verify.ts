@@ -8,15 +8,18 @@
 //   torrent's byte stream (the pool's `span` job). A bad piece that spans files marks every file it touches: v1 has
 //   no finer information.
 // - Pad files (BEP 47) are zeros and never read from disk.
-// - Missing files and files of the wrong size are reported without reading them; in v1 the pieces they share with
-//   their neighbours are counted bad (they cannot be confirmed).
+// - Missing files, files of the wrong size and files that are there but cannot be read (permission denied, a folder
+//   or a FIFO in a file's place, a symbolic link loop) are reported without reading them, each as what it is: the fix
+//   differs (fetch it, repair it, fix its permissions). In v1 the pieces they share with their neighbours are
+//   counted bad (they cannot be confirmed).
 // - A .torrent carries v2 hashes down to pieces only (`piece layers`), not the 16 KiB leaves, so a bad 16 KiB block
 //   can be named exactly only when a piece is one block (piece length 16 KiB). `badBlocks` is given then, and is
 //   absent otherwise rather than guessed.
 //
 // Piece numbers in reports are torrent-wide piece indices (v1 stream order; for v2-only, the file-aligned layout of
 // TorrentFile.offset). Block numbers are 16 KiB block indices within the file.
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { getHashPool, type HashPool, type SpanTask } from './hash-pool.js';
 import { BLOCK_SIZE, HASH_SIZE, rootFromPieceLayer } from './merkle.js';
@@ -26,7 +29,9 @@ import { TorrentError, type ParsedTorrent, type TorrentFile } from './types.js';
 export interface DamagedFile {
   /** Path relative to the content root, `/`-separated (a single-file torrent: its name). */
   path: string;
-  reason: 'missing' | 'size' | 'content';
+  reason: 'missing' | 'size' | 'content' | 'unreadable';
+  /** For `unreadable`: why, in words ("permission denied", "a folder, not a file"...). */
+  why?: string;
   /** For `size`: the length on disk. */
   actualLength?: number;
   expectedLength: number;
@@ -89,8 +94,26 @@ interface Entry {
   index: number;
   /** Absolute path on disk (undefined for pad files). */
   disk?: string;
-  status: 'ok' | 'missing' | 'size' | 'pad';
+  status: 'ok' | 'missing' | 'size' | 'pad' | 'unreadable';
   actualLength?: number;
+  /** For `unreadable`: why. */
+  why?: string;
+}
+
+/** Why a path that is there cannot be read as a file, from its stat error (undefined: it is simply not there). */
+function statTrouble(err: NodeJS.ErrnoException): string | undefined {
+  switch (err.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return undefined;
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied on a folder above it';
+    case 'ELOOP':
+      return 'a symbolic link loop';
+    default:
+      return `cannot be read (${err.code ?? err.message})`;
+  }
 }
 
 function ceilDiv(a: number, b: number): number {
@@ -113,10 +136,24 @@ async function locate(torrent: ParsedTorrent, root: string): Promise<Entry[]> {
         continue;
       }
       const disk = torrent.singleFile ? root : safeJoin(root, file.path);
-      const st = await stat(disk).catch(() => undefined);
-      if (!st || !st.isFile()) entries[index] = { file, index, disk, status: 'missing' };
-      else if (st.size !== file.length) entries[index] = { file, index, disk, status: 'size', actualLength: st.size };
-      else entries[index] = { file, index, disk, status: 'ok' };
+      let trouble: string | undefined;
+      const st = await stat(disk).catch((err: NodeJS.ErrnoException) => void (trouble = statTrouble(err)));
+      if (!st) entries[index] = { file, index, disk, status: trouble ? 'unreadable' : 'missing', why: trouble };
+      else if (!st.isFile()) {
+        const why = st.isDirectory() ? 'a folder, not a file' : 'not a regular file';
+        entries[index] = { file, index, disk, status: 'unreadable', why };
+      } else if (st.size !== file.length) entries[index] = { file, index, disk, status: 'size', actualLength: st.size };
+      else {
+        // Readable by this process (root reads everything; another user may not): said now, not as an I/O error
+        // half way through hashing.
+        const denied = await access(disk, constants.R_OK).then(
+          () => false,
+          () => true,
+        );
+        entries[index] = denied
+          ? { file, index, disk, status: 'unreadable', why: 'permission denied' }
+          : { file, index, disk, status: 'ok' };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(32, torrent.files.length) }, worker));
@@ -152,6 +189,7 @@ export async function verifyTorrent(
     if (e.status === 'pad') continue;
     const base = { path: display(e.file), expectedLength: e.file.length };
     if (e.status === 'missing') damagedFiles.push({ ...base, reason: 'missing' });
+    else if (e.status === 'unreadable') damagedFiles.push({ ...base, reason: 'unreadable', why: e.why });
     else if (e.status === 'size') damagedFiles.push({ ...base, reason: 'size', actualLength: e.actualLength });
     const pieces = bad.get(e.index);
     if (pieces?.size) {
@@ -210,7 +248,7 @@ async function verifyV1(
       const readable = e.status === 'ok';
       segments.push({ path: readable ? e.disk : undefined, position: from - fStart, length: to - from });
       if (readable) bytesChecked += to - from;
-      if (e.status === 'missing' || e.status === 'size') {
+      if (e.status === 'missing' || e.status === 'size' || e.status === 'unreadable') {
         for (let p = Math.floor(from / pl); p < ceilDiv(to, pl); p++) unconfirmed.add(p);
       }
     }

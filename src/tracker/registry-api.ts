@@ -243,8 +243,12 @@ export async function handleRegistry(
       const hex = normalizeHash(raw);
       if (!hex) return sendText(res, 400, 'Invalid info_hash: must be 40 (v1) or 64 (v2) hex digits');
       const reason = (q.get('reason') ?? '').slice(0, 1024);
+      // `block=0`, our extension: a publisher withdrawing its listing, deleted without blocking the hash (a
+      // Weightless registry ignores it and takes the entry down as it always does).
+      const block = q.get('block') !== '0';
       try {
-        const { hashes } = await core.registry.takedown(hex, reason);
+        const { removed, hashes } = await core.registry.takedown(hex, reason, undefined, { block });
+        if (!block && !removed) return sendText(res, 404, 'Not found');
         core.dropOpen(hashes);
         core.metrics.registryWrites++;
         sendJson(res, 200, { status: 'deleted' });

@@ -171,3 +171,51 @@ export async function registerWithTrackers(
   }
   return out;
 }
+
+export type UnregisterOutcome =
+  | { status: 'unregistered'; registry: string }
+  /** The registry does not list it (never registered there, or already removed). */
+  | { status: 'not-registered'; registry: string }
+  /** The tracker has no registry API: nothing to remove. */
+  | { status: 'announce-only'; reason: string };
+
+/**
+ * Removes a torrent's listing from the registry behind `trackerUrl` (the publisher withdrew it): `DELETE
+ * <base>/api/registry?info_hash=H&reason=...&block=0`, H being the key it was registered under (v2 when it has one,
+ * as registrationBody posts it). `block=0` asks our tracker not to block the hash, so the same bytes can be shared
+ * again; a Weightless registry ignores it and blocks the hash, as its takedown always does.
+ */
+export async function unregisterTorrent(
+  trackerUrl: string,
+  hashes: { infoHashV1?: string; infoHashV2?: string },
+  options: RegisterOptions = {},
+): Promise<UnregisterOutcome> {
+  const base = registryBase(trackerUrl);
+  if (!base) return { status: 'announce-only', reason: `${trackerUrl} is not an HTTP tracker` };
+  const infoHash = hashes.infoHashV2 ?? hashes.infoHashV1;
+  if (!infoHash) throw new RegistryClientError('the torrent has no infohash');
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (!(await hasRegistry(base, timeoutMs))) return { status: 'announce-only', reason: `${base} has no registry API` };
+  const apiKey = options.apiKey ?? (options.env ?? process.env).SILMARIL_REGISTRY_KEY;
+  const query = new URLSearchParams({ info_hash: infoHash, reason: 'withdrawn by its publisher', block: '0' });
+  const endpoint = `${base}/api/registry?${query}`;
+  let res: Response;
+  try {
+    res = await fetch(endpoint, {
+      method: 'DELETE',
+      headers: apiKey ? { 'X-Weightless-Key': apiKey } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'error',
+    });
+  } catch (err) {
+    throw unreachable(`${base}/api/registry`, err);
+  }
+  const text = (await res.text().catch(() => '')).trim().slice(0, 300);
+  if (res.status === 200 || res.status === 204) return { status: 'unregistered', registry: base };
+  if (res.status === 404) return { status: 'not-registered', registry: base };
+  const refused = `the registry at ${base} refused to remove the listing (HTTP ${res.status}${text ? `: ${text}` : ''})`;
+  if ((res.status === 401 || res.status === 403) && !apiKey) {
+    throw new RegistryClientError(`${refused}; pass its key with $SILMARIL_REGISTRY_KEY`, res.status);
+  }
+  throw new RegistryClientError(refused, res.status);
+}

@@ -222,18 +222,22 @@ export class Registry {
   /**
    * Takedown: deletes the entry that `hex` names (any of its forms), blocks every hash of it (or just `hex`
    * and its truncation when nothing is registered under it), drops its swarm. Durable before it returns.
+   * `block: false` (a publisher withdrawing its own listing): deleted, not blocked, so the same bytes can be
+   * registered again later.
    */
   async takedown(
     hex: string,
     reason: string,
     now = Math.floor(Date.now() / 1000),
+    opts: { block?: boolean } = {},
   ): Promise<{ removed: boolean; hashes: string[] }> {
     const t = this.byHash.get(hex);
+    if (!t && opts.block === false) return { removed: false, hashes: [] };
     const forms = t ? t.hashes : hex.length === 64 ? [hex, hex.slice(0, 40)] : [hex];
     const owner = t ? t.row.infoHash : hex;
     const data = t ? this.store.torrentData(t.row.infoHash) : undefined;
     if (t) this.store.delete(t.row.infoHash);
-    const added = forms.filter((h) => !this.blockedHashes.has(h));
+    const added = opts.block === false ? [] : forms.filter((h) => !this.blockedHashes.has(h));
     for (const h of added) this.store.block(h, owner, reason, now);
     try {
       await this.store.save();
@@ -242,7 +246,7 @@ export class Registry {
       if (t) this.store.upsert(t.row, data);
       throw new RegistryError(500, `could not save the registry: ${(err as Error).message}`);
     }
-    for (const h of forms) this.blockedHashes.add(h);
+    for (const h of added) this.blockedHashes.add(h);
     if (t) {
       this.unindex(t);
       t.swarm.clear();

@@ -525,6 +525,11 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
     if (!opts.quiet) {
       if (result.ok)
         void vscode.window.showInformationMessage(`Silmaril: ${t.name} verified: every piece and file hash matches.`);
+      else if (result.unreadable?.length && result.unreadable.length === result.damaged.length)
+        // Nothing is wrong with the bytes that could be read: a permission (or a folder in a file's place) to fix.
+        void vscode.window.showErrorMessage(
+          `Silmaril: ${t.name}: cannot read ${result.unreadable.join(', ')}. Check the files' permissions.`,
+        );
       else void vscode.window.showErrorMessage(`Silmaril: ${t.name} is damaged: ${result.damaged.join(', ')}`);
     }
     return result;

@@ -2,7 +2,15 @@
 // inventory and tracker, in the UI's own terms. src/ui/node-core.ts implements it over the application layer
 // (src/app: a node embedded in the editor, or the daemon of the same home reached through its control API); the
 // views and commands only ever see this interface, which keeps them thin and testable against a fake.
-import type { ListedEntry, LocalModelView, Progress, SearchQuery, TrackerStatus, TransferView } from '../app/types.js';
+import type {
+  ListedEntry,
+  LocalModelView,
+  Progress,
+  SearchQuery,
+  TrackerStatus,
+  TransferView,
+  VerifyOutcome,
+} from '../app/types.js';
 
 export type {
   ListedEntry as CatalogModel,
@@ -45,12 +53,8 @@ export interface ShareResult {
 /** A download that started, or bytes this node already holds (`present`: nothing fetched, `path` says where). */
 export type DownloadOutcome = TransferView & { status?: 'started' | 'present' };
 
-export interface VerifyResult {
-  ok: boolean;
-  /** Damaged files (relative paths), empty when ok. */
-  damaged: string[];
-  checkedBytes: number;
-}
+/** What Verify found: the application layer's outcome, as it is. */
+export type VerifyResult = VerifyOutcome;
 
 export interface CoreOptions {
   home: string;

@@ -2,22 +2,14 @@
 // through the DHT (B is the bootstrap node and follows the catalog too), filters work, a separate client downloads
 // it with peers found through the DHT alone, then A withdraws it and C stops listing it.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { tinyModel } from './daemon-helpers.js';
-import { promisify } from 'node:util';
+import { cli, cliJson, Daemons, tinyModel } from './daemon-helpers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist', 'cli.js');
-const run = promisify(execFile);
-const children: ChildProcess[] = [];
-/** Each daemon's output, shown when a wait times out. */
-const logs: string[] = [];
+const daemons = new Daemons();
 let dir: string;
 
 before(async () => {
@@ -26,86 +18,21 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 1500));
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await daemons.stopAll();
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Starts a daemon and resolves with its `ready` line. */
-function daemon(home: string, bootstrap: string): Promise<any> {
-  const child = spawn(
-    process.execPath,
-    [cli, 'daemon', '--home', home, '--dht-bootstrap', bootstrap, '--no-lsd', '--refresh', '2', '--json'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let err = '';
-  const log = logs.push('') - 1;
-  child.stderr!.on('data', (d) => {
-    err += d;
-    logs[log] += `[${home}] ${d}`;
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      logs[log] += `[${home}] ${d}`;
-      for (const line of buf.split('\n').slice(0, -1)) {
-        const ev = JSON.parse(line);
-        if (ev.event === 'ready') resolve(ev);
-      }
-      buf = buf.slice(buf.lastIndexOf('\n') + 1);
-    });
-    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
-  });
-}
-
-async function silmaril(...args: string[]): Promise<any[]> {
-  const { stdout } = await run(process.execPath, [cli, ...args], { timeout: 90_000 });
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
+const daemon = async (home: string, bootstrap: string) => (await daemons.start(home, bootstrap, [])).ready;
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => daemons.until(what, probe, 60_000);
+const silmaril = (...args: string[]) => cliJson(args);
 
 /** Runs `silmaril get` until its `done` line; with the DHT on too, it must then exit by itself, with code 0. */
-function getUntilDone(magnet: string, out: string, home: string, boot: string): Promise<any> {
-  const args = [cli, 'get', magnet, '--out', out, '--home', home, '--dht-bootstrap', boot, '--no-lsd', '--json'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`get timed out\n${err.slice(-2000)}`)), 90_000);
-    let done: any;
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const line of lines) {
-        const ev = JSON.parse(line);
-        if (ev.event === 'done') done = ev;
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (done && code === 0) resolve(done);
-      else reject(new Error(`get exited ${code} ${done ? 'after' : 'before'} done: ${err.slice(-2000)}`));
-    });
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs.join('\n').slice(-6000)}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const getUntilDone = (magnet: string, out: string, home: string, boot: string) =>
+  daemons.untilDone(
+    ['get', magnet, '--out', out, '--home', home, '--dht-bootstrap', boot, '--no-lsd', '--json'],
+    'required',
+  );
 
 test(
   'A shares, C discovers through the DHT with filters, downloads with DHT peers only, A withdraws',

@@ -162,6 +162,22 @@ function cases(): [string[], number, string | RegExp][] {
       2,
       'silmaril get: --out a-file/sub cannot be a folder: a file is in its path (choose a folder)',
     ],
+    // Node's recursive mkdir never returns under /proc (every mkdir there answers ENOENT): a failure, not a hang.
+    [
+      ['get', V1, '--out', '/proc/x'],
+      1,
+      'silmaril get: cannot create --out /proc/x: the folder cannot be made there (choose another --out)',
+    ],
+    [
+      ['get', V1, '--out', '/proc/x/y/z'],
+      1,
+      'silmaril get: cannot create --out /proc/x/y/z: the folder cannot be made there (choose another --out)',
+    ],
+    [
+      ['create', 'tiny', '--out', '/proc/x/t.torrent'],
+      1,
+      'silmaril create: cannot create --out /proc/x: the folder cannot be made there (choose another --out)',
+    ],
     [
       ['get', V1, '--dht-bootstrap', 'nonsense'],
       2,
@@ -500,6 +516,33 @@ test('verify counts missing files apart from damaged ones, and says how to repai
   assert.equal(
     oneLine(none, 'verify, all missing'),
     `silmaril verify: verification failed: 2 files missing in ${broken} (silmaril get ${join(copy, 'tiny.torrent')} --out ${copy} fetches what is missing or damaged)`,
+  );
+});
+
+test('verify tells an unreadable file from a missing one, and says to fix its permissions', async (t) => {
+  // Root reads everything: the verify runs as nobody (65534) when the tests run as root, on a copy it may list.
+  const asRoot = process.getuid?.() === 0;
+  const opts = asRoot ? { uid: 65534, gid: 65534 } : {};
+  const copy = join(dir, 'verify-unreadable');
+  await mkdir(join(copy, 'tiny', 'sub'), { recursive: true });
+  const made = await silmaril(['create', 'tiny', '--out', join(copy, 'tiny.torrent')]);
+  assert.equal(made.code, 0, made.stderr);
+  await writeFile(join(copy, 'tiny', 'sub', 'config.json'), '{"model_type":"tiny"}');
+  await writeFile(join(copy, 'tiny', 'model.safetensors'), randomBytes(300_000));
+  await chmod(dir, 0o755);
+  await chmod(copy, 0o755);
+  await chmod(join(copy, 'tiny'), 0o755);
+  await chmod(join(copy, 'tiny', 'sub'), 0o755);
+  await chmod(join(copy, 'tiny.torrent'), 0o644);
+  await chmod(join(copy, 'tiny', 'sub', 'config.json'), 0o644);
+  await chmod(join(copy, 'tiny', 'model.safetensors'), 0o000);
+  t.after(() => chmod(join(copy, 'tiny', 'model.safetensors'), 0o644));
+  const r = await silmaril(['verify', join(copy, 'tiny.torrent'), join(copy, 'tiny')], opts);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, 'model.safetensors: unreadable (permission denied)\n');
+  assert.equal(
+    oneLine(r, 'verify, unreadable'),
+    `silmaril verify: verification failed: 1 file unreadable in ${join(copy, 'tiny')} (check the permissions of the files named above)`,
   );
 });
 

@@ -1,7 +1,8 @@
 // Running `silmaril daemon` processes (the bundled CLI) in a test: start them, read their JSON events, wait for a
 // condition with the daemons' output in the failure message, and stop them all.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
@@ -18,9 +19,12 @@ export class Daemons {
   private readonly logs: string[] = [];
 
   /** Starts a daemon on a private DHT (`bootstrap` '' for none) and resolves once it is ready. */
-  start(home: string, bootstrap: string, extra: string[] = []): Promise<RunningDaemon> {
+  start(home: string, bootstrap: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
     const args = [cli, 'daemon', '--home', home, '--dht-bootstrap', bootstrap, '--no-lsd', '--refresh', '2', '--json'];
-    const child = spawn(process.execPath, [...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...args, ...extra], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     this.children.push(child);
     const log = this.logs.push('') - 1;
     const events: any[] = [];
@@ -52,11 +56,62 @@ export class Daemons {
     }
   }
 
+  /**
+   * Runs `silmaril <args>` (dist/cli.js) until its `done` line, killed if it is not done within 90 s. `exit`:
+   * `required`, it must then exit by itself with code 0 (the done line resolves only then); `kill`, it is killed
+   * once done.
+   */
+  untilDone(args: string[], exit: 'required' | 'kill'): Promise<any> {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${args[0]} timed out\n${err.slice(-2000)}`));
+      }, 90_000);
+      let done: any;
+      let buf = '';
+      child.stdout!.on('data', (d) => {
+        buf += d;
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        for (const line of lines) {
+          const ev = JSON.parse(line);
+          if (ev.event !== 'done') continue;
+          done = ev;
+          if (exit === 'kill') {
+            clearTimeout(timer);
+            child.kill('SIGKILL');
+            resolve(ev);
+          }
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        if (done && (exit === 'kill' || code === 0)) resolve(done);
+        else reject(new Error(`${args[0]} exited ${code} ${done ? 'after' : 'before'} done: ${err.slice(-2000)}`));
+      });
+    });
+  }
+
   async stopAll(): Promise<void> {
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1500));
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
   }
+}
+
+const run = promisify(execFile);
+
+/** `silmaril <args> --json` run to its end (at most 90 s): its JSON lines. */
+export async function cliJson(args: string[], env: NodeJS.ProcessEnv = {}): Promise<any[]> {
+  const { stdout } = await run(process.execPath, [cli, ...args], { timeout: 90_000, env: { ...process.env, ...env } });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** A tiny model folder (300 kB of patterned weights and a model card: MIT, tag `tiny`); resolves with the weights. */

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +135,62 @@ export function ltPeer(args: string[]): Proc {
   return startProc(PYTHON, [LT_PEER, ...args], { stdin: true });
 }
 
+export const LT_TOOL = path.join(ROOT, 'test', 'interop', 'py', 'lt_tool.py');
+
+/** libtorrent makes the .torrent of `folder` at `out` (lt_tool.py create); its hashes. */
+export function ltCreate(folder: string, out: string, pieceLength: number): { v1: string; v2: string } {
+  const r = spawnSync(PYTHON, [LT_TOOL], {
+    input: JSON.stringify({ cmd: 'create', jobs: [{ path: folder, pieceLength, out }] }),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const { v1, v2 } = JSON.parse(r.stdout).results[0];
+  return { v1, v2 };
+}
+
+/** A libtorrent seed of `torrent`, its data in `save` (`extra`: --transport utp, --upload-limit N...); resolves once
+ *  it listens, with its port. Also the libtorrent driver's seed (test/interop/clients/drivers.ts). */
+export async function ltSeed(
+  torrent: string,
+  save: string,
+  extra: string[] = [],
+): Promise<{ proc: Proc; port: number }> {
+  const proc = ltPeer(['seed', '--torrent', torrent, '--save', save, ...extra]);
+  const ready = await proc.waitFor((l) => l.event === 'ready' || l.event === 'error', 30_000);
+  if (ready.event === 'error') throw new Error(`libtorrent seed: ${ready.error}`);
+  return { proc, port: ready.port };
+}
+
+/** A libtorrent download of a .torrent or a magnet into `save` (`extra`: --peer, --transport, --timeout...). */
+export function ltGet(source: { torrent: string } | { magnet: string }, save: string, extra: string[] = []): Proc {
+  const src = 'torrent' in source ? ['--torrent', source.torrent] : ['--magnet', source.magnet];
+  return ltPeer(['get', ...src, '--save', save, ...extra]);
+}
+
+/** The `done` line of a libtorrent download; its `error` line fails the test with libtorrent's words. */
+export async function ltDone(p: Proc, timeoutMs = 130_000): Promise<any> {
+  const line = await p.waitFor((l) => l.event === 'done' || l.event === 'error', timeoutMs);
+  assert.equal(line.event, 'done', `libtorrent: ${JSON.stringify(line)}`);
+  return line;
+}
+
+/**
+ * `silmaril get <source> --out <out>` from these peers (`home`: its own, offline; `extra`: --no-tcp...): resolves
+ * with the done line once the process has exited 0 with the download verified.
+ */
+export async function silmarilGet(
+  source: string,
+  out: string,
+  opts: { peers?: (number | string)[]; home: string; extra?: string[]; timeoutMs?: number },
+): Promise<{ done: any; proc: Proc }> {
+  const peers = (opts.peers ?? []).flatMap((p) => ['--peer', typeof p === 'number' ? `127.0.0.1:${p}` : p]);
+  const proc = silmaril(['get', source, '--out', out, ...peers, ...(opts.extra ?? []), ...offline(opts.home)]);
+  const done = await proc.waitFor((l) => l.event === 'done', opts.timeoutMs ?? 120_000);
+  assert.equal(await proc.exited, 0, proc.stderr.slice(-5).join('\n'));
+  assert.equal(done.verified, true);
+  return { done, proc };
+}
+
 /** Writes a model-like folder: `files` maps relative paths to sizes (random bytes) or contents. */
 export async function makeFolder(dir: string, files: Record<string, number | string | Uint8Array>): Promise<void> {
   for (const [rel, v] of Object.entries(files)) {
@@ -187,8 +244,23 @@ export const MODEL_FILES: Record<string, number | string> = {
   'sub/z.txt': 5,
 };
 
-/** `silmaril create <folder> --piece-length N --out <out>` through the bundled CLI; fails the test if it fails. */
-export function createTorrentFile(folder: string, out: string, pieceLength: number): void {
+/** Bytes of MODEL_FILES' real files. */
+export const MODEL_SIZE = Object.values(MODEL_FILES).reduce<number>(
+  (n, v) => n + (typeof v === 'number' ? v : Buffer.byteLength(v)),
+  0,
+);
+
+/** A scratch folder (`<tmpdir>/<prefix>...`) holding the MODEL_FILES model at `src/tiny-model`. */
+export async function modelFixture(prefix: string): Promise<{ tmp: string; model: string }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const model = path.join(tmp, 'src', 'tiny-model');
+  await makeFolder(model, MODEL_FILES);
+  return { tmp, model };
+}
+
+/** `silmaril create <folder> --piece-length N --out <out> ...extra` through the bundled CLI; fails the test if it
+ *  fails. */
+export function createTorrentFile(folder: string, out: string, pieceLength: number, extra: string[] = []): void {
   const made = spawnSync(process.execPath, [
     CLI,
     'create',
@@ -197,6 +269,7 @@ export function createTorrentFile(folder: string, out: string, pieceLength: numb
     String(pieceLength),
     '--out',
     out,
+    ...extra,
   ]);
   assert.equal(made.status, 0, made.stderr?.toString());
 }

@@ -8,15 +8,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import Wire from 'bittorrent-protocol';
 import { layoutFor } from '../../src/engine/layout.js';
 import { PieceStore } from '../../src/engine/store.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
-import { MODEL_FILES, createTorrentFile, killAll, makeFolder, offline, silmaril, snapshot } from './engine-helpers.js';
+import { createTorrentFile, killAll, MODEL_SIZE, modelFixture, offline, silmaril, snapshot } from './engine-helpers.js';
 
 const PIECE = 64 * 1024;
 let tmp: string;
@@ -25,9 +24,7 @@ let original: Map<string, string>;
 let torrentFile: string;
 
 before(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-engine-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-engine-'));
   original = await snapshot(model);
   torrentFile = path.join(tmp, 'tiny.torrent');
   createTorrentFile(model, torrentFile, PIECE);
@@ -37,10 +34,6 @@ after(async () => {
   killAll();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
-
-function totalSize(): number {
-  return Object.values(MODEL_FILES).reduce<number>((n, v) => n + (typeof v === 'number' ? v : Buffer.byteLength(v)), 0);
-}
 
 test('two silmaril processes: seed (own hybrid) and get by magnet', async () => {
   const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'pair-seed'))]);
@@ -73,7 +66,7 @@ test('two silmaril processes: seed (own hybrid) and get by magnet', async () => 
 });
 
 test('kill -9 half way, restart: completes without fetching the verified pieces again', async (t) => {
-  const size = totalSize();
+  const size = MODEL_SIZE;
   // 16 KiB pieces (one block each): every block that arrives is a verified piece on disk, so the bytes lost by the
   // kill are only those still in flight. Rate-limited seeder so that "half way" lasts long enough to be caught.
   const small = path.join(tmp, 'tiny-16k.torrent');

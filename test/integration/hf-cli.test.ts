@@ -7,9 +7,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { downloadFileToCacheDir } from '@huggingface/hub';
 import { createHfTorrent, findHfSnapshot } from '../../src/models/hf/share.js';
-import { addRevision, bytesOf, COMMIT_A, etagFor, type FakeFile } from '../unit/models/hf-fake-cache.js';
+import { addRevision, assertResolvesOffline, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
 import { CLI, killAll, offline, silmaril } from './engine-helpers.js';
 import { startFakeHub, type FakeHub } from './hf-fake-hub.js';
 
@@ -32,16 +31,7 @@ const MODEL: FakeFile[] = [
 ];
 
 async function resolvesOffline(cache: string) {
-  for (const f of MODEL) {
-    const p = await downloadFileToCacheDir({
-      repo: 'org/tiny',
-      path: f.path,
-      revision: COMMIT_A,
-      cacheDir: cache,
-      hubUrl: 'http://127.0.0.1:9',
-    });
-    assert.deepEqual(await readFile(p), f.bytes, f.path);
-  }
+  await assertResolvesOffline(cache, 'org/tiny', MODEL);
 }
 
 test(
@@ -113,7 +103,7 @@ test(
 
     // C: no peer at all, the fake Hub only; the origin comes from the catalog entry (A's catalog, copied).
     hub = await startFakeHub({
-      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL } },
     });
     const homeC = path.join(tmp, 'home-c');
     await mkdir(homeC, { recursive: true });
@@ -164,7 +154,7 @@ test(
     const torrentFile = path.join(tmp, 'big.torrent');
     await writeFile(torrentFile, made.torrent.torrentBytes);
     const slowHub = await startFakeHub({
-      repos: { 'org/big': { commit: COMMIT_A, files: big.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/big': { commit: COMMIT_A, files: big } },
       rate: 300_000,
     });
     try {
@@ -185,14 +175,7 @@ test(
         done.webBytes < 1_500_000,
         `resumed, not restarted: ${done.webBytes} bytes from the Hub the second time`,
       );
-      const p = await downloadFileToCacheDir({
-        repo: 'org/big',
-        path: 'model.safetensors',
-        revision: COMMIT_A,
-        cacheDir: cacheK,
-        hubUrl: 'http://127.0.0.1:9',
-      });
-      assert.deepEqual(await readFile(p), big[1].bytes);
+      await assertResolvesOffline(cacheK, 'org/big', [big[1]]);
       // Killed again, then left to the daemon: it resumes the download (with its Hub web seed) and installs it.
       const cacheK3 = path.join(tmp, 'cache-k3');
       const home3 = path.join(tmp, 'home-k3');

@@ -4,11 +4,11 @@
 // Every request is logged with the headers that matter (to prove the token never reaches the CDN).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { etagFor, type FakeFile } from '../unit/models/hf-fake-cache.js';
 
-export interface HubFile {
-  path: string;
-  bytes: Buffer;
-  etag: string;
+/** A file of a fake cache (hf-fake-cache.ts) as the Hub serves it: its etag is the cache's (etagFor) unless given. */
+export interface HubFile extends FakeFile {
+  etag?: string;
 }
 
 export interface FakeHubOptions {
@@ -35,8 +35,14 @@ export interface FakeHub {
 }
 
 export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
+  const repos = Object.fromEntries(
+    Object.entries(o.repos).map(([repo, r]) => [
+      repo,
+      { ...r, files: r.files.map((f) => ({ ...f, etag: f.etag ?? etagFor(f) })) },
+    ]),
+  );
   const byEtag = new Map<string, { repo: string; file: HubFile }>();
-  for (const [repo, r] of Object.entries(o.repos)) for (const f of r.files) byEtag.set(f.etag, { repo, file: f });
+  for (const [repo, r] of Object.entries(repos)) for (const f of r.files) byEtag.set(f.etag, { repo, file: f });
   const corruptLeft = new Map(Object.entries(o.corrupt ?? {}));
   const hub: FakeHub = { endpoint: '', log: [], bytesServed: 0, close: async () => {} };
   // The rate limit is shared by all connections (one uplink).
@@ -64,7 +70,7 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
     const m = /^\/(.+)\/resolve\/([0-9a-f]{40})\/(.+)$/.exec(url);
     if (m) {
       const [, repo, commit, path] = m;
-      const r = o.repos[repo];
+      const r = repos[repo];
       if (r?.gatedToken && req.headers.authorization !== `Bearer ${r.gatedToken}`) return send(401);
       const f = r && r.commit === commit ? r.files.find((x) => x.path === path) : undefined;
       if (!f) return send(404);

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
+import { scanCacheDir } from '@huggingface/hub';
 import { Engine } from '../../src/engine/engine.js';
 import { HubSeed } from '../../src/engine/hub-seed.js';
 import { downloadIntoHfCache, prepareHfGet, torrentFromRegistry } from '../../src/models/hf/download.js';
@@ -16,7 +16,14 @@ import { registerTorrent } from '../../src/tracker/registry-client.js';
 import { Tracker } from '../../src/tracker/tracker.js';
 import { makeEntry } from '../unit/catalog/helpers.js';
 import { createHfTorrent, findHfSnapshot } from '../../src/models/hf/share.js';
-import { addRevision, bytesOf, COMMIT_A, etagFor, type FakeFile } from '../unit/models/hf-fake-cache.js';
+import {
+  addRevision,
+  assertResolvesOffline,
+  bytesOf,
+  COMMIT_A,
+  etagFor,
+  type FakeFile,
+} from '../unit/models/hf-fake-cache.js';
 import { startFakeHub, type FakeHub } from './hf-fake-hub.js';
 
 let tmp: string;
@@ -57,16 +64,7 @@ async function readBack(cache: string, files: FakeFile[]) {
   const info = await scanCacheDir(cache);
   const rev = info.repos.find((r) => r.id.name === 'org/tiny')!.revisions.find((r) => r.commitOid === COMMIT_A);
   assert.ok(rev, 'the snapshot is listed by @huggingface/hub');
-  for (const f of files) {
-    const p = await downloadFileToCacheDir({
-      repo: 'org/tiny',
-      path: f.path,
-      revision: COMMIT_A,
-      cacheDir: cache,
-      hubUrl: 'http://127.0.0.1:9', // offline: nothing listens there
-    });
-    assert.deepEqual(await readFile(p), f.bytes, f.path);
-  }
+  await assertResolvesOffline(cache, 'org/tiny', files);
 }
 
 let shares = 0;
@@ -127,7 +125,7 @@ test(
     const { share } = await sharedFromA();
     const hub = await startFakeHub({
       repos: {
-        'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })), gatedToken: 'sekrit' },
+        'org/tiny': { commit: COMMIT_A, files: MODEL, gatedToken: 'sekrit' },
       },
       corrupt: { 'org/tiny/model.safetensors': 1 },
     });
@@ -187,7 +185,7 @@ test('with a slow peer the Hub helps; its bad bytes are caught and fetched again
   const a = await engine('a2');
   await a.seed(snap.snapshotDir, { torrent: share.torrent.torrentBytes, uploadLimit: 32 * 1024 });
   const hub = await startFakeHub({
-    repos: { 'org/tiny': { commit: COMMIT_A, files: small.map((f) => ({ ...f, etag: etagFor(f) })) } },
+    repos: { 'org/tiny': { commit: COMMIT_A, files: small } },
     corrupt: { 'org/tiny/model.safetensors': 1 },
   });
   hubs.push(hub);
@@ -244,7 +242,7 @@ test(
       );
 
       const hub = await startFakeHub({
-        repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+        repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL } },
       });
       hubs.push(hub);
       const g = await engine('g');
@@ -269,7 +267,7 @@ test(
   async () => {
     const { share } = await sharedFromA();
     const hub = await startFakeHub({
-      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL.map((f) => ({ ...f, etag: etagFor(f) })) } },
+      repos: { 'org/tiny': { commit: COMMIT_A, files: MODEL } },
     });
     hubs.push(hub);
     const home = path.join(tmp, 'restore');

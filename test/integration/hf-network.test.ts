@@ -3,23 +3,16 @@
 // carries repo id, commit and etags), downloaded into C's cache with `get --hf-cache` (peers found through the DHT, the
 // origin read from C's catalog) and resolved there offline by @huggingface/hub at the right commit.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
-import { addRevision, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
+import { scanCacheDir } from '@huggingface/hub';
+import { addRevision, assertResolvesOffline, bytesOf, COMMIT_A, type FakeFile } from '../unit/models/hf-fake-cache.js';
+import { cli, cliJson, Daemons } from './daemon-helpers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = join(root, 'dist', 'cli.js');
-const run = promisify(execFile);
-const children: ChildProcess[] = [];
-/** Each daemon's output, shown when a wait times out. */
-const logs: string[] = [];
+const daemons = new Daemons();
 let dir: string;
 
 before(async () => {
@@ -28,104 +21,34 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 1500));
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await daemons.stopAll();
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Starts a daemon and resolves with its `ready` line. */
-function daemon(home: string, bootstrap: string, env: NodeJS.ProcessEnv = {}): Promise<any> {
-  const child = spawn(
-    process.execPath,
-    [cli, 'daemon', '--home', home, '--dht-bootstrap', bootstrap, '--no-lsd', '--refresh', '2', '--json'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+const daemon = async (home: string, bootstrap: string, env: NodeJS.ProcessEnv = {}) =>
+  (await daemons.start(home, bootstrap, [], env)).ready;
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => daemons.until(what, probe, 60_000);
+const silmaril = (env: NodeJS.ProcessEnv, ...args: string[]) => cliJson(args, env);
+
+/** Runs `silmaril get --hf-cache` until its `done` line; with the DHT on too, it must then exit by itself, 0. */
+const getUntilDone = (magnet: string, cache: string, home: string, boot: string) =>
+  daemons.untilDone(
+    [
+      'get',
+      magnet,
+      '--hf-cache',
+      cache,
+      '--no-web-seed',
+      '--home',
+      home,
+      '--dht-bootstrap',
+      boot,
+      '--no-lsd',
+      '--json',
+    ],
+    'required',
   );
-  children.push(child);
-  let err = '';
-  const log = logs.push('') - 1;
-  child.stderr!.on('data', (d) => {
-    err += d;
-    logs[log] += `[${home}] ${d}`;
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      logs[log] += `[${home}] ${d}`;
-      for (const line of buf.split('\n').slice(0, -1)) {
-        const ev = JSON.parse(line);
-        if (ev.event === 'ready') resolve(ev);
-      }
-      buf = buf.slice(buf.lastIndexOf('\n') + 1);
-    });
-    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${err}`)));
-  });
-}
-
-async function silmaril(env: NodeJS.ProcessEnv, ...args: string[]): Promise<any[]> {
-  const { stdout } = await run(process.execPath, [cli, ...args], { timeout: 90_000, env: { ...process.env, ...env } });
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
-
-/**
- * Runs `silmaril get` until its `done` line. The process is then stopped by the test: with the DHT on it does not
- * always exit by itself after `done` (reported to the engine's owner); what this test checks is the download.
- */
-function getUntilDone(magnet: string, cache: string, home: string, boot: string): Promise<any> {
-  const args = [
-    cli,
-    'get',
-    magnet,
-    '--hf-cache',
-    cache,
-    '--no-web-seed',
-    '--home',
-    home,
-    '--dht-bootstrap',
-    boot,
-    '--no-lsd',
-    '--json',
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`get timed out\n${err.slice(-2000)}`)), 90_000);
-    let buf = '';
-    child.stdout!.on('data', (d) => {
-      buf += d;
-      const lines = buf.split('\n');
-      buf = lines.pop()!;
-      for (const line of lines) {
-        const ev = JSON.parse(line);
-        if (ev.event === 'done') {
-          clearTimeout(timer);
-          child.kill('SIGKILL');
-          resolve(ev);
-        }
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`get exited ${code} before done: ${err.slice(-2000)}`));
-    });
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs.join('\n').slice(-6000)}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
 
 const MODEL: FakeFile[] = [
   { path: 'README.md', bytes: Buffer.from('---\nlicense: mit\ntags: [tiny]\n---\nA tiny test model.\n') },
@@ -186,17 +109,6 @@ test(
     // @huggingface/hub's downloadFileToCacheDir does so only for a commit, so the ref is read here).
     const main = (await readFile(join(cacheC, 'models--org--tiny', 'refs', 'main'), 'utf8')).trim();
     assert.equal(main, COMMIT_A);
-    for (const f of MODEL) {
-      for (const revision of [COMMIT_A, main]) {
-        const p = await downloadFileToCacheDir({
-          repo: 'org/tiny',
-          path: f.path,
-          revision,
-          cacheDir: cacheC,
-          hubUrl: 'http://127.0.0.1:9',
-        });
-        assert.deepEqual(await readFile(p), f.bytes, `${f.path} at ${revision}`);
-      }
-    }
+    await assertResolvesOffline(cacheC, 'org/tiny', MODEL, [COMMIT_A, main]);
   },
 );

@@ -6,27 +6,26 @@
 // In CI a missing libtorrent is a failure.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  MODEL_FILES,
-  PYTHON,
   createTorrentFile,
   killAll,
   libtorrentSkip,
-  ltPeer,
-  makeFolder,
+  ltCreate,
+  ltDone,
+  ltGet,
+  ltSeed,
+  modelFixture,
   mtimes,
   offline,
+  type Proc,
   silmaril,
+  silmarilGet,
   snapshot,
 } from '../integration/engine-helpers.js';
 
 const skip = libtorrentSkip();
-const LT_TOOL = fileURLToPath(new URL('./py/lt_tool.py', import.meta.url));
 const PIECE = 64 * 1024;
 
 let tmp: string;
@@ -38,9 +37,7 @@ function noPadFiles(snap: Map<string, string>): void {
 
 before(async () => {
   if (skip) return;
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-engine-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-lt-engine-'));
 });
 
 after(async () => {
@@ -69,10 +66,8 @@ describe('libtorrent downloads from silmaril seed', { skip }, () => {
   for (const by of ['torrent', 'magnet'] as const) {
     test(`by ${by}: complete and byte-identical`, async () => {
       const out = path.join(tmp, `lt-out-${by}`);
-      const source = by === 'torrent' ? ['--torrent', torrentFile] : ['--magnet', ready.magnet];
-      const lt = ltPeer(['get', ...source, '--save', out, '--peer', `127.0.0.1:${ready.port}`, '--timeout', '120']);
-      const done = await lt.waitFor((l) => l.event === 'done' || l.event === 'error', 130_000);
-      assert.equal(done.event, 'done', JSON.stringify(done));
+      const source = by === 'torrent' ? { torrent: torrentFile } : { magnet: ready.magnet as string };
+      await ltDone(ltGet(source, out, ['--peer', `127.0.0.1:${ready.port}`, '--timeout', '120']));
       assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), original);
     });
   }
@@ -86,7 +81,7 @@ describe('libtorrent downloads from silmaril seed', { skip }, () => {
 });
 
 describe('silmaril get downloads from a libtorrent seed', { skip }, () => {
-  let seed: ReturnType<typeof ltPeer>;
+  let seed: Proc;
   let port: number;
   let torrentFile: string;
   let v1: string;
@@ -95,15 +90,9 @@ describe('silmaril get downloads from a libtorrent seed', { skip }, () => {
 
   before(async () => {
     torrentFile = path.join(tmp, 'lt-made.torrent');
-    const r = spawnSync(PYTHON, [LT_TOOL], {
-      input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: PIECE, out: torrentFile }] }),
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    ({ v1, v2 } = JSON.parse(r.stdout).results[0]);
+    ({ v1, v2 } = ltCreate(model, torrentFile, PIECE));
     expected = await snapshot(model);
-    seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model)]);
-    port = (await seed.waitFor((l) => l.event === 'ready')).port;
+    ({ proc: seed, port } = await ltSeed(torrentFile, path.dirname(model)));
   });
 
   after(() => seed?.kill());
@@ -112,18 +101,7 @@ describe('silmaril get downloads from a libtorrent seed', { skip }, () => {
     test(`by ${by}: complete, verified, byte-identical, no pad files`, async () => {
       const out = path.join(tmp, `silmaril-out-${by}`);
       const source = by === 'torrent' ? torrentFile : `magnet:?xt=urn:btih:${v1}&xt=urn:btmh:1220${v2}&dn=tiny-model`;
-      const get = silmaril([
-        'get',
-        source,
-        '--out',
-        out,
-        '--peer',
-        `127.0.0.1:${port}`,
-        ...offline(path.join(tmp, `home-get-${by}`)),
-      ]);
-      const done = await get.waitFor((l) => l.event === 'done', 120_000);
-      assert.equal(await get.exited, 0);
-      assert.equal(done.verified, true);
+      const { done } = await silmarilGet(source, out, { peers: [port], home: path.join(tmp, `home-get-${by}`) });
       assert.equal(done.path, path.join(out, 'tiny-model'));
       const got = await snapshot(out);
       noPadFiles(got);

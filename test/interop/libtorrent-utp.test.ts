@@ -5,18 +5,19 @@
 // In CI a missing libtorrent is a failure.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  MODEL_FILES,
   createTorrentFile,
   killAll,
   libtorrentSkip,
-  ltPeer,
-  makeFolder,
+  ltDone,
+  ltGet,
+  ltSeed,
+  modelFixture,
   offline,
   silmaril,
+  silmarilGet,
   snapshot,
 } from '../integration/engine-helpers.js';
 
@@ -30,9 +31,7 @@ let original: Map<string, string>;
 
 before(async () => {
   if (skip) return;
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-utp-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-lt-utp-'));
   torrentFile = path.join(tmp, 'tiny.torrent');
   createTorrentFile(model, torrentFile, PIECE);
   original = await snapshot(model);
@@ -55,12 +54,7 @@ test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, as
   try {
     const ready = await seeder.waitFor((l) => l.event === 'ready');
     const save = path.join(tmp, 'lt-get');
-    const lt = ltPeer([
-      'get',
-      '--torrent',
-      torrentFile,
-      '--save',
-      save,
+    const lt = ltGet({ torrent: torrentFile }, save, [
       '--peer',
       `127.0.0.1:${ready.port}`,
       '--transport',
@@ -69,10 +63,7 @@ test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, as
       '120',
     ]);
     // libtorrent's TCP is off both ways and the seed refuses TCP: a completed download came over uTP.
-    const done = await lt.waitFor((l) => {
-      if (l.event === 'error') throw new Error(`libtorrent: ${l.error}`);
-      return l.event === 'done';
-    }, 120_000);
+    const done = await ltDone(lt, 120_000);
     assert.equal(done.progress, 1);
     assert.deepEqual(await snapshot(path.join(save, 'tiny-model')), original);
   } finally {
@@ -81,22 +72,9 @@ test('libtorrent (uTP only) downloads from silmaril seed --no-tcp', { skip }, as
 });
 
 test('silmaril get --no-tcp downloads from libtorrent (uTP only)', { skip }, async () => {
-  const lt = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--transport', 'utp']);
-  const ready = await lt.waitFor((l) => l.event === 'ready');
+  const { proc: lt, port } = await ltSeed(torrentFile, path.dirname(model), ['--transport', 'utp']);
   const out = path.join(tmp, 'sil-get');
-  const get = silmaril([
-    'get',
-    torrentFile,
-    '--out',
-    out,
-    '--peer',
-    `127.0.0.1:${ready.port}`,
-    '--no-tcp',
-    ...offline(path.join(tmp, 'get-home')),
-  ]);
-  const done = await get.waitFor((l) => l.event === 'done', 120_000);
-  assert.equal(await get.exited, 0);
-  assert.equal(done.verified, true);
+  await silmarilGet(torrentFile, out, { peers: [port], home: path.join(tmp, 'get-home'), extra: ['--no-tcp'] });
   assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), original);
   const stats = await lt.waitFor((l) => l.event === 'stats' && l.uploaded > 0, 30_000);
   assert.ok(stats.uploaded > 0);

@@ -11,30 +11,28 @@
 // In CI a missing libtorrent is a failure.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import Wire from 'bittorrent-protocol';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  MODEL_FILES,
-  PYTHON,
   createTorrentFile,
   killAll,
   libtorrentSkip,
-  ltPeer,
-  makeFolder,
+  ltCreate,
+  ltDone,
+  ltGet,
+  ltSeed,
+  modelFixture,
   offline,
   silmaril,
+  silmarilGet,
   snapshot,
 } from '../integration/engine-helpers.js';
 
 const skip = libtorrentSkip();
-const LT_TOOL = fileURLToPath(new URL('./py/lt_tool.py', import.meta.url));
 // Small pieces: several files span more than one piece, so libtorrent needs their piece layers from us.
 const PIECE = 16 * 1024;
 
@@ -43,9 +41,7 @@ let model: string;
 
 before(async () => {
   if (skip) return;
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-lt-v2-'));
-  model = path.join(tmp, 'src', 'tiny-model');
-  await makeFolder(model, MODEL_FILES);
+  ({ tmp, model } = await modelFixture('silmaril-lt-v2-'));
 });
 
 after(async () => {
@@ -53,22 +49,25 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
+/** `silmaril seed <model> --torrent <torrent>`; libtorrent downloads it by a btmh-only magnet into `out`. */
+async function ltGetsFromSilmaril(torrentFile: string, home: string, out: string): Promise<void> {
+  const seeder = silmaril(['seed', model, '--torrent', torrentFile, ...offline(path.join(tmp, home))]);
+  try {
+    const ready = await seeder.waitFor((l) => l.event === 'ready');
+    const save = path.join(tmp, out);
+    const magnet = `magnet:?xt=urn:btmh:1220${ready.v2}&dn=tiny-model`;
+    await ltDone(ltGet({ magnet }, save, ['--peer', `127.0.0.1:${ready.port}`]));
+    assert.deepEqual(await snapshot(path.join(save, 'tiny-model')), await snapshot(model));
+  } finally {
+    seeder.kill();
+  }
+}
+
 describe('libtorrent (v2 peer) downloads from silmaril seed by a btmh-only magnet', { skip }, () => {
   test('complete and byte-identical', async () => {
     const torrentFile = path.join(tmp, 'tiny.torrent');
     createTorrentFile(model, torrentFile, PIECE);
-    const seeder = silmaril(['seed', model, '--torrent', torrentFile, ...offline(path.join(tmp, 'home-seed'))]);
-    try {
-      const ready = await seeder.waitFor((l) => l.event === 'ready');
-      const out = path.join(tmp, 'lt-out');
-      const magnet = `magnet:?xt=urn:btmh:1220${ready.v2}&dn=tiny-model`;
-      const lt = ltPeer(['get', '--magnet', magnet, '--save', out, '--peer', `127.0.0.1:${ready.port}`]);
-      const done = await lt.waitFor((l) => l.event === 'done' || l.event === 'error', 130_000);
-      assert.equal(done.event, 'done', JSON.stringify(done));
-      assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
-    } finally {
-      seeder.kill();
-    }
+    await ltGetsFromSilmaril(torrentFile, 'home-seed', 'lt-out');
   });
 });
 
@@ -80,51 +79,33 @@ describe('libtorrent (v2 peer) downloads from a silmaril seed of a hybrid withou
     const info = parseTorrent(await readFile(full)).infoBytes;
     const stripped = path.join(tmp, 'tiny-no-layers.torrent');
     await writeFile(stripped, Buffer.concat([Buffer.from('d4:info'), info, Buffer.from('e')]));
-    const seeder = silmaril(['seed', model, '--torrent', stripped, ...offline(path.join(tmp, 'home-seed-nl'))]);
-    try {
-      const ready = await seeder.waitFor((l) => l.event === 'ready');
-      const out = path.join(tmp, 'lt-out-nl');
-      const magnet = `magnet:?xt=urn:btmh:1220${ready.v2}&dn=tiny-model`;
-      const lt = ltPeer(['get', '--magnet', magnet, '--save', out, '--peer', `127.0.0.1:${ready.port}`]);
-      const done = await lt.waitFor((l) => l.event === 'done' || l.event === 'error', 130_000);
-      assert.equal(done.event, 'done', JSON.stringify(done));
-      assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
-    } finally {
-      seeder.kill();
-    }
+    await ltGetsFromSilmaril(stripped, 'home-seed-nl', 'lt-out-nl');
   });
 });
 
+/** libtorrent makes and seeds the model's torrent (`name`.torrent); `silmaril get <source(v2)>` downloads it:
+ *  verified and byte-identical. Its done line, and the v2 hash libtorrent made. */
+async function silmarilGetsFromLibtorrent(name: string, source: (v2: string) => string) {
+  const torrentFile = path.join(tmp, `${name}.torrent`);
+  const { v2 } = ltCreate(model, torrentFile, PIECE);
+  const seed = await ltSeed(torrentFile, path.dirname(model));
+  try {
+    const out = path.join(tmp, `${name}-out`);
+    const { done } = await silmarilGet(source(v2), out, { peers: [seed.port], home: path.join(tmp, `${name}-home`) });
+    assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
+    return { done, v2 };
+  } finally {
+    seed.proc.kill();
+  }
+}
+
 describe('silmaril get by a btmh-only magnet from a libtorrent seed', { skip }, () => {
   test('complete, verified, byte-identical, keyed by the truncated v2 hash', async () => {
-    const torrentFile = path.join(tmp, 'lt-made.torrent');
-    const r = spawnSync(PYTHON, [LT_TOOL], {
-      input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: PIECE, out: torrentFile }] }),
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const { v2 } = JSON.parse(r.stdout).results[0];
-    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model)]);
-    try {
-      const port = (await seed.waitFor((l) => l.event === 'ready')).port;
-      const out = path.join(tmp, 'silmaril-out');
-      const get = silmaril([
-        'get',
-        `magnet:?xt=urn:btmh:1220${v2}&dn=tiny-model`,
-        '--out',
-        out,
-        '--peer',
-        `127.0.0.1:${port}`,
-        ...offline(path.join(tmp, 'home-get')),
-      ]);
-      const done = await get.waitFor((l) => l.event === 'done', 120_000);
-      assert.equal(await get.exited, 0);
-      assert.equal(done.verified, true);
-      assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
-      assert.equal(done.id, v2.slice(0, 40));
-    } finally {
-      seed.kill();
-    }
+    const { done, v2 } = await silmarilGetsFromLibtorrent(
+      'lt-made',
+      (h) => `magnet:?xt=urn:btmh:1220${h}&dn=tiny-model`,
+    );
+    assert.equal(done.id, v2.slice(0, 40));
   });
 });
 
@@ -133,33 +114,7 @@ describe(
   { skip },
   () => {
     test('complete, verified, byte-identical', async () => {
-      const torrentFile = path.join(tmp, 'lt-made-bare.torrent');
-      const r = spawnSync(PYTHON, [LT_TOOL], {
-        input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: PIECE, out: torrentFile }] }),
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, r.stderr);
-      const { v2 } = JSON.parse(r.stdout).results[0];
-      const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model)]);
-      try {
-        const port = (await seed.waitFor((l) => l.event === 'ready')).port;
-        const out = path.join(tmp, 'silmaril-out-bare');
-        const get = silmaril([
-          'get',
-          v2.slice(0, 40),
-          '--out',
-          out,
-          '--peer',
-          `127.0.0.1:${port}`,
-          ...offline(path.join(tmp, 'home-get-bare')),
-        ]);
-        const done = await get.waitFor((l) => l.event === 'done', 120_000);
-        assert.equal(await get.exited, 0);
-        assert.equal(done.verified, true);
-        assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
-      } finally {
-        seed.kill();
-      }
+      await silmarilGetsFromLibtorrent('lt-made-bare', (v2) => v2.slice(0, 40));
     });
   },
 );
@@ -169,17 +124,12 @@ describe('the engine joins a libtorrent seed by btmh alone and fetches the piece
     const { Engine } = await import('../../src/engine/engine.js');
     const { parseTorrent } = await import('../../src/torrent/parse.js');
     const torrentFile = path.join(tmp, 'lt-made-2.torrent');
-    const r = spawnSync(PYTHON, [LT_TOOL], {
-      input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: PIECE, out: torrentFile }] }),
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const { v2 } = JSON.parse(r.stdout).results[0];
+    const { v2 } = ltCreate(model, torrentFile, PIECE);
     const reference = parseTorrent(await readFile(torrentFile));
-    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model)]);
+    const seed = await ltSeed(torrentFile, path.dirname(model));
+    const port = seed.port;
     const engine = new Engine({ home: path.join(tmp, 'home-engine'), dht: false, lsd: false });
     try {
-      const port = (await seed.waitFor((l) => l.event === 'ready')).port;
       await engine.start();
       const t = await engine.download(`magnet:?xt=urn:btmh:1220${v2}`, {
         outDir: path.join(tmp, 'engine-out'),
@@ -202,7 +152,7 @@ describe('the engine joins a libtorrent seed by btmh alone and fetches the piece
       assert.deepEqual(new Map(got as [string, string][]), new Map(want as [string, string][]));
     } finally {
       await engine.stop();
-      seed.kill();
+      seed.proc.kill();
     }
   });
 });
@@ -253,13 +203,9 @@ describe('per-block blame with leaf hashes from a libtorrent seed', { skip }, ()
   test('the liar is struck by v2 leaf hashes and banned, libtorrent never; the data is byte-identical', async () => {
     const { Engine } = await import('../../src/engine/engine.js');
     const torrentFile = path.join(tmp, 'lt-made-blame.torrent');
-    const r = spawnSync(PYTHON, [LT_TOOL], {
-      input: JSON.stringify({ cmd: 'create', jobs: [{ path: model, pieceLength: 64 * 1024, out: torrentFile }] }),
-      encoding: 'utf8',
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const { v2 } = JSON.parse(r.stdout).results[0];
-    const seed = ltPeer(['seed', '--torrent', torrentFile, '--save', path.dirname(model), '--upload-limit', '1000000']);
+    const { v2 } = ltCreate(model, torrentFile, 64 * 1024);
+    const seed = await ltSeed(torrentFile, path.dirname(model), ['--upload-limit', '1000000']);
+    const port = seed.port;
     const liar = await startLiar(torrentFile, model);
     const logged: string[] = [];
     const log = (m: string) => logged.push(m);
@@ -271,7 +217,6 @@ describe('per-block blame with leaf hashes from a libtorrent seed', { skip }, ()
       logger: { trace() {}, debug() {}, info: log, warn: log, error: (m) => log(String(m)) },
     });
     try {
-      const port = (await seed.waitFor((l) => l.event === 'ready')).port;
       await engine.start();
       const t = await engine.download(`magnet:?xt=urn:btmh:1220${v2}`, {
         outDir: path.join(tmp, 'blame-out'),
@@ -290,7 +235,7 @@ describe('per-block blame with leaf hashes from a libtorrent seed', { skip }, ()
     } finally {
       await engine.stop();
       liar.close();
-      seed.kill();
+      seed.proc.kill();
     }
   });
 });

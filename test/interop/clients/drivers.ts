@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LT_PEER, PYTHON, startProc, type Proc } from '../../integration/engine-helpers.js';
+import { PYTHON, ltGet, ltSeed, startProc, type Proc } from '../../integration/engine-helpers.js';
 import { freePort, until, type Model, type TorrentFiles } from './harness.js';
 
 export type How = 'torrent' | 'magnet';
@@ -112,13 +112,12 @@ export function aria2(): ClientDriver {
 
 // ---- Transmission (daemon + RPC) ----
 
-export function transmission(): ClientDriver {
-  let proc: Proc | undefined;
-  let rpcPort = 0;
+/** Transmission's RPC: JSON over HTTP, after the session-id handshake (409 with the id to send). */
+export function transmissionRpc(port: number): (method: string, args?: Record<string, unknown>) => Promise<any> {
   let session = '';
-  async function rpc(method: string, args: Record<string, unknown> = {}): Promise<any> {
+  return async function rpc(method, args = {}) {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const res = await fetch(`http://127.0.0.1:${rpcPort}/transmission/rpc`, {
+      const res = await fetch(`http://127.0.0.1:${port}/transmission/rpc`, {
         method: 'POST',
         headers: { 'X-Transmission-Session-Id': session, 'Content-Type': 'application/json' },
         body: JSON.stringify({ method, arguments: args }),
@@ -131,59 +130,81 @@ export function transmission(): ClientDriver {
       if (body.result !== 'success') throw new Error(`transmission ${method}: ${body.result}`);
       return body.arguments;
     }
-    throw new Error('transmission RPC: no session id');
-  }
+    throw new Error(`transmission ${method}: no session id`);
+  };
+}
+
+export interface RunningTransmission {
+  proc: Proc;
+  rpc: ReturnType<typeof transmissionRpc>;
+  peerPort: number;
+}
+
+/**
+ * `transmission-daemon` headless under `dir` (its HOME and config): loopback only, no DHT, LPD or PEX, its own
+ * free peer and RPC ports, uTP only when asked; resolves once its RPC answers.
+ */
+export async function startTransmission(
+  dir: string,
+  opts: { utp: boolean; downloadDir: string },
+): Promise<RunningTransmission> {
+  const conf = path.join(dir, 'conf');
+  await mkdir(conf, { recursive: true });
+  const rpcPort = await freePort();
+  const peerPort = await freePort();
+  await writeFile(
+    path.join(conf, 'settings.json'),
+    JSON.stringify({
+      'dht-enabled': false,
+      'lpd-enabled': false,
+      'pex-enabled': false,
+      'utp-enabled': opts.utp,
+      'port-forwarding-enabled': false,
+      'peer-port': peerPort,
+      'peer-port-random-on-start': false,
+      'bind-address-ipv4': '127.0.0.1',
+      'bind-address-ipv6': '::1',
+      'rpc-enabled': true,
+      'rpc-port': rpcPort,
+      'rpc-bind-address': '127.0.0.1',
+      'rpc-whitelist-enabled': true,
+      'rpc-whitelist': '127.0.0.1',
+      'rpc-authentication-required': false,
+      'rpc-host-whitelist-enabled': false,
+      'download-dir': opts.downloadDir,
+      'incomplete-dir-enabled': false,
+      'rename-partial-files': true,
+      'ratio-limit-enabled': false,
+      'idle-seeding-limit-enabled': false,
+      'start-added-torrents': true,
+      'message-level': Number(process.env.SILMARIL_TRANSMISSION_LOG ?? 1),
+      encryption: 1,
+    }),
+  );
+  const proc = startProc('transmission-daemon', ['-f', '-g', conf], { env: { HOME: dir } });
+  const rpc = transmissionRpc(rpcPort);
+  await until(
+    () =>
+      rpc('session-get').then(
+        () => true,
+        () => false,
+      ),
+    'transmission RPC',
+    20_000,
+  );
+  return { proc, rpc, peerPort };
+}
+
+export function transmission(): ClientDriver {
+  let running: RunningTransmission | undefined;
+  const rpc = (method: string, args?: Record<string, unknown>) => running!.rpc(method, args);
   return {
     errors: [],
     name: 'Transmission 3.00',
     program: 'transmission-daemon',
     hybrids: false,
     async start(dir) {
-      const conf = path.join(dir, 'conf');
-      await mkdir(conf, { recursive: true });
-      rpcPort = await freePort();
-      await writeFile(
-        path.join(conf, 'settings.json'),
-        JSON.stringify({
-          'dht-enabled': false,
-          'lpd-enabled': false,
-          'pex-enabled': false,
-          'utp-enabled': false,
-          'port-forwarding-enabled': false,
-          'peer-port': await freePort(),
-          'peer-port-random-on-start': false,
-          'bind-address-ipv4': '127.0.0.1',
-          'bind-address-ipv6': '::1',
-          'rpc-enabled': true,
-          'rpc-port': rpcPort,
-          'rpc-bind-address': '127.0.0.1',
-          'rpc-whitelist-enabled': true,
-          'rpc-whitelist': '127.0.0.1',
-          'rpc-authentication-required': false,
-          'rpc-host-whitelist-enabled': false,
-          'download-dir': path.join(dir, 'downloads'),
-          'incomplete-dir-enabled': false,
-          'rename-partial-files': true,
-          'ratio-limit-enabled': false,
-          'idle-seeding-limit-enabled': false,
-          'start-added-torrents': true,
-          'message-level': Number(process.env.SILMARIL_TRANSMISSION_LOG ?? 1),
-          encryption: 1,
-        }),
-      );
-      proc = startProc('transmission-daemon', ['-f', '-g', conf], { env: { HOME: dir } });
-      await until(
-        async () => {
-          try {
-            await rpc('session-get');
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        'transmission RPC',
-        20_000,
-      );
+      running = await startTransmission(dir, { utp: false, downloadDir: path.join(dir, 'downloads') });
     },
     async download(t, how, out) {
       await mkdir(out, { recursive: true });
@@ -197,7 +218,7 @@ export function transmission(): ClientDriver {
       if (torrents.length) await rpc('torrent-remove', { ids: torrents.map((x: { id: number }) => x.id) });
     },
     async stop() {
-      await end(proc);
+      await end(running?.proc);
     },
   };
 }
@@ -379,28 +400,14 @@ export function libtorrent(): ClientDriver {
     async start() {},
     async download(t, how, out) {
       await mkdir(out, { recursive: true });
-      const p = startProc(
-        PYTHON,
-        [
-          LT_PEER,
-          'get',
-          how === 'torrent' ? '--torrent' : '--magnet',
-          how === 'torrent' ? t.file : t.magnet,
-          '--save',
-          out,
-          '--timeout',
-          '90',
-        ],
-        { stdin: true },
-      );
+      const p = ltGet(how === 'torrent' ? { torrent: t.file } : { magnet: t.magnet }, out, ['--timeout', '90']);
       watchExit(p, 'libtorrent', errors);
       procs.push(p);
     },
     async seed(t, model) {
-      const p = startProc(PYTHON, [LT_PEER, 'seed', '--torrent', t.file, '--save', model.parent], { stdin: true });
-      watchExit(p, 'libtorrent', errors);
-      procs.push(p);
-      await p.waitFor((l) => l.event === 'ready' || l.event === 'error', 30_000);
+      const { proc } = await ltSeed(t.file, model.parent);
+      watchExit(proc, 'libtorrent', errors);
+      procs.push(proc);
     },
     async reset() {
       for (const p of procs) p.child.stdin?.end();

@@ -1,9 +1,12 @@
 // A Hugging Face cache laid out exactly as huggingface_hub writes it: blobs named by etag (sha256 for LFS files, git
 // blob sha1 for others), snapshots/<commit>/<path> relative links into ../../blobs (deeper for sub-folders),
 // refs/<ref> holding the commit. Two revisions share blobs.
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { downloadFileToCacheDir } from '@huggingface/hub';
 
 export function gitSha1(bytes: Buffer): string {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
@@ -67,4 +70,22 @@ export function makeFakeCache(cacheDir: string) {
   addRevision(cacheDir, 'org/tiny', COMMIT_A, [config, weights, tok], []);
   addRevision(cacheDir, 'org/tiny', COMMIT_B, [configB, weights, tok], ['main']);
   return { revA: [config, weights, tok], revB: [configB, weights, tok] };
+}
+
+/**
+ * Each of `files` resolves from `cacheDir` by @huggingface/hub as huggingface_hub would, offline (a Hub URL nothing
+ * listens on: any network use fails), at each of `revisions` (commits, or refs read beforehand), to its bytes.
+ */
+export async function assertResolvesOffline(
+  cacheDir: string,
+  repo: string,
+  files: FakeFile[],
+  revisions: string[] = [COMMIT_A],
+): Promise<void> {
+  for (const f of files) {
+    for (const revision of revisions) {
+      const p = await downloadFileToCacheDir({ repo, path: f.path, revision, cacheDir, hubUrl: 'http://127.0.0.1:9' });
+      assert.deepEqual(await readFile(p), f.bytes, `${f.path} at ${revision}`);
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, open, unlink, truncate, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, open, unlink, truncate, readdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyTorrent, resolveContentRoot } from '../../../src/torrent/verify.js';
@@ -33,6 +33,16 @@ function corpus(): DataFile[] {
   ];
 }
 
+/** The corpus written under a fresh folder as `<base>/content`, and its torrent of `kind`. */
+async function writtenCorpus(kind: 'v1' | 'v2' | 'hybrid') {
+  const base = await tmp();
+  const files = corpus();
+  const { torrent } = buildTorrent(files, kind, PL);
+  const root = join(base, 'content');
+  await writeFiles(root, files);
+  return { torrent, base, root, files };
+}
+
 async function flip(file: string, position: number): Promise<void> {
   const fh = await open(file, 'r+');
   const buf = Buffer.alloc(1);
@@ -44,10 +54,7 @@ async function flip(file: string, position: number): Promise<void> {
 
 for (const kind of ['v1', 'v2', 'hybrid'] as const) {
   test(`${kind}: good data verifies, every byte checked; the folder or its parent are both accepted`, async () => {
-    const base = await tmp();
-    const files = corpus();
-    const { torrent } = buildTorrent(files, kind, PL);
-    await writeFiles(join(base, 'content'), files);
+    const { torrent, base } = await writtenCorpus(kind);
     let progressed = 0;
     const r = await verifyTorrent(torrent, base, { pool, onProgress: (d) => (progressed = d) });
     assert.equal(r.ok, true, JSON.stringify(r.damagedFiles));
@@ -61,11 +68,7 @@ for (const kind of ['v1', 'v2', 'hybrid'] as const) {
   });
 
   test(`${kind}: a flipped byte names the file and the piece`, async () => {
-    const base = await tmp();
-    const files = corpus();
-    const { torrent } = buildTorrent(files, kind, PL);
-    const root = join(base, 'content');
-    await writeFiles(root, files);
+    const { torrent, root } = await writtenCorpus(kind);
     await flip(join(root, 'sub', 'big.safetensors'), 2 * PL + 5);
     const r = await verifyTorrent(torrent, root, { pool });
     assert.equal(r.ok, false);
@@ -80,11 +83,7 @@ for (const kind of ['v1', 'v2', 'hybrid'] as const) {
   });
 
   test(`${kind}: missing and wrong-size files are reported`, async () => {
-    const base = await tmp();
-    const files = corpus();
-    const { torrent } = buildTorrent(files, kind, PL);
-    const root = join(base, 'content');
-    await writeFiles(root, files);
+    const { torrent, root } = await writtenCorpus(kind);
     await unlink(join(root, 'one'));
     await truncate(join(root, 'sub', 'tokenizer.json'), 10);
     const r = await verifyTorrent(torrent, root, { pool });
@@ -101,14 +100,32 @@ for (const kind of ['v1', 'v2', 'hybrid'] as const) {
       for (const d of r.damagedFiles) if (d.reason === 'content') assert.ok(d.badPieces?.length);
     }
   });
+
+  test(`${kind}: a file that is there but cannot be read is "unreadable", with why, not "missing"`, async () => {
+    // Real unreadable cases even for root (tests run as root: chmod would not stop it): a folder in a file's place,
+    // and a symbolic link loop. Permission denied is covered as another user in test/integration/cli-errors.
+    const { torrent, base, root } = await writtenCorpus(kind);
+    await unlink(join(root, 'one'));
+    await mkdir(join(root, 'one'));
+    await unlink(join(root, 'sub', 'tokenizer.json'));
+    await symlink('tokenizer.json', join(root, 'sub', 'tokenizer.json'));
+    await unlink(join(root, 'a.bin')); // really missing, for contrast
+    const r = await verifyTorrent(torrent, base, { pool });
+    assert.equal(r.ok, false);
+    const by = new Map(r.damagedFiles.map((d) => [d.path, d]));
+    assert.equal(by.get('one')?.reason, 'unreadable');
+    assert.equal(by.get('one')?.why, 'a folder, not a file');
+    assert.equal(by.get('sub/tokenizer.json')?.reason, 'unreadable');
+    assert.equal(by.get('sub/tokenizer.json')?.why, 'a symbolic link loop');
+    assert.equal(by.get('a.bin')?.reason, 'missing');
+    // v2 and hybrid files are piece-aligned: the files around them still verify (in v1, pieces shared with an
+    // unreadable file cannot be confirmed, and flag their neighbours).
+    if (kind !== 'v1') assert.equal(by.has('sub/big.safetensors'), false);
+  });
 }
 
 test('v1 piece spanning files: damage in one file flags every file of that piece', async () => {
-  const base = await tmp();
-  const files = corpus();
-  const { torrent } = buildTorrent(files, 'v1', PL);
-  const root = join(base, 'content');
-  await writeFiles(root, files);
+  const { torrent, root } = await writtenCorpus('v1');
   await flip(join(root, 'b.bin'), 0); // stream byte 16383: piece 0 holds all of a.bin and b.bin's first byte
   const r = await verifyTorrent(torrent, root, { pool });
   assert.deepEqual(
@@ -168,10 +185,7 @@ test('content root resolution: renamed folder, and a missing path is a clear err
 });
 
 test('abort stops verification with the signal reason', async () => {
-  const base = await tmp();
-  const files = corpus();
-  const { torrent } = buildTorrent(files, 'v1', PL);
-  await writeFiles(join(base, 'content'), files);
+  const { torrent, base } = await writtenCorpus('v1');
   const ac = new AbortController();
   ac.abort(new Error('stop'));
   await assert.rejects(verifyTorrent(torrent, base, { pool, signal: ac.signal }), /stop/);

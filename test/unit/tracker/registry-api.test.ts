@@ -227,6 +227,25 @@ describe('registry API', () => {
     assert.deepEqual(Object.keys(scrape.files), [], 'a blocked hash is left out of scrapes');
   });
 
+  it('DELETE with block=0 (a publisher withdrawing its listing) removes it without blocking: it can come back', async () => {
+    const d = await makeHybrid('withdrawn');
+    assert.equal((await post(base, registration(d), KEY)).status, 201);
+    const del = (hash: string) =>
+      fetch(`${base}/api/registry?info_hash=${hash}&reason=withdrawn&block=0`, {
+        method: 'DELETE',
+        headers: { 'X-Weightless-Key': KEY },
+      });
+    const res = await del(d.v2);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'deleted' });
+    assert.equal((await fetch(`${base}/api/registry?info_hash=${d.v2}`)).status, 404);
+    assert.equal((await del(d.v1)).status, 404, 'nothing left to remove, and nothing blocked by asking');
+    const announced = await getBencoded(announceUrl(base, { hash: d.v1, peer: 9, port: 7009 }));
+    assert.equal(text(announced['failure reason']), 'Unregistered torrent: info_hash not found in registry');
+    assert.equal((await post(base, registration(d), KEY)).status, 201, 'registered again');
+    assert.equal((await del(d.v1)).status, 200); // gone again: the counts the tests below check are as they were
+  });
+
   it('a v1 hash already registered under another entry is a 409', async () => {
     const res = await post(base, { info_hash: 'cd'.repeat(32), v1_info_hash: b.v1, name: 'dup' }, KEY);
     assert.equal(res.status, 409);
