@@ -14,6 +14,7 @@ import { CatalogService } from '../catalog/service.js';
 import { dhtScrape } from '../catalog/dht-scrape.js';
 import { SwarmCounter, type PeerCount } from '../catalog/swarm-counts.js';
 import type { EngineOptions } from '../engine/engine.js';
+import { checkFirstFiles, DEFAULT_FIRST_FILES, type FileOrder } from '../engine/file-order.js';
 import { contentRootIn, realFiles } from '../engine/layout.js';
 import type { Transfer } from '../engine/transfer.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -715,6 +716,7 @@ export class AppNode extends EventEmitter implements NodeApi {
       outDir: resolve(req.outDir ?? this.layout.models),
       peers: req.peers,
       hub,
+      order: downloadOrder(req.order),
     });
     const view = transferView(t, this.home);
     // Asked for bytes this node already holds in full (seeded from another folder, or downloaded before): nothing
@@ -1007,6 +1009,14 @@ function unsignedTombstone(tracker: string, name: string): StoredEntry {
     source,
     seeders: 0,
   };
+}
+
+/** The order a download fetches its files in: what was asked, checked, with the descriptive files first by default. */
+function downloadOrder(order: FileOrder | undefined): FileOrder {
+  const first = order?.first ?? [...DEFAULT_FIRST_FILES];
+  const bad = checkFirstFiles(first);
+  if (bad) throw new BadRequestError(bad);
+  return { sequential: !!order?.sequential, first };
 }
 
 /** The request was wrong (400 over the API). */

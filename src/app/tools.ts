@@ -11,3 +11,4 @@ export { writeFileAtomic } from '../shared/atomic-file.js';
 export { Tracker } from '../tracker/tracker.js';
 export { hfCacheDir, listHfCache, type CachedRepo } from '../models/hf-cache.js';
 export { normaliseTrustedKey, readTrustedKeys, updateTrustedKeys } from '../catalog/trust.js';
+export { checkFirstFiles, DEFAULT_FIRST_FILES, type FileOrder } from '../engine/file-order.js';

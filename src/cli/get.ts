@@ -12,7 +12,7 @@ import { formatBytes, formatDuration, formatEta, formatPercent, formatRate, plur
 import { loadTorrent, printWarnings } from './info.js';
 import { classifySource, type DownloadSource } from '../app/tools.js';
 import { TorrentError } from '../app/tools.js';
-import { hfCacheDir } from '../app/tools.js';
+import { checkFirstFiles, hfCacheDir } from '../app/tools.js';
 import {
   engineOptionSpec,
   engineUsage,
@@ -37,6 +37,10 @@ Downloads a model into a folder; a restart continues where the last run stopped.
                          blobs/<etag>, snapshots/<commit>/<path> links, refs/<ref>; blobs already there are not fetched
   --hf-repo ORG/NAME@COMMIT  the Hub origin, when no catalog entry for this infohash gives it
   --hf-ref REF           point refs/REF at the commit (e.g. main)
+  --first PATTERNS       fetch these files before all others, comma-separated (repeatable): a name or glob matched
+                         against file names (config.json, *.json), or paths when it has a / (default: *.json, *.md,
+                         *.txt, tokenizer.*; "none" for no file first)
+  --sequential           fetch pieces in order instead of rarest first (slower for a swarm)
   --no-web-seed          never fetch from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN), peers only
   --web-seed-below KIB   also use the Hub while peers deliver less than this many KiB/s (default: only when no
                          peer has data, 2 s after the start)
@@ -52,7 +56,19 @@ const options = {
   'hf-ref': { type: 'string' },
   'no-web-seed': { type: 'boolean', default: false },
   'web-seed-below': { type: 'string' },
+  first: { type: 'string', multiple: true },
+  sequential: { type: 'boolean', default: false },
 } as const;
+
+/** `--first` as given: undefined for the default, [] for "none", else the patterns (a usage error when unusable). */
+function firstFiles(given: string[] | undefined): string[] | undefined {
+  if (given === undefined) return undefined;
+  const patterns = given.flatMap((g) => g.split(',')).map((p) => p.trim());
+  if (patterns.length === 1 && patterns[0].toLowerCase() === 'none') return [];
+  const bad = checkFirstFiles(patterns);
+  if (bad) throw new UsageError(`--first: ${bad}`, { hint: 'e.g. --first config.json,tokenizer.*' });
+  return patterns;
+}
 
 /** `--hf-cache` takes an optional DIR: bare, or followed by an option or by what can only be the source (a magnet, an
  *  infohash, an existing file), it means the default cache. */
@@ -158,6 +174,7 @@ export async function run(argv: string[]): Promise<number> {
   // Every option is checked before a node starts: a usage error never leaves a half-started node behind.
   const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
   const peers = (values.peer ?? []).map(peerOption);
+  const order = { first: firstFiles(values.first), sequential: values.sequential };
   const log = stderrLogger(values.verbose);
   // The catalog is opened only for a look-up (an org/model name, a Hugging Face origin the home's catalog records):
   // a magnet or a .torrent needs none, and a one-off download joins no catalog network.
@@ -209,7 +226,7 @@ export async function run(argv: string[]): Promise<number> {
       t = { ...d.transfer, status: 'started' };
       hfDone = d.done;
     } else {
-      t = await api.download({ source, outDir: outDir ?? process.cwd(), peers, webSeed });
+      t = await api.download({ source, outDir: outDir ?? process.cwd(), peers, webSeed, order });
       if (t.status === 'present') {
         // This node already holds every byte (seeded or downloaded from another folder): nothing to fetch.
         if (json) jsonLine({ event: 'present', path: t.path, id: t.id });

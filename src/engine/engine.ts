@@ -13,6 +13,7 @@ import { contentRootIn } from './layout.js';
 import { RateLimiter } from './rate.js';
 import { markFiles } from './resume.js';
 import { StateDir, type HfCacheTarget } from './state.js';
+import type { FileOrder } from './file-order.js';
 import { Transfer, type TransferHost } from './transfer.js';
 import { HubSeed, type HubSeedOptions } from './hub-seed.js';
 import { isHfRepoId } from '../shared/hf-repo.js';
@@ -82,6 +83,8 @@ export interface DownloadOptions {
   hfCache?: HfCacheTarget;
   /** The node's own business (a catalog file), not a model: Transfer.system. */
   system?: boolean;
+  /** Files first, or everything in index order (file-order.ts); kept in the resume record. */
+  order?: FileOrder;
 }
 
 export class Engine extends EventEmitter {
@@ -295,6 +298,7 @@ export class Engine extends EventEmitter {
       hub: opts.hub ? new HubSeed(opts.hub) : undefined,
       hfCache: opts.hfCache,
       system: opts.system,
+      order: opts.order,
     });
     return this.launch(t, opts.paused);
   }
@@ -341,6 +345,7 @@ export class Engine extends EventEmitter {
             hub: restoredHub(rec.hub),
             hfCache: restoredHfCache(rec.hfCache),
             system: rec.system,
+            order: { sequential: rec.sequential, first: rec.firstFiles },
           });
         } else continue;
         out.push(t);

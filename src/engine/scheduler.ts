@@ -60,7 +60,13 @@ export interface SchedulerOptions {
   rechokeMs?: number;
   /** BEP 16 super-seeding while this torrent is complete (an initial seed). */
   superSeed?: boolean;
+  /** Pieces fetched before all others ([first, last] ranges: the files the user wants first, file-order.ts), asked
+   *  for once the metadata is known. */
+  firstPieces?: () => Array<[number, number]>;
 }
+
+/** The picker's priority for pieces wanted first (above 1: before every normal piece, in index order). */
+const FIRST_PRIORITY = 2;
 
 interface PeerRecord {
   avail: PeerAvailability;
@@ -107,6 +113,7 @@ export class Scheduler {
     const picker = new PiecePicker(t.pieces.length, { sequential: this.opts.sequential });
     this.picker = picker;
     for (let i = 0; i < t.pieces.length; i++) if (t.bitfield.get(i)) picker.setHave(i);
+    for (const [from, to] of this.opts.firstPieces?.() ?? []) picker.setPriority(from, to, FIRST_PRIORITY);
     for (const w of t.wires) this.peerOf(w);
     return picker;
   }

@@ -12,6 +12,7 @@ import { promises as fsp } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseTorrent } from '../torrent/parse.js';
 import { writeFileAtomic } from '../shared/atomic-file.js';
+import { checkFirstFiles } from './file-order.js';
 
 export interface FileMark {
   /** Index in ParsedTorrent.files. */
@@ -44,6 +45,9 @@ export interface TransferRecord {
   peers?: string[];
   /** A seed that super-seeds (BEP 16) while it is the initial seed. */
   superSeed?: boolean;
+  /** The order the user asked files in (file-order.ts). */
+  sequential?: boolean;
+  firstFiles?: string[];
   /** The Hugging Face Hub web seed of this download (hub-seed.ts); the endpoint and token come from the environment
    *  again at restore, never from here. */
   hub?: { repo: string; commit: string };
@@ -210,6 +214,8 @@ export function recordFault(id: string, v: unknown): string | undefined {
     if (r[k] !== undefined && !isInt(r[k], -1)) return `bad "${k}"`;
   if (r.peers !== undefined && !(Array.isArray(r.peers) && r.peers.every(isStr))) return 'bad "peers"';
   if (r.superSeed !== undefined && typeof r.superSeed !== 'boolean') return 'bad "superSeed"';
+  if (r.sequential !== undefined && typeof r.sequential !== 'boolean') return 'bad "sequential"';
+  if (r.firstFiles !== undefined && checkFirstFiles(r.firstFiles)) return 'bad "firstFiles"';
   if (r.system !== undefined && typeof r.system !== 'boolean') return 'bad "system"';
   return undefined;
 }

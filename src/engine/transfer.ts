@@ -34,6 +34,7 @@ import {
 } from './v2-handshake.js';
 import { TorrentHashes } from './v2-wire.js';
 import { Holepunch } from './holepunch.js';
+import { firstPieceRanges, type FileOrder } from './file-order.js';
 import {
   FAULT_EVENT,
   attachConn,
@@ -191,6 +192,8 @@ export class Transfer extends EventEmitter {
       uploadLimit?: number;
       completed?: boolean;
       superSeed?: boolean;
+      /** The order files are fetched in (file-order.ts). */
+      order?: FileOrder;
       /** The Hugging Face Hub as a web seed, brought in when peers are too few or too slow. */
       hub?: HubSeed;
       /** A download into the Hugging Face cache: kept in the resume record so a restart still installs it. */
@@ -210,6 +213,8 @@ export class Transfer extends EventEmitter {
     this.magnet = init.magnet;
     this.completed = !!init.completed;
     this.superSeed = !!init.superSeed;
+    this.sequential = !!init.order?.sequential;
+    this.firstFiles = init.order?.first ?? [];
     this.downLimit = new RateLimiter(init.downloadLimit ?? -1);
     this.upLimit = new RateLimiter(init.uploadLimit ?? -1);
     this.guard = new PeerGuard((wire, reason) => {
@@ -382,7 +387,12 @@ export class Transfer extends EventEmitter {
         read: (start, length) => storeOf(torrent).read(start, length),
       },
     );
-    this.scheduler = installScheduler(torrent, { sequential: this.sequential, superSeed: this.superSeed });
+    this.scheduler = installScheduler(torrent, {
+      sequential: this.sequential,
+      superSeed: this.superSeed,
+      firstPieces: () =>
+        this.parsed ? firstPieceRanges(this.parsed.files, this.parsed.pieceLength, this.firstFiles) : [],
+    });
     this.downloadedBase = 0;
     this.uploadedBase = 0;
 
@@ -536,6 +546,8 @@ export class Transfer extends EventEmitter {
   private fromSeedsBase = 0;
   /** Pieces in index order instead of rarest first. */
   sequential = false;
+  /** Patterns of the files fetched before all others (file-order.ts). */
+  firstFiles: string[] = [];
   /** BEP 16 super-seeding while complete. */
   superSeed = false;
 
@@ -769,6 +781,8 @@ export class Transfer extends EventEmitter {
       uploadLimit: this.upLimit.bytesPerSecond,
       peers: this.peers,
       superSeed: this.superSeed || undefined,
+      ...(this.sequential ? { sequential: true } : {}),
+      ...(this.firstFiles.length ? { firstFiles: this.firstFiles } : {}),
       hub: this.hub ? { repo: this.hub.repo, commit: this.hub.commit } : undefined,
       hfCache: this.hfCache,
       ...(this.system ? { system: true } : {}),

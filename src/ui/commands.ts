@@ -343,7 +343,8 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
         );
         if (go !== 'Download') return undefined;
       }
-      const t = await core.download(model, folder);
+      const firstFiles = vscode.workspace.getConfiguration('silmaril').get<string[]>('download.firstFiles');
+      const t = await core.download(model, folder, { firstFiles });
       if (t.status === 'present') {
         // Every byte is already here (seeded or downloaded earlier, from another folder): say where, offer the rest.
         const dest = folder;

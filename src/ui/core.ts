@@ -97,7 +97,12 @@ export interface UiCore {
 
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
-  download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<DownloadOutcome>;
+  /** `firstFiles`: patterns of files fetched before all others (setting `silmaril.download.firstFiles`). */
+  download(
+    model: { magnet: string; name: string; size: number },
+    outDir: string,
+    opts?: { firstFiles?: string[] },
+  ): Promise<DownloadOutcome>;
   /** Copies bytes this node already holds (transfer `id`) into `dest`, checked against the torrent; returns the copy. */
   copyPresent?(id: string, dest: string): Promise<{ path: string; verified: boolean }>;
   /** Downloads into the Hugging Face cache; `done` settles once the snapshot is in place. */

@@ -209,9 +209,14 @@ export class NodeCore implements UiCore {
     };
   }
 
-  async download(model: { magnet: string; name: string; size: number }, outDir: string): Promise<DownloadOutcome> {
+  async download(
+    model: { magnet: string; name: string; size: number },
+    outDir: string,
+    opts: { firstFiles?: string[] } = {},
+  ): Promise<DownloadOutcome> {
     const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
-    const t = await this.api().download({ source: model.magnet, outDir, webSeed });
+    const order = { first: opts.firstFiles };
+    const t = await this.api().download({ source: model.magnet, outDir, webSeed, order });
     this.fire('transfers');
     return t;
   }

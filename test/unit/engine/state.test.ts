@@ -118,4 +118,9 @@ test('recordFault names the first wrong field', () => {
   // The system flag (a catalog file of the node, src/app/views.ts) is kept across restarts, and checked.
   assert.equal(recordFault(id, { ...record(id), system: true }), undefined);
   assert.match(recordFault(id, { ...record(id), system: 'yes' } as unknown as TransferRecord)!, /system/);
+  // The order the user asked files in (file-order.ts) is kept across restarts, and checked.
+  assert.equal(recordFault(id, { ...record(id), sequential: true, firstFiles: ['*.json'] }), undefined);
+  assert.match(recordFault(id, { ...record(id), sequential: 1 } as unknown as TransferRecord)!, /sequential/);
+  assert.match(recordFault(id, { ...record(id), firstFiles: '*.json' } as unknown as TransferRecord)!, /firstFiles/);
+  assert.match(recordFault(id, { ...record(id), firstFiles: [''] })!, /firstFiles/);
 });
