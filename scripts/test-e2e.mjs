@@ -600,14 +600,19 @@ async function main() {
 
     await step('details-magnet: Show Details has the whole magnet, copyable, and the name once', page, async () => {
       const model = paneRows(page, 'Catalog').filter({ hasText: 'remote-model' }).first();
-      // A click runs Show Details; one that lands while the tree redraws only selects: click again.
+      // A click runs Show Details; one that lands while the tree redraws only selects, or lands on the publisher's
+      // row and folds it (a withdraw just before redraws the Catalog): unfold it and click again.
+      const org = paneRows(page, 'Catalog').filter({ hasText: 'headless' }).first();
       let f;
       for (let attempt = 1; !f; attempt++) {
-        await model.click();
-        f = await webviewFrame(page, '#magnet', 'the details panel', 10_000).catch((err) => {
-          if (attempt === 3) throw err;
-          return undefined;
-        });
+        if ((await org.getAttribute('aria-expanded')) === 'false') await org.click();
+        f = await model
+          .click({ timeout: 10_000 })
+          .then(() => webviewFrame(page, '#magnet', 'the details panel', 10_000))
+          .catch((err) => {
+            if (attempt === 3) throw err;
+            return undefined;
+          });
       }
       const magnet = await f.locator('#magnet').inputValue();
       // The whole link, as long as the catalog's, and nothing hidden: the box wraps it (no horizontal overflow).
