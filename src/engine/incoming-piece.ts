@@ -3,9 +3,10 @@
 // offset (one write per window, not per block) and, in piece order, fed to the piece's running SHA-1 (piece-hasher.ts,
 // on a worker). So the disk writes and the hashing overlap with receiving, a piece is verified a moment after its last
 // block, and memory holds only the windows being filled, written or hashed — not whole pieces (16 MiB each at 16 MiB
-// pieces). Bytes are on disk before their piece is verified: a piece that fails its hash is simply fetched again and
+// pieces). For a v2 (hybrid) torrent the same pass also hashes the piece's BEP 52 leaves (request.ts checks them against
+// the piece layer). Bytes are on disk before their piece is verified: a piece that fails its hash is simply fetched again and
 // written over, and resume (resume.ts) hashes again any piece written after the last save.
-import { StreamHasher, WindowPool } from './piece-hasher.js';
+import { StreamHasher, WindowPool, type PieceDigest } from './piece-hasher.js';
 
 /** Bytes per window: large enough that writes are few and large, small enough that little is held per piece. */
 export const WINDOW_BYTES = 1 << 20;
@@ -42,7 +43,7 @@ export function releaseIdleWindows(): void {
 
 export class IncomingPiece {
   private readonly wins: (Window | null | undefined)[];
-  private readonly key = hasher.open();
+  private readonly key: number;
   /** Next window to feed to the hash. */
   private nextHash = 0;
   /** Writes and hash updates in flight. */
@@ -51,13 +52,16 @@ export class IncomingPiece {
   private idle?: () => void;
   private aborted = false;
 
-  /** `start`: where the piece begins in the piece stream. */
+  /** `start`: where the piece begins in the piece stream; `v2Bytes`: its first bytes that are v2 file data, whose
+   *  16 KiB leaves are hashed too (0: none). Windows are 1 MiB, so each window starts on a leaf boundary. */
   constructor(
     readonly length: number,
     private readonly start: number,
     private readonly write: StreamWriter,
+    v2Bytes = 0,
   ) {
     this.wins = new Array(Math.ceil(length / WINDOW_BYTES));
+    this.key = hasher.open(v2Bytes);
   }
 
   /** Copies in `data` (new bytes at `offset` of the piece; it may be a view that is reused once this returns). */
@@ -134,9 +138,9 @@ export class IncomingPiece {
     windows.release(win.buf);
   }
 
-  /** Every byte is in: resolves with the piece's hex SHA-1 once every window is written and hashed; rejects with the
-   *  first write error. */
-  async finish(): Promise<string> {
+  /** Every byte is in: resolves with the piece's hex SHA-1 (and v2 leaves, if asked) once every window is written and
+   *  hashed; rejects with the first write error. */
+  async finish(): Promise<PieceDigest> {
     if (this.busy > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     if (this.error) {
       hasher.drop(this.key);

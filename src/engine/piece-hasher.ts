@@ -6,30 +6,69 @@
 // allocation each time it lands; that churn drove V8 into a full mark-compact about every 100 ms at loopback
 // speed.) The worker is a few lines of plain JS run with `eval` (no extra bundle entry); if workers or shared
 // memory are unavailable, hashing runs on the main thread.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const LEAF = 16384;
+// key -> { h: the SHA-1 state, v2: bytes of the piece that are v2 file data (0: none), at: bytes seen, leaves: [] }
 const open = new Map();
+const leafHash = (b) => createHash('sha256').update(b).digest();
 parentPort.on('message', (m) => {
   if (m.op === 'u') {
-    let h = open.get(m.key);
-    if (!h) open.set(m.key, (h = createHash('sha1')));
-    h.update(new Uint8Array(m.buf, m.off, m.len));
+    let s = open.get(m.key);
+    if (!s) open.set(m.key, (s = { h: createHash('sha1'), v2: m.v2 || 0, at: 0, leaves: [] }));
+    const bytes = new Uint8Array(m.buf, m.off, m.len);
+    s.h.update(bytes);
+    // BEP 52 leaves of the same bytes: windows start on 16 KiB boundaries, the piece's v2 data ends at s.v2.
+    for (let o = 0; o < m.len && s.at + o < s.v2; o += LEAF) s.leaves.push(leafHash(bytes.subarray(o, Math.min(o + LEAF, s.v2 - s.at))));
+    s.at += m.len;
     parentPort.postMessage({ id: m.id });
   } else if (m.op === 'd') {
-    const h = open.get(m.key) || createHash('sha1');
+    const s = open.get(m.key);
     open.delete(m.key);
-    parentPort.postMessage({ id: m.id, digest: h.digest('hex') });
+    const digest = (s ? s.h : createHash('sha1')).digest('hex');
+    parentPort.postMessage({ id: m.id, digest, leaves: s && s.v2 ? Buffer.concat(s.leaves) : undefined });
   } else if (m.op === 'x') open.delete(m.key);
 });
 `;
 
 const HAS_SHARED = typeof SharedArrayBuffer === 'function';
 
-type Answer = (digest: string) => void;
+/** What a piece's hash state ends with: its hex SHA-1 and, when v2 leaves were asked for (`open(v2Bytes)`), the
+ *  SHA-256 of each 16 KiB leaf of its v2 data, concatenated (the caller reduces them: src/torrent/merkle.ts). */
+export interface PieceDigest {
+  digest: string;
+  leaves?: Uint8Array;
+}
+
+type Answer = (r: PieceDigest) => void;
+
+const LEAF = 16384;
+
+/** A running state on this thread (no worker): the same work as the worker's. */
+class LocalState {
+  readonly h = createHash('sha1');
+  private at = 0;
+  private readonly leaves: Buffer[] = [];
+  constructor(private readonly v2: number) {}
+  update(bytes: Uint8Array): void {
+    this.h.update(bytes);
+    for (let o = 0; o < bytes.length && this.at + o < this.v2; o += LEAF) {
+      this.leaves.push(
+        createHash('sha256')
+          .update(bytes.subarray(o, Math.min(o + LEAF, this.v2 - this.at)))
+          .digest(),
+      );
+    }
+    this.at += bytes.length;
+  }
+  end(): PieceDigest {
+    return { digest: this.h.digest('hex'), leaves: this.v2 ? Buffer.concat(this.leaves) : undefined };
+  }
+}
 
 /** Running SHA-1 states of pieces being received, in a worker when it can. */
 export class StreamHasher {
@@ -39,21 +78,23 @@ export class StreamHasher {
   private nextKey = 0;
   private readonly pending = new Map<number, Answer>();
   /** States kept on this thread (no worker, or a buffer that is not shared). */
-  private readonly local = new Map<number, Hash>();
+  private readonly local = new Map<number, LocalState>();
   /** Keys whose state lives in the worker. */
   private readonly remote = new Set<number>();
+  /** Per key: how many of the piece's first bytes are v2 file data whose leaves are hashed too (see open). */
+  private readonly v2 = new Map<number, number>();
 
   private start(): Worker | undefined {
     if (this.worker || this.failed) return this.worker;
     try {
       // No execArgv: the worker runs plain JS and needs none of the parent's loaders.
       const w = new Worker(WORKER_CODE, { eval: true, execArgv: [] });
-      w.on('message', (m: { id: number; digest?: string }) => {
+      w.on('message', (m: { id: number; digest?: string; leaves?: Uint8Array }) => {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
         if (this.pending.size === 0) w.unref();
-        p(m.digest ?? '');
+        p({ digest: m.digest ?? '', leaves: m.leaves });
       });
       w.on('error', () => this.fallback());
       w.on('exit', () => this.fallback());
@@ -74,7 +115,7 @@ export class StreamHasher {
     this.worker = undefined;
     const left = [...this.pending.values()];
     this.pending.clear();
-    for (const p of left) p('');
+    for (const p of left) p({ digest: '' });
   }
 
   private ask(w: Worker, answer: Answer, message: object): void {
@@ -84,9 +125,13 @@ export class StreamHasher {
     w.postMessage({ ...message, id });
   }
 
-  /** A new running state; its key is for update, digest and drop. */
-  open(): number {
-    return this.nextKey++;
+  /** A new running state; its key is for update, digest and drop. `v2Bytes`: also hash the BEP 52 leaves (16 KiB
+   *  each, the last one short) of the piece's first `v2Bytes` bytes (its file data; pad bytes after it are v1 only).
+   *  Every update but the last must then be a multiple of 16 KiB long. */
+  open(v2Bytes = 0): number {
+    const key = this.nextKey++;
+    if (v2Bytes > 0) this.v2.set(key, v2Bytes);
+    return key;
   }
 
   /** Adds the next bytes of the piece `key`. `buf` must not change until the promise settles (the worker reads it
@@ -99,32 +144,37 @@ export class StreamHasher {
         return Promise.resolve();
       }
       let h = this.local.get(key);
-      if (!h) this.local.set(key, (h = createHash('sha1')));
+      if (!h) this.local.set(key, (h = new LocalState(this.v2.get(key) ?? 0)));
       h.update(buf);
       return Promise.resolve();
     }
     this.remote.add(key);
+    const v2 = this.v2.get(key) ?? 0;
     return new Promise((resolve) =>
-      this.ask(w, () => resolve(), { op: 'u', key, buf: buf.buffer, off: buf.byteOffset, len: buf.length }),
+      this.ask(w, () => resolve(), { op: 'u', key, v2, buf: buf.buffer, off: buf.byteOffset, len: buf.length }),
     );
   }
 
-  /** Hex SHA-1 of everything given to `key` (an empty string if the worker holding it died); forgets the key. */
-  digest(key: number): Promise<string> {
+  /** Hex SHA-1 of everything given to `key` (an empty string if the worker holding it died), with its v2 leaves if
+   *  asked for; forgets the key. */
+  digest(key: number): Promise<PieceDigest> {
     const h = this.local.get(key);
+    const v2 = this.v2.get(key) ?? 0;
+    this.v2.delete(key);
     if (h || !this.remote.has(key)) {
       this.local.delete(key);
-      return Promise.resolve((h ?? createHash('sha1')).digest('hex'));
+      return Promise.resolve((h ?? new LocalState(v2)).end());
     }
     this.remote.delete(key);
     const w = this.worker;
-    if (!w) return Promise.resolve('');
+    if (!w) return Promise.resolve({ digest: '' });
     return new Promise((resolve) => this.ask(w, resolve, { op: 'd', key }));
   }
 
   /** Forgets `key` (its piece was abandoned). */
   drop(key: number): void {
     this.local.delete(key);
+    this.v2.delete(key);
     if (this.remote.delete(key)) this.worker?.postMessage({ op: 'x', key });
   }
 

@@ -3,10 +3,14 @@
 //    (PeerGuard), which upstream cannot do (it drops the piece's sources before hashing);
 //  - blocks written to disk and hashed (SHA-1, on a worker) as they arrive, in windows (incoming-piece.ts), instead
 //    of whole pieces assembled in memory and then hashed and written: a piece is verified a moment after its last
-//    block, and memory holds windows, not pieces.
+//    block, and memory holds windows, not pieces;
+//  - for a hybrid (or v2) torrent, each piece also checked against its BEP 52 piece-layer node, from leaf hashes taken
+//    in the same worker pass as its SHA-1: a piece that fails either check is fetched again (its peers blamed), and
+//    the pieces that passed both need no hashing again at the end (verify-done.ts).
 import Piece from 'torrent-piece';
 import { IncomingPiece, releaseIdleWindows, type StreamWriter } from './incoming-piece.js';
 import type { PeerGuard } from './peer-guard.js';
+import { pieceNode } from '../torrent/merkle.js';
 import type { RateLimiter } from './rate.js';
 import {
   checkDone,
@@ -42,6 +46,35 @@ const senders = new WeakMap<object, any[]>();
 const incoming = new WeakMap<object, IncomingPiece>();
 /** What Piece#set stores per block: only whether a block is in counts (the bytes are in the IncomingPiece). */
 const RECEIVED = new Uint8Array(BLOCK_LENGTH);
+
+/** The v2 check of pieces as they arrive (src/engine/v2-wire.ts TorrentHashes gives the shapes and nodes). */
+export interface V2PieceCheck {
+  /** How much of the piece is v2 file data, and whether its file is at most one piece; undefined: no v2 data. */
+  shape(index: number): { v2Bytes: number; smallFile: boolean } | undefined;
+  /** The piece-layer node it must hash to; undefined while unknown (a magnet before its layers came). */
+  expected(index: number): Uint8Array | undefined;
+  /** Filled here: pieces that passed their SHA-1 and their v2 node in this process. */
+  passed: Set<number>;
+}
+
+/**
+ * The v2 verdict on a piece whose SHA-1 passed, from the leaf hashes taken as it arrived: 'passed' (its subtree root
+ * is its piece-layer node, or it holds no v2 data), 'failed', or 'unchecked' (no leaves were taken, or its node is
+ * not known yet: it is hashed again at the end). The subtree of a file's last piece is padded with zero leaves to the
+ * piece's width; a file of one piece or less only to a power of two (its subtree root is then the file's root).
+ */
+export function v2Verdict(
+  check: Pick<V2PieceCheck, 'shape' | 'expected'>,
+  index: number,
+  leaves: Uint8Array | undefined,
+  pieceLength: number,
+): 'passed' | 'failed' | 'unchecked' {
+  const shape = check.shape(index);
+  if (!shape) return 'passed';
+  const node = check.expected(index);
+  if (!node || !leaves || leaves.length !== Math.ceil(shape.v2Bytes / BLOCK_LENGTH) * 32) return 'unchecked';
+  return pieceNode(leaves, pieceLength, shape.smallFile).equals(node) ? 'passed' : 'failed';
+}
 
 /** Reads a stretch of the piece stream back from disk (to blame peers for a piece that failed its hash). */
 export type StreamReader = (start: number, length: number) => Promise<Uint8Array>;
@@ -82,6 +115,7 @@ export function installRequest(
   pads: () => PadRanges,
   onPieceDone: ((index: number) => void) | undefined,
   io: { write: StreamWriter; read: StreamReader },
+  v2?: () => V2PieceCheck | undefined,
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
 
@@ -171,7 +205,11 @@ export function installRequest(
       let who = senders.get(piece);
       if (!who) senders.set(piece, (who = []));
       let sink = incoming.get(piece);
-      if (!sink) incoming.set(piece, (sink = new IncomingPiece(piece.length, index * self.pieceLength, io.write)));
+      if (!sink) {
+        const v2Bytes = v2?.()?.shape(index)?.v2Bytes ?? 0;
+        sink = new IncomingPiece(piece.length, index * self.pieceLength, io.write, v2Bytes);
+        incoming.set(piece, sink);
+      }
       // Each new block is copied into its window at once (so the socket's read buffer it came in is let go), and
       // written and hashed as soon as its window is complete. A block already in (an endgame duplicate) is neither
       // copied nor counted again.
@@ -193,9 +231,16 @@ export function installRequest(
       const pieceStart = index * self.pieceLength;
 
       sink.finish().then(
-        (digest) => {
+        ({ digest, leaves }) => {
           if (self.destroyed || piece !== self.pieces[index]) return;
-          if (digest === pieceHashOf(self, index)) {
+          let good = digest === pieceHashOf(self, index);
+          const check = good ? v2?.() : undefined;
+          if (check) {
+            const verdict = v2Verdict(check, index, leaves, self.pieceLength);
+            if (verdict === 'passed') check.passed.add(index);
+            else if (verdict === 'failed') good = false;
+          }
+          if (good) {
             if (guard.expectsCopy(index)) {
               // A failed copy of this piece is kept to find who lied: compare it with this good one, read back.
               io.read(pieceStart, piece.length).then(
@@ -214,7 +259,8 @@ export function installRequest(
           }
           // Blame keeps the failed blocks until a good copy arrives: read back from disk, where they were written,
           // before the piece is asked for again (its new blocks are written over them).
-          self.emit('warning', new Error(`Piece ${index} failed verification`));
+          const which = digest === pieceHashOf(self, index) ? ' (its v2 hash)' : '';
+          self.emit('warning', new Error(`Piece ${index} failed verification${which}`));
           const again = () => {
             if (self.destroyed || piece !== self.pieces[index]) return;
             self.pieces[index] = new Piece(piece.length);

@@ -16,7 +16,7 @@ import { PeerGuard, wireAddr, type GuardWire } from './peer-guard.js';
 import { PeerRetry } from './peer-retry.js';
 import { RateLimiter } from './rate.js';
 import { RateMeter } from './rate-meter.js';
-import { installRequest, type PadRanges } from './request.js';
+import { installRequest, type PadRanges, type V2PieceCheck } from './request.js';
 import { installScheduler, type Scheduler } from './scheduler.js';
 import { bitGet, countBits, markFiles, resumeBitfield } from './resume.js';
 import type { HfCacheTarget, StateDir, TransferRecord } from './state.js';
@@ -386,6 +386,7 @@ export class Transfer extends EventEmitter {
         write: (start, data) => storeOf(torrent).writeAt(start, data),
         read: (start, length) => storeOf(torrent).read(start, length),
       },
+      () => this.v2PieceCheck(),
     );
     this.scheduler = installScheduler(torrent, {
       sequential: this.sequential,
@@ -657,6 +658,19 @@ export class Transfer extends EventEmitter {
     });
   }
 
+  /** Pieces that passed their SHA-1 and v2 piece-layer node as they came in (request.ts), in this process. */
+  private readonly v2Passed = new Set<number>();
+  private v2PieceCheck(): V2PieceCheck | undefined {
+    const trees = this.hashTrees();
+    return (
+      trees && {
+        shape: (i) => trees.pieceShape(i),
+        expected: (i) => trees.expectedNode(i),
+        passed: this.v2Passed,
+      }
+    );
+  }
+
   private onPieceVerified(_index: number): void {
     this.dirty = true;
   }
@@ -675,7 +689,10 @@ export class Transfer extends EventEmitter {
     let finalCheckBytes = 0;
     try {
       await this.createEmptyFiles();
-      const result = await verifyDownload(this.parsed!, this.contentRoot!, { trustedPieces: this.trustedPieces });
+      const result = await verifyDownload(this.parsed!, this.contentRoot!, {
+        trustedPieces: this.trustedPieces,
+        v2Passed: this.v2Passed,
+      });
       verified = result.ok;
       finalCheckBytes = result.bytesHashed;
       this.host.log.info(`${this.name}: final check: ${result.why}`);

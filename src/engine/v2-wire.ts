@@ -145,6 +145,22 @@ export class TorrentHashes {
     return file && { file, local: (at - file.offset) / this.parsed.pieceLength };
   }
 
+  /** How much of piece `index` is v2 file data (its leaves are hashed as it arrives: request.ts), and whether that
+   *  file is at most one piece long (its tree is then only as wide as its leaves). */
+  pieceShape(index: number): { v2Bytes: number; smallFile: boolean } | undefined {
+    const where = this.pieceFile(index);
+    if (!where) return undefined;
+    const { file, local } = where;
+    const pl = this.parsed.pieceLength;
+    return { v2Bytes: Math.min(pl, file.length - local * pl), smallFile: file.length <= pl };
+  }
+
+  /** The piece-layer node piece `index` must hash to, when known (a magnet's layers may come later). */
+  expectedNode(index: number): Buffer | undefined {
+    const where = this.pieceFile(index);
+    return where && this.pieceNode(where.file, where.local);
+  }
+
   /** The piece-layer node of a file's piece (the root itself for a file of one piece or less). */
   private pieceNode(file: TorrentFile, local: number): Buffer | undefined {
     if (file.length <= this.parsed.pieceLength) return local === 0 ? Buffer.from(file.piecesRoot!) : undefined;

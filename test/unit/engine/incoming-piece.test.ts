@@ -40,7 +40,7 @@ async function receive(data: Buffer, start: number, order: [number, number][]) {
     piece.add(at, scratch.subarray(0, len));
     scratch.fill(0xee);
   }
-  const digest = await piece.finish();
+  const { digest } = await piece.finish();
   return { digest, disk: disk.subarray(start), writes };
 }
 
