@@ -5,8 +5,8 @@
 //    of whole pieces assembled in memory and then hashed and written: a piece is verified a moment after its last
 //    block, and memory holds windows, not pieces;
 //  - for a hybrid (or v2) torrent, each piece also checked against its BEP 52 piece-layer node, from leaf hashes taken
-//    in the same worker pass as its SHA-1: a piece that fails either check is fetched again (its peers blamed), and
-//    the pieces that passed both need no hashing again at the end (verify-done.ts).
+//    in the same worker pass as its SHA-1: the pieces that passed both need no hashing again at the end
+//    (verify-done.ts); one that passes its SHA-1 but not its v2 hash stops the download (an inconsistent torrent).
 import Piece from 'torrent-piece';
 import { IncomingPiece, releaseIdleWindows, type StreamWriter } from './incoming-piece.js';
 import type { PeerGuard } from './peer-guard.js';
@@ -233,12 +233,17 @@ export function installRequest(
       sink.finish().then(
         ({ digest, leaves }) => {
           if (self.destroyed || piece !== self.pieces[index]) return;
-          let good = digest === pieceHashOf(self, index);
+          const good = digest === pieceHashOf(self, index);
           const check = good ? v2?.() : undefined;
-          if (check) {
-            const verdict = v2Verdict(check, index, leaves, self.pieceLength);
-            if (verdict === 'passed') check.passed.add(index);
-            else if (verdict === 'failed') good = false;
+          const verdict = check && v2Verdict(check, index, leaves, self.pieceLength);
+          if (verdict === 'passed') check!.passed.add(index);
+          else if (verdict === 'failed') {
+            // Bytes that pass their SHA-1 are the bytes the v1 half names (no peer can forge a SHA-1 match), so the
+            // torrent's v1 and v2 halves describe different data: no peer is to blame and fetching again cannot
+            // help. Stop with a clear error, as libtorrent does (torrent_inconsistent_hashes).
+            const which = `piece ${index} passes its SHA-1 but not its v2 piece-layer hash`;
+            destroyTorrent(self, new Error(`the torrent's v1 and v2 hashes do not describe the same data (${which})`));
+            return;
           }
           if (good) {
             if (guard.expectsCopy(index)) {
@@ -259,8 +264,7 @@ export function installRequest(
           }
           // Blame keeps the failed blocks until a good copy arrives: read back from disk, where they were written,
           // before the piece is asked for again (its new blocks are written over them).
-          const which = digest === pieceHashOf(self, index) ? ' (its v2 hash)' : '';
-          self.emit('warning', new Error(`Piece ${index} failed verification${which}`));
+          self.emit('warning', new Error(`Piece ${index} failed verification`));
           const again = () => {
             if (self.destroyed || piece !== self.pieces[index]) return;
             self.pieces[index] = new Piece(piece.length);
