@@ -205,7 +205,6 @@ export class ControlClient implements NodeApi {
       out_dir: req.outDir === undefined ? undefined : resolve(req.outDir),
       peers: req.peers,
       ...webSeedBody(req.webSeed),
-      sequential: req.order?.sequential || undefined,
       first_files: req.order?.first,
     });
     return { ...r.transfer.view, status: r.status ?? 'started', path: r.path ?? r.transfer.view.path };

@@ -459,9 +459,7 @@ export class ControlServer {
         transfer: goTransfer(d.transfer),
       };
     }
-    if (b.sequential !== undefined && typeof b.sequential !== 'boolean')
-      throw new HttpError(400, 'sequential must be true or false');
-    const order = { sequential: b.sequential === true, first: list(b, 'first_files') };
+    const order = { first: list(b, 'first_files') };
     const t = await this.node.download({ source, outDir: str(b, 'out_dir'), peers, webSeed, order });
     return {
       transfer_id: t.id,

@@ -161,9 +161,9 @@ export interface DownloadRequest {
   /** The Hugging Face Hub as a verified web seed for entries that record their Hub origin: false never; otherwise
    *  while peers deliver less than minRate bytes/s (default: only when no peer has data). */
   webSeed?: false | { minRate?: number };
-  /** The order files are fetched in: `first` patterns (default DEFAULT_FIRST_FILES: config, tokenizer, README; an
-   *  empty list for none) and/or `sequential` (file-order.ts). */
-  order?: FileOrder;
+  /** The files fetched first: `first` patterns (default DEFAULT_FIRST_FILES: config, tokenizer, README; an empty list
+   *  for none; file-order.ts). */
+  order?: Pick<FileOrder, 'first'>;
 }
 
 /** What a download did. `started`: a transfer runs (or already ran) for it, `path` where it lands. `present`: this

@@ -1,7 +1,6 @@
 // The order `silmaril get` fetches files in, seen on disk while a rate-limited seed sends them (bundled CLI, loopback):
 // - by default a model's descriptive files (*.json, *.md, *.txt, tokenizer.*) come first, so config.json and the
 //   tokenizer can be read while the weights still arrive, even when the torrent lists them after the weights;
-// - `--sequential --first none` fetches in index order instead: the last file arrives last.
 // What is asserted is a byte count: how much of the weights file is already right on disk at the moment the small
 // files are complete.
 import { test, before, after } from 'node:test';
@@ -42,23 +41,33 @@ async function complete(out: string, name: string): Promise<boolean> {
   return !!got && got.equals(source.get(name)!);
 }
 
-/** Bytes of the weights file already right on disk, counted piece-sized block by block. */
-async function weightsOnDisk(out: string): Promise<number> {
+/** Bytes of the weights file already right on disk, counted piece-sized block by block, and how many of them form an
+ *  unbroken run from the file's start (what fetching in order gives). */
+async function weightsOnDisk(out: string): Promise<{ right: number; prefix: number }> {
   const got = await readFile(path.join(out, 'ordered-model', 'model.safetensors')).catch(() => Buffer.alloc(0));
   const want = source.get('model.safetensors')!;
   let right = 0;
+  let prefix = 0;
+  let gap = false;
   for (let at = 0; at < want.length; at += PIECE) {
     const end = Math.min(at + PIECE, want.length);
-    if (got.length >= end && got.subarray(at, end).equals(want.subarray(at, end))) right += end - at;
+    if (got.length >= end && got.subarray(at, end).equals(want.subarray(at, end))) {
+      right += end - at;
+      if (!gap) prefix += end - at;
+    } else gap = true;
   }
-  return right;
+  return { right, prefix };
 }
 
 /**
- * Runs `get` (with `extra` options) against a seed sending 1 MiB/s, and returns how much of the weights was on disk
- * when the files `watch` names were all complete.
+ * Runs `get` (with `extra` options) against a seed sending 1 MiB/s, and returns what of the weights was on disk at the
+ * first moment `seen` says yes.
  */
-async function weightsWhenComplete(name: string, extra: string[], watch: string[]): Promise<number> {
+async function weightsWhen(
+  name: string,
+  extra: string[],
+  seen: (weights: { right: number; prefix: number }, out: string) => Promise<boolean>,
+): Promise<{ right: number; prefix: number }> {
   const seeder = silmaril([
     'seed',
     model,
@@ -81,33 +90,34 @@ async function weightsWhenComplete(name: string, extra: string[], watch: string[
       ...extra,
       ...offline(path.join(tmp, `${name}-get`)),
     ]);
-    let seen: number | undefined;
-    while (seen === undefined) {
+    let at: { right: number; prefix: number } | undefined;
+    while (at === undefined) {
       if (get.child.exitCode !== null) break;
-      const before = await weightsOnDisk(out);
-      if ((await Promise.all(watch.map((f) => complete(out, f)))).every(Boolean)) seen = before;
+      const now = await weightsOnDisk(out);
+      if (await seen(now, out)) at = now;
       else await new Promise((r) => setTimeout(r, 40));
     }
     const done = await get.waitFor((l) => l.event === 'done', 120_000);
     assert.equal(done.verified, true);
     assert.equal(await get.exited, 0, get.stderr.join('\n'));
-    assert.ok(seen !== undefined, 'the watched files were seen complete before get ended');
-    return seen;
+    assert.ok(at !== undefined, 'the moment was seen before get ended');
+    return at;
   } finally {
     seeder.kill();
     await seeder.exited;
   }
 }
 
-test('by default config.json and tokenizer.json arrive before most of the weights, wherever the torrent lists them', async () => {
-  const weights = await weightsWhenComplete('default', [], ['config.json', 'tokenizer.json']);
-  // Rarest first alone would reach the tokenizer's last pieces at a random moment; first files come first.
-  assert.ok(weights < WEIGHTS / 4, `${weights} of ${WEIGHTS} weight bytes were already on disk`);
-});
+/** True once every file `names` names is complete on disk. */
+const filesComplete =
+  (...names: string[]) =>
+  async (_: unknown, out: string): Promise<boolean> =>
+    (await Promise.all(names.map((f) => complete(out, f)))).every(Boolean);
 
-test('--sequential --first none fetches in index order: the tokenizer, listed last, arrives after the weights', async () => {
-  const weights = await weightsWhenComplete('sequential', ['--sequential', '--first', 'none'], ['tokenizer.json']);
-  assert.ok(weights > (WEIGHTS * 9) / 10, `only ${weights} of ${WEIGHTS} weight bytes were on disk`);
+test('by default config.json and tokenizer.json arrive before most of the weights, wherever the torrent lists them', async () => {
+  const { right } = await weightsWhen('default', [], filesComplete('config.json', 'tokenizer.json'));
+  // Rarest first alone would reach the tokenizer's last pieces at a random moment; first files come first.
+  assert.ok(right < WEIGHTS / 4, `${right} of ${WEIGHTS} weight bytes were already on disk`);
 });
 
 test('--first with an empty pattern is a usage error, before any node starts', async () => {
