@@ -3,14 +3,26 @@
 // SERVE_READ_BYTES of a piece around the asked block, not the whole piece: peers ask for a piece's blocks in a row,
 // but a peer asking one block of each of many large pieces must not make us read and hold every one of them.
 // A served block is a copy: a view would keep its whole read window alive for as long as it waits in a socket.
+//
+// A window whose every block has been served is dropped at once (its buffer goes back to the pool), not when the
+// LRU reaches it: a seed sends each piece about once (seed-spread.ts), so a fully served window is rarely asked
+// again, and rereading it from the page cache costs one read. Dropping it early keeps the set of window buffers
+// small and warm: cycling through 64 MiB of them cost a page fault (and a zeroed page) per 4 KiB on first use,
+// and cache misses after.
 import { takeBlock } from './block-pool.js';
 import { MAX_SERVE_READS, SERVE_CACHE_BYTES, SERVE_READ_BYTES } from './limits.js';
 
 /** Reads [start, start+length) of the piece stream, into `into` when given (a pooled window of that length). */
 type Reader = (start: number, length: number, into?: Buffer) => Promise<Buffer>;
 
+/** Blocks are 16 KiB (BEP 3); served-block bookkeeping counts those, any other request size is served all the same. */
+const BLOCK_SHIFT = 14;
+const BLOCK = 1 << BLOCK_SHIFT;
+
 interface Entry {
   owner: object;
+  /** Where the window starts in its owner's piece stream (its key in the owner's map). */
+  at: number;
   bytes: number;
   data: Promise<Buffer>;
   /** The window once read: blocks are then copied out at once, with no promise per block. */
@@ -20,11 +32,14 @@ interface Entry {
   evicted: boolean;
   /** The pooled buffer the window is read into; it goes back to the pool once evicted and unused. */
   pooled?: Buffer;
+  /** One flag per whole 16 KiB block of the window served once, and how many are still unserved. */
+  served: Uint8Array;
+  unserved: number;
 }
 
-// Windows are reused: a fresh 256 KiB buffer per read is an external allocation, and at loopback speed that churn
-// drove V8 into a full mark-compact several times a second on a seed.
-const MAX_FREE_WINDOWS = 32;
+// Windows are reused: a fresh buffer per read is an external allocation, and at loopback speed that churn drove V8
+// into a full mark-compact several times a second on a seed.
+const MAX_FREE_WINDOWS = 16;
 const freeWindows: Buffer[] = [];
 
 function recycle(e: Entry): void {
@@ -33,22 +48,25 @@ function recycle(e: Entry): void {
   if (b && freeWindows.length < MAX_FREE_WINDOWS) freeWindows.push(b);
 }
 
-const entries = new Map<string, Entry>();
+/** Every cached window, least recently used first. */
+const lru = new Set<Entry>();
+/** Each owner's windows by where they start. */
+const byOwner = new WeakMap<object, Map<number, Entry>>();
 let cachedBytes = 0;
 let reading = 0;
 const waiting: (() => void)[] = [];
 
 /** Bytes held by the serving cache now (all stores), and serving reads in flight or waiting (for stats). */
-export function serveCacheStats(): { cachedBytes: number; reads: number; waiting: number } {
-  return { cachedBytes, reads: reading, waiting: waiting.length };
+export function serveCacheStats(): { cachedBytes: number; reads: number; waiting: number; windows: number } {
+  return { cachedBytes, reads: reading, waiting: waiting.length, windows: lru.size };
 }
 
-function evict(key: string): void {
-  const e = entries.get(key);
-  if (!e) return;
-  entries.delete(key);
-  cachedBytes -= e.bytes;
+function evict(e: Entry): void {
+  if (e.evicted) return;
   e.evicted = true;
+  lru.delete(e);
+  byOwner.get(e.owner)?.delete(e.at);
+  cachedBytes -= e.bytes;
   e.ready = undefined;
   if (e.users === 0) recycle(e);
 }
@@ -63,9 +81,6 @@ async function throttled<T>(job: () => Promise<T>): Promise<T> {
     waiting.shift()?.();
   }
 }
-
-let nextOwner = 0;
-const ownerIds = new WeakMap<object, number>();
 
 /**
  * A copy of [start, start+length) of the piece stream of `owner` (a store), which must lie inside the piece at
@@ -92,28 +107,43 @@ export function serveBlockNow(
   start: number,
   length: number,
 ): Buffer | Promise<Buffer> {
-  let id = ownerIds.get(owner);
-  if (id === undefined) ownerIds.set(owner, (id = nextOwner++));
   const windowAt = pieceStart + Math.floor((start - pieceStart) / SERVE_READ_BYTES) * SERVE_READ_BYTES;
   const windowEnd = Math.min(pieceStart + pieceSize, windowAt + SERVE_READ_BYTES);
   if (start + length > windowEnd) {
     // A block across two windows (only with odd block sizes): read it alone.
     return throttled(() => read(start, length));
   }
-  const key = `${id}:${windowAt}`;
-  let e = entries.get(key);
+  let windows = byOwner.get(owner);
+  if (!windows) byOwner.set(owner, (windows = new Map()));
+  let e = windows.get(windowAt);
   if (e) {
-    entries.delete(key); // most recently used last
-    entries.set(key, e);
-    if (e.ready) return copyOut(e.ready, start - windowAt, length);
+    lru.delete(e); // most recently used last
+    lru.add(e);
+    if (e.ready) {
+      const block = copyOut(e.ready, start - windowAt, length);
+      markServed(e, start - windowAt, length);
+      return block;
+    }
   } else {
     const bytes = windowEnd - windowAt;
     const pooled =
       bytes === SERVE_READ_BYTES ? (freeWindows.pop() ?? Buffer.allocUnsafeSlow(SERVE_READ_BYTES)) : undefined;
     const data = throttled(() => read(windowAt, bytes, pooled));
-    const made: Entry = { owner, bytes, data, users: 0, evicted: false, pooled };
+    const blocks = bytes >> BLOCK_SHIFT;
+    const made: Entry = {
+      owner,
+      at: windowAt,
+      bytes,
+      data,
+      users: 0,
+      evicted: false,
+      pooled,
+      served: new Uint8Array(blocks),
+      unserved: blocks,
+    };
     e = made;
-    entries.set(key, made);
+    windows.set(windowAt, made);
+    lru.add(made);
     cachedBytes += bytes;
     data.then(
       (buf) => {
@@ -122,12 +152,21 @@ export function serveBlockNow(
       () => {
         // A failed read may still have other parts writing into the buffer: never reuse it.
         made.pooled = undefined;
-        if (entries.get(key) === made) evict(key);
+        evict(made);
       },
     );
-    while (cachedBytes > SERVE_CACHE_BYTES && entries.size > 1) evict(entries.keys().next().value as string);
+    while (cachedBytes > SERVE_CACHE_BYTES && lru.size > 1) evict(lru.values().next().value as Entry);
   }
   return copyWhenRead(e, start - windowAt, length);
+}
+
+/** Counts a whole block of the window as served; the window is dropped once every one of them has been. */
+function markServed(e: Entry, at: number, length: number): void {
+  if (length !== BLOCK || (at & (BLOCK - 1)) !== 0) return;
+  const i = at >> BLOCK_SHIFT;
+  if (i >= e.served.length || e.served[i]) return;
+  e.served[i] = 1;
+  if (--e.unserved === 0) evict(e);
 }
 
 /** A pooled copy of `length` bytes at `at` of a window (a direct socket write gives it back, block-pool.ts). */
@@ -140,7 +179,9 @@ function copyOut(window: Buffer, at: number, length: number): Buffer {
 async function copyWhenRead(entry: Entry, at: number, length: number): Promise<Buffer> {
   entry.users++;
   try {
-    return copyOut(await entry.data, at, length);
+    const block = copyOut(await entry.data, at, length);
+    markServed(entry, at, length);
+    return block;
   } finally {
     entry.users--;
     if (entry.evicted && entry.users === 0) recycle(entry);
@@ -149,8 +190,7 @@ async function copyWhenRead(entry: Entry, at: number, length: number): Promise<B
 
 /** Forgets everything cached for `owner` (its store closed or went idle). */
 export function dropServed(owner: object): void {
-  const id = ownerIds.get(owner);
-  if (id === undefined) return;
-  const prefix = `${id}:`;
-  for (const [key, e] of entries) if (e.owner === owner && key.startsWith(prefix)) evict(key);
+  const windows = byOwner.get(owner);
+  if (!windows) return;
+  for (const e of [...windows.values()]) evict(e);
 }
