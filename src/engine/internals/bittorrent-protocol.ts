@@ -23,7 +23,7 @@
 import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
-import { isPooledBlock, releaseBlock } from '../block-pool.js';
+import { PIECE_HEADER_BYTES, frameAround, isPooledFrame, releaseFrame } from '../block-pool.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_MESSAGE_BYTES,
@@ -486,8 +486,8 @@ export function patchWire(): void {
     out.direct += data.length;
     out.writing = true;
     try {
-      // A pooled served block (block-pool.ts) goes back to the pool once the socket is done with it.
-      if (isPooledBlock(data)) return out.conn.write(data, () => releaseBlock(data));
+      // A pooled served block's frame (block-pool.ts) goes back to the pool once the socket is done with it.
+      if (isPooledFrame(data)) return out.conn.write(data, () => releaseFrame(data));
       return out.conn.write(data);
     } finally {
       out.writing = false;
@@ -586,6 +586,23 @@ export function patchWire(): void {
     };
     this.peerRequests.push(request);
     pump(this);
+  };
+
+  // A piece message: upstream pushes a fresh 13-byte header and then the block, two writes (and two 'upload'
+  // counts through WebTorrent's peer) per 16 KiB. A pooled block (block-pool.ts) has room for its header in front:
+  // the header is written there and header and block go out as one chunk, with no allocation and no copy.
+  const piece = proto.piece;
+  proto.piece = function (this: any, index: number, offset: number, buffer: Uint8Array) {
+    const frame = frameAround(buffer);
+    if (!frame || this._finished) return piece.call(this, index, offset, buffer);
+    frame.writeUInt32BE(PIECE_HEADER_BYTES - 4 + buffer.length, 0);
+    frame[4] = 7;
+    frame.writeUInt32BE(index, 5);
+    frame.writeUInt32BE(offset, 9);
+    this._push(frame);
+    this.uploaded += buffer.length;
+    this.uploadSpeed(buffer.length);
+    this.emit('upload', buffer.length);
   };
 
   const onFinish = proto._onFinish;
