@@ -24,10 +24,13 @@ interface Entry {
   /** Where the window starts in its owner's piece stream (its key in the owner's map). */
   at: number;
   bytes: number;
+  /** Where the piece the window lies in ends, and how to read more of it (readAhead). */
+  pieceEnd: number;
+  read: Reader;
   data: Promise<Buffer>;
   /** The window once read: blocks are then copied out at once, with no promise per block. */
   ready?: Buffer;
-  /** serveBlock calls waiting for or copying from this window. */
+  /** The read in flight and serveBlock calls waiting for or copying from this window. */
   users: number;
   evicted: boolean;
   /** The pooled buffer the window is read into; it goes back to the pool once evicted and unused. */
@@ -35,6 +38,9 @@ interface Entry {
   /** One flag per whole 16 KiB block of the window served once, and how many are still unserved. */
   served: Uint8Array;
   unserved: number;
+  /** Read ahead of any request for it (readAhead), and whether a request has reached it since. */
+  ahead: boolean;
+  entered: boolean;
 }
 
 // Windows are reused: a fresh buffer per read is an external allocation, and at loopback speed that churn drove V8
@@ -119,45 +125,84 @@ export function serveBlockNow(
   if (e) {
     lru.delete(e); // most recently used last
     lru.add(e);
+    if (!e.entered) enter(e, start);
     if (e.ready) {
       const block = copyOut(e.ready, start - windowAt, length);
       markServed(e, start - windowAt, length);
       return block;
     }
   } else {
-    const bytes = windowEnd - windowAt;
-    const pooled =
-      bytes === SERVE_READ_BYTES ? (freeWindows.pop() ?? Buffer.allocUnsafeSlow(SERVE_READ_BYTES)) : undefined;
-    const data = throttled(() => read(windowAt, bytes, pooled));
-    const blocks = bytes >> BLOCK_SHIFT;
-    const made: Entry = {
-      owner,
-      at: windowAt,
-      bytes,
-      data,
-      users: 0,
-      evicted: false,
-      pooled,
-      served: new Uint8Array(blocks),
-      unserved: blocks,
-    };
-    e = made;
-    windows.set(windowAt, made);
-    lru.add(made);
-    cachedBytes += bytes;
-    data.then(
-      (buf) => {
-        if (!made.evicted) made.ready = buf;
-      },
-      () => {
-        // A failed read may still have other parts writing into the buffer: never reuse it.
-        made.pooled = undefined;
-        evict(made);
-      },
-    );
-    while (cachedBytes > SERVE_CACHE_BYTES && lru.size > 1) evict(lru.values().next().value as Entry);
+    e = load(owner, windows, read, windowAt, windowEnd - windowAt, pieceStart + pieceSize, false);
+    enter(e, start);
   }
   return copyWhenRead(e, start - windowAt, length);
+}
+
+/** Starts reading the window at `at` of `bytes` into the cache (the piece it lies in ends at `pieceEnd`). */
+function load(
+  owner: object,
+  windows: Map<number, Entry>,
+  read: Reader,
+  at: number,
+  bytes: number,
+  pieceEnd: number,
+  ahead: boolean,
+): Entry {
+  const pooled =
+    bytes === SERVE_READ_BYTES ? (freeWindows.pop() ?? Buffer.allocUnsafeSlow(SERVE_READ_BYTES)) : undefined;
+  const blocks = bytes >> BLOCK_SHIFT;
+  const made: Entry = {
+    owner,
+    at,
+    bytes,
+    pieceEnd,
+    read,
+    data: throttled(() => read(at, bytes, pooled)),
+    // The read itself is a user: the buffer is not reused while the disk may still be writing into it.
+    users: 1,
+    evicted: false,
+    pooled,
+    served: new Uint8Array(blocks),
+    unserved: blocks,
+    ahead,
+    entered: false,
+  };
+  windows.set(at, made);
+  lru.add(made);
+  cachedBytes += bytes;
+  made.data.then(
+    (buf) => {
+      if (!made.evicted) made.ready = buf;
+      made.users--;
+      if (made.evicted && made.users === 0) recycle(made);
+    },
+    () => {
+      // A failed read may still have other parts writing into the buffer: never reuse it.
+      made.pooled = undefined;
+      made.users--;
+      evict(made);
+    },
+  );
+  while (cachedBytes > SERVE_CACHE_BYTES && lru.size > 1) evict(lru.values().next().value as Entry);
+  return made;
+}
+
+/**
+ * The first request reaching a window. A peer that starts it at its first block is reading the piece in order: the
+ * next window is read ahead, and the one after too when this one was itself read ahead (the peer keeps going), so
+ * that its blocks are in memory when asked for. Without it half the blocks of a fast peer waited for a disk read:
+ * a seed answers a window's blocks in one turn of the event loop, so a read started on the way is not back in time.
+ */
+function enter(e: Entry, start: number): void {
+  e.entered = true;
+  if (start !== e.at) return;
+  const windows = byOwner.get(e.owner);
+  if (!windows) return;
+  let at = e.at + e.bytes;
+  for (let n = e.ahead ? 2 : 1; n > 0 && at < e.pieceEnd; n--, at += SERVE_READ_BYTES) {
+    if (!windows.has(at))
+      load(e.owner, windows, e.read, at, Math.min(SERVE_READ_BYTES, e.pieceEnd - at), e.pieceEnd, true);
+  }
 }
 
 /** Counts a whole block of the window as served; the window is dropped once every one of them has been. */

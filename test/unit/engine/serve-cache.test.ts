@@ -63,7 +63,8 @@ test('reused windows never serve another window’s bytes, under eviction and co
   };
   const windows = (3 * SERVE_CACHE_BYTES) / SERVE_READ_BYTES;
   // A window evicted while its read is still in flight must not be reused then: window 0's read fills its buffer
-  // and then stalls while enough other windows pass through to evict it.
+  // and then stalls while enough other windows pass through to evict it. (Its second block is asked for: a request
+  // at a window's start reads the next one ahead with the same stalling reader.)
   let release!: () => void;
   const stalled = new Promise<void>((r) => (release = r));
   const first = serveBlock(
@@ -76,7 +77,7 @@ test('reused windows never serve another window’s bytes, under eviction and co
     },
     0,
     windows * SERVE_READ_BYTES,
-    0,
+    16384,
     16384,
   );
   for (let w0 = 1; w0 < windows; w0 += 32) {
@@ -88,7 +89,7 @@ test('reused windows never serve another window’s bytes, under eviction and co
   }
   release();
   const b0 = await first;
-  for (let at = 0; at < b0.length; at += 4096) assert.equal(b0.readUInt32BE(at), at, 'window 0 kept its bytes');
+  for (let at = 0; at < b0.length; at += 4096) assert.equal(b0.readUInt32BE(at), 16384 + at, 'window 0 kept its bytes');
   // Then in batches of 32 concurrent blocks (two per window), so that evicted windows come back and are reused.
   for (let round = 0; round < 2; round++) {
     for (let w0 = 0; w0 < windows; w0 += 16) {
@@ -105,5 +106,82 @@ test('reused windows never serve another window’s bytes, under eviction and co
     }
   }
   assert.ok(reused > 0, 'windows were reused');
+  dropServed(owner);
+});
+
+/** A reader of a stream whose every 4 bytes hold their own offset, counting the windows it was asked for. */
+function countingReader() {
+  const reads: number[] = [];
+  const read = async (start: number, length: number, into?: Buffer) => {
+    reads.push(start);
+    await new Promise((r) => setImmediate(r));
+    const b = into ?? Buffer.alloc(length);
+    for (let at = 0; at < length; at += 4) b.writeUInt32BE((start + at) % 2 ** 32, at);
+    return b;
+  };
+  return { reads, read };
+}
+
+test('a peer reading a piece in order finds the next windows already read; a stray request reads nothing ahead', async () => {
+  const owner = {};
+  const piece = 8 * SERVE_READ_BYTES;
+  const { reads, read } = countingReader();
+  // Block 0 of the piece: its window, and the next one ahead.
+  await serveBlock(owner, read, 0, piece, 0, 16384);
+  assert.deepEqual(reads, [0, SERVE_READ_BYTES]);
+  // The peer reaches window 1 (read ahead): windows 2 and 3 are read ahead too.
+  await serveBlock(owner, read, 0, piece, SERVE_READ_BYTES, 16384);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    reads,
+    [0, 1, 2, 3].map((w) => w * SERVE_READ_BYTES),
+  );
+  // Never past the end of the piece.
+  for (let w = 2; w < 8; w++) await serveBlock(owner, read, 0, piece, w * SERVE_READ_BYTES, 16384);
+  assert.deepEqual(
+    reads,
+    Array.from({ length: 8 }, (_, w) => w * SERVE_READ_BYTES),
+  );
+  dropServed(owner);
+  // A request in the middle of a window (not a peer starting it) reads that window alone.
+  reads.length = 0;
+  const b = await serveBlock(owner, read, piece, piece, piece + 3 * 16384, 16384);
+  assert.equal(b.readUInt32BE(0), piece + 3 * 16384);
+  assert.deepEqual(reads, [piece]);
+  dropServed(owner);
+});
+
+test('a window whose every block has been served is dropped; asked again, it is read again', async () => {
+  const owner = {};
+  const { reads, read } = countingReader();
+  const piece = SERVE_READ_BYTES; // one window: nothing to read ahead
+  for (let at = 0; at < piece; at += 16384) await serveBlock(owner, read, 0, piece, at, 16384);
+  assert.deepEqual(reads, [0]);
+  assert.equal(serveCacheStats().cachedBytes, 0, 'fully served: dropped');
+  const again = await serveBlock(owner, read, 0, piece, 16384, 16384);
+  assert.equal(again.readUInt32BE(0), 16384);
+  assert.deepEqual(reads, [0, 0]);
+  dropServed(owner);
+});
+
+test('a failed read is an error for the blocks that waited on it, never bytes; the next request reads again', async () => {
+  const owner = {};
+  let fail = true;
+  const { read: good } = countingReader();
+  const read = async (start: number, length: number, into?: Buffer) => {
+    if (fail) {
+      await new Promise((r) => setImmediate(r));
+      if (into) into.fill(0xee); // whatever landed before the error must not be served
+      throw new Error('EIO: i/o error, read');
+    }
+    return good(start, length, into);
+  };
+  const piece = SERVE_READ_BYTES;
+  const waiting = [0, 1, 2].map((k) => serveBlock(owner, read, 0, piece, k * 16384, 16384));
+  for (const w of waiting) await assert.rejects(w, /EIO/);
+  assert.equal(serveCacheStats().cachedBytes, 0, 'the failed window is not kept');
+  fail = false;
+  const b = await serveBlock(owner, read, 0, piece, 16384, 16384);
+  for (let at = 0; at < b.length; at += 4) assert.equal(b.readUInt32BE(at), 16384 + at);
   dropServed(owner);
 });

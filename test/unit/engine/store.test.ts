@@ -136,3 +136,38 @@ test('the disk-space preflight refuses a download larger than the free space, wi
   });
   await preflight(out, contentRootIn(out, parsed), parsed); // a small one passes
 });
+
+test('a seeded file cut short while seeding: the blocks past its new end are errors, not zeros or stale bytes', async () => {
+  const dir = await mkdtemp(path.join(tmp, 'cut-'));
+  const data = crypto.randomBytes(4 * PIECE);
+  await writeFile(path.join(dir, 'w.bin'), data);
+  const store = new PieceStore(
+    {
+      pieceLength: 4 * PIECE,
+      length: data.length,
+      segments: [{ offset: 0, length: data.length, path: path.join(dir, 'w.bin') }],
+    },
+    { writable: false },
+  );
+  try {
+    assert.ok((await get(store, 0, { offset: PIECE, length: PIECE })).equals(data.subarray(PIECE, 2 * PIECE)));
+    await writeFile(path.join(dir, 'w.bin'), data.subarray(0, PIECE + 10));
+    // Each block alone (a fresh store: nothing of the file is cached from before the cut).
+    const fresh = new PieceStore(
+      {
+        pieceLength: 4 * PIECE,
+        length: data.length,
+        segments: [{ offset: 0, length: data.length, path: path.join(dir, 'w.bin') }],
+      },
+      { writable: false },
+    );
+    try {
+      await assert.rejects(get(fresh, 0, { offset: 2 * PIECE, length: PIECE }), /unexpected end of file/);
+      await assert.rejects(get(fresh, 0, { offset: PIECE, length: PIECE }), /unexpected end of file/);
+    } finally {
+      fresh.close();
+    }
+  } finally {
+    store.close();
+  }
+});
