@@ -4,7 +4,7 @@
 //
 // Each pooled block is the tail of a frame: 13 bytes in front of it are left for the piece message's header
 // (length prefix, id 7, index, begin), so the wire sends header and block as one socket write, with no header
-// allocated and no copy (internals/bittorrent-protocol.ts, piece). A frame written straight to its socket
+// allocated and no copy (internals.ts, piece). A frame written straight to its socket
 // (writeDirect) comes back here once the socket is done with it; any other block is left to the GC as before.
 
 const BLOCK_LENGTH = 16 * 1024;

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import Wire from 'bittorrent-protocol';
 import { frameAround, isPooledFrame, takeBlock } from '../../../src/engine/block-pool.js';
-import { patchWire, writeDirect } from '../../../src/engine/internals/bittorrent-protocol.js';
+import { patchWire, writeDirect } from '../../../src/engine/internals.js';
 
 const BLOCK = 16384;
 
