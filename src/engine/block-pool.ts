@@ -1,47 +1,91 @@
-// Reusable buffers for the 16 KiB blocks a node serves. Each served block is a copy (serve-cache.ts says why), and
-// a fresh 16 KiB Buffer is its own external allocation: at loopback speed that churn alone drove V8 into a full
-// mark-compact several times a second on a seed.
+// Reusable frames for the 16 KiB blocks a node serves. A fresh 16 KiB Buffer is its own external allocation: at
+// loopback speed that churn alone drove V8 into a full mark-compact several times a second on a seed.
 //
-// Each pooled block is the tail of a frame: 13 bytes in front of it are left for the piece message's header
-// (length prefix, id 7, index, begin), so the wire sends header and block as one socket write, with no header
-// allocated and no copy (internals.ts, piece). A frame written straight to its socket
-// (writeDirect) comes back here once the socket is done with it; any other block is left to the GC as before.
+// A frame is a piece message ready to send: 13 bytes for the header (length prefix, id 7, index, begin), then the
+// block. The serving cache reads file data straight into frames' blocks (serve-cache.ts), the wire writes the header
+// in front of the block and sends header and block as one socket write (internals.ts, piece): no copy of the block,
+// no header allocated. Frames are counted: the window holding a frame is one holder, each block handed to a peer
+// another, released when its socket write completes; at zero the frame is free again. A block that never reaches a
+// direct socket write (a cancelled request, the stream pipeline) keeps its frame from the pool and is left to the
+// GC: a frame is never reused while anything may still read it.
 
 const BLOCK_LENGTH = 16 * 1024;
 /** <length prefix:4><id:1><index:4><begin:4> of a piece message (BEP 3). */
 export const PIECE_HEADER_BYTES = 13;
-/** Free frames kept (4 MiB). */
-const MAX_FREE = 256;
+/** Free frames kept (8 MiB). */
+const MAX_FREE = 512;
 
-const free: Buffer[] = [];
-/** Pooled block -> its frame, and frame -> its block (the same two objects for the pool's whole life). */
-const frameOf = new WeakMap<Uint8Array, Buffer>();
-const blockOf = new WeakMap<Uint8Array, Buffer>();
+interface Frame {
+  frame: Buffer;
+  block: Buffer;
+  holders: number;
+}
 
-/** A buffer of `length` bytes (contents undefined) for a served block. */
+const free: Frame[] = [];
+/** Frame or block -> its record. */
+const records = new WeakMap<Uint8Array, Frame>();
+
+function take(): Frame {
+  const r = free.pop();
+  if (r) {
+    r.holders = 1;
+    return r;
+  }
+  const frame = Buffer.allocUnsafeSlow(PIECE_HEADER_BYTES + BLOCK_LENGTH);
+  const made: Frame = { frame, block: frame.subarray(PIECE_HEADER_BYTES), holders: 1 };
+  records.set(frame, made);
+  records.set(made.block, made);
+  return made;
+}
+
+/** A buffer of `length` bytes (contents undefined) for a served block: a pooled frame's block (held once, by the
+ *  socket write that will send it) when `length` is a whole block. */
 export function takeBlock(length: number): Buffer {
   if (length !== BLOCK_LENGTH) return Buffer.allocUnsafe(length);
-  const b = free.pop();
-  if (b) return b;
-  const frame = Buffer.allocUnsafeSlow(PIECE_HEADER_BYTES + BLOCK_LENGTH);
-  const block = frame.subarray(PIECE_HEADER_BYTES);
-  frameOf.set(block, frame);
-  blockOf.set(frame, block);
-  return block;
+  return take().block;
+}
+
+/** A pooled frame's 16 KiB block, held once by the caller (a serving window reads into it). */
+export function takeFrameBlock(): Buffer {
+  return take().block;
+}
+
+/** One more holder of the frame around `block` (a block handed to a peer). */
+export function holdBlock(block: Uint8Array): void {
+  const r = records.get(block);
+  if (r) r.holders++;
+}
+
+/** A holder of the frame around `block` is done with it (a window dropped). */
+export function releaseBlock(block: Uint8Array): void {
+  const r = records.get(block);
+  if (r && r.block === block) release(r);
 }
 
 /** The frame around a pooled block (its 13 first bytes free for the header), or undefined for any other buffer. */
 export function frameAround(block: Uint8Array): Buffer | undefined {
-  return frameOf.get(block);
+  const r = records.get(block);
+  return r && r.block === block ? r.frame : undefined;
 }
 
-/** True for a frame from takeBlock (only those may be given back). */
+/** True for a pooled frame (only those are given back after a socket write). */
 export function isPooledFrame(b: Uint8Array): boolean {
-  return blockOf.has(b);
+  const r = records.get(b);
+  return !!r && r.frame === b;
 }
 
-/** Gives a frame back once nothing refers to it any more (its socket write has completed or failed). */
+/** A socket write of the frame has completed or failed: that holder is done with it. */
 export function releaseFrame(frame: Uint8Array): void {
-  const block = blockOf.get(frame);
-  if (block && free.length < MAX_FREE) free.push(block);
+  const r = records.get(frame);
+  if (r && r.frame === frame) release(r);
+}
+
+function release(r: Frame): void {
+  if (r.holders <= 0) return;
+  if (--r.holders === 0 && free.length < MAX_FREE) free.push(r);
+}
+
+/** Free frames now (for tests). */
+export function freeFrames(): number {
+  return free.length;
 }

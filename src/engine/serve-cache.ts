@@ -2,18 +2,22 @@
 // disk reads behind it, bounded too (MAX_SERVE_READS in flight, the rest wait their turn). A read covers
 // SERVE_READ_BYTES of a piece around the asked block, not the whole piece: peers ask for a piece's blocks in a row,
 // but a peer asking one block of each of many large pieces must not make us read and hold every one of them.
-// A served block is a copy: a view would keep its whole read window alive for as long as it waits in a socket.
+// A window of whole 16 KiB blocks is read straight into pooled frames (block-pool.ts: one preadv into 64 blocks, each
+// with room for its piece message's header in front), and a served block is that frame's block itself, held until
+// its socket write completes: no copy, and a block waiting in a socket keeps only its own 16 KiB alive, not its
+// window. Any other window (a stream's last, shorter one) is read into a plain buffer and its blocks are copies.
 //
 // A window whose every block has been served is dropped at once (its buffer goes back to the pool), not when the
 // LRU reaches it: a seed sends each piece about once (seed-spread.ts), so a fully served window is rarely asked
 // again, and rereading it from the page cache costs one read. Dropping it early keeps the set of window buffers
 // small and warm: cycling through 64 MiB of them cost a page fault (and a zeroed page) per 4 KiB on first use,
 // and cache misses after.
-import { takeBlock } from './block-pool.js';
+import { holdBlock, releaseBlock, takeBlock, takeFrameBlock } from './block-pool.js';
 import { MAX_SERVE_READS, SERVE_CACHE_BYTES, SERVE_READ_BYTES } from './limits.js';
 
-/** Reads [start, start+length) of the piece stream, into `into` when given (a pooled window of that length). */
-type Reader = (start: number, length: number, into?: Buffer) => Promise<Buffer>;
+/** Reads [start, start+length) of the piece stream: into `into` when given (a window of that length, or consecutive
+ *  buffers covering it, filled in order), else into a fresh buffer it returns. */
+export type Reader = (start: number, length: number, into?: Buffer | Buffer[]) => Promise<Buffer | Buffer[]>;
 
 /** Blocks are 16 KiB (BEP 3); served-block bookkeeping counts those, any other request size is served all the same. */
 const BLOCK_SHIFT = 14;
@@ -27,14 +31,16 @@ interface Entry {
   /** Where the piece the window lies in ends, and how to read more of it (readAhead). */
   pieceEnd: number;
   read: Reader;
-  data: Promise<Buffer>;
-  /** The window once read: blocks are then copied out at once, with no promise per block. */
-  ready?: Buffer;
+  data: Promise<unknown>;
+  /** The window has been read: its blocks are then served at once, with no promise per block. */
+  ready: boolean;
+  /** The window's bytes: pooled frames' blocks (one per 16 KiB, held by the window until it is recycled), or one
+   *  buffer for a window that is not whole blocks. */
+  frames?: Buffer[];
+  flat?: Buffer;
   /** The read in flight and serveBlock calls waiting for or copying from this window. */
   users: number;
   evicted: boolean;
-  /** The pooled buffer the window is read into; it goes back to the pool once evicted and unused. */
-  pooled?: Buffer;
   /** One flag per whole 16 KiB block of the window served once, and how many are still unserved. */
   served: Uint8Array;
   unserved: number;
@@ -43,15 +49,13 @@ interface Entry {
   entered: boolean;
 }
 
-// Windows are reused: a fresh buffer per read is an external allocation, and at loopback speed that churn drove V8
-// into a full mark-compact several times a second on a seed.
-const MAX_FREE_WINDOWS = 16;
-const freeWindows: Buffer[] = [];
-
+/** The window is evicted and nothing reads it any more: its frames go back to the pool (or to blocks still in a
+ *  socket, which give them back when written). */
 function recycle(e: Entry): void {
-  const b = e.pooled;
-  e.pooled = undefined;
-  if (b && freeWindows.length < MAX_FREE_WINDOWS) freeWindows.push(b);
+  const frames = e.frames;
+  e.frames = undefined;
+  e.flat = undefined;
+  if (frames) for (const b of frames) releaseBlock(b);
 }
 
 /** Every cached window, least recently used first. */
@@ -73,7 +77,7 @@ function evict(e: Entry): void {
   lru.delete(e);
   byOwner.get(e.owner)?.delete(e.at);
   cachedBytes -= e.bytes;
-  e.ready = undefined;
+  e.ready = false;
   if (e.users === 0) recycle(e);
 }
 
@@ -117,7 +121,7 @@ export function serveBlockNow(
   const windowEnd = Math.min(pieceStart + pieceSize, windowAt + SERVE_READ_BYTES);
   if (start + length > windowEnd) {
     // A block across two windows (only with odd block sizes): read it alone.
-    return throttled(() => read(start, length));
+    return throttled(() => read(start, length)) as Promise<Buffer>;
   }
   let windows = byOwner.get(owner);
   if (!windows) byOwner.set(owner, (windows = new Map()));
@@ -126,11 +130,7 @@ export function serveBlockNow(
     lru.delete(e); // most recently used last
     lru.add(e);
     if (!e.entered) enter(e, start);
-    if (e.ready) {
-      const block = copyOut(e.ready, start - windowAt, length);
-      markServed(e, start - windowAt, length);
-      return block;
-    }
+    if (e.ready) return serveFrom(e, start - windowAt, length);
   } else {
     e = load(owner, windows, read, windowAt, windowEnd - windowAt, pieceStart + pieceSize, false);
     enter(e, start);
@@ -148,20 +148,20 @@ function load(
   pieceEnd: number,
   ahead: boolean,
 ): Entry {
-  const pooled =
-    bytes === SERVE_READ_BYTES ? (freeWindows.pop() ?? Buffer.allocUnsafeSlow(SERVE_READ_BYTES)) : undefined;
   const blocks = bytes >> BLOCK_SHIFT;
+  const frames = bytes % BLOCK === 0 ? Array.from({ length: blocks }, takeFrameBlock) : undefined;
   const made: Entry = {
     owner,
     at,
     bytes,
     pieceEnd,
     read,
-    data: throttled(() => read(at, bytes, pooled)),
+    data: throttled(() => read(at, bytes, frames)),
+    ready: false,
+    frames,
     // The read itself is a user: the buffer is not reused while the disk may still be writing into it.
     users: 1,
     evicted: false,
-    pooled,
     served: new Uint8Array(blocks),
     unserved: blocks,
     ahead,
@@ -172,13 +172,14 @@ function load(
   cachedBytes += bytes;
   made.data.then(
     (buf) => {
-      if (!made.evicted) made.ready = buf;
+      if (!frames) made.flat = buf as Buffer;
+      if (!made.evicted) made.ready = true;
       made.users--;
       if (made.evicted && made.users === 0) recycle(made);
     },
     () => {
-      // A failed read may still have other parts writing into the buffer: never reuse it.
-      made.pooled = undefined;
+      // A failed read may still have other parts writing into its frames: never reuse them (left to the GC).
+      made.frames = undefined;
       made.users--;
       evict(made);
     },
@@ -214,19 +215,35 @@ function markServed(e: Entry, at: number, length: number): void {
   if (--e.unserved === 0) evict(e);
 }
 
-/** A pooled copy of `length` bytes at `at` of a window (a direct socket write gives it back, block-pool.ts). */
-function copyOut(window: Buffer, at: number, length: number): Buffer {
-  const block = takeBlock(length);
-  block.set(window.subarray(at, at + length));
+/** The block at `at` of a read window: its frame's block, held for the peer, or a copy for any other size or
+ *  alignment (a direct socket write gives either back, block-pool.ts). */
+function serveFrom(e: Entry, at: number, length: number): Buffer {
+  let block: Buffer;
+  const frames = e.frames;
+  if (frames && length === BLOCK && (at & (BLOCK - 1)) === 0) {
+    block = frames[at >> BLOCK_SHIFT];
+    holdBlock(block);
+  } else {
+    block = takeBlock(length);
+    if (frames) {
+      for (let done = 0; done < length;) {
+        const i = (at + done) >> BLOCK_SHIFT;
+        const from = (at + done) & (BLOCK - 1);
+        const n = Math.min(length - done, BLOCK - from);
+        block.set(frames[i].subarray(from, from + n), done);
+        done += n;
+      }
+    } else block.set(e.flat!.subarray(at, at + length));
+  }
+  markServed(e, at, length);
   return block;
 }
 
 async function copyWhenRead(entry: Entry, at: number, length: number): Promise<Buffer> {
   entry.users++;
   try {
-    const block = copyOut(await entry.data, at, length);
-    markServed(entry, at, length);
-    return block;
+    await entry.data;
+    return serveFrom(entry, at, length);
   } finally {
     entry.users--;
     if (entry.evicted && entry.users === 0) recycle(entry);

@@ -7,20 +7,39 @@ import { dropServed, serveBlock, serveCacheStats } from '../../../src/engine/ser
 
 const PIECE = 16 * 1024 * 1024;
 
+/** What a Reader fills: its `into` (one buffer, or consecutive parts: a window's frames), else a fresh buffer. */
+function parts(length: number, into?: Buffer | Buffer[]): Buffer[] {
+  return into === undefined ? [Buffer.alloc(length)] : Array.isArray(into) ? into : [into];
+}
+
+/** What a Reader returns for `into`. */
+function result(ps: Buffer[], into?: Buffer | Buffer[]): Buffer | Buffer[] {
+  return Array.isArray(into) ? ps : ps[0];
+}
+
+/** Stamps every `stride` bytes of the stream from `start` (spread over `ps`) with its own offset. */
+function stamp(start: number, ps: Buffer[], stride = 4): void {
+  let at = start;
+  for (const p of ps) {
+    for (let i = 0; i < p.length; i += stride) p.writeUInt32BE((at + i) % 2 ** 32, i);
+    at += p.length;
+  }
+}
+
 test('one block of each of many 16 MiB pieces: bounded cache, window-sized reads, bounded reads in flight', async () => {
   const owner = {};
   const reads: number[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const read = async (start: number, length: number) => {
+  const read = async (start: number, length: number, into?: Buffer | Buffer[]) => {
     reads.push(length);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     await new Promise((r) => setImmediate(r));
     inFlight--;
-    const b = Buffer.alloc(length);
-    b.writeUInt32BE(start % 2 ** 32, 0);
-    return b;
+    const ps = parts(length, into);
+    ps[0].writeUInt32BE(start % 2 ** 32, 0);
+    return result(ps, into);
   };
   const jobs: Promise<Buffer>[] = [];
   for (let piece = 0; piece < 600; piece++) {
@@ -36,7 +55,7 @@ test('one block of each of many 16 MiB pieces: bounded cache, window-sized reads
   for (const [i, b] of blocks.entries()) {
     assert.equal(b.length, 16384);
     assert.equal(b.buffer.byteLength >= 16384 && b.byteOffset + b.length <= b.buffer.byteLength, true);
-    assert.ok(b.buffer.byteLength < SERVE_READ_BYTES, 'a copy, not a view of the window');
+    assert.ok(b.buffer.byteLength < SERVE_READ_BYTES, 'its own frame, not a view of the whole window');
     assert.equal(b.readUInt32BE(0), (i * PIECE + 5 * SERVE_READ_BYTES) % 2 ** 32);
   }
   dropServed(owner);
@@ -47,19 +66,18 @@ test('one block of each of many 16 MiB pieces: bounded cache, window-sized reads
 // still being copied from it, so under heavy eviction every served block still holds its own bytes.
 test('reused windows never serve another window’s bytes, under eviction and concurrent readers', async () => {
   const owner = {};
-  const fill = (start: number, b: Buffer) => {
-    for (let at = 0; at < b.length; at += 4) b.writeUInt32BE((start + at) % 2 ** 32, at);
-  };
   let reused = 0;
   const seen = new Set<Buffer>();
-  const read = async (start: number, length: number, into?: Buffer) => {
+  const read = async (start: number, length: number, into?: Buffer | Buffer[]) => {
     await new Promise((r) => setImmediate(r));
-    const b = into ?? Buffer.alloc(length);
-    if (into && seen.has(into)) reused++;
-    if (into) seen.add(into);
-    fill(start, b);
+    const ps = parts(length, into);
+    for (const p of ps) {
+      if (seen.has(p)) reused++;
+      seen.add(p);
+    }
+    stamp(start, ps, 4096);
     await new Promise((r) => setImmediate(r)); // other reads land meanwhile
-    return b;
+    return result(ps, into);
   };
   const windows = (3 * SERVE_CACHE_BYTES) / SERVE_READ_BYTES;
   // A window evicted while its read is still in flight must not be reused then: window 0's read fills its buffer
@@ -70,10 +88,10 @@ test('reused windows never serve another window’s bytes, under eviction and co
   const first = serveBlock(
     owner,
     async (start, length, into) => {
-      const b = into ?? Buffer.alloc(length);
-      fill(start, b);
+      const ps = parts(length, into);
+      stamp(start, ps, 4096);
       await stalled;
-      return b;
+      return result(ps, into);
     },
     0,
     windows * SERVE_READ_BYTES,
@@ -112,12 +130,12 @@ test('reused windows never serve another window’s bytes, under eviction and co
 /** A reader of a stream whose every 4 bytes hold their own offset, counting the windows it was asked for. */
 function countingReader() {
   const reads: number[] = [];
-  const read = async (start: number, length: number, into?: Buffer) => {
+  const read = async (start: number, length: number, into?: Buffer | Buffer[]) => {
     reads.push(start);
     await new Promise((r) => setImmediate(r));
-    const b = into ?? Buffer.alloc(length);
-    for (let at = 0; at < length; at += 4) b.writeUInt32BE((start + at) % 2 ** 32, at);
-    return b;
+    const ps = parts(length, into);
+    stamp(start, ps);
+    return result(ps, into);
   };
   return { reads, read };
 }
@@ -168,10 +186,10 @@ test('a failed read is an error for the blocks that waited on it, never bytes; t
   const owner = {};
   let fail = true;
   const { read: good } = countingReader();
-  const read = async (start: number, length: number, into?: Buffer) => {
+  const read = async (start: number, length: number, into?: Buffer | Buffer[]) => {
     if (fail) {
       await new Promise((r) => setImmediate(r));
-      if (into) into.fill(0xee); // whatever landed before the error must not be served
+      for (const p of parts(length, into)) p.fill(0xee); // whatever landed before the error must not be served
       throw new Error('EIO: i/o error, read');
     }
     return good(start, length, into);
