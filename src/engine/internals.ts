@@ -433,8 +433,9 @@ function pump(w: any): void {
   const g = gateOf(w);
   if (w.destroyed || w._finished) return;
   for (const r of w.peerRequests) {
-    if (g.reads >= MAX_READS_PER_PEER || queuedUploadBytes(w) >= MAX_QUEUED_UPLOAD_BYTES) break;
+    // Requests being read sit at the front: skipped before the (costlier) queue check, once per answered block.
     if (r.__started) continue;
+    if (g.reads >= MAX_READS_PER_PEER || queuedUploadBytes(w) >= MAX_QUEUED_UPLOAD_BYTES) break;
     r.__started = true;
     g.reads++;
     g.readBytes += r.length;
