@@ -46,7 +46,8 @@ const TIMEOUT_MS = Number(flags.timeout) * 1000;
 const NO_UTP = flags.utp ? [] : ['--no-utp'];
 const PYTHON = '/usr/bin/python3';
 const root = fileURLToPath(new URL('..', import.meta.url));
-const CLI = path.join(root, 'dist', 'cli.js');
+// BENCH_CLI=path/to/cli.js: another build (a copy of dist/ from before a change, for A/B runs at the same load).
+const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(root, 'dist', 'cli.js');
 const LT = path.join(root, 'test', 'interop', 'py', 'lt_swarm_peer.py');
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'silmaril-bench-swarm-'));

@@ -14,7 +14,7 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PeerAvailability, PiecePicker, seedStripe } from './picker.js';
+import { PeerAvailability, PiecePicker, SeedReach, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
@@ -44,6 +44,8 @@ const BLOCK_LENGTH = 1 << 14;
 const MAX_BLOCKS_PER_PIECE = 1 << 14;
 const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
+/** A downloader waiting on a seed for pieces further down the line reaches one rank further per this (SeedReach). */
+const SEED_REACH_STEP_MS = 1000;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -72,6 +74,8 @@ interface PeerRecord {
   avail: PeerAvailability;
   /** Pieces this peer (a seed) rejected as duplicates lately: ask others, or it later. */
   backoff: RejectBackoff;
+  /** A seed: how far down the line of downloaders (seedRanks) we reach for a piece from it now. */
+  reach: SeedReach;
 }
 
 /**
@@ -121,7 +125,11 @@ export class Scheduler {
   private peerOf(wire: any): PeerRecord {
     let rec = this.peers.get(wire);
     if (rec) return rec;
-    rec = { avail: new PeerAvailability(this.picker!), backoff: new RejectBackoff() };
+    rec = {
+      avail: new PeerAvailability(this.picker!),
+      backoff: new RejectBackoff(),
+      reach: new SeedReach(SEED_REACH_STEP_MS),
+    };
     this.peers.set(wire, rec);
     // What the wire learnt before we counted it (bittorrent-protocol keeps it current in peerPieces).
     const pp = wire.peerPieces;
@@ -437,16 +445,28 @@ export class Scheduler {
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
       const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
-      // From a seed, this downloader's stripe of the pieces first (picker.ts seedStripe), then any.
-      const stripe = rec.avail.isSeed ? this.stripe() : undefined;
-      let index = stripe ? picker.pick(has, (i) => !stripe(i) || busy(i)) : -1;
-      if (index < 0) index = picker.pick(has, busy);
+      // From a seed, the pieces this downloader owns first, then those it is next in line for (picker.ts
+      // seedRanks), then any: downloaders rarely start the same piece at a seed.
+      const rank = rec.avail.isSeed ? this.ranks() : undefined;
+      let index = rank ? picker.pick(has, (i) => rank(i) > 0 || busy(i)) : -1;
+      const reach = rank ? rec.reach.level(now) : Infinity;
+      if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > reach || busy(i));
+      if (index < 0) {
+        index = picker.pick(has, busy);
+        // Pieces further down the line only: wait for their first in line (SeedReach), look again in a moment.
+        if (index >= 0 && rank && reach < this.peers.size) {
+          rec.reach.wait(now);
+          this.wakeSoon();
+          break;
+        }
+      }
       if (index < 0) break;
+      if (rank) rec.reach.started();
       this.inflight.add(index);
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
         process.stderr.write(
-          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} ${stripe?.(index) ? 'stripe' : 'other'}\n`,
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${rank?.(index) ?? '-'}\n`,
         );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
@@ -470,17 +490,31 @@ export class Scheduler {
     }
   }
 
-  private stripeCache?: { at: number; fn: ((i: number) => boolean) | undefined };
+  private wakeTimer?: NodeJS.Timeout;
 
-  /** This downloader's stripe of the pieces to fetch from seeds (picker.ts seedStripe), recomputed once a second. */
-  private stripe(): ((i: number) => boolean) | undefined {
+  /** Looks at every wire again in a moment (a downloader waiting on a seed, SeedReach, has no block to wake it). */
+  private wakeSoon(): void {
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      if (!this.torrent.destroyed) updateTorrent(this.torrent);
+    }, SEED_REACH_STEP_MS / 2);
+    this.wakeTimer.unref?.();
+  }
+
+  private rankCache?: { at: number; key: string; fn: ((i: number) => number) | undefined };
+
+  /** This downloader's rank per piece among the downloaders it knows (picker.ts seedRanks), looked at once a second. */
+  private ranks(): ((i: number) => number) | undefined {
     const now = Date.now();
-    if (this.stripeCache && now - this.stripeCache.at < 1000) return this.stripeCache.fn;
+    if (this.rankCache && now - this.rankCache.at < 1000) return this.rankCache.fn;
     const ourId: string | undefined = this.torrent.client?.peerId;
     const ids: string[] = [];
     for (const [w, r] of this.peers) if (!w.destroyed && !r.avail.isSeed && w.peerId) ids.push(w.peerId);
-    const fn = ourId ? seedStripe(ourId, ids) : undefined;
-    this.stripeCache = { at: now, fn };
+    const key = ids.sort().join();
+    // Same downloaders: keep the ranks computed so far (each piece's rank costs one weight per downloader).
+    const fn = this.rankCache?.key === key ? this.rankCache.fn : ourId ? seedRanks(ourId, ids) : undefined;
+    this.rankCache = { at: now, key, fn };
     return fn;
   }
 
