@@ -16,6 +16,7 @@
 import { Choker, type ChokePeer } from './choker.js';
 import { PeerAvailability, PiecePicker, SeedReach, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
+import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
 import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
@@ -46,6 +47,10 @@ const RECHOKE_MS = 5000;
 const SEED_TAIL_BLOCKS = 8;
 /** A downloader waiting on a seed for pieces further down the line reaches one rank further per this (SeedReach). */
 const SEED_REACH_STEP_MS = 1000;
+/** After waiting this many steps, a downloader takes any piece from a seed (the ranks are a preference). */
+const SEED_REACH_MAX = 4;
+/** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
+const RANK_MEMORY_MS = 20_000;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -181,9 +186,13 @@ export class Scheduler {
     return drop === wire;
   }
 
+  /** Pieces fellow downloaders said they just started at a seed (seed-claims.ts). */
+  private readonly claims = new SeedClaims<any>();
+
   /** Every wire the torrent gets (before the metadata too). */
   onWire(wire: any): void {
     if (this.dropDuplicate(wire)) return;
+    wire.use(fetchingExtension(this));
     // Upstream marks a peer a seed before its bitfield arrives and never takes it back (then chokes it for good, as
     // it always chokes seeds): read seed status from what we counted instead, and ignore upstream's writes.
     Object.defineProperty(wire, 'isSeeder', {
@@ -201,6 +210,7 @@ export class Scheduler {
     wire.on('have', (i: number) =>
       on((r) => {
         r.avail.have(i);
+        this.claims.done(wire, i);
         if (this.superSeeder?.announced(wire, i)) this.reveal(wire);
         if (!r.avail.isSeed && !wire.peerChoking && this.inflight.has(i)) this.spareSeeds(i);
       })(),
@@ -234,6 +244,7 @@ export class Scheduler {
       this.owners.remove(wire);
       this.draining.delete(wire);
       this.superSeeder?.remove(wire);
+      this.claims.remove(wire);
       this.soon();
     });
     // lt_donthave is attached right after the 'wire' event.
@@ -445,16 +456,24 @@ export class Scheduler {
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
       const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
+      // At a seed, pieces a fellow downloader just started there (seed-claims.ts) wait while there are others.
+      // And pieces a connected downloader has, even one that chokes us for now: it will share them, the seed's
+      // upload is what everyone waits on. (Both only while the seed has other pieces for us; see SeedReach.)
+      const taken = rec.avail.isSeed
+        ? (i: number) =>
+            busy(i) || picker.availability(i) > picker.seeds || (this.claims.size > 0 && this.claims.claimed(i, now))
+        : busy;
       // From a seed, the pieces this downloader owns first, then those it is next in line for (picker.ts
       // seedRanks), then any: downloaders rarely start the same piece at a seed.
       const rank = rec.avail.isSeed ? this.ranks() : undefined;
-      let index = rank ? picker.pick(has, (i) => rank(i) > 0 || busy(i)) : -1;
+      let index = rank ? picker.pick(has, (i) => rank(i) > 0 || taken(i)) : -1;
       const reach = rank ? rec.reach.level(now) : Infinity;
-      if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > reach || busy(i));
+      if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > reach || taken(i));
+      if (index < 0 && !rank && taken !== busy) index = picker.pick(has, taken);
       if (index < 0) {
         index = picker.pick(has, busy);
         // Pieces further down the line only: wait for their first in line (SeedReach), look again in a moment.
-        if (index >= 0 && rank && reach < this.peers.size) {
+        if (index >= 0 && rank && reach < Math.min(this.peers.size, SEED_REACH_MAX)) {
           rec.reach.wait(now);
           this.wakeSoon();
           break;
@@ -462,6 +481,7 @@ export class Scheduler {
       }
       if (index < 0) break;
       if (rank) rec.reach.started();
+      if (rec.avail.isSeed) this.claim(index);
       this.inflight.add(index);
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
@@ -490,6 +510,22 @@ export class Scheduler {
     }
   }
 
+  /** We start piece i at a seed: tell the fellow downloaders that take the message (seed-claims.ts). */
+  private claim(i: number): void {
+    let msg: Buffer | undefined;
+    for (const [w, r] of this.peers) {
+      if (w.destroyed || r.avail.isSeed || !(Number(w.peerExtendedMapping?.[FETCHING_EXTENSION]) > 0)) continue;
+      w.extended(FETCHING_EXTENSION, (msg ??= encodeClaim(i)));
+    }
+  }
+
+  /** A fellow downloader started piece i at a seed. */
+  onClaim(wire: any, buf: Uint8Array): void {
+    const picker = this.ensure();
+    const i = picker ? decodeClaim(buf, picker.pieceCount) : undefined;
+    if (i !== undefined) this.claims.add(wire, i, Date.now());
+  }
+
   private wakeTimer?: NodeJS.Timeout;
 
   /** Looks at every wire again in a moment (a downloader waiting on a seed, SeedReach, has no block to wake it). */
@@ -502,6 +538,7 @@ export class Scheduler {
     this.wakeTimer.unref?.();
   }
 
+  private readonly downloadersSeen = new Map<string, number>();
   private rankCache?: { at: number; key: string; fn: ((i: number) => number) | undefined };
 
   /** This downloader's rank per piece among the downloaders it knows (picker.ts seedRanks), looked at once a second. */
@@ -509,8 +546,19 @@ export class Scheduler {
     const now = Date.now();
     if (this.rankCache && now - this.rankCache.at < 1000) return this.rankCache.fn;
     const ourId: string | undefined = this.torrent.client?.peerId;
+    // Downloaders seen in the last RANK_MEMORY_MS, connected or not: connections come and go (doubled ones are cut,
+    // peers redial), and a downloader that drops out of the set for a moment would hand its pieces to others while
+    // it is still fetching them. One that became a seed leaves it for good.
+    for (const [w, r] of this.peers) {
+      if (w.destroyed || !w.peerId) continue;
+      if (r.avail.isSeed) this.downloadersSeen.delete(w.peerId);
+      else this.downloadersSeen.set(w.peerId, now);
+    }
     const ids: string[] = [];
-    for (const [w, r] of this.peers) if (!w.destroyed && !r.avail.isSeed && w.peerId) ids.push(w.peerId);
+    for (const [id, at] of this.downloadersSeen) {
+      if (now - at > RANK_MEMORY_MS) this.downloadersSeen.delete(id);
+      else ids.push(id);
+    }
     const key = ids.sort().join();
     // Same downloaders: keep the ranks computed so far (each piece's rank costs one weight per downloader).
     const fn = this.rankCache?.key === key ? this.rankCache.fn : ourId ? seedRanks(ourId, ids) : undefined;
@@ -746,4 +794,16 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
 /** True when every block of a started piece is already reserved (asked of some peer) and none was given back. */
 function fullyAsked(piece: any): boolean {
   return pieceFullyReserved(piece);
+}
+
+/** The bittorrent-protocol extension (wire.use) for seed-claims.ts: advertises silmaril_fetching, hands messages over. */
+function fetchingExtension(s: Scheduler) {
+  class SilmarilFetching {
+    constructor(private readonly wire: any) {}
+    onMessage(buf: Uint8Array): void {
+      s.onClaim(this.wire, buf);
+    }
+  }
+  (SilmarilFetching.prototype as any).name = FETCHING_EXTENSION;
+  return SilmarilFetching;
 }
