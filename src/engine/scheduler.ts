@@ -473,7 +473,11 @@ export class Scheduler {
       if (index < 0) {
         index = picker.pick(has, busy);
         // Pieces further down the line only: wait for their first in line (SeedReach), look again in a moment.
-        if (index >= 0 && rank && reach < Math.min(this.peers.size, SEED_REACH_MAX)) {
+        // Only while pieces on the seed alone are left for us (the seed still busy with fresh ones): near the end a
+        // downloader that waited for peers that choke it finished seconds later.
+        const seedOnlyLeft =
+          index >= 0 && !!rank && picker.pick(has, (i) => busy(i) || picker.availability(i) > picker.seeds) >= 0;
+        if (seedOnlyLeft && reach < Math.min(this.peers.size, SEED_REACH_MAX)) {
           rec.reach.wait(now);
           this.wakeSoon();
           break;
