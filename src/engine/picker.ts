@@ -431,36 +431,3 @@ function weight(h: number, i: number): number {
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;
 }
-
-/**
- * How far down the line (seedRanks) a downloader reaches at a seed. At first only rank 0 and 1: pieces this
- * downloader owns or is next in line for. When nothing is left there but other pieces are, it waits, and the reach
- * grows by one rank per `stepMs` of waiting, so that a piece whose first in line are choked by the seed (libtorrent's
- * seed unchokes 8 of 16) is still taken, by one downloader rather than by all at once. Near the end, when a few
- * pieces are on the seed alone and every downloader it unchokes is free, taking one each was what made libtorrent's
- * seed upload them several times (it sends whatever it is asked): with the reach, the first in line takes it and the
- * others get it from that one. A piece started resets the wait.
- */
-export class SeedReach {
-  private waitingSince: number | undefined;
-  constructor(private readonly stepMs = 1000) {}
-
-  /** The highest rank at which this downloader may start a piece at a seed now. */
-  level(now: number): number {
-    return this.waitingSince === undefined ? 1 : 1 + Math.floor((now - this.waitingSince) / this.stepMs);
-  }
-
-  /** Nothing within reach but other pieces are: waiting (the reach grows while it waits). */
-  wait(now: number): void {
-    this.waitingSince ??= now;
-  }
-
-  /** A piece was started: back to the first ranks. */
-  started(): void {
-    this.waitingSince = undefined;
-  }
-
-  get waiting(): boolean {
-    return this.waitingSince !== undefined;
-  }
-}

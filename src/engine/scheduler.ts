@@ -14,7 +14,7 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PeerAvailability, PiecePicker, SeedReach, seedRanks } from './picker.js';
+import { PeerAvailability, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
 import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
@@ -44,11 +44,9 @@ const BLOCK_LENGTH = 1 << 14;
 /** Blocks in the largest piece a torrent may have (256 MiB / 16 KiB): a key space for (piece, block) pairs. */
 const MAX_BLOCKS_PER_PIECE = 1 << 14;
 const RECHOKE_MS = 5000;
+/** Seeding: an unchoked peer that asked for nothing this long gives its slot to one that waits (choker.ts). */
+const SEED_IDLE_MS = 2000;
 const SEED_TAIL_BLOCKS = 8;
-/** A downloader waiting on a seed for pieces further down the line reaches one rank further per this (SeedReach). */
-const SEED_REACH_STEP_MS = 1000;
-/** After waiting this many steps, a downloader takes any piece from a seed (the ranks are a preference). */
-const SEED_REACH_MAX = 4;
 /** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
 const RANK_MEMORY_MS = 20_000;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
@@ -79,8 +77,6 @@ interface PeerRecord {
   avail: PeerAvailability;
   /** Pieces this peer (a seed) rejected as duplicates lately: ask others, or it later. */
   backoff: RejectBackoff;
-  /** A seed: how far down the line of downloaders (seedRanks) we reach for a piece from it now. */
-  reach: SeedReach;
 }
 
 /**
@@ -111,7 +107,7 @@ export class Scheduler {
     private readonly torrent: any,
     private readonly opts: SchedulerOptions = {},
   ) {
-    this.choker = new Choker({ slots: opts.uploadSlots ?? 8 });
+    this.choker = new Choker({ slots: opts.uploadSlots ?? 8, seedIdleMs: SEED_IDLE_MS });
   }
 
   /** The picker, created once the torrent is ready (metadata known, existing pieces checked). */
@@ -133,7 +129,6 @@ export class Scheduler {
     rec = {
       avail: new PeerAvailability(this.picker!),
       backoff: new RejectBackoff(),
-      reach: new SeedReach(SEED_REACH_STEP_MS),
     };
     this.peers.set(wire, rec);
     // What the wire learnt before we counted it (bittorrent-protocol keeps it current in peerPieces).
@@ -252,6 +247,10 @@ export class Scheduler {
   }
 
   /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
+  /** When each peer last asked us for a block, and when we last unchoked it (the choker's idleMs). */
+  private readonly askedAt = new WeakMap<any, number>();
+  private readonly unchokedAt = new WeakMap<any, number>();
+
   private owners = new PieceOwners<any>((w, i) => !w.destroyed && (w.peerRequests as any[]).some((r) => r.piece === i));
 
   /**
@@ -264,6 +263,7 @@ export class Scheduler {
   private deferDuplicates(wire: any): void {
     const emit = wire.emit;
     wire.emit = (event: string, ...args: any[]) => {
+      if (event === 'request') this.askedAt.set(wire, Date.now());
       if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
       const index: number = args[0];
       const picker = this.picker!;
@@ -456,41 +456,30 @@ export class Scheduler {
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
       const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
-      // At a seed, pieces a fellow downloader just started there (seed-claims.ts) wait while there are others.
-      // And pieces a connected downloader has, even one that chokes us for now: it will share them, the seed's
-      // upload is what everyone waits on. (Both only while the seed has other pieces for us; see SeedReach.)
-      const taken = rec.avail.isSeed
-        ? (i: number) =>
-            busy(i) || picker.availability(i) > picker.seeds || (this.claims.size > 0 && this.claims.claimed(i, now))
-        : busy;
-      // From a seed, the pieces this downloader owns first, then those it is next in line for (picker.ts
-      // seedRanks), then any: downloaders rarely start the same piece at a seed.
-      const rank = rec.avail.isSeed ? this.ranks() : undefined;
-      let index = rank ? picker.pick(has, (i) => rank(i) > 0 || taken(i)) : -1;
-      const reach = rank ? rec.reach.level(now) : Infinity;
-      if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > reach || taken(i));
-      if (index < 0 && !rank && taken !== busy) index = picker.pick(has, taken);
-      if (index < 0) {
-        index = picker.pick(has, busy);
-        // Pieces further down the line only: wait for their first in line (SeedReach), look again in a moment.
-        // Only while pieces on the seed alone are left for us (the seed still busy with fresh ones): near the end a
-        // downloader that waited for peers that choke it finished seconds later.
-        const seedOnlyLeft =
-          index >= 0 && !!rank && picker.pick(has, (i) => busy(i) || picker.availability(i) > picker.seeds) >= 0;
-        if (seedOnlyLeft && reach < Math.min(this.peers.size, SEED_REACH_MAX)) {
-          rec.reach.wait(now);
-          this.wakeSoon();
-          break;
-        }
-      }
+      // At a seed, in this order: pieces this downloader is first in line for (picker.ts seedRanks), then next in
+      // line, then any, each without the pieces a connected downloader already has (even one that chokes us now: it
+      // will share them, the seed's upload is what everyone waits on); then those too. Never a piece a fellow
+      // downloader just started there (its claim, seed-claims.ts): that one waits until the claim lapses or the
+      // claimant has it, and the seed's slot goes to a peer that asks meanwhile (choker.ts, seedIdleMs).
+      let index = -1;
+      if (rec.avail.isSeed) {
+        const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
+        const open = (i: number) => busy(i) || claimed(i);
+        const fresh = (i: number) => open(i) || picker.availability(i) > picker.seeds;
+        const rank = this.ranks();
+        if (rank) index = picker.pick(has, (i) => rank(i) > 0 || fresh(i));
+        if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > 1 || fresh(i));
+        if (index < 0) index = picker.pick(has, fresh);
+        if (index < 0) index = picker.pick(has, open);
+        if (index >= 0) this.claim(index);
+        else if (this.claims.size > 0 && picker.pick(has, busy) >= 0) this.wakeSoon(); // a claim will lapse
+      } else index = picker.pick(has, busy);
       if (index < 0) break;
-      if (rank) rec.reach.started();
-      if (rec.avail.isSeed) this.claim(index);
       this.inflight.add(index);
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
         process.stderr.write(
-          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${rank?.(index) ?? '-'}\n`,
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks()?.(index) ?? '-'}\n`,
         );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
@@ -532,13 +521,13 @@ export class Scheduler {
 
   private wakeTimer?: NodeJS.Timeout;
 
-  /** Looks at every wire again in a moment (a downloader waiting on a seed, SeedReach, has no block to wake it). */
+  /** Looks at every wire again in a second (a downloader waiting on a claimed piece has no block to wake it). */
   private wakeSoon(): void {
     if (this.wakeTimer) return;
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = undefined;
       if (!this.torrent.destroyed) updateTorrent(this.torrent);
-    }, SEED_REACH_STEP_MS / 2);
+    }, 1000);
     this.wakeTimer.unref?.();
   }
 
@@ -618,6 +607,8 @@ export class Scheduler {
   start(): void {
     this.timer = setInterval(() => this.rechoke(), this.opts.rechokeMs ?? RECHOKE_MS);
     this.timer.unref?.();
+    this.idleTimer = setInterval(() => this.idleCheck(), SEED_IDLE_MS / 2);
+    this.idleTimer.unref?.();
     if (process.env.SILMARIL_SWARM_TRACE) this.trace();
   }
 
@@ -663,7 +654,32 @@ export class Scheduler {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.idleTimer);
     clearInterval(this.holdTimer);
+  }
+
+  private idleTimer?: NodeJS.Timeout;
+
+  /**
+   * Seeding, between rounds: a peer holding a slot that asked for nothing for SEED_IDLE_MS while another waits for
+   * one gets a round now (the choker ends its turn) rather than at the next round, seconds later.
+   */
+  private idleCheck(): void {
+    if (!this.seedingNow()) return;
+    const now = Date.now();
+    let idle = false;
+    let waiting = false;
+    for (const w of this.torrent.wires as any[]) {
+      if (w.destroyed || w.type === 'webSeed' || !w.peerInterested || w.isSeeder) continue;
+      if (w.amChoking) waiting = true;
+      else if (
+        (w.peerRequests?.length ?? 0) === 0 &&
+        now - Math.max(this.askedAt.get(w) ?? 0, this.unchokedAt.get(w) ?? 0) >= SEED_IDLE_MS &&
+        !this.held.some((h) => h.wire === w)
+      )
+        idle = true;
+    }
+    if (idle && waiting) this.rechoke();
   }
 
   /** A choking round soon (a peer became interested, left...), not more than once per turn of the event loop. */
@@ -681,21 +697,26 @@ export class Scheduler {
     const t = this.torrent;
     if (!t.ready || t.destroyed) return;
     const wires: any[] = t.wires.filter((w: any) => !w.destroyed && w.type !== 'webSeed');
+    const now = Date.now();
+    const heldFor = new Map<any, number>(wires.map((w) => [w, 0]));
+    for (const h of this.held) if (heldFor.has(h.wire)) heldFor.set(h.wire, heldFor.get(h.wire)! + 1);
     const peers: ChokePeer[] = wires.map((w) => ({
       id: w,
       interested: !!w.peerInterested,
       isSeed: !!w.isSeeder,
       downloadRate: w.downloadSpeed(),
       uploaded: w.uploaded ?? 0,
+      pending: (w.peerRequests?.length ?? 0) + heldFor.get(w)!,
+      idleMs: now - Math.max(this.askedAt.get(w) ?? 0, this.unchokedAt.get(w) ?? 0),
     }));
     if (onlyFill && !this.choker.hasFreeSlot(peers)) return;
     const seeding = !!t.done || this.picker?.remaining === 0;
     const unchoke = this.choker.rechoke(peers, seeding);
-    const now = Date.now();
     const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
     for (const w of wires) {
       if (unchoke.has(w)) {
         this.draining.delete(w);
+        if (w.amChoking) this.unchokedAt.set(w, now);
         w.unchoke();
       } else if (!onlyFill || !w.peerInterested || w.isSeeder) {
         // Seeding, a turn over mid-piece: the peer first finishes what it was being sent (no new piece meanwhile),

@@ -2,7 +2,7 @@
 // priorities and sequential order, and a bucket array that stays consistent through any sequence of changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerAvailability, PiecePicker, SeedReach, seedRanks, seedStripe } from '../../../src/engine/picker.js';
+import { PeerAvailability, PiecePicker, seedRanks, seedStripe } from '../../../src/engine/picker.js';
 
 /** A small deterministic PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number): () => number {
@@ -338,47 +338,4 @@ test('seed ranks: next in line (rank 1) splits the pieces of a downloader among 
   }
   assert.equal(backups.size, 4, 'spread over all the others');
   assert.equal(seedRanks('a7', ['a7']), undefined, 'alone: no ranks');
-});
-
-test('seed reach: first and next in line at once; one rank further per step of waiting; a start resets it', () => {
-  const r = new SeedReach(1000);
-  assert.equal(r.level(0), 1);
-  r.wait(5000);
-  assert.equal(r.level(5000), 1);
-  assert.equal(r.level(5999), 1);
-  assert.equal(r.level(6000), 2, 'waited one step: rank 2 too');
-  r.wait(6500); // still the same wait
-  assert.equal(r.level(8000), 4);
-  r.started();
-  assert.equal(r.waiting, false);
-  assert.equal(r.level(9000), 1);
-});
-
-test('seed reach: near the end, the downloaders a seed unchokes take each remaining piece once, not all at once', () => {
-  // 16 downloaders; the seed (libtorrent: 8 unchoke slots) unchokes the first 8; 3 pieces are left on it alone.
-  // Each free downloader takes, at each moment, a piece within its reach; one started is gone for the others.
-  const ids = Array.from({ length: 16 }, (_, k) => `-SM0001-${String(k).padStart(12, '0')}`);
-  const unchoked = ids.slice(0, 8);
-  const ranks = new Map(unchoked.map((id) => [id, seedRanks(id, ids)!]));
-  const left = new Set([40, 41, 42]);
-  const starts = new Map<number, string[]>();
-  const reach = new Map(unchoked.map((id) => [id, new SeedReach(1000)]));
-  for (let now = 0; now < 20_000 && left.size; now += 250) {
-    const takenNow: number[] = [];
-    for (const id of unchoked) {
-      const rank = ranks.get(id)!;
-      const r = reach.get(id)!;
-      const mine = [...left].find((i) => rank(i) <= r.level(now));
-      if (mine === undefined) {
-        r.wait(now);
-        continue;
-      }
-      r.started();
-      takenNow.push(mine);
-      starts.set(mine, [...(starts.get(mine) ?? []), id]);
-    }
-    for (const i of takenNow) left.delete(i); // started: its `have` reaches the others before their next look
-  }
-  assert.equal(left.size, 0, 'every piece was taken');
-  for (const [i, who] of starts) assert.equal(who.length, 1, `piece ${i} started at the seed once: ${who}`);
 });
