@@ -126,10 +126,7 @@ export class Scheduler {
   private peerOf(wire: any): PeerRecord {
     let rec = this.peers.get(wire);
     if (rec) return rec;
-    rec = {
-      avail: new PeerAvailability(this.picker!),
-      backoff: new RejectBackoff(),
-    };
+    rec = { avail: new PeerAvailability(this.picker!), backoff: new RejectBackoff() };
     this.peers.set(wire, rec);
     // What the wire learnt before we counted it (bittorrent-protocol keeps it current in peerPieces).
     const pp = wire.peerPieces;
@@ -246,11 +243,11 @@ export class Scheduler {
     queueMicrotask(() => wire.lt_donthave?.on?.('donthave', (i: number) => on((r) => r.avail.dontHave(i))()));
   }
 
-  /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
   /** When each peer last asked us for a block, and when we last unchoked it (the choker's idleMs). */
   private readonly askedAt = new WeakMap<any, number>();
   private readonly unchokedAt = new WeakMap<any, number>();
 
+  /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
   private owners = new PieceOwners<any>((w, i) => !w.destroyed && (w.peerRequests as any[]).some((r) => r.piece === i));
 
   /**
