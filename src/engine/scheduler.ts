@@ -8,7 +8,8 @@
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
 //   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
-//   Torrent#_update()                  a pass over every wire per call (per block) -> one per microtask turn
+//   Torrent#_update()                  a pass over every wire per call (per block, per have) -> one per microtask turn,
+//                                      over the one wire a have / unchoke... came from (update-queue.ts)
 //   Torrent#_rarityMap                 O(pieces x wires) recount per wire / bitfield -> a stub (destroyed)
 // and read: Torrent#pieces, #_reservations, #bitfield, #wires, #done, #ready, #_peers (Peer#wire, #type, #addr),
 // Wire#peerId, #requests, #peerPieces,
@@ -20,6 +21,7 @@ import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed
 import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
+import { UpdateQueue } from './update-queue.js';
 import {
   hasRarityMap,
   pieceBlockCount,
@@ -86,6 +88,12 @@ interface PeerRecord {
  */
 const REJECT_DUPLICATES = false;
 const TRACE = !!process.env.SILMARIL_SWARM_TRACE;
+/**
+ * Wire events that change what one peer offers us, and nothing else: a scheduling pass asked for while one is being
+ * emitted (upstream's handlers call Torrent#_update) needs only that wire (update-queue.ts). Anything our own
+ * handlers do that concerns other wires (spareSeeds' cancels) asks for its pass later, outside the event.
+ */
+const PEER_LOCAL_EVENTS = new Set(['have', 'bitfield', 'have-all', 'have-none', 'unchoke', 'allowed-fast']);
 
 export class Scheduler {
   picker?: PiecePicker;
@@ -102,6 +110,8 @@ export class Scheduler {
   private rejected = 0;
   /** Connections closed because we already had one to the same peer. */
   duplicatesDropped = 0;
+  /** The wire whose have / bitfield / unchoke... is being emitted now (PEER_LOCAL_EVENTS), else undefined. */
+  eventWire: any = undefined;
 
   constructor(
     private readonly torrent: any,
@@ -260,6 +270,15 @@ export class Scheduler {
   private deferDuplicates(wire: any): void {
     const emit = wire.emit;
     wire.emit = (event: string, ...args: any[]) => {
+      if (PEER_LOCAL_EVENTS.has(event)) {
+        const outer = this.eventWire;
+        this.eventWire = wire;
+        try {
+          return emit.call(wire, event, ...args);
+        } finally {
+          this.eventWire = outer;
+        }
+      }
       if (event === 'request') this.askedAt.set(wire, Date.now());
       if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
       const index: number = args[0];
@@ -752,15 +771,19 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   replaceRechoke(torrent, () => s.rechoke());
   // Every block that arrives asks for a pass over every wire (request.ts, and upstream on each have / unchoke...);
   // a burst of blocks parsed from one socket read made as many passes. One pass per turn of the microtask queue
-  // does the same work once.
-  let updateQueued = false;
+  // does the same work once; and one asked for by upstream's handler of one peer's have / bitfield / unchoke...
+  // looks at that peer's wire alone (update-queue.ts).
+  let upstreamUpdate: (() => void) | undefined;
+  const passes = new UpdateQueue<any>(
+    queueMicrotask,
+    () => upstreamUpdate?.(),
+    (wire) => {
+      if (!torrent.destroyed && !wire.destroyed) s.updateWire(wire);
+    },
+  );
   wrapUpdate(torrent, function (this: any, update: Upstream) {
-    if (updateQueued) return;
-    updateQueued = true;
-    queueMicrotask(() => {
-      updateQueued = false;
-      update.call(this);
-    });
+    upstreamUpdate ??= () => update.call(torrent);
+    passes.request(s.eventWire);
   });
   torrent.alwaysChokeSeeders = false; // the choker never unchokes a seed; upstream's extra choke() calls misfire
   // Upstream unchokes every peer the moment it is interested, which defeats any choker: leave that listener out.
