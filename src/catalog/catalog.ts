@@ -60,7 +60,8 @@ export class Catalog {
    * index is built while the next batches are verified, and the main thread is held in pieces, not all at once.
    */
   private async mergeIntoStore(records: Iterable<Uint8Array>, sourceId: string, opts: MergeOptions) {
-    const load = this.store.bulkLoad(sourceId);
+    // How many rows it may write: the store makes room for them ahead (a first catalog fetch).
+    const load = this.store.bulkLoad(sourceId, { expectedRows: Array.isArray(records) ? records.length : undefined });
     try {
       return await this.index.mergeAsync(
         records,

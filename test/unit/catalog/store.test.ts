@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -427,3 +427,39 @@ test('a bulk load indexed piece by piece: rows replaced by a later piece, or hel
 function COUNT_CAP_OR(n: number): number {
   return Math.min(n, 1000);
 }
+
+test('a bulk load into room made ahead: the saved file is the database alone, whole and intact', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'silmaril-presize-'));
+  try {
+    const entries = Array.from({ length: 6000 }, (_, i) =>
+      makeEntry(alice, `room/m${i}`, 1, { tags: ['room'], description: `roomy model ${i}` }),
+    );
+    const path = join(dir, 'catalog.sqlite');
+    const store = await CatalogStore.open(path);
+    // Room for many more rows than come: the in-memory file is far longer than the database.
+    const load = store.bulkLoad('test', { expectedRows: 50_000 });
+    load.write(entries, new Set(entries.map((e) => `${e.publisher}/${e.name}`)));
+    load.finish();
+    assert.equal(store.search({ text: 'roomy 5999' }).total, 1);
+    store.upsert([makeEntry(alice, 'room/after', 1, { description: 'written after the load' })], 'test');
+    await store.save();
+    store.close();
+    const bytes = await readFile(path);
+    const SQL = await loadSqlJs();
+    const db = new SQL.Database(bytes);
+    try {
+      const [pageSize, pages] = ['page_size', 'page_count'].map((p) => db.exec(`PRAGMA ${p}`)[0].values[0][0]);
+      assert.equal(bytes.length, Number(pageSize) * Number(pages), 'the database alone, not the room made for it');
+      assert.equal(db.exec('PRAGMA integrity_check')[0].values[0][0], 'ok');
+    } finally {
+      db.close();
+    }
+    const again = await CatalogStore.open(path);
+    assert.equal(again.count(), 6001);
+    assert.equal(again.search({ text: 'written after' }).total, 1);
+    assert.equal(again.search({ tags: ['room'], limit: 10_000 }).total, 6000);
+    again.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
