@@ -12,6 +12,13 @@ import { silentLogger, type Logger } from '../log.js';
 
 export const STORE_FILE = 'catalog.sqlite';
 
+/**
+ * A bulk load builds its secondary indexes early when at most this many rows, and a fifth of the load, are still to
+ * come (and being verified): those rows then update the indexes one by one, ~3x the CPU a row of a build costs
+ * (~20 against ~7 us), so only the last few, and only where it takes ~0.7 s off the end of a 100,000-row load.
+ */
+const EARLY_INDEX_ROWS = 12_000;
+
 export type PublishInput = Omit<Partial<EntryFields>, 'publisher' | 'seq'> & { name: string };
 
 export class Catalog {
@@ -67,7 +74,13 @@ export class Catalog {
         records,
         (jobs) => sharedVerifyPool().verify(jobs),
         { ...opts, verified: this.verified },
-        (entries, fresh) => load.write(entries, fresh),
+        (entries, fresh, next) => {
+          load.write(entries, fresh);
+          // The verify threads are still busy with the last few batches: build the secondary indexes now, on this
+          // core, instead of after the last verify, when this core alone would work and the others wait.
+          if (next.verifying && next.candidates <= EARLY_INDEX_ROWS && next.candidates * 5 <= next.total)
+            load.indexNow();
+        },
       );
     } finally {
       load.finish();

@@ -57,6 +57,8 @@ export interface MergeResult {
   changed: CatalogEntry[];
   /** Keys of `changed` that the index did not hold before this merge. */
   added: Set<string>;
+  /** mergeAsync: when the last verdict came back (performance.now()); what follows is this thread's alone. */
+  verifiedAt?: number;
 }
 
 /** Does `a` beat `b` for the same key? Higher seq; on a tie the larger record bytes, so every node picks the same. */
@@ -225,7 +227,7 @@ export class EntryIndex {
     records: Iterable<Uint8Array>,
     verifyMany: (jobs: VerifyJob[]) => Promise<boolean[]>,
     opts: MergeOptions = {},
-    onBatch?: (entries: CatalogEntry[], fresh: Set<string>) => void,
+    onBatch?: (entries: CatalogEntry[], fresh: Set<string>, next: BatchOutlook) => void,
   ): Promise<MergeResult> {
     const stats = emptyStats();
     const batches: { candidates: Candidate[]; verdict: Promise<boolean[]> }[] = [];
@@ -252,12 +254,21 @@ export class EntryIndex {
     }
     if (pending.length) send();
     // Every verdict is awaited even if one fails (no unhandled rejection left behind), then applied in order.
-    const settled = batches.map((b) =>
+    const done = batches.map(() => false);
+    let verifiedAt = performance.now();
+    const settle = (i: number) => {
+      done[i] = true;
+      verifiedAt = performance.now();
+    };
+    const settled = batches.map((b, i) =>
       b.verdict.then(
-        (ok) => ({ ok }),
-        (err: unknown) => ({ err }),
+        (ok) => (settle(i), { ok }),
+        (err: unknown) => (settle(i), { err }),
       ),
     );
+    // Candidates of the batches after each one.
+    const after: number[] = [];
+    for (let i = batches.length - 1, n = 0; i >= 0; n += batches[i--].candidates.length) after[i] = n;
     const changed = new Map<string, CatalogEntry>();
     const added = new Set<string>();
     for (let i = 0; i < batches.length; i++) {
@@ -267,9 +278,16 @@ export class EntryIndex {
         throw r.err;
       }
       const part = this.apply(batches[i].candidates, r.ok, stats, changed, added);
-      if (onBatch && part.entries.length) onBatch(part.entries, part.fresh);
+      if (onBatch && part.entries.length) {
+        const verifying = i + 1 < batches.length && !done[i + 1];
+        onBatch(part.entries, part.fresh, {
+          candidates: after[i],
+          total: after[0] + batches[0].candidates.length,
+          verifying,
+        });
+      }
     }
-    return { stats, changed: [...changed.values()], added };
+    return { stats, changed: [...changed.values()], added, verifiedAt };
   }
 
   /** Every entry (tombstones included) sorted by key: the content of a catalog file. */
@@ -298,6 +316,16 @@ function consultCache(candidates: Candidate[], cache: VerifiedCache | undefined,
     return out;
   };
   return { todo, verdicts };
+}
+
+/** What is still to come after a batch of mergeAsync. */
+export interface BatchOutlook {
+  /** Candidates in the batches after this one (each may still fail its verify or lose). */
+  candidates: number;
+  /** Candidates of the whole merge. */
+  total: number;
+  /** The next batch is still being verified (the verify threads are busy): work done now overlaps theirs. */
+  verifying: boolean;
 }
 
 /** Records screened per slice in mergeAsync: big enough to be worth a trip to the worker threads. */
