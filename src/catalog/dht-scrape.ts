@@ -5,7 +5,7 @@
 // `_rpc`, the members src/catalog/pointers.ts already fences (its test fails if they go away). bittorrent-dht nodes
 // do not answer scrapes, so on a network of them the count is undefined, never a false 0.
 import type { PeerCount } from './swarm-counts.js';
-import { canLookUp, keepClosestTable, lookUp, nodeIdOf } from '../engine/internals/bittorrent-dht.js';
+import { canLookUp, keepClosestTable, lookUp, nodeIdOf } from '../engine/internals.js';
 
 const M = 2048;
 const K = 2;

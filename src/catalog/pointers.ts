@@ -27,7 +27,7 @@ import {
   storedPeers,
   storedValue,
   storeValue,
-} from '../engine/internals/bittorrent-dht.js';
+} from '../engine/internals.js';
 
 export const FEED_SALT = Buffer.from('silmaril:catalog:v1');
 /** The rendezvous infohash: nodes holding catalogs announce themselves here and answer `get` with their directory. */

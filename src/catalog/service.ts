@@ -2,7 +2,7 @@
 // sources, and periodic follow/republish with jitter. The CLI daemon and the editor both use this.
 import DHT from 'bittorrent-dht';
 import { Catalog } from './catalog.js';
-import { forgetEmptyTables, setVerifyIfUnset } from '../engine/internals/bittorrent-dht.js';
+import { forgetEmptyTables, setVerifyIfUnset } from '../engine/internals.js';
 import { FileKeyStore, loadOrCreateIdentity, type Identity, type KeyStore } from './identity.js';
 import { dhtVerify, PointerClient } from './pointers.js';
 import { DhtSource } from './sources/dht.js';

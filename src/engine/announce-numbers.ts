@@ -1,4 +1,4 @@
-// Through the fence src/engine/internals/webtorrent.ts: patches private members of WebTorrent 3.0.21
+// Through the fence src/engine/internals.ts: patches private members of WebTorrent 3.0.21
 // (Torrent#_startDiscovery, #discovery), torrent-discovery 11.0.21 (Discovery#tracker, #_createTracker, #complete)
 // and bittorrent-tracker 11.2.3 (Client#_getAnnounceOpts).
 // test/unit/tracker/announce-numbers.test.ts fails if any of them goes away or the installed versions change.
@@ -18,7 +18,7 @@ import {
   wrapStartDiscovery,
   PINNED,
   type Upstream,
-} from './internals/webtorrent.js';
+} from './internals.js';
 
 export const FENCED_VERSIONS = {
   webtorrent: PINNED.webtorrent,

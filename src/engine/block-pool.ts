@@ -1,6 +1,6 @@
 // Reusable 16 KiB buffers for the blocks a node serves. Each served block is a copy (serve-cache.ts says why), and
 // a fresh 16 KiB Buffer is its own external allocation: at loopback speed that churn alone drove V8 into a full
-// mark-compact several times a second on a seed. A block written straight to its socket (internals/bittorrent-protocol.ts,
+// mark-compact several times a second on a seed. A block written straight to its socket (internals.ts,
 // writeDirect) comes back here once the socket is done with it; any other block is left to the GC as before.
 
 const BLOCK_LENGTH = 16 * 1024;

@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { parseMagnet } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
-import { forgetEmptyTables } from './internals/bittorrent-dht.js';
+import { forgetEmptyTables, patchWire, wireFaults } from './internals.js';
 import { contentRootIn } from './layout.js';
 import { RateLimiter } from './rate.js';
 import { markFiles } from './resume.js';
@@ -20,7 +20,6 @@ import { isHfRepoId } from '../shared/hf-repo.js';
 import { serveCacheStats } from './serve-cache.js';
 import { configureTransports, installUtp } from './utp/webtorrent-utp.js';
 import type { PeerTransport } from './utp/transport.js';
-import { patchWire, wireFaults } from './internals/bittorrent-protocol.js';
 import { installMseDh } from './mse-dh.js';
 import { installV2Routing, truncatedV2 } from './v2-handshake.js';
 
@@ -150,7 +149,7 @@ export class Engine extends EventEmitter {
     this.utp = configureTransports(client, { utp: o.utp !== false, tcp: o.tcp !== false });
     if (client.dht) {
       client.dht.on('error', (err: Error) => this.log.warn(`dht: ${err.message}`));
-      // Announces made before the DHT found a node would otherwise go to nobody for 5 minutes (internals/bittorrent-dht.ts).
+      // Announces made before the DHT found a node would otherwise go to nobody for 5 minutes (internals.ts).
       forgetEmptyTables(client.dht);
     }
   }

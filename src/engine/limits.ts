@@ -1,5 +1,5 @@
 // What one peer may cost this node, in one place (README "Limits" repeats these). Every byte from the network is
-// untrusted: these bound what a peer can make us buffer, queue or allocate, and internals/bittorrent-protocol.ts enforces them.
+// untrusted: these bound what a peer can make us buffer, queue or allocate, and internals.ts enforces them.
 
 /** Largest message a peer may send (length prefix). The largest legal ones: a 16 KiB block + 13 bytes, a
  *  ut_metadata piece (16 KiB + its dict), a bitfield (1 bit per piece: 256 KiB is 2M pieces), an extended

@@ -1,7 +1,7 @@
 // The Diffie-Hellman exchange of protocol encryption (MSE/PE, which we accept and libtorrent tries first), without
 // Node's 40 ms per connection.
 //
-// Through the fence src/engine/internals/bittorrent-protocol.ts: bittorrent-protocol 5.0.9 (exact pin) creates, per connection, `crypto.createDiffieHellman(prime)` in the
+// Through the fence src/engine/internals.ts: bittorrent-protocol 5.0.9 (exact pin) creates, per connection, `crypto.createDiffieHellman(prime)` in the
 // `dh` getter of MessageStreamEncryptor (reached through a Wire's _encryptor; the package exports only Wire). Node
 // checks that prime for primality on every creation: about 40 ms of CPU per connection, more than the rest of the
 // handshake and, with 16 peers and their redials, seconds per process in a swarm. Ours computes the same exchange
@@ -9,7 +9,7 @@
 // ("Xa and Xb are ... of at least 128 bits; 160 bits is recommended"). test/unit/engine/mse-dh.test.ts checks it
 // against Node's and that the patched getter is in place.
 import { randomBytes } from 'node:crypto';
-import { replaceEncryptorDh } from './internals/bittorrent-protocol.js';
+import { replaceEncryptorDh } from './internals.js';
 
 /** The MSE prime (768 bits), as in bittorrent-protocol's mse.js and the spec. */
 export const MSE_PRIME_HEX =

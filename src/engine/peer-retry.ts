@@ -3,7 +3,7 @@
 // a while (TRACKER_PEER_ATTEMPTS; the next announce brings a live one back anyway), at most MAX_TRACKER_PEERS of
 // them. Why each one fails is kept, so the user sees why nothing moves ("no peer reachable: 127.0.0.1:6881 connect
 // ECONNREFUSED, retry in 30 s").
-import { hasPeer } from './internals/webtorrent.js';
+import { hasPeer } from './internals.js';
 
 /** Waits between attempts to one address, then the last one over and over. */
 export const RETRY_BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 20_000, 30_000];

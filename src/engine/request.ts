@@ -24,7 +24,7 @@ import {
   replaceRequest,
   reservationsOf,
   updateTorrent,
-} from './internals/webtorrent.js';
+} from './internals.js';
 
 const PIPELINE_MAX_DURATION = 1;
 const BLOCK_LENGTH = 1 << 14;

@@ -2,7 +2,7 @@
 // whom to upload to (choker.ts). WebTorrent provides the wires.
 //
 // WebTorrent's private scheduling members are replaced from here and request.ts, through the fence
-// src/engine/internals/webtorrent.ts (pinned webtorrent 3.0.21; test/unit/engine/internals/webtorrent.test.ts):
+// src/engine/internals.ts (pinned webtorrent 3.0.21; test/unit/engine/internals/webtorrent.test.ts):
 //   Torrent#_updateWire(wire)          asks a peer for blocks          -> ours: in-flight pieces first, then rarest
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
@@ -36,7 +36,7 @@ import {
   wrapUpdate,
   wrapUpdateWireInterest,
   type Upstream,
-} from './internals/webtorrent.js';
+} from './internals.js';
 
 /** Members of WebTorrent's Torrent this file replaces or relies on (the fence test checks them). */
 const BLOCK_LENGTH = 1 << 14;
@@ -273,7 +273,7 @@ export class Scheduler {
       }
       const done: ((err: Error | null) => void) | undefined = args[3];
       if (takesReject) {
-        // The callback with an error sends the reject and frees the wire's read slot (internals/bittorrent-protocol.ts). Not from
+        // The callback with an error sends the reject and frees the wire's read slot (internals.ts). Not from
         // inside the wire's own loop over its requests, which this call would shorten under it.
         this.rejected++;
         queueMicrotask(() => done?.(new Error('duplicate: being sent to another peer')));

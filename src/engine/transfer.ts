@@ -46,15 +46,13 @@ import {
   readDirect,
   setWriteHighWaterMark,
   writeDirect,
-  type FaultKind,
-} from './internals/bittorrent-protocol.js';
-import {
   metadataComplete,
   torrentPeers,
   wrapAddPeer,
   wrapRegisterPeer,
+  type FaultKind,
   type Upstream,
-} from './internals/webtorrent.js';
+} from './internals.js';
 
 export type TransferStatus = 'metadata' | 'checking' | 'downloading' | 'seeding' | 'verifying' | 'paused' | 'error';
 
@@ -166,7 +164,7 @@ export class Transfer extends EventEmitter {
   private hubEngaged = false;
   /** The Hub's wires (their `downloaded` counts every byte taken from the Hub, pad zeros included). */
   private hubWires: { downloaded: number }[] = [];
-  /** Peers dropped by the wire fence (internals/bittorrent-protocol.ts) on this transfer's wires. */
+  /** Peers dropped by the wire fence (internals.ts) on this transfer's wires. */
   peerFaults = 0;
   private retry?: PeerRetry;
   private holepunch?: Holepunch;

@@ -1,4 +1,4 @@
-// Through the fences src/engine/internals/webtorrent.ts and bittorrent-protocol.ts: WebTorrent 3.0.21 /
+// Through the fences src/engine/internals.ts and bittorrent-protocol.ts: WebTorrent 3.0.21 /
 // bittorrent-protocol 5.0.9 / ut_metadata 5.0.1 internals, patched per client, per torrent
 // and per wire (one prototype method only: MSE#extractInfoHashFromXor, below, which just records its result), so
 // that one torrent answers to two 20-byte infohashes (BEP 52):
@@ -23,8 +23,8 @@
 // alias = its v1 hash once the metadata shows it). libtorrent accepts either hash of a hybrid from us.
 import { createHash } from 'node:crypto';
 import bencode from 'bencode';
-import { encryptorPrototype } from './internals/bittorrent-protocol.js';
 import {
+  encryptorPrototype,
   metadataComplete,
   metadataInfoHash,
   setMetadataInfoHash,
@@ -32,7 +32,7 @@ import {
   wrapGetByHash,
   wrapProcessParsedTorrent,
   type Upstream,
-} from './internals/webtorrent.js';
+} from './internals.js';
 import { TorrentError, type ParsedTorrent } from '../torrent/types.js';
 import type { PeerGuard } from './peer-guard.js';
 import { BlockBlame } from './v2-blame.js';

@@ -11,7 +11,7 @@
 //
 // bittorrent-protocol 5.0.9 emits message ids it does not know as 'unknownmessage' (the whole payload, id first),
 // so receiving needs no patch; sending uses Wire#_message (private; guarded by test/unit/engine/v2-handshake.test.ts).
-import { sendRawMessage } from './internals/bittorrent-protocol.js';
+import { sendRawMessage } from './internals.js';
 import {
   BLOCK_SIZE,
   HASH_SIZE,

@@ -166,7 +166,7 @@ test('reads a Go-Silmaril pointer and catalog.json, marks its entries untrusted'
   c.close();
 });
 
-test('bittorrent-dht still has the private members pointers.ts relies on (fenced in src/engine/internals/bittorrent-dht.ts)', () => {
+test('bittorrent-dht still has the private members pointers.ts relies on (fenced in src/engine/internals.ts)', () => {
   const d = nodes[0];
   for (const fn of ['_closest', 'announce', 'put', 'get', 'lookup']) assert.equal(typeof d[fn], 'function', fn);
   assert.equal(typeof d._rpc?.query, 'function', '_rpc.query');

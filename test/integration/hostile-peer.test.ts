@@ -23,7 +23,7 @@ import type { Transfer } from '../../src/engine/transfer.js';
 import { createTorrent } from '../../src/torrent/create.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
 import { killAll, makeFolder, offline, silmaril, snapshot } from './engine-helpers.js';
-import { setSlowReaderMs } from '../../src/engine/internals/bittorrent-protocol.js';
+import { setSlowReaderMs } from '../../src/engine/internals.js';
 import { RawPeer, eventually } from './hostile-peer.js';
 
 const PIECE = 1024 * 1024;

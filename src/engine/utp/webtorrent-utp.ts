@@ -1,12 +1,12 @@
 // Reaches into WebTorrent (3.0.21, pinned exactly in package.json) for transports, through the fence
-// src/engine/internals/webtorrent.ts:
+// src/engine/internals.ts:
 // - the client's uTP server (utpServerOf, a getter over its connection pool's): the PeerTransport WebTorrent built
 //   through the utp-native slot, configured here with the engine's settings (it is created after the TCP server
 //   listens, with no arguments, so settings cannot travel through the constructor);
 // - the connection pool's TCP server (tcpServerOf): with TCP turned off, its connections are refused (the port
 //   stays bound, since WebTorrent reports the TCP server's port as the engine's and the uTP socket shares it).
 // test/unit/utp/dial.test.ts and test/unit/engine/internals/webtorrent.test.ts fail when either member goes away.
-import { tcpServerOf, utpServerOf } from '../internals/webtorrent.js';
+import { tcpServerOf, utpServerOf } from '../internals.js';
 import slot from './slot.cjs';
 import { PeerTransport, utpNative } from './transport.js';
 

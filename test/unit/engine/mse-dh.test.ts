@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createDiffieHellman } from 'node:crypto';
 import { test } from 'node:test';
 import { installMseDh, MSE_PRIME_HEX, MseDh } from '../../../src/engine/mse-dh.js';
-import { encryptorPrototype } from '../../../src/engine/internals/bittorrent-protocol.js';
+import { encryptorPrototype } from '../../../src/engine/internals.js';
 
 test('MseDh agrees with Node: both ends derive the same 96-byte secret', () => {
   for (let i = 0; i < 5; i++) {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import Wire from 'bittorrent-protocol';
-import { patchWire } from '../../../../src/engine/internals/bittorrent-protocol.js';
+import { patchWire } from '../../../../src/engine/internals.js';
 import { assertPinned } from './pinned.js';
 
 test('messages split and packed across chunks arrive byte for byte', async () => {
@@ -66,8 +66,7 @@ test('messages split and packed across chunks arrive byte for byte', async () =>
 // The fence touches bittorrent-protocol's and ut_metadata's internals against the exact versions pinned in
 // package.json: when an upgrade renames or removes one of them, this fails (and patchWire refuses to run).
 test('every member the fence patches or reads still exists', async () => {
-  const { PATCHED_WIRE_MEMBERS, PATCHED_UT_METADATA_MEMBERS } =
-    await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  const { PATCHED_WIRE_MEMBERS, PATCHED_UT_METADATA_MEMBERS } = await import('../../../../src/engine/internals.js');
   const proto = Wire.prototype as any;
   for (const m of PATCHED_WIRE_MEMBERS) assert.equal(typeof proto[m], 'function', `Wire#${m}`);
   const wire = new Wire() as any;
@@ -87,9 +86,10 @@ test('every member the fence patches or reads still exists', async () => {
 
 test('the Wire, encryptor and socket members the rest of the engine reaches through the fence still exist', async () => {
   const { PATCHED_MEMBERS, PATCHED_OTHER_MEMBERS, PINNED, encryptorPrototype, setWriteHighWaterMark } =
-    await import('../../../../src/engine/internals/bittorrent-protocol.js');
+    await import('../../../../src/engine/internals.js');
   assertPinned(PINNED);
-  for (const m of PATCHED_OTHER_MEMBERS) assert.ok(PATCHED_MEMBERS.includes(m as any), m);
+  for (const m of PATCHED_OTHER_MEMBERS)
+    assert.ok((PATCHED_MEMBERS['bittorrent-protocol'] as readonly string[]).includes(m), m);
   assert.equal(typeof (Wire.prototype as any)._message, 'function', 'Wire#_message (sendRawMessage)');
   const proto = encryptorPrototype();
   assert.ok(proto, 'Wire#_encryptor (MessageStreamEncryptor)');
@@ -123,7 +123,7 @@ test('the pinned versions are the ones installed', async () => {
 });
 
 test("a handler that throws on a peer's bytes drops that peer and is counted, nothing escapes", async () => {
-  const { wireFaults } = await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  const { wireFaults } = await import('../../../../src/engine/internals.js');
   patchWire();
   const wire = new Wire() as any;
   const before = wireFaults.count;
@@ -142,7 +142,7 @@ test("a handler that throws on a peer's bytes drops that peer and is counted, no
 // handle's useUserBuffer and bytesRead); when a Node release drops one, this fails, and the engine keeps
 // WebTorrent's stream pipeline.
 test("this Node's sockets can be read directly", async () => {
-  const { directReadBlocker } = await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  const { directReadBlocker } = await import('../../../../src/engine/internals.js');
   const net = await import('node:net');
   const server = net.createServer((s) => s.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -158,8 +158,7 @@ test("this Node's sockets can be read directly", async () => {
 // back to back, must arrive byte for byte, carried by the direct path, and bytes read before the switch must not
 // be overtaken by bytes read after it.
 test('blocks cross a direct-read, direct-write loopback socket byte for byte', async () => {
-  const { readDirect, writeDirect, directBytes } =
-    await import('../../../../src/engine/internals/bittorrent-protocol.js');
+  const { readDirect, writeDirect, directBytes } = await import('../../../../src/engine/internals.js');
   const net = await import('node:net');
   patchWire();
   const infoHash = crypto.randomBytes(20).toString('hex');

@@ -1,3 +1,333 @@
+// THE FENCE: the one file in src/ that touches dependencies' private members (read this first).
+//
+// The project's rule: a dependency's private internals are touched in one fenced file, against an exactly pinned
+// version, with a test that fails when a patched member goes away. This is that file. Nothing else under src/ may
+// read or write a member whose name starts with `_` (eslint `no-restricted-syntax`, eslint.config.mjs); our own
+// per-object marks are spelled `__silmarilX`. It exports named, typed operations, the members relied on
+// (PATCHED_MEMBERS, per dependency) and the versions they were read against (PINNED, each also pinned exactly in
+// package.json). The fence tests, one per dependency (test/unit/engine/internals/<dependency>.test.ts), fail when a
+// listed member is gone or an installed version differs. The decisions (what to request, whom to unchoke, which hash
+// a peer may use, the catalog's lookups) stay in their own modules (scheduler.ts, request.ts, v2-handshake.ts,
+// catalog/pointers.ts...): only the touching is here. To upgrade a pinned dependency: re-read its section against the
+// new version, update PINNED and package.json, run its fence test. See docs/architecture.md ("The fence").
+//
+// Three sections, one per dependency:
+//   1. WebTorrent (with torrent-discovery, bittorrent-tracker and ut_metadata as reached through a torrent);
+//   2. bittorrent-protocol (the Wire, ut_metadata on it, Node's net.Socket under it);
+//   3. bittorrent-dht.
+
+import { Socket } from 'node:net';
+import Wire from 'bittorrent-protocol';
+import bencode from 'bencode';
+import { isPooledBlock, releaseBlock } from './block-pool.js';
+import {
+  MAX_BUFFERED_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_METADATA_BYTES,
+  MAX_PEER_REQUESTS,
+  MAX_QUEUED_UPLOAD_BYTES,
+  MAX_READS_PER_PEER,
+  MAX_REQUEST_BYTES,
+  SLOW_READER_MS,
+} from './limits.js';
+
+// ==============================================================================================================
+// 1. WebTorrent 3.0.21
+// ==============================================================================================================
+
+// This section: WebTorrent 3.0.21 (Torrent, the client and its connection pool), and what is reached through a
+// torrent's `discovery`: torrent-discovery 11.0.21 and bittorrent-tracker 11.2.3 (announce-numbers.ts), plus the
+// ut_metadata extension on a wire (5.0.1) as the transfer and the v2 handshake read it.
+// Why each member is replaced is said where it is replaced (scheduler.ts, request.ts, transfer.ts,
+// announce-numbers.ts, v2-handshake.ts, utp/webtorrent-utp.ts, peer-retry.ts).
+
+const WEBTORRENT_PINNED = {
+  webtorrent: '3.0.21',
+  'torrent-discovery': '11.0.21',
+  'bittorrent-tracker': '11.2.3',
+  ut_metadata: '5.0.1',
+} as const;
+
+/** Torrent.prototype methods replaced, wrapped or called here (each must stay a function). */
+export const PATCHED_TORRENT_MEMBERS = [
+  '_updateWire',
+  '_updateWireInterest',
+  '_rechoke',
+  '_onWireWithMetadata',
+  '_request',
+  '_update',
+  '_addPeer',
+  '_registerPeer',
+  '_hotswap',
+  '_markVerified',
+  '_checkDone',
+  '_destroy',
+  '_processParsedTorrent',
+  '_addIncomingPeer',
+  '_startDiscovery',
+] as const;
+
+/** Torrent instance fields read or written here (checked on a live torrent by the fence test). */
+export const PATCHED_TORRENT_FIELDS = ['_peers', '_reservations', '_hashes', '_rarityMap', '_getAnnounceOpts'] as const;
+
+/** Piece (torrent-piece, through WebTorrent) fields read or written here. */
+export const PATCHED_PIECE_FIELDS = ['_buffer', '_chunks', '_reservations', '_cancellations', '_flushed'] as const;
+
+/** WebTorrent client members: `_getByHash` (method), `_utpServer` (getter), `_connPool.tcpServer`. */
+export const PATCHED_CLIENT_MEMBERS = ['_getByHash', '_utpServer', '_connPool'] as const;
+
+/** torrent-discovery Discovery#_createTracker and bittorrent-tracker Client#_getAnnounceOpts (announce-numbers.ts). */
+export const PATCHED_DISCOVERY_MEMBERS = ['_createTracker'] as const;
+export const PATCHED_TRACKER_MEMBERS = ['_getAnnounceOpts'] as const;
+
+/** ut_metadata extension fields read or written here. */
+export const PATCHED_UT_METADATA_FIELDS = ['_metadataComplete', '_infoHash'] as const;
+
+const WEBTORRENT_PATCHED = [
+  ...PATCHED_TORRENT_MEMBERS,
+  ...PATCHED_TORRENT_FIELDS,
+  ...PATCHED_PIECE_FIELDS,
+  ...PATCHED_CLIENT_MEMBERS,
+  ...PATCHED_DISCOVERY_MEMBERS,
+  ...PATCHED_TRACKER_MEMBERS,
+  ...PATCHED_UT_METADATA_FIELDS,
+] as const;
+
+/** A method as upstream defines it. */
+export type Upstream = (this: any, ...args: any[]) => any;
+/** A replacement for a method: called with the same `this` and arguments, plus the method it replaced first. */
+export type Wrapper = (this: any, upstream: Upstream, ...args: any[]) => any;
+
+/** Replaces `obj[name]` by `wrapper`, which gets the method it replaced as its first argument. */
+function wrapMethod(obj: any, name: string, wrapper: Wrapper): void {
+  const upstream: Upstream = obj[name];
+  obj[name] = function (this: any, ...args: any[]) {
+    return wrapper.call(this, upstream, ...args);
+  };
+}
+
+// ---- Torrent: scheduling (scheduler.ts, request.ts) -------------------------------------------------------------
+
+/** Replaces Torrent#_updateWire (which blocks to ask a wire for). */
+export function replaceUpdateWire(torrent: any, fn: (wire: any) => void): void {
+  torrent._updateWire = fn;
+}
+
+/** Wraps Torrent#_updateWireInterest. */
+export function wrapUpdateWireInterest(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_updateWireInterest', wrapper);
+}
+
+/** Replaces Torrent#_rechoke (whom to upload to). */
+export function replaceRechoke(torrent: any, fn: () => void): void {
+  torrent._rechoke = fn;
+}
+
+/** Wraps Torrent#_update (a pass over every wire). */
+export function wrapUpdate(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_update', wrapper);
+}
+
+/** Torrent#_update: a pass over every wire asking for blocks. */
+export function updateTorrent(torrent: any): void {
+  torrent._update();
+}
+
+/** Wraps Torrent#_onWireWithMetadata (a wire's setup once both sides know the metadata). */
+export function wrapOnWireWithMetadata(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_onWireWithMetadata', wrapper);
+}
+
+/** Wraps Torrent#_addPeer (every dial, WebTorrent's own reconnects included). */
+export function wrapAddPeer(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_addPeer', wrapper);
+}
+
+/** Wraps Torrent#_registerPeer (web seeds are registered there before their first request). */
+export function wrapRegisterPeer(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_registerPeer', wrapper);
+}
+
+/** True while upstream's RarityMap is in place (it exists once the metadata is known). */
+export function hasRarityMap(torrent: any): boolean {
+  return !!torrent._rarityMap;
+}
+
+/** Destroys upstream's RarityMap and leaves a stub that picks nothing. */
+export function stubRarityMap(torrent: any): void {
+  torrent._rarityMap?.destroy?.();
+  torrent._rarityMap = { getRarestPiece: () => -1, destroy: () => {} };
+}
+
+/** Replaces Torrent#_request(wire, index, hotswap, dupBlock?) (request.ts). */
+export function replaceRequest(
+  torrent: any,
+  fn: (this: any, wire: any, index: number, hotswap: boolean, dupBlock?: number) => boolean,
+): void {
+  torrent._request = fn;
+}
+
+/** Torrent#_request: asks `wire` for blocks of piece `index` (as replaced by request.ts). */
+export function requestBlock(torrent: any, wire: any, index: number, hotswap: boolean, dupBlock?: number): boolean {
+  return dupBlock === undefined
+    ? torrent._request(wire, index, hotswap)
+    : torrent._request(wire, index, hotswap, dupBlock);
+}
+
+/** Torrent#_hotswap: takes a block reserved by a slower wire. */
+export function hotswap(torrent: any, wire: any, index: number): boolean {
+  return torrent._hotswap(wire, index);
+}
+
+/** The wires holding reservations on piece `index` (Torrent#_reservations[index], created when missing). */
+export function reservationsOf(torrent: any, index: number): any[] {
+  let r = torrent._reservations[index];
+  if (!r) r = torrent._reservations[index] = [];
+  return r;
+}
+
+/** The expected SHA-1 of piece `index`, hex (Torrent#_hashes). */
+export function pieceHashOf(torrent: any, index: number): string {
+  return torrent._hashes[index];
+}
+
+/** Torrent#_markVerified. */
+export function markVerified(torrent: any, index: number): void {
+  torrent._markVerified(index);
+}
+
+/** Torrent#_checkDone. */
+export function checkDone(torrent: any): void {
+  torrent._checkDone();
+}
+
+/** Torrent#_destroy (the torrent fails with `err`). */
+export function destroyTorrent(torrent: any, err: Error): void {
+  torrent._destroy(err);
+}
+
+// ---- Torrent: peers (transfer.ts, scheduler.ts, peer-retry.ts) --------------------------------------------------
+
+/** The torrent's Peer objects (Torrent#_peers; Peer#wire, #conn, #type, #addr are public). */
+export function torrentPeers(torrent: any): Iterable<any> {
+  return torrent._peers?.values() ?? [];
+}
+
+/** The torrent holds a Peer for `addr` (connected or dialling). */
+export function hasPeer(torrent: any, addr: string): boolean {
+  return !!torrent._peers?.has(addr);
+}
+
+// ---- Piece (torrent-piece as WebTorrent uses it) ----------------------------------------------------------------
+
+/** Block `b` of a started piece has arrived (Piece#_buffer[b]; throws, as upstream would, on a flushed piece). */
+export function pieceHasBlock(piece: any, b: number): boolean {
+  return !!piece._buffer[b];
+}
+
+/** The piece has been started (its block buffer exists). */
+export function pieceStarted(piece: any): boolean {
+  return !!piece?._buffer;
+}
+
+/** Blocks in the piece (Piece#_chunks). */
+export function pieceBlockCount(piece: any): number {
+  return piece._chunks;
+}
+
+/** Every block of a started piece is reserved (asked of some peer) and none was given back. */
+export function pieceFullyReserved(piece: any): boolean {
+  return !!piece && piece._reservations >= piece._chunks && !(piece._cancellations?.length > 0);
+}
+
+/** What Piece#flush() does, minus its concatenation: the piece's blocks are let go and it counts as flushed. */
+export function markPieceFlushed(piece: any): void {
+  piece._buffer = null;
+  piece._cancellations = null;
+  piece.sources = null;
+  piece._flushed = true;
+}
+
+// ---- Discovery and the tracker client (announce-numbers.ts) -----------------------------------------------------
+
+/** Torrent#_startDiscovery exists (this WebTorrent builds its discovery the way announce-numbers.ts expects). */
+export function canWrapStartDiscovery(torrent: any): boolean {
+  return typeof torrent?._startDiscovery === 'function';
+}
+
+/** Wraps Torrent#_startDiscovery (where the torrent's Discovery, and its tracker client, are made). */
+export function wrapStartDiscovery(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_startDiscovery', wrapper);
+}
+
+/** Sets the announce numbers a torrent (Torrent#_getAnnounceOpts) or a tracker client (Client#_getAnnounceOpts)
+ *  merges into every announce. */
+export function setAnnounceOpts(torrentOrTracker: any, fn: () => unknown): void {
+  torrentOrTracker._getAnnounceOpts = fn;
+}
+
+/** Wraps Discovery#_createTracker when this torrent-discovery has it; false otherwise. */
+export function wrapCreateTracker(discovery: any, wrapper: Wrapper): boolean {
+  if (typeof discovery._createTracker !== 'function') return false;
+  wrapMethod(discovery, '_createTracker', wrapper);
+  return true;
+}
+
+// ---- Client (v2-handshake.ts, utp/webtorrent-utp.ts) ------------------------------------------------------------
+
+/** Wraps WebTorrent#_getByHash (what the connection pool asks for an incoming handshake's hash hash) when present;
+ *  false otherwise. `wrapper` gets upstream bound to the client and returns the replacement. */
+export function wrapGetByHash(
+  client: any,
+  wrapper: (getByHash: (infoHashHash: string) => Promise<any>) => Upstream,
+): boolean {
+  const getByHash = client._getByHash?.bind(client);
+  if (!getByHash) return false;
+  client._getByHash = wrapper(getByHash);
+  return true;
+}
+
+/** Wraps Torrent#_processParsedTorrent. */
+export function wrapProcessParsedTorrent(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_processParsedTorrent', wrapper);
+}
+
+/** Wraps Torrent#_addIncomingPeer. */
+export function wrapAddIncomingPeer(torrent: any, wrapper: Wrapper): void {
+  wrapMethod(torrent, '_addIncomingPeer', wrapper);
+}
+
+/** WebTorrent#_utpServer: the server WebTorrent built through the utp-native slot (undefined without one). */
+export function utpServerOf(client: any): unknown {
+  return client._utpServer;
+}
+
+/** The connection pool's TCP server (WebTorrent#_connPool.tcpServer), undefined when missing. */
+export function tcpServerOf(client: any): any {
+  return client._connPool?.tcpServer;
+}
+
+// ---- ut_metadata on a wire (transfer.ts, v2-handshake.ts) -------------------------------------------------------
+
+/** The extension holds the whole metadata (not a half-filled buffer being fetched). */
+export function metadataComplete(ext: any): boolean {
+  return !!ext?._metadataComplete;
+}
+
+/** The infohash ut_metadata checks received metadata against (hex), if it knows one. */
+export function metadataInfoHash(ext: any): string | undefined {
+  return ext._infoHash;
+}
+
+/** Sets the infohash ut_metadata checks metadata against. */
+export function setMetadataInfoHash(ext: any, hex: string): void {
+  ext._infoHash = hex;
+}
+
+// ==============================================================================================================
+// 2. bittorrent-protocol 5.0.9 (and ut_metadata 5.0.1 on its wires)
+// ==============================================================================================================
+
 // A faster message reader for bittorrent-protocol's Wire (patched once on its prototype, process-wide).
 // Upstream concatenates everything buffered each time a message spans two socket chunks, so at 64 KiB chunks and
 // 16 KiB blocks nearly every received byte is copied once more before parsing, and the big merged buffers stay
@@ -5,9 +335,9 @@
 // message that spans chunks is copied, exactly its own bytes. During the protocol-encryption handshake (while the
 // wire searches for a sync pattern) the original code runs unchanged.
 //
-// It is also the border between the network and bittorrent-protocol / ut_metadata: the fence around them (see
-// ./README.md), the one file that touches their internals, against the exact versions pinned in package.json
-// (PINNED; test/unit/engine/internals/bittorrent-protocol.test.ts fails when a patched member disappears). Every
+// It is also the border between the network and bittorrent-protocol / ut_metadata, against the exact versions
+// pinned in package.json (PINNED; test/unit/engine/internals/bittorrent-protocol.test.ts fails when a patched
+// member disappears). Every
 // byte a peer sends is untrusted:
 //  - nothing a peer sends can throw out of the parser: a throw in any message handler (ours or a dependency's) is
 //    caught here, counted (`wireFaults`), and costs that peer its connection, never the process;
@@ -20,20 +350,6 @@
 //  - requests: at most MAX_PEER_REQUESTS outstanding per peer (more are dropped), and a block is read from disk for
 //    a peer only while what is queued for it stays under MAX_QUEUED_UPLOAD_BYTES: a peer that does not read gets
 //    nothing more read for it, is choked after SLOW_READER_MS, and dropped after as long again.
-import { Socket } from 'node:net';
-import Wire from 'bittorrent-protocol';
-import bencode from 'bencode';
-import { isPooledBlock, releaseBlock } from '../block-pool.js';
-import {
-  MAX_BUFFERED_BYTES,
-  MAX_MESSAGE_BYTES,
-  MAX_METADATA_BYTES,
-  MAX_PEER_REQUESTS,
-  MAX_QUEUED_UPLOAD_BYTES,
-  MAX_READS_PER_PEER,
-  MAX_REQUEST_BYTES,
-  SLOW_READER_MS,
-} from '../limits.js';
 
 let patched = false;
 
@@ -441,7 +757,7 @@ export function patchWire(): void {
   const original = proto._processBuffer;
   const missing = PATCHED_WIRE_MEMBERS.filter((m) => typeof proto[m] !== 'function');
   if (missing.length)
-    throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (internals/bittorrent-protocol.ts)`);
+    throw new Error(`bittorrent-protocol changed: Wire lacks ${missing.join(', ')} (src/engine/internals.ts)`);
   proto._processBuffer = function (this: any) {
     if (this._cryptoSyncPattern) {
       if (this._buffer.length > 1) this._buffer = [concatAll(this._buffer, this._bufferSize)];
@@ -671,6 +987,142 @@ export function setWriteHighWaterMark(conn: any, bytes: number): void {
 export const PATCHED_OTHER_MEMBERS = ['_message', '_encryptor', '_dh', '_writableState'] as const;
 
 /** The version every member above was read in (package.json pins it exactly). */
-export const PINNED = { 'bittorrent-protocol': '5.0.9', ut_metadata: '5.0.1' } as const;
+const PROTOCOL_PINNED = { 'bittorrent-protocol': '5.0.9', ut_metadata: '5.0.1' } as const;
 
-export const PATCHED_MEMBERS = [...PATCHED_WIRE_MEMBERS, ...PATCHED_UT_METADATA_MEMBERS, ...PATCHED_OTHER_MEMBERS];
+const PROTOCOL_PATCHED = [...PATCHED_WIRE_MEMBERS, ...PATCHED_UT_METADATA_MEMBERS, ...PATCHED_OTHER_MEMBERS];
+
+// ==============================================================================================================
+// 3. bittorrent-dht 11.0.12
+// ==============================================================================================================
+
+// bittorrent-dht 11.0.12 (pinned exactly in package.json). test/unit/engine/internals/bittorrent-dht.test.ts fails if a member below or its
+// shape goes away, or the installed version differs. Used by src/catalog/pointers.ts, dht-scrape.ts, service.ts and
+// the engine. Members relied on:
+//  - `_tables`, its LRU of the closest nodes found per target (kept 5 min), which put() and announce() reuse instead
+//    of looking up again. A lookup made while the DHT knew no node caches an EMPTY table, so for 5 minutes every put
+//    and announce of that target went to nobody ("No nodes to query") even after nodes were found: a catalog
+//    published before the DHT had bootstrapped stayed unpublished although its retries ran. An empty table serves
+//    the operation that made it, then is treated as none: the next put or announce looks up again
+//    (forgetEmptyTables). A scrape's lookup must not leave its table behind either (keepClosestTable).
+//  - `_closest(target, message, onreply, done)`: the iterative lookup, whose every reply we see (BEP 44 gets that
+//    keep the best item rather than the first, BEP 33 scrapes, the catalog's rendezvous);
+//  - `_rpc.id` (our node id, sent in queries) and `_rpc.query(node, message, cb)`: one query to one node;
+//  - `_values` (the BEP 44 store this node answers from) and `_peers` (the peers announced to it);
+//  - `_verify`: the signature check for mutable items this node stores.
+
+const DHT_PINNED = { 'bittorrent-dht': '11.0.12' } as const;
+
+const DHT_PATCHED = ['_tables', '_closest', '_rpc', '_values', '_peers', '_verify'] as const;
+
+interface Tables {
+  get(key: string): { count(): number } | undefined;
+  remove(key: string): void;
+  __silmarilNoEmpty?: boolean;
+}
+
+/** Makes `dht` forget empty closest-node tables (see above). Returns false when the member is not there. */
+export function forgetEmptyTables(dht: unknown): boolean {
+  const tables = (dht as { _tables?: Tables })?._tables;
+  if (!tables || typeof tables.get !== 'function' || typeof tables.remove !== 'function') return false;
+  if (tables.__silmarilNoEmpty) return true;
+  const get = tables.get.bind(tables);
+  // put()/announce() look up, cache the table, then read it back at once: an empty table is handed out that once
+  // (the operation fails with "No nodes to query", as it should) and forgotten at the next read.
+  const served = new WeakSet<object>();
+  tables.get = (key: string) => {
+    const table = get(key);
+    if (!table || typeof table.count !== 'function' || table.count() > 0) return table;
+    if (!served.has(table)) {
+      served.add(table);
+      return table;
+    }
+    tables.remove(key);
+    return undefined;
+  };
+  tables.__silmarilNoEmpty = true;
+  return true;
+}
+
+/** This DHT can run our own iterative lookups (`_closest`, with an RPC socket). */
+export function canLookUp(dht: any): boolean {
+  return typeof dht?._closest === 'function' && !!dht._rpc;
+}
+
+/** This DHT has the lookup function (`_closest`), whatever the state of its socket. */
+export function hasLookUp(dht: any): boolean {
+  return typeof dht?._closest === 'function';
+}
+
+/** Our node id (sent as `id` in every query), undefined before the socket exists. */
+export function nodeIdOf(dht: any): Buffer | undefined {
+  return dht._rpc?.id;
+}
+
+/** Iterative lookup of `target` sending `message` to the closest nodes; `onreply(message, from)` sees every reply
+ *  (return true to go on), `done(err)` ends it. Caches the nodes found as the target's table, as upstream does. */
+export function lookUp(
+  dht: any,
+  target: Buffer,
+  message: Record<string, unknown>,
+  onreply: (message: any, from: any) => boolean,
+  done: (err: Error | null) => void,
+): void {
+  dht._closest(target, message, onreply, done);
+}
+
+/** One query to one node. */
+export function queryNode(
+  dht: any,
+  node: { host: string; port: number },
+  message: Record<string, unknown>,
+  cb: (err: Error | null, res: any) => void,
+): void {
+  dht._rpc.query(node, message, cb);
+}
+
+/** The item this node stores itself under `targetHex` (what it answers gets with), if any. */
+export function storedValue(dht: any, targetHex: string): any {
+  return dht._values?.get?.(targetHex);
+}
+
+/** Stores an item in this node's own BEP 44 store (it then answers gets for it). */
+export function storeValue(dht: any, targetHex: string, item: Record<string, unknown>): void {
+  dht._values?.set(targetHex, item);
+}
+
+/** Up to `max` compact peers announced to this node for `infohashHex`. */
+export function storedPeers(dht: any, infohashHex: string, max: number): unknown[] | undefined {
+  return dht._peers?.get?.(infohashHex, max);
+}
+
+/** Sets the signature check this node applies to mutable items, unless one is set already. */
+export function setVerifyIfUnset(
+  dht: any,
+  verify: (sig: Uint8Array, msg: Uint8Array, key: Uint8Array) => boolean,
+): void {
+  dht._verify ??= verify;
+}
+
+/** Remembers the closest-node table of `keyHex` now, and returns what puts back exactly that later (lookUp caches a
+ *  table that announce() would then trust instead of looking up). A no-op when the member is not there. */
+export function keepClosestTable(dht: any, keyHex: string): () => void {
+  const tables = dht._tables;
+  const prior = typeof tables?.peek === 'function' ? tables.peek(keyHex) : undefined;
+  return () => {
+    if (typeof tables?.remove !== 'function') return;
+    if (prior) tables.set(keyHex, prior);
+    else tables.remove(keyHex);
+  };
+}
+
+// ==============================================================================================================
+// Every pin and every member relied on, by dependency (the fence tests check both).
+// ==============================================================================================================
+
+export const PINNED = { ...WEBTORRENT_PINNED, ...PROTOCOL_PINNED, ...DHT_PINNED } as const;
+
+export const PATCHED_MEMBERS = {
+  webtorrent: WEBTORRENT_PATCHED,
+  'bittorrent-protocol': PROTOCOL_PATCHED,
+  'bittorrent-dht': DHT_PATCHED,
+} as const;
