@@ -8,8 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { startJsonProcess } from './json-proc.mjs';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-// BENCH_CLI=path: another build's dist/cli.js, to compare two builds on the same machine.
-export const CLI = process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(ROOT, 'dist', 'cli.js');
+/** The dist/cli.js the peers run: BENCH_CLI=path (another build's, to compare two builds on the same machine), read
+ *  when used (bench/transfer.mjs sets it from --cli after this module is loaded). */
+export function cliPath() {
+  return process.env.BENCH_CLI ? path.resolve(process.env.BENCH_CLI) : path.join(ROOT, 'dist', 'cli.js');
+}
 export const PYTHON = '/usr/bin/python3';
 export const LT = path.join(ROOT, 'test', 'interop', 'py', 'lt_engine_peer.py');
 
@@ -37,7 +40,7 @@ export function envChoice(name, allowed) {
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export function requireBuild() {
-  if (!fs.existsSync(CLI)) throw new Error('run `npm run build` first');
+  if (!fs.existsSync(cliPath())) throw new Error(`${cliPath()} is missing: run \`npm run build\` first`);
 }
 
 /** A child printing JSON lines (json-proc.mjs), run from the repository root. */
@@ -47,7 +50,7 @@ export function start(cmd, args) {
 
 /** `silmaril create <folder> --out <out> ...extra` (throws with its stderr); its stdout. */
 export function createTorrent(folder, out, extra = []) {
-  const r = spawnSync(process.execPath, [CLI, 'create', folder, '--out', out, ...extra], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [cliPath(), 'create', folder, '--out', out, ...extra], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`create failed: ${r.stderr}`);
   return r.stdout;
 }
@@ -56,7 +59,7 @@ export function createTorrent(folder, out, extra = []) {
 function silmarilPeer(args, { home, extra = [], nodeArgs = [] }) {
   return start(process.execPath, [
     ...nodeArgs,
-    CLI,
+    cliPath(),
     ...args,
     '--json',
     '--no-dht',

@@ -14,6 +14,8 @@
 // BENCH_PROF=1 (run silmaril with --cpu-prof into $TMPDIR/silmaril-bench-prof/), BENCH_TRANSPORT=tcp|utp (peers
 // over that transport only, on both sides; default tcp), BENCH_JSON=1 (a last line with the results as JSON),
 // BENCH_CLI=path (another build's dist/cli.js, to compare two builds on the same machine).
+// The same as flags: --mib N, --pieces 1,4,16, --rounds N, --pairs ll,sl, --transport tcp|utp, --prof, --json, --keep,
+// --cli path (`node bench/transfer.mjs --mib 128 --pieces 4,16 --pairs ll,sl`); a flag wins over its variable.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,6 +34,7 @@ import {
   silmarilSeed,
 } from './peers.mjs';
 
+applyFlags(process.argv.slice(2));
 const SIZE_MIB = envNumber('BENCH_MIB', 2048);
 const PAIRS = envList('BENCH_PAIRS', 'll,sl,ls,ss');
 const PROF = process.env.BENCH_PROF === '1';
@@ -224,6 +227,31 @@ async function benchPieceSize(pieceLength) {
     }
   }
   return results;
+}
+
+/** Command-line flags as the BENCH_* variables they stand for (read before any knob is). */
+function applyFlags(args) {
+  const valued = {
+    '--mib': 'BENCH_MIB',
+    '--pieces': 'BENCH_PIECE_MIB',
+    '--rounds': 'BENCH_ROUNDS',
+    '--pairs': 'BENCH_PAIRS',
+    '--transport': 'BENCH_TRANSPORT',
+    '--cli': 'BENCH_CLI',
+  };
+  const switches = { '--prof': 'BENCH_PROF', '--json': 'BENCH_JSON', '--keep': 'BENCH_KEEP' };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split('=', 2);
+    if (switches[flag]) process.env[switches[flag]] = '1';
+    else if (valued[flag]) {
+      const v = inline ?? args[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      process.env[valued[flag]] = v;
+    } else
+      throw new Error(
+        `unknown flag ${args[i]} (flags: ${[...Object.keys(valued), ...Object.keys(switches)].join(' ')})`,
+      );
+  }
 }
 
 main().catch((err) => {

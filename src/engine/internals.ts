@@ -19,7 +19,7 @@
 import { Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
 import bencode from 'bencode';
-import { isPooledBlock, releaseBlock } from './block-pool.js';
+import { PIECE_HEADER_BYTES, frameAround, isPooledFrame, releaseFrame } from './block-pool.js';
 import {
   MAX_BUFFERED_BYTES,
   MAX_MESSAGE_BYTES,
@@ -433,8 +433,9 @@ function pump(w: any): void {
   const g = gateOf(w);
   if (w.destroyed || w._finished) return;
   for (const r of w.peerRequests) {
-    if (g.reads >= MAX_READS_PER_PEER || queuedUploadBytes(w) >= MAX_QUEUED_UPLOAD_BYTES) break;
+    // Requests being read sit at the front: skipped before the (costlier) queue check, once per answered block.
     if (r.__started) continue;
+    if (g.reads >= MAX_READS_PER_PEER || queuedUploadBytes(w) >= MAX_QUEUED_UPLOAD_BYTES) break;
     r.__started = true;
     g.reads++;
     g.readBytes += r.length;
@@ -802,8 +803,8 @@ export function patchWire(): void {
     out.direct += data.length;
     out.writing = true;
     try {
-      // A pooled served block (block-pool.ts) goes back to the pool once the socket is done with it.
-      if (isPooledBlock(data)) return out.conn.write(data, () => releaseBlock(data));
+      // A pooled served block's frame (block-pool.ts) goes back to the pool once the socket is done with it.
+      if (isPooledFrame(data)) return out.conn.write(data, () => releaseFrame(data));
       return out.conn.write(data);
     } finally {
       out.writing = false;
@@ -902,6 +903,23 @@ export function patchWire(): void {
     };
     this.peerRequests.push(request);
     pump(this);
+  };
+
+  // A piece message: upstream pushes a fresh 13-byte header and then the block, two writes (and two 'upload'
+  // counts through WebTorrent's peer) per 16 KiB. A pooled block (block-pool.ts) has room for its header in front:
+  // the header is written there and header and block go out as one chunk, with no allocation and no copy.
+  const piece = proto.piece;
+  proto.piece = function (this: any, index: number, offset: number, buffer: Uint8Array) {
+    const frame = frameAround(buffer);
+    if (!frame || this._finished) return piece.call(this, index, offset, buffer);
+    frame.writeUInt32BE(PIECE_HEADER_BYTES - 4 + buffer.length, 0);
+    frame[4] = 7;
+    frame.writeUInt32BE(index, 5);
+    frame.writeUInt32BE(offset, 9);
+    this._push(frame);
+    this.uploaded += buffer.length;
+    this.uploadSpeed(buffer.length);
+    this.emit('upload', buffer.length);
   };
 
   const onFinish = proto._onFinish;

@@ -34,11 +34,13 @@ export const MAX_METADATA_BYTES = 8 * 1024 * 1024;
 export const SERVE_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Unit of a serving read: peers ask for a piece's blocks in a row, so a read covers this much of the piece
- *  (not the whole piece: a peer asking one block of each of many large pieces must not make us read them all). */
-export const SERVE_READ_BYTES = 256 * 1024;
+ *  (not the whole piece: a peer asking one block of each of many large pieces must not make us read them all).
+ *  1 MiB, not 256 KiB: each read is a trip through libuv's thread pool (a queue lock, a wake-up, a completion on
+ *  the main thread), and at 256 KiB those trips were a fifth of a seed's CPU serving one fast peer. */
+export const SERVE_READ_BYTES = 1024 * 1024;
 
-/** Serving reads (of SERVE_READ_BYTES) in flight per process; further ones wait their turn. */
-export const MAX_SERVE_READS = 64;
+/** Serving reads (of SERVE_READ_BYTES) in flight per process; further ones wait their turn (libuv reads 4 at once). */
+export const MAX_SERVE_READS = 16;
 
 /** Connections per transfer. Past it a new peer takes the place of the connection that has exchanged no payload
  *  for longest (idle connections cannot crowd honest peers out), or is refused when every one is in use. */

@@ -121,7 +121,8 @@ export class PieceStore {
     );
   }
 
-  private readonly reader = (s: number, n: number, into?: Buffer) => this.read(s, n, into);
+  private readonly reader = (s: number, n: number, into?: Buffer | Buffer[]) =>
+    Array.isArray(into) ? this.readInto(s, n, into) : this.read(s, n, into);
   private lastServe = 0;
   private idleTimer?: NodeJS.Timeout;
 
@@ -169,6 +170,57 @@ export class PieceStore {
     }
     await Promise.all(jobs);
     return out;
+  }
+
+  /**
+   * Reads [start, start+length) of the piece stream into `parts`, consecutive buffers that cover it exactly (a serving
+   * window's frames, serve-cache.ts): one vectored read (preadv) per file it spans, zeros for pads, no copy.
+   */
+  async readInto(start: number, length: number, parts: Buffer[]): Promise<Buffer[]> {
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total !== length) throw new Error(`readInto: parts cover ${total} bytes, not ${length}`);
+    /** The stretches of `parts` under [from, to) of the stream. */
+    const under = (from: number, to: number): Buffer[] => {
+      const views: Buffer[] = [];
+      let at = start;
+      for (const p of parts) {
+        const end = at + p.length;
+        // A part wholly inside is passed as it is (no view object per 16 KiB for the common case).
+        if (at >= from && end <= to) views.push(p);
+        else if (end > from && at < to) views.push(p.subarray(Math.max(from, at) - at, Math.min(to, end) - at));
+        if (end >= to) break;
+        at = end;
+      }
+      return views;
+    };
+    const end = start + length;
+    const jobs: Promise<void>[] = [];
+    for (const seg of this.overlapping(start, end)) {
+      const from = Math.max(start, seg.offset);
+      const to = Math.min(end, seg.offset + seg.length);
+      if (!seg.path) {
+        for (const v of under(from, to)) v.fill(0);
+        continue;
+      }
+      const path = seg.path;
+      jobs.push(
+        this.pool.use(this, { path, mode: 'read', root: this.layout.root }, async (fh) => {
+          let views = under(from, to);
+          let pos = from - seg.offset;
+          let left = to - from;
+          while (left > 0) {
+            const { bytesRead } = await fh.readv(views, pos);
+            if (bytesRead === 0) throw new Error(`unexpected end of file: ${path}`);
+            left -= bytesRead;
+            pos += bytesRead;
+            if (left > 0) views = skipBytes(views, bytesRead);
+          }
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    return parts;
   }
 
   put(index: number, buf: Uint8Array, cb?: Cb): void {
@@ -232,4 +284,13 @@ export class PieceStore {
   destroy(cb?: Cb): void {
     this.close(cb);
   }
+}
+
+/** `views` without their first `n` bytes (after a short vectored read). */
+function skipBytes(views: Buffer[], n: number): Buffer[] {
+  let i = 0;
+  while (i < views.length && n >= views[i].length) n -= views[i++].length;
+  const rest = views.slice(i);
+  if (n > 0 && rest.length) rest[0] = rest[0].subarray(n);
+  return rest;
 }

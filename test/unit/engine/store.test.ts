@@ -77,6 +77,32 @@ test('reads every piece from the real files with zeros for pad files', async () 
   store.close();
 });
 
+test('vectored reads (a serving window read into frames) give the same bytes as flat reads, across files and pads', async () => {
+  const store = new PieceStore(layoutFor(src, parsed), { writable: false });
+  const all = stream();
+  try {
+    // Every 16 KiB block as a served peer gets it (each one a frame read in place), then the whole stream at once in
+    // parts of an odd size, so that parts straddle files, pads and each other's ends.
+    for (let i = 0; i < parsed.pieceCount; i++) {
+      const size = Math.min(PIECE, all.length - i * PIECE);
+      for (let off = 0; off < size; off += 4096) {
+        const n = Math.min(4096, size - off);
+        const got = await get(store, i, { offset: off, length: n });
+        assert.ok(got.equals(all.subarray(i * PIECE + off, i * PIECE + off + n)), `piece ${i} +${off}`);
+      }
+    }
+    const odd = 5000;
+    const ps = Array.from({ length: Math.ceil(all.length / odd) }, (_, k) =>
+      Buffer.alloc(Math.min(odd, all.length - k * odd), 0xaa),
+    );
+    await store.readInto(0, all.length, ps);
+    assert.ok(Buffer.concat(ps).equals(all));
+    await assert.rejects(store.readInto(0, 100, [Buffer.alloc(99)]), /cover 99 bytes, not 100/);
+  } finally {
+    store.close();
+  }
+});
+
 test('a seed store refuses to write and leaves the folder as it was', async () => {
   const store = new PieceStore(layoutFor(src, parsed), { writable: false });
   await assert.rejects(put(store, 0, Buffer.alloc(PIECE)), /refusing to write/);
@@ -135,4 +161,39 @@ test('the disk-space preflight refuses a download larger than the free space, wi
     return true;
   });
   await preflight(out, contentRootIn(out, parsed), parsed); // a small one passes
+});
+
+test('a seeded file cut short while seeding: the blocks past its new end are errors, not zeros or stale bytes', async () => {
+  const dir = await mkdtemp(path.join(tmp, 'cut-'));
+  const data = crypto.randomBytes(4 * PIECE);
+  await writeFile(path.join(dir, 'w.bin'), data);
+  const store = new PieceStore(
+    {
+      pieceLength: 4 * PIECE,
+      length: data.length,
+      segments: [{ offset: 0, length: data.length, path: path.join(dir, 'w.bin') }],
+    },
+    { writable: false },
+  );
+  try {
+    assert.ok((await get(store, 0, { offset: PIECE, length: PIECE })).equals(data.subarray(PIECE, 2 * PIECE)));
+    await writeFile(path.join(dir, 'w.bin'), data.subarray(0, PIECE + 10));
+    // Each block alone (a fresh store: nothing of the file is cached from before the cut).
+    const fresh = new PieceStore(
+      {
+        pieceLength: 4 * PIECE,
+        length: data.length,
+        segments: [{ offset: 0, length: data.length, path: path.join(dir, 'w.bin') }],
+      },
+      { writable: false },
+    );
+    try {
+      await assert.rejects(get(fresh, 0, { offset: 2 * PIECE, length: PIECE }), /unexpected end of file/);
+      await assert.rejects(get(fresh, 0, { offset: PIECE, length: PIECE }), /unexpected end of file/);
+    } finally {
+      fresh.close();
+    }
+  } finally {
+    store.close();
+  }
 });
