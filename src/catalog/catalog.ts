@@ -14,8 +14,8 @@ export const STORE_FILE = 'catalog.sqlite';
 
 /**
  * A bulk load builds its secondary indexes early when at most this many rows, and a fifth of the load, are still to
- * come (and being verified): those rows then update the indexes one by one, ~3x the CPU a row of a build costs
- * (~20 against ~7 us), so only the last few, and only where it takes ~0.7 s off the end of a 100,000-row load.
+ * come (and being verified): those rows then update the indexes one by one, which costs more per row than a build,
+ * so only the last few. For 100,000 rows it takes the build (~0.7 s) off the end, where one core alone worked.
  */
 const EARLY_INDEX_ROWS = 12_000;
 
