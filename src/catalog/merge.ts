@@ -259,6 +259,13 @@ export class EntryIndex {
       for (const c of this.screen(slice, stats, opts)) pending.push(c);
       if (pending.length >= MERGE_SLICE) send();
     }
+    // Everything after the last verdict runs on this thread alone (the verify threads are done): the last batch is
+    // kept small, so little is left to apply and write then.
+    if (pending.length > 2 * LAST_BATCH) {
+      const last = pending.splice(pending.length - LAST_BATCH);
+      send();
+      pending = last;
+    }
     if (pending.length) send();
     // Every verdict is awaited even if one fails (no unhandled rejection left behind), then applied in order.
     const done = batches.map(() => false);
@@ -337,6 +344,8 @@ export interface BatchOutlook {
 
 /** Records screened per slice in mergeAsync: big enough to be worth a trip to the worker threads. */
 const MERGE_SLICE = 8192;
+/** mergeAsync's last batch holds at most this many candidates (when there are more than twice as many left). */
+const LAST_BATCH = 2048;
 
 function* slices<T>(items: Iterable<T>, size: number): Generator<T[]> {
   let slice: T[] = [];

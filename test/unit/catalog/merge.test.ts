@@ -187,3 +187,14 @@ test('mergeAsync tells each applied batch what is still to come and whether it i
   assert.equal(result.stats.added, records.length);
   assert.equal(typeof result.verifiedAt, 'number');
 });
+
+test('mergeAsync keeps its last batch small: what waits for the last verdict is little', async () => {
+  const records = Array.from({ length: 8192 + 5000 }, (_, i) => makeEntry(bob, `tail/m${i}`).record);
+  const sizes: number[] = [];
+  const result = await new EntryIndex().mergeAsync(records, async (jobs) => {
+    sizes.push(jobs.length);
+    return jobs.map(() => true);
+  });
+  assert.deepEqual(sizes, [8192, 5000 - 2048, 2048]);
+  assert.equal(result.stats.added, records.length);
+});
