@@ -7,7 +7,7 @@ import { Identity } from '../../../src/catalog/identity.js';
 import { POOL_THRESHOLD, VerifyPool, type VerifyJob } from '../../../src/catalog/verify-pool.js';
 import { makeEntry } from './helpers.js';
 
-test('each verdict of a pooled batch is its own job’s, mixed keys, forged signatures and wrong keys among them', async () => {
+test('every verdict of a pooled batch goes back to its own job: mixed keys, forged signatures and wrong keys among them', async () => {
   const keys = Array.from({ length: 9 }, () => Identity.generate());
   const jobs: VerifyJob[] = [];
   for (let i = 0; i < POOL_THRESHOLD + 300; i++) {
