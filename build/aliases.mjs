@@ -11,6 +11,12 @@ export const aliases = {
   bufferutil: stub('native-missing.cjs'),
   'utf-8-validate': stub('native-missing.cjs'),
   'fs-native-extensions': stub('native-missing.cjs'),
+  // UPnP / NAT-PMP port mapping: the engine always passes natUpnp: false, natPmp: false (src/engine/engine.ts), and
+  // WebTorrent skips it when the import is not a function; loading it (execa, default-gateway...) cost every process
+  // ~15 ms of CPU at start.
+  '@silentbot1/nat-api': stub('empty.cjs'),
+  // The global fetch, without node-fetch and its polyfills loaded for nothing (see the stub).
+  'cross-fetch-ponyfill': stub('global-fetch.cjs'),
   // Our TypeScript uTP (src/engine/utp), installed into this slot by the engine.
   'utp-native': fileURLToPath(new URL('../src/engine/utp/slot.cjs', import.meta.url)),
 };

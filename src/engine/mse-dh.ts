@@ -3,12 +3,16 @@
 //
 // Through the fence src/engine/internals.ts: bittorrent-protocol 5.0.9 (exact pin) creates, per connection, `crypto.createDiffieHellman(prime)` in the
 // `dh` getter of MessageStreamEncryptor (reached through a Wire's _encryptor; the package exports only Wire). Node
-// checks that prime for primality on every creation: about 40 ms of CPU per connection, more than the rest of the
-// handshake and, with 16 peers and their redials, seconds per process in a swarm. Ours computes the same exchange
-// with BigInt: the MSE prime is fixed and known to be prime, and a 160-bit private key is what the MSE spec asks
-// ("Xa and Xb are ... of at least 128 bits; 160 bits is recommended"). test/unit/engine/mse-dh.test.ts checks it
-// against Node's and that the patched getter is in place.
-import { randomBytes } from 'node:crypto';
+// checks that prime for primality on every creation (OpenSSL's DH_check): 15-40 ms of CPU per connection, more than
+// the rest of the handshake and, with 16 peers and their redials, seconds per process in a swarm. Ours creates
+// Node's DH once per process (one check) and gives each connection its own 160-bit private key on it (the MSE spec:
+// "Xa and Xb are ... of at least 128 bits; 160 bits is recommended"): setPrivateKey, then generateKeys derives the
+// public key from it and computeSecret uses it. That is OpenSSL's modular exponentiation, ~0.05 ms, where the
+// BigInt one used before cost ~0.25 ms warm (2-3% of a downloader's CPU in an N = 16 swarm). JavaScript runs one
+// call at a time, so sharing the object between connections is safe: each call sets its key first.
+// test/unit/engine/mse-dh.test.ts checks it against Node's own per-connection DH and a BigInt reference, and that
+// the patched getter is in place.
+import { createDiffieHellman, randomBytes, type DiffieHellman } from 'node:crypto';
 import { replaceEncryptorDh } from './internals.js';
 
 /** The MSE prime (768 bits), as in bittorrent-protocol's mse.js and the spec. */
@@ -17,29 +21,30 @@ export const MSE_PRIME_HEX =
 const P = BigInt(`0x${MSE_PRIME_HEX}`);
 const KEY_BYTES = 96;
 
-function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  base %= mod;
-  while (exp > 0n) {
-    if (exp & 1n) result = (result * base) % mod;
-    base = (base * base) % mod;
-    exp >>= 1n;
-  }
-  return result;
+let shared: DiffieHellman | undefined;
+/** Node's DH on the MSE prime, generator 2: created (and its prime checked) once per process, on first use. */
+function dh(): DiffieHellman {
+  shared ??= createDiffieHellman(Buffer.from(MSE_PRIME_HEX, 'hex'), 2);
+  return shared;
 }
 
-function toBytes(n: bigint): Buffer {
-  return Buffer.from(n.toString(16).padStart(KEY_BYTES * 2, '0'), 'hex');
+/** Big-endian, left-padded with zeros to the prime's 96 bytes (MSE hashes and sends them at that length). */
+function pad(b: Buffer): Buffer {
+  return b.length >= KEY_BYTES ? b : Buffer.concat([Buffer.alloc(KEY_BYTES - b.length), b]);
 }
 
 /** The part of Node's DiffieHellman the encryptor uses: generateKeys() and computeSecret(theirs). */
 export class MseDh {
-  private readonly x = BigInt(`0x${randomBytes(20).toString('hex')}`);
+  private readonly x = randomBytes(20);
   private pub?: Buffer;
 
   /** Our public key, 2^x mod P, 96 bytes big-endian. */
   generateKeys(): Buffer {
-    this.pub ??= toBytes(modPow(2n, this.x, P));
+    if (!this.pub) {
+      const d = dh();
+      d.setPrivateKey(this.x);
+      this.pub = pad(d.generateKeys());
+    }
     return this.pub;
   }
 
@@ -47,11 +52,13 @@ export class MseDh {
     return this.generateKeys();
   }
 
-  /** The shared secret S = Y^x mod P, 96 bytes (zero-padded, as Node gives it and MSE hashes it). */
+  /** The shared secret S = Y^x mod P, 96 bytes (zero-padded, as MSE hashes it). */
   computeSecret(theirs: Uint8Array): Buffer {
     const y = BigInt(`0x${Buffer.from(theirs).toString('hex') || '0'}`);
     if (y <= 1n || y >= P - 1n) throw new Error('MSE: peer sent an invalid Diffie-Hellman public key');
-    return toBytes(modPow(y, this.x, P));
+    const d = dh();
+    d.setPrivateKey(this.x);
+    return pad(d.computeSecret(Buffer.from(theirs)));
   }
 }
 

@@ -379,16 +379,55 @@ export class PeerAvailability {
 }
 
 /**
- * Seed sparing: every downloader of a swarm fetches the pieces only the seed has from it, each picking at random,
- * and two that pick the same piece make the seed upload it twice. So each takes a stripe first: its rank r among
- * the sorted peer ids of the downloaders it knows (itself included, seeds not), n of them, and pieces i with
- * i mod n = r. Downloaders that see the same swarm get disjoint stripes; differing views only overlap a little.
- * Returns undefined when there is nobody to share with.
+ * Seed sparing: every downloader of a swarm fetches the pieces only the seed has from it, and two that pick the same
+ * piece at once make the seed upload it twice (libtorrent's seed sends both; ours holds one back). So each
+ * downloader ranks itself per piece among the downloaders it knows (itself included, seeds not) by rendezvous
+ * hashing (highest random weight: piece i is weighed for each peer id, the heaviest "owns" it), and asks a seed
+ * first for the pieces it owns (rank 0), then those it is next in line for (rank 1; their owner may be choked by
+ * the seed, as libtorrent's seed unchokes 8 of 16), then any.
+ *
+ * Rendezvous rather than "rank among the sorted ids, pieces i mod n": early on each downloader knows a different
+ * part of the swarm, and with i mod n one peer more or less moves every piece to another stripe, so differing views
+ * collide on most pieces; with rendezvous a peer unknown to one of two downloaders only moves the pieces that peer
+ * would own. Returns undefined when there is nobody to share with.
  */
+export function seedRanks(ourId: string, downloaderIds: Iterable<string>): ((i: number) => number) | undefined {
+  const others = [...new Set(downloaderIds)].filter((id) => id !== ourId).map(idHash);
+  if (others.length === 0) return undefined;
+  const ours = idHash(ourId);
+  const cache = new Map<number, number>();
+  return (i) => {
+    let r = cache.get(i);
+    if (r === undefined) {
+      const w = weight(ours, i);
+      r = 0;
+      for (const h of others) {
+        const o = weight(h, i);
+        if (o > w || (o === w && h > ours)) r++;
+      }
+      cache.set(i, r);
+    }
+    return r;
+  };
+}
+
+/** The pieces a downloader asks a seed for first (its rank-0 pieces, see seedRanks), or undefined when alone. */
 export function seedStripe(ourId: string, downloaderIds: Iterable<string>): ((i: number) => boolean) | undefined {
-  const ids = [...new Set([...downloaderIds, ourId])].sort();
-  const n = ids.length;
-  if (n <= 1) return undefined;
-  const r = ids.indexOf(ourId);
-  return (i) => i % n === r;
+  const rank = seedRanks(ourId, downloaderIds);
+  return rank && ((i) => rank(i) === 0);
+}
+
+/** FNV-1a of a peer id, 32 bits. */
+function idHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
+  return h >>> 0;
+}
+
+/** The weight of piece i for a peer: murmur3's finaliser of (id hash, piece), well mixed in every bit. */
+function weight(h: number, i: number): number {
+  let x = (h ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
 }

@@ -6,31 +6,44 @@
 // allocation each time it lands; that churn drove V8 into a full mark-compact about every 100 ms at loopback
 // speed.) The worker is a few lines of plain JS run with `eval` (no extra bundle entry); if workers or shared
 // memory are unavailable, hashing runs on the main thread.
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 const WORKER_CODE = `
 const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
+const crypto = require('node:crypto');
 const LEAF = 16384;
-// key -> { h: the SHA-1 state, v2: bytes of the piece that are v2 file data (0: none), at: bytes seen, leaves: [] }
+// One-shot SHA-256 (crypto.hash: Node >= 20.12, no Hash object per leaf), else a Hash object per leaf.
+const sha256 = typeof crypto.hash === 'function'
+  ? (b) => crypto.hash('sha256', b, 'buffer')
+  : (b) => crypto.createHash('sha256').update(b).digest();
+// key -> { h: the SHA-1 state, v2: bytes of the piece that are v2 file data (0: none), at: bytes seen, leaves }
 const open = new Map();
-const leafHash = (b) => createHash('sha256').update(b).digest();
 parentPort.on('message', (m) => {
   if (m.op === 'u') {
     let s = open.get(m.key);
-    if (!s) open.set(m.key, (s = { h: createHash('sha1'), v2: m.v2 || 0, at: 0, leaves: [] }));
+    if (!s) {
+      const v2 = m.v2 || 0;
+      open.set(m.key, (s = { h: crypto.createHash('sha1'), v2, at: 0, leaves: v2 ? Buffer.alloc(Math.ceil(v2 / LEAF) * 32) : undefined }));
+    }
     const bytes = new Uint8Array(m.buf, m.off, m.len);
-    s.h.update(bytes);
-    // BEP 52 leaves of the same bytes: windows start on 16 KiB boundaries, the piece's v2 data ends at s.v2.
-    for (let o = 0; o < m.len && s.at + o < s.v2; o += LEAF) s.leaves.push(leafHash(bytes.subarray(o, Math.min(o + LEAF, s.v2 - s.at))));
+    // BEP 52 leaves of the same bytes (windows start on 16 KiB boundaries, the piece's v2 data ends at s.v2), each
+    // leaf fed to the SHA-1 and then to its SHA-256 while it is in the cache: one read of the window from memory.
+    let o = 0;
+    for (; o < m.len && s.at + o < s.v2; o += LEAF) {
+      const leaf = bytes.subarray(o, Math.min(o + LEAF, s.v2 - s.at, m.len));
+      s.h.update(leaf);
+      s.leaves.set(sha256(leaf), ((s.at + o) / LEAF) * 32);
+      o = o + leaf.length - LEAF;
+    }
+    if (o < m.len) s.h.update(o === 0 ? bytes : bytes.subarray(o));
     s.at += m.len;
     parentPort.postMessage({ id: m.id });
   } else if (m.op === 'd') {
     const s = open.get(m.key);
     open.delete(m.key);
-    const digest = (s ? s.h : createHash('sha1')).digest('hex');
-    parentPort.postMessage({ id: m.id, digest, leaves: s && s.v2 ? Buffer.concat(s.leaves) : undefined });
+    const digest = (s ? s.h : crypto.createHash('sha1')).digest('hex');
+    parentPort.postMessage({ id: m.id, digest, leaves: s && s.v2 && s.at >= s.v2 ? s.leaves : undefined });
   } else if (m.op === 'x') open.delete(m.key);
 });
 `;
@@ -48,25 +61,34 @@ type Answer = (r: PieceDigest) => void;
 
 const LEAF = 16384;
 
+/** One-shot SHA-256 of a leaf (the worker picks the same way). */
+const sha256: (b: Uint8Array) => Uint8Array =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (b) => (crypto as unknown as { hash(a: string, d: Uint8Array, e: 'buffer'): Buffer }).hash('sha256', b, 'buffer')
+    : (b) => createHash('sha256').update(b).digest();
+
 /** A running state on this thread (no worker): the same work as the worker's. */
 class LocalState {
   readonly h = createHash('sha1');
   private at = 0;
-  private readonly leaves: Buffer[] = [];
-  constructor(private readonly v2: number) {}
+  private readonly leaves?: Buffer;
+  constructor(private readonly v2: number) {
+    if (v2) this.leaves = Buffer.alloc(Math.ceil(v2 / LEAF) * 32);
+  }
   update(bytes: Uint8Array): void {
-    this.h.update(bytes);
-    for (let o = 0; o < bytes.length && this.at + o < this.v2; o += LEAF) {
-      this.leaves.push(
-        createHash('sha256')
-          .update(bytes.subarray(o, Math.min(o + LEAF, this.v2 - this.at)))
-          .digest(),
-      );
+    let o = 0;
+    for (; o < bytes.length && this.at + o < this.v2; o += LEAF) {
+      const leaf = bytes.subarray(o, Math.min(o + LEAF, this.v2 - this.at, bytes.length));
+      this.h.update(leaf);
+      this.leaves!.set(sha256(leaf), ((this.at + o) / LEAF) * 32);
+      o = o + leaf.length - LEAF;
     }
+    if (o < bytes.length) this.h.update(o === 0 ? bytes : bytes.subarray(o));
     this.at += bytes.length;
   }
   end(): PieceDigest {
-    return { digest: this.h.digest('hex'), leaves: this.v2 ? Buffer.concat(this.leaves) : undefined };
+    // Leaves only when every v2 byte was seen (else some are missing: the piece is checked again at the end).
+    return { digest: this.h.digest('hex'), leaves: this.at >= this.v2 ? this.leaves : undefined };
   }
 }
 

@@ -118,6 +118,17 @@ export function installRequest(
   v2?: () => V2PieceCheck | undefined,
 ): void {
   let wakeup: NodeJS.Timeout | undefined;
+  // A scheduling pass after a block arrived (or was given back), one per microtask turn for all of them: a 1 MiB
+  // socket read parses up to 64 blocks in one go, and one pass after them refills every freed request slot.
+  let tickQueued = false;
+  const onUpdateTick = () => {
+    if (tickQueued) return;
+    tickQueued = true;
+    queueMicrotask(() => {
+      tickQueued = false;
+      updateTorrent(torrent);
+    });
+  };
 
   // `dupBlock`: endgame (scheduler.ts) asks this wire for a block another wire was already asked for.
   replaceRequest(torrent, function request(this: any, wire: any, index: number, hotswap: boolean, dupBlock?: number) {
@@ -178,8 +189,6 @@ export function installRequest(
       return false;
     }
 
-    const onUpdateTick = () => queueMicrotask(() => updateTorrent(self));
-
     const onChunk = function (err: Error | null, chunk: Uint8Array) {
       if (self.destroyed) return;
       // (A block may be a view of the shared socket read buffer, valid only now: keep a copy for later.)
@@ -221,7 +230,12 @@ export function installRequest(
         sink.add(chunkOffset + from, blocks === 1 ? chunk : chunk.subarray(from, to));
         if (!who[reservation + b]) who[reservation + b] = padBlock ? null : wire;
       }
-      const mark = chunk.length <= RECEIVED.length ? RECEIVED.subarray(0, chunk.length) : chunk;
+      const mark =
+        chunk.length === RECEIVED.length
+          ? RECEIVED
+          : chunk.length < RECEIVED.length
+            ? RECEIVED.subarray(0, chunk.length)
+            : chunk;
       if (!piece.set(reservation, mark, wire)) return onUpdateTick();
 
       // What Piece#flush() does, minus its concatenation.

@@ -14,8 +14,9 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PeerAvailability, PiecePicker, seedStripe } from './picker.js';
+import { PeerAvailability, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
+import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
 import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
@@ -43,7 +44,11 @@ const BLOCK_LENGTH = 1 << 14;
 /** Blocks in the largest piece a torrent may have (256 MiB / 16 KiB): a key space for (piece, block) pairs. */
 const MAX_BLOCKS_PER_PIECE = 1 << 14;
 const RECHOKE_MS = 5000;
+/** Seeding: an unchoked peer that asked for nothing this long gives its slot to one that waits (choker.ts). */
+const SEED_IDLE_MS = 2000;
 const SEED_TAIL_BLOCKS = 8;
+/** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
+const RANK_MEMORY_MS = 20_000;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -102,7 +107,7 @@ export class Scheduler {
     private readonly torrent: any,
     private readonly opts: SchedulerOptions = {},
   ) {
-    this.choker = new Choker({ slots: opts.uploadSlots ?? 8 });
+    this.choker = new Choker({ slots: opts.uploadSlots ?? 8, seedIdleMs: SEED_IDLE_MS });
   }
 
   /** The picker, created once the torrent is ready (metadata known, existing pieces checked). */
@@ -173,9 +178,13 @@ export class Scheduler {
     return drop === wire;
   }
 
+  /** Pieces fellow downloaders said they just started at a seed (seed-claims.ts). */
+  private readonly claims = new SeedClaims<any>();
+
   /** Every wire the torrent gets (before the metadata too). */
   onWire(wire: any): void {
     if (this.dropDuplicate(wire)) return;
+    wire.use(fetchingExtension(this));
     // Upstream marks a peer a seed before its bitfield arrives and never takes it back (then chokes it for good, as
     // it always chokes seeds): read seed status from what we counted instead, and ignore upstream's writes.
     Object.defineProperty(wire, 'isSeeder', {
@@ -193,6 +202,7 @@ export class Scheduler {
     wire.on('have', (i: number) =>
       on((r) => {
         r.avail.have(i);
+        this.claims.done(wire, i);
         if (this.superSeeder?.announced(wire, i)) this.reveal(wire);
         if (!r.avail.isSeed && !wire.peerChoking && this.inflight.has(i)) this.spareSeeds(i);
       })(),
@@ -226,11 +236,16 @@ export class Scheduler {
       this.owners.remove(wire);
       this.draining.delete(wire);
       this.superSeeder?.remove(wire);
+      this.claims.remove(wire);
       this.soon();
     });
     // lt_donthave is attached right after the 'wire' event.
     queueMicrotask(() => wire.lt_donthave?.on?.('donthave', (i: number) => on((r) => r.avail.dontHave(i))()));
   }
+
+  /** When each peer last asked us for a block, and when we last unchoked it (the choker's idleMs). */
+  private readonly askedAt = new WeakMap<any, number>();
+  private readonly unchokedAt = new WeakMap<any, number>();
 
   /** Seeding: the peer each piece is being sent to now (seed-spread.ts). */
   private owners = new PieceOwners<any>((w, i) => !w.destroyed && (w.peerRequests as any[]).some((r) => r.piece === i));
@@ -245,6 +260,7 @@ export class Scheduler {
   private deferDuplicates(wire: any): void {
     const emit = wire.emit;
     wire.emit = (event: string, ...args: any[]) => {
+      if (event === 'request') this.askedAt.set(wire, Date.now());
       if (event !== 'request' || !this.seedingNow()) return emit.call(wire, event, ...args);
       const index: number = args[0];
       const picker = this.picker!;
@@ -437,16 +453,30 @@ export class Scheduler {
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
       const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
-      // From a seed, this downloader's stripe of the pieces first (picker.ts seedStripe), then any.
-      const stripe = rec.avail.isSeed ? this.stripe() : undefined;
-      let index = stripe ? picker.pick(has, (i) => !stripe(i) || busy(i)) : -1;
-      if (index < 0) index = picker.pick(has, busy);
+      // At a seed, in this order: pieces this downloader is first in line for (picker.ts seedRanks), then next in
+      // line, then any, each without the pieces a connected downloader already has (even one that chokes us now: it
+      // will share them, the seed's upload is what everyone waits on); then those too. Never a piece a fellow
+      // downloader just started there (its claim, seed-claims.ts): that one waits until the claim lapses or the
+      // claimant has it, and the seed's slot goes to a peer that asks meanwhile (choker.ts, seedIdleMs).
+      let index = -1;
+      if (rec.avail.isSeed) {
+        const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
+        const open = (i: number) => busy(i) || claimed(i);
+        const fresh = (i: number) => open(i) || picker.availability(i) > picker.seeds;
+        const rank = this.ranks();
+        if (rank) index = picker.pick(has, (i) => rank(i) > 0 || fresh(i));
+        if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > 1 || fresh(i));
+        if (index < 0) index = picker.pick(has, fresh);
+        if (index < 0) index = picker.pick(has, open);
+        if (index >= 0) this.claim(index);
+        else if (this.claims.size > 0 && picker.pick(has, busy) >= 0) this.wakeSoon(); // a claim will lapse
+      } else index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
         process.stderr.write(
-          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} ${stripe?.(index) ? 'stripe' : 'other'}\n`,
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks()?.(index) ?? '-'}\n`,
         );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
@@ -470,17 +500,59 @@ export class Scheduler {
     }
   }
 
-  private stripeCache?: { at: number; fn: ((i: number) => boolean) | undefined };
+  /** We start piece i at a seed: tell the fellow downloaders that take the message (seed-claims.ts). */
+  private claim(i: number): void {
+    let msg: Buffer | undefined;
+    for (const [w, r] of this.peers) {
+      if (w.destroyed || r.avail.isSeed || !(Number(w.peerExtendedMapping?.[FETCHING_EXTENSION]) > 0)) continue;
+      w.extended(FETCHING_EXTENSION, (msg ??= encodeClaim(i)));
+    }
+  }
 
-  /** This downloader's stripe of the pieces to fetch from seeds (picker.ts seedStripe), recomputed once a second. */
-  private stripe(): ((i: number) => boolean) | undefined {
+  /** A fellow downloader started piece i at a seed. */
+  onClaim(wire: any, buf: Uint8Array): void {
+    const picker = this.ensure();
+    const i = picker ? decodeClaim(buf, picker.pieceCount) : undefined;
+    if (i !== undefined) this.claims.add(wire, i, Date.now());
+  }
+
+  private wakeTimer?: NodeJS.Timeout;
+
+  /** Looks at every wire again in a second (a downloader waiting on a claimed piece has no block to wake it). */
+  private wakeSoon(): void {
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      if (!this.torrent.destroyed) updateTorrent(this.torrent);
+    }, 1000);
+    this.wakeTimer.unref?.();
+  }
+
+  private readonly downloadersSeen = new Map<string, number>();
+  private rankCache?: { at: number; key: string; fn: ((i: number) => number) | undefined };
+
+  /** This downloader's rank per piece among the downloaders it knows (picker.ts seedRanks), looked at once a second. */
+  private ranks(): ((i: number) => number) | undefined {
     const now = Date.now();
-    if (this.stripeCache && now - this.stripeCache.at < 1000) return this.stripeCache.fn;
+    if (this.rankCache && now - this.rankCache.at < 1000) return this.rankCache.fn;
     const ourId: string | undefined = this.torrent.client?.peerId;
+    // Downloaders seen in the last RANK_MEMORY_MS, connected or not: connections come and go (doubled ones are cut,
+    // peers redial), and a downloader that drops out of the set for a moment would hand its pieces to others while
+    // it is still fetching them. One that became a seed leaves it for good.
+    for (const [w, r] of this.peers) {
+      if (w.destroyed || !w.peerId) continue;
+      if (r.avail.isSeed) this.downloadersSeen.delete(w.peerId);
+      else this.downloadersSeen.set(w.peerId, now);
+    }
     const ids: string[] = [];
-    for (const [w, r] of this.peers) if (!w.destroyed && !r.avail.isSeed && w.peerId) ids.push(w.peerId);
-    const fn = ourId ? seedStripe(ourId, ids) : undefined;
-    this.stripeCache = { at: now, fn };
+    for (const [id, at] of this.downloadersSeen) {
+      if (now - at > RANK_MEMORY_MS) this.downloadersSeen.delete(id);
+      else ids.push(id);
+    }
+    const key = ids.sort().join();
+    // Same downloaders: keep the ranks computed so far (each piece's rank costs one weight per downloader).
+    const fn = this.rankCache?.key === key ? this.rankCache.fn : ourId ? seedRanks(ourId, ids) : undefined;
+    this.rankCache = { at: now, key, fn };
     return fn;
   }
 
@@ -532,6 +604,8 @@ export class Scheduler {
   start(): void {
     this.timer = setInterval(() => this.rechoke(), this.opts.rechokeMs ?? RECHOKE_MS);
     this.timer.unref?.();
+    this.idleTimer = setInterval(() => this.idleCheck(), SEED_IDLE_MS / 2);
+    this.idleTimer.unref?.();
     if (process.env.SILMARIL_SWARM_TRACE) this.trace();
   }
 
@@ -577,7 +651,32 @@ export class Scheduler {
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.idleTimer);
     clearInterval(this.holdTimer);
+  }
+
+  private idleTimer?: NodeJS.Timeout;
+
+  /**
+   * Seeding, between rounds: a peer holding a slot that asked for nothing for SEED_IDLE_MS while another waits for
+   * one gets a round now (the choker ends its turn) rather than at the next round, seconds later.
+   */
+  private idleCheck(): void {
+    if (!this.seedingNow()) return;
+    const now = Date.now();
+    let idle = false;
+    let waiting = false;
+    for (const w of this.torrent.wires as any[]) {
+      if (w.destroyed || w.type === 'webSeed' || !w.peerInterested || w.isSeeder) continue;
+      if (w.amChoking) waiting = true;
+      else if (
+        (w.peerRequests?.length ?? 0) === 0 &&
+        now - Math.max(this.askedAt.get(w) ?? 0, this.unchokedAt.get(w) ?? 0) >= SEED_IDLE_MS &&
+        !this.held.some((h) => h.wire === w)
+      )
+        idle = true;
+    }
+    if (idle && waiting) this.rechoke();
   }
 
   /** A choking round soon (a peer became interested, left...), not more than once per turn of the event loop. */
@@ -595,21 +694,26 @@ export class Scheduler {
     const t = this.torrent;
     if (!t.ready || t.destroyed) return;
     const wires: any[] = t.wires.filter((w: any) => !w.destroyed && w.type !== 'webSeed');
+    const now = Date.now();
+    const heldFor = new Map<any, number>(wires.map((w) => [w, 0]));
+    for (const h of this.held) if (heldFor.has(h.wire)) heldFor.set(h.wire, heldFor.get(h.wire)! + 1);
     const peers: ChokePeer[] = wires.map((w) => ({
       id: w,
       interested: !!w.peerInterested,
       isSeed: !!w.isSeeder,
       downloadRate: w.downloadSpeed(),
       uploaded: w.uploaded ?? 0,
+      pending: (w.peerRequests?.length ?? 0) + heldFor.get(w)!,
+      idleMs: now - Math.max(this.askedAt.get(w) ?? 0, this.unchokedAt.get(w) ?? 0),
     }));
     if (onlyFill && !this.choker.hasFreeSlot(peers)) return;
     const seeding = !!t.done || this.picker?.remaining === 0;
     const unchoke = this.choker.rechoke(peers, seeding);
-    const now = Date.now();
     const has = (w: any, i: number) => this.peers.get(w)?.avail.has(i) ?? false;
     for (const w of wires) {
       if (unchoke.has(w)) {
         this.draining.delete(w);
+        if (w.amChoking) this.unchokedAt.set(w, now);
         w.unchoke();
       } else if (!onlyFill || !w.peerInterested || w.isSeeder) {
         // Seeding, a turn over mid-piece: the peer first finishes what it was being sent (no new piece meanwhile),
@@ -712,4 +816,16 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
 /** True when every block of a started piece is already reserved (asked of some peer) and none was given back. */
 function fullyAsked(piece: any): boolean {
   return pieceFullyReserved(piece);
+}
+
+/** The bittorrent-protocol extension (wire.use) for seed-claims.ts: advertises silmaril_fetching, hands messages over. */
+function fetchingExtension(s: Scheduler) {
+  class SilmarilFetching {
+    constructor(private readonly wire: any) {}
+    onMessage(buf: Uint8Array): void {
+      s.onClaim(this.wire, buf);
+    }
+  }
+  (SilmarilFetching.prototype as any).name = FETCHING_EXTENSION;
+  return SilmarilFetching;
 }

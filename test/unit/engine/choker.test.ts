@@ -90,3 +90,28 @@ test('free slots are reported and departed peers are forgotten', () => {
   assert.equal(c.isUnchoked('p0'), false);
   assert.equal(c.hasFreeSlot(ps), true);
 });
+
+test('seeding: a peer that asked for nothing for a while yields its slot to one that waits; a busy one keeps it', () => {
+  const c = new Choker({ slots: 2, seedQuota: 1 << 30, seedRounds: 100, seedIdleMs: 2000, random: () => 0.5 });
+  const ps = peers(3, () => ({ pending: 0, idleMs: 0 }));
+  const first = c.rechoke(ps, true);
+  assert.equal(first.size, 2);
+  const [busy, quiet] = ps.filter((p) => first.has(p.id));
+  const waiting = ps.find((p) => !first.has(p.id))!;
+  // A moment later nobody has asked yet: just unchoked, nobody yields.
+  quiet.idleMs = 500;
+  assert.ok(c.rechoke(ps, true).has(quiet.id), 'not idle yet');
+  // Later: `busy` still asks; `quiet` is interested but asked for nothing for 3 s.
+  busy.pending = 4;
+  busy.idleMs = 3000; // asked long ago, still waiting for its blocks: not idle
+  quiet.idleMs = 3000;
+  const second = c.rechoke(ps, true);
+  assert.ok(second.has(busy.id), 'the peer being served keeps its slot');
+  assert.ok(second.has(waiting.id), 'the waiting peer gets the idle one');
+  assert.ok(!second.has(quiet.id), 'the idle peer yields');
+  // Without anyone waiting an idle peer keeps its slot (nobody to give it to).
+  const c2 = new Choker({ slots: 2, seedQuota: 1 << 30, seedRounds: 100 });
+  const two = peers(2, () => ({ pending: 0, idleMs: 10_000 }));
+  c2.rechoke(two, true);
+  assert.equal(c2.rechoke(two, true).size, 2);
+});

@@ -22,6 +22,38 @@ test('MseDh agrees with Node: both ends derive the same 96-byte secret', () => {
   assert.notDeepEqual(a.generateKeys(), b.generateKeys());
 });
 
+/** The exchange by the definition, in BigInt: base^exp mod P. */
+function modPow(base: bigint, exp: bigint): bigint {
+  const p = BigInt(`0x${MSE_PRIME_HEX}`);
+  let result = 1n;
+  base %= p;
+  while (exp > 0n) {
+    if (exp & 1n) result = (result * base) % p;
+    base = (base * base) % p;
+    exp >>= 1n;
+  }
+  return result;
+}
+const big = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex')}`);
+
+test('MseDh: connections sharing the one native DH each keep their own key (interleaved calls, BigInt reference)', () => {
+  const peers = Array.from({ length: 6 }, () => new MseDh());
+  // Interleave: every public key first, then every secret, so each call must set its own private key.
+  const pubs = peers.map((p) => p.generateKeys());
+  assert.equal(new Set(pubs.map((p) => p.toString('hex'))).size, peers.length, 'distinct keys');
+  for (let a = 0; a < peers.length; a++) {
+    const x = big((peers[a] as any).x);
+    assert.equal(big(pubs[a]), modPow(2n, x), 'public key is 2^x mod P');
+    assert.equal(pubs[a].length, 96);
+    const b = (a + 1) % peers.length;
+    const s = peers[a].computeSecret(pubs[b]);
+    assert.equal(s.length, 96);
+    assert.equal(big(s), modPow(big(pubs[b]), x), 'secret is Y^x mod P');
+    assert.deepEqual(s, peers[b].computeSecret(pubs[a]), 'both ends agree');
+    assert.deepEqual(peers[a].generateKeys(), pubs[a], 'the public key does not change');
+  }
+});
+
 test('MseDh refuses degenerate public keys', () => {
   const d = new MseDh();
   assert.throws(() => d.computeSecret(Buffer.alloc(96)), /invalid/);

@@ -2,7 +2,7 @@
 // priorities and sequential order, and a bucket array that stays consistent through any sequence of changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerAvailability, PiecePicker, seedStripe } from '../../../src/engine/picker.js';
+import { PeerAvailability, PiecePicker, seedRanks, seedStripe } from '../../../src/engine/picker.js';
 
 /** A small deterministic PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number): () => number {
@@ -287,4 +287,55 @@ test('seed stripes: downloaders that see the same swarm take disjoint shares of 
   // Seeds and duplicates in the list do not change it; alone, no stripe.
   assert.equal(seedStripe('a7', ['c1', 'f0', '3b', 'c1'])!(1), stripes[1](1));
   assert.equal(seedStripe('a7', []), undefined);
+});
+
+test('seed ranks: per piece, the downloaders that see the same swarm hold ranks 0..n-1, one each', () => {
+  const ids = Array.from({ length: 16 }, (_, k) => `2d534d303030312d${k.toString(16).padStart(24, '0')}`);
+  const ranks = ids.map((me) => seedRanks(me, ids)!);
+  for (let i = 0; i < 200; i++) {
+    const got = ranks.map((r) => r(i)).sort((a, b) => a - b);
+    assert.deepEqual(got, [...ids.keys()], `piece ${i}: ranks are a permutation`);
+  }
+  // Every downloader owns some pieces (a fair share of 1024 among 16 is 64; rendezvous is random, not exact).
+  for (const r of ranks) {
+    let owned = 0;
+    for (let i = 0; i < 1024; i++) if (r(i) === 0) owned++;
+    assert.ok(owned > 24 && owned < 120, `owned ${owned}`);
+  }
+});
+
+test('seed ranks: a downloader unknown to another moves only the pieces it would own (rendezvous, not i mod n)', () => {
+  const ids = Array.from({ length: 8 }, (_, k) => `peer-${k}-${'x'.repeat(k)}`);
+  const late = 'peer-late';
+  // a knows everyone; b has not met `late` yet. They disagree only on pieces `late` owns or comes first for.
+  const a = seedStripe(ids[0], [...ids, late])!;
+  const b = seedStripe(ids[1], ids)!;
+  const aFull = seedStripe(ids[0], ids)!;
+  const lateOwns = seedStripe(late, [...ids, late])!;
+  let both = 0;
+  let changed = 0;
+  for (let i = 0; i < 2000; i++) {
+    if (a(i) && b(i)) both++;
+    if (a(i) !== aFull(i)) {
+      changed++;
+      assert.ok(lateOwns(i), `piece ${i} moved away from a only because late owns it`);
+    }
+  }
+  assert.equal(both, 0, 'a and b never both own a piece');
+  assert.ok(changed > 0 && changed < 2000 / 8, `${changed} pieces moved`);
+});
+
+test('seed ranks: next in line (rank 1) splits the pieces of a downloader among the others, one each', () => {
+  const ids = ['c1', 'a7', 'f0', '3b', '9e'];
+  const ranks = ids.map((me) => seedRanks(me, ids)!);
+  // The pieces c1 owns (c1 choked by the seed, say): each is "next in line" for exactly one other downloader.
+  const backups = new Set<number>();
+  for (let i = 0; i < 500; i++) {
+    if (ranks[0](i) !== 0) continue;
+    const next = ranks.map((r, k) => (r(i) === 1 ? k : -1)).filter((k) => k >= 0);
+    assert.equal(next.length, 1, `piece ${i}: one downloader next in line`);
+    backups.add(next[0]);
+  }
+  assert.equal(backups.size, 4, 'spread over all the others');
+  assert.equal(seedRanks('a7', ['a7']), undefined, 'alone: no ranks');
 });
