@@ -12,6 +12,13 @@ import { silentLogger, type Logger } from '../log.js';
 
 export const STORE_FILE = 'catalog.sqlite';
 
+/**
+ * A bulk load builds its secondary indexes early when at most this many rows, and a fifth of the load, are still to
+ * come (and being verified): those rows then update the indexes one by one, which costs more per row than a build,
+ * so only the last few. For 100,000 rows it takes the build (~0.7 s) off the end, where one core alone worked.
+ */
+const EARLY_INDEX_ROWS = 12_000;
+
 export type PublishInput = Omit<Partial<EntryFields>, 'publisher' | 'seq'> & { name: string };
 
 export class Catalog {
@@ -60,13 +67,20 @@ export class Catalog {
    * index is built while the next batches are verified, and the main thread is held in pieces, not all at once.
    */
   private async mergeIntoStore(records: Iterable<Uint8Array>, sourceId: string, opts: MergeOptions) {
-    const load = this.store.bulkLoad(sourceId);
+    // How many rows it may write: the store makes room for them ahead (a first catalog fetch).
+    const load = this.store.bulkLoad(sourceId, { expectedRows: Array.isArray(records) ? records.length : undefined });
     try {
       return await this.index.mergeAsync(
         records,
         (jobs) => sharedVerifyPool().verify(jobs),
         { ...opts, verified: this.verified },
-        (entries, fresh) => load.write(entries, fresh),
+        (entries, fresh, next) => {
+          load.write(entries, fresh);
+          // The verify threads are still busy with the last few batches: build the secondary indexes now, on this
+          // core, instead of after the last verify, when this core alone would work and the others wait.
+          if (next.verifying && next.candidates <= EARLY_INDEX_ROWS && next.candidates * 5 <= next.total)
+            load.indexNow();
+        },
       );
     } finally {
       load.finish();

@@ -57,6 +57,8 @@ export interface MergeResult {
   changed: CatalogEntry[];
   /** Keys of `changed` that the index did not hold before this merge. */
   added: Set<string>;
+  /** mergeAsync: when the last verdict came back (performance.now()); what follows is this thread's alone. */
+  verifiedAt?: number;
 }
 
 /** Does `a` beat `b` for the same key? Higher seq; on a tie the larger record bytes, so every node picks the same. */
@@ -65,11 +67,14 @@ export function wins(a: { seq: number; record: Uint8Array }, b: { seq: number; r
   return Buffer.compare(a.record, b.record) > 0;
 }
 
+/**
+ * A record that would change the index, waiting for its verdict. Its body and signature are found again in the
+ * record when it goes to a verifier (splitRecord): a whole catalog's candidates are held at once, and two views per
+ * record were ~20 MB more for the young-generation garbage collector to copy, twice each.
+ */
 interface Candidate {
   key: string;
   f: EntryFields;
-  body: Uint8Array;
-  sig: Uint8Array;
   record: Uint8Array;
 }
 
@@ -129,8 +134,7 @@ export class EntryIndex {
           stats.unchanged++;
           continue;
         }
-        const { body, sig } = splitRecord(record);
-        const f = decodeBody(body);
+        const f = decodeBody(splitRecord(record).body);
         if (opts.publisher !== undefined && f.publisher !== opts.publisher) {
           stats.foreign++;
           continue;
@@ -142,7 +146,7 @@ export class EntryIndex {
           stats.stale++;
           continue;
         }
-        candidates.push({ key, f, body, sig, record });
+        candidates.push({ key, f, record });
       } catch (err) {
         if (err instanceof EntryError) stats.dropped[err.reason]++;
         else stats.dropped.malformed++;
@@ -207,7 +211,12 @@ export class EntryIndex {
     const stats = emptyStats();
     const candidates = this.screen(records, stats, opts);
     const { todo, verdicts } = consultCache(candidates, opts.verified, stats);
-    const ok = verdicts(todo.map((c) => verifySignature(c.body, c.sig, Buffer.from(c.f.publisher, 'hex'))));
+    const ok = verdicts(
+      todo.map((c) => {
+        const { body, sig } = splitRecord(c.record);
+        return verifySignature(body, sig, Buffer.from(c.f.publisher, 'hex'));
+      }),
+    );
     const changed = new Map<string, CatalogEntry>();
     const added = new Set<string>();
     this.apply(candidates, ok, stats, changed, added);
@@ -225,7 +234,7 @@ export class EntryIndex {
     records: Iterable<Uint8Array>,
     verifyMany: (jobs: VerifyJob[]) => Promise<boolean[]>,
     opts: MergeOptions = {},
-    onBatch?: (entries: CatalogEntry[], fresh: Set<string>) => void,
+    onBatch?: (entries: CatalogEntry[], fresh: Set<string>, next: BatchOutlook) => void,
   ): Promise<MergeResult> {
     const stats = emptyStats();
     const batches: { candidates: Candidate[]; verdict: Promise<boolean[]> }[] = [];
@@ -243,21 +252,37 @@ export class EntryIndex {
       const candidates = pending;
       pending = [];
       const { todo, verdicts } = consultCache(candidates, opts.verified, stats);
-      const jobs = todo.map((c) => ({ body: c.body, sig: c.sig, pub: keyOf(c.f.publisher) }));
+      const jobs = todo.map((c) => ({ ...splitRecord(c.record), pub: keyOf(c.f.publisher) }));
       batches.push({ candidates, verdict: (jobs.length ? verifyMany(jobs) : Promise.resolve([])).then(verdicts) });
     };
     for (const slice of slices(records, MERGE_SLICE)) {
       for (const c of this.screen(slice, stats, opts)) pending.push(c);
       if (pending.length >= MERGE_SLICE) send();
     }
+    // Everything after the last verdict runs on this thread alone (the verify threads are done): the last batch is
+    // kept small, so little is left to apply and write then.
+    if (pending.length > 2 * LAST_BATCH) {
+      const last = pending.splice(pending.length - LAST_BATCH);
+      send();
+      pending = last;
+    }
     if (pending.length) send();
     // Every verdict is awaited even if one fails (no unhandled rejection left behind), then applied in order.
-    const settled = batches.map((b) =>
+    const done = batches.map(() => false);
+    let verifiedAt = performance.now();
+    const settle = (i: number) => {
+      done[i] = true;
+      verifiedAt = performance.now();
+    };
+    const settled = batches.map((b, i) =>
       b.verdict.then(
-        (ok) => ({ ok }),
-        (err: unknown) => ({ err }),
+        (ok) => (settle(i), { ok }),
+        (err: unknown) => (settle(i), { err }),
       ),
     );
+    // Candidates of the batches after each one.
+    const after: number[] = [];
+    for (let i = batches.length - 1, n = 0; i >= 0; n += batches[i--].candidates.length) after[i] = n;
     const changed = new Map<string, CatalogEntry>();
     const added = new Set<string>();
     for (let i = 0; i < batches.length; i++) {
@@ -267,9 +292,16 @@ export class EntryIndex {
         throw r.err;
       }
       const part = this.apply(batches[i].candidates, r.ok, stats, changed, added);
-      if (onBatch && part.entries.length) onBatch(part.entries, part.fresh);
+      if (onBatch && part.entries.length) {
+        const verifying = i + 1 < batches.length && !done[i + 1];
+        onBatch(part.entries, part.fresh, {
+          candidates: after[i],
+          total: after[0] + batches[0].candidates.length,
+          verifying,
+        });
+      }
     }
-    return { stats, changed: [...changed.values()], added };
+    return { stats, changed: [...changed.values()], added, verifiedAt };
   }
 
   /** Every entry (tombstones included) sorted by key: the content of a catalog file. */
@@ -300,8 +332,20 @@ function consultCache(candidates: Candidate[], cache: VerifiedCache | undefined,
   return { todo, verdicts };
 }
 
+/** What is still to come after a batch of mergeAsync. */
+export interface BatchOutlook {
+  /** Candidates in the batches after this one (each may still fail its verify or lose). */
+  candidates: number;
+  /** Candidates of the whole merge. */
+  total: number;
+  /** The next batch is still being verified (the verify threads are busy): work done now overlaps theirs. */
+  verifying: boolean;
+}
+
 /** Records screened per slice in mergeAsync: big enough to be worth a trip to the worker threads. */
 const MERGE_SLICE = 8192;
+/** mergeAsync's last batch holds at most this many candidates (when there are more than twice as many left). */
+const LAST_BATCH = 2048;
 
 function* slices<T>(items: Iterable<T>, size: number): Generator<T[]> {
   let slice: T[] = [];

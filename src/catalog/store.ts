@@ -1,7 +1,7 @@
 // The catalog store: every entry we know (sql.js), indexed for search (FTS4 over name, tags and description, plus
 // indexes for the filters and sorts), and each source's state. Saved atomically: temporary file, fsync, rename.
 import { readFile, stat } from 'node:fs/promises';
-import type { Database } from 'sql.js';
+import type { Database, SqlJsStatic } from 'sql.js';
 import { buildMagnet } from '../torrent/magnet.js';
 import type { CatalogEntry, EntryFields } from './entry.js';
 import { fingerprint } from './identity.js';
@@ -188,6 +188,11 @@ const INSERT_PARAMS = INSERT_COLUMNS.split(', ')
   .join(', ');
 /** From this many rows on, the full-text index is rebuilt once instead of updated row by row. */
 const BULK_ROWS = 5000;
+/** Room made ahead per row a bulk load expects (presize): a catalog's rows with their indexes and full text take
+ *  ~1.6 KB (bench:catalog); a short guess only means the file grows by copies again past it. */
+const BYTES_PER_ROW = 2048;
+/** ...and no more room than this (a catalog file may claim a million records; past it the file grows as before). */
+const MAX_ROOM = 256 * 1024 * 1024;
 /** Page cache during a bulk load (negative: KiB, SQLite's convention); the previous size is restored after. */
 const BULK_CACHE_KIB = -32768;
 
@@ -206,16 +211,33 @@ const COLUMNS =
 export interface BulkLoad {
   /** Writes entries that won a merge; `fresh`: keys among them the store cannot hold yet (no lookup). */
   write(entries: (CatalogEntry | StoredEntry)[], fresh?: Set<string>): void;
+  /**
+   * Builds the secondary indexes now, if the load dropped them: the pieces still to come update them row by row.
+   * For the last pieces of a load, while their signatures are verified on the other cores (catalog.ts).
+   */
+  indexNow(): void;
   /** Builds what a bulk load left for the end. Idempotent. */
   finish(): void;
+}
+
+/** Wall milliseconds of each step at the end of a bulk load (BulkLoad.finish), after the last piece. */
+export interface BulkLoadTimes {
+  /** Building the secondary indexes dropped for the load. */
+  indexes: number;
+  /** They were built before the last pieces (BulkLoad.indexNow), not after. */
+  early: boolean;
+  /** Merging the full-text segments into one. */
+  optimize: number;
+  commit: number;
 }
 
 export class CatalogStore {
   private dirty = false;
 
   private constructor(
-    private readonly db: Database,
+    private db: Database,
     readonly path: string | undefined,
+    private readonly SQL: SqlJsStatic,
   ) {}
 
   /** Opens the store at `path` (created when missing); no path keeps it in memory (tests, benchmarks). */
@@ -229,14 +251,40 @@ export class CatalogStore {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
-    const db = new SQL.Database(bytes);
-    // The database lives in memory and reaches the disk only through save(): a rollback journal kept in sql.js's
-    // in-memory file system bought no safety and cost a copy of every page a transaction touched (~2x slower).
-    db.run('PRAGMA journal_mode = MEMORY');
-    const store = new CatalogStore(db, path);
+    const store = new CatalogStore(new SQL.Database(bytes), path, SQL);
+    store.configure();
     store.migrate();
     store.diskStamp = await stampOf(path);
     return store;
+  }
+
+  /** Per-connection settings. */
+  private configure(): void {
+    // The database lives in memory and reaches the disk only through save(): a rollback journal kept in sql.js's
+    // in-memory file system bought no safety and cost a copy of every page a transaction touched (~2x slower).
+    this.db.run('PRAGMA journal_mode = MEMORY');
+    this.tempReady = false;
+  }
+
+  /**
+   * Makes room ahead in sql.js's in-memory database file for about `extra` more bytes. That file grows by 12.5% at a
+   * time, each time copied whole into a new buffer: a fresh 100,000-entry store (~160 MB) was ~1.3 GB allocated and
+   * copied, and every ~64 MB of it made V8 mark the whole heap (external memory pressure), ~2 s of GC threads.
+   * sql.js has no way to size the file, but a database opened from bytes gets a file of exactly those bytes: so the
+   * store is reopened from its own image followed by zeros, and SQLite (which reads the database's size from its
+   * header, not from the file's) writes its new pages into them. db.export() copies the database page by page (the
+   * backup API), so a save writes the database alone. Worth it only when the load grows the store several times
+   * over; never inside a transaction.
+   */
+  private presize(extra: number): void {
+    const size = (this.scalar('PRAGMA page_count', []) + 1) * this.scalar('PRAGMA page_size', []);
+    if (extra < 2 * size) return;
+    const image = this.db.export();
+    const padded = new Uint8Array(image.length + extra);
+    padded.set(image);
+    this.db.close();
+    this.db = new this.SQL.Database(padded);
+    this.configure();
   }
 
   /**
@@ -340,12 +388,21 @@ export class CatalogStore {
    * pieces before that are written as upsert() writes them. save() waits for finish(): a file saved mid-load would
    * lack the full text of the rows written so far.
    */
-  bulkLoad(source: string): BulkLoad {
-    const db = this.db;
+  bulkLoad(source: string, opts: { expectedRows?: number } = {}): BulkLoad {
+    let db = this.db;
     let firstNew: number | undefined;
     let cacheSize: number | undefined;
     let holdsOuter = false;
     let done = false;
+    const tail: BulkLoadTimes = { indexes: 0, optimize: 0, commit: 0, early: false };
+    let indexed = false;
+    const buildIndexes = () => {
+      if (firstNew === undefined || indexed) return;
+      indexed = true;
+      const t = performance.now();
+      db.run(SCHEMA); // re-creates the dropped indexes
+      tail.indexes = performance.now() - t;
+    };
     let release!: () => void;
     const open = new Promise<void>((r) => (release = r));
     this.bulkOpen.add(open);
@@ -356,6 +413,10 @@ export class CatalogStore {
         if (firstNew === undefined && entries.length >= BULK_ROWS) {
           // A bulk load with SQLite's default 2 MB page cache keeps spilling pages (and index sorts) into sql.js's
           // in-memory file, which grows by copying itself: a 32 MB cache for the load measured ~9% less CPU.
+          if (this.outerHolders === 0 && opts.expectedRows) {
+            this.presize(Math.min(opts.expectedRows * BYTES_PER_ROW, MAX_ROOM));
+            db = this.db;
+          }
           cacheSize = db.exec('PRAGMA cache_size')[0].values[0][0] as number;
           db.run(`PRAGMA cache_size = ${BULK_CACHE_KIB}`);
           firstNew = (db.exec('SELECT coalesce(max(id), 0) FROM entries')[0].values[0][0] as number) + 1;
@@ -381,18 +442,28 @@ export class CatalogStore {
         else this.transaction(piece);
         this.dirty = true;
       },
+      indexNow: () => {
+        if (done || firstNew === undefined || indexed) return;
+        tail.early = true;
+        buildIndexes();
+      },
       finish: () => {
         if (done) return;
         done = true;
         try {
           // Within the outer transaction (holdsOuter whenever firstNew is set).
           if (firstNew !== undefined) {
-            db.run(SCHEMA); // re-creates the dropped indexes
+            buildIndexes();
+            const t = performance.now();
             // One segment instead of one per piece: a common word's hit list is then read in one piece (2-3x faster).
             db.run("INSERT INTO entries_fts(entries_fts) VALUES('optimize')");
+            tail.optimize = performance.now() - t;
           }
         } finally {
+          const t = performance.now();
           if (holdsOuter && --this.outerHolders === 0) db.run('COMMIT');
+          tail.commit = performance.now() - t;
+          if (firstNew !== undefined) this.lastBulkLoad = tail;
           if (cacheSize !== undefined) db.run(`PRAGMA cache_size = ${cacheSize}`);
           this.bulkOpen.delete(open);
           release();
@@ -400,6 +471,9 @@ export class CatalogStore {
       },
     };
   }
+
+  /** What the end of the last bulk load cost (bench:catalog prints it). */
+  lastBulkLoad: BulkLoadTimes | undefined;
 
   /** Bulk loads not finished yet (save() waits for them). */
   private readonly bulkOpen = new Set<Promise<void>>();

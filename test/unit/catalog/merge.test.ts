@@ -157,3 +157,44 @@ test('catalog files are canonical: the same entries in any order give the same b
   assert.deepEqual(read(brotliCompressSync(generic)), hexes);
   assert.deepEqual(decodeCatalog(encodeCatalog([])), []);
 });
+
+test('mergeAsync tells each applied batch what is still to come and whether it is still being verified', async () => {
+  // 8192 candidates a batch: three batches, the last of 100.
+  const records = Array.from({ length: 2 * 8192 + 100 }, (_, i) => makeEntry(alice, `outlook/m${i}`).record);
+  const calls: ((ok: boolean[]) => void)[] = [];
+  const outlooks: { candidates: number; verifying: boolean }[] = [];
+  const index = new EntryIndex();
+  const merging = index.mergeAsync(
+    records,
+    (jobs) => new Promise<boolean[]>((resolve) => calls.push(() => resolve(jobs.map(() => true)))),
+    {},
+    (_entries, _fresh, next) => outlooks.push(next),
+  );
+  await new Promise((r) => setImmediate(r));
+  assert.equal(calls.length, 3);
+  calls[0]([]);
+  await new Promise((r) => setImmediate(r));
+  // The first batch is applied while the second is still out.
+  const total = records.length;
+  assert.deepEqual(outlooks, [{ candidates: 8192 + 100, total, verifying: true }]);
+  calls[1]([]);
+  calls[2]([]);
+  const result = await merging;
+  assert.deepEqual(outlooks.slice(1), [
+    { candidates: 100, total, verifying: false },
+    { candidates: 0, total, verifying: false },
+  ]);
+  assert.equal(result.stats.added, records.length);
+  assert.equal(typeof result.verifiedAt, 'number');
+});
+
+test('mergeAsync keeps its last batch small: what waits for the last verdict is little', async () => {
+  const records = Array.from({ length: 8192 + 5000 }, (_, i) => makeEntry(bob, `tail/m${i}`).record);
+  const sizes: number[] = [];
+  const result = await new EntryIndex().mergeAsync(records, async (jobs) => {
+    sizes.push(jobs.length);
+    return jobs.map(() => true);
+  });
+  assert.deepEqual(sizes, [8192, 5000 - 2048, 2048]);
+  assert.equal(result.stats.added, records.length);
+});
