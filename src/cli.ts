@@ -3,6 +3,7 @@
 // first line the usage line) and `summary` (one line for `silmaril --help`). Every error ends here and is printed as one line (src/cli/errors.ts).
 import { closest } from './cli/args.js';
 import { describeError, EXIT } from './cli/errors.js';
+import { SILMARIL_VERSION } from './version.js';
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
@@ -43,6 +44,7 @@ async function mainUsage(): Promise<string> {
     `usage: silmaril <command> [options]     (silmaril <command> --help: its options)\n` +
     `commands:\n${rows.join('\n')}\n` +
     `options every command takes: --home DIR (default $SILMARIL_HOME or ~/.silmaril), --json, --help\n` +
+    `silmaril --version: the version\n` +
     exitCodes
   );
 }
@@ -59,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
   if (!name) {
     process.stderr.write(`silmaril: missing command (one of: ${names.join(', ')}; see silmaril --help)\n`);
     return EXIT.usage;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`silmaril ${SILMARIL_VERSION}\n`);
+    return EXIT.ok;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;

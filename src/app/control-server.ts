@@ -15,6 +15,7 @@ import { BadRequestError, NotFoundError } from './node.js';
 import { SystemTransferError } from './errors.js';
 import type { ChangeKind, DiscoverQuery, ListedEntry, OwnShare, SortKey, TransferView } from './types.js';
 import { API_PREFIX, NODE_FILE_VERSION, type NodeFile } from './control-protocol.js';
+import { SILMARIL_VERSION } from '../version.js';
 
 const MAX_BODY = 1024 * 1024;
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
@@ -212,7 +213,11 @@ export class ControlServer {
     const n = this.node;
     const p = (s: string) => new RegExp(`^${API_PREFIX}${s}/?$`);
     return [
-      ['GET', p('/health'), async () => ({ status: 'healthy', time: Math.floor(Date.now() / 1000) })],
+      [
+        'GET',
+        p('/health'),
+        async () => ({ status: 'healthy', version: SILMARIL_VERSION, time: Math.floor(Date.now() / 1000) }),
+      ],
       [
         'GET',
         p('/status'),

@@ -147,6 +147,7 @@ test('control API: token, Host and JSON checks; Go-compatible routes with their 
 
   const health = await http(port, 'GET', '/api/v1/health', auth);
   assert.equal(health.body.status, 'healthy');
+  assert.match(health.body.version, /^\d+\.\d+\.\d+/);
   assert.equal(typeof health.body.time, 'number');
   const status = (await http(port, 'GET', '/api/v1/status', auth)).body;
   assert.equal(status.pid, process.pid);

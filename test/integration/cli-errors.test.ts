@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -660,4 +660,13 @@ test('sharing the same bytes under a second name publishes nothing and says how 
   ]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.match((await silmaril(['list', '--home', dupHome])).stdout, /^share {2}acme\/tiny-copy /m);
+});
+
+test('--version, -V and `version` print the version package.json gives, and exit 0', async () => {
+  const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+  for (const arg of ['--version', '-V', 'version']) {
+    const r = await silmaril([arg]);
+    assert.equal(r.code, 0, arg);
+    assert.equal(r.stdout, `silmaril ${version}\n`, arg);
+  }
 });
