@@ -198,11 +198,19 @@ console.log(
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(' ')}, ` +
-    `${os.cpus().length} cores${NICE ? `; downloaders at nice ${NICE}` : ''}`,
+    `${os.cpus().length} cores; each swarm starts after a sync and a 3 s pause${NICE ? `; downloaders at nice ${NICE}` : ''}`,
 );
+
+// Each swarm starts from the same state: the previous swarm's downloads written back to disk (up to N x the torrent
+// of dirty pages, whose writeback would otherwise take CPU from the next swarm on these 2 cores) and a short pause.
+async function settle() {
+  spawnSync('sync');
+  await new Promise((r) => setTimeout(r, 3000));
+}
 
 // ---- one swarm ----
 async function runSwarm(kind, n) {
+  await settle();
   const dir = path.join(work, `${kind}-${n}`);
   fs.mkdirSync(dir, { recursive: true });
   const ltSeed = kind === 'lt' || kind === 'ls';
