@@ -94,7 +94,10 @@ export function startProc(cmd: string, args: string[], opts: { env?: NodeJS.Proc
         const timer = setTimeout(
           () =>
             reject(
-              new Error(`timed out waiting for output of ${args.join(' ')}; stderr: ${stderr.slice(-5).join(' | ')}`),
+              new Error(
+                `timed out waiting for output of ${args.join(' ')}; last line: ${JSON.stringify(lines.at(-1) ?? null)}; ` +
+                  `stderr: ${stderr.slice(-5).join(' | ')}`,
+              ),
             ),
           timeoutMs,
         );
