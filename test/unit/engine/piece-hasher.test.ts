@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import { StreamHasher } from '../../../src/engine/piece-hasher.js';
+import { StreamHasher, WindowPool } from '../../../src/engine/piece-hasher.js';
 
 const LEAF = 16384;
 const WINDOW = 1 << 20;
@@ -51,3 +51,25 @@ for (const shared of [true, false]) {
     assert.equal(v1.leaves, undefined);
   });
 }
+
+test('window pool: a window is as long as asked, and comes back for the next piece of that length', () => {
+  const pool = new WindowPool(1 << 20);
+  const small = pool.take(64 * 1024);
+  assert.equal(small.length, 64 * 1024, 'a 64 KiB piece takes 64 KiB, not a whole 1 MiB window');
+  pool.release(small);
+  assert.equal(pool.take(64 * 1024), small, 'reused for the next 64 KiB piece');
+  const last = pool.take(1000);
+  assert.notEqual(last, small);
+  pool.release(last);
+  const full = pool.take(1 << 20);
+  assert.equal(full.length, 1 << 20);
+  assert.equal(pool.allocated, 3);
+  // Free windows are kept up to 64 MiB in all; beyond that they are left to the GC.
+  const many = Array.from({ length: 70 }, () => pool.take(1 << 20));
+  for (const w of many) pool.release(w);
+  assert.equal(pool.freeCount, 63 + 1, '63 of 1 MiB (with the 1000-byte one, no more than 64 MiB) and that one');
+  // A view into part of a buffer is never pooled (someone else owns the rest).
+  pool.clear();
+  pool.release(full.subarray(0, 1000));
+  assert.equal(pool.freeCount, 0);
+});
