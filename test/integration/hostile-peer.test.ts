@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import bencode from 'bencode';
 import crypto from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -341,4 +341,50 @@ test('a slow reader is choked, then dropped, and what was queued for it is relea
   } finally {
     setSlowReaderMs(prev);
   }
+});
+
+test('a seed that rejects everything we ask once (as when it chokes us) and then waits: the download asks again and completes', async () => {
+  // What stalled the hostile soak's honest download for good: its seed choked it (BEP 6: every queued request
+  // rejected) and unchoked it a moment later. Each rejected piece is not asked of that seed again for a while
+  // (seed-spread.ts RejectBackoff); the pass on the unchoke skipped them, they were the last ones missing, and no
+  // block, have or unchoke ever came again to prompt another pass: unchoked, nothing asked, forever.
+  const PIECE_16K = 16 * 1024;
+  const own = path.join(tmp, 'reject-src', 'model');
+  await makeFolder(own, { 'w.bin': 6 * PIECE_16K + 1000 });
+  const made = await createTorrent(own, { pieceLength: PIECE_16K });
+  const data = await readFile(path.join(own, 'w.bin'));
+  const hash = parseTorrent(made.torrentBytes).infoHashV1!;
+  const getter = engine('get-rejected');
+  await getter.start();
+  const t = await getter.download(made.torrentBytes, { outDir: path.join(tmp, 'out-rejected'), peers: [] });
+  const p = await RawPeer.connect(getter.port, hash, { fast: true });
+  peers.push(p);
+  await eventually(() => p.handshook, 'handshake answered');
+  const asked = new Set<string>();
+  let rejected = 0;
+  let served = 0;
+  p.onMessage((m) => {
+    if (m.id !== 6) return;
+    const [index, offset, length] = [m.payload.readUInt32BE(0), m.payload.readUInt32BE(4), m.payload.readUInt32BE(8)];
+    const key = `${index}:${offset}`;
+    if (!asked.has(key)) {
+      asked.add(key);
+      rejected++;
+      p.message(16, m.payload.subarray(0, 12)); // reject (BEP 6)
+    } else {
+      served++;
+      const at = index * PIECE_16K + offset;
+      p.message(7, Buffer.concat([m.payload.subarray(0, 8), data.subarray(at, at + length)]));
+    }
+  });
+  p.message(14); // have all
+  p.message(1); // unchoke
+  const done = await Promise.race([t.whenDone(), new Promise<undefined>((r) => setTimeout(r, 30_000).unref())]);
+  assert.ok(
+    done,
+    `the download never completed: ${rejected} requests rejected, ${served} served, ${JSON.stringify(t.stats())}`,
+  );
+  assert.equal(done.verified, true);
+  assert.ok(rejected >= 7 && served >= 7, `${rejected} rejected, ${served} served`);
+  p.destroy();
 });

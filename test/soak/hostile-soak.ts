@@ -48,8 +48,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function runSoak(opts: { durationMs: number; log?: (m: string) => void }): Promise<SoakResult> {
+export async function runSoak(opts: {
+  durationMs: number;
+  log?: (m: string) => void;
+  /** Extra flags for the seed and the honest gets (e.g. --verbose, to reproduce a failure). */
+  extraArgs?: string[];
+}): Promise<SoakResult> {
   const log = opts.log ?? (() => {});
+  const extra = opts.extraArgs ?? [];
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-soak-'));
   const model = path.join(tmp, 'src', 'model');
   await makeFolder(model, { 'weights.bin': 24 * PIECE + 4321, 'more.bin': 3 * PIECE, 'config.json': '{}' });
@@ -63,7 +69,7 @@ export async function runSoak(opts: { durationMs: number; log?: (m: string) => v
     stoppedOnSigterm: false,
     problems: [],
   };
-  const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'seed-home'))]);
+  const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'seed-home')), ...extra]);
   const open = new Set<RawPeer>();
   let stop = false;
   let sampler: NodeJS.Timeout | undefined;
@@ -178,6 +184,7 @@ export async function runSoak(opts: { durationMs: number; log?: (m: string) => v
         '--port',
         String(getPort),
         ...offline(path.join(tmp, `get-${run}`)),
+        ...extra,
       ]);
       void (async () => {
         for (let i = 0; i < 3; i++) {
@@ -204,6 +211,14 @@ export async function runSoak(opts: { durationMs: number; log?: (m: string) => v
         log(`honest download ${run} done; seed RSS max ${(result.maxRssBytes / 1048576).toFixed(0)} MiB`);
       } catch (err) {
         result.problems.push(`honest download ${run}: ${(err as Error).message}`);
+        log(`seed stderr, last lines:\n${seeder.stderr.slice(-60).join('\n')}`);
+        log(`get stderr, last lines:\n${get.stderr.slice(-60).join('\n')}`);
+        log(
+          `get output, last lines:\n${get.lines
+            .slice(-10)
+            .map((l) => JSON.stringify(l))
+            .join('\n')}`,
+        );
         break;
       } finally {
         get.kill();
