@@ -8,6 +8,7 @@ import bencode from 'bencode';
 import crypto from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
@@ -379,7 +380,7 @@ test('a seed that rejects everything we ask once (as when it chokes us) and then
   });
   p.message(14); // have all
   p.message(1); // unchoke
-  const done = await Promise.race([t.whenDone(), new Promise<undefined>((r) => setTimeout(r, 30_000).unref())]);
+  const done = await Promise.race([t.whenDone(), delay(30_000, undefined, { ref: false })]);
   assert.ok(
     done,
     `the download never completed: ${rejected} requests rejected, ${served} served, ${JSON.stringify(t.stats())}`,

@@ -40,6 +40,28 @@ function rssOf(pid: number): number {
   }
 }
 
+/**
+ * A node's last SILMARIL_SWARM_TRACE line (scheduler.ts trace), in short: what it has, and its connections counted
+ * by state (I: the peer is interested, U: we unchoke it, i: we are interested, u: it unchokes us, S: it is a seed)
+ * with the requests queued at us (q) and ours at it (r), summed per state.
+ */
+export function traceSummary(stderr: string[]): string {
+  const line = [...stderr].reverse().find((l) => l.startsWith('[swarm] '));
+  if (!line) return 'no trace line';
+  const head = /^\[swarm\] ([\d.]+) .*?(have \S+ inflight \d+ deferred \d+ rejected \d+)/.exec(line);
+  const cache = /cache (\{[^}]*\})/.exec(line)?.[1] ?? '';
+  const states = new Map<string, { n: number; q: number; r: number }>();
+  for (const m of line.matchAll(/ ([I-][U-][i-][u-][S-])q(\d+)s\d+g[\d?]+r(\d+)/g)) {
+    const st = states.get(m[1]) ?? { n: 0, q: 0, r: 0 };
+    st.n++;
+    st.q += Number(m[2]);
+    st.r += Number(m[3]);
+    states.set(m[1], st);
+  }
+  const wires = [...states].map(([k, v]) => `${k} x${v.n} q${v.q} r${v.r}`).join(', ');
+  return `at ${head?.[1] ?? '?'} s ${head?.[2] ?? ''} cache ${cache} wires: ${wires || 'none'}`;
+}
+
 async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
@@ -69,16 +91,28 @@ export async function runSoak(opts: {
     stoppedOnSigterm: false,
     problems: [],
   };
-  const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'seed-home')), ...extra]);
+  // SILMARIL_SWARM_TRACE: each node writes a line a second on stderr of what every connection is doing (choked,
+  // interested, requests queued each way): what a failure's problem text summarises (traceSummary).
+  const env = { SILMARIL_SWARM_TRACE: '1' };
+  const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'seed-home')), ...extra], { env });
   const open = new Set<RawPeer>();
   let stop = false;
   let sampler: NodeJS.Timeout | undefined;
+  let seedUploadAt = Date.now();
   try {
     const ready = await seeder.waitFor((l) => l.event === 'ready', 120_000);
     const port: number = ready.port;
     const infoHash = parseMagnet(ready.magnet).infoHashV1!;
     const pid = seeder.child.pid!;
-    sampler = setInterval(() => (result.maxRssBytes = Math.max(result.maxRssBytes, rssOf(pid))), 200);
+    // When the seed last uploaded (its stats line comes only when `uploaded` changed), for a failure's text.
+    let seedLines = 0;
+    sampler = setInterval(() => {
+      result.maxRssBytes = Math.max(result.maxRssBytes, rssOf(pid));
+      if (seeder.lines.length !== seedLines) {
+        seedLines = seeder.lines.length;
+        seedUploadAt = Date.now();
+      }
+    }, 200);
     const deadline = Date.now() + opts.durationMs;
     const running = () => !stop && Date.now() < deadline && seeder.child.exitCode === null;
 
@@ -174,18 +208,21 @@ export async function runSoak(opts: {
       run++;
       const getPort = await freePort();
       const out = path.join(tmp, `out-${run}`);
-      const get: Proc = silmaril([
-        'get',
-        ready.magnet,
-        '--out',
-        out,
-        '--peer',
-        `127.0.0.1:${port}`,
-        '--port',
-        String(getPort),
-        ...offline(path.join(tmp, `get-${run}`)),
-        ...extra,
-      ]);
+      const get: Proc = silmaril(
+        [
+          'get',
+          ready.magnet,
+          '--out',
+          out,
+          '--peer',
+          `127.0.0.1:${port}`,
+          '--port',
+          String(getPort),
+          ...offline(path.join(tmp, `get-${run}`)),
+          ...extra,
+        ],
+        { env },
+      );
       void (async () => {
         for (let i = 0; i < 3; i++) {
           await sleep(100);
@@ -210,7 +247,18 @@ export async function runSoak(opts: {
         else result.honestDownloads++;
         log(`honest download ${run} done; seed RSS max ${(result.maxRssBytes / 1048576).toFixed(0)} MiB`);
       } catch (err) {
-        result.problems.push(`honest download ${run}: ${(err as Error).message}`);
+        const seedStats = [...seeder.lines].reverse().find((l) => l.event === 'stats');
+        const idleFor = ((Date.now() - seedUploadAt) / 1000).toFixed(0);
+        result.problems.push(
+          `honest download ${run}: ${(err as Error).message.split('; stderr:')[0]}` +
+            `; stderr: ${get.stderr
+              .filter((l) => !l.startsWith('[swarm'))
+              .slice(-5)
+              .join(' | ')}` +
+            ` || get now: ${traceSummary(get.stderr)}` +
+            ` || seed now: ${traceSummary(seeder.stderr)}; its last stats line (uploaded nothing since, ${idleFor} s):` +
+            ` uploaded ${seedStats?.uploaded} peers ${seedStats?.peers} peerFaults ${seedStats?.peerFaults}`,
+        );
         log(`seed stderr, last lines:\n${seeder.stderr.slice(-60).join('\n')}`);
         log(`get stderr, last lines:\n${get.stderr.slice(-60).join('\n')}`);
         log(
