@@ -389,3 +389,39 @@ test('a seed that rejects everything we ask once (as when it chokes us) and then
   assert.ok(rejected >= 7 && served >= 7, `${rejected} rejected, ${served} served`);
   p.destroy();
 });
+
+test('connections: a stream of idle newcomers never pushes out a peer that is interested and waiting', async () => {
+  // The hostile soak keeps 200 idle connections open to the seed, topping them up each second. Past the cap each
+  // newcomer took the place of the oldest idle connection; an honest downloader that had not yet been sent a block
+  // (fetching the metadata, waiting for an upload slot) was soon the oldest, and was dropped, again and again.
+  const own = engine('churn-seed');
+  await own.start();
+  const seed = await own.seed(model, { torrent, trusted: true });
+  await seed.whenReady();
+  const idle: RawPeer[] = [];
+  const openIdle = async (n: number) => {
+    for (let i = 0; i < n; i++) idle.push(await connect(own.port));
+  };
+  await openIdle(MAX_PEERS_PER_TRANSFER);
+  await eventually(() => seed.stats().peers >= MAX_PEERS_PER_TRANSFER, 'the cap filled with idle connections');
+  // The waiting peer: it speaks (BEP 10 handshake) and is interested, and has not been sent anything yet.
+  const waiting = await connect(own.port);
+  await waiting.next((m) => m.id === 5 || m.id === 14);
+  waiting.extended(0, bencode.encode({ m: { ut_metadata: 1 } }));
+  waiting.message(2);
+  await eventually(() => idle.some((p) => p.sock.destroyed), 'an idle connection made room for it');
+  // More idle newcomers than there are connections: before, each dropped the oldest idle one, the waiting peer too.
+  await openIdle(MAX_PEERS_PER_TRANSFER + 20);
+  await eventually(
+    () => idle.filter((p) => p.sock.destroyed).length >= MAX_PEERS_PER_TRANSFER + 20,
+    'the idle newcomers took the places of idle ones',
+  );
+  assert.equal(waiting.sock.destroyed, false, 'the interested peer was dropped for an idle newcomer');
+  // And it is served.
+  await eventually(() => waiting.unchoked, 'unchoked');
+  waiting.request(0, 0, BLOCK);
+  const piece = await waiting.next((m) => m.id === 7);
+  assert.equal(piece.payload.length, 8 + BLOCK);
+  for (const p of idle) p.destroy();
+  waiting.destroy();
+});
