@@ -243,12 +243,14 @@ export class Scheduler {
     if (wire.extendedHandshake) wire.extendedHandshake[DUPLICATE_REJECT_KEY] = 1;
     wire.on('reject', (i: number) => {
       const rec = this.peers.get(wire);
-      if (!rec?.avail.isSeed) return;
+      // A seed that chokes us rejects what we asked (BEP 6; its choke comes first): that says nothing about the
+      // piece, which is asked again as soon as it unchokes us.
+      if (!rec?.avail.isSeed || wire.peerChoking) return;
       rec.backoff.reject(i, Date.now());
-      // A pass once the back-off is over: nothing else may come to prompt one. A seed that chokes us rejects all we
-      // asked (BEP 6) and may unchoke us a moment later; the pass on that unchoke skips the backed-off pieces, and
-      // when they are the last ones missing no block, have or unchoke ever arrives again (the hostile soak's stuck
-      // download: unchoked by the seed, nothing asked, for good).
+      // A pass once the back-off is over: nothing else may come to prompt one. When the backed-off pieces are the
+      // last ones missing, no block, have or unchoke ever arrives again (the hostile soak's stuck download: its seed
+      // choked it, rejecting all it had asked, and unchoked it a moment later; the pass on that unchoke skipped the
+      // backed-off pieces, and the download sat unchoked, asking nothing, for good).
       this.wakeAfter(REJECT_BACKOFF_MS);
     });
     wire.on('interested', () => this.soon());
