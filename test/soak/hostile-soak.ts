@@ -20,6 +20,8 @@ export const SOAK_RSS_LIMIT_BYTES = 400 * 1024 * 1024;
 
 export interface SoakResult {
   honestDownloads: number;
+  /** The longest an honest download took (from its start to its `done`), in ms. */
+  slowestDownloadMs: number;
   maxRssBytes: number;
   hostileConnections: number;
   seedPeerFaults: number;
@@ -84,6 +86,7 @@ export async function runSoak(opts: {
   const original = await snapshot(model);
   const result: SoakResult = {
     honestDownloads: 0,
+    slowestDownloadMs: 0,
     maxRssBytes: 0,
     hostileConnections: 0,
     seedPeerFaults: 0,
@@ -241,11 +244,22 @@ export async function runSoak(opts: {
         }
       })();
       try {
-        const done = await get.waitFor((l) => l.event === 'done', 180_000);
+        const began = Date.now();
+        // A download still going after 15 s (most take a few): what both ends are doing then, in the log.
+        const slow = setTimeout(
+          () =>
+            log(`honest download ${run} slow: get ${traceSummary(get.stderr)} || seed ${traceSummary(seeder.stderr)}`),
+          15_000,
+        );
+        const done = await get.waitFor((l) => l.event === 'done', 180_000).finally(() => clearTimeout(slow));
+        const tookMs = Date.now() - began;
+        result.slowestDownloadMs = Math.max(result.slowestDownloadMs, tookMs);
         const same = JSON.stringify([...(await snapshot(path.join(out, 'model')))]) === JSON.stringify([...original]);
         if (!done.verified || !same) result.problems.push(`honest download ${run}: not byte-identical`);
         else result.honestDownloads++;
-        log(`honest download ${run} done; seed RSS max ${(result.maxRssBytes / 1048576).toFixed(0)} MiB`);
+        log(
+          `honest download ${run} done in ${(tookMs / 1000).toFixed(1)} s; seed RSS max ${(result.maxRssBytes / 1048576).toFixed(0)} MiB`,
+        );
       } catch (err) {
         const seedStats = [...seeder.lines].reverse().find((l) => l.event === 'stats');
         const idleFor = ((Date.now() - seedUploadAt) / 1000).toFixed(0);
