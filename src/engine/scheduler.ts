@@ -678,7 +678,11 @@ export class Scheduler {
           f(!w.peerChoking, 'u') +
           f(w.isSeeder, 'S') +
           `q${w.peerRequests?.length ?? 0}s${(w.peerRequests ?? []).filter((r: any) => r.__started).length}` +
-          `g${w.__silmarilGate?.reads ?? '?'}r${w.requests?.length ?? 0}`
+          `g${w.__silmarilGate?.reads ?? '?'}r${w.requests?.length ?? 0}` +
+          // The client, from its peer id's prefix (-XX0001-: 'XX'), and the requests of it we hold back (deferred).
+          `@${clientCode(w.peerId)}h${this.held.filter((h) => h.wire === w).length}` +
+          // The transport: uTP or TCP (for an outgoing race, the one that won: utp/dial.ts).
+          (String(w.__silmarilGate?.conn?.transport ?? w.type ?? '').startsWith('utp') ? 'U' : 'T')
         );
       });
       process.stderr.write(
@@ -881,4 +885,11 @@ function fetchingExtension(s: Scheduler) {
   }
   (SilmarilFetching.prototype as any).name = FETCHING_EXTENSION;
   return SilmarilFetching;
+}
+
+/** The two-letter client code of an Azureus-style peer id (hex): '-XX0001-...' gives 'XX'; '??' otherwise. */
+function clientCode(peerId: string | undefined): string {
+  if (!peerId || peerId.length < 6) return '??';
+  const code = Buffer.from(peerId.slice(2, 6), 'hex').toString('latin1');
+  return /^[A-Za-z]{2}$/.test(code) ? code : '??';
 }

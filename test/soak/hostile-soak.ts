@@ -44,23 +44,27 @@ function rssOf(pid: number): number {
 
 /**
  * A node's last SILMARIL_SWARM_TRACE line (scheduler.ts trace), in short: what it has, and its connections counted
- * by state (I: the peer is interested, U: we unchoke it, i: we are interested, u: it unchokes us, S: it is a seed)
- * with the requests queued at us (q) and ours at it (r), summed per state.
+ * by state (I: the peer is interested, U: we unchoke it, i: we are interested, u: it unchokes us, S: it is a seed) and
+ * client (@XX, from the peer id: the soak's raw peers are XX), with the requests queued at us (q), being read for it
+ * (g), held back (h), and ours at it (r), summed per state.
  */
 export function traceSummary(stderr: string[]): string {
   const line = [...stderr].reverse().find((l) => l.startsWith('[swarm] '));
   if (!line) return 'no trace line';
   const head = /^\[swarm\] ([\d.]+) .*?(have \S+ inflight \d+ deferred \d+ rejected \d+)/.exec(line);
   const cache = /cache (\{[^}]*\})/.exec(line)?.[1] ?? '';
-  const states = new Map<string, { n: number; q: number; r: number }>();
-  for (const m of line.matchAll(/ ([I-][U-][i-][u-][S-])q(\d+)s\d+g[\d?]+r(\d+)/g)) {
-    const st = states.get(m[1]) ?? { n: 0, q: 0, r: 0 };
+  const states = new Map<string, { n: number; q: number; g: number; r: number; h: number }>();
+  for (const m of line.matchAll(/ ([I-][U-][i-][u-][S-])q(\d+)s\d+g(\d+|\?)r(\d+)(?:@(\S\S)h(\d+)([UT])?)?/g)) {
+    const key = `${m[1]}${m[5] ? `@${m[5]}` : ''}${m[7] ? `/${m[7] === 'U' ? 'utp' : 'tcp'}` : ''}`;
+    const st = states.get(key) ?? { n: 0, q: 0, g: 0, r: 0, h: 0 };
     st.n++;
     st.q += Number(m[2]);
-    st.r += Number(m[3]);
-    states.set(m[1], st);
+    st.g += Number(m[3]) || 0;
+    st.r += Number(m[4]);
+    st.h += Number(m[6] ?? 0);
+    states.set(key, st);
   }
-  const wires = [...states].map(([k, v]) => `${k} x${v.n} q${v.q} r${v.r}`).join(', ');
+  const wires = [...states].map(([k, v]) => `${k} x${v.n} q${v.q} g${v.g} h${v.h} r${v.r}`).join(', ');
   return `at ${head?.[1] ?? '?'} s ${head?.[2] ?? ''} cache ${cache} wires: ${wires || 'none'}`;
 }
 
