@@ -15,8 +15,8 @@ export const aliases = {
   // WebTorrent skips it when the import is not a function; loading it (execa, default-gateway...) cost every process
   // ~15 ms of CPU at start.
   '@silentbot1/nat-api': stub('empty.cjs'),
-  // The global fetch, without node-fetch and its polyfills loaded for nothing (see the stub).
-  'cross-fetch-ponyfill': stub('global-fetch.cjs'),
+  // GETs over node:http, without node-fetch and its polyfills, nor undici's WebAssembly parser (see the stub).
+  'cross-fetch-ponyfill': stub('http-fetch.cjs'),
   // Our TypeScript uTP (src/engine/utp), installed into this slot by the engine.
   'utp-native': fileURLToPath(new URL('../src/engine/utp/slot.cjs', import.meta.url)),
 };

@@ -194,7 +194,10 @@ export function recordFault(id: string, v: unknown): string | undefined {
   if (r.infoHashV2 !== undefined && !(isStr(r.infoHashV2) && /^[0-9a-f]{64}$/.test(r.infoHashV2)))
     return 'bad "infoHashV2"';
   if (!isStr(r.name)) return 'bad "name"';
-  if (!isStr(r.contentRoot) || !isAbsolute(r.contentRoot)) return 'bad "contentRoot"';
+  // A download whose metadata has not arrived yet (a magnet) has no content root: "" (an interrupted magnet download
+  // must resume, not be set aside as damaged).
+  const noRootYet = r.kind === 'download' && r.contentRoot === '' && r.bitfield === undefined;
+  if (!isStr(r.contentRoot) || !(isAbsolute(r.contentRoot) || noRootYet)) return 'bad "contentRoot"';
   if (r.outDir !== undefined && !(isStr(r.outDir) && isAbsolute(r.outDir))) return 'bad "outDir"';
   if (typeof r.paused !== 'boolean') return 'bad "paused"';
   if (typeof r.complete !== 'boolean') return 'bad "complete"';

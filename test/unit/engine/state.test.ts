@@ -109,6 +109,9 @@ test('recordFault names the first wrong field', () => {
   assert.match(recordFault(id, record('b'.repeat(40)))!, /not a{40}/);
   assert.match(recordFault(id, { ...record(id), kind: 'x' })!, /kind/);
   assert.match(recordFault(id, { ...record(id), contentRoot: 'relative/path' })!, /contentRoot/);
+  // A magnet download interrupted before its metadata came: no content root yet, which is sound (was set aside).
+  assert.equal(recordFault(id, { ...record(id), kind: 'download', contentRoot: '', bitfield: undefined }), undefined);
+  assert.match(recordFault(id, { ...record(id), kind: 'seed', contentRoot: '' })!, /contentRoot/);
   assert.match(recordFault(id, { ...record(id), files: [{ index: -1, size: 1, mtimeNs: '1' }] })!, /files/);
   assert.match(recordFault(id, { ...record(id), files: [{ index: 0, size: 1, mtimeNs: '1e9' }] })!, /mtime/);
   assert.match(recordFault(id, { ...record(id), peers: [5] })!, /peers/);
