@@ -206,6 +206,7 @@ export class ControlClient implements NodeApi {
       peers: req.peers,
       ...webSeedBody(req.webSeed),
       first_files: req.order?.first,
+      sequential: req.order?.sequential || undefined,
     });
     return { ...r.transfer.view, status: r.status ?? 'started', path: r.path ?? r.transfer.view.path };
   }

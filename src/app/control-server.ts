@@ -464,7 +464,7 @@ export class ControlServer {
         transfer: goTransfer(d.transfer),
       };
     }
-    const order = { first: list(b, 'first_files') };
+    const order = { first: list(b, 'first_files'), sequential: bool(b, 'sequential') };
     const t = await this.node.download({ source, outDir: str(b, 'out_dir'), peers, webSeed, order });
     return {
       transfer_id: t.id,

@@ -1016,7 +1016,7 @@ function downloadOrder(order: FileOrder | undefined): FileOrder {
   const first = order?.first ?? [...DEFAULT_FIRST_FILES];
   const bad = checkFirstFiles(first);
   if (bad) throw new BadRequestError(bad);
-  return { first };
+  return order?.sequential ? { first, sequential: true } : { first };
 }
 
 /** The request was wrong (400 over the API). */

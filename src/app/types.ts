@@ -162,8 +162,9 @@ export interface DownloadRequest {
    *  while peers deliver less than minRate bytes/s (default: only when no peer has data). */
   webSeed?: false | { minRate?: number };
   /** The files fetched first: `first` patterns (default DEFAULT_FIRST_FILES: config, tokenizer, README; an empty list
-   *  for none; file-order.ts). */
-  order?: Pick<FileOrder, 'first'>;
+   *  for none; file-order.ts); `sequential`: every piece in index order instead of rarest first (streaming a file as it
+   *  arrives; worse for a swarm). */
+  order?: Pick<FileOrder, 'first' | 'sequential'>;
 }
 
 /** What a download did. `started`: a transfer runs (or already ran) for it, `path` where it lands. `present`: this

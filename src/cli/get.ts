@@ -40,6 +40,8 @@ Downloads a model into a folder; a restart continues where the last run stopped.
   --first PATTERNS       fetch these files before all others, comma-separated (repeatable): a name or glob matched
                          against file names (config.json, *.json), or paths when it has a / (default: *.json, *.md,
                          *.txt, tokenizer.*; "none" for no file first)
+  --sequential           fetch every piece in order, first to last, instead of rarest first (to read a file while it
+                         arrives; slower in a swarm, where peers then hold the same pieces); kept across restarts
   --no-web-seed          never fetch from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN), peers only
   --web-seed-below KIB   also use the Hub while peers deliver less than this many KiB/s (default: only when no
                          peer has data, 2 s after the start)
@@ -56,6 +58,7 @@ const options = {
   'no-web-seed': { type: 'boolean', default: false },
   'web-seed-below': { type: 'string' },
   first: { type: 'string', multiple: true },
+  sequential: { type: 'boolean', default: false },
 } as const;
 
 /** `--first` as given: undefined for the default, [] for "none", else the patterns (a usage error when unusable). */
@@ -172,7 +175,7 @@ export async function run(argv: string[]): Promise<number> {
   // Every option is checked before a node starts: a usage error never leaves a half-started node behind.
   const minRate = (intOption(values['web-seed-below'], 'web-seed-below', 0, 1 << 30) ?? 0) * 1024;
   const peers = (values.peer ?? []).map(peerOption);
-  const order = { first: firstFiles(values.first) };
+  const order = { first: firstFiles(values.first), sequential: values.sequential };
   const log = stderrLogger(values.verbose);
   // The catalog is opened only for a look-up (an org/model name, a Hugging Face origin the home's catalog records):
   // a magnet or a .torrent needs none, and a one-off download joins no catalog network.

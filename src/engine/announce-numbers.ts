@@ -10,10 +10,14 @@
 // - downloaded = bytes received from peers in this session (BEP 3: "the total amount downloaded so far"),
 // - left = bytes of pieces not yet verified; the last known value after the torrent is destroyed,
 // - `completed` is sent only by a transfer that received data, and at most once.
+// And the re-announce interval a tracker answers with is kept within [10 s, 1 day]: bittorrent-tracker took it as
+// is, so an interval of 1 s meant an announce a second, and one too large for a 32-bit timer (Node then fires after
+// 1 ms) made the process announce ~600 times a second, as a hostile or broken tracker pleased.
 
 import {
   canWrapStartDiscovery,
   setAnnounceOpts,
+  clampAnnounceIntervals,
   wrapCreateTracker,
   wrapStartDiscovery,
   PINNED,
@@ -25,6 +29,18 @@ export const FENCED_VERSIONS = {
   'torrent-discovery': PINNED['torrent-discovery'],
   'bittorrent-tracker': PINNED['bittorrent-tracker'],
 } as const;
+
+/** Bounds for a tracker's re-announce interval: our tracker's own (`silmaril tracker --interval`, 10-86400 s). */
+export const MIN_ANNOUNCE_INTERVAL_MS = 10_000;
+export const MAX_ANNOUNCE_INTERVAL_MS = 86_400_000;
+
+/** The re-announce interval used for a tracker's answer of `ms` (not a finite number: the maximum). 0 or less is
+ *  left alone: it is how the client turns re-announcing off. */
+export function announceIntervalMs(ms: number): number {
+  if (Number.isNaN(ms) || ms === Infinity) return MAX_ANNOUNCE_INTERVAL_MS;
+  if (ms <= 0) return ms;
+  return Math.min(MAX_ANNOUNCE_INTERVAL_MS, Math.max(MIN_ANNOUNCE_INTERVAL_MS, ms));
+}
 
 export interface AnnounceNumbers {
   uploaded: number;
@@ -63,6 +79,7 @@ export function fixAnnounceNumbers(torrent: any): boolean {
     tracker.__silmarilNumbers = true;
     // Replaces WebTorrent's closure, which returns nothing once the torrent is destroyed (the `stopped` case).
     setAnnounceOpts(tracker, current);
+    clampAnnounceIntervals(tracker, announceIntervalMs);
   };
   const patchDiscovery = (discovery: any): void => {
     if (!discovery || discovery.__silmarilNumbers) return;

@@ -76,9 +76,10 @@ export const PATCHED_PIECE_FIELDS = ['_buffer', '_chunks', '_reservations', '_ca
 /** WebTorrent client members: `_getByHash` (method), `_utpServer` (getter), `_connPool.tcpServer`. */
 export const PATCHED_CLIENT_MEMBERS = ['_getByHash', '_utpServer', '_connPool'] as const;
 
-/** torrent-discovery Discovery#_createTracker and bittorrent-tracker Client#_getAnnounceOpts (announce-numbers.ts). */
+/** torrent-discovery Discovery#_createTracker and bittorrent-tracker Client#_getAnnounceOpts, Client#_trackers (each
+ *  announce URL's tracker, whose setInterval is clamped) (announce-numbers.ts). */
 export const PATCHED_DISCOVERY_MEMBERS = ['_createTracker'] as const;
-export const PATCHED_TRACKER_MEMBERS = ['_getAnnounceOpts'] as const;
+export const PATCHED_TRACKER_MEMBERS = ['_getAnnounceOpts', '_trackers'] as const;
 
 /** ut_metadata extension fields read or written here. */
 export const PATCHED_UT_METADATA_FIELDS = ['_metadataComplete', '_infoHash'] as const;
@@ -264,6 +265,18 @@ export function wrapStartDiscovery(torrent: any, wrapper: Wrapper): void {
  *  merges into every announce. */
 export function setAnnounceOpts(torrentOrTracker: any, fn: () => unknown): void {
   torrentOrTracker._getAnnounceOpts = fn;
+}
+
+/** Passes every re-announce interval a tracker client's announce URLs set (from the tracker's answers) through
+ *  `clamp` first (milliseconds in, milliseconds out). */
+export function clampAnnounceIntervals(trackerClient: any, clamp: (ms: number) => number): void {
+  for (const t of (trackerClient?._trackers ?? []) as any[]) {
+    if (typeof t?.setInterval !== 'function' || t.__silmarilClamped) continue;
+    t.__silmarilClamped = true;
+    wrapMethod(t, 'setInterval', function (this: any, upstream: Upstream, ms?: number) {
+      return upstream.call(this, ms == null ? ms : clamp(ms));
+    });
+  }
 }
 
 /** Wraps Discovery#_createTracker when this torrent-discovery has it; false otherwise. */

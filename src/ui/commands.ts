@@ -343,8 +343,10 @@ export function registerCommands(c: Controller): vscode.Disposable[] {
         );
         if (go !== 'Download') return undefined;
       }
-      const firstFiles = vscode.workspace.getConfiguration('silmaril').get<string[]>('download.firstFiles');
-      const t = await core.download(model, folder, { firstFiles });
+      const settings = vscode.workspace.getConfiguration('silmaril');
+      const firstFiles = settings.get<string[]>('download.firstFiles');
+      const sequential = settings.get<boolean>('download.sequential') === true;
+      const t = await core.download(model, folder, { firstFiles, sequential });
       if (t.status === 'present') {
         // Every byte is already here (seeded or downloaded earlier, from another folder): say where, offer the rest.
         const dest = folder;

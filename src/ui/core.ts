@@ -97,11 +97,12 @@ export interface UiCore {
 
   transfers(): TransferView[];
   share(req: ShareRequest, onProgress: (p: Progress) => void, signal: AbortSignal): Promise<ShareResult>;
-  /** `firstFiles`: patterns of files fetched before all others (setting `silmaril.download.firstFiles`). */
+  /** `firstFiles`: patterns of files fetched before all others (setting `silmaril.download.firstFiles`);
+   *  `sequential`: pieces in index order (setting `silmaril.download.sequential`). */
   download(
     model: { magnet: string; name: string; size: number },
     outDir: string,
-    opts?: { firstFiles?: string[] },
+    opts?: { firstFiles?: string[]; sequential?: boolean },
   ): Promise<DownloadOutcome>;
   /** Copies bytes this node already holds (transfer `id`) into `dest`, checked against the torrent; returns the copy. */
   copyPresent?(id: string, dest: string): Promise<{ path: string; verified: boolean }>;

@@ -212,10 +212,10 @@ export class NodeCore implements UiCore {
   async download(
     model: { magnet: string; name: string; size: number },
     outDir: string,
-    opts: { firstFiles?: string[] } = {},
+    opts: { firstFiles?: string[]; sequential?: boolean } = {},
   ): Promise<DownloadOutcome> {
     const webSeed = this.options.hfWebSeed === false ? (false as const) : undefined;
-    const order = { first: opts.firstFiles };
+    const order = { first: opts.firstFiles, sequential: opts.sequential };
     const t = await this.api().download({ source: model.magnet, outDir, webSeed, order });
     this.fire('transfers');
     return t;

@@ -1,6 +1,7 @@
 // The order `silmaril get` fetches files in, seen on disk while a rate-limited seed sends them (bundled CLI, loopback):
 // - by default a model's descriptive files (*.json, *.md, *.txt, tokenizer.*) come first, so config.json and the
 //   tokenizer can be read while the weights still arrive, even when the torrent lists them after the weights;
+// - with --sequential, pieces come in index order: a file can be read while it arrives;
 // What is asserted is a byte count: how much of the weights file is already right on disk at the moment the small
 // files are complete.
 import { test, before, after } from 'node:test';
@@ -124,4 +125,12 @@ test('--first with an empty pattern is a usage error, before any node starts', a
   const get = silmaril(['get', torrent, '--first', ',', ...offline(path.join(tmp, 'bad-get'))]);
   assert.equal(await get.exited, 2);
   assert.match(get.stderr.join(''), /silmaril get: --first: a first-file pattern is empty/);
+});
+
+test('--sequential fetches the weights from their first byte on: what is on disk is one run from the start', async () => {
+  const { right, prefix } = await weightsWhen('sequential', ['--sequential', '--first', 'none'], async (w) => {
+    return w.right >= WEIGHTS / 2;
+  });
+  // Pieces still in flight may land a little out of order; rarest first would leave holes all over the file.
+  assert.ok(prefix >= right - 24 * PIECE, `${prefix} of the ${right} weight bytes on disk run from the start`);
 });

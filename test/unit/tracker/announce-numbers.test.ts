@@ -1,13 +1,20 @@
 // The fence around src/engine/announce-numbers.ts: the private members it patches must exist in the installed
 // WebTorrent, torrent-discovery and bittorrent-tracker, at exactly the versions it was written against. If this
 // fails after an upgrade, re-read those members and update the patch (or drop it if upstream fixed item 7).
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import WebTorrent from 'webtorrent';
-import { announceNumbers, fixAnnounceNumbers, FENCED_VERSIONS } from '../../../src/engine/announce-numbers.js';
+import {
+  announceIntervalMs,
+  announceNumbers,
+  fixAnnounceNumbers,
+  FENCED_VERSIONS,
+  MAX_ANNOUNCE_INTERVAL_MS,
+  MIN_ANNOUNCE_INTERVAL_MS,
+} from '../../../src/engine/announce-numbers.js';
 import { makeHybrid } from './helpers.js';
 
 /** The version in node_modules/<pkg>/package.json (where the bundle and tests resolve it from). */
@@ -83,4 +90,14 @@ describe('announce-numbers fence', () => {
     );
     assert.equal(announceNumbers({ pieces: [] }, last).left, undefined, 'size unknown (magnet): no left');
   });
+});
+
+test("a tracker's re-announce interval is kept within [10 s, 1 day]; 0 (re-announcing off) is left alone", () => {
+  assert.equal(announceIntervalMs(1000), MIN_ANNOUNCE_INTERVAL_MS);
+  assert.equal(announceIntervalMs(1800_000), 1800_000);
+  // Too large for a 32-bit timer: Node would fire it after 1 ms, an announce flood.
+  assert.equal(announceIntervalMs(99_999_999_999_000), MAX_ANNOUNCE_INTERVAL_MS);
+  assert.equal(announceIntervalMs(Number.NaN), MAX_ANNOUNCE_INTERVAL_MS);
+  assert.equal(announceIntervalMs(0), 0);
+  assert.ok(MAX_ANNOUNCE_INTERVAL_MS < 2 ** 31, 'fits a Node timer');
 });

@@ -19,6 +19,7 @@ import {
   PATCHED_TRACKER_MEMBERS,
   PATCHED_UT_METADATA_FIELDS,
   PINNED,
+  clampAnnounceIntervals,
   markPieceFlushed,
   metadataComplete,
   metadataInfoHash,
@@ -136,9 +137,28 @@ test('the discovery, tracker-client and ut_metadata members the fence uses still
   const Discovery = (await load('torrent-discovery')).default;
   for (const m of PATCHED_DISCOVERY_MEMBERS) assert.equal(typeof Discovery.prototype[m], 'function', `Discovery#${m}`);
   const TrackerClient = (await load('bittorrent-tracker')).default;
-  for (const m of PATCHED_TRACKER_MEMBERS) {
-    assert.match(String(TrackerClient.prototype._defaultAnnounceOpts), new RegExp(`this\\.${m}`), `Client reads ${m}`);
-  }
+  assert.match(
+    String(TrackerClient.prototype._defaultAnnounceOpts),
+    /this\._getAnnounceOpts/,
+    'Client reads _getAnnounceOpts',
+  );
+  // Client#_trackers: one tracker per announce URL, each with the setInterval the fence clamps.
+  const client = new TrackerClient({
+    infoHash: 'ab'.repeat(20),
+    peerId: 'cd'.repeat(20),
+    announce: ['http://127.0.0.1:9/announce'],
+    port: 6881,
+  });
+  for (const m of PATCHED_TRACKER_MEMBERS) assert.ok(m in client, `Client#${m}`);
+  assert.equal(typeof client._trackers[0]?.setInterval, 'function', 'Client#_trackers[i].setInterval');
+  const seen: unknown[] = [];
+  const setInterval = client._trackers[0].setInterval;
+  client._trackers[0].setInterval = (ms: unknown) => seen.push(ms);
+  clampAnnounceIntervals(client, (ms) => ms * 2);
+  client._trackers[0].setInterval(5000);
+  assert.deepEqual(seen, [10000], 'the clamp sees and changes the interval');
+  client._trackers[0].setInterval = setInterval;
+  client.destroy();
   const utMetadata = (await load('ut_metadata')).default;
   const wire = new Wire() as any;
   wire.use(utMetadata(undefined));
