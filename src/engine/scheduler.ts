@@ -18,7 +18,13 @@ import { Choker, type ChokePeer } from './choker.js';
 import { PeerAvailability, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
-import { DUPLICATE_REJECT_KEY, type HeldRequest, PieceOwners, RejectBackoff } from './seed-spread.js';
+import {
+  DUPLICATE_REJECT_KEY,
+  type HeldRequest,
+  PieceOwners,
+  REJECT_BACKOFF_MS,
+  RejectBackoff,
+} from './seed-spread.js';
 import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 import { UpdateQueue } from './update-queue.js';
@@ -55,6 +61,8 @@ const RANK_MEMORY_MS = 20_000;
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
 const DRAIN_MAX_MS = 2000;
+/** A wake-up (wakeAfter) comes this much after the wait it is for has ended: a timer may fire a little early. */
+const WAKE_SLACK_MS = 20;
 /** Bytes of partly received pieces we hold at most (each is kept in memory until it is complete and hashed). */
 const INFLIGHT_BYTES = 64 * 1024 * 1024;
 
@@ -235,7 +243,15 @@ export class Scheduler {
     if (wire.extendedHandshake) wire.extendedHandshake[DUPLICATE_REJECT_KEY] = 1;
     wire.on('reject', (i: number) => {
       const rec = this.peers.get(wire);
-      if (rec?.avail.isSeed) rec.backoff.reject(i, Date.now());
+      // A seed that chokes us rejects what we asked (BEP 6; its choke comes first): that says nothing about the
+      // piece, which is asked again as soon as it unchokes us.
+      if (!rec?.avail.isSeed || wire.peerChoking) return;
+      rec.backoff.reject(i, Date.now());
+      // A pass once the back-off is over: nothing else may come to prompt one. When the backed-off pieces are the
+      // last ones missing, no block, have or unchoke ever arrives again (the hostile soak's stuck download: its seed
+      // choked it, rejecting all it had asked, and unchoked it a moment later; the pass on that unchoke skipped the
+      // backed-off pieces, and the download sat unchoked, asking nothing, for good).
+      this.wakeAfter(REJECT_BACKOFF_MS);
     });
     wire.on('interested', () => this.soon());
     wire.on('uninterested', () => this.soon());
@@ -488,7 +504,7 @@ export class Scheduler {
         if (index < 0) index = picker.pick(has, fresh);
         if (index < 0) index = picker.pick(has, open);
         if (index >= 0) this.claim(index);
-        else if (this.claims.size > 0 && picker.pick(has, busy) >= 0) this.wakeSoon(); // a claim will lapse
+        else if (this.claims.size > 0 && picker.pick(has, busy) >= 0) this.wakeAfter(1000); // a claim will lapse
       } else index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
@@ -536,15 +552,28 @@ export class Scheduler {
   }
 
   private wakeTimer?: NodeJS.Timeout;
+  /** The latest time a pass over every wire is owed by (wakeAfter). */
+  private wakeBy = 0;
 
-  /** Looks at every wire again in a second (a downloader waiting on a claimed piece has no block to wake it). */
-  private wakeSoon(): void {
+  /**
+   * A pass over every wire `ms` from now, for a wait that ends with no message to prompt one (a downloader waiting on
+   * a claimed piece, or on a seed's reject back-off). One timer: it fires at the earliest time owed and is armed again
+   * for a later one.
+   */
+  private wakeAfter(ms: number): void {
+    this.wakeBy = Math.max(this.wakeBy, Date.now() + ms + WAKE_SLACK_MS);
     if (this.wakeTimer) return;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      if (!this.torrent.destroyed) updateTorrent(this.torrent);
-    }, 1000);
-    this.wakeTimer.unref?.();
+    const arm = (delay: number) => {
+      this.wakeTimer = setTimeout(() => {
+        this.wakeTimer = undefined;
+        if (this.torrent.destroyed) return;
+        updateTorrent(this.torrent);
+        const left = this.wakeBy - Date.now();
+        if (left > 0) arm(left);
+      }, delay);
+      this.wakeTimer.unref?.();
+    };
+    arm(ms + WAKE_SLACK_MS);
   }
 
   private readonly downloadersSeen = new Map<string, number>();
@@ -649,7 +678,11 @@ export class Scheduler {
           f(!w.peerChoking, 'u') +
           f(w.isSeeder, 'S') +
           `q${w.peerRequests?.length ?? 0}s${(w.peerRequests ?? []).filter((r: any) => r.__started).length}` +
-          `g${w.__silmarilGate?.reads ?? '?'}r${w.requests?.length ?? 0}`
+          `g${w.__silmarilGate?.reads ?? '?'}r${w.requests?.length ?? 0}` +
+          // The client, from its peer id's prefix (-XX0001-: 'XX'), and the requests of it we hold back (deferred).
+          `@${clientCode(w.peerId)}h${this.held.filter((h) => h.wire === w).length}` +
+          // The transport: uTP or TCP (for an outgoing race, the one that won: utp/dial.ts).
+          (String(w.__silmarilGate?.conn?.transport ?? w.type ?? '').startsWith('utp') ? 'U' : 'T')
         );
       });
       process.stderr.write(
@@ -672,6 +705,7 @@ export class Scheduler {
     clearInterval(this.timer);
     clearInterval(this.idleTimer);
     clearInterval(this.holdTimer);
+    clearTimeout(this.wakeTimer);
   }
 
   private idleTimer?: NodeJS.Timeout;
@@ -851,4 +885,11 @@ function fetchingExtension(s: Scheduler) {
   }
   (SilmarilFetching.prototype as any).name = FETCHING_EXTENSION;
   return SilmarilFetching;
+}
+
+/** The two-letter client code of an Azureus-style peer id (hex): '-XX0001-...' gives 'XX'; '??' otherwise. */
+function clientCode(peerId: string | undefined): string {
+  if (!peerId || peerId.length < 6) return '??';
+  const code = Buffer.from(peerId.slice(2, 6), 'hex').toString('latin1');
+  return /^[A-Za-z]{2}$/.test(code) ? code : '??';
 }

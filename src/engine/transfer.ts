@@ -488,15 +488,28 @@ export class Transfer extends EventEmitter {
     t.addWebSeed(this.hub.url);
   }
 
-  /** Keeps at most MAX_PEERS_PER_TRANSFER connections: the newcomer replaces the longest idle one, or leaves. */
+  /**
+   * Keeps at most MAX_PEERS_PER_TRANSFER connections: the newcomer replaces an idle one (no payload either way, no
+   * request queued), or leaves when every one is in use. Idle ones go in this order, the longest connected first
+   * within each: those that have said nothing since the handshake, then those interested in neither direction, then
+   * those interested (an honest peer waiting for an upload slot, or for the blocks it asked of others). Oldest first
+   * alone let a stream of idle connections (the hostile soak: 200, topped up every second) push out an honest
+   * downloader still fetching the metadata or waiting to be unchoked: each newcomer dropped the oldest idle
+   * connection, and within a second that was the honest one.
+   */
   private makeRoomFor(wire: GuardWire): boolean {
     const wires: any[] = this.torrent?.wires ?? [];
     if (wires.length <= MAX_PEERS_PER_TRANSFER) return true;
     let victim: any;
+    let victimRank = Infinity;
     for (const w of wires) {
       if (w === wire || w.destroyed) continue;
       if (w.uploaded > 0 || w.downloaded > 0 || w.requests?.length || w.peerRequests?.length) continue;
-      if (!victim || w.__silmarilSince < victim.__silmarilSince) victim = w;
+      const rank = idleRank(w);
+      if (rank < victimRank || (rank === victimRank && w.__silmarilSince < victim.__silmarilSince)) {
+        victim = w;
+        victimRank = rank;
+      }
     }
     if (victim) {
       this.host.log.debug(`${this.name}: ${wireAddr(victim)} idle, dropped for ${wireAddr(wire)}`);
@@ -999,4 +1012,12 @@ async function removeEmptyDirs(root: string, outDir: string): Promise<void> {
     return empty;
   }
   await prune(root);
+}
+
+/** How readily an idle connection makes room for a newcomer (makeRoomFor): 0 first. */
+function idleRank(w: any): number {
+  if (w.peerInterested || w.amInterested) return 2;
+  const ext = w.peerExtendedHandshake;
+  const spoke = (ext && Object.keys(ext).length > 0) || w.peerPieces?.buffer?.some?.((b: number) => b);
+  return spoke ? 1 : 0;
 }

@@ -6,8 +6,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import bencode from 'bencode';
 import crypto from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
@@ -341,4 +342,105 @@ test('a slow reader is choked, then dropped, and what was queued for it is relea
   } finally {
     setSlowReaderMs(prev);
   }
+});
+
+/**
+ * A raw seed of a small torrent (16 KiB pieces) for a real downloader: it rejects (BEP 6) every request the first time,
+ * after choking us first when `chokeFirst` (and unchoking us at once), and serves each block asked again. The download
+ * must complete.
+ */
+async function downloadFromRejectingSeed(name: string, chokeFirst: boolean): Promise<void> {
+  const PIECE_16K = 16 * 1024;
+  const own = path.join(tmp, `${name}-src`, 'model');
+  await makeFolder(own, { 'w.bin': 6 * PIECE_16K + 1000 });
+  const made = await createTorrent(own, { pieceLength: PIECE_16K });
+  const data = await readFile(path.join(own, 'w.bin'));
+  const hash = parseTorrent(made.torrentBytes).infoHashV1!;
+  const getter = engine(`get-${name}`);
+  await getter.start();
+  const t = await getter.download(made.torrentBytes, { outDir: path.join(tmp, `out-${name}`), peers: [] });
+  const p = await RawPeer.connect(getter.port, hash, { fast: true });
+  peers.push(p);
+  await eventually(() => p.handshook, 'handshake answered');
+  const asked = new Set<string>();
+  let rejected = 0;
+  let served = 0;
+  let choked = false;
+  p.onMessage((m) => {
+    if (m.id !== 6) return;
+    const [index, offset, length] = [m.payload.readUInt32BE(0), m.payload.readUInt32BE(4), m.payload.readUInt32BE(8)];
+    const key = `${index}:${offset}`;
+    if (!asked.has(key)) {
+      asked.add(key);
+      if (chokeFirst && !choked) {
+        choked = true;
+        p.message(0); // choke: what follows rejects what it had asked, then it is unchoked again
+        setTimeout(() => p.message(1), 50);
+      }
+      rejected++;
+      p.message(16, m.payload.subarray(0, 12)); // reject (BEP 6)
+    } else {
+      served++;
+      const at = index * PIECE_16K + offset;
+      p.message(7, Buffer.concat([m.payload.subarray(0, 8), data.subarray(at, at + length)]));
+    }
+  });
+  p.message(14); // have all
+  p.message(1); // unchoke
+  const done = await Promise.race([t.whenDone(), delay(30_000, undefined, { ref: false })]);
+  assert.ok(
+    done,
+    `the download never completed: ${rejected} requests rejected, ${served} served, ${JSON.stringify(t.stats())}`,
+  );
+  assert.equal(done.verified, true);
+  assert.ok(rejected >= 1 && served >= 7, `${rejected} rejected, ${served} served`);
+  p.destroy();
+}
+
+// What stalled the hostile soak's honest download for good: its seed choked it (BEP 6: every queued request rejected)
+// and unchoked it a moment later. Each rejected piece was not asked of that seed again for a second (seed-spread.ts
+// RejectBackoff); the pass on the unchoke skipped them, they were the last ones missing, and no block, have or unchoke
+// ever came again to prompt another pass: unchoked, nothing asked, forever.
+test('a seed that chokes us, rejecting all we asked, and unchokes us at once: the download asks again and completes', async () => {
+  await downloadFromRejectingSeed('choke-reject', true);
+});
+
+test('a seed that rejects everything we ask once and then waits: the download asks again and completes', async () => {
+  await downloadFromRejectingSeed('reject-once', false);
+});
+
+test('connections: a stream of idle newcomers never pushes out a peer that is interested and waiting', async () => {
+  // The hostile soak keeps 200 idle connections open to the seed, topping them up each second. Past the cap each
+  // newcomer took the place of the oldest idle connection; an honest downloader that had not yet been sent a block
+  // (fetching the metadata, waiting for an upload slot) was soon the oldest, and was dropped, again and again.
+  const own = engine('churn-seed');
+  await own.start();
+  const seed = await own.seed(model, { torrent, trusted: true });
+  await seed.whenReady();
+  const idle: RawPeer[] = [];
+  const openIdle = async (n: number) => {
+    for (let i = 0; i < n; i++) idle.push(await connect(own.port));
+  };
+  await openIdle(MAX_PEERS_PER_TRANSFER);
+  await eventually(() => seed.stats().peers >= MAX_PEERS_PER_TRANSFER, 'the cap filled with idle connections');
+  // The waiting peer: it speaks (BEP 10 handshake) and is interested, and has not been sent anything yet.
+  const waiting = await connect(own.port);
+  await waiting.next((m) => m.id === 5 || m.id === 14);
+  waiting.extended(0, bencode.encode({ m: { ut_metadata: 1 } }));
+  waiting.message(2);
+  await eventually(() => idle.some((p) => p.sock.destroyed), 'an idle connection made room for it');
+  // More idle newcomers than there are connections: before, each dropped the oldest idle one, the waiting peer too.
+  await openIdle(MAX_PEERS_PER_TRANSFER + 20);
+  await eventually(
+    () => idle.filter((p) => p.sock.destroyed).length >= MAX_PEERS_PER_TRANSFER + 20,
+    'the idle newcomers took the places of idle ones',
+  );
+  assert.equal(waiting.sock.destroyed, false, 'the interested peer was dropped for an idle newcomer');
+  // And it is served.
+  await eventually(() => waiting.unchoked, 'unchoked');
+  waiting.request(0, 0, BLOCK);
+  const piece = await waiting.next((m) => m.id === 7);
+  assert.equal(piece.payload.length, 8 + BLOCK);
+  for (const p of idle) p.destroy();
+  waiting.destroy();
 });

@@ -81,6 +81,11 @@ export class RawPeer {
     }
   }
 
+  /** Calls `fn` with every message from now on (for a peer that answers as it goes). */
+  onMessage(fn: (m: RawMessage) => void): void {
+    this.listeners.push(fn);
+  }
+
   /** Resolves with the first message (from now on) that `pred` accepts. */
   next(pred: (m: RawMessage) => boolean, timeoutMs = 20_000): Promise<RawMessage> {
     return new Promise((resolve, reject) => {

@@ -20,6 +20,8 @@ export const SOAK_RSS_LIMIT_BYTES = 400 * 1024 * 1024;
 
 export interface SoakResult {
   honestDownloads: number;
+  /** The longest an honest download took (from its start to its `done`), in ms. */
+  slowestDownloadMs: number;
   maxRssBytes: number;
   hostileConnections: number;
   seedPeerFaults: number;
@@ -40,6 +42,32 @@ function rssOf(pid: number): number {
   }
 }
 
+/**
+ * A node's last SILMARIL_SWARM_TRACE line (scheduler.ts trace), in short: what it has, and its connections counted
+ * by state (I: the peer is interested, U: we unchoke it, i: we are interested, u: it unchokes us, S: it is a seed) and
+ * client (@XX, from the peer id: the soak's raw peers are XX), with the requests queued at us (q), being read for it
+ * (g), held back (h), and ours at it (r), summed per state.
+ */
+export function traceSummary(stderr: string[]): string {
+  const line = [...stderr].reverse().find((l) => l.startsWith('[swarm] '));
+  if (!line) return 'no trace line';
+  const head = /^\[swarm\] ([\d.]+) .*?(have \S+ inflight \d+ deferred \d+ rejected \d+)/.exec(line);
+  const cache = /cache (\{[^}]*\})/.exec(line)?.[1] ?? '';
+  const states = new Map<string, { n: number; q: number; g: number; r: number; h: number }>();
+  for (const m of line.matchAll(/ ([I-][U-][i-][u-][S-])q(\d+)s\d+g(\d+|\?)r(\d+)(?:@(\S\S)h(\d+)([UT])?)?/g)) {
+    const key = `${m[1]}${m[5] ? `@${m[5]}` : ''}${m[7] ? `/${m[7] === 'U' ? 'utp' : 'tcp'}` : ''}`;
+    const st = states.get(key) ?? { n: 0, q: 0, g: 0, r: 0, h: 0 };
+    st.n++;
+    st.q += Number(m[2]);
+    st.g += Number(m[3]) || 0;
+    st.r += Number(m[4]);
+    st.h += Number(m[6] ?? 0);
+    states.set(key, st);
+  }
+  const wires = [...states].map(([k, v]) => `${k} x${v.n} q${v.q} g${v.g} h${v.h} r${v.r}`).join(', ');
+  return `at ${head?.[1] ?? '?'} s ${head?.[2] ?? ''} cache ${cache} wires: ${wires || 'none'}`;
+}
+
 async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
@@ -48,14 +76,21 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function runSoak(opts: { durationMs: number; log?: (m: string) => void }): Promise<SoakResult> {
+export async function runSoak(opts: {
+  durationMs: number;
+  log?: (m: string) => void;
+  /** Extra flags for the seed and the honest gets (e.g. --verbose, to reproduce a failure). */
+  extraArgs?: string[];
+}): Promise<SoakResult> {
   const log = opts.log ?? (() => {});
+  const extra = opts.extraArgs ?? [];
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'silmaril-soak-'));
   const model = path.join(tmp, 'src', 'model');
   await makeFolder(model, { 'weights.bin': 24 * PIECE + 4321, 'more.bin': 3 * PIECE, 'config.json': '{}' });
   const original = await snapshot(model);
   const result: SoakResult = {
     honestDownloads: 0,
+    slowestDownloadMs: 0,
     maxRssBytes: 0,
     hostileConnections: 0,
     seedPeerFaults: 0,
@@ -63,16 +98,28 @@ export async function runSoak(opts: { durationMs: number; log?: (m: string) => v
     stoppedOnSigterm: false,
     problems: [],
   };
-  const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'seed-home'))]);
+  // SILMARIL_SWARM_TRACE: each node writes a line a second on stderr of what every connection is doing (choked,
+  // interested, requests queued each way): what a failure's problem text summarises (traceSummary).
+  const env = { SILMARIL_SWARM_TRACE: '1' };
+  const seeder = silmaril(['seed', model, ...offline(path.join(tmp, 'seed-home')), ...extra], { env });
   const open = new Set<RawPeer>();
   let stop = false;
   let sampler: NodeJS.Timeout | undefined;
+  let seedUploadAt = Date.now();
   try {
     const ready = await seeder.waitFor((l) => l.event === 'ready', 120_000);
     const port: number = ready.port;
     const infoHash = parseMagnet(ready.magnet).infoHashV1!;
     const pid = seeder.child.pid!;
-    sampler = setInterval(() => (result.maxRssBytes = Math.max(result.maxRssBytes, rssOf(pid))), 200);
+    // When the seed last uploaded (its stats line comes only when `uploaded` changed), for a failure's text.
+    let seedLines = 0;
+    sampler = setInterval(() => {
+      result.maxRssBytes = Math.max(result.maxRssBytes, rssOf(pid));
+      if (seeder.lines.length !== seedLines) {
+        seedLines = seeder.lines.length;
+        seedUploadAt = Date.now();
+      }
+    }, 200);
     const deadline = Date.now() + opts.durationMs;
     const running = () => !stop && Date.now() < deadline && seeder.child.exitCode === null;
 
@@ -168,17 +215,21 @@ export async function runSoak(opts: { durationMs: number; log?: (m: string) => v
       run++;
       const getPort = await freePort();
       const out = path.join(tmp, `out-${run}`);
-      const get: Proc = silmaril([
-        'get',
-        ready.magnet,
-        '--out',
-        out,
-        '--peer',
-        `127.0.0.1:${port}`,
-        '--port',
-        String(getPort),
-        ...offline(path.join(tmp, `get-${run}`)),
-      ]);
+      const get: Proc = silmaril(
+        [
+          'get',
+          ready.magnet,
+          '--out',
+          out,
+          '--peer',
+          `127.0.0.1:${port}`,
+          '--port',
+          String(getPort),
+          ...offline(path.join(tmp, `get-${run}`)),
+          ...extra,
+        ],
+        { env },
+      );
       void (async () => {
         for (let i = 0; i < 3; i++) {
           await sleep(100);
@@ -197,13 +248,43 @@ export async function runSoak(opts: { durationMs: number; log?: (m: string) => v
         }
       })();
       try {
-        const done = await get.waitFor((l) => l.event === 'done', 180_000);
+        const began = Date.now();
+        // A download still going after 15 s (most take a few): what both ends are doing then, in the log.
+        const slow = setTimeout(
+          () =>
+            log(`honest download ${run} slow: get ${traceSummary(get.stderr)} || seed ${traceSummary(seeder.stderr)}`),
+          15_000,
+        );
+        const done = await get.waitFor((l) => l.event === 'done', 180_000).finally(() => clearTimeout(slow));
+        const tookMs = Date.now() - began;
+        result.slowestDownloadMs = Math.max(result.slowestDownloadMs, tookMs);
         const same = JSON.stringify([...(await snapshot(path.join(out, 'model')))]) === JSON.stringify([...original]);
         if (!done.verified || !same) result.problems.push(`honest download ${run}: not byte-identical`);
         else result.honestDownloads++;
-        log(`honest download ${run} done; seed RSS max ${(result.maxRssBytes / 1048576).toFixed(0)} MiB`);
+        log(
+          `honest download ${run} done in ${(tookMs / 1000).toFixed(1)} s; seed RSS max ${(result.maxRssBytes / 1048576).toFixed(0)} MiB`,
+        );
       } catch (err) {
-        result.problems.push(`honest download ${run}: ${(err as Error).message}`);
+        const seedStats = [...seeder.lines].reverse().find((l) => l.event === 'stats');
+        const idleFor = ((Date.now() - seedUploadAt) / 1000).toFixed(0);
+        result.problems.push(
+          `honest download ${run}: ${(err as Error).message.split('; stderr:')[0]}` +
+            `; stderr: ${get.stderr
+              .filter((l) => !l.startsWith('[swarm'))
+              .slice(-5)
+              .join(' | ')}` +
+            ` || get now: ${traceSummary(get.stderr)}` +
+            ` || seed now: ${traceSummary(seeder.stderr)}; its last stats line (uploaded nothing since, ${idleFor} s):` +
+            ` uploaded ${seedStats?.uploaded} peers ${seedStats?.peers} peerFaults ${seedStats?.peerFaults}`,
+        );
+        log(`seed stderr, last lines:\n${seeder.stderr.slice(-60).join('\n')}`);
+        log(`get stderr, last lines:\n${get.stderr.slice(-60).join('\n')}`);
+        log(
+          `get output, last lines:\n${get.lines
+            .slice(-10)
+            .map((l) => JSON.stringify(l))
+            .join('\n')}`,
+        );
         break;
       } finally {
         get.kill();
