@@ -82,6 +82,11 @@ export class PiecePicker {
     return this.seeds > 0 ? 0 : this.zeroAvail;
   }
 
+  /** Wanted missing pieces that no connected peer other than the seeds has: still to come from a seed first-hand. */
+  get onSeedsAlone(): number {
+    return this.start.length > 1 ? this.start[1] - this.start[0] : 0;
+  }
+
   /** Peers (other than seeds) that have piece `i`, plus the seeds. */
   availability(i: number): number {
     return this.avail[i] + this.seeds;
@@ -195,6 +200,29 @@ export class PiecePicker {
       if (!busy(i) && peerHas(i)) return i;
     }
     return -1;
+  }
+
+  /**
+   * Like pick, but the piece with the lowest `score` (0 is taken at once), equal scores rarest first: one pass over
+   * the wanted missing pieces. High-priority pieces and sequential mode keep pick's order.
+   */
+  pickLowest(peerHas: (i: number) => boolean, busy: (i: number) => boolean, score: (i: number) => number): number {
+    if (this.sequential) return this.pick(peerHas, busy);
+    for (const i of this.high) if (!busy(i) && peerHas(i)) return i;
+    const n = this.start[this.start.length - 1];
+    let best = -1;
+    let bestScore = Infinity;
+    for (let p = 0; p < n; p++) {
+      const i = this.order[p];
+      if (busy(i) || !peerHas(i)) continue;
+      const s = score(i);
+      if (s <= 0) return i;
+      if (s < bestScore) {
+        best = i;
+        bestScore = s;
+      }
+    }
+    return best;
   }
 
   private pickSequential(peerHas: (i: number) => boolean, busy: (i: number) => boolean): number {
@@ -409,6 +437,35 @@ export function seedRanks(ourId: string, downloaderIds: Iterable<string>): ((i: 
     }
     return r;
   };
+}
+
+export interface SeedPickOptions {
+  /** Pieces in flight here (or to be skipped at this seed for now). */
+  busy: (i: number) => boolean;
+  /** Pieces a fellow downloader said it just started at a seed (seed-claims.ts). */
+  claimed: (i: number) => boolean;
+  /** Our place in line per piece among the downloaders we know (seedRanks), undefined when alone. */
+  rank?: (i: number) => number;
+  /** The seed is the swarm's origin (not a downloader that completed): its upload is what everyone waits on. */
+  origin: boolean;
+}
+
+/**
+ * The next piece to start at a seed, or -1 to ask it for nothing now. Only pieces no fellow downloader has nor
+ * claims, the one we are furthest up the line for (lowest rank, seedRanks) first: a downloader that took any fresh
+ * piece at random, or any within a few ranks, collided with one that did the same at the same moment (both fetched
+ * it from the seed before either's claim arrived, and libtorrent's seed sends it twice), while two downloaders'
+ * ranks for one piece always differ. Then, from a seed that is not the origin or
+ * once every piece has left the origin, pieces others have or claim. While some piece is still on the seeds alone
+ * (in flight from the origin to a fellow downloader), the origin is asked for no duplicate: its upload is the
+ * swarm's bottleneck, and a piece sent twice before every piece was sent once delays every downloader.
+ */
+export function pickAtSeed(picker: PiecePicker, peerHas: (i: number) => boolean, o: SeedPickOptions): number {
+  const open = (i: number) => o.busy(i) || o.claimed(i);
+  const elsewhere = (i: number) => open(i) || picker.availability(i) > picker.seeds;
+  const index = o.rank ? picker.pickLowest(peerHas, elsewhere, o.rank) : picker.pick(peerHas, elsewhere);
+  if (index >= 0 || (o.origin && picker.onSeedsAlone > 0)) return index;
+  return picker.pick(peerHas, open);
 }
 
 /** The pieces a downloader asks a seed for first (its rank-0 pieces, see seedRanks), or undefined when alone. */

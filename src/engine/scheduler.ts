@@ -15,10 +15,11 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PeerAvailability, PiecePicker, seedRanks } from './picker.js';
+import { PeerAvailability, pickAtSeed, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
 import {
+  Downloaders,
   DUPLICATE_REJECT_KEY,
   type HeldRequest,
   PieceOwners,
@@ -488,30 +489,28 @@ export class Scheduler {
       // asked for). A piece in flight from the seed for long is one another downloader may fetch from it too.
       if (spare !== undefined && wire.requests.length > SEED_TAIL_BLOCKS) return;
       const busy = (i: number) => this.inflight.has(i) || (skip !== undefined && skip(i));
-      // At a seed, in this order: pieces this downloader is first in line for (picker.ts seedRanks), then next in
-      // line, then any, each without the pieces a connected downloader already has (even one that chokes us now: it
-      // will share them, the seed's upload is what everyone waits on); then those too. Never a piece a fellow
-      // downloader just started there (its claim, seed-claims.ts): that one waits until the claim lapses or the
-      // claimant has it, and the seed's slot goes to a peer that asks meanwhile (choker.ts, seedIdleMs).
-      let index = -1;
+      // At a seed (picker.ts pickAtSeed): the pieces no connected downloader has, the one this downloader is
+      // furthest up the line for first (seedRanks), even if one that has it chokes us now (it will share it, the
+      // seed's upload is what everyone waits on); then those too, but from the origin only once no piece is on the
+      // seeds alone. Never a piece a fellow downloader just started there (its claim, seed-claims.ts): that one waits
+      // until the claim lapses or the claimant has it, and the seed's slot goes to a peer that asks meanwhile
+      // (choker.ts, seedIdleMs).
+      let index: number;
       if (rec.avail.isSeed) {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
-        const open = (i: number) => busy(i) || claimed(i);
-        const fresh = (i: number) => open(i) || picker.availability(i) > picker.seeds;
-        const rank = this.ranks();
-        if (rank) index = picker.pick(has, (i) => rank(i) > 0 || fresh(i));
-        if (index < 0 && rank) index = picker.pick(has, (i) => rank(i) > 1 || fresh(i));
-        if (index < 0) index = picker.pick(has, fresh);
-        if (index < 0) index = picker.pick(has, open);
+        index = pickAtSeed(picker, has, { busy, claimed, rank: this.ranks(), origin: this.isOrigin(wire) });
         if (index >= 0) this.claim(index);
-        else if (this.claims.size > 0 && picker.pick(has, busy) >= 0) this.wakeAfter(1000); // a claim will lapse
+        // Left for a claim to lapse, or for the pieces still on the seeds alone to reach someone: look again later.
+        else if (picker.pick(has, busy) >= 0) this.wakeAfter(1000);
       } else index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
         process.stderr.write(
-          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks()?.(index) ?? '-'}\n`,
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks()?.(index) ?? '-'} ` +
+            `avail ${picker.availability(index)}/${picker.seeds} alone ${picker.onSeedsAlone} peers ${this.peers.size} ` +
+            `claims ${this.claims.size} origin ${this.isOrigin(wire)}\n`,
         );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
@@ -590,7 +589,10 @@ export class Scheduler {
     for (const [w, r] of this.peers) {
       if (w.destroyed || !w.peerId) continue;
       if (r.avail.isSeed) this.downloadersSeen.delete(w.peerId);
-      else this.downloadersSeen.set(w.peerId, now);
+      else {
+        this.downloadersSeen.set(w.peerId, now);
+        this.noteDownloader(w);
+      }
     }
     const ids: string[] = [];
     for (const [id, at] of this.downloadersSeen) {
@@ -623,13 +625,31 @@ export class Scheduler {
    */
   private obtainableElsewhere(seedWire: any): ((i: number) => boolean) | undefined {
     const givers: PeerAvailability[] = [];
+    const origin = this.isOrigin(seedWire);
     for (const [w, r] of this.peers) {
-      if (w !== seedWire && !w.destroyed && !w.peerChoking && !r.avail.isSeed && r.avail.useful > 0)
-        givers.push(r.avail);
+      if (w === seedWire || w.destroyed) continue;
+      if (!r.avail.isSeed) this.noteDownloader(w);
+      if (w.peerChoking) continue;
+      // A fellow downloader that completed and unchokes us: everything can come from it rather than the origin.
+      if (r.avail.isSeed) {
+        if (origin && !this.isOrigin(w)) return () => true;
+      } else if (r.avail.useful > 0) givers.push(r.avail);
     }
     if (!givers.length) return undefined;
     const picker = this.picker!;
     return (i) => picker.availability(i) > picker.seeds && givers.some((g) => g.has(i));
+  }
+
+  /** Peer ids we saw missing pieces (seed-spread.ts), to tell the origin seed from downloaders that completed. */
+  private readonly downloaders = new Downloaders();
+
+  private noteDownloader(w: any): void {
+    this.downloaders.note(w.peerId);
+  }
+
+  /** A seed we never saw missing a piece: the swarm's origin, as far as we know (seed-spread.ts Downloaders). */
+  private isOrigin(w: any): boolean {
+    return !!this.peers.get(w)?.avail.isSeed && this.downloaders.isOrigin(w.peerId);
   }
 
   /** Super-seeding applies now: asked for, and we have every piece. */

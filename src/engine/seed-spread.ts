@@ -224,3 +224,26 @@ export class RejectBackoff {
     return this.until.size;
   }
 }
+
+/**
+ * Downloaders: peer ids we saw missing a piece, also once they complete. A seed we never saw missing one is the
+ * swarm's origin as far as we know: its upload is what every downloader waits on, while what a downloader that
+ * completed sends costs the origin nothing (scheduler.ts asks the origin for nothing while such a one unchokes us,
+ * and asks it for no piece twice while some piece is still on the seeds alone). Bounded, so a flood of peer ids
+ * cannot grow it without end (then newcomers count as origins: the cautious side).
+ */
+export class Downloaders {
+  private readonly ids = new Set<string>();
+
+  constructor(private readonly max = 10_000) {}
+
+  /** `id` was seen missing a piece. */
+  note(id: string | undefined): void {
+    if (id && this.ids.size < this.max) this.ids.add(id);
+  }
+
+  /** A seed with this id is the origin (never seen missing a piece). */
+  isOrigin(id: string | undefined): boolean {
+    return !(id && this.ids.has(id));
+  }
+}

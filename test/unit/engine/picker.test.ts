@@ -2,7 +2,7 @@
 // priorities and sequential order, and a bucket array that stays consistent through any sequence of changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerAvailability, PiecePicker, seedRanks, seedStripe } from '../../../src/engine/picker.js';
+import { PeerAvailability, pickAtSeed, PiecePicker, seedRanks, seedStripe } from '../../../src/engine/picker.js';
 
 /** A small deterministic PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number): () => number {
@@ -338,4 +338,90 @@ test('seed ranks: next in line (rank 1) splits the pieces of a downloader among 
   }
   assert.equal(backups.size, 4, 'spread over all the others');
   assert.equal(seedRanks('a7', ['a7']), undefined, 'alone: no ranks');
+});
+
+test('at a seed: of the pieces on the seed alone, the one we are furthest up the line for first', () => {
+  const ids = Array.from({ length: 16 }, (_, k) => `2d534d303030312d${k.toString(16).padStart(24, '0')}`);
+  const ranks = ids.map((me) => seedRanks(me, ids)!);
+  const p = new PiecePicker(64);
+  new PeerAvailability(p).haveAll();
+  const me = ranks[3];
+  // Our own pieces and those we are next in line for are in flight already: the next one is the lowest rank left,
+  // not any fresh one (two downloaders that took any collided, both fetching it from the seed before either's claim
+  // arrived).
+  const busy = (i: number) => me(i) <= 1;
+  const lowest = Math.min(
+    ...Array.from({ length: 64 }, (_, i) => i)
+      .filter((i) => !busy(i))
+      .map(me),
+  );
+  const i = pickAtSeed(p, all, { busy, claimed: none, rank: me, origin: true });
+  assert.equal(me(i), lowest);
+  // Downloaders left with the same pieces to choose from mostly choose different ones: their ranks per piece differ.
+  const free = (k: number) => (j: number) => ranks[k](j) <= 1;
+  const picks = ranks.map((r, k) => pickAtSeed(p, all, { busy: free(k), claimed: none, rank: r, origin: true }));
+  assert.ok(new Set(picks).size >= 12, `${new Set(picks).size} different pieces of 16 picks`);
+  // Alone (no ranks): rarest first as ever.
+  assert.ok(pickAtSeed(p, all, { busy: none, claimed: none, origin: true }) >= 0);
+});
+
+test('at the origin seed: no piece a fellow has while some piece is still on the seeds alone', () => {
+  const p = new PiecePicker(4);
+  new PeerAvailability(p).haveAll(); // the origin
+  const fellow = new PeerAvailability(p);
+  fellow.have(0);
+  fellow.have(1);
+  assert.equal(p.onSeedsAlone, 2);
+  const claimed = (i: number) => i === 2 || i === 3; // on their way from the seed to fellow downloaders
+  assert.equal(pickAtSeed(p, all, { busy: none, claimed, origin: true }), -1, 'wait: a duplicate delays them');
+  const fromCompleted = pickAtSeed(p, all, { busy: none, claimed, origin: false });
+  assert.ok(fromCompleted === 0 || fromCompleted === 1, 'a downloader that completed may send it again');
+  // A piece on the seed alone that nobody claims is taken first-hand.
+  assert.equal(pickAtSeed(p, all, { busy: none, claimed: (i) => i === 2, origin: true }), 3);
+  // Every piece has left the origin: a piece a fellow has may come from it again (the fellow may choke us).
+  fellow.have(2);
+  const other = new PeerAvailability(p);
+  other.have(3);
+  assert.equal(p.onSeedsAlone, 0);
+  assert.ok(pickAtSeed(p, all, { busy: none, claimed: none, origin: true }) >= 0);
+  // We have some: they leave the count.
+  p.setHave(0);
+  assert.equal(p.onSeedsAlone, 0);
+  other.close();
+  assert.equal(p.onSeedsAlone, 1, 'piece 3 left with its only holder');
+});
+
+test('pickLowest: the lowest score first, ties rarest first; 0 taken at once', () => {
+  const p = new PiecePicker(6);
+  const a = new PeerAvailability(p);
+  for (const i of [0, 1, 2, 3]) a.have(i);
+  const b = new PeerAvailability(p);
+  for (const i of [0, 1]) b.have(i);
+  const score = [1, 1, 2, 2, 1, 3];
+  // Pieces 4 (score 1, nobody has it but the peer we pick for) beats 0, 1 (score 1, more common) and 2, 3.
+  assert.equal(
+    p.pickLowest(all, none, (i) => score[i]),
+    4,
+  );
+  assert.equal(
+    p.pickLowest(
+      all,
+      (i) => i === 4,
+      (i) => score[i],
+    ) < 2,
+    true,
+    'then the score-1 pieces',
+  );
+  assert.equal(
+    p.pickLowest(
+      (i) => i === 5,
+      none,
+      (i) => score[i],
+    ),
+    5,
+  );
+  assert.equal(
+    p.pickLowest(none, none, (i) => score[i]),
+    -1,
+  );
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   CANCEL_GRACE_MS,
+  Downloaders,
   MAX_HOLD_MS,
   OWNER_IDLE_MS,
   PieceOwners,
@@ -206,4 +207,18 @@ test("'elsewhere' holds: waits while others have the piece and some piece is on 
   assert.equal(o.hold({ ...held, since: 2000 }, 2001, nobodyHas, undefined, spread), 'wait');
   fresh = 0;
   assert.equal(o.hold({ ...held, since: 2000 }, 2002, nobodyHas, undefined, spread), 'serve', 'every piece is out');
+});
+
+test('Downloaders: a seed never seen missing a piece is the origin; one that completed is not; bounded', () => {
+  const d = new Downloaders(2);
+  assert.equal(d.isOrigin('aa'), true);
+  d.note('aa'); // seen downloading
+  assert.equal(d.isOrigin('aa'), false, 'completed later: still not the origin');
+  assert.equal(d.isOrigin('bb'), true);
+  d.note(undefined);
+  d.note('bb');
+  d.note('cc'); // over the bound: forgotten, counted as an origin (asked less of, never more)
+  assert.equal(d.isOrigin('bb'), false);
+  assert.equal(d.isOrigin('cc'), true);
+  assert.equal(d.isOrigin(undefined), true);
 });
