@@ -56,6 +56,11 @@ const RECHOKE_MS = 5000;
 /** Seeding: an unchoked peer that asked for nothing this long gives its slot to one that waits (choker.ts). */
 const SEED_IDLE_MS = 2000;
 const SEED_TAIL_BLOCKS = 8;
+/**
+ * A downloader that got a block from a fellow this recently is being fed: it asks the origin seed for no piece a
+ * fellow has (picker.ts pickAtSeed).
+ */
+const FED_BY_FELLOWS_MS = 1000;
 /** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
 const RANK_MEMORY_MS = 20_000;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
@@ -237,6 +242,7 @@ export class Scheduler {
     wire.on('download', (n: number) => {
       if (wire.isSeeder) this.fromSeeds += n;
       else this.fromPeers += n;
+      if (!this.isOrigin(wire)) this.fellowsFedAt = Date.now();
     });
     this.deferDuplicates(wire);
     // Tell seeds we take a reject of a duplicate request as "pick another piece" (seed-spread.ts); the extended
@@ -498,10 +504,13 @@ export class Scheduler {
       let index: number;
       if (rec.avail.isSeed) {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
-        index = pickAtSeed(picker, has, { busy, claimed, rank: this.ranks(), origin: this.isOrigin(wire) });
+        const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
+        const origin = this.isOrigin(wire);
+        index = pickAtSeed(picker, has, { busy, claimed, rank: this.ranks(), origin, fedByFellows });
         if (index >= 0) this.claim(index);
-        // Left for a claim to lapse, or for the pieces still on the seeds alone to reach someone: look again later.
-        else if (picker.pick(has, busy) >= 0) this.wakeAfter(1000);
+        // Left for a claim to lapse, for the pieces still on the seeds alone to reach someone, or for fellows to
+        // stop feeding us: look again later.
+        else if (picker.pick(has, busy) >= 0) this.wakeAfter(fedByFellows ? FED_BY_FELLOWS_MS : 1000);
       } else index = picker.pick(has, busy);
       if (index < 0) break;
       this.inflight.add(index);
@@ -510,7 +519,7 @@ export class Scheduler {
         process.stderr.write(
           `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks()?.(index) ?? '-'} ` +
             `avail ${picker.availability(index)}/${picker.seeds} alone ${picker.onSeedsAlone} peers ${this.peers.size} ` +
-            `claims ${this.claims.size} origin ${this.isOrigin(wire)}\n`,
+            `claims ${this.claims.size} origin ${this.isOrigin(wire)} fed ${now - this.fellowsFedAt}\n`,
         );
       canHelp = true;
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
@@ -640,6 +649,8 @@ export class Scheduler {
     return (i) => picker.availability(i) > picker.seeds && givers.some((g) => g.has(i));
   }
 
+  /** When a block last came from a peer other than the origin seed (pickAtSeed's fedByFellows). */
+  private fellowsFedAt = 0;
   /** Peer ids we saw missing pieces (seed-spread.ts), to tell the origin seed from downloaders that completed. */
   private readonly downloaders = new Downloaders();
 
