@@ -365,7 +365,7 @@ test('at a seed: of the pieces on the seed alone, the one we are furthest up the
   assert.ok(pickAtSeed(p, all, { busy: none, claimed: none, origin: true }) >= 0);
 });
 
-test('at the origin seed: no piece a fellow has while some piece is still on the seeds alone', () => {
+test('at the origin seed: no piece a fellow has while some piece is on the seeds alone or fellows feed us', () => {
   const p = new PiecePicker(4);
   new PeerAvailability(p).haveAll(); // the origin
   const fellow = new PeerAvailability(p);
@@ -384,6 +384,9 @@ test('at the origin seed: no piece a fellow has while some piece is still on the
   other.have(3);
   assert.equal(p.onSeedsAlone, 0);
   assert.ok(pickAtSeed(p, all, { busy: none, claimed: none, origin: true }) >= 0);
+  // ...unless fellows are feeding us: what they have reaches us from them once they unchoke us.
+  assert.equal(pickAtSeed(p, all, { busy: none, claimed: none, origin: true, fedByFellows: true }), -1);
+  assert.ok(pickAtSeed(p, all, { busy: none, claimed: none, origin: false, fedByFellows: true }) >= 0);
   // We have some: they leave the count.
   p.setHave(0);
   assert.equal(p.onSeedsAlone, 0);
