@@ -19,7 +19,9 @@ async function main() {
   const ctx = await esbuild.context({
     entryPoints: {
       extension: 'src/extension.ts',
-      cli: 'src/cli.ts',
+      // `silmaril`: a small launcher (V8 flags, code cache) that runs the command line's bundle, cli-main.js.
+      cli: 'src/cli-launch.ts',
+      'cli-main': 'src/cli.ts',
       'hash-worker': 'src/torrent/hash-worker.ts',
     },
     outdir: dist,

@@ -4,7 +4,6 @@
 import { closest } from './cli/args.js';
 import { describeError, EXIT } from './cli/errors.js';
 import { SILMARIL_VERSION } from './version.js';
-import { tuneJit } from './cli/jit.js';
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
@@ -79,7 +78,6 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = commands[name];
   if (!load) return unknownCommand(name);
-  tuneJit(name);
   const command = await load();
   current = { name, usageLine: command.usage.split('\n')[0].replace(/^usage:\s*/, 'usage: ') };
   // --help anywhere before a `--` shows the command's help, whatever else is wrong with the line.

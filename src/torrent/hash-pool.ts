@@ -93,7 +93,7 @@ function workerSpec(): { file: string | URL; eval?: boolean } {
     const boot = `import(${JSON.stringify(api)}).then((t) => { t.register(); return import(${JSON.stringify(entry)}); })`;
     return { file: boot, eval: true };
   }
-  // In a bundle import.meta.url is the bundle's own file (esbuild banner): dist/cli.js or dist/extension.js.
+  // In a bundle import.meta.url is the bundle's own file (esbuild banner): dist/cli-main.js or dist/extension.js.
   return { file: path.join(path.dirname(fileURLToPath(here)), 'hash-worker.js') };
 }
 
