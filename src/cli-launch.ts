@@ -10,8 +10,9 @@
 // The cache lives in the user's own cache folder ($XDG_CACHE_HOME or ~/.cache, then silmaril/v8/), never a shared
 // temporary folder: a code cache is code. Its name is a hash of the bundle's bytes, the Node version, the
 // architecture and the flags; V8 checks it again and rejects a mismatch, in which case the bundle compiles as usual and
-// a fresh cache is written. It is written once, when the first process that ran without one exits (so it holds the
-// functions that run used); any failure to read or write it only costs the time it would have saved.
+// a fresh cache is written. It is written when a process that ran without one exits (so it holds the functions that
+// run used), and replaced by a longer run's that compiled clearly more (the exit handler); any failure to read or
+// write it only costs the time it would have saved.
 // SILMARIL_CODE_CACHE=0 turns it off.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

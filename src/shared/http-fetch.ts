@@ -58,32 +58,29 @@ function abortError(signal: AbortSignal): Error {
   return err;
 }
 
+const isHttp = (url: URL) => url.protocol === 'http:' || url.protocol === 'https:';
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+
 /** True when this module can serve the request itself (else the global fetch does). */
-function handles(url: URL, init: HttpFetchInit): boolean {
-  const method = (init.method ?? 'GET').toUpperCase();
-  return (
-    (url.protocol === 'http:' || url.protocol === 'https:') &&
-    (method === 'GET' || method === 'HEAD') &&
-    init.body == null &&
-    !init.agent &&
-    !init.dispatcher
-  );
+function handles(url: URL, method: string, init: HttpFetchInit): boolean {
+  return isHttp(url) && (method === 'GET' || method === 'HEAD') && init.body == null && !init.agent && !init.dispatcher;
 }
 
 export async function httpFetch(input: string | URL, init: HttpFetchInit = {}): Promise<HttpFetchResponse> {
   let url = new URL(String(input));
-  if (!handles(url, init)) return (await globalThis.fetch(String(input), init as RequestInit)) as HttpFetchResponse;
   const method = (init.method ?? 'GET').toUpperCase();
+  if (!handles(url, method, init)) {
+    return (await globalThis.fetch(String(input), init as RequestInit)) as HttpFetchResponse;
+  }
   const headers = headerRecord(init.headers);
   const signal = init.signal ?? undefined;
   for (let hop = 0; ; hop++) {
     const res = await request(url, method, headers, signal);
     const location = res.headers.get('location');
-    if ([301, 302, 303, 307, 308].includes(res.status) && location) {
+    if (REDIRECT_STATUSES.includes(res.status) && location) {
       if (hop >= MAX_REDIRECTS) throw new TypeError(`fetch failed: more than ${MAX_REDIRECTS} redirects from ${input}`);
       url = new URL(location, url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        throw new TypeError(`fetch failed: redirect to ${url}`);
+      if (!isHttp(url)) throw new TypeError(`fetch failed: redirect to ${url}`);
       continue;
     }
     return Object.assign(res, { redirected: hop > 0 });
