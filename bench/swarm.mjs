@@ -70,7 +70,7 @@ process.on('SIGINT', () => process.exit(130));
 function start(cmd, args, logName) {
   const extra = cmd === process.execPath && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   const child = spawn(cmd, [...extra, ...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
-  const p = { child, lines: [], waiters: [], stderr: '' };
+  const p = { child, lines: [], waiters: [], stderr: '', uploads: [] };
   procs.add(p);
   if (process.env.BENCH_LOG_DIR && logName) {
     fs.mkdirSync(process.env.BENCH_LOG_DIR, { recursive: true });
@@ -88,6 +88,8 @@ function start(cmd, args, logName) {
     // Silmaril downloaders: when the first byte came, and when the last piece was in (before the final check).
     if (p.firstByteAt === undefined && line.event === 'stats' && line.downloaded > 0) p.firstByteAt = line.at;
     if (line.event === 'complete') p.complete = line;
+    // BENCH_VERBOSE: the seed's upload over time (its stats lines, all kept).
+    if (line.event === 'stats' && typeof line.uploaded === 'number') p.uploads.push([line.at, line.uploaded]);
     p.lines.push(line);
     if (p.lines.length > 50) p.lines.splice(0, p.lines.length - 50);
     for (const w of [...p.waiters]) {
@@ -278,6 +280,16 @@ async function runSwarm(kind, n) {
   if (process.env.BENCH_VERBOSE) {
     const times = results.map((r) => ((r.done.at - t0) / 1000).toFixed(1));
     console.log(`  ${kind} N=${n}: done at ${times.join(', ')} s`);
+    // The seed's upload rate per second since the downloaders started: where the seed sat idle.
+    const perSecond = [];
+    let last = 0;
+    for (const [at, up] of seed.uploads) {
+      const s = Math.floor((at - t0) / 1000);
+      if (s < 0) continue;
+      perSecond[s] = (perSecond[s] ?? 0) + (up - last) / MiB;
+      last = up;
+    }
+    console.log(`  seed MiB/s per second: ${Array.from(perSecond, (x) => (x ?? 0).toFixed(1)).join(' ')}`);
   }
   // Stop the seed first (its upload total), then the downloaders (libtorrent's per-peer totals).
   let seedUp;

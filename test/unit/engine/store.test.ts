@@ -3,10 +3,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DiskSpaceError, preflight } from '../../../src/engine/disk.js';
+import { FilePool } from '../../../src/engine/file-pool.js';
 import { layoutFor, contentRootIn } from '../../../src/engine/layout.js';
 import { PieceStore } from '../../../src/engine/store.js';
 import { createTorrent } from '../../../src/torrent/create.js';
@@ -196,4 +197,39 @@ test('a seeded file cut short while seeding: the blocks past its new end are err
   } finally {
     store.close();
   }
+});
+
+test('a large piece goes to disk in writes of at most 64 KiB (large writes cost Linux far more in page-cache folios)', async () => {
+  const big = path.join(tmp, 'big-src');
+  await mkdir(big, { recursive: true });
+  const data = crypto.randomBytes(1024 * 1024 + 5000);
+  await writeFile(path.join(big, 'w.bin'), data);
+  const bigParsed = parseTorrent((await createTorrent(big, { pieceLength: 1024 * 1024 })).torrentBytes);
+  const lengths: number[] = [];
+  class CountingPool extends FilePool {
+    override use<T>(owner: object, spec: Parameters<FilePool['use']>[1], fn: (fh: FileHandle) => Promise<T>) {
+      return super.use(owner, spec, (fh) =>
+        fn(
+          new Proxy(fh, {
+            get(target, prop) {
+              const v = Reflect.get(target, prop, target);
+              if (prop !== 'write' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+              return (buf: Uint8Array, offset: number, length: number, position: number) => {
+                lengths.push(length);
+                return v.call(target, buf, offset, length, position);
+              };
+            },
+          }),
+        ),
+      );
+    }
+  }
+  const root = contentRootIn(path.join(tmp, 'big-out'), bigParsed);
+  const store = new PieceStore(layoutFor(root, bigParsed), { writable: true, pool: new CountingPool() });
+  await put(store, 0, data.subarray(0, 1024 * 1024));
+  await put(store, 1, data.subarray(1024 * 1024));
+  await new Promise<void>((r) => store.close(() => r()));
+  assert.ok((await readFile(path.join(root, 'w.bin'))).equals(data), 'the file holds the bytes put');
+  assert.ok(lengths.length >= 17, `${lengths.length} writes`);
+  assert.ok(Math.max(...lengths) <= 64 * 1024, `largest write ${Math.max(...lengths)} bytes`);
 });
