@@ -63,6 +63,12 @@ const SEED_TAIL_BLOCKS = 8;
 const FED_BY_FELLOWS_MS = 1000;
 /** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
 const RANK_MEMORY_MS = 20_000;
+/** At a libtorrent origin: fellow downloaders fetching from it at once (see updateWire). */
+const ORIGIN_FETCHERS = Number(process.env.SILMARIL_ORIGIN_FETCHERS ?? 2);
+/** A fellow's claim this recent counts it as fetching from the origin now. */
+const ORIGIN_ACTIVE_MS = 1500;
+/** A downloader waiting for its turn at the origin looks again this often. */
+const ORIGIN_WAIT_MS = 200;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -208,6 +214,7 @@ export class Scheduler {
   /** Every wire the torrent gets (before the metadata too). */
   onWire(wire: any): void {
     if (this.dropDuplicate(wire)) return;
+    if (TRACE) traceWire(wire);
     wire.use(fetchingExtension(this));
     // Upstream marks a peer a seed before its bitfield arrives and never takes it back (then chokes it for good, as
     // it always chokes seeds): read seed status from what we counted instead, and ignore upstream's writes.
@@ -506,6 +513,15 @@ export class Scheduler {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
         const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
         const origin = this.sparedOrigin(wire);
+        // A libtorrent origin splits its upload over every piece asked of it: eight downloaders each fetching one
+        // piece get 1 MiB/s apiece, so pieces take a second to arrive and the last eight all arrive together at the
+        // very end, when every downloader still needs them (at N = 16, ~1.3 s more than behind a silmaril seed,
+        // which serves pieces one after another, seed-spread.ts). So at most ORIGIN_FETCHERS fellows fetch from it at
+        // once, each with its whole upload share on one piece; the others wait for a turn (their fellows feed them).
+        if (origin && this.claims.activePeers(now, ORIGIN_ACTIVE_MS) >= ORIGIN_FETCHERS) {
+          this.wakeAfter(ORIGIN_WAIT_MS);
+          break;
+        }
         index = pickAtSeed(picker, has, { busy, claimed, rank: this.ranks(), origin, fedByFellows });
         if (index >= 0) this.claim(index);
         // Left for a claim to lapse, for the pieces still on the seeds alone to reach someone, or for fellows to
@@ -897,9 +913,14 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   // closed outgoing connection, our PeerRetry too.
   wrapAddPeer(torrent, function (this: any, addPeer: Upstream, peer: unknown, ...rest: unknown[]) {
     if (typeof peer === 'string' && !s.mayDial(peer)) return null;
+    if (TRACE && typeof peer === 'string')
+      process.stderr.write(`[swarm-wire] ${(performance.now() / 1000).toFixed(2)} add ${peer} ${String(rest[0] ?? '')}\n`);
     return addPeer.call(this, peer, ...rest);
   });
   torrent.on('wire', (wire: any) => s.onWire(wire));
+  if (TRACE)
+    for (const ev of ['metadata', 'ready', 'trackerAnnounce'])
+      torrent.on(ev, () => process.stderr.write(`[swarm-wire] ${(performance.now() / 1000).toFixed(2)} torrent ${ev}\n`));
   // Upstream's RarityMap serves only its own rarest-first, which ours replaced, yet recounts every piece of every wire
   // on each new wire and bitfield (O(pieces x wires) each time): retired once the metadata is in.
   const retireRarityMap = () => stubRarityMap(torrent);
@@ -926,6 +947,15 @@ function fetchingExtension(s: Scheduler) {
   }
   (SilmarilFetching.prototype as any).name = FETCHING_EXTENSION;
   return SilmarilFetching;
+}
+
+/** SILMARIL_SWARM_TRACE: when a connection came up, and its first bitfield / unchoke / block (process time, s). */
+function traceWire(wire: any): void {
+  const t = () => (performance.now() / 1000).toFixed(2);
+  const who = () => `${clientCode(wire.peerId)} ${String(wire.remoteAddress ?? '')}:${wire.remotePort ?? ''}`;
+  process.stderr.write(`[swarm-wire] ${t()} up ${who()}\n`);
+  for (const ev of ['bitfield', 'have-all', 'unchoke', 'choke', 'piece'])
+    wire.once(ev, () => process.stderr.write(`[swarm-wire] ${t()} ${ev} ${who()}\n`));
 }
 
 /** The two-letter client code of an Azureus-style peer id (hex): '-XX0001-...' gives 'XX'; '??' otherwise. */
