@@ -139,6 +139,12 @@ async function hashPieces(
   options: ResumeOptions,
 ): Promise<(Buffer | undefined)[]> {
   const pl = parsed.pieceLength;
+  const pool = options.pool ?? getHashPool();
+  try {
+    pool.warm(); // the workers start while the files are opened below
+  } catch {
+    // A worker that cannot start: hashSpans fails below too, and the check runs on this thread.
+  }
   const pieceRange = (p: number): [number, number] => [p * pl, Math.min((p + 1) * pl, store.layoutLength)];
 
   // Every file the pieces touch, opened once here as the store would (a bounded number at a time).
@@ -157,7 +163,6 @@ async function hashPieces(
 
   // Runs of consecutive readable pieces, cut into tasks of about SPAN_BYTES, and at least one per worker when
   // there is enough to share.
-  const pool = options.pool ?? getHashPool();
   const readable = toCheck.filter(
     (p) => !store.segments(...pieceRange(p)).some((s) => s.path && unreadable.has(s.path)),
   );
@@ -186,7 +191,10 @@ async function hashPieces(
         // hash-worker.js, a worker crash), or a file that changed between the check above and the worker's read.
         // Hash the run here, piece by piece, as before the workers did it: slower and on this thread, but the
         // transfer starts with the right pieces rather than failing.
-        for (const p of run) out[p] = await hashInThread(store, ...pieceRange(p));
+        for (const p of run) {
+          options.signal?.throwIfAborted();
+          out[p] = await hashInThread(store, ...pieceRange(p));
+        }
       }
     }),
   );
