@@ -175,26 +175,41 @@ async function hashPieces(
   }
 
   const out: (Buffer | undefined)[] = new Array<Buffer | undefined>(parsed.pieceCount);
+  // Set when the workers, not the files, failed a run: the rest of the check stays on this thread (a worker that
+  // cannot start would otherwise be started again, ~30 ms each, for every one of a big model's hundreds of runs).
+  let workersFailed = false;
+  const next = runs.values();
+  // As many runs in the pool at once as it has workers: each worker always has one, and after a failure no more
+  // than these were sent.
   await Promise.all(
-    runs.map(async (run) => {
-      const task: SpanTask = {
-        pieceLength: pl,
-        segments: store.segments(pieceRange(run[0])[0], pieceRange(run[run.length - 1])[1]),
-      };
-      try {
-        // One call per run: a file that fails under one run (changed since the check above) fails only that run.
-        const [sha1s] = await pool.hashSpans([task], { signal: options.signal });
-        run.forEach((p, i) => (out[p] = Buffer.from(sha1s.buffer, sha1s.byteOffset + i * 20, 20)));
-      } catch (err) {
-        if (options.signal?.aborted) throw err;
+    Array.from({ length: Math.min(pool.size, runs.length) }, async () => {
+      for (const run of next) {
+        if (!workersFailed) {
+          const task: SpanTask = {
+            pieceLength: pl,
+            segments: store.segments(pieceRange(run[0])[0], pieceRange(run[run.length - 1])[1]),
+          };
+          try {
+            // One call per run: a file that fails under one run (changed since the check above) fails only that run.
+            const [sha1s] = await pool.hashSpans([task], { signal: options.signal });
+            run.forEach((p, i) => (out[p] = Buffer.from(sha1s.buffer, sha1s.byteOffset + i * 20, 20)));
+            continue;
+          } catch (err) {
+            if (options.signal?.aborted) throw err;
+          }
+        }
         // The worker path failed as a whole for this run: a worker that cannot start (a bundle without
         // hash-worker.js, a worker crash), or a file that changed between the check above and the worker's read.
         // Hash the run here, piece by piece, as before the workers did it: slower and on this thread, but the
         // transfer starts with the right pieces rather than failing.
+        let allRead = true;
         for (const p of run) {
           options.signal?.throwIfAborted();
           out[p] = await hashInThread(store, ...pieceRange(p));
+          if (!out[p]) allRead = false;
         }
+        // Every byte of the run was readable here: it was the workers that failed.
+        if (allRead) workersFailed = true;
       }
     }),
   );

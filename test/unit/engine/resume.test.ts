@@ -272,6 +272,26 @@ test('workers that cannot run: the check falls back to this thread, with the sam
   assert.equal(count, parsed.pieceCount, 'hashed here instead');
 });
 
+test('after the workers fail a run whose files read fine, the rest of the check stays on this thread', async () => {
+  // Six one-piece files, the 2nd and 4th missing: three runs of pieces to hash ([0], [2], [4, 5]).
+  const dir = path.join(tmp, 'runs');
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < 6; i++) await writeFile(path.join(dir, `f${i}.bin`), crypto.randomBytes(PIECE));
+  const t = parseTorrent((await createTorrent(dir, { pieceLength: PIECE })).torrentBytes);
+  await unlink(path.join(dir, 'f1.bin'));
+  await unlink(path.join(dir, 'f3.bin'));
+  const failing = new HashPool({ size: 1 });
+  const calls = mock.method(failing, 'hashSpans', async () => {
+    throw new Error('hash worker failed: cannot start');
+  });
+  const res = await check(undefined, t, dir, { resume: { pool: failing } });
+  assert.equal(calls.mock.callCount(), 1, 'one failed run, then no more workers asked');
+  assert.deepEqual(
+    Array.from({ length: t.pieceCount }, (_, p) => bitGet(res.bitfield, p)),
+    [true, false, true, false, true, true],
+  );
+});
+
 test("an aborted check stops with the signal's reason", async () => {
   const ac = new AbortController();
   ac.abort(new Error('transfer removed'));
