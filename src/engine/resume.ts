@@ -179,10 +179,10 @@ async function hashPieces(
   // cannot start would otherwise be started again, ~30 ms each, for every one of a big model's hundreds of runs).
   let workersFailed = false;
   const next = runs.values();
-  // As many runs in the pool at once as it has workers: each worker always has one, and after a failure no more
-  // than these were sent.
+  // Two runs per worker in the pool at once: each worker has the next one queued when it finishes one (no wait for
+  // this thread to send it), and after a failure no more than these were sent.
   await Promise.all(
-    Array.from({ length: Math.min(pool.size, runs.length) }, async () => {
+    Array.from({ length: Math.min(2 * pool.size, runs.length) }, async () => {
       for (const run of next) {
         if (!workersFailed) {
           const task: SpanTask = {
