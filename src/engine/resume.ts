@@ -3,6 +3,7 @@
 // after the last save). Nothing is re-downloaded that is still good on disk.
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { getHashPool, type HashPool, type SpanTask } from '../torrent/hash-pool.js';
 import type { ParsedTorrent } from '../torrent/types.js';
 import { filePath, piecesOf } from './layout.js';
 import type { FileMark, TransferRecord } from './state.js';
@@ -36,6 +37,13 @@ export async function markFiles(contentRoot: string, parsed: ParsedTorrent): Pro
   return marks;
 }
 
+export interface ResumeOptions {
+  /** Stops the check (it rejects with the signal's reason), e.g. when the transfer is removed meanwhile. */
+  signal?: AbortSignal;
+  /** The worker pool that hashes; the process-wide one by default. */
+  pool?: HashPool;
+}
+
 export interface ResumeResult {
   bitfield: Uint8Array;
   trusted: number;
@@ -45,13 +53,14 @@ export interface ResumeResult {
 
 /**
  * The bitfield to start from. Saved pieces count only when every real file they touch is unchanged; every other
- * piece whose bytes are all present on disk is hashed again (v1 SHA-1).
+ * piece whose bytes are all present on disk is hashed again (v1 SHA-1), in the hash workers (hash-pool.ts).
  */
 export async function resumeBitfield(
   parsed: ParsedTorrent,
   contentRoot: string,
   record: TransferRecord | undefined,
   store: PieceStore,
+  options: ResumeOptions = {},
 ): Promise<ResumeResult> {
   const n = parsed.pieceCount;
   const bits = new Uint8Array(Math.ceil(n / 8));
@@ -97,21 +106,123 @@ export async function resumeBitfield(
 
   let valid = 0;
   const pieces = parsed.pieces;
-  if (pieces) {
+  if (pieces && toCheck.length) {
+    const good = await hashPieces(parsed, toCheck, store, options);
     for (const p of toCheck) {
-      const len = Math.min(parsed.pieceLength, store.layoutLength - p * parsed.pieceLength);
-      let buf: Buffer;
-      try {
-        buf = await store.read(p * parsed.pieceLength, len);
-      } catch {
-        continue;
-      }
-      const digest = createHash('sha1').update(buf).digest();
-      if (digest.equals(pieces.subarray(p * 20, p * 20 + 20))) {
+      if (good[p] && good[p].equals(pieces.subarray(p * 20, p * 20 + 20))) {
         bitSet(bits, p);
         valid++;
       }
     }
   }
   return { bitfield: bits, trusted, rechecked: toCheck.length, valid };
+}
+
+/** Runs of consecutive pieces are hashed in jobs of at most this many bytes (verify.ts cuts its spans the same way). */
+const SPAN_BYTES = 64 * 1024 * 1024;
+/** Files checked for readability at once before the workers read them. */
+const OPEN_CHECKS = 16;
+
+/**
+ * SHA-1 of each piece in `toCheck` (ascending) that could be read, indexed by piece; pieces that could not be read
+ * (a file missing, unreadable, shorter than it was a moment ago, or reached through a link a download must not
+ * follow) have none: they are not valid, and the rest of the check goes on.
+ *
+ * The hashing runs in the worker pool: a 15 GB model is ~13 s of SHA-1, which must not block the extension host.
+ * The workers open the files by path themselves, so each file is first opened here the way the store opens it
+ * (checkReadable: the same link rules for a download), and only pieces whose files all passed are sent.
+ */
+async function hashPieces(
+  parsed: ParsedTorrent,
+  toCheck: number[],
+  store: PieceStore,
+  options: ResumeOptions,
+): Promise<(Buffer | undefined)[]> {
+  const pl = parsed.pieceLength;
+  const pool = options.pool ?? getHashPool();
+  try {
+    pool.warm(); // the workers start while the files are opened below
+  } catch {
+    // A worker that cannot start: hashSpans fails below too, and the check runs on this thread.
+  }
+  const pieceRange = (p: number): [number, number] => [p * pl, Math.min((p + 1) * pl, store.layoutLength)];
+
+  // Every file the pieces touch, opened once here as the store would (a bounded number at a time).
+  const paths = new Set<string>();
+  for (const p of toCheck) for (const seg of store.segments(...pieceRange(p))) if (seg.path) paths.add(seg.path);
+  const unreadable = new Set<string>();
+  const queue = [...paths];
+  await Promise.all(
+    Array.from({ length: Math.min(OPEN_CHECKS, queue.length) }, async () => {
+      for (let path = queue.pop(); path !== undefined; path = queue.pop()) {
+        await store.checkReadable(path).catch(() => unreadable.add(path));
+      }
+    }),
+  );
+  options.signal?.throwIfAborted();
+
+  // Runs of consecutive readable pieces, cut into tasks of about SPAN_BYTES, and at least one per worker when
+  // there is enough to share.
+  const readable = toCheck.filter(
+    (p) => !store.segments(...pieceRange(p)).some((s) => s.path && unreadable.has(s.path)),
+  );
+  const perTask = Math.max(1, Math.min(Math.floor(SPAN_BYTES / pl), Math.ceil(readable.length / pool.size)));
+  const runs: number[][] = [];
+  for (const p of readable) {
+    const run = runs[runs.length - 1];
+    if (run && run[run.length - 1] === p - 1 && run.length < perTask) run.push(p);
+    else runs.push([p]);
+  }
+
+  const out: (Buffer | undefined)[] = new Array<Buffer | undefined>(parsed.pieceCount);
+  // Set when the workers, not the files, failed a run: the rest of the check stays on this thread (a worker that
+  // cannot start would otherwise be started again, ~30 ms each, for every one of a big model's hundreds of runs).
+  let workersFailed = false;
+  const next = runs.values();
+  // Two runs per worker in the pool at once: each worker has the next one queued when it finishes one (no wait for
+  // this thread to send it), and after a failure no more than these were sent.
+  await Promise.all(
+    Array.from({ length: Math.min(2 * pool.size, runs.length) }, async () => {
+      for (const run of next) {
+        if (!workersFailed) {
+          const task: SpanTask = {
+            pieceLength: pl,
+            segments: store.segments(pieceRange(run[0])[0], pieceRange(run[run.length - 1])[1]),
+          };
+          try {
+            // One call per run: a file that fails under one run (changed since the check above) fails only that run.
+            const [sha1s] = await pool.hashSpans([task], { signal: options.signal });
+            run.forEach((p, i) => (out[p] = Buffer.from(sha1s.buffer, sha1s.byteOffset + i * 20, 20)));
+            continue;
+          } catch (err) {
+            if (options.signal?.aborted) throw err;
+          }
+        }
+        // The worker path failed as a whole for this run: a worker that cannot start (a bundle without
+        // hash-worker.js, a worker crash), or a file that changed between the check above and the worker's read.
+        // Hash the run here, piece by piece, as before the workers did it: slower and on this thread, but the
+        // transfer starts with the right pieces rather than failing.
+        let allRead = true;
+        for (const p of run) {
+          options.signal?.throwIfAborted();
+          out[p] = await hashInThread(store, ...pieceRange(p));
+          if (!out[p]) allRead = false;
+        }
+        // Every byte of the run was readable here: it was the workers that failed.
+        if (allRead) workersFailed = true;
+      }
+    }),
+  );
+  return out;
+}
+
+/** SHA-1 of [start, end) of the piece stream read through the store, on this thread; undefined if it cannot be read. */
+async function hashInThread(store: PieceStore, start: number, end: number): Promise<Buffer | undefined> {
+  let buf: Buffer;
+  try {
+    buf = await store.read(start, end - start);
+  } catch {
+    return undefined;
+  }
+  return createHash('sha1').update(buf).digest();
 }

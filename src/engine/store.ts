@@ -148,6 +148,34 @@ export class PieceStore {
     this.idleTimer.unref?.();
   }
 
+  /**
+   * [start, end) of the piece stream as the stretches of files it covers, each with its position in its file; pads
+   * as stretches without a path (zeros). The shape of a hash worker's SpanTask segments (hash-worker.ts): resume.ts
+   * hashes pieces there, off this thread, over the same layout this store reads.
+   */
+  segments(start: number, end: number): { path?: string; position: number; length: number }[] {
+    const out: { path?: string; position: number; length: number }[] = [];
+    for (const seg of this.overlapping(start, Math.min(end, this.layout.length))) {
+      const from = Math.max(start, seg.offset);
+      const to = Math.min(end, seg.offset + seg.length);
+      out.push(
+        seg.path
+          ? { path: seg.path, position: from - seg.offset, length: to - from }
+          : { position: 0, length: to - from },
+      );
+    }
+    return out;
+  }
+
+  /**
+   * Resolves when `path` (one of this store's files) opens for reading the way this store opens it: rejects when it
+   * is missing or unreadable and, for a download, when it is reached through a link (file-pool.ts). A reader that
+   * opens the file by itself (a hash worker) asks this first, so it reads only what the store itself would.
+   */
+  async checkReadable(path: string): Promise<void> {
+    await this.pool.use(this, { path, mode: 'read', root: this.layout.root }, async () => {});
+  }
+
   /** Reads [start, start+length) of the piece stream into one buffer (`into`, else a fresh one): zeros for pads,
    *  no concatenation. */
   async read(start: number, length: number, into?: Buffer): Promise<Buffer> {
