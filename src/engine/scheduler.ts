@@ -63,12 +63,6 @@ const SEED_TAIL_BLOCKS = 8;
 const FED_BY_FELLOWS_MS = 1000;
 /** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
 const RANK_MEMORY_MS = 20_000;
-/** At a libtorrent origin: fellow downloaders fetching from it at once (see updateWire). */
-const ORIGIN_FETCHERS = Number(process.env.SILMARIL_ORIGIN_FETCHERS ?? 2);
-/** A fellow's claim this recent counts it as fetching from the origin now. */
-const ORIGIN_ACTIVE_MS = 1500;
-/** A downloader waiting for its turn at the origin looks again this often. */
-const ORIGIN_WAIT_MS = 200;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -513,15 +507,6 @@ export class Scheduler {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
         const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
         const origin = this.sparedOrigin(wire);
-        // A libtorrent origin splits its upload over every piece asked of it: eight downloaders each fetching one
-        // piece get 1 MiB/s apiece, so pieces take a second to arrive and the last eight all arrive together at the
-        // very end, when every downloader still needs them (at N = 16, ~1.3 s more than behind a silmaril seed,
-        // which serves pieces one after another, seed-spread.ts). So at most ORIGIN_FETCHERS fellows fetch from it at
-        // once, each with its whole upload share on one piece; the others wait for a turn (their fellows feed them).
-        if (origin && this.claims.activePeers(now, ORIGIN_ACTIVE_MS) >= ORIGIN_FETCHERS) {
-          this.wakeAfter(ORIGIN_WAIT_MS);
-          break;
-        }
         index = pickAtSeed(picker, has, { busy, claimed, rank: this.ranks(), origin, fedByFellows });
         if (index >= 0) this.claim(index);
         // Left for a claim to lapse, for the pieces still on the seeds alone to reach someone, or for fellows to

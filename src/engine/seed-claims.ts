@@ -66,23 +66,6 @@ export class SeedClaims<P> {
     return false;
   }
 
-  /**
-   * Fellow downloaders fetching from a seed now: peers holding a claim made in the last `recentMs` (older claims
-   * still keep others off their piece, but a piece that slow says little about who is at the seed now).
-   */
-  activePeers(now: number, recentMs: number): number {
-    let n = 0;
-    for (const m of this.byPeer.values()) {
-      for (const until of m.values()) {
-        if (until > now && until - this.claimMs > now - recentMs) {
-          n++;
-          break;
-        }
-      }
-    }
-    return n;
-  }
-
   /** Whether any claim is held at all (so a caller can skip the check). */
   get size(): number {
     let n = 0;

@@ -42,21 +42,3 @@ test('a peer claiming everything holds only its last few claims', () => {
   assert.equal(c.claimed(99, 0), true, 'the newest are kept');
   assert.equal(c.claimed(0, 0), false, 'the oldest forgotten');
 });
-
-test('fellows fetching from a seed now: peers with a recent claim, each counted once, none once its piece is in', () => {
-  const c = new SeedClaims<string>();
-  assert.equal(c.activePeers(1000, 1500), 0);
-  c.add('a', 1, 1000);
-  c.add('a', 2, 1100); // the next piece, started before the first is in: still one fellow
-  c.add('b', 3, 1200);
-  assert.equal(c.activePeers(1300, 1500), 2);
-  c.done('b', 3);
-  assert.equal(c.activePeers(1300, 1500), 1, "b's piece is in: b is not fetching");
-  // A claim older than the window no longer counts (its claimant is slow, gone quiet, or was choked), though it still
-  // keeps others off its piece until it lapses.
-  assert.equal(c.activePeers(1100 + 1500, 1500), 0);
-  assert.equal(c.claimed(2, 1100 + 1500), true);
-  c.add('c', 4, 5000);
-  c.remove('c');
-  assert.equal(c.activePeers(5000, 1500), 0, 'a fellow that left fetches nothing');
-});
