@@ -17,7 +17,7 @@
 import { Choker, type ChokePeer } from './choker.js';
 import { PeerAvailability, pickAtSeed, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
-import { decodeClaim, encodeClaim, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
+import { decodeFetching, encodeClaim, encodeRelease, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
 import {
   Downloaders,
   DUPLICATE_REJECT_KEY,
@@ -61,6 +61,10 @@ const SEED_TAIL_BLOCKS = 8;
  * fellow has (picker.ts pickAtSeed).
  */
 const FED_BY_FELLOWS_MS = 1000;
+/** Released pieces remembered at most (a hostile fellow could release any number). */
+const MAX_RELEASED = 256;
+/** A fellow that claimed a piece this recently counts as fetching from the origin (ranks(), fetchersOnly). */
+const FETCHER_MEMORY_MS = 3000;
 /** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
 const RANK_MEMORY_MS = 20_000;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
@@ -112,6 +116,9 @@ const PEER_LOCAL_EVENTS = new Set(['have', 'bitfield', 'have-all', 'have-none', 
 export class Scheduler {
   picker?: PiecePicker;
   readonly choker: Choker;
+  /** Pieces we started at a seed; SILMARIL_SWARM_TRACE: blocks asked of seeds for other started pieces, in endgame. */
+  private readonly pickedAtSeed = new Set<number>();
+  private readonly seedAsks = { continued: 0, endgame: 0 };
   /** Pieces started and not yet verified. */
   readonly inflight = new Set<number>();
   /** Bytes received from peers that were not seeds at the time, and from seeds. */
@@ -194,6 +201,11 @@ export class Scheduler {
     const keepNew = keepsNewConnection(t.client.peerId, id, outgoing(wire));
     const [drop, kept] = keepNew ? [other, wire] : [wire, other];
     drop.__silmarilDuplicate = true;
+    if (TRACE)
+      process.stderr.write(
+        `[swarm-wire] ${(performance.now() / 1000).toFixed(2)} drop-duplicate ${clientCode(id)} ${drop === wire ? 'new' : 'old'} ` +
+          `requests ${drop.requests?.length ?? 0} downloaded ${drop.downloaded ?? 0}\n`,
+      );
     const addr = outgoing(drop) ? peerOf(drop)?.addr : undefined;
     if (addr) this.duplicateAddrs.set(addr, kept);
     this.duplicatesDropped++;
@@ -261,6 +273,9 @@ export class Scheduler {
       // backed-off pieces, and the download sat unchoked, asking nothing, for good).
       this.wakeAfter(REJECT_BACKOFF_MS);
     });
+    wire.on('choke', () => {
+      if (this.peers.get(wire)?.avail.isSeed) this.onSeedChoke(wire);
+    });
     wire.on('interested', () => this.soon());
     wire.on('uninterested', () => this.soon());
     wire.once('close', () => {
@@ -271,6 +286,8 @@ export class Scheduler {
       this.draining.delete(wire);
       this.superSeeder?.remove(wire);
       this.claims.remove(wire);
+      this.onSeedChoke(wire); // a seed gone mid-piece: the same as a choke
+      this.claimedAt.delete(wire);
       this.soon();
     });
     // lt_donthave is attached right after the 'wire' event.
@@ -434,6 +451,8 @@ export class Scheduler {
 
   onVerified(index: number): void {
     this.inflight.delete(index);
+    this.released.delete(index);
+    for (const mine of this.claimedAt.values()) mine.delete(index);
     const picker = this.ensure();
     if (!picker) return;
     picker.setHave(index);
@@ -479,14 +498,21 @@ export class Scheduler {
           : undefined;
     // 1. Pieces already started, so they complete (and can be shared) sooner and memory stays flat.
     let canHelp = false;
+    const claimedElsewhere = rec.avail.isSeed && this.claims.size > 0;
     for (const index of this.inflight) {
       if (full()) return;
       if (!has(index) || (skip !== undefined && skip(index))) continue;
+      // A piece we released (the seed choked us part-way) and a fellow took up since: its, not ours, at a seed.
+      if (claimedElsewhere && !this.claimedAt.get(wire)?.has(index) && this.claims.claimed(index, now)) continue;
       canHelp = true;
       // Every block already asked of someone: nothing to fill (this loop runs for every block that arrives, over
       // every started piece, so the skip must be cheap).
       if (fullyAsked(t.pieces[index])) continue;
-      fill(index);
+      if (TRACE && rec.avail.isSeed && !this.pickedAtSeed.has(index)) {
+        const before = wire.requests.length;
+        fill(index);
+        this.seedAsks.continued += wire.requests.length - before;
+      } else fill(index);
     }
     // 2. New pieces, rarest first, while the in-flight budget allows (a peer that can help with none may start one).
     const budget = Math.max(2, Math.floor(INFLIGHT_BYTES / t.pieceLength));
@@ -507,8 +533,22 @@ export class Scheduler {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
         const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
         const origin = this.sparedOrigin(wire);
-        index = pickAtSeed(picker, has, { busy, claimed, rank: this.ranks(), origin, fedByFellows });
-        if (index >= 0) this.claim(index);
+        // At a libtorrent origin, once fellows' claims tell who fetches from it: among those, only pieces we own.
+        const ownedOnly = origin && this.claims.anyEver && process.env.SILMARIL_AB !== '0';
+        const rank = this.ranks(ownedOnly);
+        index = pickAtSeed(picker, has, {
+          busy,
+          claimed,
+          rank,
+          origin,
+          fedByFellows,
+          ownedOnly,
+          first: this.released.size ? this.released : undefined,
+        });
+        if (index >= 0) {
+          this.released.delete(index);
+          this.claim(wire, index);
+        }
         // Left for a claim to lapse, for the pieces still on the seeds alone to reach someone, or for fellows to
         // stop feeding us: look again later.
         else if (picker.pick(has, busy) >= 0) this.wakeAfter(fedByFellows ? FED_BY_FELLOWS_MS : 1000);
@@ -518,11 +558,12 @@ export class Scheduler {
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
         process.stderr.write(
-          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks()?.(index) ?? '-'} ` +
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks(this.sparedOrigin(wire) && this.claims.anyEver)?.(index) ?? '-'} ` +
             `avail ${picker.availability(index)}/${picker.seeds} alone ${picker.onSeedsAlone} peers ${this.peers.size} ` +
             `claims ${this.claims.size} origin ${this.sparedOrigin(wire)} fed ${now - this.fellowsFedAt}\n`,
         );
       canHelp = true;
+      if (rec.avail.isSeed) this.pickedAtSeed.add(index);
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
     }
     // 3. Endgame: nothing left to start anywhere; ask this peer too for blocks still outstanding on others.
@@ -539,25 +580,50 @@ export class Scheduler {
         if (pieceHasBlock(piece, b)) continue;
         if (asked.has(index * MAX_BLOCKS_PER_PIECE + b)) continue;
         requestBlock(t, wire, index, false, b);
+        if (TRACE && rec.avail.isSeed) this.seedAsks.endgame++;
       }
       if (full()) return;
     }
   }
 
-  /** We start piece i at a seed: tell the fellow downloaders that take the message (seed-claims.ts). */
-  private claim(i: number): void {
-    let msg: Buffer | undefined;
+  /** We start piece i at seed `seed`: tell the fellow downloaders that take the message (seed-claims.ts). */
+  private claim(seed: any, i: number): void {
+    let mine = this.claimedAt.get(seed);
+    if (!mine) this.claimedAt.set(seed, (mine = new Set()));
+    mine.add(i);
+    this.tellFellows(encodeClaim(i));
+  }
+
+  private tellFellows(msg: Buffer): void {
     for (const [w, r] of this.peers) {
       if (w.destroyed || r.avail.isSeed || !(Number(w.peerExtendedMapping?.[FETCHING_EXTENSION]) > 0)) continue;
-      w.extended(FETCHING_EXTENSION, (msg ??= encodeClaim(i)));
+      w.extended(FETCHING_EXTENSION, msg);
     }
   }
 
-  /** A fellow downloader started piece i at a seed. */
+  /** Pieces we started at each seed and have not got yet (claimed to our fellows). */
+  private readonly claimedAt = new Map<any, Set<number>>();
+  /** Pieces fellows released (seed-claims.ts): started at a seed, stuck part-way; taken first by their owner. */
+  private readonly released = new Set<number>();
+
+  /** A seed choked us: the pieces we were fetching from it are released to the fellows (seed-claims.ts). */
+  private onSeedChoke(seed: any): void {
+    const mine = this.claimedAt.get(seed);
+    if (!mine?.size) return;
+    for (const i of mine) if (!this.torrent.bitfield?.get(i)) this.tellFellows(encodeRelease(i));
+    mine.clear();
+  }
+
+  /** A fellow downloader started piece i at a seed, or stopped fetching it there part-way. */
   onClaim(wire: any, buf: Uint8Array): void {
     const picker = this.ensure();
-    const i = picker ? decodeClaim(buf, picker.pieceCount) : undefined;
-    if (i !== undefined) this.claims.add(wire, i, Date.now());
+    const m = picker ? decodeFetching(buf, picker.pieceCount) : undefined;
+    if (!m) return;
+    if (m.kind === 'claim') return this.claims.add(wire, m.piece, Date.now());
+    if (this.claims.release(wire, m.piece) && this.released.size < MAX_RELEASED) {
+      this.released.add(m.piece);
+      queueMicrotask(() => updateTorrent(this.torrent));
+    }
   }
 
   private wakeTimer?: NodeJS.Timeout;
@@ -588,10 +654,20 @@ export class Scheduler {
   private readonly downloadersSeen = new Map<string, number>();
   private rankCache?: { at: number; key: string; fn: ((i: number) => number) | undefined };
 
-  /** This downloader's rank per piece among the downloaders it knows (picker.ts seedRanks), looked at once a second. */
-  private ranks(): ((i: number) => number) | undefined {
+  /**
+   * This downloader's rank per piece among the downloaders it knows (picker.ts seedRanks), looked at once a second.
+   * `fetchersOnly` (at a libtorrent origin, once any fellow claimed a piece): among the fellows that claimed a piece
+   * lately (seed-claims.ts), the ones fetching from it; each then takes only the pieces it owns (pickAtSeed's
+   * ownedOnly): a downloader that skips a turn costs the origin nothing, which splits its upload over whoever asks. libtorrent's seed unchokes 8 of 16; ranked among all 16, a downloader
+   * ran out of pieces it owns (rank 0) halfway, took ones it is second or third in line for, and their owner, unchoked
+   * too, took the same piece in the same few milliseconds, before either claim arrived: the piece left the seed
+   * twice (5 of 64 pieces at N = 16). Among the 8 that fetch, each owns twice as many and such collisions wait for
+   * the end.
+   */
+  private ranks(fetchersOnly = false): ((i: number) => number) | undefined {
     const now = Date.now();
-    if (this.rankCache && now - this.rankCache.at < 1000) return this.rankCache.fn;
+    const cache = fetchersOnly ? this.fetcherRankCache : this.rankCache;
+    if (cache && now - cache.at < 1000) return cache.fn;
     const ourId: string | undefined = this.torrent.client?.peerId;
     // Downloaders seen in the last RANK_MEMORY_MS, connected or not: connections come and go (doubled ones are cut,
     // peers redial), and a downloader that drops out of the set for a moment would hand its pieces to others while
@@ -604,17 +680,27 @@ export class Scheduler {
         this.noteDownloader(w);
       }
     }
-    const ids: string[] = [];
+    let ids: string[] = [];
     for (const [id, at] of this.downloadersSeen) {
       if (now - at > RANK_MEMORY_MS) this.downloadersSeen.delete(id);
       else ids.push(id);
     }
+    if (fetchersOnly) {
+      // None lately: we are the only one fetching from it, every piece is ours (no ranks).
+      const fetchers = new Set(
+        this.claims.claimantsSince(now - FETCHER_MEMORY_MS).map((w: any) => w.peerId as string | undefined),
+      );
+      ids = ids.filter((id) => fetchers.has(id));
+    }
     const key = ids.sort().join();
     // Same downloaders: keep the ranks computed so far (each piece's rank costs one weight per downloader).
-    const fn = this.rankCache?.key === key ? this.rankCache.fn : ourId ? seedRanks(ourId, ids) : undefined;
-    this.rankCache = { at: now, key, fn };
+    const fn = cache?.key === key ? cache.fn : ourId ? seedRanks(ourId, ids) : undefined;
+    const next = { at: now, key, fn };
+    if (fetchersOnly) this.fetcherRankCache = next;
+    else this.rankCache = next;
     return fn;
   }
+  private fetcherRankCache?: { at: number; key: string; fn: ((i: number) => number) | undefined };
 
   /**
    * A downloader that unchokes us just got piece i, which we are fetching: the blocks still asked of a seed are
@@ -733,7 +819,7 @@ export class Scheduler {
             .map(([k, v]) => `${k}=${Math.round(v / 1048576)}`)
             .join(
               ',',
-            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.held.length} rejected ${this.rejected} ` +
+            )} dups ${this.duplicatesDropped} seedAsks ${this.seedAsks.continued}/${this.seedAsks.endgame} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.held.length} rejected ${this.rejected} ` +
           `served ${Object.entries(this.servedWhy)
             .map(([k, v]) => `${k}=${(v / 1048576).toFixed(1)}`)
             .join(',')} ` +
@@ -899,13 +985,17 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   wrapAddPeer(torrent, function (this: any, addPeer: Upstream, peer: unknown, ...rest: unknown[]) {
     if (typeof peer === 'string' && !s.mayDial(peer)) return null;
     if (TRACE && typeof peer === 'string')
-      process.stderr.write(`[swarm-wire] ${(performance.now() / 1000).toFixed(2)} add ${peer} ${String(rest[0] ?? '')}\n`);
+      process.stderr.write(
+        `[swarm-wire] ${(performance.now() / 1000).toFixed(2)} add ${peer} ${String(rest[0] ?? '')}\n`,
+      );
     return addPeer.call(this, peer, ...rest);
   });
   torrent.on('wire', (wire: any) => s.onWire(wire));
   if (TRACE)
     for (const ev of ['metadata', 'ready', 'trackerAnnounce'])
-      torrent.on(ev, () => process.stderr.write(`[swarm-wire] ${(performance.now() / 1000).toFixed(2)} torrent ${ev}\n`));
+      torrent.on(ev, () =>
+        process.stderr.write(`[swarm-wire] ${(performance.now() / 1000).toFixed(2)} torrent ${ev}\n`),
+      );
   // Upstream's RarityMap serves only its own rarest-first, which ours replaced, yet recounts every piece of every wire
   // on each new wire and bitfield (O(pieces x wires) each time): retired once the metadata is in.
   const retireRarityMap = () => stubRarityMap(torrent);

@@ -394,6 +394,44 @@ test('at the origin seed: no piece a fellow has while some piece is on the seeds
   assert.equal(p.onSeedsAlone, 1, 'piece 3 left with its only holder');
 });
 
+test('at a libtorrent origin, among the fellows fetching from it: only pieces we own, released ones first', () => {
+  // Eight fellows fetch from the origin (libtorrent unchokes 8 of 16); each ranks itself among those eight.
+  const ids = Array.from({ length: 8 }, (_, k) => `2d534d303030312d${k.toString(16).padStart(24, '0')}`);
+  const ranks = ids.map((me) => seedRanks(me, ids)!);
+  const p = new PiecePicker(64);
+  new PeerAvailability(p).haveAll();
+  // Every fellow, picking at once before any claim arrives, takes a different piece: each takes one it owns.
+  const picks = ranks.map((r) =>
+    pickAtSeed(p, all, { busy: none, claimed: none, rank: r, origin: true, ownedOnly: true }),
+  );
+  assert.equal(new Set(picks).size, 8, `picks ${picks.join(',')}`);
+  picks.forEach((i, k) => assert.equal(ranks[k](i), 0));
+  // Its own pieces all taken: it waits (the origin splits its upload over whoever asks, so a turn skipped costs
+  // nothing) rather than take a piece another owns at the moment that one takes it.
+  const me = ranks[2];
+  const mineBusy = (i: number) => me(i) === 0;
+  assert.equal(pickAtSeed(p, all, { busy: mineBusy, claimed: none, rank: me, origin: true, ownedOnly: true }), -1);
+  assert.ok(pickAtSeed(p, all, { busy: mineBusy, claimed: none, rank: me, origin: true }) >= 0, 'without: any');
+  // A piece a fellow released part-way (the seed choked it) comes before our other pieces, if we own it...
+  const owned = Array.from({ length: 64 }, (_, i) => i).filter((i) => me(i) === 0);
+  const released = owned[owned.length - 1];
+  assert.equal(
+    pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, ownedOnly: true, first: [released] }),
+    released,
+  );
+  // ...and not if another owns it, or a fellow has it, or claims it.
+  const notMine = Array.from({ length: 64 }, (_, i) => i).find((i) => me(i) > 0)!;
+  assert.notEqual(
+    pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, ownedOnly: true, first: [notMine] }),
+    notMine,
+  );
+  const claimedIt = (i: number) => i === released;
+  assert.notEqual(
+    pickAtSeed(p, all, { busy: none, claimed: claimedIt, rank: me, origin: true, ownedOnly: true, first: [released] }),
+    released,
+  );
+});
+
 test('pickLowest: the lowest score first, ties rarest first; 0 taken at once', () => {
   const p = new PiecePicker(6);
   const a = new PeerAvailability(p);

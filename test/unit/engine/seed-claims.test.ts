@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLAIM_MS, decodeClaim, encodeClaim, MAX_CLAIMS, SeedClaims } from '../../../src/engine/seed-claims.js';
+import {
+  CLAIM_MS,
+  decodeClaim,
+  decodeFetching,
+  encodeClaim,
+  encodeRelease,
+  MAX_CLAIMS,
+  SeedClaims,
+} from '../../../src/engine/seed-claims.js';
 
 test('claim messages: 4 bytes big-endian; anything else, or a piece past the end, is dropped', () => {
   assert.deepEqual([...encodeClaim(258)], [0, 0, 1, 2]);
@@ -41,4 +49,26 @@ test('a peer claiming everything holds only its last few claims', () => {
   assert.equal(held, MAX_CLAIMS);
   assert.equal(c.claimed(99, 0), true, 'the newest are kept');
   assert.equal(c.claimed(0, 0), false, 'the oldest forgotten');
+});
+
+test("a release (5 bytes: index, 0) frees the piece and ends the fellow's fetching; a claim-only peer drops it", () => {
+  assert.deepEqual([...encodeRelease(258)], [0, 0, 1, 2, 0]);
+  assert.deepEqual(decodeFetching(encodeRelease(258), 300), { kind: 'release', piece: 258 });
+  assert.deepEqual(decodeFetching(encodeClaim(7), 300), { kind: 'claim', piece: 7 });
+  assert.equal(decodeClaim(encodeRelease(258), 300), undefined, 'older peers read it as malformed and ignore it');
+  assert.equal(decodeFetching(Buffer.from([0, 0, 1, 2, 1]), 300), undefined);
+  assert.equal(decodeFetching(encodeRelease(300), 300), undefined, 'past the last piece');
+  const c = new SeedClaims<string>();
+  c.add('a', 5, 1000);
+  c.add('b', 6, 1000);
+  assert.deepEqual(c.claimantsSince(900).sort(), ['a', 'b']);
+  assert.equal(c.release('a', 5), true);
+  assert.equal(c.claimed(5, 1001), false, 'free again');
+  assert.deepEqual(c.claimantsSince(900), ['b'], 'a no longer fetches from a seed');
+  assert.equal(c.release('a', 9), false, 'nothing to release');
+  c.done('b', 6);
+  assert.deepEqual(c.claimantsSince(900), ['b'], 'a fellow whose piece came in still fetches');
+  assert.deepEqual(c.claimantsSince(1001), [], 'but not once its last claim is older than asked');
+  assert.equal(c.anyEver, true);
+  assert.equal(new SeedClaims<string>().anyEver, false);
 });
