@@ -534,7 +534,7 @@ export class Scheduler {
         const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
         const origin = this.sparedOrigin(wire);
         // At a libtorrent origin, once fellows' claims tell who fetches from it: among those, only pieces we own.
-        const ownedOnly = origin && this.claims.anyEver && process.env.SILMARIL_AB !== '0';
+        const ownedOnly = origin && this.claims.anyEver;
         const rank = this.ranks(ownedOnly);
         index = pickAtSeed(picker, has, {
           busy,
