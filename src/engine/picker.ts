@@ -450,10 +450,8 @@ export interface SeedPickOptions {
   origin: boolean;
   /** Fellow downloaders (or ones that completed) are sending us blocks now: the origin is not our only source. */
   fedByFellows?: boolean;
-  /** Only pieces we own (rank 0): `rank` ranks us among the fellows fetching from this seed now, each of which takes
-   *  its own, so a piece another owns reaches us from it (see Scheduler#ranks). */
-  ownedOnly?: boolean;
-  /** Pieces to take before the others, under the same rules (pieces fellows released part-way, seed-claims.ts). */
+  /** Pieces to take before the others if we own them (rank 0), under the same rules (pieces fellows released
+   *  part-way, seed-claims.ts). */
   first?: Iterable<number>;
 }
 
@@ -472,11 +470,10 @@ export interface SeedPickOptions {
 export function pickAtSeed(picker: PiecePicker, peerHas: (i: number) => boolean, o: SeedPickOptions): number {
   const open = (i: number) => o.busy(i) || o.claimed(i);
   const rank = o.rank;
-  const elsewhere =
-    rank && o.ownedOnly
-      ? (i: number) => open(i) || picker.availability(i) > picker.seeds || rank(i) > 0
-      : (i: number) => open(i) || picker.availability(i) > picker.seeds;
-  if (o.first) for (const i of o.first) if (!picker.hasPiece(i) && peerHas(i) && !elsewhere(i)) return i;
+  const elsewhere = (i: number) => open(i) || picker.availability(i) > picker.seeds;
+  // Released pieces first, by their owner only (every fellow heard of the release at once).
+  if (o.first)
+    for (const i of o.first) if (!picker.hasPiece(i) && peerHas(i) && !elsewhere(i) && !(rank && rank(i) > 0)) return i;
   const index = rank ? picker.pickLowest(peerHas, elsewhere, rank) : picker.pick(peerHas, elsewhere);
   if (index >= 0 || (o.origin && (picker.onSeedsAlone > 0 || o.fedByFellows))) return index;
   return picker.pick(peerHas, open);

@@ -7,7 +7,8 @@
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
-//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
+//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate);
+//                                      a dial opens in plaintext, MSE only for a peer that refused it (plain-first.ts)
 //   Torrent#_update()                  a pass over every wire per call (per block, per have) -> one per microtask turn,
 //                                      over the one wire a have / unchoke... came from (update-queue.ts)
 //   Torrent#_rarityMap                 O(pieces x wires) recount per wire / bitfield -> a stub (destroyed)
@@ -15,6 +16,7 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
+import { PlainFirst } from './plain-first.js';
 import { PeerAvailability, pickAtSeed, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { decodeFetching, encodeClaim, encodeRelease, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
@@ -30,6 +32,7 @@ import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 import { UpdateQueue } from './update-queue.js';
 import {
+  dialPlaintext,
   hasRarityMap,
   pieceBlockCount,
   pieceFullyReserved,
@@ -533,16 +536,14 @@ export class Scheduler {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
         const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
         const origin = this.sparedOrigin(wire);
-        // At a libtorrent origin, once fellows' claims tell who fetches from it: among those, only pieces we own.
-        const ownedOnly = origin && this.claims.anyEver;
-        const rank = this.ranks(ownedOnly);
+        // At a libtorrent origin, once fellows' claims tell who fetches from it: ranked among those.
+        const rank = this.ranks(origin && this.claims.anyEver);
         index = pickAtSeed(picker, has, {
           busy,
           claimed,
           rank,
           origin,
           fedByFellows,
-          ownedOnly,
           first: this.released.size ? this.released : undefined,
         });
         if (index >= 0) {
@@ -622,6 +623,7 @@ export class Scheduler {
     if (m.kind === 'claim') return this.claims.add(wire, m.piece, Date.now());
     if (this.claims.release(wire, m.piece) && this.released.size < MAX_RELEASED) {
       this.released.add(m.piece);
+      this.fetcherRankCache = undefined; // it no longer fetches: its pieces have new owners now
       queueMicrotask(() => updateTorrent(this.torrent));
     }
   }
@@ -657,12 +659,11 @@ export class Scheduler {
   /**
    * This downloader's rank per piece among the downloaders it knows (picker.ts seedRanks), looked at once a second.
    * `fetchersOnly` (at a libtorrent origin, once any fellow claimed a piece): among the fellows that claimed a piece
-   * lately (seed-claims.ts), the ones fetching from it; each then takes only the pieces it owns (pickAtSeed's
-   * ownedOnly): a downloader that skips a turn costs the origin nothing, which splits its upload over whoever asks. libtorrent's seed unchokes 8 of 16; ranked among all 16, a downloader
-   * ran out of pieces it owns (rank 0) halfway, took ones it is second or third in line for, and their owner, unchoked
-   * too, took the same piece in the same few milliseconds, before either claim arrived: the piece left the seed
-   * twice (5 of 64 pieces at N = 16). Among the 8 that fetch, each owns twice as many and such collisions wait for
-   * the end.
+   * lately (seed-claims.ts), the ones fetching from it. libtorrent's seed unchokes 8 of 16; ranked among all 16, a
+   * downloader ran out of pieces it owns (rank 0) halfway, took ones it is second or third in line for, and their
+   * owner, unchoked too, took the same piece in the same few milliseconds, before either claim arrived: the piece left
+   * the seed twice. Among the 8 that fetch, each owns twice as many. (Taking only owned pieces, and waiting
+   * otherwise, ended those collisions but left the seed idle at times: no faster, docs/swarm.md.)
    */
   private ranks(fetchersOnly = false): ((i: number) => number) | undefined {
     const now = Date.now();
@@ -982,13 +983,17 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   });
   // Redials of a peer we already hold another connection to (dropDuplicate) are refused: WebTorrent reconnects a
   // closed outgoing connection, our PeerRetry too.
+  const plainFirst = new PlainFirst();
   wrapAddPeer(torrent, function (this: any, addPeer: Upstream, peer: unknown, ...rest: unknown[]) {
     if (typeof peer === 'string' && !s.mayDial(peer)) return null;
     if (TRACE && typeof peer === 'string')
       process.stderr.write(
         `[swarm-wire] ${(performance.now() / 1000).toFixed(2)} add ${peer} ${String(rest[0] ?? '')}\n`,
       );
-    return addPeer.call(this, peer, ...rest);
+    const added = addPeer.call(this, peer, ...rest);
+    if (added && typeof peer === 'string' && plainFirst.plaintext(peer, Date.now()))
+      dialPlaintext(added, () => plainFirst.refused(peer, Date.now()));
+    return added;
   });
   torrent.on('wire', (wire: any) => s.onWire(wire));
   if (TRACE)

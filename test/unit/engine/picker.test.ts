@@ -394,40 +394,28 @@ test('at the origin seed: no piece a fellow has while some piece is on the seeds
   assert.equal(p.onSeedsAlone, 1, 'piece 3 left with its only holder');
 });
 
-test('at a libtorrent origin, among the fellows fetching from it: only pieces we own, released ones first', () => {
-  // Eight fellows fetch from the origin (libtorrent unchokes 8 of 16); each ranks itself among those eight.
+test('at a seed: a piece a fellow released part-way comes first, unless a fellow has it or claims it', () => {
   const ids = Array.from({ length: 8 }, (_, k) => `2d534d303030312d${k.toString(16).padStart(24, '0')}`);
-  const ranks = ids.map((me) => seedRanks(me, ids)!);
+  const me = seedRanks(ids[2], ids)!;
   const p = new PiecePicker(64);
   new PeerAvailability(p).haveAll();
-  // Every fellow, picking at once before any claim arrives, takes a different piece: each takes one it owns.
-  const picks = ranks.map((r) =>
-    pickAtSeed(p, all, { busy: none, claimed: none, rank: r, origin: true, ownedOnly: true }),
-  );
-  assert.equal(new Set(picks).size, 8, `picks ${picks.join(',')}`);
-  picks.forEach((i, k) => assert.equal(ranks[k](i), 0));
-  // Its own pieces all taken: it waits (the origin splits its upload over whoever asks, so a turn skipped costs
-  // nothing) rather than take a piece another owns at the moment that one takes it.
-  const me = ranks[2];
-  const mineBusy = (i: number) => me(i) === 0;
-  assert.equal(pickAtSeed(p, all, { busy: mineBusy, claimed: none, rank: me, origin: true, ownedOnly: true }), -1);
-  assert.ok(pickAtSeed(p, all, { busy: mineBusy, claimed: none, rank: me, origin: true }) >= 0, 'without: any');
-  // A piece a fellow released part-way (the seed choked it) comes before our other pieces, if we own it...
-  const owned = Array.from({ length: 64 }, (_, i) => i).filter((i) => me(i) === 0);
-  const released = owned[owned.length - 1];
-  assert.equal(
-    pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, ownedOnly: true, first: [released] }),
-    released,
-  );
-  // ...and not if another owns it, or a fellow has it, or claims it.
+  const mine = Array.from({ length: 64 }, (_, i) => i).filter((i) => me(i) === 0);
+  const released = mine[mine.length - 1];
   const notMine = Array.from({ length: 64 }, (_, i) => i).find((i) => me(i) > 0)!;
-  assert.notEqual(
-    pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, ownedOnly: true, first: [notMine] }),
-    notMine,
-  );
+  // Released (its fetcher was choked part-way): before our other pieces, if we own it...
+  assert.equal(pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, first: [released] }), released);
+  // ...and not if another owns it: every fellow heard of the release, its owner takes it.
+  assert.notEqual(pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, first: [notMine] }), notMine);
+  // Not once a fellow claims it again, or has it.
   const claimedIt = (i: number) => i === released;
   assert.notEqual(
-    pickAtSeed(p, all, { busy: none, claimed: claimedIt, rank: me, origin: true, ownedOnly: true, first: [released] }),
+    pickAtSeed(p, all, { busy: none, claimed: claimedIt, rank: me, origin: true, first: [released] }),
+    released,
+  );
+  const fellow = new PeerAvailability(p);
+  fellow.have(released);
+  assert.notEqual(
+    pickAtSeed(p, all, { busy: none, claimed: none, rank: me, origin: true, first: [released] }),
     released,
   );
 });
