@@ -7,8 +7,7 @@
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
-//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate);
-//                                      a dial opens in plaintext, MSE only for a peer that refused it (plain-first.ts)
+//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
 //   Torrent#_update()                  a pass over every wire per call (per block, per have) -> one per microtask turn,
 //                                      over the one wire a have / unchoke... came from (update-queue.ts)
 //   Torrent#_rarityMap                 O(pieces x wires) recount per wire / bitfield -> a stub (destroyed)
@@ -16,7 +15,6 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
-import { PlainFirst } from './plain-first.js';
 import { PeerAvailability, pickAtSeed, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { decodeFetching, encodeClaim, encodeRelease, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
@@ -32,7 +30,6 @@ import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 import { UpdateQueue } from './update-queue.js';
 import {
-  dialPlaintext,
   hasRarityMap,
   pieceBlockCount,
   pieceFullyReserved,
@@ -983,17 +980,13 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   });
   // Redials of a peer we already hold another connection to (dropDuplicate) are refused: WebTorrent reconnects a
   // closed outgoing connection, our PeerRetry too.
-  const plainFirst = new PlainFirst();
   wrapAddPeer(torrent, function (this: any, addPeer: Upstream, peer: unknown, ...rest: unknown[]) {
     if (typeof peer === 'string' && !s.mayDial(peer)) return null;
     if (TRACE && typeof peer === 'string')
       process.stderr.write(
         `[swarm-wire] ${(performance.now() / 1000).toFixed(2)} add ${peer} ${String(rest[0] ?? '')}\n`,
       );
-    const added = addPeer.call(this, peer, ...rest);
-    if (added && typeof peer === 'string' && plainFirst.plaintext(peer, Date.now()))
-      dialPlaintext(added, () => plainFirst.refused(peer, Date.now()));
-    return added;
+    return addPeer.call(this, peer, ...rest);
   });
   torrent.on('wire', (wire: any) => s.onWire(wire));
   if (TRACE)
