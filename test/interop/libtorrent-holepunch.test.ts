@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { haveLibtorrent, killAll } from '../integration/engine-helpers.js';
-import { destroyNatNet, natMissing, runHolepunchScenario } from '../integration/utp-nat-scenario.js';
+import { destroyNatNet, natMissing, runHolepunchScenarioRetrying } from '../integration/utp-nat-scenario.js';
 
 const missing = natMissing() ?? (haveLibtorrent() ? undefined : 'python3-libtorrent is not installed');
 const skip = missing && process.env.CI !== 'true' ? missing : false;
@@ -28,9 +28,12 @@ after(async () => {
 
 test(
   'two NATs: libtorrent relays the BEP 55 rendezvous, silmaril A downloads from silmaril B over uTP',
-  { skip, timeout: 240_000 },
+  { skip, timeout: 480_000 },
   async (t) => {
     if (missing) assert.fail(`CI=true and the two-NAT test cannot run: ${missing}`);
-    await runHolepunchScenario(t, { tmp, relay: 'libtorrent', direct: false });
+    await runHolepunchScenarioRetrying(t, { tmp, relay: 'libtorrent', direct: false }, () => {
+      killAll();
+      destroyNatNet();
+    });
   },
 );
