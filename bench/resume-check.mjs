@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LT_CHECK, LT_MAKE } from './lt-check.mjs';
 import { MiB, generateModelFolder } from './model-folder.mjs';
 
 const SIZE_MIB = Number(process.env.BENCH_MIB ?? 512);
@@ -22,37 +23,6 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const CLI = process.env.BENCH_CLI ?? path.join(root, 'dist', 'cli.js');
 const cacheDir = path.join(os.tmpdir(), `silmaril-bench-resume-${SIZE_MIB}`);
 const TICK = 100; // USER_HZ: /proc times are in 1/100 s on Linux
-
-const LT_MAKE = `
-import sys, libtorrent as lt, os
-src, out = sys.argv[1], sys.argv[2]
-fs = lt.file_storage()
-lt.add_files(fs, src)
-t = lt.create_torrent(fs, 0)
-lt.set_piece_hashes(t, os.path.dirname(src))
-open(out, 'wb').write(lt.bencode(t.generate()))
-`;
-
-const LT_CHECK = `
-import sys, time, resource, libtorrent as lt
-torrent, save, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ses = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
-                  'enable_upnp': False, 'enable_natpmp': False, 'hashing_threads': threads, 'aio_threads': threads})
-p = lt.add_torrent_params()
-p.ti = lt.torrent_info(torrent)
-p.save_path = save
-p.flags &= ~lt.torrent_flags.auto_managed
-p.flags &= ~lt.torrent_flags.paused
-h = ses.add_torrent(p)
-deadline = time.time() + 600
-while time.time() < deadline:
-    s = h.status()
-    if s.is_seeding or s.errc.value():
-        break
-    time.sleep(0.005)
-r = resource.getrusage(resource.RUSAGE_SELF)
-print(('ok' if s.is_seeding else 'incomplete'), r.ru_utime + r.ru_stime)
-`;
 
 function prepare() {
   const half = Math.floor((SIZE_MIB * MiB - 8 * MiB) / 2);
@@ -66,7 +36,7 @@ function prepare() {
     },
     (model) => {
       const torrent = path.join(cacheDir, 'bench-model.torrent');
-      const made = spawnSync(PYTHON, ['-c', LT_MAKE, model, torrent], { encoding: 'utf8' });
+      const made = spawnSync(PYTHON, ['-c', LT_MAKE, model, '0', torrent, 'hybrid'], { encoding: 'utf8' });
       if (made.status !== 0) throw new Error(`libtorrent create failed: ${made.stderr}`);
       return '';
     },

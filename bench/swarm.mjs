@@ -211,6 +211,18 @@ async function settle() {
 }
 
 // ---- one swarm ----
+/** A `silmaril seed` of the model (`extra`: --upload-limit...), its home in `dir`. */
+function silmarilSeed(dir, extra, logName) {
+  const args = ['seed', model, '--torrent', torrent, ...extra, ...NO_UTP, '--home', path.join(dir, 'seed-home')];
+  return start(process.execPath, [CLI, ...args, '--json', '--no-dht', '--no-lsd'], logName);
+}
+
+/** A `silmaril get` of the torrent into `dir`/d`name`, its home `dir`/h`name`. */
+function silmarilGet(dir, name, logName) {
+  const args = ['get', torrent, '--out', path.join(dir, `d${name}`), '--home', path.join(dir, `h${name}`)];
+  return start(process.execPath, [CLI, ...args, '--json', '--no-dht', '--no-lsd', ...NO_UTP], logName);
+}
+
 async function runSwarm(kind, n) {
   await settle();
   const dir = path.join(work, `${kind}-${n}`);
@@ -218,48 +230,15 @@ async function runSwarm(kind, n) {
   const ltSeed = kind === 'lt' || kind === 'ls';
   const seed = ltSeed
     ? start(PYTHON, [LT, torrent, path.join(work, 'seed'), '--seed', '--upload-limit', String(RATE)])
-    : start(
-        process.execPath,
-        [
-          CLI,
-          'seed',
-          model,
-          '--torrent',
-          torrent,
-          '--upload-limit',
-          String(Math.round(RATE / 1024)),
-          ...(kind === 'sx' ? ['--super-seed'] : []),
-          ...NO_UTP,
-          '--home',
-          path.join(dir, 'seed-home'),
-          '--json',
-          '--no-dht',
-          '--no-lsd',
-        ],
+    : silmarilSeed(
+        dir,
+        ['--upload-limit', String(Math.round(RATE / 1024)), ...(kind === 'sx' ? ['--super-seed'] : [])],
         `${kind}-${n}-seed`,
       );
   await seed.waitFor((l) => l.event === 'ready', 60_000);
   const t0 = performance.now();
   const downloaders = Array.from({ length: n }, (_, i) =>
-    kind === 'lt'
-      ? start(PYTHON, [LT, torrent, path.join(dir, `d${i}`)])
-      : start(
-          process.execPath,
-          [
-            CLI,
-            'get',
-            torrent,
-            '--out',
-            path.join(dir, `d${i}`),
-            '--home',
-            path.join(dir, `h${i}`),
-            '--json',
-            '--no-dht',
-            '--no-lsd',
-            ...NO_UTP,
-          ],
-          `${kind}-${n}-d${i}`,
-        ),
+    kind === 'lt' ? start(PYTHON, [LT, torrent, path.join(dir, `d${i}`)]) : silmarilGet(dir, i, `${kind}-${n}-d${i}`),
   );
   if (NICE) for (const d of downloaders) os.setPriority(d.child.pid, NICE);
   const results = await Promise.all(
@@ -351,33 +330,9 @@ const NAMES = {
 // would otherwise start cold (0.3-0.5 s later first bytes at N = 16) and the swarms after it warm.
 async function warmUp() {
   const dir = path.join(work, 'warm-up');
-  const seed = start(process.execPath, [
-    CLI,
-    'seed',
-    model,
-    '--torrent',
-    torrent,
-    ...NO_UTP,
-    '--home',
-    path.join(dir, 'seed-home'),
-    '--json',
-    '--no-dht',
-    '--no-lsd',
-  ]);
+  const seed = silmarilSeed(dir, []);
   await seed.waitFor((l) => l.event === 'ready', 60_000);
-  const get = start(process.execPath, [
-    CLI,
-    'get',
-    torrent,
-    '--out',
-    path.join(dir, 'd'),
-    '--home',
-    path.join(dir, 'h'),
-    '--json',
-    '--no-dht',
-    '--no-lsd',
-    ...NO_UTP,
-  ]);
+  const get = silmarilGet(dir, '');
   await get.waitFor((l) => l.event === 'done');
   await stop(get, 'signal');
   await stop(seed, 'signal');

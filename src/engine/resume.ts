@@ -3,7 +3,7 @@
 // after the last save). Nothing is re-downloaded that is still good on disk.
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { getHashPool, type HashPool, type SpanTask } from '../torrent/hash-pool.js';
+import { getHashPool, SPAN_BYTES, type HashPool, type SpanTask } from '../torrent/hash-pool.js';
 import type { ParsedTorrent } from '../torrent/types.js';
 import { filePath, piecesOf } from './layout.js';
 import type { FileMark, TransferRecord } from './state.js';
@@ -118,8 +118,6 @@ export async function resumeBitfield(
   return { bitfield: bits, trusted, rechecked: toCheck.length, valid };
 }
 
-/** Runs of consecutive pieces are hashed in jobs of at most this many bytes (verify.ts cuts its spans the same way). */
-const SPAN_BYTES = 64 * 1024 * 1024;
 /** Files checked for readability at once before the workers read them. */
 const OPEN_CHECKS = 16;
 
@@ -148,8 +146,8 @@ async function hashPieces(
   const pieceRange = (p: number): [number, number] => [p * pl, Math.min((p + 1) * pl, store.layoutLength)];
 
   // Every file the pieces touch, opened once here as the store would (a bounded number at a time).
-  const paths = new Set<string>();
-  for (const p of toCheck) for (const seg of store.segments(...pieceRange(p))) if (seg.path) paths.add(seg.path);
+  const filesOf = new Map(toCheck.map((p) => [p, store.segments(...pieceRange(p)).flatMap((s) => s.path ?? [])]));
+  const paths = new Set([...filesOf.values()].flat());
   const unreadable = new Set<string>();
   const queue = [...paths];
   await Promise.all(
@@ -163,9 +161,7 @@ async function hashPieces(
 
   // Runs of consecutive readable pieces, cut into tasks of about SPAN_BYTES, and at least one per worker when
   // there is enough to share.
-  const readable = toCheck.filter(
-    (p) => !store.segments(...pieceRange(p)).some((s) => s.path && unreadable.has(s.path)),
-  );
+  const readable = toCheck.filter((p) => !filesOf.get(p)!.some((f) => unreadable.has(f)));
   const perTask = Math.max(1, Math.min(Math.floor(SPAN_BYTES / pl), Math.ceil(readable.length / pool.size)));
   const runs: number[][] = [];
   for (const p of readable) {

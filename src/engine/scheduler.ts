@@ -118,9 +118,6 @@ const PEER_LOCAL_EVENTS = new Set(['have', 'bitfield', 'have-all', 'have-none', 
 export class Scheduler {
   picker?: PiecePicker;
   readonly choker: Choker;
-  /** Pieces we started at a seed; SILMARIL_SWARM_TRACE: blocks asked of seeds for other started pieces, in endgame. */
-  private readonly pickedAtSeed = new Set<number>();
-  private readonly seedAsks = { continued: 0, endgame: 0 };
   /** Pieces started and not yet verified. */
   readonly inflight = new Set<number>();
   /** Bytes received from peers that were not seeds at the time, and from seeds. */
@@ -510,11 +507,7 @@ export class Scheduler {
       // Every block already asked of someone: nothing to fill (this loop runs for every block that arrives, over
       // every started piece, so the skip must be cheap).
       if (fullyAsked(t.pieces[index])) continue;
-      if (TRACE && rec.avail.isSeed && !this.pickedAtSeed.has(index)) {
-        const before = wire.requests.length;
-        fill(index);
-        this.seedAsks.continued += wire.requests.length - before;
-      } else fill(index);
+      fill(index);
     }
     // 2. New pieces, rarest first, while the in-flight budget allows (a peer that can help with none may start one).
     const budget = Math.max(2, Math.floor(INFLIGHT_BYTES / t.pieceLength));
@@ -531,12 +524,13 @@ export class Scheduler {
       // until the claim lapses or the claimant has it, and the seed's slot goes to a peer that asks meanwhile
       // (choker.ts, seedIdleMs).
       let index: number;
+      let rank: ((i: number) => number) | undefined;
       if (rec.avail.isSeed) {
         const claimed = this.claims.size > 0 ? (i: number) => this.claims.claimed(i, now) : () => false;
         const fedByFellows = now - this.fellowsFedAt < FED_BY_FELLOWS_MS;
         const origin = this.sparedOrigin(wire);
         // At a libtorrent origin, once fellows' claims tell who fetches from it: ranked among those.
-        const rank = this.ranks(origin && this.claims.anyEver);
+        rank = this.ranks(origin && this.claims.anyEver);
         index = pickAtSeed(picker, has, {
           busy,
           claimed,
@@ -559,12 +553,11 @@ export class Scheduler {
       // SILMARIL_SWARM_TRACE: each piece taken from a seed, so collisions between downloaders can be counted.
       if (TRACE && rec.avail.isSeed)
         process.stderr.write(
-          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${this.ranks(this.sparedOrigin(wire) && this.claims.anyEver)?.(index) ?? '-'} ` +
+          `[swarm-pick] ${(performance.now() / 1000).toFixed(2)} seed ${index} rank ${rank?.(index) ?? '-'} ` +
             `avail ${picker.availability(index)}/${picker.seeds} alone ${picker.onSeedsAlone} peers ${this.peers.size} ` +
             `claims ${this.claims.size} origin ${this.sparedOrigin(wire)} fed ${now - this.fellowsFedAt}\n`,
         );
       canHelp = true;
-      if (rec.avail.isSeed) this.pickedAtSeed.add(index);
       if (!fill(index)) return; // rate-limited or refused: the piece stays started, it is retried later
     }
     // 3. Endgame: nothing left to start anywhere; ask this peer too for blocks still outstanding on others.
@@ -581,7 +574,6 @@ export class Scheduler {
         if (pieceHasBlock(piece, b)) continue;
         if (asked.has(index * MAX_BLOCKS_PER_PIECE + b)) continue;
         requestBlock(t, wire, index, false, b);
-        if (TRACE && rec.avail.isSeed) this.seedAsks.endgame++;
       }
       if (full()) return;
     }
@@ -842,7 +834,7 @@ export class Scheduler {
             .map(([k, v]) => `${k}=${Math.round(v / 1048576)}`)
             .join(
               ',',
-            )} dups ${this.duplicatesDropped} seedAsks ${this.seedAsks.continued}/${this.seedAsks.endgame} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.held.length} rejected ${this.rejected} ` +
+            )} dups ${this.duplicatesDropped} have ${this.picker ? this.picker.haveTotal : '?'} inflight ${this.inflight.size} deferred ${this.held.length} rejected ${this.rejected} ` +
           `served ${Object.entries(this.servedWhy)
             .map(([k, v]) => `${k}=${(v / 1048576).toFixed(1)}`)
             .join(',')} ` +

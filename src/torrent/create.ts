@@ -20,7 +20,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import bencode from 'bencode';
-import { getHashPool, type HashPool } from './hash-pool.js';
+import { getHashPool, SPAN_BYTES, type HashPool } from './hash-pool.js';
 import { buildMagnet } from './magnet.js';
 import { choosePieceLength, isValidPieceLength } from './piece-length.js';
 import { TorrentError } from './types.js';
@@ -289,9 +289,6 @@ function finish(
     skipped: walked.skipped,
   };
 }
-
-/** Bytes of the concatenated stream each hashing job covers (whole pieces; jobs spread over the workers). */
-const SPAN_BYTES = 64 * 1024 * 1024;
 
 /** A v1-only torrent: pieces over the files' concatenated bytes, hashed in the worker pool as spans. */
 async function createV1Only(

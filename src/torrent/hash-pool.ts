@@ -54,6 +54,9 @@ export interface FileInput {
 
 /** Files larger than this are cut into piece-aligned ranges hashed by different workers. */
 const RANGE_BYTES = 64 * 1024 * 1024;
+/** Bytes of the piece stream one `span` job covers (whole pieces): big enough that messages are few, small enough
+ *  that both cores get work (create.ts and verify.ts for v1-only torrents, engine/resume.ts). */
+export const SPAN_BYTES = 64 * 1024 * 1024;
 /** Small files are batched into one worker message until a batch holds this many bytes... */
 const BATCH_BYTES = 16 * 1024 * 1024;
 /** ...or this many files. */

@@ -21,7 +21,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { getHashPool, type HashPool, type SpanTask } from './hash-pool.js';
+import { getHashPool, SPAN_BYTES, type HashPool, type SpanTask } from './hash-pool.js';
 import { BLOCK_SIZE, HASH_SIZE, rootFromPieceLayer } from './merkle.js';
 import { safeJoin } from './paths.js';
 import { TorrentError, type ParsedTorrent, type TorrentFile } from './types.js';
@@ -63,9 +63,6 @@ export interface VerifyOptions {
   /** Defaults to the process-wide pool. */
   pool?: HashPool;
 }
-
-/** Split unaligned v1 work into jobs of about this many bytes so both cores get work. */
-const SPAN_BYTES = 64 * 1024 * 1024;
 
 /**
  * Where the torrent's content is. `target` may be, unambiguously:
