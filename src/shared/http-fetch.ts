@@ -29,12 +29,45 @@ export interface HttpFetchResponse {
   ok: boolean;
   url: string;
   redirected: boolean;
-  headers: Headers;
+  headers: ResponseHeaders;
   /** The body stream, already read (bittorrent-tracker listens for its 'error'); the methods below give its bytes. */
   body: NodeJS.ReadableStream | ReadableStream | null;
   arrayBuffer(): Promise<ArrayBuffer>;
   text(): Promise<string>;
   json(): Promise<unknown>;
+}
+
+/** A response's headers, read-only, with the Headers methods callers use. Not the global Headers: touching it loads
+ *  Node's whole bundled undici, ~20 ms of CPU per process (the point of this file, see above). Names are lower case;
+ *  repeated headers are joined with ", " as Headers does. */
+export class ResponseHeaders implements Iterable<[string, string]> {
+  private readonly map = new Map<string, string>();
+  constructor(raw: http.IncomingHttpHeaders = {}) {
+    for (const [k, v] of Object.entries(raw)) {
+      if (v !== undefined) this.map.set(k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v);
+    }
+  }
+  get(name: string): string | null {
+    return this.map.get(name.toLowerCase()) ?? null;
+  }
+  has(name: string): boolean {
+    return this.map.has(name.toLowerCase());
+  }
+  forEach(fn: (value: string, name: string) => void): void {
+    for (const [k, v] of this.map) fn(v, k);
+  }
+  entries(): IterableIterator<[string, string]> {
+    return this.map.entries();
+  }
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+  values(): IterableIterator<string> {
+    return this.map.values();
+  }
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.map.entries();
+  }
 }
 
 function headerRecord(h: HttpFetchInit['headers']): Record<string, string> {
@@ -106,11 +139,7 @@ function request(
     });
     req.on('response', (msg) => {
       const status = msg.statusCode ?? 0;
-      const h = new Headers();
-      for (const [k, v] of Object.entries(msg.headers)) {
-        if (v === undefined) continue;
-        for (const one of Array.isArray(v) ? v : [v]) h.append(k, one);
-      }
+      const h = new ResponseHeaders(msg.headers);
       // The whole body is read before the response is given: a body that fails (cut short, too large) rejects the
       // fetch itself, which every caller catches. bittorrent-tracker reads the body outside its try, so a body that
       // failed there was an unhandled rejection: one tracker cutting its answer short crashed the process.

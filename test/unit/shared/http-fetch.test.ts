@@ -11,6 +11,9 @@ const seen: { method?: string; url?: string; ua?: string }[] = [];
 const server = http.createServer((req, res) => {
   seen.push({ method: req.method, url: req.url, ua: req.headers['user-agent'] });
   if (req.url?.startsWith('/announce')) return void res.end('d8:intervali1800e5:peers0:e');
+  if (req.url === '/headers') {
+    return void res.writeHead(200, { 'Content-Type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] }).end('h');
+  }
   if (req.url === '/moved') return void res.writeHead(302, { location: '/announce?via=redirect' }).end('moved');
   if (req.url === '/loop') return void res.writeHead(301, { location: '/loop' }).end();
   if (req.url === '/missing') return void res.writeHead(404).end('no such torrent');
@@ -33,6 +36,19 @@ test('a tracker announce: status, ok, the body bytes and the user-agent header s
   assert.equal(res.ok, true);
   assert.equal(Buffer.from(await res.arrayBuffer()).toString(), 'd8:intervali1800e5:peers0:e');
   assert.equal(seen.at(-1)?.ua, 'Silmaril/test');
+});
+
+test("response headers: get, has and iteration, case-insensitive, without loading Node's bundled undici", async () => {
+  const res = await httpFetch(`${base}/headers`);
+  assert.equal(res.headers.get('content-type'), 'text/plain');
+  assert.equal(res.headers.get('Content-Type'), 'text/plain');
+  assert.equal(res.headers.has('x-none'), false);
+  assert.equal(res.headers.get('x-none'), null);
+  assert.equal(res.headers.get('set-cookie'), 'a=1, b=2');
+  assert.ok([...res.headers].some(([k, v]) => k === 'content-type' && v === 'text/plain'));
+  // The global Headers would load undici (~20 ms of CPU in every process, before its first announce). This file's
+  // later test (a POST) does load it, through the global fetch: this one runs first.
+  assert.ok(!process.moduleLoadList.some((m) => m.includes('undici')), 'undici was loaded');
 });
 
 test('a redirect is followed to its target; a redirect loop is an error, not a hang', async () => {
