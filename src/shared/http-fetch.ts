@@ -29,7 +29,7 @@ export interface HttpFetchResponse {
   ok: boolean;
   url: string;
   redirected: boolean;
-  headers: ResponseHeaders;
+  headers: FetchHeaders;
   /** The body stream, already read (bittorrent-tracker listens for its 'error'); the methods below give its bytes. */
   body: NodeJS.ReadableStream | ReadableStream | null;
   arrayBuffer(): Promise<ArrayBuffer>;
@@ -37,10 +37,17 @@ export interface HttpFetchResponse {
   json(): Promise<unknown>;
 }
 
+/** What callers read of a response's headers (the global fetch's Headers has these too). */
+export interface FetchHeaders {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  forEach(fn: (value: string, name: string) => void): void;
+}
+
 /** A response's headers, read-only, with the Headers methods callers use. Not the global Headers: touching it loads
  *  Node's whole bundled undici, ~20 ms of CPU per process (the point of this file, see above). Names are lower case;
  *  repeated headers are joined with ", " as Headers does. */
-export class ResponseHeaders implements Iterable<[string, string]> {
+export class ResponseHeaders implements FetchHeaders, Iterable<[string, string]> {
   private readonly map = new Map<string, string>();
   constructor(raw: http.IncomingHttpHeaders = {}) {
     for (const [k, v] of Object.entries(raw)) {

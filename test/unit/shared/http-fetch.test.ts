@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpFetch } from '../../../src/shared/http-fetch.js';
+import { httpFetch, ResponseHeaders } from '../../../src/shared/http-fetch.js';
 
 const seen: { method?: string; url?: string; ua?: string }[] = [];
 const server = http.createServer((req, res) => {
@@ -45,10 +45,11 @@ test("response headers: get, has and iteration, case-insensitive, without loadin
   assert.equal(res.headers.has('x-none'), false);
   assert.equal(res.headers.get('x-none'), null);
   assert.equal(res.headers.get('set-cookie'), 'a=1, b=2');
-  assert.ok([...res.headers].some(([k, v]) => k === 'content-type' && v === 'text/plain'));
+  assert.ok([...(res.headers as ResponseHeaders)].some(([k, v]) => k === 'content-type' && v === 'text/plain'));
   // The global Headers would load undici (~20 ms of CPU in every process, before its first announce). This file's
   // later test (a POST) does load it, through the global fetch: this one runs first.
-  assert.ok(!process.moduleLoadList.some((m) => m.includes('undici')), 'undici was loaded');
+  const loaded = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+  assert.ok(!loaded.some((m) => m.includes('undici')), 'undici was loaded');
 });
 
 test('a redirect is followed to its target; a redirect loop is an error, not a hang', async () => {
