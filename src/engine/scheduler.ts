@@ -1044,8 +1044,14 @@ function traceWire(wire: any): void {
   const t = () => (performance.now() / 1000).toFixed(2);
   const who = () => `${clientCode(wire.peerId)} ${String(wire.remoteAddress ?? '')}:${wire.remotePort ?? ''}`;
   process.stderr.write(`[swarm-wire] ${t()} up ${who()}\n`);
-  for (const ev of ['bitfield', 'have-all', 'unchoke', 'choke', 'piece'])
+  for (const ev of ['bitfield', 'have-all', 'have-none', 'interested', 'unchoke', 'choke', 'piece'])
     wire.once(ev, () => process.stderr.write(`[swarm-wire] ${t()} ${ev} ${who()}\n`));
+  wire.once('close', () =>
+    process.stderr.write(
+      `[swarm-wire] ${t()} close ${who()} after ${((wire.downloaded ?? 0) / 1024).toFixed(0)} KiB in, ` +
+        `${((wire.uploaded ?? 0) / 1024).toFixed(0)} KiB out\n`,
+    ),
+  );
 }
 
 /** The two-letter client code of an Azureus-style peer id (hex): '-XX0001-...' gives 'XX'; '??' otherwise. */
