@@ -29,6 +29,7 @@ import {
   metadataInfoHash,
   setMetadataInfoHash,
   wrapAddIncomingPeer,
+  wrapAddPeer,
   wrapGetByHash,
   wrapProcessParsedTorrent,
   type Upstream,
@@ -108,6 +109,11 @@ export function attachV2(torrent: any, hooks: V2Hooks): void {
   wrapAddIncomingPeer(torrent, function (this: any, addIncoming: Upstream, peer: any) {
     answerWithAlias(peer, torrent);
     return addIncoming.call(this, peer);
+  });
+  wrapAddPeer(torrent, function (this: any, addPeer: Upstream, ...args: unknown[]) {
+    const peer = addPeer.apply(this, args);
+    if (peer && typeof peer === 'object') acceptAliasReply(peer, torrent);
+    return peer;
   });
 
   torrent.once('ready', () => {
@@ -252,6 +258,25 @@ function answerWithAlias(peer: any, torrent: any): void {
   peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
     if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
       speakAlias(this.wire, infoHash);
+      infoHash = torrent.infoHash;
+    }
+    return onHandshake.call(this, infoHash, peerId);
+  };
+}
+
+/**
+ * A peer we dialled may answer with the torrent's other hash: libtorrent accepts a reply carrying either hash of a
+ * hybrid, and qBittorrent 4.5 (libtorrent 2.0.8) answers with the truncated v2 hash after it re-adds a torrent
+ * whose metadata came by magnet. WebTorrent refused that reply ("unexpected handshake info hash"), so a silmaril
+ * seed could not reach such a downloader until it dialled us itself (~11 s in the client matrix). The peer then
+ * counts the connection as v2, and so do we (the wire's __silmarilV2, set from the alias on 'wire').
+ */
+function acceptAliasReply(peer: any, torrent: any): void {
+  const onHandshake = peer.onHandshake;
+  if (typeof onHandshake !== 'function') return;
+  peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
+    if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
+      if (this.wire && !this.wire.__silmarilAlias) this.wire.__silmarilAlias = infoHash;
       infoHash = torrent.infoHash;
     }
     return onHandshake.call(this, infoHash, peerId);

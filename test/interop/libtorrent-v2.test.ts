@@ -99,6 +99,29 @@ async function silmarilGetsFromLibtorrent(name: string, source: (v2: string) => 
   }
 }
 
+describe('a libtorrent peer that answers our v1 dial with the truncated v2 hash', { skip }, () => {
+  // libtorrent picks the hash of its reply from its peer entry: one it learned from its v2 announce says v2, and with
+  // one connection per IP (its default, qBittorrent's) a dial from that IP is matched to that entry. qBittorrent
+  // did this to a silmaril seed after re-adding a magnet's torrent; WebTorrent dropped the connection
+  // ("unexpected handshake info hash"). Port 9 takes no connection: the entry stays, unconnected.
+  test('silmaril get by .torrent downloads from it: complete, verified, byte-identical', async () => {
+    const torrentFile = path.join(tmp, 'v2-reply.torrent');
+    ltCreate(model, torrentFile, PIECE);
+    const seed = await ltSeed(torrentFile, path.dirname(model), ['--v2-peer', '127.0.0.1:9']);
+    try {
+      const out = path.join(tmp, 'v2-reply-out');
+      await silmarilGet(torrentFile, out, {
+        peers: [seed.port],
+        home: path.join(tmp, 'v2-reply-home'),
+        timeoutMs: 60_000,
+      });
+      assert.deepEqual(await snapshot(path.join(out, 'tiny-model')), await snapshot(model));
+    } finally {
+      seed.proc.kill();
+    }
+  });
+});
+
 describe('silmaril get by a btmh-only magnet from a libtorrent seed', { skip }, () => {
   test('complete, verified, byte-identical, keyed by the truncated v2 hash', async () => {
     const { done, v2 } = await silmarilGetsFromLibtorrent(

@@ -7,7 +7,10 @@
   lt_engine_peer.py get (--torrent F | --magnet M) --save DIR --peer HOST:PORT [--peer ...] [--url-seed URL ...]
       downloads into DIR from the given peers; prints stats every second and {"event": "done", ...} once complete,
       then exits 0 (or 1 on an error / timeout).
-  Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out.
+  Both take --transport tcp|utp|both (default tcp): which of libtorrent's transports are on, in and out, and
+  --v2-peer HOST:PORT: a peer the torrent knows as a v2 peer (as if its v2 announce had returned it), with one
+  connection per IP (libtorrent's default, qBittorrent's): libtorrent answers any connection from that IP with the
+  truncated v2 hash, whichever hash the dialler sent (its peer entry is found by IP and says v2).
 
 The session listens on 127.0.0.1 only, with uTP, DHT, LSD, UPnP and NAT-PMP off (libtorrent's loopback uTP is slow).
 """
@@ -29,6 +32,8 @@ def session(extra=None):
 
 # peer_info::utp_socket (17_bit in libtorrent 2.0's peer_info.hpp; the Python binding does not export it).
 UTP_SOCKET = 1 << 17
+# pex_lt_v2 (7_bit in pex_flags.hpp; not exported either): the peer speaks v2 for this torrent.
+PEX_LT_V2 = 1 << 7
 
 
 def cpu_seconds():
@@ -74,6 +79,7 @@ def main():
     ap.add_argument("--upload-limit", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--transport", choices=["tcp", "utp", "both"], default="tcp")
+    ap.add_argument("--v2-peer", action="append", default=[])
     ap.add_argument("--redial", type=float, default=1.0, help="dial the peers again after this many idle seconds")
     args = ap.parse_args()
 
@@ -86,6 +92,8 @@ def main():
         "enable_outgoing_utp": utp,
         "enable_incoming_utp": utp,
     })
+    if args.v2_peer:
+        extra["allow_multiple_connections_per_ip"] = False
     ses = session(extra)
     if args.upload_limit:
         # libtorrent exempts local peers from rate limits unless every address is in the global peer class: without
@@ -104,6 +112,9 @@ def main():
         h.add_url_seed(url)
     for peer in args.peer:
         h.connect_peer(peer_tuple(peer))
+    for peer in args.v2_peer:
+        # pex_encryption | pex_utp | pex_holepunch (connect_peer's default flags) | pex_lt_v2 (7_bit, pex_flags.hpp)
+        h.connect_peer(peer_tuple(peer), 0, 13 | PEX_LT_V2)
 
     if args.mode == "seed":
         deadline = time.time() + args.timeout
