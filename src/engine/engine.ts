@@ -124,7 +124,8 @@ export class Engine extends EventEmitter {
       utp: o.utp !== false,
       webSeeds: true,
       // Protocol encryption handshake accepted (libtorrent tries it first and only falls back to plaintext after a
-      // reconnect, ~1.5 s lost per peer), plaintext chosen for the payload: JS RC4 would cost CPU for nothing.
+      // reconnect, ~1.5 s lost per peer), plaintext chosen for the payload: JS RC4 would cost CPU for nothing. Our
+      // own dials open in plaintext, and with MSE only to a peer that refused that (scheduler.ts, plain-first.ts).
       secure: 1,
       maxConns: o.maxConns ?? 55,
       downloadLimit: o.downloadLimit ?? -1,

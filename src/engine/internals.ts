@@ -76,6 +76,9 @@ export const PATCHED_PIECE_FIELDS = ['_buffer', '_chunks', '_reservations', '_ca
 /** WebTorrent client members: `_getByHash` (method), `_utpServer` (getter), `_connPool.tcpServer`. */
 export const PATCHED_CLIENT_MEMBERS = ['_getByHash', '_utpServer', '_connPool'] as const;
 
+/** WebTorrent Peer fields the fence writes: `secure`, the protocol-encryption level its onConnect dials with. */
+export const PATCHED_PEER_FIELDS = ['secure'] as const;
+
 /** torrent-discovery Discovery#_createTracker and bittorrent-tracker Client#_getAnnounceOpts, Client#_trackers (each
  *  announce URL's tracker, whose setInterval is clamped) (announce-numbers.ts). */
 export const PATCHED_DISCOVERY_MEMBERS = ['_createTracker'] as const;
@@ -142,6 +145,21 @@ export function wrapOnWireWithMetadata(torrent: any, wrapper: Wrapper): void {
 /** Wraps Torrent#_addPeer (every dial, WebTorrent's own reconnects included). */
 export function wrapAddPeer(torrent: any, wrapper: Wrapper): void {
   wrapMethod(torrent, '_addPeer', wrapper);
+}
+
+/**
+ * An outgoing peer just added (Torrent#_addPeer's result, not yet connected) opens with a plaintext handshake
+ * (plain-first.ts). `refused` is called if the TCP/uTP connection came up and closed before the peer's handshake.
+ */
+export function dialPlaintext(peer: any, refused: () => void): void {
+  if (!peer || typeof peer !== 'object' || !('secure' in peer) || !peer.secure) return;
+  peer.secure = 0;
+  const destroy = peer.destroy;
+  if (typeof destroy !== 'function') return;
+  peer.destroy = function (this: any, ...args: unknown[]) {
+    if (!this.destroyed && this.wire && !this.wire.peerId) refused();
+    return destroy.apply(this, args);
+  };
 }
 
 /** Wraps Torrent#_registerPeer (web seeds are registered there before their first request). */

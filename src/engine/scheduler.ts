@@ -7,7 +7,8 @@
 //   Torrent#_updateWireInterest(wire)  O(pieces) scan per event         -> ours: a per-peer count kept incrementally
 //   Torrent#_rechoke()                 every 10 s, all by download rate -> ours: fixed slots, tit-for-tat / round robin
 //   Torrent#_onWireWithMetadata(wire)  unchokes every interested peer at once -> that one listener is left out
-//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate)
+//   Torrent#_addPeer(addr)             redials a peer we hold another connection to -> refused (dropDuplicate);
+//                                      a dial opens in plaintext, MSE only for a peer that refused it (plain-first.ts)
 //   Torrent#_update()                  a pass over every wire per call (per block, per have) -> one per microtask turn,
 //                                      over the one wire a have / unchoke... came from (update-queue.ts)
 //   Torrent#_rarityMap                 O(pieces x wires) recount per wire / bitfield -> a stub (destroyed)
@@ -15,6 +16,7 @@
 // Wire#peerId, #requests, #peerPieces,
 // #peerChoking, #peerInterested, #amChoking, #isSeeder, #downloadSpeed(), #uploaded.
 import { Choker, type ChokePeer } from './choker.js';
+import { PlainFirst } from './plain-first.js';
 import { PeerAvailability, pickAtSeed, PiecePicker, seedRanks } from './picker.js';
 import { blockPipelineLength } from './request.js';
 import { decodeFetching, encodeClaim, encodeRelease, FETCHING_EXTENSION, SeedClaims } from './seed-claims.js';
@@ -30,6 +32,7 @@ import { serveCacheStats } from './serve-cache.js';
 import { SuperSeeder } from './super-seed.js';
 import { UpdateQueue } from './update-queue.js';
 import {
+  dialPlaintext,
   hasRarityMap,
   pieceBlockCount,
   pieceFullyReserved,
@@ -219,7 +222,7 @@ export class Scheduler {
   /** Every wire the torrent gets (before the metadata too). */
   onWire(wire: any): void {
     if (this.dropDuplicate(wire)) return;
-    if (TRACE) traceWire(wire);
+    if (TRACE) traceWire(wire, this.torrent);
     wire.use(fetchingExtension(this));
     // Upstream marks a peer a seed before its bitfield arrives and never takes it back (then chokes it for good, as
     // it always chokes seeds): read seed status from what we counted instead, and ignore upstream's writes.
@@ -997,13 +1000,17 @@ export function installScheduler(torrent: any, opts: SchedulerOptions = {}): Sch
   });
   // Redials of a peer we already hold another connection to (dropDuplicate) are refused: WebTorrent reconnects a
   // closed outgoing connection, our PeerRetry too.
+  const plainFirst = new PlainFirst();
   wrapAddPeer(torrent, function (this: any, addPeer: Upstream, peer: unknown, ...rest: unknown[]) {
     if (typeof peer === 'string' && !s.mayDial(peer)) return null;
     if (TRACE && typeof peer === 'string')
       process.stderr.write(
         `[swarm-wire] ${(performance.now() / 1000).toFixed(2)} add ${peer} ${String(rest[0] ?? '')}\n`,
       );
-    return addPeer.call(this, peer, ...rest);
+    const added = addPeer.call(this, peer, ...rest);
+    if (added && typeof peer === 'string' && plainFirst.plaintext(peer, Date.now()))
+      dialPlaintext(added, () => plainFirst.refused(peer, Date.now()));
+    return added;
   });
   torrent.on('wire', (wire: any) => s.onWire(wire));
   if (TRACE)
@@ -1040,12 +1047,30 @@ function fetchingExtension(s: Scheduler) {
 }
 
 /** SILMARIL_SWARM_TRACE: when a connection came up, and its first bitfield / unchoke / block (process time, s). */
-function traceWire(wire: any): void {
+function traceWire(wire: any, torrent: any): void {
   const t = () => (performance.now() / 1000).toFixed(2);
   const who = () => `${clientCode(wire.peerId)} ${String(wire.remoteAddress ?? '')}:${wire.remotePort ?? ''}`;
   process.stderr.write(`[swarm-wire] ${t()} up ${who()}\n`);
   for (const ev of ['bitfield', 'have-all', 'have-none', 'interested', 'unchoke', 'choke', 'piece'])
     wire.once(ev, () => process.stderr.write(`[swarm-wire] ${t()} ${ev} ${who()}\n`));
+  // Why the connection ends, when our side ends it (Peer#destroy's error: a timeout, a bad handshake...).
+  for (const peer of torrentPeers(torrent)) {
+    if (peer.wire !== wire || typeof peer.destroy !== 'function') continue;
+    const destroy = peer.destroy;
+    peer.destroy = function (this: any, err?: unknown) {
+      if (err && !this.destroyed) process.stderr.write(`[swarm-wire] ${t()} destroy ${who()}: ${String(err)}\n`);
+      return destroy.call(this, err);
+    };
+  }
+  // Why the connection ends, when our side ends it (Peer#destroy's error: a timeout, a bad handshake...).
+  for (const peer of torrentPeers(torrent)) {
+    if (peer.wire !== wire || typeof peer.destroy !== 'function') continue;
+    const destroy = peer.destroy;
+    peer.destroy = function (this: any, err?: unknown) {
+      if (err && !this.destroyed) process.stderr.write(`[swarm-wire] ${t()} destroy ${who()}: ${String(err)}\n`);
+      return destroy.call(this, err);
+    };
+  }
   wire.once('close', () =>
     process.stderr.write(
       `[swarm-wire] ${t()} close ${who()} after ${((wire.downloaded ?? 0) / 1024).toFixed(0)} KiB in, ` +

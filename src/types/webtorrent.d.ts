@@ -21,6 +21,12 @@ declare module 'webtorrent/lib/torrent.js' {
   export default Torrent;
 }
 
+// WebTorrent's Peer class (its `secure` field, plain-first.ts), read by the same fence test.
+declare module 'webtorrent/lib/peer.js' {
+  const Peer: any;
+  export default Peer;
+}
+
 declare module 'ut_metadata' {
   const utMetadata: any;
   export default utMetadata;

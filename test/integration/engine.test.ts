@@ -127,7 +127,7 @@ async function startLiar(): Promise<{ port: number; connections: () => number; c
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => {});
-    // Accepts the protocol-encryption handshake (as libtorrent does; silmaril offers it first), plaintext payload.
+    // Accepts either handshake, plaintext or protocol encryption (as libtorrent does), plaintext payload.
     const wire = new Wire('tcpIncoming', 1);
     sock.pipe(wire).pipe(sock);
     wire.on('error', () => {});

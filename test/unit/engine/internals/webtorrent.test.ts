@@ -9,9 +9,11 @@ import Wire from 'bittorrent-protocol';
 import Torrent from 'webtorrent/lib/torrent.js';
 import Piece from 'torrent-piece';
 import WebTorrent from 'webtorrent';
+import Peer from 'webtorrent/lib/peer.js';
 import {
   PATCHED_CLIENT_MEMBERS,
   PATCHED_DISCOVERY_MEMBERS,
+  PATCHED_PEER_FIELDS,
   PATCHED_MEMBERS,
   PATCHED_PIECE_FIELDS,
   PATCHED_TORRENT_FIELDS,
@@ -20,6 +22,7 @@ import {
   PATCHED_UT_METADATA_FIELDS,
   PINNED,
   clampAnnounceIntervals,
+  dialPlaintext,
   markPieceFlushed,
   metadataComplete,
   metadataInfoHash,
@@ -130,6 +133,27 @@ test('the WebTorrent client members the fence uses still exist', () => {
   assert.match(src, /this\._connPool = new ConnPool\(this\)/, 'WebTorrent#_connPool');
   const pool = readFileSync(new URL('node_modules/webtorrent/lib/conn-pool.js', root), 'utf8');
   assert.match(pool, /this\.tcpServer = net\.createServer\(\)/, 'ConnPool#tcpServer');
+});
+
+test('an outgoing Peer dials with its `secure` field: 0 opens with a plaintext handshake (plain-first.ts)', () => {
+  const src = readFileSync(new URL('node_modules/webtorrent/lib/peer.js', root), 'utf8');
+  // onConnect: the Wire gets the level, and only a secure peer starts the encryption handshake.
+  assert.match(src, /new Wire\(this\.type, this\.secure\)/, 'Peer#onConnect: new Wire(type, secure)');
+  assert.match(src, /if \(this\.secure\) \{\s*wire\.startEncryption\(/, 'Peer#onConnect: startEncryption when secure');
+  const torrent = { client: { secure: 1 }, wires: [] as unknown[], removePeer() {} } as any;
+  const peer = Peer.createTCPOutgoingPeer('127.0.0.1:6881', torrent, { up: null, down: null }, 'test', 1);
+  for (const f of PATCHED_PEER_FIELDS) assert.ok(f in peer, `Peer#${f}`);
+  let refused = 0;
+  dialPlaintext(peer, () => refused++);
+  assert.equal(peer.secure, 0);
+  // Closed after the connection came up and before the peer's handshake: refused; a failed connect is not.
+  peer.wire = { peerId: undefined, destroy() {} };
+  peer.destroy();
+  assert.equal(refused, 1);
+  const other = Peer.createTCPOutgoingPeer('127.0.0.1:6882', torrent, { up: null, down: null }, 'test', 1);
+  dialPlaintext(other, () => refused++);
+  other.destroy(new Error('ECONNREFUSED'));
+  assert.equal(refused, 1);
 });
 
 test('the discovery, tracker-client and ut_metadata members the fence uses still exist', async () => {
