@@ -72,6 +72,10 @@ const MAX_RELEASED = 256;
 const FETCHER_MEMORY_MS = 3000;
 /** A downloader counts in the seed ranks this long after we last saw it connected (see ranks()). */
 const RANK_MEMORY_MS = 20_000;
+/** How long a seed's choke waits before our pieces there are released to fellows (releaseSoon): past one 0.5 s
+ *  bandwidth tick of a rate-limited libtorrent seed, whose choke and following unchoke may come a tick apart. */
+export const RELEASE_GRACE_MS = 700;
+
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -232,6 +236,7 @@ export class Scheduler {
       set: () => {},
     });
     const on = (fn: (rec: PeerRecord) => void) => () => {
+      this.told.add(wire);
       if (this.ensure()) fn(this.peerOf(wire));
     };
     wire.on(
@@ -276,8 +281,9 @@ export class Scheduler {
       this.wakeAfter(REJECT_BACKOFF_MS);
     });
     wire.on('choke', () => {
-      if (this.peers.get(wire)?.avail.isSeed) this.onSeedChoke(wire);
+      if (this.peers.get(wire)?.avail.isSeed) this.releaseSoon(wire);
     });
+    wire.on('unchoke', () => this.keepClaims(wire));
     wire.on('interested', () => this.soon());
     wire.on('uninterested', () => this.soon());
     wire.once('close', () => {
@@ -288,7 +294,8 @@ export class Scheduler {
       this.draining.delete(wire);
       this.superSeeder?.remove(wire);
       this.claims.remove(wire);
-      this.onSeedChoke(wire); // a seed gone mid-piece: the same as a choke
+      this.keepClaims(wire);
+      this.onSeedChoke(wire); // a seed gone mid-piece: the same as a choke, at once
       this.claimedAt.delete(wire);
       this.soon();
     });
@@ -462,12 +469,24 @@ export class Scheduler {
     if (picker.remaining === 0) this.soon(); // now seeding: choke by the seeding rules
   }
 
-  /** Interest in a peer: it has a piece we want (counted, not scanned). */
+  /** Wires whose peer has said what it has (bitfield, have, have-all, have-none). */
+  private readonly told = new WeakSet<object>();
+
+  /**
+   * Interest in a peer: it has a piece we want (counted, not scanned), or, while we still download, it has not said
+   * yet what it has. A libtorrent peer sends its bitfield and unchoke on its bandwidth manager's next tick when it is
+   * rate-limited, and its choker runs on the tick after a connection: it found our 4-16 downloaders not interested
+   * (they were waiting for that bitfield) and choked them all, ~0.5 s after unchoking them, while they had just
+   * started their first pieces from it; they released those (a re-fetch from the seed each), and were unchoked a
+   * tick later again (bench:swarm, docs/swarm.md). Saying interest at once costs a peer that has nothing for us two
+   * small messages (interested, then not interested after its bitfield).
+   */
   updateInterest(wire: any): boolean | undefined {
     const picker = this.ensure();
     if (!picker) return undefined;
     const rec = this.peerOf(wire);
-    return picker.remaining > 0 && (rec.avail.isSeed || rec.avail.useful > 0);
+    if (picker.remaining === 0) return false;
+    return rec.avail.isSeed || rec.avail.useful > 0 || !this.told.has(wire);
   }
 
   /** Fills one peer's request queue. */
@@ -498,12 +517,20 @@ export class Scheduler {
         : spare !== undefined
           ? spare
           : undefined;
+    // At a libtorrent (or any non-silmaril) origin, while some pieces are still on the seeds alone: not a piece a
+    // fellow downloader has, even one that chokes us now (it will share it). Sections 1 and 3 below went to the
+    // origin for the rest of a piece begun elsewhere, or in endgame, when the fellow that had it choked us: 1.01-1.11x
+    // the torrent from the seed at N = 16 where section 2's picks were all distinct (bench:swarm, docs/swarm.md).
+    const fellowsHave =
+      rec.avail.isSeed && picker.onSeedsAlone > 0 && this.sparedOrigin(wire)
+        ? (i: number) => picker.availability(i) > picker.seeds
+        : undefined;
     // 1. Pieces already started, so they complete (and can be shared) sooner and memory stays flat.
     let canHelp = false;
     const claimedElsewhere = rec.avail.isSeed && this.claims.size > 0;
     for (const index of this.inflight) {
       if (full()) return;
-      if (!has(index) || (skip !== undefined && skip(index))) continue;
+      if (!has(index) || (skip !== undefined && skip(index)) || fellowsHave?.(index)) continue;
       // A piece we released (the seed choked us part-way) and a fellow took up since: its, not ours, at a seed.
       if (claimedElsewhere && !this.claimedAt.get(wire)?.has(index) && this.claims.claimed(index, now)) continue;
       canHelp = true;
@@ -570,7 +597,7 @@ export class Scheduler {
     const asked = new Set<number>();
     for (const r of wire.requests as any[]) if (r) asked.add(r.piece * MAX_BLOCKS_PER_PIECE + r.offset / BLOCK_LENGTH);
     for (const index of this.inflight) {
-      if (!has(index) || (skip !== undefined && skip(index))) continue;
+      if (!has(index) || (skip !== undefined && skip(index)) || fellowsHave?.(index)) continue;
       const piece = t.pieces[index];
       if (!piece || !pieceStarted(piece)) continue;
       for (let b = 0; b < pieceBlockCount(piece) && !full(); b++) {
@@ -625,6 +652,33 @@ export class Scheduler {
   private readonly released = new Set<number>();
 
   /** A seed choked us: the pieces we were fetching from it are released to the fellows (seed-claims.ts). */
+  /** Seeds that choked us, and the release of our pieces there that follows unless they unchoke us first. */
+  private readonly releaseTimers = new Map<any, NodeJS.Timeout>();
+
+  /**
+   * A seed choked us: our pieces there go to our fellows (onSeedChoke), unless it unchokes us within
+   * RELEASE_GRACE_MS. A rate-limited libtorrent seed sends on its bandwidth ticks (0.5 s): a choke from its first
+   * unchoke round (which ran before our interest reached it) arrives with, or a tick before, the unchoke that
+   * follows it; releasing at once had our fellows fetch those pieces from it again (bench:swarm, docs/swarm.md).
+   */
+  private releaseSoon(seed: any): void {
+    if (this.releaseTimers.has(seed)) return;
+    const timer = setTimeout(() => {
+      this.releaseTimers.delete(seed);
+      if (seed.peerChoking && !seed.destroyed) this.onSeedChoke(seed);
+    }, RELEASE_GRACE_MS);
+    timer.unref?.();
+    this.releaseTimers.set(seed, timer);
+  }
+
+  /** Unchoked again (or gone: released at once): no release pending. */
+  private keepClaims(seed: any): void {
+    const timer = this.releaseTimers.get(seed);
+    if (!timer) return;
+    clearTimeout(timer);
+    this.releaseTimers.delete(seed);
+  }
+
   private onSeedChoke(seed: any): void {
     const mine = this.claimedAt.get(seed);
     if (!mine?.size) return;

@@ -1,7 +1,9 @@
 // Outgoing connections open with a plaintext BitTorrent handshake (src/engine/plain-first.ts): against a seed that
 // takes either, the first bytes on the wire are the plaintext handshake; against one that requires protocol
 // encryption (it closes a plaintext connection at once, as libtorrent set to pe_forced does), the redial uses MSE and
-// the download completes.
+// the download completes. And a downloader says it is interested before the seed's bitfield comes: a rate-limited
+// libtorrent seed sends that bitfield on its next bandwidth tick, and its choker (run on the tick after the connection)
+// chokes every peer not interested by then (src/engine/scheduler.ts, updateInterest).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -34,13 +36,16 @@ after(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-/** An honest seed on a bare Wire; `requireMse`: it closes any connection that opens with a plaintext handshake. */
-async function startSeed(requireMse: boolean) {
+/** An honest seed on a bare Wire; `requireMse`: it closes any connection that opens with a plaintext handshake;
+ *  `bitfieldDelayMs`: its bitfield (and any unchoke) follows its handshake that much later. */
+async function startSeed(requireMse: boolean, bitfieldDelayMs = 0) {
   const parsed = parseTorrent(await readFile(torrentFile));
   const store = new PieceStore(layoutFor(model, parsed), { writable: false });
   const bits = Buffer.alloc(Math.ceil(parsed.pieceCount / 8), 0xff);
   const opened: ('plaintext' | 'mse')[] = [];
   let served = 0;
+  /** Per connection: whether the peer said interested before our bitfield went out. */
+  const interestedFirst: boolean[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     sockets.add(sock);
@@ -53,11 +58,19 @@ async function startSeed(requireMse: boolean) {
       const wire = new Wire('tcpIncoming', 1);
       wire.on('error', () => {});
       wire.once('crypto-infohash', () => wire.setInfoHash(parsed.infoHashV1));
+      let told = false;
       wire.on('handshake', (infoHash: string) => {
         wire.handshake(infoHash, crypto.randomBytes(20), { dht: false });
-        wire.bitfield(bits);
+        const tell = () => {
+          told = true;
+          interestedFirst.push(wire.peerInterested);
+          wire.bitfield(bits);
+          if (wire.peerInterested) wire.unchoke();
+        };
+        if (bitfieldDelayMs) setTimeout(tell, bitfieldDelayMs);
+        else tell();
       });
-      wire.on('interested', () => wire.unchoke());
+      wire.on('interested', () => told && wire.unchoke());
       wire.on(
         'request',
         (index: number, offset: number, length: number, respond: (e: Error | null, b?: Buffer) => void) => {
@@ -73,6 +86,7 @@ async function startSeed(requireMse: boolean) {
   return {
     port: (server.address() as net.AddressInfo).port,
     opened,
+    interestedFirst,
     served: () => served,
     close: () => {
       for (const s of sockets) s.destroy();
@@ -117,6 +131,16 @@ test('a peer that requires protocol encryption: the plaintext dial is refused, t
     assert.equal(seed.opened[0], 'plaintext', `connections opened: ${seed.opened.join(', ')}`);
     assert.ok(seed.opened.includes('mse'), `connections opened: ${seed.opened.join(', ')}`);
     assert.ok(seed.served() > 0, 'the data came over the encrypted-handshake connection');
+  } finally {
+    seed.close();
+  }
+});
+
+test("a downloader says interested before the seed's bitfield arrives (a seed that tells late chokes the rest)", async () => {
+  const seed = await startSeed(false, 800);
+  try {
+    await getFrom(seed.port, 'early-interest');
+    assert.equal(seed.interestedFirst[0], true, 'interested only after the bitfield');
   } finally {
     seed.close();
   }
