@@ -1100,22 +1100,14 @@ function fetchingExtension(s: Scheduler) {
   return SilmarilFetching;
 }
 
-/** SILMARIL_SWARM_TRACE: when a connection came up, and its first bitfield / unchoke / block (process time, s). */
+/** SILMARIL_SWARM_TRACE: when a connection came up, its first bitfield / interest / unchoke / block, why our side
+ *  destroyed it and when it closed (process time, s). */
 function traceWire(wire: any, torrent: any): void {
   const t = () => (performance.now() / 1000).toFixed(2);
   const who = () => `${clientCode(wire.peerId)} ${String(wire.remoteAddress ?? '')}:${wire.remotePort ?? ''}`;
   process.stderr.write(`[swarm-wire] ${t()} up ${who()}\n`);
   for (const ev of ['bitfield', 'have-all', 'have-none', 'interested', 'unchoke', 'choke', 'piece'])
     wire.once(ev, () => process.stderr.write(`[swarm-wire] ${t()} ${ev} ${who()}\n`));
-  // Why the connection ends, when our side ends it (Peer#destroy's error: a timeout, a bad handshake...).
-  for (const peer of torrentPeers(torrent)) {
-    if (peer.wire !== wire || typeof peer.destroy !== 'function') continue;
-    const destroy = peer.destroy;
-    peer.destroy = function (this: any, err?: unknown) {
-      if (err && !this.destroyed) process.stderr.write(`[swarm-wire] ${t()} destroy ${who()}: ${String(err)}\n`);
-      return destroy.call(this, err);
-    };
-  }
   // Why the connection ends, when our side ends it (Peer#destroy's error: a timeout, a bad handshake...).
   for (const peer of torrentPeers(torrent)) {
     if (peer.wire !== wire || typeof peer.destroy !== 'function') continue;
