@@ -74,8 +74,7 @@ const FETCHER_MEMORY_MS = 3000;
 const RANK_MEMORY_MS = 20_000;
 /** How long a seed's choke waits before our pieces there are released to fellows (releaseSoon): past one 0.5 s
  *  bandwidth tick of a rate-limited libtorrent seed, whose choke and following unchoke may come a tick apart. */
-export const RELEASE_GRACE_MS = 700;
-
+const RELEASE_GRACE_MS = 700;
 /** How often requests held back as duplicates are looked at again (seed-spread.ts: PieceOwners.hold). */
 const HOLD_CHECK_MS = 100;
 /** Seeding: how long a peer whose upload turn is over may take to finish the pieces partly sent to it. */
@@ -283,7 +282,7 @@ export class Scheduler {
     wire.on('choke', () => {
       if (this.peers.get(wire)?.avail.isSeed) this.releaseSoon(wire);
     });
-    wire.on('unchoke', () => this.keepClaims(wire));
+    wire.on('unchoke', () => this.cancelRelease(wire));
     wire.on('interested', () => this.soon());
     wire.on('uninterested', () => this.soon());
     wire.once('close', () => {
@@ -294,7 +293,7 @@ export class Scheduler {
       this.draining.delete(wire);
       this.superSeeder?.remove(wire);
       this.claims.remove(wire);
-      this.keepClaims(wire);
+      this.cancelRelease(wire);
       this.onSeedChoke(wire); // a seed gone mid-piece: the same as a choke, at once
       this.claimedAt.delete(wire);
       this.soon();
@@ -651,7 +650,6 @@ export class Scheduler {
   /** Pieces fellows released (seed-claims.ts): started at a seed, stuck part-way; taken first by their owner. */
   private readonly released = new Set<number>();
 
-  /** A seed choked us: the pieces we were fetching from it are released to the fellows (seed-claims.ts). */
   /** Seeds that choked us, and the release of our pieces there that follows unless they unchoke us first. */
   private readonly releaseTimers = new Map<any, NodeJS.Timeout>();
 
@@ -672,13 +670,14 @@ export class Scheduler {
   }
 
   /** Unchoked again (or gone: released at once): no release pending. */
-  private keepClaims(seed: any): void {
+  private cancelRelease(seed: any): void {
     const timer = this.releaseTimers.get(seed);
     if (!timer) return;
     clearTimeout(timer);
     this.releaseTimers.delete(seed);
   }
 
+  /** A seed choked us: the pieces we were fetching from it are released to the fellows (seed-claims.ts). */
   private onSeedChoke(seed: any): void {
     const mine = this.claimedAt.get(seed);
     if (!mine?.size) return;

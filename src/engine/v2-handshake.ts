@@ -254,14 +254,7 @@ function answerWithAlias(peer: any, torrent: any): void {
     };
     speakAlias(peer.wire, alias);
   }
-  const onHandshake = peer.onHandshake;
-  peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
-    if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
-      speakAlias(this.wire, infoHash);
-      infoHash = torrent.infoHash;
-    }
-    return onHandshake.call(this, infoHash, peerId);
-  };
+  takeAliasHandshake(peer, torrent, speakAlias);
 }
 
 /**
@@ -272,11 +265,19 @@ function answerWithAlias(peer: any, torrent: any): void {
  * counts the connection as v2, and so do we (the wire's __silmarilV2, set from the alias on 'wire').
  */
 function acceptAliasReply(peer: any, torrent: any): void {
+  takeAliasHandshake(peer, torrent, (wire, alias) => {
+    if (wire && !wire.__silmarilAlias) wire.__silmarilAlias = alias;
+  });
+}
+
+/** Peer#onHandshake takes a handshake carrying the torrent's alias as one carrying its own hash; `onAlias` sees the
+ *  wire first (our reply must carry the alias, or the wire is marked as speaking it). */
+function takeAliasHandshake(peer: any, torrent: any, onAlias: (wire: any, alias: string) => void): void {
   const onHandshake = peer.onHandshake;
   if (typeof onHandshake !== 'function') return;
   peer.onHandshake = function (this: any, infoHash: string, peerId: string) {
     if (infoHash && infoHash === torrent[ALIAS] && infoHash !== torrent.infoHash) {
-      if (this.wire && !this.wire.__silmarilAlias) this.wire.__silmarilAlias = infoHash;
+      onAlias(this.wire, infoHash);
       infoHash = torrent.infoHash;
     }
     return onHandshake.call(this, infoHash, peerId);

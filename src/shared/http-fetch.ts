@@ -66,12 +66,6 @@ export class ResponseHeaders implements FetchHeaders, Iterable<[string, string]>
   entries(): IterableIterator<[string, string]> {
     return this.map.entries();
   }
-  keys(): IterableIterator<string> {
-    return this.map.keys();
-  }
-  values(): IterableIterator<string> {
-    return this.map.values();
-  }
   [Symbol.iterator](): IterableIterator<[string, string]> {
     return this.map.entries();
   }
